@@ -1,0 +1,148 @@
+//! Data-channel frames: what peers send each other directly, never through the server.
+//!
+//! Every peer connection carries two pre-negotiated data channels (both ordered and
+//! reliable), so neither side has to wait for the other to announce them:
+//!
+//! * [`CONTROL_CHANNEL`] (id [`CONTROL_CHANNEL_ID`]): JSON text messages, one
+//!   [`ControlFrame`] each: chat, and the small messages that steer file transfers.
+//! * [`DATA_CHANNEL`] (id [`DATA_CHANNEL_ID`]): binary messages, one [`DataChunk`] each:
+//!   the bytes of files. Keeping bulk data off the control channel means a chat message
+//!   never queues behind megabytes of file data.
+
+use serde::{Deserialize, Serialize};
+
+/// Label of the control channel.
+pub const CONTROL_CHANNEL: &str = "meshdrop-control";
+/// Pre-negotiated stream id of the control channel.
+pub const CONTROL_CHANNEL_ID: u16 = 0;
+/// Label of the bulk data channel.
+pub const DATA_CHANNEL: &str = "meshdrop-data";
+/// Pre-negotiated stream id of the bulk data channel.
+pub const DATA_CHANNEL_ID: u16 = 1;
+
+/// Identifies one transfer among those a sender has started on a connection.
+/// Chosen by the sender; unique per sender and connection.
+pub type TransferId = u32;
+
+/// One message on the control channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ControlFrame {
+    /// A chat line to the receiving peer. `sent_at_ms` is the sender's clock in
+    /// milliseconds since the Unix epoch.
+    Chat { text: String, sent_at_ms: f64 },
+    /// Sender → receiver: these files are waiting for an answer.
+    Offer {
+        transfer: TransferId,
+        files: Vec<FileMeta>,
+    },
+    /// Receiver → sender: send them. The sender then streams every file, in order, as
+    /// [`DataChunk`]s on the data channel, each followed by a [`ControlFrame::FileEnd`].
+    Accept { transfer: TransferId },
+    /// Receiver → sender: no thanks. The transfer is over.
+    Decline { transfer: TransferId },
+    /// Either side: stop. `transfer` always names the sender's id; `reason` is for people.
+    Cancel {
+        transfer: TransferId,
+        reason: String,
+    },
+    /// Sender → receiver: file `index` of `transfer` is complete; its SHA-256 is `sha256`
+    /// (lowercase hex). Sent on the control channel after the file's last chunk; the two
+    /// channels are not ordered with each other, so the receiver waits until it holds all
+    /// `size` bytes before it compares.
+    FileEnd {
+        transfer: TransferId,
+        index: u32,
+        sha256: String,
+    },
+    /// Receiver → sender: every file arrived and matched its digest.
+    Complete { transfer: TransferId },
+}
+
+/// What the receiver is told about a file before accepting it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMeta {
+    pub name: String,
+    pub size: u64,
+    /// MIME type as the sender's platform reported it; may be empty.
+    pub mime: String,
+}
+
+/// Bytes of the files of one transfer, in order. On the wire: the transfer id as a
+/// 4-byte big-endian integer, then the payload. Offsets are implicit because the data
+/// channel is ordered and reliable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataChunk<'a> {
+    pub transfer: TransferId,
+    pub payload: &'a [u8],
+}
+
+/// Bytes in front of every chunk's payload.
+pub const CHUNK_HEADER_LEN: usize = 4;
+
+/// A binary message too short to hold a chunk header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("data chunk of {0} bytes is shorter than its {CHUNK_HEADER_LEN}-byte header")]
+pub struct ShortChunk(pub usize);
+
+impl<'a> DataChunk<'a> {
+    /// Write header and payload into `out`, replacing its contents.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.clear();
+        out.reserve(CHUNK_HEADER_LEN + self.payload.len());
+        out.extend_from_slice(&self.transfer.to_be_bytes());
+        out.extend_from_slice(self.payload);
+    }
+
+    pub fn decode(message: &'a [u8]) -> Result<Self, ShortChunk> {
+        let (header, payload) = message
+            .split_first_chunk::<CHUNK_HEADER_LEN>()
+            .ok_or(ShortChunk(message.len()))?;
+        Ok(Self {
+            transfer: u32::from_be_bytes(*header),
+            payload,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn chunk_round_trips() {
+        let mut wire = Vec::new();
+        DataChunk {
+            transfer: 0x0102_0304,
+            payload: b"abc",
+        }
+        .encode_into(&mut wire);
+        assert_eq!(wire, [1, 2, 3, 4, b'a', b'b', b'c']);
+        let chunk = DataChunk::decode(&wire).unwrap();
+        assert_eq!(chunk.transfer, 0x0102_0304);
+        assert_eq!(chunk.payload, b"abc");
+    }
+
+    #[test]
+    fn empty_payload_is_allowed_and_short_header_is_not() {
+        assert_eq!(DataChunk::decode(&[0, 0, 0, 7]).unwrap().payload, b"");
+        assert_eq!(DataChunk::decode(&[0, 0, 7]), Err(ShortChunk(3)));
+    }
+
+    #[test]
+    fn control_frames_are_tagged_json() {
+        let frame = ControlFrame::Offer {
+            transfer: 7,
+            files: vec![FileMeta {
+                name: "a.txt".into(),
+                size: 1,
+                mime: "text/plain".into(),
+            }],
+        };
+        assert_eq!(
+            serde_json::to_value(&frame).unwrap(),
+            json!({"type": "offer", "transfer": 7, "files": [{"name": "a.txt", "size": 1, "mime": "text/plain"}]})
+        );
+    }
+}

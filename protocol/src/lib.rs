@@ -1,0 +1,20 @@
+//! The Meshdrop wire protocol, shared by the signaling server, the web client and the
+//! native peer.
+//!
+//! This crate owns every type that crosses a socket or a data channel and nothing else:
+//! no I/O, no async, no platform code, so each side of the wire compiles the very same
+//! definitions. [`signaling`] is the JSON spoken over the WebSocket to the server;
+//! [`frame`] is what peers send each other over their data channels, which the server
+//! never sees. `docs/protocol.md` is the prose specification of both.
+
+pub mod frame;
+pub mod ids;
+pub mod signaling;
+
+pub use ids::{IdError, PeerId, RoomId};
+
+/// Version of the signaling protocol, sent by the client in its first message.
+///
+/// A server answers a `join` carrying any other version with
+/// [`signaling::ErrorCode::UnsupportedVersion`] and closes the socket.
+pub const PROTOCOL_VERSION: u32 = 1;

@@ -1,0 +1,243 @@
+//! Signaling: the JSON messages between a client and the server over the WebSocket.
+//!
+//! Every message is one WebSocket text frame holding one JSON object with a `type`
+//! field. The server's whole job is rooms and forwarding [`Signal`]s between their
+//! members, so there is deliberately no message that could carry chat or file bytes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{PeerId, RoomId};
+
+/// A message from a client to the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// The first message on every connection: enter `room` as `name`.
+    ///
+    /// `session_key` is a secret the client picks (at least 32 hex digits) and keeps
+    /// for the lifetime of its page: the server derives the peer id from it, so a
+    /// client that reconnects after a network blip gets its old id back and its peers
+    /// keep their connections, while nobody can claim an id without its key.
+    Join {
+        version: u32,
+        room: RoomId,
+        name: String,
+        session_key: String,
+    },
+    /// Change this peer's display name; the room is told with [`ServerMessage::PeerRenamed`].
+    Rename { name: String },
+    /// Forward `signal` to peer `to` in the same room.
+    Signal { to: PeerId, signal: Signal },
+    /// Keepalive; answered with [`ServerMessage::Pong`].
+    Ping,
+}
+
+/// A message from the server to a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// The answer to a successful `join`.
+    Welcome {
+        version: u32,
+        peer_id: PeerId,
+        room: RoomId,
+        /// Everyone already in the room. The newcomer opens a connection to each of them.
+        peers: Vec<PeerInfo>,
+        /// ICE servers the client should use for its peer connections (may be empty).
+        ice_servers: Vec<IceServer>,
+        limits: Limits,
+    },
+    PeerJoined {
+        peer: PeerInfo,
+    },
+    PeerLeft {
+        peer_id: PeerId,
+    },
+    PeerRenamed {
+        peer: PeerInfo,
+    },
+    /// A signal from another peer; `from` is stamped by the server, never by the sender.
+    Signal {
+        from: PeerId,
+        signal: Signal,
+    },
+    Pong,
+    /// Something the client sent was refused. Unless `code` is fatal the connection
+    /// stays open and the offending message is dropped.
+    Error {
+        code: ErrorCode,
+        message: String,
+    },
+}
+
+/// A peer as the others see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerInfo {
+    pub id: PeerId,
+    pub name: String,
+}
+
+/// WebRTC negotiation payloads, forwarded verbatim between two peers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Signal {
+    Offer {
+        sdp: String,
+    },
+    Answer {
+        sdp: String,
+    },
+    /// One trickled ICE candidate, with the fields of `RTCIceCandidateInit`.
+    Candidate {
+        candidate: String,
+        sdp_mid: Option<String>,
+        sdp_m_line_index: Option<u16>,
+    },
+}
+
+/// One entry of `RTCConfiguration.iceServers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// The limits the server enforces on this connection, so a client can stay inside them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_message_bytes: usize,
+    pub max_messages_per_second: u32,
+    pub max_peers_per_room: usize,
+    /// A connection that sends nothing (not even `ping`) for this long is closed.
+    pub idle_timeout_secs: u64,
+}
+
+/// Why the server refused a message. The wire form is the snake_case name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, or not one of the [`ClientMessage`] shapes.
+    MalformedMessage,
+    /// A valid message of a `type` the server does not know.
+    UnknownType,
+    /// The frame is larger than [`Limits::max_message_bytes`]; the connection is closed.
+    MessageTooLarge,
+    /// More than [`Limits::max_messages_per_second`]; the message is dropped.
+    RateLimited,
+    /// `join` with a `version` this server does not speak; the connection is closed.
+    UnsupportedVersion,
+    /// The room already has [`Limits::max_peers_per_room`] peers; the connection is closed.
+    RoomFull,
+    /// A `signal` to a peer id that is not in the sender's room.
+    UnknownPeer,
+    /// Any message other than `join` before joining.
+    NotJoined,
+    /// A second `join` on the same connection.
+    AlreadyJoined,
+    /// A `name` that is empty or longer than [`MAX_NAME_CHARS`], or a bad `session_key`.
+    InvalidField,
+    /// The same session key joined again from another connection, which replaces this one.
+    Replaced,
+}
+
+impl ErrorCode {
+    /// Whether the server closes the connection after sending this error.
+    pub fn is_fatal(self) -> bool {
+        matches!(
+            self,
+            Self::MessageTooLarge | Self::UnsupportedVersion | Self::RoomFull | Self::Replaced
+        )
+    }
+}
+
+/// Longest display name, in characters.
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// Shortest accepted `session_key`, in hex digits (128 bits).
+pub const MIN_SESSION_KEY_HEX: usize = 32;
+
+/// Parse a client message, telling a well-formed message of an unknown `type` apart
+/// from garbage so the client gets the precise [`ErrorCode`].
+pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorCode> {
+    serde_json::from_str(text).map_err(|_| {
+        let known = ["join", "rename", "signal", "ping"];
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(object)) => match object.get("type") {
+                Some(serde_json::Value::String(kind)) if !known.contains(&kind.as_str()) => {
+                    ErrorCode::UnknownType
+                }
+                _ => ErrorCode::MalformedMessage,
+            },
+            _ => ErrorCode::MalformedMessage,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn join_has_the_documented_shape() {
+        let message = ClientMessage::Join {
+            version: 1,
+            room: RoomId::new("r1").unwrap(),
+            name: "Ann".into(),
+            session_key: "00".repeat(16),
+        };
+        assert_eq!(
+            serde_json::to_value(&message).unwrap(),
+            json!({"type": "join", "version": 1, "room": "r1", "name": "Ann", "session_key": "00".repeat(16)})
+        );
+    }
+
+    #[test]
+    fn signal_round_trips() {
+        let text = r#"{"type":"signal","to":"p2","signal":{"kind":"candidate","candidate":"candidate:1 1 udp 1 10.0.0.1 5000 typ host","sdp_mid":"0","sdp_m_line_index":0}}"#;
+        let message = parse_client_message(text).unwrap();
+        assert_eq!(
+            serde_json::to_value(&message).unwrap(),
+            serde_json::from_str::<serde_json::Value>(text).unwrap()
+        );
+    }
+
+    #[test]
+    fn error_codes_are_snake_case() {
+        let message = ServerMessage::Error {
+            code: ErrorCode::UnknownPeer,
+            message: "no such peer".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&message).unwrap(),
+            json!({"type": "error", "code": "unknown_peer", "message": "no such peer"})
+        );
+    }
+
+    #[test]
+    fn tells_unknown_types_from_garbage() {
+        assert_eq!(
+            parse_client_message("{\"type\":\"chat\"}"),
+            Err(ErrorCode::UnknownType)
+        );
+        assert_eq!(
+            parse_client_message("{\"type\":\"join\"}"),
+            Err(ErrorCode::MalformedMessage)
+        );
+        assert_eq!(
+            parse_client_message("not json"),
+            Err(ErrorCode::MalformedMessage)
+        );
+        assert_eq!(
+            parse_client_message("[1]"),
+            Err(ErrorCode::MalformedMessage)
+        );
+        assert_eq!(
+            parse_client_message("{\"type\":\"ping\"}"),
+            Ok(ClientMessage::Ping)
+        );
+    }
+}
