@@ -1,1 +1,13 @@
-fn main() {}
+//! The Meshdrop web app.
+//!
+//! [`mesh`] owns the signaling socket and the WebRTC peer connections; [`ui`] owns the
+//! Yew components that show them. The two meet only through `MeshEvent`s going up and
+//! method calls on `Mesh` coming down.
+
+mod identity;
+mod mesh;
+mod ui;
+
+fn main() {
+    yew::Renderer::<ui::App>::new().render();
+}

@@ -1,0 +1,91 @@
+//! Who this page is: its room (from the link), its display name and its session key.
+//!
+//! The room lives in the URL fragment (`/#room`), so a link is all it takes to share it
+//! and the room name never reaches the server's access logs. The display name is kept in
+//! `localStorage` so a returning user keeps theirs.
+
+use meshdrop_protocol::RoomId;
+
+const ADJECTIVES: &[&str] = &[
+    "Amber", "Brave", "Calm", "Clever", "Cosmic", "Daring", "Gentle", "Golden", "Happy",
+    "Jolly", "Lucky", "Mellow", "Nimble", "Quiet", "Rapid", "Silver", "Sunny", "Swift",
+    "Tidy", "Witty",
+];
+const ANIMALS: &[&str] = &[
+    "Badger", "Beaver", "Falcon", "Ferret", "Fox", "Gecko", "Heron", "Koala", "Lynx",
+    "Marten", "Narwhal", "Otter", "Owl", "Panda", "Puffin", "Quokka", "Raven", "Seal",
+    "Tapir", "Walrus",
+];
+const NAME_KEY: &str = "meshdrop.name";
+const ROOM_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
+/// `count` random bytes from the browser's CSPRNG.
+fn random_bytes(count: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; count];
+    if let Some(crypto) = web_sys::window().and_then(|window| window.crypto().ok()) {
+        let _ = crypto.get_random_values_with_u8_array(&mut bytes);
+    }
+    bytes
+}
+
+/// The room named in the URL fragment, or a fresh random one written into it.
+pub fn room_from_location() -> RoomId {
+    let location = web_sys::window().map(|window| window.location());
+    let fragment = location
+        .as_ref()
+        .and_then(|location| location.hash().ok())
+        .unwrap_or_default();
+    if let Ok(room) = RoomId::new(fragment.trim_start_matches('#')) {
+        return room;
+    }
+    let name: String = random_bytes(10)
+        .into_iter()
+        .map(|byte| ROOM_ALPHABET[usize::from(byte) % ROOM_ALPHABET.len()] as char)
+        .collect();
+    let room = RoomId::new(name).expect("the room alphabet is valid");
+    if let Some(location) = location {
+        let _ = location.set_hash(room.as_str());
+    }
+    room
+}
+
+/// The stored display name, or a friendly random one ("Swift Otter").
+pub fn display_name() -> String {
+    let stored = storage().and_then(|storage| storage.get_item(NAME_KEY).ok().flatten());
+    stored.unwrap_or_else(|| {
+        let bytes = random_bytes(2);
+        format!(
+            "{} {}",
+            ADJECTIVES[usize::from(bytes[0]) % ADJECTIVES.len()],
+            ANIMALS[usize::from(bytes[1]) % ANIMALS.len()]
+        )
+    })
+}
+
+pub fn remember_name(name: &str) {
+    if let Some(storage) = storage() {
+        let _ = storage.set_item(NAME_KEY, name);
+    }
+}
+
+/// A fresh 128-bit secret for this page's lifetime (see `ClientMessage::Join`).
+pub fn session_key() -> String {
+    random_bytes(16).iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// `ws://` or `wss://` URL of the signaling endpoint on the server that served the page.
+pub fn signaling_url() -> String {
+    let location = web_sys::window().map(|window| window.location());
+    let secure = location
+        .as_ref()
+        .and_then(|location| location.protocol().ok())
+        .is_some_and(|protocol| protocol == "https:");
+    let host = location
+        .and_then(|location| location.host().ok())
+        .unwrap_or_default();
+    format!("{}://{host}/ws", if secure { "wss" } else { "ws" })
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}

@@ -1,0 +1,272 @@
+//! One WebRTC connection to one other peer, with its two data channels.
+//!
+//! A link is created either as the *offerer* (we are the newcomer in the room) or as the
+//! *answerer* (the newcomer sent us an offer). Both data channels are pre-negotiated
+//! with fixed stream ids (see [`meshdrop_protocol::frame`]), so they exist on both sides
+//! from the start and no `datachannel` event has to be awaited or matched up.
+
+use gloo_events::EventListener;
+use js_sys::{Reflect, JSON};
+use meshdrop_protocol::frame::{
+    ControlFrame, CONTROL_CHANNEL, CONTROL_CHANNEL_ID, DATA_CHANNEL, DATA_CHANNEL_ID,
+};
+use meshdrop_protocol::signaling::{IceServer, Signal};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelInit, RtcDataChannelState,
+    RtcDataChannelType, RtcIceCandidateInit, RtcPeerConnection, RtcPeerConnectionIceEvent,
+    RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
+};
+
+/// How far a link has come, as the peer list shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    Connecting,
+    Connected,
+    Failed,
+}
+
+impl LinkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connecting => "connecting",
+            Self::Connected => "connected",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// What a link reports to the mesh. The mesh knows which peer the link belongs to.
+pub enum LinkEvent {
+    /// Send this to the peer through the signaling server.
+    Signal(Signal),
+    State(LinkState),
+    Control(ControlFrame),
+    /// A binary message from the data channel.
+    Data(js_sys::ArrayBuffer),
+    /// The data channel's buffer drained below its low-water mark.
+    DataDrained,
+}
+
+/// The data channel's `bufferedamountlow` threshold: a sender refills below this.
+pub const DATA_LOW_WATER: u32 = 1 << 20;
+
+pub struct PeerLink {
+    connection: RtcPeerConnection,
+    control: RtcDataChannel,
+    data: RtcDataChannel,
+    _listeners: Vec<EventListener>,
+}
+
+impl PeerLink {
+    /// Create the connection and both channels; `on_event` receives everything that
+    /// happens on them. Returns an error only if the browser refuses the configuration.
+    pub fn new(
+        ice_servers: &[IceServer],
+        on_event: impl Fn(LinkEvent) + Clone + 'static,
+    ) -> Result<Self, JsValue> {
+        let config = RtcConfiguration::new();
+        let servers = serde_json::to_string(ice_servers).unwrap_or_else(|_| "[]".into());
+        config.set_ice_servers(&JSON::parse(&servers)?);
+        let connection = RtcPeerConnection::new_with_configuration(&config)?;
+        let control = negotiated_channel(&connection, CONTROL_CHANNEL, CONTROL_CHANNEL_ID);
+        let data = negotiated_channel(&connection, DATA_CHANNEL, DATA_CHANNEL_ID);
+        data.set_binary_type(RtcDataChannelType::Arraybuffer);
+        data.set_buffered_amount_low_threshold(DATA_LOW_WATER);
+
+        let listeners = vec![
+            EventListener::new(&connection, "icecandidate", {
+                let on_event = on_event.clone();
+                move |event| {
+                    let Some(candidate) = event
+                        .dyn_ref::<RtcPeerConnectionIceEvent>()
+                        .and_then(RtcPeerConnectionIceEvent::candidate)
+                    else {
+                        return;
+                    };
+                    on_event(LinkEvent::Signal(Signal::Candidate {
+                        candidate: candidate.candidate(),
+                        sdp_mid: candidate.sdp_mid(),
+                        sdp_m_line_index: candidate.sdp_m_line_index(),
+                    }));
+                }
+            }),
+            EventListener::new(&connection, "connectionstatechange", {
+                let on_event = on_event.clone();
+                let connection = connection.clone();
+                move |_| {
+                    if matches!(
+                        connection.connection_state(),
+                        RtcPeerConnectionState::Failed | RtcPeerConnectionState::Closed
+                    ) {
+                        on_event(LinkEvent::State(LinkState::Failed));
+                    }
+                }
+            }),
+            EventListener::new(&control, "open", {
+                let on_event = on_event.clone();
+                move |_| on_event(LinkEvent::State(LinkState::Connected))
+            }),
+            EventListener::new(&control, "close", {
+                let on_event = on_event.clone();
+                move |_| on_event(LinkEvent::State(LinkState::Failed))
+            }),
+            EventListener::new(&control, "message", {
+                let on_event = on_event.clone();
+                move |event| {
+                    let frame = event
+                        .dyn_ref::<MessageEvent>()
+                        .and_then(|message| message.data().as_string())
+                        .and_then(|text| serde_json::from_str::<ControlFrame>(&text).ok());
+                    if let Some(frame) = frame {
+                        on_event(LinkEvent::Control(frame));
+                    }
+                }
+            }),
+            EventListener::new(&data, "message", {
+                let on_event = on_event.clone();
+                move |event| {
+                    if let Some(buffer) = event
+                        .dyn_ref::<MessageEvent>()
+                        .and_then(|message| message.data().dyn_into().ok())
+                    {
+                        on_event(LinkEvent::Data(buffer));
+                    }
+                }
+            }),
+            EventListener::new(&data, "bufferedamountlow", move |_| {
+                on_event(LinkEvent::DataDrained)
+            }),
+        ];
+        Ok(Self {
+            connection,
+            control,
+            data,
+            _listeners: listeners,
+        })
+    }
+
+    /// Start negotiation as the offerer: the offer comes back as a [`LinkEvent::Signal`]
+    /// through `on_event`.
+    pub fn start_offer(&self, on_event: impl Fn(LinkEvent) + 'static) {
+        let connection = self.connection.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match create_local_description(&connection, RtcSdpType::Offer).await {
+                Ok(sdp) => on_event(LinkEvent::Signal(Signal::Offer { sdp })),
+                Err(_) => on_event(LinkEvent::State(LinkState::Failed)),
+            }
+        });
+    }
+
+    /// Apply a signal from the peer. An offer is answered through `on_event`.
+    ///
+    /// The browser's calls are started synchronously, in arrival order, so the
+    /// connection's own operations chain keeps candidates behind the description
+    /// they belong to.
+    pub fn apply_signal(&self, signal: Signal, on_event: impl Fn(LinkEvent) + 'static) {
+        match signal {
+            Signal::Offer { sdp } => {
+                let applied = self.set_remote(RtcSdpType::Offer, &sdp);
+                let connection = self.connection.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    let answer = async {
+                        JsFuture::from(applied).await?;
+                        create_local_description(&connection, RtcSdpType::Answer).await
+                    };
+                    match answer.await {
+                        Ok(sdp) => on_event(LinkEvent::Signal(Signal::Answer { sdp })),
+                        Err(_) => on_event(LinkEvent::State(LinkState::Failed)),
+                    }
+                });
+            }
+            Signal::Answer { sdp } => {
+                let applied = self.set_remote(RtcSdpType::Answer, &sdp);
+                wasm_bindgen_futures::spawn_local(async move {
+                    if JsFuture::from(applied).await.is_err() {
+                        on_event(LinkEvent::State(LinkState::Failed));
+                    }
+                });
+            }
+            Signal::Candidate {
+                candidate,
+                sdp_mid,
+                sdp_m_line_index,
+            } => {
+                let init = RtcIceCandidateInit::new(&candidate);
+                init.set_sdp_mid(sdp_mid.as_deref());
+                init.set_sdp_m_line_index(sdp_m_line_index);
+                // A candidate the browser rejects only costs that one path.
+                let _ = self
+                    .connection
+                    .add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init));
+            }
+        }
+    }
+
+    fn set_remote(&self, kind: RtcSdpType, sdp: &str) -> js_sys::Promise {
+        let description = RtcSessionDescriptionInit::new(kind);
+        description.set_sdp(sdp);
+        self.connection.set_remote_description(&description)
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.control.ready_state() == RtcDataChannelState::Open
+    }
+
+    /// Send a control frame; false if the channel is not open.
+    pub fn send_control(&self, frame: &ControlFrame) -> bool {
+        self.is_connected()
+            && serde_json::to_string(frame)
+                .ok()
+                .is_some_and(|text| self.control.send_with_str(&text).is_ok())
+    }
+
+    /// The bulk channel, for the transfer driver's sends and its backpressure reads.
+    pub fn data_channel(&self) -> &RtcDataChannel {
+        &self.data
+    }
+
+    /// The largest message this connection can carry, as negotiated in the SDP
+    /// (`RTCPeerConnection.sctp.maxMessageSize`, which web-sys does not bind).
+    pub fn max_message_size(&self) -> Option<f64> {
+        let sctp = Reflect::get(&self.connection, &"sctp".into()).ok()?;
+        Reflect::get(&sctp, &"maxMessageSize".into())
+            .ok()?
+            .as_f64()
+            .filter(|size| size.is_finite() && *size > 0.0)
+    }
+}
+
+impl Drop for PeerLink {
+    fn drop(&mut self) {
+        self.connection.close();
+    }
+}
+
+fn negotiated_channel(connection: &RtcPeerConnection, label: &str, id: u16) -> RtcDataChannel {
+    let init = RtcDataChannelInit::new();
+    init.set_negotiated(true);
+    init.set_id(id);
+    init.set_ordered(true);
+    connection.create_data_channel_with_data_channel_dict(label, &init)
+}
+
+/// Create an offer or answer, apply it locally and return its SDP.
+async fn create_local_description(
+    connection: &RtcPeerConnection,
+    kind: RtcSdpType,
+) -> Result<String, JsValue> {
+    let created = match kind {
+        RtcSdpType::Offer => connection.create_offer(),
+        _ => connection.create_answer(),
+    };
+    let created = JsFuture::from(created).await?;
+    let sdp = Reflect::get(&created, &"sdp".into())?
+        .as_string()
+        .ok_or_else(|| JsValue::from_str("description without sdp"))?;
+    let description = RtcSessionDescriptionInit::new(kind);
+    description.set_sdp(&sdp);
+    JsFuture::from(connection.set_local_description(&description)).await?;
+    Ok(sdp)
+}

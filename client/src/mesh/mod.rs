@@ -1,0 +1,335 @@
+//! The mesh: one [`PeerLink`] to every other peer in the room, steered by signaling.
+//!
+//! Rules that keep the mesh to exactly one connection per pair without glare:
+//! * the **newcomer offers**: a `welcome` lists the peers already there, and we offer to
+//!   each one we have no working link with; a `peer_joined` only records the peer and
+//!   waits for its offer;
+//! * an **offer replaces** whatever link we had with its sender, since the sender only
+//!   offers when it has no working link to us;
+//! * the server is needed only to set links up: when it goes away, working links stay,
+//!   and a peer the server reports gone keeps its link until the link itself closes
+//!   (it may just be reconnecting its own socket, with the same id).
+//!
+//! This module knows nothing about the UI: it reports [`MeshEvent`]s to a callback.
+
+mod link;
+mod signaling;
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::rc::{Rc, Weak};
+
+use meshdrop_protocol::frame::ControlFrame;
+use meshdrop_protocol::signaling::{ClientMessage, IceServer, PeerInfo, ServerMessage, Signal};
+use meshdrop_protocol::{PeerId, RoomId, PROTOCOL_VERSION};
+
+pub use link::LinkState;
+use link::{LinkEvent, PeerLink};
+use signaling::{Signaling, SignalingEvent};
+
+/// The state of the signaling connection, as the UI shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignalingStatus {
+    Connecting,
+    Connected,
+    Reconnecting { retry_in_ms: u32 },
+}
+
+/// Everything the mesh tells the UI.
+pub enum MeshEvent {
+    Signaling(SignalingStatus),
+    /// The server accepted us into the room under this id.
+    Joined { self_id: PeerId },
+    /// A peer is in the room, or changed its name.
+    PeerSeen(PeerInfo),
+    PeerState { peer: PeerId, state: LinkState },
+    /// The peer left and its link is gone.
+    PeerGone(PeerId),
+    Chat {
+        from: PeerId,
+        text: String,
+        sent_at_ms: f64,
+    },
+    /// The server refused something; shown to the user.
+    ServerError(String),
+}
+
+/// Who we are when we join.
+pub struct Identity {
+    pub room: RoomId,
+    pub name: String,
+    /// Secret that makes the server give us the same peer id after a reconnect.
+    pub session_key: String,
+}
+
+/// A handle to the running mesh; dropping it closes the socket and every link.
+pub struct Mesh {
+    inner: Rc<RefCell<Inner>>,
+}
+
+struct Inner {
+    identity: Identity,
+    emit: Rc<dyn Fn(MeshEvent)>,
+    signaling: Option<Signaling>,
+    ice_servers: Vec<IceServer>,
+    /// Peers the server last said are in the room.
+    present: HashSet<PeerId>,
+    links: HashMap<PeerId, Link>,
+    /// Stamps each link so events from a replaced link are recognised and ignored.
+    next_generation: u64,
+    first_channel_open: bool,
+}
+
+struct Link {
+    generation: u64,
+    peer: PeerLink,
+}
+
+impl Mesh {
+    pub fn start(
+        server_url: String,
+        identity: Identity,
+        on_event: impl Fn(MeshEvent) + 'static,
+    ) -> Self {
+        let inner = Rc::new(RefCell::new(Inner {
+            identity,
+            emit: Rc::new(on_event),
+            signaling: None,
+            ice_servers: Vec::new(),
+            present: HashSet::new(),
+            links: HashMap::new(),
+            next_generation: 0,
+            first_channel_open: false,
+        }));
+        let weak = Rc::downgrade(&inner);
+        let signaling = Signaling::connect(server_url, move |event| {
+            if let Some(inner) = weak.upgrade() {
+                on_signaling_event(&inner, event);
+            }
+        });
+        inner.borrow_mut().signaling = Some(signaling);
+        emit(&inner, MeshEvent::Signaling(SignalingStatus::Connecting));
+        Self { inner }
+    }
+
+    pub fn rename(&self, name: String) {
+        let mut inner = self.inner.borrow_mut();
+        inner.identity.name = name.clone();
+        inner.send_signaling(&ClientMessage::Rename { name });
+    }
+
+    /// Send a chat line to every connected peer; returns the timestamp it carries.
+    pub fn send_chat(&self, text: String) -> f64 {
+        let sent_at_ms = js_sys::Date::now();
+        let frame = ControlFrame::Chat { text, sent_at_ms };
+        for link in self.inner.borrow().links.values() {
+            link.peer.send_control(&frame);
+        }
+        sent_at_ms
+    }
+}
+
+impl Inner {
+    fn send_signaling(&self, message: &ClientMessage) {
+        if let Some(signaling) = &self.signaling {
+            signaling.send(message);
+        }
+    }
+
+    fn has_working_link(&self, peer: &PeerId) -> bool {
+        self.links.get(peer).is_some_and(|link| link.peer.is_connected())
+    }
+}
+
+/// Report an event without holding a borrow, so the UI may call back into the mesh.
+fn emit(inner: &Rc<RefCell<Inner>>, event: MeshEvent) {
+    let emit = inner.borrow().emit.clone();
+    emit(event);
+}
+
+fn on_signaling_event(inner: &Rc<RefCell<Inner>>, event: SignalingEvent) {
+    match event {
+        SignalingEvent::Opened => {
+            let state = inner.borrow();
+            state.send_signaling(&ClientMessage::Join {
+                version: PROTOCOL_VERSION,
+                room: state.identity.room.clone(),
+                name: state.identity.name.clone(),
+                session_key: state.identity.session_key.clone(),
+            });
+        }
+        SignalingEvent::Lost { retry_in_ms } => emit(
+            inner,
+            MeshEvent::Signaling(SignalingStatus::Reconnecting { retry_in_ms }),
+        ),
+        SignalingEvent::Message(message) => on_server_message(inner, message),
+    }
+}
+
+fn on_server_message(inner: &Rc<RefCell<Inner>>, message: ServerMessage) {
+    match message {
+        ServerMessage::Welcome {
+            peer_id,
+            peers,
+            ice_servers,
+            ..
+        } => {
+            {
+                let mut state = inner.borrow_mut();
+                state.ice_servers = ice_servers;
+                state.present = peers.iter().map(|peer| peer.id.clone()).collect();
+                if let Some(signaling) = &state.signaling {
+                    signaling.reset_backoff();
+                }
+            }
+            emit(inner, MeshEvent::Signaling(SignalingStatus::Connected));
+            emit(inner, MeshEvent::Joined { self_id: peer_id });
+            for peer in peers {
+                let offer = !inner.borrow().has_working_link(&peer.id);
+                let id = peer.id.clone();
+                emit(inner, MeshEvent::PeerSeen(peer));
+                if offer {
+                    open_link(inner, id, None);
+                }
+            }
+        }
+        ServerMessage::PeerJoined { peer } | ServerMessage::PeerRenamed { peer } => {
+            inner.borrow_mut().present.insert(peer.id.clone());
+            emit(inner, MeshEvent::PeerSeen(peer));
+        }
+        ServerMessage::PeerLeft { peer_id } => {
+            let linger = {
+                let mut state = inner.borrow_mut();
+                state.present.remove(&peer_id);
+                state.has_working_link(&peer_id)
+            };
+            if !linger {
+                remove_link(inner, &peer_id);
+            }
+        }
+        ServerMessage::Signal { from, signal } => match signal {
+            Signal::Offer { .. } => open_link(inner, from, Some(signal)),
+            other => {
+                let generation = inner.borrow().links.get(&from).map(|link| link.generation);
+                if let Some(generation) = generation {
+                    let on_event = link_handler(inner, &from, generation);
+                    if let Some(link) = inner.borrow().links.get(&from) {
+                        link.peer.apply_signal(other, on_event);
+                    }
+                }
+            }
+        },
+        ServerMessage::Pong => {}
+        ServerMessage::Error { code, message } => {
+            emit(inner, MeshEvent::ServerError(format!("{code:?}: {message}")))
+        }
+    }
+}
+
+/// Open a fresh link to `peer`, replacing any old one: as the offerer when `offer` is
+/// `None`, else as the answerer of that offer.
+fn open_link(inner: &Rc<RefCell<Inner>>, peer: PeerId, offer: Option<Signal>) {
+    let generation = {
+        let mut state = inner.borrow_mut();
+        state.next_generation += 1;
+        state.next_generation
+    };
+    let on_event = link_handler(inner, &peer, generation);
+    let ice_servers = inner.borrow().ice_servers.clone();
+    let link = match PeerLink::new(&ice_servers, on_event.clone()) {
+        Ok(link) => link,
+        Err(_) => {
+            emit(inner, MeshEvent::PeerState { peer, state: LinkState::Failed });
+            return;
+        }
+    };
+    match offer {
+        Some(offer) => link.apply_signal(offer, on_event),
+        None => link.start_offer(on_event),
+    }
+    // Dropping a replaced link closes its connection.
+    let replaced = inner
+        .borrow_mut()
+        .links
+        .insert(peer.clone(), Link { generation, peer: link });
+    drop(replaced);
+    emit(inner, MeshEvent::PeerState { peer, state: LinkState::Connecting });
+}
+
+fn remove_link(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
+    let removed = inner.borrow_mut().links.remove(peer);
+    drop(removed);
+    emit(inner, MeshEvent::PeerGone(peer.clone()));
+}
+
+/// The callback a link reports through, bound to its peer and generation.
+fn link_handler(
+    inner: &Rc<RefCell<Inner>>,
+    peer: &PeerId,
+    generation: u64,
+) -> impl Fn(LinkEvent) + Clone + 'static {
+    let weak: Weak<RefCell<Inner>> = Rc::downgrade(inner);
+    let peer = peer.clone();
+    move |event| {
+        let Some(inner) = weak.upgrade() else { return };
+        let current = inner
+            .borrow()
+            .links
+            .get(&peer)
+            .is_some_and(|link| link.generation == generation);
+        if current {
+            on_link_event(&inner, &peer, event);
+        }
+    }
+}
+
+fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, event: LinkEvent) {
+    match event {
+        LinkEvent::Signal(signal) => inner.borrow().send_signaling(&ClientMessage::Signal {
+            to: peer.clone(),
+            signal,
+        }),
+        LinkEvent::State(LinkState::Connected) => {
+            mark_first_channel_open(inner);
+            emit(
+                inner,
+                MeshEvent::PeerState {
+                    peer: peer.clone(),
+                    state: LinkState::Connected,
+                },
+            );
+        }
+        LinkEvent::State(state) => {
+            if inner.borrow().present.contains(peer) {
+                emit(inner, MeshEvent::PeerState { peer: peer.clone(), state });
+            } else {
+                remove_link(inner, peer);
+            }
+        }
+        LinkEvent::Control(ControlFrame::Chat { text, sent_at_ms }) => emit(
+            inner,
+            MeshEvent::Chat {
+                from: peer.clone(),
+                text,
+                sent_at_ms,
+            },
+        ),
+        LinkEvent::Control(_) | LinkEvent::Data(_) | LinkEvent::DataDrained => {}
+    }
+}
+
+/// Record, once, how long after navigation the first data channel opened: the
+/// end-to-end tests read it from `document.body.dataset.firstChannelMs`.
+fn mark_first_channel_open(inner: &Rc<RefCell<Inner>>) {
+    if std::mem::replace(&mut inner.borrow_mut().first_channel_open, true) {
+        return;
+    }
+    let window = web_sys::window();
+    let elapsed = window.as_ref().and_then(web_sys::Window::performance).map(|p| p.now());
+    let body = window.and_then(|w| w.document()).and_then(|d| d.body());
+    if let (Some(elapsed), Some(body)) = (elapsed, body) {
+        let _ = body
+            .dataset()
+            .set("firstChannelMs", &format!("{}", elapsed.round()));
+    }
+}

@@ -1,0 +1,9 @@
+//! The Yew components. They render [`state::RoomState`] and turn clicks into calls on
+//! the [`crate::mesh::Mesh`]; no WebRTC or socket code lives here.
+
+mod app;
+mod chat;
+mod peers;
+mod state;
+
+pub use app::App;

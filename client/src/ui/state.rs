@@ -1,0 +1,118 @@
+//! The room as the UI shows it: a reducer over [`MeshEvent`]s.
+//!
+//! Keeping this a plain reducer means every screen is a pure function of this state,
+//! and the mesh never touches the DOM.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use meshdrop_protocol::PeerId;
+use yew::Reducible;
+
+use crate::mesh::{LinkState, MeshEvent, SignalingStatus};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerView {
+    pub name: String,
+    pub state: LinkState,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatLine {
+    pub from: PeerId,
+    pub text: String,
+    pub sent_at_ms: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoomState {
+    pub signaling: SignalingStatus,
+    pub self_id: Option<PeerId>,
+    pub peers: BTreeMap<PeerId, PeerView>,
+    pub chat: Rc<Vec<ChatLine>>,
+    pub last_error: Option<String>,
+}
+
+impl Default for RoomState {
+    fn default() -> Self {
+        Self {
+            signaling: SignalingStatus::Connecting,
+            self_id: None,
+            peers: BTreeMap::new(),
+            chat: Rc::default(),
+            last_error: None,
+        }
+    }
+}
+
+pub enum RoomAction {
+    Mesh(MeshEvent),
+    /// Our own chat line, shown in the log like everyone else's.
+    SentChat { text: String, sent_at_ms: f64 },
+}
+
+impl RoomState {
+    /// The display name for a peer id, falling back to the id itself.
+    pub fn name_of(&self, peer: &PeerId) -> String {
+        self.peers
+            .get(peer)
+            .map(|view| view.name.clone())
+            .unwrap_or_else(|| peer.to_string())
+    }
+
+    fn push_chat(&mut self, line: ChatLine) {
+        Rc::make_mut(&mut self.chat).push(line);
+    }
+}
+
+impl Reducible for RoomState {
+    type Action = RoomAction;
+
+    fn reduce(self: Rc<Self>, action: RoomAction) -> Rc<Self> {
+        let mut next = (*self).clone();
+        match action {
+            RoomAction::Mesh(MeshEvent::Signaling(status)) => next.signaling = status,
+            RoomAction::Mesh(MeshEvent::Joined { self_id }) => {
+                next.self_id = Some(self_id);
+                next.last_error = None;
+            }
+            RoomAction::Mesh(MeshEvent::PeerSeen(peer)) => {
+                next.peers
+                    .entry(peer.id)
+                    .and_modify(|view| view.name = peer.name.clone())
+                    .or_insert(PeerView {
+                        name: peer.name,
+                        state: LinkState::Connecting,
+                    });
+            }
+            RoomAction::Mesh(MeshEvent::PeerState { peer, state }) => {
+                if let Some(view) = next.peers.get_mut(&peer) {
+                    view.state = state;
+                }
+            }
+            RoomAction::Mesh(MeshEvent::PeerGone(peer)) => {
+                next.peers.remove(&peer);
+            }
+            RoomAction::Mesh(MeshEvent::Chat {
+                from,
+                text,
+                sent_at_ms,
+            }) => next.push_chat(ChatLine {
+                from,
+                text,
+                sent_at_ms,
+            }),
+            RoomAction::Mesh(MeshEvent::ServerError(message)) => next.last_error = Some(message),
+            RoomAction::SentChat { text, sent_at_ms } => {
+                if let Some(me) = next.self_id.clone() {
+                    next.push_chat(ChatLine {
+                        from: me,
+                        text,
+                        sent_at_ms,
+                    });
+                }
+            }
+        }
+        Rc::new(next)
+    }
+}
