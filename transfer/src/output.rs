@@ -1,0 +1,50 @@
+//! What the engine asks its driver to do.
+//!
+//! The engine performs no I/O, so every effect it wants is handed out as a value: frames
+//! to send, file bytes to read or write, files to keep or delete, states to show. Most
+//! queue up as [`Output`]s; the two that carry bulk bytes ([`Write`], and the
+//! [`DataChunk`](meshdrop_protocol::frame::DataChunk) from
+//! [`crate::Transfers::on_read`]) are returned directly and borrow the caller's buffer
+//! instead of copying it.
+
+use meshdrop_protocol::frame::{ControlFrame, TransferId};
+
+use crate::TransferState;
+
+/// An effect for the driver, taken with [`crate::Transfers::poll_output`] in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// Send this frame on the control channel.
+    Control(ControlFrame),
+    /// File `index` of incoming `transfer` is complete and matched its SHA-256: close it
+    /// and give it to the user. A file that never got a [`Write`] is empty; create it.
+    FileVerified { transfer: TransferId, index: u32 },
+    /// File `index` of incoming `transfer` will never be complete: delete what was
+    /// written of it. Files already verified are not discarded.
+    FileDiscarded { transfer: TransferId, index: u32 },
+    /// `transfer` entered `state`. The first one for each transfer is
+    /// [`TransferState::Offered`]; [`crate::Transfers::get`] tells its files and direction.
+    State {
+        transfer: TransferId,
+        state: TransferState,
+    },
+}
+
+/// Write `bytes` at `offset` of file `index` of incoming `transfer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Write<'a> {
+    pub transfer: TransferId,
+    pub index: u32,
+    pub offset: u64,
+    pub bytes: &'a [u8],
+}
+
+/// Read `len` bytes at `offset` of file `index` of outgoing `transfer`, then hand them to
+/// [`crate::Transfers::on_read`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadRequest {
+    pub transfer: TransferId,
+    pub index: u32,
+    pub offset: u64,
+    pub len: usize,
+}
