@@ -1,0 +1,145 @@
+//! One headless Chromium, driven over WebDriver.
+//!
+//! Every browser has its own chromedriver, its own Chromium and its own throw-away profile,
+//! so browsers in a test share nothing but the network. Dropping a [`Browser`] kills its
+//! processes and deletes its profile.
+
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use crate::chromedriver::ChromeDriver;
+use crate::error::{Error, Result};
+use crate::netns::NetNs;
+
+/// How long one WebDriver script may run; the baseline's bulk transfer is the longest.
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Flags Chromium needs to run headless as root on a machine without internet access.
+const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    // Offer plain host candidates: an mDNS name would need a resolver the namespace lacks.
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+];
+
+/// Where and how to start a [`Browser`].
+#[derive(Debug, Default)]
+pub struct Launch<'a> {
+    host: Option<&'a NetNs>,
+    secure_origins: Vec<String>,
+}
+
+impl<'a> Launch<'a> {
+    /// A browser in the calling thread's namespace.
+    pub fn local() -> Launch<'a> {
+        Launch::default()
+    }
+
+    /// A browser on `host`, the B side of a [`crate::TwoHosts`], driven from host A.
+    pub fn on_host(host: &'a NetNs) -> Launch<'a> {
+        Launch {
+            host: Some(host),
+            ..Launch::default()
+        }
+    }
+
+    /// Treats `origin` (like `http://10.77.0.1:8080`) as a secure context, as if it were
+    /// loopback, so OPFS and WebCrypto work on pages loaded from another host.
+    pub fn treat_as_secure(mut self, origin: impl Into<String>) -> Launch<'a> {
+        self.secure_origins.push(origin.into());
+        self
+    }
+
+    pub async fn start(self) -> Result<Browser> {
+        let profile = tempfile::Builder::new()
+            .prefix("meshdrop-e2e-profile-")
+            .tempdir()
+            .map_err(Error::io("create a Chromium profile directory"))?;
+        let driver = match self.host {
+            Some(host) => ChromeDriver::start_on(host).await?,
+            None => ChromeDriver::start_local().await?,
+        };
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(self.capabilities(&profile))
+            .connect(driver.url())
+            .await?;
+        Ok(Browser {
+            client,
+            _driver: driver,
+            _profile: profile,
+        })
+    }
+
+    fn capabilities(&self, profile: &TempDir) -> serde_json::Map<String, Value> {
+        let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|flag| flag.to_string()).collect();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        if !self.secure_origins.is_empty() {
+            args.push(format!(
+                "--unsafely-treat-insecure-origin-as-secure={}",
+                self.secure_origins.join(",")
+            ));
+        }
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args },
+            "timeouts": { "script": SCRIPT_TIMEOUT.as_millis() as u64 },
+        });
+        match capabilities {
+            Value::Object(map) => map,
+            _ => unreachable!("json! of an object literal is an object"),
+        }
+    }
+}
+
+/// A running headless Chromium.
+#[derive(Debug)]
+pub struct Browser {
+    client: Client,
+    // Dropped after `client`, in this order: kill the processes, then delete their profile.
+    _driver: ChromeDriver,
+    _profile: TempDir,
+}
+
+impl Browser {
+    /// A browser in the calling thread's namespace; see [`Launch`] for other placements.
+    pub async fn launch() -> Result<Browser> {
+        Launch::local().start().await
+    }
+
+    /// The WebDriver client, for anything the helpers here do not cover.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Navigates to `url` and waits for the page to load.
+    pub async fn goto(&self, url: &str) -> Result<()> {
+        Ok(self.client.goto(url).await?)
+    }
+
+    /// Runs `script` as the body of a function (`arguments[i]` are `args`); a returned promise
+    /// is awaited. The result is decoded as `T`; `what` names the script in errors.
+    pub async fn run<T: DeserializeOwned>(
+        &self,
+        what: &'static str,
+        script: &str,
+        args: Vec<Value>,
+    ) -> Result<T> {
+        let value = self.client.execute(script, args).await?;
+        serde_json::from_value(value.clone()).map_err(|source| Error::UnexpectedJson {
+            what,
+            value,
+            source,
+        })
+    }
+}
