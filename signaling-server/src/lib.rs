@@ -1,1 +1,41 @@
-//! Placeholder, being written.
+//! The Meshdrop signaling server.
+//!
+//! Browsers find each other here and exchange the SDP offers, answers and ICE
+//! candidates that set up their WebRTC connections; after that they talk directly and
+//! the server is no longer needed. The server keeps no state but who is in which room,
+//! forwards nothing but [`Signal`](meshdrop_protocol::signaling::Signal)s, and also
+//! serves the web app's files.
+//!
+//! # Endpoints
+//!
+//! * `GET /ws`: the signaling WebSocket (JSON text messages, see `meshdrop_protocol`).
+//! * `GET /healthz`: `200 ok`.
+//! * anything else: the web app from [`Config::static_dir`] when set, with its
+//!   `index.html` for paths that name no file; otherwise 404.
+//!
+//! # Behaviour
+//!
+//! * A connection must `join` first; anything else before that is `not_joined`.
+//! * The peer id is derived from the client's secret session key (see `identity`), so
+//!   a reconnecting client keeps its id. If that id is still seated in the room on an
+//!   older connection, the new connection takes over: the old one gets `replaced` and
+//!   is closed, the others get no `peer_left`/`peer_joined` for it (their WebRTC
+//!   connections to it stay valid), only `peer_renamed` if the name changed.
+//! * `signal` is forwarded only within the sender's room, with `from` set by the server.
+//! * `rename` is announced to the others with `peer_renamed`.
+//! * When a connection ends, the room gets `peer_left`; an empty room is deleted.
+//! * Limits ([`DEFAULT_LIMITS`]) are per connection and announced in `welcome`. The
+//!   errors, and which of them close the socket with which code, are listed in the
+//!   `connection` module.
+
+mod config;
+mod connection;
+mod identity;
+mod outbox;
+mod rate_limit;
+mod rooms;
+mod server;
+mod state;
+
+pub use config::{Config, DEFAULT_LIMITS};
+pub use server::serve;

@@ -1,0 +1,42 @@
+//! Everything an operator can tune, in one value handed to [`crate::serve`].
+
+use std::path::PathBuf;
+
+use meshdrop_protocol::signaling::{IceServer, Limits};
+
+/// The limits enforced on every connection unless configured otherwise.
+///
+/// * `max_message_bytes`: 64 KiB per WebSocket message (and per frame). An SDP offer is
+///   a few KiB, so this leaves ample room while bounding what one read can allocate.
+/// * `max_messages_per_second`: 50, as a token bucket (see `rate_limit`).
+/// * `max_peers_per_room`: 16. Every pair of peers holds its own WebRTC connection, so
+///   a full room is 120 connections; more would not run well in a browser anyway.
+/// * `idle_timeout_secs`: 60. Clients send `ping` every 20 s, so three missed pings.
+pub const DEFAULT_LIMITS: Limits = Limits {
+    max_message_bytes: 64 * 1024,
+    max_messages_per_second: 50,
+    max_peers_per_room: 16,
+    idle_timeout_secs: 60,
+};
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Enforced on every connection and announced to clients in `welcome`.
+    pub limits: Limits,
+    /// Passed to clients in `welcome` for their peer connections.
+    pub ice_servers: Vec<IceServer>,
+    /// Directory of the built web app, served at `/`. Paths that name no file get its
+    /// `index.html`, so the app can route on the client side.
+    pub static_dir: Option<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            limits: DEFAULT_LIMITS,
+            ice_servers: Vec::new(),
+            static_dir: None,
+        }
+    }
+}

@@ -1,0 +1,327 @@
+//! One client's WebSocket: read its messages, enforce the limits, act on them, and
+//! write back both the answers and whatever the room sends its way.
+//!
+//! A single task owns the socket and does everything in turn, so what the client sees
+//! is always ordered: `welcome` is written before any room news queued for it.
+//!
+//! The task ends, and the socket closes, when:
+//!
+//! | why                                   | error sent first       | close code |
+//! |---------------------------------------|------------------------|------------|
+//! | the client closes or the socket breaks | —                      | —          |
+//! | a frame is larger than the limit      | `message_too_large`    | 1009       |
+//! | `join` with another protocol version  | `unsupported_version`  | 1008       |
+//! | `join` to a full room                 | `room_full`            | 1008       |
+//! | the same peer joined again elsewhere  | `replaced`             | 1008       |
+//! | over 10× the rate limit in a second   | —                      | 1008       |
+//! | the outbox overflowed (client too slow) | —                    | 1008       |
+//! | nothing received for the idle timeout | —                      | 1000       |
+//! | the server shuts down                 | —                      | 1001       |
+//!
+//! The close reason names the cause (`room_full`, `idle_timeout`, ...). Any other
+//! refused message gets its error and the connection stays open.
+
+use std::error::Error as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
+use meshdrop_protocol::signaling::{
+    parse_client_message, ClientMessage, ErrorCode, PeerInfo, ServerMessage, Signal,
+};
+use meshdrop_protocol::{PeerId, RoomId, PROTOCOL_VERSION};
+use tokio::time::{sleep_until, timeout, Instant};
+
+use crate::identity;
+use crate::outbox::{self, Delivery, Outbox, OutboxReceiver};
+use crate::rate_limit::{RateLimiter, Verdict};
+use crate::rooms::Membership;
+use crate::state::State;
+
+/// How long one write may take before the client counts as gone.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long to wait for the client to answer our close frame.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Serve one upgraded WebSocket until it ends, then leave the room and close it.
+pub async fn run(socket: WebSocket, state: Arc<State>) {
+    let (outbox, inbox) = outbox::channel();
+    let limiter = RateLimiter::new(
+        state.config.limits.max_messages_per_second,
+        Instant::now().into_std(),
+    );
+    let mut connection = Connection {
+        socket,
+        state,
+        outbox,
+        inbox,
+        limiter,
+        membership: None,
+    };
+    let ending = connection.serve().await;
+    tracing::debug!(peer = ?connection.membership.as_ref().map(Membership::peer), ?ending, "connection ends");
+    if let Some(membership) = connection.membership.take() {
+        connection.state.leave(&membership);
+    }
+    connection.close(ending).await;
+}
+
+/// Why the server stops serving a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ending {
+    /// The client closed the socket or it broke; there is nobody left to tell.
+    Gone,
+    /// This fatal error was just sent to the client.
+    Fatal(ErrorCode),
+    Flood,
+    Overflowed,
+    Idle,
+    ShuttingDown,
+}
+
+impl Ending {
+    fn close_frame(self) -> Option<CloseFrame> {
+        let (code, reason) = match self {
+            Self::Gone => return None,
+            Self::Fatal(ErrorCode::MessageTooLarge) => {
+                (close_code::SIZE, wire_name(ErrorCode::MessageTooLarge))
+            }
+            Self::Fatal(code) => (close_code::POLICY, wire_name(code)),
+            Self::Flood => (close_code::POLICY, wire_name(ErrorCode::RateLimited)),
+            Self::Overflowed => (close_code::POLICY, "too_slow".into()),
+            Self::Idle => (close_code::NORMAL, "idle_timeout".into()),
+            Self::ShuttingDown => (close_code::AWAY, "shutting_down".into()),
+        };
+        Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })
+    }
+}
+
+/// The snake_case name an error code has on the wire.
+fn wire_name(code: ErrorCode) -> String {
+    match serde_json::to_value(code) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => format!("{code:?}"),
+    }
+}
+
+/// `Ok` to keep serving the connection, `Err` to end it.
+type Step = Result<(), Ending>;
+
+struct Connection {
+    socket: WebSocket,
+    state: Arc<State>,
+    /// This connection's own handle, given to the rooms on join.
+    outbox: Outbox,
+    inbox: OutboxReceiver,
+    limiter: RateLimiter,
+    membership: Option<Membership>,
+}
+
+impl Connection {
+    async fn serve(&mut self) -> Ending {
+        let idle_timeout = Duration::from_secs(self.state.config.limits.idle_timeout_secs);
+        let mut idle_deadline = Instant::now() + idle_timeout;
+        loop {
+            let step = tokio::select! {
+                biased;
+                () = self.state.shutdown.cancelled() => Err(Ending::ShuttingDown),
+                delivery = self.inbox.next() => match delivery {
+                    Delivery::Message(message) => self.send(message).await,
+                    Delivery::Overflowed => Err(Ending::Overflowed),
+                },
+                frame = self.socket.recv() => {
+                    idle_deadline = Instant::now() + idle_timeout;
+                    self.on_frame(frame).await
+                }
+                () = sleep_until(idle_deadline) => Err(Ending::Idle),
+            };
+            if let Err(ending) = step {
+                return ending;
+            }
+        }
+    }
+
+    async fn on_frame(&mut self, frame: Option<Result<Message, axum::Error>>) -> Step {
+        let message = match frame {
+            None | Some(Ok(Message::Close(_))) => return Err(Ending::Gone),
+            Some(Err(error)) if is_too_large(&error) => {
+                let limit = self.state.config.limits.max_message_bytes;
+                let text = format!("messages are limited to {limit} bytes");
+                return self.refuse(ErrorCode::MessageTooLarge, text).await;
+            }
+            Some(Err(_)) => return Err(Ending::Gone),
+            Some(Ok(message)) => message,
+        };
+        match self.limiter.check(Instant::now().into_std()) {
+            Verdict::Accept => self.on_message(message).await,
+            Verdict::Drop { notify: false } => Ok(()),
+            Verdict::Drop { notify: true } => {
+                let limit = self.state.config.limits.max_messages_per_second;
+                let text = format!("more than {limit} messages per second; dropped");
+                self.refuse(ErrorCode::RateLimited, text).await
+            }
+            Verdict::Flood => Err(Ending::Flood),
+        }
+    }
+
+    async fn on_message(&mut self, message: Message) -> Step {
+        match message {
+            Message::Text(text) => match parse_client_message(text.as_str()) {
+                Ok(message) => self.on_client_message(message).await,
+                Err(code) => self.refuse(code, describe_parse_error(code)).await,
+            },
+            Message::Binary(_) => {
+                let text = "binary messages are not part of the protocol";
+                self.refuse(ErrorCode::MalformedMessage, text).await
+            }
+            // Answered by the WebSocket layer; only counted as activity.
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => Ok(()),
+        }
+    }
+
+    async fn on_client_message(&mut self, message: ClientMessage) -> Step {
+        match (message, self.membership.clone()) {
+            (
+                ClientMessage::Join {
+                    version,
+                    room,
+                    name,
+                    session_key,
+                },
+                None,
+            ) => self.join(version, room, &name, &session_key).await,
+            (ClientMessage::Join { .. }, Some(_)) => {
+                let text = "this connection already joined a room";
+                self.refuse(ErrorCode::AlreadyJoined, text).await
+            }
+            (_, None) => self.refuse(ErrorCode::NotJoined, "send join first").await,
+            (ClientMessage::Rename { name }, Some(membership)) => {
+                self.rename(&membership, &name).await
+            }
+            (ClientMessage::Signal { to, signal }, Some(membership)) => {
+                self.forward(&membership, to, signal).await
+            }
+            (ClientMessage::Ping, Some(_)) => self.send(ServerMessage::Pong).await,
+        }
+    }
+
+    async fn join(&mut self, version: u32, room: RoomId, name: &str, session_key: &str) -> Step {
+        if version != PROTOCOL_VERSION {
+            let text = format!("this server speaks protocol version {PROTOCOL_VERSION}");
+            return self.refuse(ErrorCode::UnsupportedVersion, text).await;
+        }
+        let peer = match identity::display_name(name).and_then(|name| {
+            let id = identity::peer_id(session_key)?;
+            Ok(PeerInfo { id, name })
+        }) {
+            Ok(peer) => peer,
+            Err(invalid) => {
+                return self
+                    .refuse(ErrorCode::InvalidField, invalid.to_string())
+                    .await
+            }
+        };
+        let (membership, peers) = match self.state.join(room, peer, self.outbox.clone()) {
+            Ok(joined) => joined,
+            Err(full) => return self.refuse(ErrorCode::RoomFull, full.to_string()).await,
+        };
+        tracing::debug!(room = %membership.room(), peer = %membership.peer(), "joined");
+        let welcome = ServerMessage::Welcome {
+            version: PROTOCOL_VERSION,
+            peer_id: membership.peer().clone(),
+            room: membership.room().clone(),
+            peers,
+            ice_servers: self.state.config.ice_servers.clone(),
+            limits: self.state.config.limits,
+        };
+        self.membership = Some(membership);
+        self.send(welcome).await
+    }
+
+    async fn rename(&mut self, membership: &Membership, name: &str) -> Step {
+        match identity::display_name(name) {
+            Ok(name) => {
+                self.state.rename(membership, name);
+                Ok(())
+            }
+            Err(invalid) => {
+                self.refuse(ErrorCode::InvalidField, invalid.to_string())
+                    .await
+            }
+        }
+    }
+
+    async fn forward(&mut self, membership: &Membership, to: PeerId, signal: Signal) -> Step {
+        match self.state.forward(membership, to, signal) {
+            Ok(()) => Ok(()),
+            Err(unknown) => {
+                self.refuse(ErrorCode::UnknownPeer, unknown.to_string())
+                    .await
+            }
+        }
+    }
+
+    /// Tell the client its message was refused; fatal codes end the connection.
+    async fn refuse(&mut self, code: ErrorCode, message: impl Into<String>) -> Step {
+        let message = message.into();
+        self.send(ServerMessage::Error { code, message }).await
+    }
+
+    /// Write one message. A fatal error, whether refused here or queued by the room
+    /// (`replaced`), ends the connection once it is written.
+    async fn send(&mut self, message: ServerMessage) -> Step {
+        let fatal = match &message {
+            ServerMessage::Error { code, .. } if code.is_fatal() => Some(*code),
+            _ => None,
+        };
+        let text = match serde_json::to_string(&message) {
+            Ok(text) => text,
+            Err(error) => {
+                tracing::error!(%error, "a server message did not serialize");
+                return Err(Ending::Gone);
+            }
+        };
+        match timeout(SEND_TIMEOUT, self.socket.send(Message::text(text))).await {
+            Ok(Ok(())) => fatal.map_or(Ok(()), |code| Err(Ending::Fatal(code))),
+            Ok(Err(_)) | Err(_) => Err(Ending::Gone),
+        }
+    }
+
+    /// Send the close frame for `ending`, then give the client a moment to answer it,
+    /// so the TCP stream ends with both close frames rather than a reset that could
+    /// discard the last messages.
+    async fn close(mut self, ending: Ending) {
+        let Some(frame) = ending.close_frame() else {
+            return;
+        };
+        let sent = timeout(CLOSE_TIMEOUT, self.socket.send(Message::Close(Some(frame)))).await;
+        if !matches!(sent, Ok(Ok(()))) {
+            return;
+        }
+        let _ = timeout(CLOSE_TIMEOUT, async {
+            while let Some(Ok(_)) = self.socket.recv().await {}
+        })
+        .await;
+    }
+}
+
+/// Whether a read failed because a frame or message exceeded the configured maximum.
+fn is_too_large(error: &axum::Error) -> bool {
+    matches!(
+        error
+            .source()
+            .and_then(|source| source.downcast_ref::<tungstenite::Error>()),
+        Some(tungstenite::Error::Capacity(_))
+    )
+}
+
+fn describe_parse_error(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::UnknownType => "unknown message type",
+        _ => "not a valid signaling message",
+    }
+}

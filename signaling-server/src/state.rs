@@ -1,0 +1,131 @@
+//! What all connections share: the configuration, the rooms, and the shutdown switch.
+//!
+//! Each method here is one room-level event (a join, a rename, a forwarded signal, a
+//! departure) together with the messages it causes, done under one lock so every
+//! member of a room sees the room's events in the same order. Nothing here waits: the
+//! lock is never held across an `.await`.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use meshdrop_protocol::signaling::{ErrorCode, PeerInfo, ServerMessage, Signal};
+use meshdrop_protocol::{PeerId, RoomId};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::outbox::Outbox;
+use crate::rooms::{Joined, Membership, RoomFull, Rooms};
+
+pub struct State {
+    pub config: Config,
+    rooms: Mutex<Rooms<Outbox>>,
+    /// Cancelled when the server stops; every connection then closes.
+    pub shutdown: CancellationToken,
+    /// Every live WebSocket connection, so stopping can wait until all are closed.
+    pub connections: TaskTracker,
+}
+
+/// A `signal` addressed to someone who is not in the sender's room.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no peer {0} in this room")]
+pub struct UnknownPeer(pub PeerId);
+
+impl State {
+    pub fn new(config: Config) -> Self {
+        Self {
+            rooms: Mutex::new(Rooms::new(config.limits.max_peers_per_room)),
+            config,
+            shutdown: CancellationToken::new(),
+            connections: TaskTracker::new(),
+        }
+    }
+
+    /// Seat `peer` in `room` and tell the room. Returns the seat and who else is there.
+    ///
+    /// A newcomer is announced with `peer_joined`. A peer taking its seat back from an
+    /// older connection is not announced again (the others still hold their WebRTC
+    /// connections to it); they hear `peer_renamed` only if it came back under another
+    /// name, and the old connection gets the fatal `replaced` error.
+    pub fn join(
+        &self,
+        room: RoomId,
+        peer: PeerInfo,
+        outbox: Outbox,
+    ) -> Result<(Membership, Vec<PeerInfo>), RoomFull> {
+        let mut rooms = self.rooms();
+        let Joined {
+            membership,
+            replaced,
+        } = rooms.join(room, peer.clone(), outbox)?;
+        let news = match replaced {
+            None => Some(ServerMessage::PeerJoined { peer }),
+            Some(replaced) => {
+                replaced.handle.deliver(ServerMessage::Error {
+                    code: ErrorCode::Replaced,
+                    message: "this peer joined again from another connection".into(),
+                });
+                (replaced.previous_name != peer.name).then_some(ServerMessage::PeerRenamed { peer })
+            }
+        };
+        let others: Vec<PeerInfo> = rooms
+            .others(&membership)
+            .map(|member| {
+                if let Some(news) = &news {
+                    member.handle.deliver(news.clone());
+                }
+                member.info.clone()
+            })
+            .collect();
+        Ok((membership, others))
+    }
+
+    /// Change the seat holder's name and tell the others. Does nothing for a seat
+    /// that was taken over.
+    pub fn rename(&self, membership: &Membership, name: String) {
+        let mut rooms = self.rooms();
+        let Some(peer) = rooms.rename(membership, name).cloned() else {
+            return;
+        };
+        for member in rooms.others(membership) {
+            member
+                .handle
+                .deliver(ServerMessage::PeerRenamed { peer: peer.clone() });
+        }
+    }
+
+    /// Pass `signal` to `to`, stamped with the sender's id.
+    pub fn forward(
+        &self,
+        membership: &Membership,
+        to: PeerId,
+        signal: Signal,
+    ) -> Result<(), UnknownPeer> {
+        let rooms = self.rooms();
+        let recipient = rooms.peer(membership, &to).ok_or(UnknownPeer(to))?;
+        recipient.handle.deliver(ServerMessage::Signal {
+            from: membership.peer().clone(),
+            signal,
+        });
+        Ok(())
+    }
+
+    /// Give up the seat and tell the room, unless the seat was taken over by a
+    /// reconnect (then, for the others, nobody left).
+    pub fn leave(&self, membership: &Membership) {
+        let mut rooms = self.rooms();
+        if rooms.leave(membership).is_none() {
+            return;
+        }
+        for member in rooms.members(membership.room()) {
+            member.handle.deliver(ServerMessage::PeerLeft {
+                peer_id: membership.peer().clone(),
+            });
+        }
+    }
+
+    fn rooms(&self) -> MutexGuard<'_, Rooms<Outbox>> {
+        // Nothing panics while holding the lock, and the rooms stay consistent
+        // after every single call anyway, so a poisoned lock is still usable.
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
