@@ -1,0 +1,622 @@
+//! The transfer engine's behaviour, end to end: two real engines exchanging real frames
+//! through an in-memory network.
+
+mod support;
+
+use meshdrop_protocol::frame::{ControlFrame, DataChunk, FileMeta, CHUNK_HEADER_LEN};
+use meshdrop_transfer::{
+    Direction, IdParity, Output, Progress, TransferError, TransferState, Transfers,
+};
+use sha2::{Digest, Sha256};
+use support::{deliver, exchange, noise, Peer, Race};
+
+const CHUNK_LEN: usize = 4096;
+
+fn peers() -> (Peer, Peer) {
+    (
+        Peer::new(IdParity::Even, CHUNK_LEN),
+        Peer::new(IdParity::Odd, CHUNK_LEN),
+    )
+}
+
+fn cancelled(by_me: bool, reason: &str) -> TransferState {
+    TransferState::Cancelled {
+        by_me,
+        reason: reason.into(),
+    }
+}
+
+fn meta(name: &str, size: u64) -> FileMeta {
+    FileMeta {
+        name: name.into(),
+        size,
+        mime: String::new(),
+    }
+}
+
+fn chunk(transfer: u32, payload: &[u8]) -> Vec<u8> {
+    let mut message = Vec::new();
+    DataChunk { transfer, payload }.encode_into(&mut message);
+    message
+}
+
+#[test]
+fn files_arrive_intact_whichever_channel_wins_the_race() {
+    for race in [Race::ControlFirst, Race::DataFirst] {
+        let (mut alice, mut bob) = peers();
+        let files = [
+            ("empty.txt", Vec::new()),
+            ("one.bin", vec![42]),
+            ("noise.bin", noise(10 * CHUNK_LEN + 3, 7)),
+            ("trailing-empty.txt", Vec::new()),
+        ];
+        let id = alice.offer(&files);
+        deliver(&mut alice, &mut bob, race);
+        assert_eq!(bob.state(id), TransferState::Offered, "{race:?}");
+        assert_eq!(bob.engine.get(id).unwrap().direction(), Direction::Incoming);
+        assert_eq!(bob.engine.get(id).unwrap().files()[2].name, "noise.bin");
+
+        bob.accept(id);
+        exchange(&mut alice, &mut bob, race);
+
+        for (index, (name, bytes)) in (0..).zip(&files) {
+            assert_eq!(bob.kept[&(id, index)], *bytes, "{name} {race:?}");
+        }
+        assert!(bob.partial.is_empty() && bob.discarded.is_empty());
+        let total = files.iter().map(|(_, bytes)| bytes.len() as u64).sum();
+        let all_done = Progress {
+            bytes_done: total,
+            bytes_total: total,
+        };
+        for peer in [&alice, &bob] {
+            assert_eq!(peer.state(id), TransferState::Done, "{race:?}");
+            assert_eq!(peer.engine.get(id).unwrap().progress(), all_done);
+        }
+        let through_verifying = [
+            TransferState::Offered,
+            TransferState::Transferring,
+            TransferState::Verifying,
+            TransferState::Done,
+        ];
+        assert_eq!(alice.states(id), through_verifying);
+        if let Race::DataFirst = race {
+            // The last byte arrives before the last digest.
+            assert_eq!(bob.states(id), through_verifying);
+        }
+    }
+}
+
+#[test]
+fn file_ends_carry_each_files_sha256_and_chunks_respect_the_chunk_length() {
+    let (mut alice, mut bob) = peers();
+    let files = [
+        ("empty", Vec::new()),
+        ("abc", b"abc".to_vec()),
+        ("noise", noise(5 * CHUNK_LEN + 1, 3)),
+    ];
+    let id = alice.offer(&files);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(id);
+    deliver(&mut bob, &mut alice, Race::ControlFirst);
+    alice.pump(usize::MAX);
+
+    let chunk_lens: Vec<usize> = alice.data_out.iter().map(Vec::len).collect();
+    let whole = CHUNK_HEADER_LEN + CHUNK_LEN;
+    assert_eq!(chunk_lens[..2], [CHUNK_HEADER_LEN + 3, whole]);
+    assert_eq!(chunk_lens.len(), 1 + 6, "a chunk never spans two files");
+
+    let file_ends: Vec<(u32, String)> = alice
+        .sent
+        .iter()
+        .filter_map(|frame| match frame {
+            ControlFrame::FileEnd {
+                transfer,
+                index,
+                sha256,
+            } if *transfer == id => Some((*index, sha256.clone())),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<(u32, String)> = (0..)
+        .zip(&files)
+        .map(|(index, (_, bytes))| (index, hex::encode(Sha256::digest(bytes))))
+        .collect();
+    assert_eq!(file_ends, expected);
+    assert_eq!(
+        file_ends[0].1,
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+}
+
+#[test]
+fn an_offer_of_only_empty_files_completes_without_a_chunk() {
+    let (mut alice, mut bob) = peers();
+    let id = alice.offer(&[("a", Vec::new()), ("b", Vec::new())]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(id);
+    exchange(&mut alice, &mut bob, Race::ControlFirst);
+    assert!(alice.data_out.is_empty() && bob.partial.is_empty());
+    assert_eq!(bob.kept[&(id, 0)], b"");
+    assert_eq!(bob.kept[&(id, 1)], b"");
+    assert_eq!(alice.state(id), TransferState::Done);
+    assert_eq!(bob.state(id), TransferState::Done);
+}
+
+#[test]
+fn a_declined_offer_ends_on_both_sides_and_sends_no_bytes() {
+    let (mut alice, mut bob) = peers();
+    let id = alice.offer(&[("secret.txt", b"no".to_vec())]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.engine.decline(id).unwrap();
+    bob.carry_out();
+    exchange(&mut alice, &mut bob, Race::ControlFirst);
+    assert_eq!(alice.state(id), TransferState::Declined);
+    assert_eq!(bob.state(id), TransferState::Declined);
+    assert_eq!(alice.engine.next_read(), None);
+    assert!(bob.kept.is_empty() && bob.partial.is_empty());
+}
+
+#[test]
+fn the_sender_cancels_midway_and_chunks_in_flight_are_dropped() {
+    let (mut alice, mut bob) = peers();
+    let id = alice.offer(&[("big.bin", noise(8 * CHUNK_LEN, 1))]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(id);
+    deliver(&mut bob, &mut alice, Race::ControlFirst);
+    alice.pump(3);
+    let first = alice.data_out.pop_front().unwrap();
+    assert!(bob.receive_data(&first));
+
+    alice.cancel(id, "changed my mind");
+    assert_eq!(alice.pump(usize::MAX), 0, "nothing more is read");
+    // The cancel overtakes the two chunks still in flight, which are then dropped.
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    assert_eq!(
+        bob.engine.get(id).unwrap().progress().bytes_done,
+        CHUNK_LEN as u64
+    );
+
+    assert_eq!(alice.state(id), cancelled(true, "changed my mind"));
+    assert_eq!(bob.state(id), cancelled(false, "changed my mind"));
+    assert_eq!(bob.discarded, [(id, 0)]);
+    assert!(bob.partial.is_empty() && bob.kept.is_empty());
+
+    let next = alice.offer(&[("small.txt", b"hello".to_vec())]);
+    assert_ne!(next, id);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(next);
+    exchange(&mut alice, &mut bob, Race::ControlFirst);
+    assert_eq!(bob.kept[&(next, 0)], b"hello");
+    assert_eq!(alice.state(next), TransferState::Done);
+}
+
+#[test]
+fn the_receiver_cancels_midway_and_reads_and_chunks_in_flight_are_dropped() {
+    let (mut alice, mut bob) = peers();
+    let source = noise(8 * CHUNK_LEN, 2);
+    let id = alice.offer(&[("big.bin", source.clone())]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(id);
+    deliver(&mut bob, &mut alice, Race::ControlFirst);
+    alice.pump(2);
+    let read_in_flight = alice.engine.next_read().unwrap();
+
+    bob.cancel(id, "out of space");
+    assert_eq!(bob.state(id), cancelled(true, "out of space"));
+    assert_eq!(bob.discarded, [], "no byte had arrived");
+    // Alice's chunks cross Bob's cancel on the wire.
+    deliver(&mut alice, &mut bob, Race::DataFirst);
+    assert!(bob.partial.is_empty());
+    deliver(&mut bob, &mut alice, Race::ControlFirst);
+    assert_eq!(alice.state(id), cancelled(false, "out of space"));
+
+    let start = read_in_flight.offset as usize;
+    let late = alice
+        .engine
+        .on_read(id, &source[start..start + read_in_flight.len])
+        .unwrap();
+    assert_eq!(late, None, "a read finishing after the cancel is dropped");
+    assert_eq!(alice.engine.next_read(), None);
+
+    // The other direction works on the same connection.
+    let back = bob.offer(&[("reply.txt", b"ok".to_vec())]);
+    deliver(&mut bob, &mut alice, Race::ControlFirst);
+    alice.accept(back);
+    exchange(&mut alice, &mut bob, Race::ControlFirst);
+    assert_eq!(alice.kept[&(back, 0)], b"ok");
+    assert_eq!(bob.state(back), TransferState::Done);
+}
+
+#[test]
+fn a_corrupted_chunk_fails_the_receiver_and_cancels_the_sender() {
+    let (mut alice, mut bob) = peers();
+    let id = alice.offer(&[
+        ("fine.txt", b"fine".to_vec()),
+        ("noise.bin", noise(4 * CHUNK_LEN, 5)),
+    ]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(id);
+    deliver(&mut bob, &mut alice, Race::ControlFirst);
+    alice.pump(usize::MAX);
+    alice.data_out[2][CHUNK_HEADER_LEN + 100] ^= 0xff;
+    exchange(&mut alice, &mut bob, Race::DataFirst);
+
+    let reason = "file 1 (noise.bin) does not match its SHA-256";
+    assert_eq!(
+        bob.state(id),
+        TransferState::Failed {
+            reason: reason.into()
+        }
+    );
+    assert_eq!(alice.state(id), cancelled(false, reason));
+    assert_eq!(bob.kept[&(id, 0)], b"fine", "verified files stay");
+    assert_eq!(bob.discarded, [(id, 1)]);
+    assert!(bob.partial.is_empty());
+    assert!(!bob.sent.contains(&ControlFrame::Complete { transfer: id }));
+}
+
+#[test]
+fn bytes_past_the_end_of_a_file_fail_the_transfer() {
+    let (mut alice, mut bob) = peers();
+    let id = alice.offer(&[("three", b"abc".to_vec()), ("two", b"de".to_vec())]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(id);
+
+    assert!(bob.receive_data(&chunk(id, b"ab")));
+    // Two bytes of "three", one of "two": the sender lost count.
+    assert!(!bob.receive_data(&chunk(id, b"cde")));
+    let reason = "received more bytes than the offer announced";
+    assert_eq!(
+        bob.state(id),
+        TransferState::Failed {
+            reason: reason.into()
+        }
+    );
+    assert_eq!(bob.discarded, [(id, 0)]);
+    assert!(!bob.receive_data(&chunk(id, b"more")), "later chunks drop");
+
+    deliver(&mut bob, &mut alice, Race::ControlFirst);
+    assert_eq!(alice.state(id), cancelled(false, reason));
+}
+
+#[test]
+fn bytes_after_the_last_file_fail_the_transfer() {
+    let (mut alice, mut bob) = peers();
+    let id = alice.offer(&[("one", b"x".to_vec())]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(id);
+    assert!(bob.receive_data(&chunk(id, b"x")));
+    assert_eq!(bob.state(id), TransferState::Verifying);
+    assert!(!bob.receive_data(&chunk(id, b"y")));
+    assert!(matches!(bob.state(id), TransferState::Failed { .. }));
+    assert_eq!(bob.discarded, [(id, 0)], "an unverified file is discarded");
+}
+
+#[test]
+fn a_file_that_changes_while_being_read_fails_the_sender() {
+    let (mut alice, mut bob) = peers();
+    let id = alice.offer(&[("log.txt", noise(2 * CHUNK_LEN, 4))]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(id);
+    deliver(&mut bob, &mut alice, Race::ControlFirst);
+    alice.pump(1);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+
+    let read = alice.engine.next_read().unwrap();
+    assert_eq!((read.offset, read.len), (CHUNK_LEN as u64, CHUNK_LEN));
+    let truncated = vec![0; read.len - 1];
+    assert_eq!(alice.engine.on_read(id, &truncated), Ok(None));
+    alice.carry_out();
+    assert!(matches!(alice.state(id), TransferState::Failed { .. }));
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    assert!(matches!(
+        bob.state(id),
+        TransferState::Cancelled { by_me: false, .. }
+    ));
+    assert_eq!(bob.discarded, [(id, 0)]);
+}
+
+#[test]
+fn each_transfer_has_one_read_outstanding_and_the_chunk_length_can_change() {
+    let (mut alice, mut bob) = peers();
+    let id = alice.offer(&[("f", noise(10_000, 6))]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    assert_eq!(alice.engine.next_read(), None, "nothing before the accept");
+    bob.accept(id);
+    deliver(&mut bob, &mut alice, Race::ControlFirst);
+
+    let first = alice.engine.next_read().unwrap();
+    assert_eq!((first.index, first.offset, first.len), (0, 0, CHUNK_LEN));
+    assert_eq!(
+        alice.engine.next_read(),
+        None,
+        "the first read is outstanding"
+    );
+    let bytes = alice.sources[&id][0][..first.len].to_vec();
+    assert!(alice.engine.on_read(id, &bytes).unwrap().is_some());
+
+    alice
+        .engine
+        .set_chunk_len(std::num::NonZeroUsize::new(1000).unwrap());
+    let second = alice.engine.next_read().unwrap();
+    assert_eq!((second.offset, second.len), (CHUNK_LEN as u64, 1000));
+}
+
+#[test]
+fn transfers_in_both_directions_interleave_on_one_connection() {
+    let (mut alice, mut bob) = peers();
+    let to_bob = alice.offer(&[("a1", noise(7 * CHUNK_LEN + 5, 8)), ("a2", vec![1])]);
+    let to_alice = bob.offer(&[("b1", noise(9 * CHUNK_LEN, 9))]);
+    let to_bob_too = alice.offer(&[("a3", noise(3 * CHUNK_LEN, 10))]);
+    assert!([to_bob, to_bob_too].iter().all(|id| id % 2 == 0));
+    assert_eq!(to_alice % 2, 1, "the two ends pick ids of opposite parity");
+
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    deliver(&mut bob, &mut alice, Race::ControlFirst);
+    bob.accept(to_bob);
+    bob.accept(to_bob_too);
+    alice.accept(to_alice);
+    exchange(&mut alice, &mut bob, Race::DataFirst);
+
+    for (sender, receiver, id, files) in [
+        (&alice, &bob, to_bob, 2),
+        (&alice, &bob, to_bob_too, 1),
+        (&bob, &alice, to_alice, 1),
+    ] {
+        for index in 0..files {
+            assert_eq!(
+                receiver.kept[&(id, index)],
+                sender.sources[&id][index as usize]
+            );
+        }
+        assert_eq!(sender.state(id), TransferState::Done);
+        assert_eq!(receiver.state(id), TransferState::Done);
+    }
+}
+
+#[test]
+fn crossing_cancels_and_answers_change_nothing_more() {
+    let (mut alice, mut bob) = peers();
+    let id = alice.offer(&[("f", noise(4 * CHUNK_LEN, 11))]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(id);
+    deliver(&mut bob, &mut alice, Race::ControlFirst);
+    alice.pump(1);
+    alice.cancel(id, "alice stops");
+    bob.cancel(id, "bob stops");
+    deliver(&mut alice, &mut bob, Race::DataFirst);
+    deliver(&mut bob, &mut alice, Race::DataFirst);
+    assert_eq!(alice.state(id), cancelled(true, "alice stops"));
+    assert_eq!(bob.state(id), cancelled(true, "bob stops"));
+
+    // An accept that crosses the sender's cancel of its offer is dropped too.
+    let offer = alice.offer(&[("g", b"g".to_vec())]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    alice.cancel(offer, "too slow");
+    bob.accept(offer);
+    deliver(&mut bob, &mut alice, Race::ControlFirst);
+    assert_eq!(alice.state(offer), cancelled(true, "too slow"));
+    assert_eq!(alice.engine.next_read(), None);
+}
+
+#[test]
+fn refused_inputs_change_nothing() {
+    let (mut alice, mut bob) = peers();
+    let id = alice.offer(&[("a", b"abc".to_vec()), ("b", b"de".to_vec())]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+
+    let unexpected = |what, state| TransferError::Unexpected {
+        transfer: id,
+        what,
+        state,
+    };
+    let file_end = |index: u32| ControlFrame::FileEnd {
+        transfer: id,
+        index,
+        sha256: "00".into(),
+    };
+    let offered = TransferState::Offered;
+    let transferring = TransferState::Transferring;
+
+    // Before the answer.
+    assert_eq!(
+        bob.engine.on_chunk(&chunk(id, b"a")),
+        Err(unexpected("a data chunk", offered.clone()))
+    );
+    assert_eq!(
+        bob.engine.on_control(file_end(0)),
+        Err(unexpected("a FileEnd", offered.clone()))
+    );
+    assert_eq!(
+        alice
+            .engine
+            .on_control(ControlFrame::Complete { transfer: id }),
+        Err(unexpected("a Complete", offered.clone()))
+    );
+    assert_eq!(
+        alice.engine.on_read(id, b"abc"),
+        Err(unexpected("a read nobody asked for", offered.clone()))
+    );
+    assert_eq!(
+        alice.engine.accept(id),
+        Err(TransferError::UnknownTransfer(id)),
+        "only incoming transfers are accepted"
+    );
+    assert_eq!(
+        bob.engine.on_control(ControlFrame::Offer {
+            transfer: id,
+            files: vec![meta("again", 1)]
+        }),
+        Err(TransferError::DuplicateTransfer(id))
+    );
+    assert_eq!(
+        bob.engine.on_control(ControlFrame::Offer {
+            transfer: 3,
+            files: vec![meta("mine", 1)]
+        }),
+        Err(TransferError::WrongParity(3))
+    );
+    assert_eq!(
+        bob.engine.on_control(ControlFrame::Offer {
+            transfer: 2,
+            files: vec![]
+        }),
+        Err(TransferError::EmptyOffer)
+    );
+    assert_eq!(alice.engine.offer(vec![]), Err(TransferError::EmptyOffer));
+    assert_eq!(
+        bob.engine.on_control(ControlFrame::Accept { transfer: 99 }),
+        Err(TransferError::UnknownTransfer(99))
+    );
+    assert_eq!(
+        bob.engine.on_control(ControlFrame::Chat {
+            text: "hi".into(),
+            sent_at_ms: 0.0
+        }),
+        Err(TransferError::NotATransferFrame)
+    );
+    assert!(matches!(
+        bob.engine.on_chunk(&[0, 0]),
+        Err(TransferError::ShortChunk(_))
+    ));
+    assert_eq!(bob.engine.poll_output(), None);
+    assert_eq!(alice.engine.poll_output(), None);
+
+    // While transferring.
+    bob.accept(id);
+    assert_eq!(
+        bob.engine.accept(id),
+        Err(unexpected("accepting", transferring.clone()))
+    );
+    deliver(&mut bob, &mut alice, Race::ControlFirst);
+    assert_eq!(
+        alice
+            .engine
+            .on_control(ControlFrame::Accept { transfer: id }),
+        Err(unexpected("an Accept", transferring.clone()))
+    );
+    assert_eq!(
+        alice
+            .engine
+            .on_control(ControlFrame::Decline { transfer: id }),
+        Err(unexpected("a Decline", transferring.clone()))
+    );
+    assert_eq!(
+        bob.engine.on_control(file_end(2)),
+        Err(TransferError::NoSuchFile {
+            transfer: id,
+            index: 2
+        })
+    );
+    bob.receive_control(file_end(0));
+    assert_eq!(
+        bob.engine.on_control(file_end(0)),
+        Err(TransferError::DuplicateFileEnd {
+            transfer: id,
+            index: 0
+        })
+    );
+    assert_eq!(bob.engine.poll_output(), None);
+    assert_eq!(alice.engine.poll_output(), None);
+
+    // None of it got in the way: the bogus digest of file 0 is what fails it.
+    exchange(&mut alice, &mut bob, Race::DataFirst);
+    assert!(matches!(
+        alice.state(id),
+        TransferState::Cancelled { by_me: false, .. }
+    ));
+    assert!(matches!(bob.state(id), TransferState::Failed { .. }));
+    assert_eq!(
+        bob.engine.cancel(id, "late"),
+        Err(unexpected(
+            "cancelling",
+            TransferState::Failed {
+                reason: "file 0 (a) does not match its SHA-256".into()
+            }
+        ))
+    );
+}
+
+#[test]
+fn finished_transfers_refuse_what_only_a_running_one_takes() {
+    let (mut alice, mut bob) = peers();
+    let id = alice.offer(&[("a", b"a".to_vec())]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(id);
+    exchange(&mut alice, &mut bob, Race::ControlFirst);
+    assert_eq!(alice.state(id), TransferState::Done);
+
+    let done = TransferState::Done;
+    assert_eq!(
+        alice
+            .engine
+            .on_control(ControlFrame::Complete { transfer: id }),
+        Err(TransferError::Unexpected {
+            transfer: id,
+            what: "a Complete",
+            state: done.clone()
+        })
+    );
+    assert_eq!(
+        bob.engine.on_chunk(&chunk(id, b"b")),
+        Err(TransferError::Unexpected {
+            transfer: id,
+            what: "a data chunk",
+            state: done.clone()
+        })
+    );
+    assert_eq!(
+        alice.engine.cancel(id, "too late"),
+        Err(TransferError::Unexpected {
+            transfer: id,
+            what: "cancelling",
+            state: done
+        })
+    );
+    // A cancel from the peer that crossed the Complete is no error.
+    assert_eq!(
+        bob.engine.on_control(ControlFrame::Cancel {
+            transfer: id,
+            reason: "crossed".into()
+        }),
+        Ok(())
+    );
+    assert_eq!(bob.state(id), TransferState::Done);
+    assert_eq!(bob.engine.poll_output(), None);
+}
+
+#[test]
+fn the_ui_learns_of_incoming_offers_from_state_outputs() {
+    let mut alice = Transfers::new(IdParity::Even);
+    let mut bob = Transfers::new(IdParity::Odd);
+    let id = alice.offer(vec![meta("photo.jpg", 2048)]).unwrap();
+    assert_eq!(
+        alice.poll_output(),
+        Some(Output::State {
+            transfer: id,
+            state: TransferState::Offered
+        })
+    );
+    let Some(Output::Control(offer)) = alice.poll_output() else {
+        panic!("the offer frame follows");
+    };
+    bob.on_control(offer).unwrap();
+    assert_eq!(
+        bob.poll_output(),
+        Some(Output::State {
+            transfer: id,
+            state: TransferState::Offered
+        })
+    );
+    let incoming = bob.get(id).unwrap();
+    assert_eq!(incoming.direction(), Direction::Incoming);
+    assert_eq!(incoming.files(), [meta("photo.jpg", 2048)]);
+    assert_eq!(
+        incoming.progress(),
+        Progress {
+            bytes_done: 0,
+            bytes_total: 2048
+        }
+    );
+    assert_eq!(incoming.progress().fraction(), 0.0);
+}
