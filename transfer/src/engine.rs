@@ -122,23 +122,20 @@ impl Transfers {
 
     /// A frame arrived on the control channel.
     pub fn on_control(&mut self, frame: ControlFrame) -> Result<(), TransferError> {
-        let outputs = &mut self.outputs;
         match frame {
             ControlFrame::Chat { .. } => Err(TransferError::NotATransferFrame),
             ControlFrame::Offer { transfer, files } => self.on_offer(transfer, files),
-            ControlFrame::Accept { transfer } => live_sending(&mut self.entries, transfer)?
-                .map_or(Ok(()), |sending| sending.on_accept(outputs)),
-            ControlFrame::Decline { transfer } => live_sending(&mut self.entries, transfer)?
-                .map_or(Ok(()), |sending| sending.on_decline(outputs)),
-            ControlFrame::Complete { transfer } => live_sending(&mut self.entries, transfer)?
-                .map_or(Ok(()), |sending| sending.on_complete(outputs)),
+            ControlFrame::Accept { transfer } => self.on_answer(transfer, Sending::on_accept),
+            ControlFrame::Decline { transfer } => self.on_answer(transfer, Sending::on_decline),
+            ControlFrame::Complete { transfer } => self.on_answer(transfer, Sending::on_complete),
             ControlFrame::FileEnd {
                 transfer,
                 index,
                 sha256,
-            } => live_receiving(&mut self.entries, transfer)?.map_or(Ok(()), |receiving| {
-                receiving.on_file_end(index, sha256, outputs)
-            }),
+            } => match live_receiving(&mut self.entries, transfer)? {
+                Some(receiving) => receiving.on_file_end(index, sha256, &mut self.outputs),
+                None => Ok(()),
+            },
             ControlFrame::Cancel { transfer, reason } => self.on_cancel(transfer, reason),
         }
     }
@@ -193,6 +190,18 @@ impl Transfers {
         let receiving = Receiving::offered(id, files, &mut self.outputs)?;
         self.entries.insert(id, Entry::Receiving(receiving));
         Ok(())
+    }
+
+    /// Hands the receiver's answer about outgoing transfer `id` to `handle`.
+    fn on_answer(
+        &mut self,
+        id: TransferId,
+        handle: impl FnOnce(&mut Sending, &mut VecDeque<Output>) -> Result<(), TransferError>,
+    ) -> Result<(), TransferError> {
+        match live_sending(&mut self.entries, id)? {
+            Some(sending) => handle(sending, &mut self.outputs),
+            None => Ok(()),
+        }
     }
 
     /// The peer stopped transfer `id`. A cancel for a transfer that already ended
