@@ -291,15 +291,24 @@ impl Connection {
         }
     }
 
-    /// Send the close frame for `ending`, then give the client a moment to answer it,
-    /// so the TCP stream ends with both close frames rather than a reset that could
-    /// discard the last messages.
+    /// Send the close frame for `ending`, then give the client a moment to read it
+    /// before the socket is dropped.
+    ///
+    /// Dropping a TCP socket with unread input resets the connection, and a reset can
+    /// make the client's side discard the error and close frame just sent. Normally the
+    /// input is read until the client's own close frame arrives. After an oversized
+    /// frame, though, reading on would buffer the rest of that frame, however large;
+    /// instead the task waits, unread, for the same grace period.
     async fn close(mut self, ending: Ending) {
         let Some(frame) = ending.close_frame() else {
             return;
         };
         let sent = timeout(CLOSE_TIMEOUT, self.socket.send(Message::Close(Some(frame)))).await;
         if !matches!(sent, Ok(Ok(()))) {
+            return;
+        }
+        if ending == Ending::Fatal(ErrorCode::MessageTooLarge) {
+            tokio::time::sleep(CLOSE_TIMEOUT).await;
             return;
         }
         let _ = timeout(CLOSE_TIMEOUT, async {

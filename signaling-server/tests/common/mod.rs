@@ -1,0 +1,249 @@
+//! A real server on a real socket, and a WebSocket client that speaks the protocol,
+//! shared by the integration tests.
+
+#![allow(dead_code)] // Each test binary uses its own share of these helpers.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use meshdrop_protocol::signaling::{ErrorCode, PeerInfo, ServerMessage, Signal};
+use meshdrop_protocol::PeerId;
+use meshdrop_signaling_server::{serve, Config};
+use serde_json::{json, Value};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
+
+/// Longest wait for something that should happen.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
+/// How long to listen to be sure something does not happen.
+pub const QUIET: Duration = Duration::from_millis(300);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    pub async fn start(config: Config) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve(listener, config, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    pub async fn with_defaults() -> Self {
+        Self::start(Config::default()).await
+    }
+
+    /// Ask the server to stop and wait until `serve` has returned.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(PATIENCE, &mut self.task)
+            .await
+            .expect("serve returns promptly after shutdown")
+            .unwrap()
+            .unwrap();
+    }
+
+    pub async fn connect(&self) -> Client {
+        let url = format!("ws://{}/ws", self.addr);
+        let (socket, _) = connect_async(url).await.unwrap();
+        Client { socket }
+    }
+
+    /// Connect and join `room` with the session key made from `seed`.
+    pub async fn join(&self, room: &str, name: &str, seed: char) -> Joined {
+        let mut client = self.connect().await;
+        client.send_join(room, name, seed).await;
+        match client.recv().await {
+            ServerMessage::Welcome { peer_id, peers, .. } => Joined {
+                client,
+                id: peer_id,
+                peers,
+            },
+            other => panic!("expected welcome, got {other:?}"),
+        }
+    }
+}
+
+/// A joined client with what its welcome said.
+pub struct Joined {
+    pub client: Client,
+    pub id: PeerId,
+    pub peers: Vec<PeerInfo>,
+}
+
+/// A valid session key: 32 copies of a hex digit.
+pub fn session_key(seed: char) -> String {
+    assert!(seed.is_ascii_hexdigit());
+    seed.to_string().repeat(32)
+}
+
+pub fn offer(sdp: &str) -> Signal {
+    Signal::Offer { sdp: sdp.into() }
+}
+
+pub struct Client {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    pub async fn send_text(&mut self, text: impl Into<String>) {
+        self.socket.send(Message::text(text.into())).await.unwrap();
+    }
+
+    pub async fn send_json(&mut self, value: Value) {
+        self.send_text(value.to_string()).await;
+    }
+
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.socket.send(Message::binary(bytes)).await.unwrap();
+    }
+
+    pub async fn send_join(&mut self, room: &str, name: &str, seed: char) {
+        self.send_json(json!({
+            "type": "join", "version": 1, "room": room, "name": name,
+            "session_key": session_key(seed),
+        }))
+        .await;
+    }
+
+    pub async fn send_signal(&mut self, to: &PeerId, signal: &Signal) {
+        self.send_json(json!({"type": "signal", "to": to, "signal": signal}))
+            .await;
+    }
+
+    /// Queue many text messages and flush once, to send them as fast as possible.
+    /// Stops quietly if the server closes the connection part way.
+    pub async fn blast(&mut self, text: &str, count: usize) {
+        for _ in 0..count {
+            if self.socket.feed(Message::text(text)).await.is_err() {
+                return;
+            }
+        }
+        let _ = self.socket.flush().await;
+    }
+
+    /// The next protocol message; fails on close, on garbage or after [`PATIENCE`].
+    pub async fn recv(&mut self) -> ServerMessage {
+        match self.recv_or_close().await {
+            Ok(message) => message,
+            Err(close) => panic!("expected a message, got close {close:?}"),
+        }
+    }
+
+    /// The next protocol message, or the code and reason of the server's close frame.
+    pub async fn recv_or_close(&mut self) -> Result<ServerMessage, (u16, String)> {
+        match self.next_event(PATIENCE).await {
+            Some(Event::Text(text)) => Ok(parse(&text)),
+            Some(Event::Close(code, reason)) => Err((code, reason)),
+            None => panic!("nothing arrived within {PATIENCE:?}"),
+        }
+    }
+
+    /// The next protocol message if one arrives within `wait`; fails on close.
+    pub async fn recv_within(&mut self, wait: Duration) -> Option<ServerMessage> {
+        match self.next_event(wait).await? {
+            Event::Text(text) => Some(parse(&text)),
+            Event::Close(code, reason) => panic!("expected a message, got close {code} {reason}"),
+        }
+    }
+
+    pub async fn expect_error(&mut self, expected: ErrorCode) {
+        match self.recv().await {
+            ServerMessage::Error { code, .. } if code == expected => {}
+            other => panic!("expected error {expected:?}, got {other:?}"),
+        }
+    }
+
+    /// Assert that nothing arrives for a while.
+    pub async fn expect_silence(&mut self) {
+        if let Some(event) = self.next_event(QUIET).await {
+            panic!("expected silence, got {event:?}");
+        }
+    }
+
+    /// The server's close frame; fails if a message arrives first.
+    pub async fn expect_close(&mut self) -> (u16, String) {
+        match self.recv_or_close().await {
+            Err(close) => close,
+            Ok(message) => panic!("expected a close frame, got {message:?}"),
+        }
+    }
+
+    /// After a close: the stream ends.
+    pub async fn expect_end(&mut self) {
+        let next = tokio::time::timeout(PATIENCE, self.socket.next())
+            .await
+            .expect("the stream ends within the patience");
+        assert!(
+            matches!(next, None | Some(Err(_))),
+            "expected the end, got {next:?}"
+        );
+    }
+
+    pub async fn close(mut self) {
+        self.socket.close(None).await.unwrap();
+        while let Some(Ok(_)) = self.socket.next().await {}
+    }
+
+    /// The next text message or close frame within `wait`; fails if the stream ends
+    /// or breaks without a close frame.
+    async fn next_event(&mut self, wait: Duration) -> Option<Event> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()?;
+            match frame {
+                Some(Ok(Message::Text(text))) => return Some(Event::Text(text.to_string())),
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return Some(Event::Close(
+                        u16::from(frame.code),
+                        frame.reason.to_string(),
+                    ))
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                other => panic!("expected a text message or close frame, got {other:?}"),
+            }
+        }
+    }
+}
+
+fn parse(text: &str) -> ServerMessage {
+    serde_json::from_str(text).unwrap_or_else(|error| panic!("server sent {text:?}: {error}"))
+}
+
+#[derive(Debug)]
+enum Event {
+    Text(String),
+    Close(u16, String),
+}
+
+/// `from` sends a signal to `to`, which receives it stamped with `from`'s id.
+pub async fn assert_forwarding_works(from: &mut Joined, to: &mut Joined) {
+    let signal = offer("v=0 still-forwarding");
+    from.client.send_signal(&to.id, &signal).await;
+    assert_eq!(
+        to.client.recv().await,
+        ServerMessage::Signal {
+            from: from.id.clone(),
+            signal
+        }
+    );
+}
