@@ -120,6 +120,17 @@ impl Transfers {
         Ok(())
     }
 
+    /// The peer connection closed: every transfer still running fails, as nothing more
+    /// can cross. A new connection to the same peer gets a new `Transfers`.
+    pub fn on_disconnect(&mut self, reason: impl Into<String>) {
+        let reason = reason.into();
+        for entry in self.entries.values_mut() {
+            if !entry.transfer().state().is_final() {
+                entry.end(Ending::Disconnected(reason.clone()), &mut self.outputs);
+            }
+        }
+    }
+
     /// A frame arrived on the control channel.
     pub fn on_control(&mut self, frame: ControlFrame) -> Result<(), TransferError> {
         match frame {

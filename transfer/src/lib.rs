@@ -46,8 +46,10 @@
 //! [`Transfers::on_chunk`] and carry out the [`Write`] it returns before the outputs.
 //!
 //! Both: give every control frame except chat to [`Transfers::on_control`];
-//! [`Transfers::cancel`] stops a transfer in either direction. Feed a [`RateMeter`]
-//! from [`Transfer::progress`] to show speed and time left.
+//! [`Transfers::cancel`] stops a transfer in either direction; call
+//! [`Transfers::on_disconnect`] when the connection closes. Feed a [`RateMeter`] from
+//! [`Transfer::progress`] to show speed and time left. `tests/support/mod.rs` is a
+//! complete driver in a hundred lines, with memory for files and network.
 //!
 //! # How transfers end
 //!
@@ -64,6 +66,7 @@
 //! | someone cancelled             | `Cancelled`                | `Cancelled`                |
 //! | receiver found a bad file     | `Cancelled` (with reason)  | `Failed`                   |
 //! | sender's file changed on disk | `Failed`                   | `Cancelled` (with reason)  |
+//! | the connection closed         | `Failed`                   | `Failed`                   |
 //!
 //! Frames and chunks still in flight after a cancel or failure are dropped silently.
 //! Anything else that makes no sense is refused with a [`TransferError`] and changes

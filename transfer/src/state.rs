@@ -29,7 +29,8 @@ pub enum TransferState {
     /// Stopped by a person on either end. Final.
     Cancelled { by_me: bool, reason: String },
     /// This end found something wrong (a digest mismatch, bytes past the end of a file,
-    /// a file that changed while being read) and told the peer with a cancel. Final.
+    /// a file that changed while being read) and told the peer with a cancel, or the
+    /// connection closed. Final.
     Failed { reason: String },
 }
 

@@ -29,6 +29,8 @@ pub(crate) enum Ending {
     CancelledByPeer(String),
     /// This end found a fault; the peer is told with a cancel carrying the reason.
     Failed(String),
+    /// The connection is gone, and the peer with it: nobody to tell.
+    Disconnected(String),
 }
 
 impl Transfer {
@@ -129,6 +131,7 @@ impl Transfer {
                 self.send_cancel(&reason, outputs);
                 TransferState::Failed { reason }
             }
+            Ending::Disconnected(reason) => TransferState::Failed { reason },
         };
         self.enter(state, outputs);
     }

@@ -620,3 +620,31 @@ fn the_ui_learns_of_incoming_offers_from_state_outputs() {
     );
     assert_eq!(incoming.progress().fraction(), 0.0);
 }
+
+#[test]
+fn a_closed_connection_fails_what_was_running_and_keeps_what_was_done() {
+    let (mut alice, mut bob) = peers();
+    let done = alice.offer(&[("done.txt", b"done".to_vec())]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(done);
+    exchange(&mut alice, &mut bob, Race::ControlFirst);
+    let running = alice.offer(&[("big.bin", noise(4 * CHUNK_LEN, 12))]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(running);
+    deliver(&mut bob, &mut alice, Race::ControlFirst);
+    alice.pump(1);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+
+    let lost = TransferState::Failed {
+        reason: "connection lost".into(),
+    };
+    for peer in [&mut alice, &mut bob] {
+        peer.engine.on_disconnect("connection lost");
+        peer.carry_out();
+        assert_eq!(peer.state(running), lost);
+        assert_eq!(peer.state(done), TransferState::Done);
+        assert!(peer.control_out.is_empty(), "there is nobody left to tell");
+    }
+    assert_eq!(bob.discarded, [(running, 0)]);
+    assert_eq!(bob.kept[&(done, 0)], b"done");
+}
