@@ -6,20 +6,22 @@
 //!
 //! The task ends, and the socket closes, when:
 //!
-//! | why                                   | error sent first       | close code |
-//! |---------------------------------------|------------------------|------------|
-//! | the client closes or the socket breaks | —                      | —          |
-//! | a frame is larger than the limit      | `message_too_large`    | 1009       |
-//! | `join` with another protocol version  | `unsupported_version`  | 1008       |
-//! | `join` to a full room                 | `room_full`            | 1008       |
-//! | the same peer joined again elsewhere  | `replaced`             | 1008       |
-//! | over 10× the rate limit in a second   | —                      | 1008       |
-//! | the outbox overflowed (client too slow) | —                    | 1008       |
-//! | nothing received for the idle timeout | —                      | 1000       |
-//! | the server shuts down                 | —                      | 1001       |
+//! | cause                                          | error sent first      | close code, reason           |
+//! |------------------------------------------------|-----------------------|------------------------------|
+//! | the client sends a close frame                 | none                  | the client's, echoed         |
+//! | the socket breaks, a write stalls for 5 s, or the client breaks WebSocket framing (e.g. invalid UTF-8 in a text frame) | none | none: TCP just closes |
+//! | a frame or message over `max_message_bytes`   | `message_too_large`   | 1009 `message_too_large`     |
+//! | `join` with another protocol version           | `unsupported_version` | 1008 `unsupported_version`   |
+//! | `join` to a room of `max_peers_per_room`       | `room_full`           | 1008 `room_full`             |
+//! | the same peer id joined the room on another connection | `replaced`    | 1008 `replaced`              |
+//! | over 10 × `max_messages_per_second` within one second | (`rate_limited` at the window's first dropped message) | 1008 `rate_limited` |
+//! | 256 messages queued for a client that does not read | none             | 1008 `too_slow`              |
+//! | nothing received for `idle_timeout_secs`       | none                  | 1000 `idle_timeout`          |
+//! | the server shuts down                          | none                  | 1001 `shutting_down`         |
 //!
-//! The close reason names the cause (`room_full`, `idle_timeout`, ...). Any other
-//! refused message gets its error and the connection stays open.
+//! After its close frame the server waits up to 1 s for the client's before it drops
+//! the TCP connection. Every other refused message gets its error and the connection
+//! stays open; the message is dropped.
 
 use std::error::Error as _;
 use std::sync::Arc;
@@ -27,7 +29,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
 use meshdrop_protocol::signaling::{
-    parse_client_message, ClientMessage, ErrorCode, PeerInfo, ServerMessage, Signal,
+    parse_client_message, ClientMessage, ErrorCode, ServerMessage, Signal,
 };
 use meshdrop_protocol::{PeerId, RoomId, PROTOCOL_VERSION};
 use tokio::time::{sleep_until, timeout, Instant};
@@ -70,7 +72,9 @@ pub async fn run(socket: WebSocket, state: Arc<State>) {
 /// Why the server stops serving a connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Ending {
-    /// The client closed the socket or it broke; there is nobody left to tell.
+    /// The client sent its close frame; the WebSocket layer answers it.
+    ClientClosed,
+    /// The socket broke or stalled; there is nobody left to tell.
     Gone,
     /// This fatal error was just sent to the client.
     Fatal(ErrorCode),
@@ -83,7 +87,7 @@ enum Ending {
 impl Ending {
     fn close_frame(self) -> Option<CloseFrame> {
         let (code, reason) = match self {
-            Self::Gone => return None,
+            Self::ClientClosed | Self::Gone => return None,
             Self::Fatal(ErrorCode::MessageTooLarge) => {
                 (close_code::SIZE, wire_name(ErrorCode::MessageTooLarge))
             }
@@ -147,7 +151,8 @@ impl Connection {
 
     async fn on_frame(&mut self, frame: Option<Result<Message, axum::Error>>) -> Step {
         let message = match frame {
-            None | Some(Ok(Message::Close(_))) => return Err(Ending::Gone),
+            Some(Ok(Message::Close(_))) => return Err(Ending::ClientClosed),
+            None => return Err(Ending::Gone),
             Some(Err(error)) if is_too_large(&error) => {
                 let limit = self.state.config.limits.max_message_bytes;
                 let text = format!("messages are limited to {limit} bytes");
@@ -214,10 +219,7 @@ impl Connection {
             let text = format!("this server speaks protocol version {PROTOCOL_VERSION}");
             return self.refuse(ErrorCode::UnsupportedVersion, text).await;
         }
-        let peer = match identity::display_name(name).and_then(|name| {
-            let id = identity::peer_id(session_key)?;
-            Ok(PeerInfo { id, name })
-        }) {
+        let peer = match identity::joining_peer(name, session_key) {
             Ok(peer) => peer,
             Err(invalid) => {
                 return self
@@ -291,21 +293,25 @@ impl Connection {
         }
     }
 
-    /// Send the close frame for `ending`, then give the client a moment to read it
-    /// before the socket is dropped.
+    /// Finish the closing handshake for `ending`, then drop the socket.
     ///
-    /// Dropping a TCP socket with unread input resets the connection, and a reset can
-    /// make the client's side discard the error and close frame just sent. Normally the
-    /// input is read until the client's own close frame arrives. After an oversized
-    /// frame, though, reading on would buffer the rest of that frame, however large;
-    /// instead the task waits, unread, for the same grace period.
+    /// Unless the client closed first, the server sends its close frame. Then it reads
+    /// on until the client's close frame (or [`CLOSE_TIMEOUT`]): reading is also what
+    /// flushes the WebSocket layer's answer to a client's close frame, and dropping a
+    /// TCP socket with unread input resets the connection, which can make the client
+    /// discard the error and close frame just sent. After an oversized frame, though,
+    /// reading on would buffer the rest of that frame, however large; then the task
+    /// waits, unread, for the same grace period instead.
     async fn close(mut self, ending: Ending) {
-        let Some(frame) = ending.close_frame() else {
-            return;
-        };
-        let sent = timeout(CLOSE_TIMEOUT, self.socket.send(Message::Close(Some(frame)))).await;
-        if !matches!(sent, Ok(Ok(()))) {
-            return;
+        match ending.close_frame() {
+            Some(frame) => {
+                let close = self.socket.send(Message::Close(Some(frame)));
+                if !matches!(timeout(CLOSE_TIMEOUT, close).await, Ok(Ok(()))) {
+                    return;
+                }
+            }
+            None if ending == Ending::ClientClosed => {}
+            None => return,
         }
         if ending == Ending::Fatal(ErrorCode::MessageTooLarge) {
             tokio::time::sleep(CLOSE_TIMEOUT).await;

@@ -5,7 +5,7 @@
 //! secret key therefore gets the same id back, and nobody can take over an id without
 //! knowing its key. The key is hashed exactly as sent (case included).
 
-use meshdrop_protocol::signaling::{MAX_NAME_CHARS, MIN_SESSION_KEY_HEX};
+use meshdrop_protocol::signaling::{PeerInfo, MAX_NAME_CHARS, MIN_SESSION_KEY_HEX};
 use meshdrop_protocol::PeerId;
 use sha2::{Digest, Sha256};
 
@@ -41,6 +41,14 @@ pub fn display_name(raw: &str) -> Result<String, InvalidField> {
         return Err(InvalidField::NameTooLong);
     }
     Ok(name.to_owned())
+}
+
+/// The peer a `join` describes, if both its fields are acceptable.
+pub fn joining_peer(name: &str, session_key: &str) -> Result<PeerInfo, InvalidField> {
+    Ok(PeerInfo {
+        id: peer_id(session_key)?,
+        name: display_name(name)?,
+    })
 }
 
 /// The peer id belonging to a client's secret `session_key`.

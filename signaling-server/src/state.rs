@@ -67,15 +67,13 @@ impl State {
                 (replaced.previous_name != peer.name).then_some(ServerMessage::PeerRenamed { peer })
             }
         };
-        let others: Vec<PeerInfo> = rooms
-            .others(&membership)
-            .map(|member| {
-                if let Some(news) = &news {
-                    member.handle.deliver(news.clone());
-                }
-                member.info.clone()
-            })
-            .collect();
+        let mut others = Vec::new();
+        for member in rooms.others(&membership) {
+            if let Some(news) = &news {
+                member.handle.deliver(news.clone());
+            }
+            others.push(member.info.clone());
+        }
         Ok((membership, others))
     }
 

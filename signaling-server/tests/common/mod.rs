@@ -197,9 +197,20 @@ impl Client {
         );
     }
 
+    /// Close cleanly: send a close frame and wait for the server's answer, skipping
+    /// whatever the server sent before it saw ours.
     pub async fn close(mut self) {
         self.socket.close(None).await.unwrap();
-        while let Some(Ok(_)) = self.socket.next().await {}
+        loop {
+            let next = tokio::time::timeout(PATIENCE, self.socket.next())
+                .await
+                .expect("the server answers a close frame");
+            match next {
+                Some(Ok(Message::Close(_))) => return,
+                Some(Ok(Message::Text(_))) => {}
+                other => panic!("expected the server's close frame, got {other:?}"),
+            }
+        }
     }
 
     /// The next text message or close frame within `wait`; fails if the stream ends
