@@ -46,6 +46,13 @@ pub enum ControlFrame {
         transfer: TransferId,
         reason: String,
     },
+    /// Either side: the transfer broke (bad digest, more bytes than announced, a source
+    /// file changed); both ends end Failed. `transfer` and `reason` as in
+    /// [`ControlFrame::Cancel`].
+    Fail {
+        transfer: TransferId,
+        reason: String,
+    },
     /// Sender → receiver: file `index` of `transfer` is complete; its SHA-256 is `sha256`
     /// (lowercase hex). Sent on the control channel after the file's last chunk; the two
     /// channels are not ordered with each other, so the receiver waits until it holds all
@@ -144,5 +151,16 @@ mod tests {
             serde_json::to_value(&frame).unwrap(),
             json!({"type": "offer", "transfer": 7, "files": [{"name": "a.txt", "size": 1, "mime": "text/plain"}]})
         );
+    }
+
+    #[test]
+    fn fail_frames_round_trip_as_tagged_json() {
+        let frame = ControlFrame::Fail {
+            transfer: 3,
+            reason: "bad digest".into(),
+        };
+        let wire = json!({"type": "fail", "transfer": 3, "reason": "bad digest"});
+        assert_eq!(serde_json::to_value(&frame).unwrap(), wire);
+        assert_eq!(serde_json::from_value::<ControlFrame>(wire).unwrap(), frame);
     }
 }

@@ -3,7 +3,8 @@
 //! This is the engine's only entry point. It routes each input (a user's answer, a
 //! control frame, a data chunk, bytes the driver read) to the transfer it names, and
 //! queues the effects as [`Output`]s. It also enforces the rules that span transfers:
-//! who may pick which id, and that frames about a cancelled transfer are dropped.
+//! who may pick which id, and that frames about a cancelled or failed transfer are
+//! dropped.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::num::NonZeroUsize;
@@ -147,7 +148,12 @@ impl Transfers {
                 Some(receiving) => receiving.on_file_end(index, sha256, &mut self.outputs),
                 None => Ok(()),
             },
-            ControlFrame::Cancel { transfer, reason } => self.on_cancel(transfer, reason),
+            ControlFrame::Cancel { transfer, reason } => {
+                self.on_peer_ending(transfer, Ending::CancelledByPeer(reason))
+            }
+            ControlFrame::Fail { transfer, reason } => {
+                self.on_peer_ending(transfer, Ending::FailedByPeer(reason))
+            }
         }
     }
 
@@ -215,15 +221,15 @@ impl Transfers {
         }
     }
 
-    /// The peer stopped transfer `id`. A cancel for a transfer that already ended
-    /// crossed this end's own ending on the wire, and changes nothing.
-    fn on_cancel(&mut self, id: TransferId, reason: String) -> Result<(), TransferError> {
+    /// The peer cancelled or failed transfer `id`. Such a frame for a transfer that
+    /// already ended crossed this end's own ending on the wire, and changes nothing.
+    fn on_peer_ending(&mut self, id: TransferId, ending: Ending) -> Result<(), TransferError> {
         let entry = self
             .entries
             .get_mut(&id)
             .ok_or(TransferError::UnknownTransfer(id))?;
         if !entry.transfer().state().is_final() {
-            entry.end(Ending::CancelledByPeer(reason), &mut self.outputs);
+            entry.end(ending, &mut self.outputs);
         }
         Ok(())
     }

@@ -53,19 +53,17 @@
 //!
 //! # How transfers end
 //!
-//! Both ends reach the same final state, with one deliberate exception: the end that
-//! finds a fault (a digest mismatch, bytes past the end of a file, a file that changed
-//! while being read) is [`TransferState::Failed`] and tells the other with a `Cancel`
-//! carrying the reason, so the other end is [`TransferState::Cancelled`] with that
-//! reason. Only the end that saw the evidence claims to know what went wrong.
+//! Both ends reach the same final state. The end that finds a fault (a digest
+//! mismatch, bytes past the end of a file, a file that changed while being read) is
+//! [`TransferState::Failed`] and tells the other with a `Fail` carrying the reason, so
+//! the other end is `Failed` with that same reason.
 //!
 //! | what happened                 | sender                     | receiver                   |
 //! |-------------------------------|----------------------------|----------------------------|
 //! | all files verified            | `Done`                     | `Done`                     |
 //! | receiver declined             | `Declined`                 | `Declined`                 |
 //! | someone cancelled             | `Cancelled`                | `Cancelled`                |
-//! | receiver found a bad file     | `Cancelled` (with reason)  | `Failed`                   |
-//! | sender's file changed on disk | `Failed`                   | `Cancelled` (with reason)  |
+//! | either end found a fault      | `Failed`                   | `Failed`                   |
 //! | the connection closed         | `Failed`                   | `Failed`                   |
 //!
 //! Frames and chunks still in flight after a cancel or failure are dropped silently.

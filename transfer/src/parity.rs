@@ -1,6 +1,7 @@
 //! Which transfer ids each end of a connection may pick.
 //!
-//! A [`ControlFrame::Cancel`](meshdrop_protocol::frame::ControlFrame::Cancel) names its
+//! A [`ControlFrame::Cancel`](meshdrop_protocol::frame::ControlFrame::Cancel) or
+//! [`ControlFrame::Fail`](meshdrop_protocol::frame::ControlFrame::Fail) names its
 //! transfer by the sender's id whichever end sends it, so if both ends could pick the
 //! same id, "cancel 4" would be ambiguous the moment files flow both ways. The two ends
 //! therefore split the id space: the one with the smaller peer id picks even ids, the

@@ -86,7 +86,7 @@ impl Receiving {
         match self.transfer.cursor.advance(payload) {
             Err(PastEnd) => {
                 let reason = "received more bytes than the offer announced".to_owned();
-                self.end(Ending::Failed(reason), outputs);
+                self.end(Ending::FailedByMe(reason), outputs);
                 Ok(None)
             }
             Ok(finished) => {
@@ -165,7 +165,7 @@ impl Receiving {
         if announced != received {
             let name = self.transfer.files()[index as usize].name.clone();
             let reason = format!("file {index} ({name}) does not match its SHA-256");
-            self.end(Ending::Failed(reason), outputs);
+            self.end(Ending::FailedByMe(reason), outputs);
             return;
         }
         outputs.push_back(Output::FileVerified { transfer, index });

@@ -102,7 +102,7 @@ impl Sending {
                 "reading a file gave {} bytes instead of {len}; did it change on disk?",
                 bytes.len()
             );
-            self.transfer.end(Ending::Failed(reason), outputs);
+            self.transfer.end(Ending::FailedByMe(reason), outputs);
             return Ok(None);
         };
         self.announce(finished, outputs);

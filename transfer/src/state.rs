@@ -28,8 +28,8 @@ pub enum TransferState {
     Done,
     /// Stopped by a person on either end. Final.
     Cancelled { by_me: bool, reason: String },
-    /// This end found something wrong (a digest mismatch, bytes past the end of a file,
-    /// a file that changed while being read) and told the peer with a cancel, or the
+    /// One end found something wrong (a digest mismatch, bytes past the end of a file,
+    /// a file that changed while being read) and told the other with a `Fail`, or the
     /// connection closed. Final.
     Failed { reason: String },
 }

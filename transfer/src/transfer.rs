@@ -27,8 +27,10 @@ pub struct Transfer {
 pub(crate) enum Ending {
     CancelledByMe(String),
     CancelledByPeer(String),
-    /// This end found a fault; the peer is told with a cancel carrying the reason.
-    Failed(String),
+    /// This end found a fault; the peer is told with a `Fail` carrying the reason.
+    FailedByMe(String),
+    /// The peer found a fault and told this end with a `Fail`.
+    FailedByPeer(String),
     /// The connection is gone, and the peer with it: nobody to tell.
     Disconnected(String),
 }
@@ -113,11 +115,14 @@ impl Transfer {
         }
     }
 
-    /// Ends the transfer, telling the peer unless the peer ended it.
+    /// Ends the transfer, telling the peer if this end ended it.
     pub(crate) fn end(&mut self, ending: Ending, outputs: &mut VecDeque<Output>) {
         let state = match ending {
             Ending::CancelledByMe(reason) => {
-                self.send_cancel(&reason, outputs);
+                outputs.push_back(Output::Control(ControlFrame::Cancel {
+                    transfer: self.id,
+                    reason: reason.clone(),
+                }));
                 TransferState::Cancelled {
                     by_me: true,
                     reason,
@@ -127,19 +132,17 @@ impl Transfer {
                 by_me: false,
                 reason,
             },
-            Ending::Failed(reason) => {
-                self.send_cancel(&reason, outputs);
+            Ending::FailedByMe(reason) => {
+                outputs.push_back(Output::Control(ControlFrame::Fail {
+                    transfer: self.id,
+                    reason: reason.clone(),
+                }));
                 TransferState::Failed { reason }
             }
-            Ending::Disconnected(reason) => TransferState::Failed { reason },
+            Ending::FailedByPeer(reason) | Ending::Disconnected(reason) => {
+                TransferState::Failed { reason }
+            }
         };
         self.enter(state, outputs);
-    }
-
-    fn send_cancel(&self, reason: &str, outputs: &mut VecDeque<Output>) {
-        outputs.push_back(Output::Control(ControlFrame::Cancel {
-            transfer: self.id,
-            reason: reason.to_owned(),
-        }));
     }
 }

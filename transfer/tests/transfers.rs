@@ -26,6 +26,12 @@ fn cancelled(by_me: bool, reason: &str) -> TransferState {
     }
 }
 
+fn failed(reason: &str) -> TransferState {
+    TransferState::Failed {
+        reason: reason.into(),
+    }
+}
+
 fn meta(name: &str, size: u64) -> FileMeta {
     FileMeta {
         name: name.into(),
@@ -228,7 +234,7 @@ fn the_receiver_cancels_midway_and_reads_and_chunks_in_flight_are_dropped() {
 }
 
 #[test]
-fn a_corrupted_chunk_fails_the_receiver_and_cancels_the_sender() {
+fn a_corrupted_chunk_fails_both_sides_with_the_receivers_reason() {
     let (mut alice, mut bob) = peers();
     let id = alice.offer(&[
         ("fine.txt", b"fine".to_vec()),
@@ -242,13 +248,16 @@ fn a_corrupted_chunk_fails_the_receiver_and_cancels_the_sender() {
     exchange(&mut alice, &mut bob, Race::DataFirst);
 
     let reason = "file 1 (noise.bin) does not match its SHA-256";
-    assert_eq!(
-        bob.state(id),
-        TransferState::Failed {
-            reason: reason.into()
-        }
-    );
-    assert_eq!(alice.state(id), cancelled(false, reason));
+    assert_eq!(bob.state(id), failed(reason));
+    assert_eq!(alice.state(id), failed(reason));
+    assert!(bob.sent.contains(&ControlFrame::Fail {
+        transfer: id,
+        reason: reason.into()
+    }));
+    assert!(!bob
+        .sent
+        .iter()
+        .any(|frame| matches!(frame, ControlFrame::Cancel { .. })));
     assert_eq!(bob.kept[&(id, 0)], b"fine", "verified files stay");
     assert_eq!(bob.discarded, [(id, 1)]);
     assert!(bob.partial.is_empty());
@@ -266,17 +275,12 @@ fn bytes_past_the_end_of_a_file_fail_the_transfer() {
     // Two bytes of "three", one of "two": the sender lost count.
     assert!(!bob.receive_data(&chunk(id, b"cde")));
     let reason = "received more bytes than the offer announced";
-    assert_eq!(
-        bob.state(id),
-        TransferState::Failed {
-            reason: reason.into()
-        }
-    );
+    assert_eq!(bob.state(id), failed(reason));
     assert_eq!(bob.discarded, [(id, 0)]);
     assert!(!bob.receive_data(&chunk(id, b"more")), "later chunks drop");
 
     deliver(&mut bob, &mut alice, Race::ControlFirst);
-    assert_eq!(alice.state(id), cancelled(false, reason));
+    assert_eq!(alice.state(id), failed(reason));
 }
 
 #[test]
@@ -293,7 +297,7 @@ fn bytes_after_the_last_file_fail_the_transfer() {
 }
 
 #[test]
-fn a_file_that_changes_while_being_read_fails_the_sender() {
+fn a_file_that_changes_while_being_read_fails_both_sides() {
     let (mut alice, mut bob) = peers();
     let id = alice.offer(&[("log.txt", noise(2 * CHUNK_LEN, 4))]);
     deliver(&mut alice, &mut bob, Race::ControlFirst);
@@ -307,12 +311,11 @@ fn a_file_that_changes_while_being_read_fails_the_sender() {
     let truncated = vec![0; read.len - 1];
     assert_eq!(alice.engine.on_read(id, &truncated), Ok(None));
     alice.carry_out();
-    assert!(matches!(alice.state(id), TransferState::Failed { .. }));
+    let TransferState::Failed { reason } = alice.state(id) else {
+        panic!("the sender should have failed, is {:?}", alice.state(id));
+    };
     deliver(&mut alice, &mut bob, Race::ControlFirst);
-    assert!(matches!(
-        bob.state(id),
-        TransferState::Cancelled { by_me: false, .. }
-    ));
+    assert_eq!(bob.state(id), failed(&reason));
     assert_eq!(bob.discarded, [(id, 0)]);
 }
 
@@ -521,19 +524,12 @@ fn refused_inputs_change_nothing() {
 
     // None of it got in the way: the bogus digest of file 0 is what fails it.
     exchange(&mut alice, &mut bob, Race::DataFirst);
-    assert!(matches!(
-        alice.state(id),
-        TransferState::Cancelled { by_me: false, .. }
-    ));
-    assert!(matches!(bob.state(id), TransferState::Failed { .. }));
+    let bad_digest = failed("file 0 (a) does not match its SHA-256");
+    assert_eq!(alice.state(id), bad_digest);
+    assert_eq!(bob.state(id), bad_digest);
     assert_eq!(
         bob.engine.cancel(id, "late"),
-        Err(unexpected(
-            "cancelling",
-            TransferState::Failed {
-                reason: "file 0 (a) does not match its SHA-256".into()
-            }
-        ))
+        Err(unexpected("cancelling", bad_digest))
     );
 }
 
@@ -573,9 +569,16 @@ fn finished_transfers_refuse_what_only_a_running_one_takes() {
             state: done
         })
     );
-    // A cancel from the peer that crossed the Complete is no error.
+    // A cancel or fail from the peer that crossed the Complete is no error.
     assert_eq!(
         bob.engine.on_control(ControlFrame::Cancel {
+            transfer: id,
+            reason: "crossed".into()
+        }),
+        Ok(())
+    );
+    assert_eq!(
+        bob.engine.on_control(ControlFrame::Fail {
             transfer: id,
             reason: "crossed".into()
         }),
