@@ -5,6 +5,7 @@
 //! method calls on `Mesh` coming down.
 
 mod identity;
+mod transfer;
 mod mesh;
 mod ui;
 

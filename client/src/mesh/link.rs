@@ -54,9 +54,16 @@ pub const DATA_LOW_WATER: u32 = 1 << 20;
 
 pub struct PeerLink {
     connection: RtcPeerConnection,
+    channels: Channels,
+    _listeners: Vec<EventListener>,
+}
+
+/// The two data channels of a link, cheap to clone for whoever sends on them.
+#[derive(Clone)]
+pub struct Channels {
+    connection: RtcPeerConnection,
     control: RtcDataChannel,
     data: RtcDataChannel,
-    _listeners: Vec<EventListener>,
 }
 
 impl PeerLink {
@@ -140,9 +147,12 @@ impl PeerLink {
             }),
         ];
         Ok(Self {
+            channels: Channels {
+                connection: connection.clone(),
+                control,
+                data,
+            },
             connection,
-            control,
-            data,
             _listeners: listeners,
         })
     }
@@ -210,21 +220,32 @@ impl PeerLink {
         self.connection.set_remote_description(&description)
     }
 
-    pub fn is_connected(&self) -> bool {
+    pub fn channels(&self) -> &Channels {
+        &self.channels
+    }
+}
+
+impl Channels {
+    /// Whether the control channel is open, which is what "connected" means here.
+    pub fn is_open(&self) -> bool {
         self.control.ready_state() == RtcDataChannelState::Open
     }
 
-    /// Send a control frame; false if the channel is not open.
-    pub fn send_control(&self, frame: &ControlFrame) -> bool {
-        self.is_connected()
-            && serde_json::to_string(frame)
-                .ok()
-                .is_some_and(|text| self.control.send_with_str(&text).is_ok())
+    /// Send a control frame; dropped if the channel is not open.
+    pub fn send_control(&self, frame: &ControlFrame) {
+        if let (true, Ok(text)) = (self.is_open(), serde_json::to_string(frame)) {
+            let _ = self.control.send_with_str(&text);
+        }
     }
 
-    /// The bulk channel, for the transfer driver's sends and its backpressure reads.
-    pub fn data_channel(&self) -> &RtcDataChannel {
-        &self.data
+    /// Send one binary message on the data channel; false if the channel refused it.
+    pub fn send_data(&self, message: &[u8]) -> bool {
+        self.data.send_with_u8_array(message).is_ok()
+    }
+
+    /// Bytes queued on the data channel but not yet sent.
+    pub fn buffered_amount(&self) -> u32 {
+        self.data.buffered_amount()
     }
 
     /// The largest message this connection can carry, as negotiated in the SDP

@@ -23,8 +23,10 @@ use meshdrop_protocol::frame::ControlFrame;
 use meshdrop_protocol::signaling::{ClientMessage, IceServer, PeerInfo, ServerMessage, Signal};
 use meshdrop_protocol::{PeerId, RoomId, PROTOCOL_VERSION};
 
-pub use link::LinkState;
+pub use link::{Channels, LinkState};
 use link::{LinkEvent, PeerLink};
+
+use crate::transfer::{PeerTransfers, TransferAction, TransferKey, TransferView};
 use signaling::{Signaling, SignalingEvent};
 
 /// The state of the signaling connection, as the UI shows it.
@@ -50,6 +52,8 @@ pub enum MeshEvent {
         text: String,
         sent_at_ms: f64,
     },
+    /// A transfer changed: its state, progress or saved files.
+    Transfer(TransferView),
     /// The server refused something; shown to the user.
     ServerError(String),
 }
@@ -71,6 +75,7 @@ struct Inner {
     identity: Identity,
     emit: Rc<dyn Fn(MeshEvent)>,
     signaling: Option<Signaling>,
+    self_id: Option<PeerId>,
     ice_servers: Vec<IceServer>,
     /// Peers the server last said are in the room.
     present: HashSet<PeerId>,
@@ -83,6 +88,17 @@ struct Inner {
 struct Link {
     generation: u64,
     peer: PeerLink,
+    /// Made when the link first opens, since chunk sizes depend on the connection.
+    transfers: Option<PeerTransfers>,
+}
+
+impl Link {
+    /// Tell the transfers the connection is gone; the link may be dropped after.
+    fn close(&self) {
+        if let Some(transfers) = &self.transfers {
+            transfers.on_disconnect();
+        }
+    }
 }
 
 impl Mesh {
@@ -95,6 +111,7 @@ impl Mesh {
             identity,
             emit: Rc::new(on_event),
             signaling: None,
+            self_id: None,
             ice_servers: Vec::new(),
             present: HashSet::new(),
             links: HashMap::new(),
@@ -123,9 +140,38 @@ impl Mesh {
         let sent_at_ms = js_sys::Date::now();
         let frame = ControlFrame::Chat { text, sent_at_ms };
         for link in self.inner.borrow().links.values() {
-            link.peer.send_control(&frame);
+            link.peer.channels().send_control(&frame);
         }
         sent_at_ms
+    }
+
+    /// Offer `files` to one peer, or to every connected peer when `to` is `None`.
+    pub fn send_files(&self, to: Option<&PeerId>, files: Vec<web_sys::File>) {
+        let targets: Vec<PeerTransfers> = {
+            let inner = self.inner.borrow();
+            inner
+                .links
+                .iter()
+                .filter(|(peer, _)| to.is_none_or(|to| to == *peer))
+                .filter_map(|(_, link)| link.transfers.clone())
+                .collect()
+        };
+        for transfers in targets {
+            transfers.offer(files.clone());
+        }
+    }
+
+    /// Accept, decline or cancel a transfer.
+    pub fn act(&self, key: &TransferKey, action: TransferAction) {
+        let transfers = self
+            .inner
+            .borrow()
+            .links
+            .get(&key.peer)
+            .and_then(|link| link.transfers.clone());
+        if let Some(transfers) = transfers {
+            transfers.act(key.id, action);
+        }
     }
 }
 
@@ -137,7 +183,9 @@ impl Inner {
     }
 
     fn has_working_link(&self, peer: &PeerId) -> bool {
-        self.links.get(peer).is_some_and(|link| link.peer.is_connected())
+        self.links
+            .get(peer)
+            .is_some_and(|link| link.peer.channels().is_open())
     }
 }
 
@@ -177,6 +225,7 @@ fn on_server_message(inner: &Rc<RefCell<Inner>>, message: ServerMessage) {
             {
                 let mut state = inner.borrow_mut();
                 state.ice_servers = ice_servers;
+                state.self_id = Some(peer_id.clone());
                 state.present = peers.iter().map(|peer| peer.id.clone()).collect();
                 if let Some(signaling) = &state.signaling {
                     signaling.reset_backoff();
@@ -247,18 +296,24 @@ fn open_link(inner: &Rc<RefCell<Inner>>, peer: PeerId, offer: Option<Signal>) {
         Some(offer) => link.apply_signal(offer, on_event),
         None => link.start_offer(on_event),
     }
+    let link = Link {
+        generation,
+        peer: link,
+        transfers: None,
+    };
+    let replaced = inner.borrow_mut().links.insert(peer.clone(), link);
     // Dropping a replaced link closes its connection.
-    let replaced = inner
-        .borrow_mut()
-        .links
-        .insert(peer.clone(), Link { generation, peer: link });
-    drop(replaced);
+    if let Some(replaced) = replaced {
+        replaced.close();
+    }
     emit(inner, MeshEvent::PeerState { peer, state: LinkState::Connecting });
 }
 
 fn remove_link(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
     let removed = inner.borrow_mut().links.remove(peer);
-    drop(removed);
+    if let Some(removed) = removed {
+        removed.close();
+    }
     emit(inner, MeshEvent::PeerGone(peer.clone()));
 }
 
@@ -291,6 +346,7 @@ fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, event: LinkEvent) {
         }),
         LinkEvent::State(LinkState::Connected) => {
             mark_first_channel_open(inner);
+            start_transfers(inner, peer);
             emit(
                 inner,
                 MeshEvent::PeerState {
@@ -300,6 +356,10 @@ fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, event: LinkEvent) {
             );
         }
         LinkEvent::State(state) => {
+            let transfers = inner.borrow().links.get(peer).and_then(|l| l.transfers.clone());
+            if let Some(transfers) = transfers {
+                transfers.on_disconnect();
+            }
             if inner.borrow().present.contains(peer) {
                 emit(inner, MeshEvent::PeerState { peer: peer.clone(), state });
             } else {
@@ -314,7 +374,41 @@ fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, event: LinkEvent) {
                 sent_at_ms,
             },
         ),
-        LinkEvent::Control(_) | LinkEvent::Data(_) | LinkEvent::DataDrained => {}
+        LinkEvent::Control(frame) => with_transfers(inner, peer, |t| t.on_control(frame)),
+        LinkEvent::Data(message) => with_transfers(inner, peer, |t| t.on_data(message)),
+        LinkEvent::DataDrained => with_transfers(inner, peer, PeerTransfers::pump),
+    }
+}
+
+/// Run `f` on the link's transfers without holding a borrow of the mesh.
+fn with_transfers(inner: &Rc<RefCell<Inner>>, peer: &PeerId, f: impl FnOnce(&PeerTransfers)) {
+    let transfers = inner
+        .borrow()
+        .links
+        .get(peer)
+        .and_then(|link| link.transfers.clone());
+    if let Some(transfers) = transfers {
+        f(&transfers);
+    }
+}
+
+/// The link just opened: give it a transfer driver reporting through the mesh.
+fn start_transfers(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
+    let mut state = inner.borrow_mut();
+    let Some(me) = state.self_id.clone() else {
+        return;
+    };
+    let weak = Rc::downgrade(inner);
+    let Some(link) = state.links.get_mut(peer) else {
+        return;
+    };
+    if link.transfers.is_none() {
+        let channels = link.peer.channels().clone();
+        link.transfers = Some(PeerTransfers::new(me, peer.clone(), channels, move |view| {
+            if let Some(inner) = weak.upgrade() {
+                emit(&inner, MeshEvent::Transfer(view));
+            }
+        }));
     }
 }
 

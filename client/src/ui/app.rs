@@ -9,8 +9,11 @@ use yew::prelude::*;
 use super::chat::ChatPanel;
 use super::peers::PeerList;
 use super::state::{RoomAction, RoomState};
+use super::transfers::TransferList;
 use crate::identity;
 use crate::mesh::{Identity, Mesh, SignalingStatus};
+use crate::transfer::{self, TransferAction, TransferKey};
+use meshdrop_protocol::PeerId;
 
 #[function_component(App)]
 pub fn app() -> Html {
@@ -27,6 +30,7 @@ pub fn app() -> Html {
                 name: (*name).clone(),
                 session_key: identity::session_key(),
             };
+            wasm_bindgen_futures::spawn_local(transfer::clear_leftovers());
             let dispatch = state.dispatcher();
             *mesh.borrow_mut() = Some(Mesh::start(identity::signaling_url(), identity, move |event| {
                 dispatch.dispatch(RoomAction::Mesh(event))
@@ -71,6 +75,23 @@ pub fn app() -> Html {
         })
     };
 
+    let on_send_files = {
+        let mesh = mesh.clone();
+        Callback::from(move |(to, files): (Option<PeerId>, Vec<web_sys::File>)| {
+            if let Some(mesh) = mesh.borrow().as_ref() {
+                mesh.send_files(to.as_ref(), files);
+            }
+        })
+    };
+    let on_transfer_action = {
+        let mesh = mesh.clone();
+        Callback::from(move |(key, action): (TransferKey, TransferAction)| {
+            if let Some(mesh) = mesh.borrow().as_ref() {
+                mesh.act(&key, action);
+            }
+        })
+    };
+
     let share_link = web_sys::window()
         .and_then(|window| window.location().href().ok())
         .unwrap_or_default();
@@ -98,8 +119,11 @@ pub fn app() -> Html {
                 <p class="error" role="alert">{ error }</p>
             }
             <main class="panels">
-                <PeerList peers={state.peers.clone()} />
-                <ChatPanel state={state.clone()} on_send={on_send_chat} />
+                <PeerList peers={state.peers.clone()} on_send_files={on_send_files} />
+                <div class="stack">
+                    <TransferList transfers={state.transfers.clone()} room={state.clone()} on_action={on_transfer_action} />
+                    <ChatPanel state={state.clone()} on_send={on_send_chat} />
+                </div>
             </main>
         </div>
     }

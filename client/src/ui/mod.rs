@@ -5,5 +5,6 @@ mod app;
 mod chat;
 mod peers;
 mod state;
+mod transfers;
 
 pub use app::App;

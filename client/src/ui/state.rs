@@ -10,6 +10,7 @@ use meshdrop_protocol::PeerId;
 use yew::Reducible;
 
 use crate::mesh::{LinkState, MeshEvent, SignalingStatus};
+use crate::transfer::TransferView;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PeerView {
@@ -30,6 +31,8 @@ pub struct RoomState {
     pub self_id: Option<PeerId>,
     pub peers: BTreeMap<PeerId, PeerView>,
     pub chat: Rc<Vec<ChatLine>>,
+    /// Every transfer of this visit, oldest first; finished ones stay listed.
+    pub transfers: Rc<Vec<TransferView>>,
     pub last_error: Option<String>,
 }
 
@@ -40,6 +43,7 @@ impl Default for RoomState {
             self_id: None,
             peers: BTreeMap::new(),
             chat: Rc::default(),
+            transfers: Rc::default(),
             last_error: None,
         }
     }
@@ -102,6 +106,13 @@ impl Reducible for RoomState {
                 text,
                 sent_at_ms,
             }),
+            RoomAction::Mesh(MeshEvent::Transfer(view)) => {
+                let transfers = Rc::make_mut(&mut next.transfers);
+                match transfers.iter_mut().find(|known| known.key == view.key) {
+                    Some(known) => *known = view,
+                    None => transfers.push(view),
+                }
+            }
             RoomAction::Mesh(MeshEvent::ServerError(message)) => next.last_error = Some(message),
             RoomAction::SentChat { text, sent_at_ms } => {
                 if let Some(me) = next.self_id.clone() {

@@ -1,0 +1,480 @@
+//! The browser's driver for the shared transfer engine ([`meshdrop_transfer`]).
+//!
+//! The engine decides *what* happens; this module does the browser I/O it asks for:
+//! reading slices of the user's `File`s, sending chunks on the data channel without
+//! overfilling it, writing received chunks to the private file system, and reporting a
+//! [`TransferView`] for the UI whenever something worth showing changed.
+
+mod opfs;
+mod read_ahead;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use js_sys::{ArrayBuffer, Uint8Array};
+use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId};
+use meshdrop_protocol::PeerId;
+use meshdrop_transfer::{
+    Direction, IdParity, Output, Progress, RateMeter, TransferState, Transfers,
+};
+
+pub use opfs::clear_leftovers;
+use opfs::IncomingFile;
+use read_ahead::ReadAhead;
+
+use crate::mesh::Channels;
+
+/// Stop reading ahead once this much is waiting in the data channel's send buffer.
+/// Chrome closes a channel whose buffer passes 16 MiB, and a few MiB keep it busy.
+const HIGH_WATER: u32 = 8 << 20;
+/// Progress is redrawn at most this often; state changes are shown at once.
+const PROGRESS_INTERVAL_MS: f64 = 250.0;
+
+/// A transfer, named across the whole page: engines number transfers per connection.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TransferKey {
+    pub peer: PeerId,
+    pub id: TransferId,
+}
+
+/// What the UI shows of one transfer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransferView {
+    pub key: TransferKey,
+    pub direction: Direction,
+    pub files: Vec<FileMeta>,
+    pub state: TransferState,
+    pub progress: Progress,
+    pub mib_per_second: Option<f64>,
+    pub seconds_left: Option<f64>,
+    /// Received files that passed their SHA-256 check, ready to save.
+    pub saved: Vec<SavedFile>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SavedFile {
+    pub name: String,
+    /// An object URL of the stored file.
+    pub url: String,
+}
+
+/// A user's decision about a transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferAction {
+    Accept,
+    Decline,
+    Cancel,
+}
+
+/// The transfers over one peer connection. Cloning shares the same driver.
+#[derive(Clone)]
+pub struct PeerTransfers {
+    inner: Rc<RefCell<Driver>>,
+}
+
+struct Driver {
+    /// Our own id, to give stored files names no other tab uses.
+    me: PeerId,
+    peer: PeerId,
+    engine: Transfers,
+    channels: Channels,
+    emit: Rc<dyn Fn(TransferView)>,
+    /// The files we offered, by transfer.
+    sources: HashMap<TransferId, Vec<web_sys::File>>,
+    read_ahead: HashMap<TransferId, ReadAhead>,
+    /// Files being received, by (transfer, index).
+    incoming: HashMap<(TransferId, u32), IncomingFile>,
+    saved: HashMap<TransferId, Vec<SavedFile>>,
+    meters: HashMap<TransferId, Meter>,
+    /// Reused for encoding chunks.
+    chunk: Vec<u8>,
+}
+
+struct Meter {
+    rate: RateMeter,
+    last_shown_ms: f64,
+}
+
+impl PeerTransfers {
+    pub fn new(
+        me: PeerId,
+        peer: PeerId,
+        channels: Channels,
+        emit: impl Fn(TransferView) + 'static,
+    ) -> Self {
+        let mut engine = Transfers::new(IdParity::for_connection(&me, &peer));
+        if let Some(max) = channels.max_message_size() {
+            engine.set_chunk_len(chunk_len_for(max));
+        }
+        Self {
+            inner: Rc::new(RefCell::new(Driver {
+                me,
+                peer,
+                engine,
+                channels,
+                emit: Rc::new(emit),
+                sources: HashMap::new(),
+                read_ahead: HashMap::new(),
+                incoming: HashMap::new(),
+                saved: HashMap::new(),
+                meters: HashMap::new(),
+                chunk: Vec::new(),
+            })),
+        }
+    }
+
+    /// Offer `files` to the peer.
+    pub fn offer(&self, files: Vec<web_sys::File>) {
+        let metas = files
+            .iter()
+            .map(|file| FileMeta {
+                name: file.name(),
+                size: file.size() as u64,
+                mime: file.type_(),
+            })
+            .collect();
+        let offered = self.inner.borrow_mut().engine.offer(metas);
+        if let Ok(id) = offered {
+            self.inner.borrow_mut().sources.insert(id, files);
+        }
+        carry_out(&self.inner);
+    }
+
+    pub fn act(&self, id: TransferId, action: TransferAction) {
+        match action {
+            TransferAction::Accept => accept(&self.inner, id),
+            TransferAction::Decline => {
+                let _ = self.inner.borrow_mut().engine.decline(id);
+                carry_out(&self.inner);
+            }
+            TransferAction::Cancel => {
+                let _ = self.inner.borrow_mut().engine.cancel(id, "cancelled by the user");
+                carry_out(&self.inner);
+            }
+        }
+    }
+
+    /// A control frame other than chat arrived.
+    pub fn on_control(&self, frame: ControlFrame) {
+        // A refused frame changes nothing; the engine has already judged it.
+        let _ = self.inner.borrow_mut().engine.on_control(frame);
+        carry_out(&self.inner);
+        pump(&self.inner);
+    }
+
+    /// A binary message arrived on the data channel.
+    pub fn on_data(&self, message: ArrayBuffer) {
+        let bytes = Uint8Array::new(&message).to_vec();
+        let failed_write = {
+            let mut driver = self.inner.borrow_mut();
+            let Driver {
+                engine, incoming, ..
+            } = &mut *driver;
+            match engine.on_chunk(&bytes) {
+                Ok(Some(write)) => match incoming.get(&(write.transfer, write.index)) {
+                    Some(file) => {
+                        // The payload is the message minus its header; no copy needed.
+                        let header = (bytes.len() - write.bytes.len()) as u32;
+                        file.write(&Uint8Array::new_with_byte_offset(&message, header));
+                        None
+                    }
+                    None => Some(write.transfer),
+                },
+                _ => None,
+            }
+        };
+        if let Some(transfer) = failed_write {
+            let _ = self
+                .inner
+                .borrow_mut()
+                .engine
+                .cancel(transfer, "the received file could not be stored");
+        }
+        carry_out(&self.inner);
+        show_progress(&self.inner);
+    }
+
+    /// The data channel drained: send more.
+    pub fn pump(&self) {
+        pump(&self.inner);
+    }
+
+    /// The connection closed: every running transfer fails.
+    pub fn on_disconnect(&self) {
+        self.inner
+            .borrow_mut()
+            .engine
+            .on_disconnect("the connection to the peer closed");
+        carry_out(&self.inner);
+    }
+}
+
+/// Payload size per chunk: the engine's default unless the connection allows less.
+fn chunk_len_for(max_message_size: f64) -> std::num::NonZeroUsize {
+    let header = meshdrop_protocol::frame::CHUNK_HEADER_LEN;
+    let allowed = (max_message_size as usize).saturating_sub(header);
+    std::num::NonZeroUsize::new(allowed.min(meshdrop_transfer::DEFAULT_CHUNK_LEN.get()))
+        .unwrap_or(meshdrop_transfer::DEFAULT_CHUNK_LEN)
+}
+
+/// Open every file of the offer in the private file system, then accept. Opening first
+/// means no chunk can arrive for a file that does not exist yet.
+fn accept(inner: &Rc<RefCell<Driver>>, id: TransferId) {
+    let (prefix, count) = {
+        let driver = inner.borrow();
+        let Some(transfer) = driver.engine.get(id) else {
+            return;
+        };
+        (
+            format!("{}-{}-{id}", driver.me, driver.peer),
+            transfer.files().len() as u32,
+        )
+    };
+    let weak = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        let mut opened = Vec::new();
+        for index in 0..count {
+            match IncomingFile::create(format!("{prefix}-{index}")).await {
+                Ok(file) => opened.push((index, file)),
+                Err(error) => {
+                    let Some(inner) = weak.upgrade() else { return };
+                    for (_, file) in opened {
+                        file.discard().await;
+                    }
+                    let reason = format!("cannot store files here: {}", describe(&error));
+                    let _ = inner.borrow_mut().engine.cancel(id, reason);
+                    carry_out(&inner);
+                    return;
+                }
+            }
+        }
+        let Some(inner) = weak.upgrade() else { return };
+        {
+            let mut driver = inner.borrow_mut();
+            for (index, file) in opened {
+                driver.incoming.insert((id, index), file);
+            }
+            let _ = driver.engine.accept(id);
+        }
+        carry_out(&inner);
+    });
+}
+
+/// Carry out everything the engine asked for, in order.
+fn carry_out(inner: &Rc<RefCell<Driver>>) {
+    loop {
+        let Some(output) = inner.borrow_mut().engine.poll_output() else {
+            return;
+        };
+        match output {
+            Output::Control(frame) => inner.borrow().channels.send_control(&frame),
+            Output::FileVerified { transfer, index } => finish_file(inner, transfer, index),
+            Output::FileDiscarded { transfer, index } => {
+                if let Some(file) = inner.borrow_mut().incoming.remove(&(transfer, index)) {
+                    wasm_bindgen_futures::spawn_local(file.discard());
+                }
+            }
+            Output::State { transfer, state } => {
+                if state.is_final() {
+                    let mut driver = inner.borrow_mut();
+                    driver.sources.remove(&transfer);
+                    driver.read_ahead.remove(&transfer);
+                }
+                show(inner, transfer);
+            }
+        }
+    }
+}
+
+/// Close a verified file and offer it to the user.
+fn finish_file(inner: &Rc<RefCell<Driver>>, transfer: TransferId, index: u32) {
+    let Some(file) = inner.borrow_mut().incoming.remove(&(transfer, index)) else {
+        return;
+    };
+    let weak = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        let stored = file.finish().await;
+        let Some(inner) = weak.upgrade() else { return };
+        match stored.and_then(|file| web_sys::Url::create_object_url_with_blob(&file)) {
+            Ok(url) => {
+                let name = inner
+                    .borrow()
+                    .engine
+                    .get(transfer)
+                    .and_then(|t| t.files().get(index as usize))
+                    .map(|meta| meta.name.clone())
+                    .unwrap_or_default();
+                inner
+                    .borrow_mut()
+                    .saved
+                    .entry(transfer)
+                    .or_default()
+                    .push(SavedFile { name, url });
+                show(&inner, transfer);
+            }
+            Err(error) => {
+                let reason = format!("could not store a received file: {}", describe(&error));
+                let _ = inner.borrow_mut().engine.cancel(transfer, reason);
+                carry_out(&inner);
+            }
+        }
+    });
+}
+
+/// Start reads while the data channel has room; each read ends in a sent chunk.
+fn pump(inner: &Rc<RefCell<Driver>>) {
+    loop {
+        let mut driver = inner.borrow_mut();
+        if driver.channels.buffered_amount() > HIGH_WATER {
+            return;
+        }
+        let Some(request) = driver.engine.next_read() else {
+            return;
+        };
+        let Some(file) = driver
+            .sources
+            .get(&request.transfer)
+            .and_then(|files| files.get(request.index as usize))
+            .cloned()
+        else {
+            let _ = driver
+                .engine
+                .cancel(request.transfer, "the file to send is gone");
+            drop(driver);
+            carry_out(inner);
+            continue;
+        };
+        let ahead = driver.read_ahead.entry(request.transfer).or_default();
+        if let Some(bytes) = ahead.take(&request) {
+            drop(driver);
+            send_read(inner, request.transfer, &bytes);
+            continue;
+        }
+        drop(driver);
+        let weak = Rc::downgrade(inner);
+        wasm_bindgen_futures::spawn_local(async move {
+            let filled = ReadAhead::fill(&file, &request).await;
+            let Some(inner) = weak.upgrade() else { return };
+            match filled {
+                Ok(ahead) => {
+                    let bytes = ahead.take(&request).unwrap_or_default();
+                    inner.borrow_mut().read_ahead.insert(request.transfer, ahead);
+                    send_read(&inner, request.transfer, &bytes);
+                }
+                Err(error) => {
+                    let reason = format!("could not read the file: {}", describe(&error));
+                    let _ = inner.borrow_mut().engine.cancel(request.transfer, reason);
+                    carry_out(&inner);
+                }
+            }
+            pump(&inner);
+        });
+        return;
+    }
+}
+
+/// Hand bytes the engine asked for back to it and send the chunk it makes of them.
+fn send_read(inner: &Rc<RefCell<Driver>>, transfer: TransferId, bytes: &[u8]) {
+    {
+        let mut driver = inner.borrow_mut();
+        let Driver {
+            engine,
+            channels,
+            chunk,
+            ..
+        } = &mut *driver;
+        if let Ok(Some(data)) = engine.on_read(transfer, bytes) {
+            data.encode_into(chunk);
+            if !channels.send_data(chunk) {
+                engine.on_disconnect("the data channel closed");
+            }
+        }
+    }
+    carry_out(inner);
+    show_progress(inner);
+}
+
+/// Show every running transfer whose progress was not shown for a while.
+fn show_progress(inner: &Rc<RefCell<Driver>>) {
+    let now = now_ms();
+    let due: Vec<TransferId> = inner
+        .borrow()
+        .meters
+        .iter()
+        .filter(|(_, meter)| now - meter.last_shown_ms >= PROGRESS_INTERVAL_MS)
+        .map(|(id, _)| *id)
+        .collect();
+    for id in due {
+        show(inner, id);
+    }
+}
+
+/// Report the current view of `transfer`.
+fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
+    let view = {
+        let mut driver = inner.borrow_mut();
+        let Driver {
+            peer,
+            engine,
+            saved,
+            meters,
+            ..
+        } = &mut *driver;
+        let Some(record) = engine.get(transfer) else {
+            return;
+        };
+        let running = matches!(
+            record.state(),
+            TransferState::Transferring | TransferState::Verifying
+        );
+        let (mib_per_second, seconds_left) = if running {
+            let now = now_ms();
+            let meter = meters.entry(transfer).or_insert_with(|| Meter {
+                rate: RateMeter::new(3000.0),
+                last_shown_ms: now,
+            });
+            meter.rate.record(now, record.progress());
+            meter.last_shown_ms = now;
+            (meter.rate.mib_per_second(), meter.rate.seconds_left())
+        } else {
+            meters.remove(&transfer);
+            (None, None)
+        };
+        let view = TransferView {
+            key: TransferKey {
+                peer: peer.clone(),
+                id: transfer,
+            },
+            direction: record.direction(),
+            files: record.files().to_vec(),
+            state: record.state().clone(),
+            progress: record.progress(),
+            mib_per_second,
+            seconds_left,
+            saved: saved.get(&transfer).cloned().unwrap_or_default(),
+        };
+        view
+    };
+    let emit = inner.borrow().emit.clone();
+    emit(view);
+}
+
+fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|window| window.performance())
+        .map(|performance| performance.now())
+        .unwrap_or_else(js_sys::Date::now)
+}
+
+/// A readable message from a JavaScript error value.
+fn describe(error: &wasm_bindgen::JsValue) -> String {
+    error
+        .as_string()
+        .or_else(|| {
+            js_sys::Reflect::get(error, &"message".into())
+                .ok()
+                .and_then(|message| message.as_string())
+        })
+        .unwrap_or_else(|| format!("{error:?}"))
+}
