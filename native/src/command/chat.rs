@@ -1,0 +1,83 @@
+//! `meshdrop chat`: every stdin line goes to everyone connected; every line from them is
+//! printed on stdout as `[HH:MM] name: text`.
+//!
+//! Lines typed while nobody is connected yet are held and sent to the first peer that
+//! connects, so `echo hi | meshdrop chat` does what it says. The run ends at end of
+//! input or on Ctrl-C, after what was sent has been delivered.
+
+use chrono::{DateTime, Local};
+
+use crate::cli::ChatArgs;
+use crate::error::Result;
+use crate::input;
+use crate::room::{Room, RoomEvent};
+
+pub async fn run(args: ChatArgs) -> Result<()> {
+    let mut room = Room::join(super::join_config(&args.common), std::env::temp_dir()).await?;
+    let mut lines = input::lines();
+    let mut held: Vec<String> = Vec::new();
+    let mut input_open = true;
+
+    while input_open || !held.is_empty() {
+        tokio::select! {
+            event = room.recv() => {
+                let Some(event) = event else { break };
+                for event in room.handle(event).await {
+                    on_event(&mut room, event, &mut held).await;
+                }
+            }
+            line = lines.recv(), if input_open => match line {
+                Some(line) if line.trim().is_empty() => {}
+                Some(line) if !room.is_anyone_connected() => {
+                    room.ui().status("nobody is connected yet; the line will go to the first peer");
+                    held.push(line);
+                }
+                Some(line) => {
+                    room.chat(line, now_ms()).await;
+                }
+                None => input_open = false,
+            },
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    room.leave().await;
+    Ok(())
+}
+
+async fn on_event(room: &mut Room, event: RoomEvent, held: &mut Vec<String>) {
+    match event {
+        RoomEvent::Chat {
+            name,
+            text,
+            sent_at_ms,
+        } => room
+            .ui()
+            .output(format!("[{}] {name}: {text}", clock(sent_at_ms))),
+        RoomEvent::Connected { .. } => {
+            for line in held.drain(..) {
+                room.chat(line, now_ms()).await;
+            }
+        }
+        RoomEvent::Transfer {
+            peer,
+            transfer,
+            state,
+        } => {
+            if room.is_offer_to_us(&peer, transfer, &state) {
+                room.refuse_offer(&peer, transfer).await;
+            }
+        }
+        RoomEvent::Disconnected { .. } => {}
+    }
+}
+
+fn now_ms() -> f64 {
+    Local::now().timestamp_millis() as f64
+}
+
+/// The sender's timestamp as local `HH:MM`.
+fn clock(sent_at_ms: f64) -> String {
+    DateTime::from_timestamp_millis(sent_at_ms as i64)
+        .map(|time| time.with_timezone(&Local).format("%H:%M").to_string())
+        .unwrap_or_else(|| "--:--".to_owned())
+}

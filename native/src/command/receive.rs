@@ -1,0 +1,158 @@
+//! `meshdrop receive`: wait for offers, accept them (asking first unless `--yes`) and
+//! save the files in `--dir`.
+//!
+//! Without `--stay` the run ends with the first transfer that ends, and its outcome is
+//! the exit status; with it, `meshdrop` keeps receiving until Ctrl-C. Questions are
+//! asked one at a time on stderr and answered with a line on stdin; an offer still
+//! waiting when stdin ends is declined, since nobody is left to answer it.
+
+use std::collections::VecDeque;
+use std::path::Path;
+
+use meshdrop_protocol::frame::TransferId;
+use meshdrop_protocol::PeerId;
+use meshdrop_transfer::{Direction, TransferState};
+use tokio::sync::mpsc;
+
+use crate::cli::ReceiveArgs;
+use crate::error::{Error, Result};
+use crate::input;
+use crate::room::{describe, Room, RoomEvent};
+
+/// An offer waiting for the user's answer.
+type Question = (PeerId, TransferId);
+
+pub async fn run(args: ReceiveArgs) -> Result<()> {
+    check_directory(&args.dir)?;
+    let mut room = Room::join(super::join_config(&args.common), args.dir.clone()).await?;
+    let mut answers = (!args.yes).then(input::lines);
+    let mut questions: VecDeque<Question> = VecDeque::new();
+    let mut outcome = None;
+
+    while outcome.is_none() {
+        tokio::select! {
+            event = room.recv() => {
+                let Some(event) = event else { break };
+                let events = room.handle(event).await;
+                outcome = on_events(&mut room, &args, &mut questions, events).await;
+            }
+            answer = next_answer(&mut answers), if !questions.is_empty() => {
+                let (peer, transfer) = questions.pop_front().expect("not empty");
+                let accepted = answer.as_deref().is_some_and(is_yes);
+                let events = if accepted {
+                    room.accept(&peer, transfer).await
+                } else {
+                    room.decline(&peer, transfer).await
+                };
+                if answer.is_none() {
+                    answers = None;
+                }
+                outcome = on_events(&mut room, &args, &mut questions, events).await;
+                if outcome.is_none() {
+                    ask_next(&room, &questions);
+                }
+            }
+            _ = tokio::signal::ctrl_c() => {
+                let events = room.cancel_all(None, "cancelled by the receiver").await;
+                outcome = on_events(&mut room, &args, &mut questions, events).await;
+                break;
+            }
+        }
+    }
+    room.leave().await;
+    outcome.unwrap_or(Ok(()))
+}
+
+fn check_directory(dir: &Path) -> Result<()> {
+    let output_error = |source| Error::OutputDir {
+        path: dir.to_owned(),
+        source,
+    };
+    let metadata = std::fs::metadata(dir).map_err(output_error)?;
+    if !metadata.is_dir() {
+        return Err(output_error(std::io::Error::other("not a directory")));
+    }
+    Ok(())
+}
+
+/// React to what happened; returns the run's outcome once it is over.
+async fn on_events(
+    room: &mut Room,
+    args: &ReceiveArgs,
+    questions: &mut VecDeque<Question>,
+    events: Vec<RoomEvent>,
+) -> Option<Result<()>> {
+    let mut pending = VecDeque::from(events);
+    while let Some(event) = pending.pop_front() {
+        match event {
+            RoomEvent::Transfer {
+                peer,
+                transfer,
+                state,
+            } => {
+                let incoming = room
+                    .transfer(&peer, transfer)
+                    .is_some_and(|t| t.direction() == Direction::Incoming);
+                if !incoming {
+                    continue;
+                }
+                if state == TransferState::Offered {
+                    if args.yes {
+                        pending.extend(room.accept(&peer, transfer).await);
+                    } else {
+                        questions.push_back((peer, transfer));
+                        if questions.len() == 1 {
+                            ask_next(room, questions);
+                        }
+                    }
+                } else if state.is_final() && !args.stay {
+                    return Some(result_of(room.name(&peer), state));
+                }
+            }
+            RoomEvent::Chat { name, text, .. } => room.ui().status(format!("{name}: {text}")),
+            RoomEvent::Connected { .. } | RoomEvent::Disconnected { .. } => {}
+        }
+    }
+    None
+}
+
+fn ask_next(room: &Room, questions: &VecDeque<Question>) {
+    let Some((peer, transfer)) = questions.front() else {
+        return;
+    };
+    if let Some(offer) = room.transfer(peer, *transfer) {
+        room.ui().status(format!(
+            "{} offers {}. Accept? [y/N]",
+            room.name(peer),
+            describe(offer)
+        ));
+    }
+}
+
+/// The next line from the user, or `None` once nobody can answer any more.
+async fn next_answer(answers: &mut Option<mpsc::Receiver<String>>) -> Option<String> {
+    match answers {
+        Some(lines) => lines.recv().await,
+        None => None,
+    }
+}
+
+fn is_yes(line: &str) -> bool {
+    matches!(line.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+fn result_of(peer: &str, state: TransferState) -> Result<()> {
+    match state {
+        TransferState::Done => Ok(()),
+        TransferState::Declined => Err(Error::Declined {
+            peer: "you".to_owned(),
+        }),
+        TransferState::Cancelled { reason, .. } | TransferState::Failed { reason } => {
+            Err(Error::TransferFailed {
+                peer: peer.to_owned(),
+                reason,
+            })
+        }
+        _ => Ok(()),
+    }
+}

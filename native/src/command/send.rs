@@ -1,0 +1,139 @@
+//! `meshdrop send`: offer files to one peer or to everyone, then stream them.
+//!
+//! Who gets the offer: with `--to NAME` every peer of that name, otherwise every peer
+//! that connects. The run ends once every offer has reached a final state and every
+//! peer that was in the room when we joined has either connected or failed to, so
+//! "everyone" means everyone who was there. If no offer could be made within `--wait`
+//! seconds the run fails with "no peer".
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use meshdrop_protocol::frame::TransferId;
+use meshdrop_protocol::PeerId;
+use meshdrop_transfer::TransferState;
+
+use crate::cli::SendArgs;
+use crate::error::{Error, Result};
+use crate::room::{Room, RoomEvent};
+
+pub async fn run(args: SendArgs) -> Result<()> {
+    check_readable(&args.files)?;
+    let mut room = Room::join(super::join_config(&args.common), PathBuf::from(".")).await?;
+    let wanted = |name: &str| args.to.as_deref().is_none_or(|to| to == name);
+    // Peers already in the room that we are still waiting to hear from.
+    let mut waiting_for: HashSet<PeerId> = room
+        .initial_peers()
+        .filter(|(_, name)| wanted(name))
+        .map(|(id, _)| id.clone())
+        .collect();
+    let mut offers: HashMap<(PeerId, TransferId), TransferState> = HashMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.wait);
+
+    loop {
+        let settled = offers.values().all(TransferState::is_final);
+        if !offers.is_empty() && settled && waiting_for.is_empty() {
+            break;
+        }
+        tokio::select! {
+            event = room.recv() => {
+                let Some(event) = event else { break };
+                for event in room.handle(event).await {
+                    match event {
+                        RoomEvent::Connected { peer, name } => {
+                            waiting_for.remove(&peer);
+                            if wanted(&name) {
+                                let (id, events) = room.offer(&peer, &args.files).await?;
+                                room.ui().status(format!("offered to {name}, waiting for an answer"));
+                                offers.insert((peer.clone(), id), TransferState::Offered);
+                                record(&mut room, &mut offers, events).await;
+                            }
+                        }
+                        RoomEvent::Disconnected { peer } => {
+                            waiting_for.remove(&peer);
+                        }
+                        event => record(&mut room, &mut offers, vec![event]).await,
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(deadline), if offers.is_empty() => {
+                room.leave().await;
+                return Err(Error::NoPeer(match &args.to {
+                    Some(to) => format!("no peer named {to:?} connected within {}s", args.wait),
+                    None => format!("nobody connected within {}s", args.wait),
+                }));
+            }
+            _ = tokio::signal::ctrl_c() => {
+                let events = room.cancel_all(None, "cancelled by the sender").await;
+                record(&mut room, &mut offers, events).await;
+                break;
+            }
+        }
+    }
+    let outcome = outcome(&room, &offers);
+    room.leave().await;
+    outcome
+}
+
+/// Refuse unreadable files before bothering anyone with an offer.
+fn check_readable(files: &[PathBuf]) -> Result<()> {
+    for path in files {
+        std::fs::File::open(path).map_err(|source| Error::ReadInput {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// Note the new states of our offers; turn down offers made to us, since a sender
+/// does not receive.
+async fn record(
+    room: &mut Room,
+    offers: &mut HashMap<(PeerId, TransferId), TransferState>,
+    events: Vec<RoomEvent>,
+) {
+    for event in events {
+        match event {
+            RoomEvent::Transfer {
+                peer,
+                transfer,
+                state,
+            } => {
+                if room.is_offer_to_us(&peer, transfer, &state) {
+                    room.refuse_offer(&peer, transfer).await;
+                } else if let Some(known) = offers.get_mut(&(peer, transfer)) {
+                    *known = state;
+                }
+            }
+            RoomEvent::Chat { name, text, .. } => room.ui().status(format!("{name}: {text}")),
+            RoomEvent::Connected { .. } | RoomEvent::Disconnected { .. } => {}
+        }
+    }
+}
+
+/// Success only if every offer completed; otherwise the worst outcome.
+fn outcome(room: &Room, offers: &HashMap<(PeerId, TransferId), TransferState>) -> Result<()> {
+    let mut declined = None;
+    for ((peer, _), state) in offers {
+        let name = room.name(peer).to_owned();
+        match state {
+            TransferState::Done => {}
+            TransferState::Declined => declined = Some(Error::Declined { peer: name }),
+            TransferState::Cancelled { reason, .. } | TransferState::Failed { reason } => {
+                return Err(Error::TransferFailed {
+                    peer: name,
+                    reason: reason.clone(),
+                })
+            }
+            unfinished => {
+                return Err(Error::TransferFailed {
+                    peer: name,
+                    reason: format!("stopped while {unfinished:?}"),
+                })
+            }
+        }
+    }
+    declined.map_or(Ok(()), Err)
+}

@@ -1,0 +1,479 @@
+//! Drives the shared transfer engine ([`meshdrop_transfer::Transfers`]) for one peer
+//! connection: it carries out what the engine asks with tokio files and the link's data
+//! channel.
+//!
+//! The engine decides everything (states, digests, what to read next, what to send);
+//! this module only moves bytes. Sending is paced by the data channel: reads continue
+//! while its send buffer is below the high-water mark and resume when it drains.
+//! Received files are written to a hidden temporary file in the download directory and
+//! only renamed to their real name once the engine has verified their SHA-256, so a
+//! half-received or corrupt file never appears under a real name.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::SeekFrom;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId};
+use meshdrop_protocol::PeerId;
+use meshdrop_transfer::{IdParity, Output, ReadRequest, Transfer, TransferState, Transfers, Write};
+use rand::RngCore;
+use tokio::fs::File;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+use crate::error::{Error, Result};
+use crate::link::PeerLink;
+
+/// Something the application should show.
+#[derive(Debug)]
+pub enum DriverEvent {
+    /// Transfer `transfer` entered `state`.
+    State {
+        transfer: TransferId,
+        state: TransferState,
+    },
+    /// A received file was verified and saved here.
+    Saved { path: PathBuf },
+}
+
+/// The file an outgoing transfer is being read from.
+struct Source {
+    transfer: TransferId,
+    index: u32,
+    file: File,
+    position: u64,
+}
+
+/// A file being received, under a temporary name in the download directory.
+struct PartFile {
+    temp_path: PathBuf,
+    file: File,
+    position: u64,
+}
+
+pub struct PeerTransfers {
+    link: Arc<PeerLink>,
+    engine: Transfers,
+    download_dir: PathBuf,
+    /// Paths of the files of each outgoing transfer, in offer order.
+    outgoing: HashMap<TransferId, Vec<PathBuf>>,
+    source: Option<Source>,
+    incoming: HashMap<(TransferId, u32), PartFile>,
+    /// Transfers in either direction that have not reached a final state.
+    unfinished: BTreeSet<TransferId>,
+    /// Whether the data channel's send buffer is below its high-water mark.
+    data_has_room: bool,
+    read_buffer: Vec<u8>,
+}
+
+impl PeerTransfers {
+    pub fn new(
+        self_id: &PeerId,
+        peer: &PeerId,
+        link: Arc<PeerLink>,
+        download_dir: PathBuf,
+    ) -> Self {
+        Self {
+            link,
+            engine: Transfers::new(IdParity::for_connection(self_id, peer)),
+            download_dir,
+            outgoing: HashMap::new(),
+            source: None,
+            incoming: HashMap::new(),
+            unfinished: BTreeSet::new(),
+            data_has_room: true,
+            read_buffer: Vec::new(),
+        }
+    }
+
+    pub fn get(&self, transfer: TransferId) -> Option<&Transfer> {
+        self.engine.get(transfer)
+    }
+
+    /// Offer the files at `paths` to the peer.
+    pub async fn offer(&mut self, paths: &[PathBuf]) -> Result<(TransferId, Vec<DriverEvent>)> {
+        let files = describe_files(paths).await?;
+        let id = self
+            .engine
+            .offer(files)
+            .map_err(|error| Error::Usage(error.to_string()))?;
+        self.outgoing.insert(id, paths.to_vec());
+        Ok((id, self.carry_out().await))
+    }
+
+    pub async fn accept(&mut self, transfer: TransferId) -> Vec<DriverEvent> {
+        let result = self.engine.accept(transfer);
+        self.after(result).await
+    }
+
+    pub async fn decline(&mut self, transfer: TransferId) -> Vec<DriverEvent> {
+        let result = self.engine.decline(transfer);
+        self.after(result).await
+    }
+
+    pub async fn cancel(&mut self, transfer: TransferId, reason: &str) -> Vec<DriverEvent> {
+        let result = self.engine.cancel(transfer, reason);
+        self.after(result).await
+    }
+
+    /// Cancel every transfer that has not ended, e.g. because the connection is gone.
+    pub async fn cancel_all(&mut self, reason: &str) -> Vec<DriverEvent> {
+        let mut events = Vec::new();
+        for id in self.unfinished.clone() {
+            events.extend(self.cancel(id, reason).await);
+        }
+        events
+    }
+
+    /// A control frame (not chat) from the peer.
+    pub async fn on_control(&mut self, frame: ControlFrame) -> Vec<DriverEvent> {
+        let result = self.engine.on_control(frame);
+        self.after(result).await
+    }
+
+    /// A message from the data channel.
+    pub async fn on_data(&mut self, message: &[u8]) -> Vec<DriverEvent> {
+        let write = match self.engine.on_chunk(message) {
+            Ok(write) => write,
+            Err(error) => return self.after(Err(error)).await,
+        };
+        if let Some(write) = write {
+            if let Err(reason) = self.write(write).await {
+                let transfer = write.transfer;
+                return self.cancel(transfer, &reason).await;
+            }
+        }
+        self.carry_out().await
+    }
+
+    /// The data channel drained: send more.
+    pub async fn on_drained(&mut self) -> Vec<DriverEvent> {
+        self.data_has_room = true;
+        self.carry_out().await
+    }
+
+    async fn after<E: std::fmt::Display>(&mut self, result: Result<(), E>) -> Vec<DriverEvent> {
+        if let Err(error) = result {
+            // The peer said something that makes no sense; the engine changed nothing.
+            tracing::warn!(%error, "transfer frame refused");
+        }
+        self.carry_out().await
+    }
+
+    /// Carry out everything the engine asks, then send file data while the channel has
+    /// room, until neither has anything left to do.
+    async fn carry_out(&mut self) -> Vec<DriverEvent> {
+        let mut events = Vec::new();
+        loop {
+            while let Some(output) = self.engine.poll_output() {
+                self.carry_out_output(output, &mut events).await;
+            }
+            if !self.data_has_room {
+                break;
+            }
+            let Some(request) = self.engine.next_read() else {
+                break;
+            };
+            self.send_chunk(request).await;
+        }
+        events
+    }
+
+    async fn carry_out_output(&mut self, output: Output, events: &mut Vec<DriverEvent>) {
+        match output {
+            Output::Control(frame) => {
+                if let Err(error) = self.link.send_control(&frame).await {
+                    // The link is dead; the mesh reports that and the transfers get
+                    // cancelled then.
+                    tracing::debug!(%error, "control frame not sent");
+                }
+            }
+            Output::FileVerified { transfer, index } => match self.save(transfer, index).await {
+                Ok(path) => events.push(DriverEvent::Saved { path }),
+                Err(reason) => {
+                    // Queues a cancel; the loop in `carry_out` carries it out.
+                    let _ = self.engine.cancel(transfer, reason);
+                }
+            },
+            Output::FileDiscarded { transfer, index } => {
+                if let Some(part) = self.incoming.remove(&(transfer, index)) {
+                    drop(part.file);
+                    let _ = tokio::fs::remove_file(&part.temp_path).await;
+                }
+            }
+            Output::State { transfer, state } => {
+                if state.is_final() {
+                    self.release(transfer);
+                } else {
+                    self.unfinished.insert(transfer);
+                }
+                events.push(DriverEvent::State { transfer, state });
+            }
+        }
+    }
+
+    /// Forget what we kept for a transfer that ended.
+    fn release(&mut self, transfer: TransferId) {
+        self.unfinished.remove(&transfer);
+        self.outgoing.remove(&transfer);
+        if self
+            .source
+            .as_ref()
+            .is_some_and(|source| source.transfer == transfer)
+        {
+            self.source = None;
+        }
+    }
+
+    /// Read the requested bytes, let the engine hash and frame them, send the chunk.
+    async fn send_chunk(&mut self, request: ReadRequest) {
+        let mut buffer = std::mem::take(&mut self.read_buffer);
+        buffer.resize(request.len, 0);
+        let read = self.read(request, &mut buffer).await;
+        let chunk = match read {
+            Ok(()) => self.engine.on_read(request.transfer, &buffer),
+            Err(reason) => {
+                let _ = self.engine.cancel(request.transfer, reason);
+                self.read_buffer = buffer;
+                return;
+            }
+        };
+        match chunk {
+            Ok(Some(chunk)) => {
+                let mut message = Vec::new();
+                chunk.encode_into(&mut message);
+                match self.link.send_data(BytesMut::from(&message[..])).await {
+                    Ok(has_room) => self.data_has_room = has_room,
+                    Err(error) => {
+                        tracing::debug!(%error, "data chunk not sent");
+                        // Wait for the mesh to report the dead link instead of spinning.
+                        self.data_has_room = false;
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "read refused by the transfer engine"),
+        }
+        self.read_buffer = buffer;
+    }
+
+    async fn read(&mut self, request: ReadRequest, buffer: &mut [u8]) -> Result<(), String> {
+        let source = self.source_for(request.transfer, request.index).await?;
+        if source.position != request.offset {
+            source
+                .file
+                .seek(SeekFrom::Start(request.offset))
+                .await
+                .map_err(|error| format!("cannot seek in the file: {error}"))?;
+        }
+        source
+            .file
+            .read_exact(buffer)
+            .await
+            .map_err(|error| format!("cannot read the file: {error}"))?;
+        source.position = request.offset + buffer.len() as u64;
+        Ok(())
+    }
+
+    /// The open file for file `index` of `transfer`, opening it if it is a new one.
+    async fn source_for(
+        &mut self,
+        transfer: TransferId,
+        index: u32,
+    ) -> Result<&mut Source, String> {
+        let current = self
+            .source
+            .as_ref()
+            .is_some_and(|source| source.transfer == transfer && source.index == index);
+        if !current {
+            let path = self
+                .outgoing
+                .get(&transfer)
+                .and_then(|paths| paths.get(index as usize))
+                .ok_or_else(|| format!("no file {index} in transfer {transfer}"))?;
+            let file = File::open(path)
+                .await
+                .map_err(|error| format!("cannot open {}: {error}", path.display()))?;
+            self.source = Some(Source {
+                transfer,
+                index,
+                file,
+                position: 0,
+            });
+        }
+        Ok(self.source.as_mut().expect("opened above"))
+    }
+
+    async fn write(&mut self, write: Write<'_>) -> Result<(), String> {
+        let part = self.part_file(write.transfer, write.index).await?;
+        if part.position != write.offset {
+            part.file
+                .seek(SeekFrom::Start(write.offset))
+                .await
+                .map_err(|error| format!("cannot seek in {}: {error}", part.temp_path.display()))?;
+        }
+        part.file
+            .write_all(write.bytes)
+            .await
+            .map_err(|error| format!("cannot write {}: {error}", part.temp_path.display()))?;
+        part.position = write.offset + write.bytes.len() as u64;
+        Ok(())
+    }
+
+    /// The temporary file for file `index` of `transfer`, created on first use.
+    async fn part_file(
+        &mut self,
+        transfer: TransferId,
+        index: u32,
+    ) -> Result<&mut PartFile, String> {
+        let key = (transfer, index);
+        if !self.incoming.contains_key(&key) {
+            let part = create_part_file(&self.download_dir).await?;
+            self.incoming.insert(key, part);
+        }
+        Ok(self.incoming.get_mut(&key).expect("inserted above"))
+    }
+
+    /// Move a verified file to its real name and return where it went.
+    async fn save(&mut self, transfer: TransferId, index: u32) -> Result<PathBuf, String> {
+        let meta = self
+            .engine
+            .get(transfer)
+            .and_then(|t| t.files().get(index as usize))
+            .cloned()
+            .ok_or_else(|| format!("no file {index} in transfer {transfer}"))?;
+        // A file with no bytes never got a write, hence no temporary file yet.
+        self.part_file(transfer, index).await?;
+        let part = self
+            .incoming
+            .remove(&(transfer, index))
+            .expect("created above");
+        let temp_path = part.temp_path.clone();
+        let result = finish_part_file(part, &self.download_dir, &meta).await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&temp_path).await;
+        }
+        result
+    }
+}
+
+impl Drop for PeerTransfers {
+    /// Temporary files of transfers that never finished are litter.
+    fn drop(&mut self) {
+        for part in self.incoming.values() {
+            let _ = std::fs::remove_file(&part.temp_path);
+        }
+    }
+}
+
+/// Name, size and type of each file, as the offer announces them.
+async fn describe_files(paths: &[PathBuf]) -> Result<Vec<FileMeta>> {
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        let read_error = |source| Error::ReadInput {
+            path: path.clone(),
+            source,
+        };
+        let metadata = tokio::fs::metadata(path).await.map_err(read_error)?;
+        if !metadata.is_file() {
+            return Err(Error::Usage(format!("{} is not a file", path.display())));
+        }
+        let name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .ok_or_else(|| Error::Usage(format!("{} has no file name", path.display())))?;
+        files.push(FileMeta {
+            name,
+            size: metadata.len(),
+            mime: String::new(),
+        });
+    }
+    Ok(files)
+}
+
+async fn create_part_file(dir: &Path) -> Result<PartFile, String> {
+    let mut random = [0u8; 8];
+    rand::rng().fill_bytes(&mut random);
+    let temp_path = dir.join(format!(".meshdrop-{}.part", hex::encode(random)));
+    let file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp_path)
+        .await
+        .map_err(|error| format!("cannot create {}: {error}", temp_path.display()))?;
+    Ok(PartFile {
+        temp_path,
+        file,
+        position: 0,
+    })
+}
+
+async fn finish_part_file(
+    mut part: PartFile,
+    dir: &Path,
+    meta: &FileMeta,
+) -> Result<PathBuf, String> {
+    let failed = |error: std::io::Error| format!("cannot save {}: {error}", meta.name);
+    part.file.flush().await.map_err(failed)?;
+    part.file.sync_all().await.map_err(failed)?;
+    drop(part.file);
+    let destination = free_destination(dir, &safe_file_name(&meta.name)).await;
+    tokio::fs::rename(&part.temp_path, &destination)
+        .await
+        .map_err(failed)?;
+    Ok(destination)
+}
+
+/// The peer chooses file names, so keep only a plain last component: no directories,
+/// no `..`, no control characters, nothing hidden.
+fn safe_file_name(name: &str) -> String {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = last.chars().filter(|c| !c.is_control()).collect();
+    let cleaned = cleaned.trim().trim_start_matches('.');
+    if cleaned.is_empty() {
+        "received-file".to_owned()
+    } else {
+        cleaned.to_owned()
+    }
+}
+
+/// `dir/name`, or `dir/name (1)`, `dir/name (2)`… so nothing already there is replaced.
+async fn free_destination(dir: &Path, name: &str) -> PathBuf {
+    let (stem, extension) = match name.rsplit_once('.') {
+        Some((stem, extension)) if !stem.is_empty() => (stem, format!(".{extension}")),
+        _ => (name, String::new()),
+    };
+    let mut candidate = dir.join(name);
+    let mut n = 1;
+    while tokio::fs::try_exists(&candidate).await.unwrap_or(false) {
+        candidate = dir.join(format!("{stem} ({n}){extension}"));
+        n += 1;
+    }
+    candidate
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_chosen_names_cannot_leave_the_directory() {
+        assert_eq!(safe_file_name("../../etc/passwd"), "passwd");
+        assert_eq!(safe_file_name("..\\..\\boot.ini"), "boot.ini");
+        assert_eq!(safe_file_name(".bashrc"), "bashrc");
+        assert_eq!(safe_file_name(".."), "received-file");
+        assert_eq!(safe_file_name("a\u{7}b.txt"), "ab.txt");
+        assert_eq!(safe_file_name("report.pdf"), "report.pdf");
+    }
+
+    #[tokio::test]
+    async fn an_existing_file_is_never_replaced() {
+        let dir = std::env::temp_dir().join(format!("meshdrop-dest-{}", std::process::id()));
+        tokio::fs::create_dir_all(&dir).await.unwrap();
+        assert_eq!(free_destination(&dir, "a.txt").await, dir.join("a.txt"));
+        tokio::fs::write(dir.join("a.txt"), b"x").await.unwrap();
+        assert_eq!(free_destination(&dir, "a.txt").await, dir.join("a (1).txt"));
+        tokio::fs::remove_dir_all(&dir).await.unwrap();
+    }
+}

@@ -1,0 +1,348 @@
+//! One WebRTC connection to one other peer, with its two pre-negotiated data channels.
+//!
+//! A link is created either as the *offerer* (we are the newcomer in the room) or as
+//! the *answerer* (the newcomer sent us an offer). Both channels are negotiated out of
+//! band with the fixed stream ids of [`meshdrop_protocol::frame`], exactly like the web
+//! client, so they exist on both sides from the start.
+//!
+//! webrtc-rs reports through two routes: connection-level callbacks (ICE candidates,
+//! connection state) on its driver task, and a per-channel event stream that someone must
+//! poll. The link turns both into [`LinkEvent`]s tagged with its [`LinkId`], so the mesh
+//! can tell events of a replaced link from those of the current one.
+
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use meshdrop_protocol::frame::{
+    ControlFrame, CONTROL_CHANNEL, CONTROL_CHANNEL_ID, DATA_CHANNEL, DATA_CHANNEL_ID,
+};
+use meshdrop_protocol::signaling::Signal;
+use meshdrop_protocol::PeerId;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
+use webrtc::error::Result;
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
+    RTCIceCandidateInit, RTCIceServer, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
+    RTCSessionDescription,
+};
+
+/// The data channel's low-water mark: a paused sender resumes once the buffer drains to
+/// this (the web client uses the same value).
+pub const DATA_LOW_WATER: u32 = 1 << 20;
+/// A sender pauses once this many bytes are buffered and not yet acknowledged.
+pub const DATA_HIGH_WATER: usize = 4 << 20;
+
+/// Which link an event comes from: the peer, and which of the links we have had with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkId {
+    pub peer: PeerId,
+    pub generation: u64,
+}
+
+/// What a link reports to the mesh.
+#[derive(Debug)]
+pub enum LinkEvent {
+    /// Send this to the peer through the signaling server.
+    Signal(Signal),
+    /// The control channel opened: the peer can be talked to.
+    Open,
+    /// The connection failed or closed; the link is dead.
+    Closed,
+    Control(ControlFrame),
+    /// A binary message from the data channel.
+    Data(Bytes),
+    /// The data channel's send buffer drained to [`DATA_LOW_WATER`].
+    DataDrained,
+}
+
+/// Where links deliver their events.
+///
+/// Connection-level events are few and must never stall the webrtc-rs driver that
+/// raises them, so they go through an unbounded queue. Data channel events go through a
+/// bounded one: when the application falls behind writing files, the channel poller
+/// waits, stops reading, and the SCTP receive window slows the sender down.
+#[derive(Clone)]
+pub struct EventSinks {
+    pub control: mpsc::UnboundedSender<(LinkId, LinkEvent)>,
+    pub data: mpsc::Sender<(LinkId, LinkEvent)>,
+}
+
+/// A live peer connection. Call [`PeerLink::close`] to end it; dropping it only stops
+/// its event forwarding.
+pub struct PeerLink {
+    connection: Arc<dyn PeerConnection>,
+    control: Arc<dyn DataChannel>,
+    data: Arc<dyn DataChannel>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl PeerLink {
+    /// Open a link as the offerer; the offer goes out as a [`LinkEvent::Signal`].
+    pub async fn offer(
+        id: LinkId,
+        ice_servers: &[RTCIceServer],
+        sinks: &EventSinks,
+    ) -> Result<Self> {
+        let (link, description) = Self::build(id, ice_servers, sinks).await?;
+        let offer = link.connection.create_offer(None).await?;
+        let sdp = offer.sdp.clone();
+        link.connection.set_local_description(offer).await?;
+        let _ = description.send(Signal::Offer { sdp });
+        Ok(link)
+    }
+
+    /// Open a link as the answerer of `offer_sdp`; the answer goes out as a
+    /// [`LinkEvent::Signal`].
+    pub async fn answer(
+        id: LinkId,
+        ice_servers: &[RTCIceServer],
+        sinks: &EventSinks,
+        offer_sdp: String,
+    ) -> Result<Self> {
+        let (link, description) = Self::build(id, ice_servers, sinks).await?;
+        link.connection
+            .set_remote_description(RTCSessionDescription::offer(offer_sdp)?)
+            .await?;
+        let answer = link.connection.create_answer(None).await?;
+        let sdp = answer.sdp.clone();
+        link.connection.set_local_description(answer).await?;
+        let _ = description.send(Signal::Answer { sdp });
+        Ok(link)
+    }
+
+    /// The connection with both channels and every forwarding task running. Returns the
+    /// slot for the local description, which must reach the peer before any candidate.
+    async fn build(
+        id: LinkId,
+        ice_servers: &[RTCIceServer],
+        sinks: &EventSinks,
+    ) -> Result<(Self, oneshot::Sender<Signal>)> {
+        let (candidates_tx, candidates_rx) = mpsc::unbounded_channel();
+        let handler = Handler {
+            candidates: candidates_tx,
+            events: sinks.control.clone(),
+            id: id.clone(),
+        };
+        let connection: Arc<dyn PeerConnection> = Arc::new(
+            PeerConnectionBuilder::new()
+                .with_configuration(
+                    RTCConfigurationBuilder::new()
+                        .with_ice_servers(ice_servers.to_vec())
+                        .build(),
+                )
+                .with_handler(Arc::new(handler))
+                // Every non-loopback interface: host candidates only, unless the ICE
+                // servers add reflexive or relayed ones.
+                .with_udp_addrs(vec!["0.0.0.0:0"])
+                .build()
+                .await?,
+        );
+        let control = negotiated_channel(&*connection, CONTROL_CHANNEL, CONTROL_CHANNEL_ID).await?;
+        let data = negotiated_channel(&*connection, DATA_CHANNEL, DATA_CHANNEL_ID).await?;
+        data.set_buffered_amount_low_threshold(DATA_LOW_WATER)
+            .await?;
+
+        let (description_tx, description_rx) = oneshot::channel();
+        let tasks = vec![
+            tokio::spawn(forward_signals(
+                id.clone(),
+                description_rx,
+                candidates_rx,
+                sinks.control.clone(),
+            )),
+            tokio::spawn(forward_control(
+                id.clone(),
+                control.clone(),
+                sinks.control.clone(),
+            )),
+            tokio::spawn(forward_data(id, data.clone(), sinks.data.clone())),
+        ];
+        let link = Self {
+            connection,
+            control,
+            data,
+            tasks,
+        };
+        Ok((link, description_tx))
+    }
+
+    /// Apply the peer's answer or one of its ICE candidates.
+    pub async fn apply_signal(&self, signal: Signal) -> Result<()> {
+        match signal {
+            Signal::Answer { sdp } => {
+                self.connection
+                    .set_remote_description(RTCSessionDescription::answer(sdp)?)
+                    .await
+            }
+            Signal::Candidate {
+                candidate,
+                sdp_mid,
+                sdp_m_line_index,
+            } => {
+                // An empty candidate only marks the end of the peer's gathering.
+                if candidate.is_empty() {
+                    return Ok(());
+                }
+                self.connection
+                    .add_ice_candidate(RTCIceCandidateInit {
+                        candidate,
+                        sdp_mid,
+                        sdp_mline_index: sdp_m_line_index,
+                        ..Default::default()
+                    })
+                    .await
+            }
+            // Offers create links; the mesh never hands one to an existing link.
+            Signal::Offer { .. } => Ok(()),
+        }
+    }
+
+    pub async fn send_control(&self, frame: &ControlFrame) -> Result<()> {
+        let text = serde_json::to_string(frame).expect("control frames always serialize");
+        self.control.send_text(&text).await
+    }
+
+    /// Queue one binary message on the data channel. Returns whether the send buffer is
+    /// still below [`DATA_HIGH_WATER`]; once it is not, wait for
+    /// [`LinkEvent::DataDrained`] before sending more.
+    pub async fn send_data(&self, message: BytesMut) -> Result<bool> {
+        self.data.send(message).await?;
+        Ok(self.data.outstanding_bytes().await? < DATA_HIGH_WATER)
+    }
+
+    /// Whether the control channel's queued messages have all been acknowledged, so
+    /// closing now loses nothing we sent.
+    pub async fn control_flushed(&self) -> bool {
+        self.control
+            .outstanding_bytes()
+            .await
+            .map_or(true, |bytes| bytes == 0)
+    }
+
+    pub async fn close(&self) {
+        // Closing an already failed connection can only fail in ways nobody can act on.
+        let _ = self.connection.close().await;
+    }
+}
+
+impl Drop for PeerLink {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+async fn negotiated_channel(
+    connection: &dyn PeerConnection,
+    label: &str,
+    id: u16,
+) -> Result<Arc<dyn DataChannel>> {
+    let init = RTCDataChannelInit {
+        ordered: true,
+        negotiated: Some(id),
+        ..Default::default()
+    };
+    connection.create_data_channel(label, Some(init)).await
+}
+
+/// Connection-level callbacks, run on the webrtc-rs driver task: they only queue.
+struct Handler {
+    candidates: mpsc::UnboundedSender<Signal>,
+    events: mpsc::UnboundedSender<(LinkId, LinkEvent)>,
+    id: LinkId,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_candidate(&self, event: RTCPeerConnectionIceEvent) {
+        let Ok(init) = event.candidate.to_json() else {
+            return;
+        };
+        // Our SDP has a single m-line; naming it by index works for every peer, while
+        // webrtc-rs's own sdp_mid ("") is one browsers reject.
+        let _ = self.candidates.send(Signal::Candidate {
+            candidate: init.candidate,
+            sdp_mid: None,
+            sdp_m_line_index: Some(0),
+        });
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        if matches!(
+            state,
+            RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
+        ) {
+            let _ = self.events.send((self.id.clone(), LinkEvent::Closed));
+        }
+    }
+}
+
+/// Send the local description first, then every candidate: the peer cannot use a
+/// candidate before it has the description, and webrtc-rs may gather one before
+/// `set_local_description` has even returned.
+async fn forward_signals(
+    id: LinkId,
+    description: oneshot::Receiver<Signal>,
+    mut candidates: mpsc::UnboundedReceiver<Signal>,
+    events: mpsc::UnboundedSender<(LinkId, LinkEvent)>,
+) {
+    let Ok(description) = description.await else {
+        return;
+    };
+    let _ = events.send((id.clone(), LinkEvent::Signal(description)));
+    while let Some(candidate) = candidates.recv().await {
+        if events
+            .send((id.clone(), LinkEvent::Signal(candidate)))
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+async fn forward_control(
+    id: LinkId,
+    channel: Arc<dyn DataChannel>,
+    events: mpsc::UnboundedSender<(LinkId, LinkEvent)>,
+) {
+    while let Some(event) = channel.poll().await {
+        let event = match event {
+            DataChannelEvent::OnOpen => LinkEvent::Open,
+            DataChannelEvent::OnClose => LinkEvent::Closed,
+            DataChannelEvent::OnMessage(message) => {
+                // A frame we cannot parse is the peer's bug; dropping it keeps us alive.
+                match serde_json::from_slice::<ControlFrame>(&message.data) {
+                    Ok(frame) => LinkEvent::Control(frame),
+                    Err(error) => {
+                        tracing::warn!(peer = %id.peer, %error, "unreadable control frame");
+                        continue;
+                    }
+                }
+            }
+            _ => continue,
+        };
+        if events.send((id.clone(), event)).is_err() {
+            return;
+        }
+    }
+}
+
+async fn forward_data(
+    id: LinkId,
+    channel: Arc<dyn DataChannel>,
+    events: mpsc::Sender<(LinkId, LinkEvent)>,
+) {
+    while let Some(event) = channel.poll().await {
+        let event = match event {
+            DataChannelEvent::OnMessage(message) => LinkEvent::Data(message.data.freeze()),
+            DataChannelEvent::OnBufferedAmountLow => LinkEvent::DataDrained,
+            _ => continue,
+        };
+        if events.send((id.clone(), event)).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,351 @@
+//! The room as the commands see it: connected peers by name, chat, and file transfers.
+//!
+//! [`Room`] ties the [`Mesh`] to one [`PeerTransfers`] per connected peer and to the
+//! terminal. It routes every mesh event (control frames to the engine or the chat, data
+//! to the engine, drains to the sender), keeps the progress bars current, prints what
+//! happened, and hands the commands only what they decide on: [`RoomEvent`]s.
+//!
+//! The commands loop with `tokio::select!` over [`Room::recv`] (cancel-safe) and their own
+//! inputs, and call [`Room::handle`] in the branch body, so no handling is ever cut off.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use meshdrop_protocol::frame::{ControlFrame, TransferId};
+use meshdrop_protocol::PeerId;
+use meshdrop_transfer::{Direction, Transfer, TransferState};
+
+use crate::driver::{DriverEvent, PeerTransfers};
+use crate::error::Result;
+use crate::link::PeerLink;
+use crate::mesh::{JoinConfig, Mesh, MeshEvent};
+use crate::progress::ProgressUi;
+
+/// What happened, for the command to decide on.
+#[derive(Debug)]
+pub enum RoomEvent {
+    Connected {
+        peer: PeerId,
+        name: String,
+    },
+    Disconnected {
+        peer: PeerId,
+    },
+    Chat {
+        name: String,
+        text: String,
+        sent_at_ms: f64,
+    },
+    Transfer {
+        peer: PeerId,
+        transfer: TransferId,
+        state: TransferState,
+    },
+}
+
+struct Peer {
+    name: String,
+    link: Arc<PeerLink>,
+    transfers: PeerTransfers,
+}
+
+pub struct Room {
+    mesh: Mesh,
+    self_id: PeerId,
+    /// Display names of every peer we have heard of, including those gone since.
+    names: HashMap<PeerId, String>,
+    download_dir: PathBuf,
+    peers: HashMap<PeerId, Peer>,
+    ui: ProgressUi,
+}
+
+impl Room {
+    /// Join the room; received files will be saved in `download_dir`.
+    pub async fn join(config: JoinConfig, download_dir: PathBuf) -> Result<Self> {
+        let room = config.room.clone();
+        let name = config.name.clone();
+        let mesh = Mesh::join(config).await?;
+        let names = mesh
+            .initial_peers
+            .iter()
+            .map(|peer| (peer.id.clone(), peer.name.clone()))
+            .collect();
+        let ui = ProgressUi::new();
+        ui.status(format!(
+            "joined room {room} as {name} ({} other peers)",
+            mesh.initial_peers.len()
+        ));
+        Ok(Self {
+            self_id: mesh.self_id.clone(),
+            mesh,
+            names,
+            download_dir,
+            peers: HashMap::new(),
+            ui,
+        })
+    }
+
+    /// Names of the peers that were in the room when we joined.
+    pub fn initial_peers(&self) -> impl Iterator<Item = (&PeerId, &str)> {
+        self.mesh
+            .initial_peers
+            .iter()
+            .map(|peer| (&peer.id, peer.name.as_str()))
+    }
+
+    pub fn ui(&self) -> &ProgressUi {
+        &self.ui
+    }
+
+    /// The next mesh event. Cancel-safe; pass what it returns to [`Room::handle`].
+    pub async fn recv(&mut self) -> Option<MeshEvent> {
+        self.mesh.next().await
+    }
+
+    pub fn name<'a>(&'a self, peer: &'a PeerId) -> &'a str {
+        self.names.get(peer).map_or(peer.as_str(), String::as_str)
+    }
+
+    pub fn transfer(&self, peer: &PeerId, transfer: TransferId) -> Option<&Transfer> {
+        self.peers.get(peer)?.transfers.get(transfer)
+    }
+
+    pub fn is_anyone_connected(&self) -> bool {
+        !self.peers.is_empty()
+    }
+
+    /// Whether `state` is a peer's offer to us, waiting for an answer.
+    pub fn is_offer_to_us(
+        &self,
+        peer: &PeerId,
+        transfer: TransferId,
+        state: &TransferState,
+    ) -> bool {
+        *state == TransferState::Offered
+            && self
+                .transfer(peer, transfer)
+                .is_some_and(|t| t.direction() == Direction::Incoming)
+    }
+
+    /// Turn down an offer made to a command that does not receive files.
+    pub async fn refuse_offer(&mut self, peer: &PeerId, transfer: TransferId) {
+        self.ui.status(format!(
+            "{} offered files; declined (use `meshdrop receive` to receive)",
+            self.name(peer)
+        ));
+        self.decline(peer, transfer).await;
+    }
+
+    pub async fn handle(&mut self, event: MeshEvent) -> Vec<RoomEvent> {
+        match event {
+            MeshEvent::Connected { peer, name, link } => {
+                self.ui.status(format!("connected to {name}"));
+                self.names.insert(peer.clone(), name.clone());
+                let transfers = PeerTransfers::new(
+                    &self.self_id,
+                    &peer,
+                    link.clone(),
+                    self.download_dir.clone(),
+                );
+                self.peers.insert(
+                    peer.clone(),
+                    Peer {
+                        name: name.clone(),
+                        link,
+                        transfers,
+                    },
+                );
+                vec![RoomEvent::Connected { peer, name }]
+            }
+            MeshEvent::Disconnected(peer) => self.on_disconnected(peer).await,
+            MeshEvent::Renamed { peer, name } => {
+                if let Some(known) = self.peers.get_mut(&peer) {
+                    known.name = name.clone();
+                }
+                self.names.insert(peer, name);
+                Vec::new()
+            }
+            MeshEvent::Control {
+                from,
+                frame: ControlFrame::Chat { text, sent_at_ms },
+            } => vec![RoomEvent::Chat {
+                name: self.name(&from).to_owned(),
+                text,
+                sent_at_ms,
+            }],
+            MeshEvent::Control { from, frame } => {
+                let events = match self.transfers_mut(&from) {
+                    Some(transfers) => transfers.on_control(frame).await,
+                    None => Vec::new(),
+                };
+                self.report(&from, events)
+            }
+            MeshEvent::Data { from, chunk } => {
+                let events = match self.transfers_mut(&from) {
+                    Some(transfers) => transfers.on_data(&chunk).await,
+                    None => Vec::new(),
+                };
+                self.report(&from, events)
+            }
+            MeshEvent::DataDrained(peer) => {
+                let events = match self.transfers_mut(&peer) {
+                    Some(transfers) => transfers.on_drained().await,
+                    None => Vec::new(),
+                };
+                self.report(&peer, events)
+            }
+        }
+    }
+
+    /// Offer files to a connected peer.
+    pub async fn offer(
+        &mut self,
+        peer: &PeerId,
+        paths: &[PathBuf],
+    ) -> Result<(TransferId, Vec<RoomEvent>)> {
+        let Some(known) = self.peers.get_mut(peer) else {
+            return Err(crate::error::Error::NoPeer(format!(
+                "{peer} is not connected"
+            )));
+        };
+        let (id, events) = known.transfers.offer(paths).await?;
+        Ok((id, self.report(peer, events)))
+    }
+
+    pub async fn accept(&mut self, peer: &PeerId, transfer: TransferId) -> Vec<RoomEvent> {
+        let events = match self.transfers_mut(peer) {
+            Some(transfers) => transfers.accept(transfer).await,
+            None => Vec::new(),
+        };
+        self.report(peer, events)
+    }
+
+    pub async fn decline(&mut self, peer: &PeerId, transfer: TransferId) -> Vec<RoomEvent> {
+        let events = match self.transfers_mut(peer) {
+            Some(transfers) => transfers.decline(transfer).await,
+            None => Vec::new(),
+        };
+        self.report(peer, events)
+    }
+
+    /// Stop every transfer `peer` is part of (every one of everyone's when `None`).
+    pub async fn cancel_all(&mut self, peer: Option<&PeerId>, reason: &str) -> Vec<RoomEvent> {
+        let peers: Vec<PeerId> = match peer {
+            Some(peer) => vec![peer.clone()],
+            None => self.peers.keys().cloned().collect(),
+        };
+        let mut room_events = Vec::new();
+        for peer in peers {
+            let events = match self.transfers_mut(&peer) {
+                Some(transfers) => transfers.cancel_all(reason).await,
+                None => Vec::new(),
+            };
+            room_events.extend(self.report(&peer, events));
+        }
+        room_events
+    }
+
+    /// Send a chat line to every connected peer; returns how many it went to.
+    pub async fn chat(&self, text: String, sent_at_ms: f64) -> usize {
+        let frame = ControlFrame::Chat { text, sent_at_ms };
+        let mut reached = 0;
+        for peer in self.peers.values() {
+            if peer.link.send_control(&frame).await.is_ok() {
+                reached += 1;
+            }
+        }
+        reached
+    }
+
+    /// Let everything sent be delivered, then close every connection.
+    pub async fn leave(self) {
+        self.mesh.shutdown().await;
+    }
+
+    async fn on_disconnected(&mut self, peer: PeerId) -> Vec<RoomEvent> {
+        let reason = format!("connection to {} lost", self.name(&peer));
+        let mut events = self.cancel_all(Some(&peer), &reason).await;
+        if let Some(gone) = self.peers.remove(&peer) {
+            self.ui.status(format!("{} disconnected", gone.name));
+            events.push(RoomEvent::Disconnected { peer });
+        }
+        events
+    }
+
+    fn transfers_mut(&mut self, peer: &PeerId) -> Option<&mut PeerTransfers> {
+        self.peers.get_mut(peer).map(|known| &mut known.transfers)
+    }
+
+    /// Update the bars and print what happened; return the state changes.
+    fn report(&mut self, peer: &PeerId, events: Vec<DriverEvent>) -> Vec<RoomEvent> {
+        let mut room_events = Vec::new();
+        for event in events {
+            match event {
+                DriverEvent::Saved { path } => self.ui.status(format!("saved {}", path.display())),
+                DriverEvent::State { transfer, state } => {
+                    self.show_state(peer, transfer, &state);
+                    room_events.push(RoomEvent::Transfer {
+                        peer: peer.clone(),
+                        transfer,
+                        state,
+                    });
+                }
+            }
+        }
+        if let Some(known) = self.peers.get(peer) {
+            for (transfer, bar) in self.ui.bars_of(peer) {
+                if let Some(t) = known.transfers.get(transfer) {
+                    bar.set_position(t.progress().bytes_done);
+                }
+            }
+        }
+        room_events
+    }
+
+    fn show_state(&mut self, peer: &PeerId, transfer: TransferId, state: &TransferState) {
+        let Some(known) = self.peers.get(peer) else {
+            return;
+        };
+        let Some(t) = known.transfers.get(transfer) else {
+            return;
+        };
+        let files = describe(t);
+        let (towards, verb) = match t.direction() {
+            Direction::Outgoing => (format!("to {}", known.name), "sending"),
+            Direction::Incoming => (format!("from {}", known.name), "receiving"),
+        };
+        match state {
+            TransferState::Offered => {}
+            TransferState::Transferring => {
+                let label = format!("{verb} {files} {towards}");
+                let total = t.progress().bytes_total;
+                self.ui.start(peer, transfer, label, total);
+            }
+            TransferState::Verifying => {}
+            TransferState::Declined => self.ui.status(format!("{files} {towards}: declined")),
+            TransferState::Done => self.ui.status(format!("{files} {towards}: done")),
+            TransferState::Cancelled { by_me, reason } => {
+                let who = if *by_me { "you" } else { known.name.as_str() };
+                self.ui
+                    .status(format!("{files} {towards}: cancelled by {who} ({reason})"));
+            }
+            TransferState::Failed { reason } => self
+                .ui
+                .status(format!("{files} {towards}: failed ({reason})")),
+        }
+        if state.is_final() {
+            self.ui.finish(peer, transfer);
+        }
+    }
+}
+
+/// "a.txt (12 B)" or "3 files (1.2 MiB)".
+pub fn describe(transfer: &Transfer) -> String {
+    let files = transfer.files();
+    let total = indicatif::BinaryBytes(files.iter().map(|file| file.size).sum());
+    match files {
+        [only] => format!("{} ({total})", only.name),
+        _ => format!("{} files ({total})", files.len()),
+    }
+}
