@@ -1,1 +1,41 @@
-fn main() {}
+//! `cargo xtask`: the project's build and test automation.
+//!
+//! Written in Rust with only the standard library, so a machine with nothing but cargo can
+//! run it: it installs every other tool it needs (see `tools`), then builds and tests.
+//!
+//! * `cargo xtask run`: build the web app and serve it with the signaling server on
+//!   http://127.0.0.1:8080.
+//! * `cargo xtask test`: build the web app, check formatting and lints, run every test.
+
+mod apt;
+mod error;
+mod process;
+mod tasks;
+mod tools;
+mod workspace;
+
+use std::process::ExitCode;
+
+use error::Error;
+
+const USAGE: &str = "usage: cargo xtask <run|test>
+
+  run   build the web app and serve it with the signaling server on http://127.0.0.1:8080
+  test  build the web app, check formatting and lints, run every test";
+
+fn main() -> ExitCode {
+    tools::put_on_path();
+    let task = std::env::args().nth(1);
+    let result = match task.as_deref() {
+        Some("run") => tasks::run(),
+        Some("test") => tasks::test(),
+        _ => Err(Error::Usage(USAGE)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("xtask: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

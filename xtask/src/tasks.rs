@@ -1,0 +1,51 @@
+//! The tasks themselves: each is a sequence of announced steps that stops at the first
+//! failure.
+
+use crate::apt;
+use crate::error::Result;
+use crate::process::{self, command, step};
+use crate::tools::{self, cargo};
+
+/// Where the server listens for `cargo xtask run`.
+const RUN_ADDRESS: &str = "127.0.0.1:8080";
+
+/// Builds the web app and serves it, with the signaling server, until interrupted.
+pub fn run() -> Result<()> {
+    tools::install_web_build_tools()?;
+    build_web_app()?;
+    step(&format!("Serving http://{RUN_ADDRESS} (Ctrl-C stops)"));
+    process::run(
+        command(cargo())
+            .args(["run", "--release", "-p", "meshdrop-signaling-server", "--"])
+            .args(["--listen", RUN_ADDRESS, "--static-dir", "dist"]),
+    )
+}
+
+/// Everything CI checks: formatting, lints, unit tests, and the browser tests (which need
+/// the built web app).
+pub fn test() -> Result<()> {
+    tools::install_web_build_tools()?;
+    apt::install_browser_test_packages()?;
+    build_web_app()?;
+    step("Formatting");
+    process::run(command(cargo()).args(["fmt", "--all", "--check"]))?;
+    step("Lints");
+    process::run(command(cargo()).args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    step("Tests");
+    process::run(command(cargo()).args(["test", "--workspace", "--exclude", "meshdrop-e2e"]))?;
+    step("End-to-end tests in headless Chromium");
+    // One at a time: each runs several Chromiums, and CI has two cores.
+    process::run(command(cargo()).args(["test", "-p", "meshdrop-e2e", "--", "--test-threads=1"]))
+}
+
+fn build_web_app() -> Result<()> {
+    step("Web app (trunk build)");
+    process::run(command("trunk").args(["build", "--release", "--offline"]))
+}
