@@ -29,7 +29,8 @@ const CHROMIUM_FLAGS: &[&str] = &[
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    // Offer plain host candidates: an mDNS name would need a resolver the namespace lacks.
+    // Plain IP host candidates instead of mDNS names: resolving those would add multicast
+    // inside the namespace as one more moving part (ICE works either way here).
     "--disable-features=WebRtcHideLocalIpsWithMdns",
 ];
 

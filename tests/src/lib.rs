@@ -1,19 +1,25 @@
 //! End-to-end test harness: real headless Chromium, in network namespaces of their own.
 //!
 //! A test makes a namespace ([`NetNs`], or [`TwoHosts`] for two machines), runs its body in
-//! it with [`run_in`], and starts browsers there with [`Browser::launch`] or [`Launch`].
+//! it with [`run_in`], starts the real signaling server there ([`SignalingServer`]) and
+//! browsers ([`Browser::launch`], [`Launch`]), and drives the web app through its UI
+//! contract ([`App`]).
 //! [`baseline`] measures a raw RTCDataChannel between two browsers, with none of our code.
 //!
 //! Everything here needs root (namespaces), `ip`, `chromedriver` and `/usr/bin/chromium`;
 //! `cargo xtask test` installs them.
 
+pub mod app;
 pub mod baseline;
 mod browser;
 mod chromedriver;
 mod error;
 mod netns;
+mod server;
 pub mod wait;
 
+pub use app::App;
 pub use browser::{Browser, Launch};
 pub use error::{Error, Result};
 pub use netns::{run_in, NetNs, TwoHosts, HOST_A, HOST_B};
+pub use server::SignalingServer;

@@ -1,0 +1,219 @@
+//! The Meshdrop web app as a test sees it: its UI contract, read and driven over WebDriver.
+//!
+//! The contract (ids, classes and data attributes) is the interface between the client and
+//! these tests:
+//!
+//! * `#connection[data-state]`: `connecting` | `connected` | `reconnecting` (signaling).
+//! * `#self-id`: own peer id once welcomed. `#name-input`: display name, sent on `change`.
+//! * `#peers li.peer[data-peer-id][data-state]` (`connecting` | `connected` | `failed`)
+//!   with a `.peer-name` child.
+//! * `#chat-form` with `#chat-input`; `#chat-log .chat-message[data-from]` with
+//!   `.chat-sender`, `.chat-time` and `.chat-text` children (own messages included).
+//! * `document.body.dataset.firstChannelMs`: ms from navigation to the first open channel.
+//!
+//! The whole contract is read in one script call ([`Snapshot`]); waits are predicates on
+//! snapshots, so a timeout reports everything the page showed last.
+
+use std::time::Duration;
+
+use fantoccini::key::Key;
+use fantoccini::Locator;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::browser::Browser;
+use crate::error::Result;
+use crate::wait::{self, Probe};
+
+/// How long the UI may take to reflect something: a peer joining, a message, a rename.
+/// Generous because a 2-core machine may run several Chromiums at once.
+pub const UI_TIMEOUT: Duration = Duration::from_secs(60);
+
+const SNAPSHOT_SCRIPT: &str = r##"
+const text = (root, selector) => root.querySelector(selector)?.textContent ?? "";
+return {
+  connection: document.querySelector("#connection")?.dataset.state ?? null,
+  selfId: text(document, "#self-id"),
+  peers: [...document.querySelectorAll("#peers li.peer")].map((li) => ({
+    id: li.dataset.peerId ?? "",
+    state: li.dataset.state ?? "",
+    name: text(li, ".peer-name"),
+  })),
+  chat: [...document.querySelectorAll("#chat-log .chat-message")].map((li) => ({
+    from: li.dataset.from ?? "",
+    sender: text(li, ".chat-sender"),
+    time: text(li, ".chat-time"),
+    text: text(li, ".chat-text"),
+  })),
+  firstChannelMs: document.body?.dataset.firstChannelMs ?? null,
+};
+"##;
+
+const RENAME_SCRIPT: &str = r##"
+const input = document.querySelector("#name-input");
+input.value = arguments[0];
+input.dispatchEvent(new Event("change", { bubbles: true }));
+"##;
+
+/// Everything the UI contract exposes, at one moment.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    /// `None` until the app has rendered.
+    pub connection: Option<String>,
+    /// Empty until welcomed.
+    pub self_id: String,
+    pub peers: Vec<PeerEntry>,
+    pub chat: Vec<ChatEntry>,
+    pub first_channel_ms: Option<String>,
+}
+
+/// One `#peers li.peer`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PeerEntry {
+    pub id: String,
+    pub state: String,
+    pub name: String,
+}
+
+/// One `#chat-log .chat-message`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ChatEntry {
+    pub from: String,
+    pub sender: String,
+    pub time: String,
+    pub text: String,
+}
+
+/// A browser showing the Meshdrop app.
+#[derive(Debug)]
+pub struct App {
+    browser: Browser,
+    /// Names this browser in timeout messages ("alice", "browser 2").
+    label: String,
+}
+
+impl App {
+    /// Opens `url` (see [`crate::SignalingServer::room_url`]) in `browser`.
+    pub async fn open(browser: Browser, url: &str, label: impl Into<String>) -> Result<App> {
+        browser.goto(url).await?;
+        Ok(App {
+            browser,
+            label: label.into(),
+        })
+    }
+
+    pub fn browser(&self) -> &Browser {
+        &self.browser
+    }
+
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// Reads the UI contract once.
+    pub async fn snapshot(&self) -> Result<Snapshot> {
+        self.browser
+            .run("the UI snapshot", SNAPSHOT_SCRIPT, vec![])
+            .await
+    }
+
+    /// Waits until `check` accepts a snapshot, and returns what it returned.
+    pub async fn wait_for<T>(
+        &self,
+        what: &str,
+        check: impl Fn(&Snapshot) -> Option<T>,
+    ) -> Result<T> {
+        let what = format!("{} to show {what}", self.label);
+        wait::until(what, UI_TIMEOUT, || async {
+            let snapshot = self.snapshot().await?;
+            Ok(match check(&snapshot) {
+                Some(value) => Probe::Ready(value),
+                None => Probe::NotYet(format!("{snapshot:#?}")),
+            })
+        })
+        .await
+    }
+
+    /// Own peer id, once the server has welcomed this browser.
+    pub async fn self_id(&self) -> Result<String> {
+        self.wait_for("its own peer id", |s| {
+            (!s.self_id.is_empty()).then(|| s.self_id.clone())
+        })
+        .await
+    }
+
+    /// Waits until the signaling connection is in `state`.
+    pub async fn wait_for_connection(&self, state: &str) -> Result<()> {
+        self.wait_for(&format!("signaling state {state:?}"), |s| {
+            (s.connection.as_deref() == Some(state)).then_some(())
+        })
+        .await
+    }
+
+    /// Waits until the peer list is exactly `ids`, each in `state`.
+    pub async fn wait_for_peers(&self, ids: &[&str], state: &str) -> Result<Vec<PeerEntry>> {
+        let mut expected: Vec<&str> = ids.to_vec();
+        expected.sort_unstable();
+        self.wait_for(
+            &format!("exactly the peers {expected:?}, all {state:?}"),
+            |s| {
+                let mut shown: Vec<&str> = s.peers.iter().map(|peer| peer.id.as_str()).collect();
+                shown.sort_unstable();
+                let all_in_state = s.peers.iter().all(|peer| peer.state == state);
+                (shown == expected && all_in_state).then(|| s.peers.clone())
+            },
+        )
+        .await
+    }
+
+    /// Waits until `peer` is listed under `name`.
+    pub async fn wait_for_peer_name(&self, peer: &str, name: &str) -> Result<()> {
+        self.wait_for(&format!("peer {peer} named {name:?}"), |s| {
+            s.peers
+                .iter()
+                .any(|entry| entry.id == peer && entry.name == name)
+                .then_some(())
+        })
+        .await
+    }
+
+    /// Waits until the chat log holds `text` from `from`, and returns that entry.
+    pub async fn wait_for_chat(&self, from: &str, text: &str) -> Result<ChatEntry> {
+        self.wait_for(&format!("chat {text:?} from {from}"), |s| {
+            s.chat
+                .iter()
+                .find(|entry| entry.from == from && entry.text == text)
+                .cloned()
+        })
+        .await
+    }
+
+    /// Milliseconds from navigation to the first open data channel, once there is one.
+    pub async fn first_channel_ms(&self) -> Result<String> {
+        self.wait_for("the first data channel open time", |s| {
+            s.first_channel_ms.clone()
+        })
+        .await
+    }
+
+    /// Types `text` into the chat input and presses Enter, as a user would.
+    pub async fn send_chat(&self, text: &str) -> Result<()> {
+        let input = self
+            .browser
+            .client()
+            .find(Locator::Css("#chat-input"))
+            .await?;
+        input
+            .send_keys(&format!("{text}{}", char::from(Key::Enter)))
+            .await?;
+        Ok(())
+    }
+
+    /// Sets the display name and fires `change`, as leaving the edited field would.
+    pub async fn set_name(&self, name: &str) -> Result<()> {
+        self.browser
+            .run("renaming", RENAME_SCRIPT, vec![json!(name)])
+            .await
+    }
+}

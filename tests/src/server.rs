@@ -1,0 +1,87 @@
+//! The real signaling server, run in-process inside the test's namespace.
+//!
+//! It serves the web app from the workspace's `dist/` (built by Trunk) and the signaling
+//! WebSocket at `/ws`. It listens on every address of the namespace, so browsers on the same
+//! host load the app from loopback (a secure context) and browsers on a second host of a
+//! [`crate::TwoHosts`] reach it at [`crate::HOST_A`].
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use meshdrop_signaling_server::{serve, Config};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::error::{Error, Result};
+
+/// Where `trunk build` puts the web app.
+const DIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../dist");
+
+/// How long [`SignalingServer::stop`] waits for every WebSocket to close.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running signaling server; dropping it without [`stop`](SignalingServer::stop) leaves it
+/// running until the test's runtime ends.
+#[derive(Debug)]
+pub struct SignalingServer {
+    port: u16,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl SignalingServer {
+    /// Starts the server with the built web app on a free port.
+    pub async fn start() -> Result<SignalingServer> {
+        let dist = PathBuf::from(DIST);
+        let index = dist.join("index.html");
+        if !index.is_file() {
+            return Err(Error::WebAppNotBuilt { index });
+        }
+        let config = Config {
+            static_dir: Some(dist),
+            ..Config::default()
+        };
+        let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0))
+            .await
+            .map_err(Error::io("bind the signaling server"))?;
+        let port = listener
+            .local_addr()
+            .map_err(Error::io("read the signaling server's address"))?
+            .port();
+        let (stop, stopped) = oneshot::channel();
+        let shutdown = async {
+            // A dropped sender also means stop.
+            let _ = stopped.await;
+        };
+        let task = tokio::spawn(serve(listener, config, shutdown));
+        Ok(SignalingServer { port, stop, task })
+    }
+
+    /// The server's address on `host` (loopback, [`crate::HOST_A`], ...).
+    pub fn address(&self, host: Ipv4Addr) -> SocketAddr {
+        SocketAddr::from((host, self.port))
+    }
+
+    /// The app's URL on loopback, in `room`: what a browser on this host opens.
+    pub fn room_url(&self, room: &str) -> String {
+        self.room_url_at(Ipv4Addr::LOCALHOST, room)
+    }
+
+    /// The app's URL at `host`, in `room`.
+    pub fn room_url_at(&self, host: Ipv4Addr, room: &str) -> String {
+        format!("http://{}/#{room}", self.address(host))
+    }
+
+    /// Stops the server: it closes every WebSocket, and this returns once they are closed.
+    pub async fn stop(self) -> Result<()> {
+        // The server may already have failed; `task` then tells how.
+        let _ = self.stop.send(());
+        match tokio::time::timeout(STOP_TIMEOUT, self.task).await {
+            Err(_) => Err(Error::ServerDidNotStop(STOP_TIMEOUT)),
+            Ok(Err(join_error)) => std::panic::resume_unwind(join_error.into_panic()),
+            Ok(Ok(served)) => served.map_err(Error::Server),
+        }
+    }
+}
