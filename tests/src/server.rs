@@ -71,7 +71,13 @@ impl SignalingServer {
 
     /// The app's URL at `host`, in `room`.
     pub fn room_url_at(&self, host: Ipv4Addr, room: &str) -> String {
-        format!("http://{}/#{room}", self.address(host))
+        format!("{}/#{room}", self.origin_at(host))
+    }
+
+    /// The app's origin at `host`, like `http://10.77.0.1:41234`: what a browser on another
+    /// host must treat as secure (see [`crate::Launch::treat_as_secure`]).
+    pub fn origin_at(&self, host: Ipv4Addr) -> String {
+        format!("http://{}", self.address(host))
     }
 
     /// Stops the server: it closes every WebSocket, and this returns once they are closed.
