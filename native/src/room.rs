@@ -320,6 +320,7 @@ impl Room {
             TransferState::Transferring => {
                 let label = format!("{verb} {files} {towards}");
                 let total = t.progress().bytes_total;
+                self.ui.status(&label);
                 self.ui.start(peer, transfer, label, total);
             }
             TransferState::Verifying => {}

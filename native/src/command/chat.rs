@@ -18,6 +18,9 @@ pub async fn run(args: ChatArgs) -> Result<()> {
     let mut held: Vec<String> = Vec::new();
     let mut input_open = true;
 
+    // Made once: a signal that arrives between two polls of a fresh `ctrl_c()` is lost.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     while input_open || !held.is_empty() {
         tokio::select! {
             event = room.recv() => {
@@ -37,7 +40,7 @@ pub async fn run(args: ChatArgs) -> Result<()> {
                 }
                 None => input_open = false,
             },
-            _ = tokio::signal::ctrl_c() => break,
+            _ = &mut interrupted => break,
         }
     }
     room.leave().await;

@@ -29,6 +29,9 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
     let mut questions: VecDeque<Question> = VecDeque::new();
     let mut outcome = None;
 
+    // Made once: a signal that arrives between two polls of a fresh `ctrl_c()` is lost.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     while outcome.is_none() {
         tokio::select! {
             event = room.recv() => {
@@ -52,7 +55,7 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
                     ask_next(&room, &questions);
                 }
             }
-            _ = tokio::signal::ctrl_c() => {
+            _ = &mut interrupted => {
                 let events = room.cancel_all(None, "cancelled by the receiver").await;
                 outcome = on_events(&mut room, &args, &mut questions, events).await;
                 break;

@@ -31,6 +31,9 @@ pub async fn run(args: SendArgs) -> Result<()> {
     let mut offers: HashMap<(PeerId, TransferId), TransferState> = HashMap::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.wait);
 
+    // Made once: a signal that arrives between two polls of a fresh `ctrl_c()` is lost.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     loop {
         let settled = offers.values().all(TransferState::is_final);
         if !offers.is_empty() && settled && waiting_for.is_empty() {
@@ -64,7 +67,7 @@ pub async fn run(args: SendArgs) -> Result<()> {
                     None => format!("nobody connected within {}s", args.wait),
                 }));
             }
-            _ = tokio::signal::ctrl_c() => {
+            _ = &mut interrupted => {
                 let events = room.cancel_all(None, "cancelled by the sender").await;
                 record(&mut room, &mut offers, events).await;
                 break;

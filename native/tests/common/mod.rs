@@ -1,0 +1,188 @@
+//! What every native test needs: a private network, the real signaling server in it, and
+//! real `meshdrop` processes to drive through their stdin, stdout, stderr and exit status.
+//!
+//! webrtc-rs gathers no usable candidates on loopback alone, so each test runs in a
+//! network namespace of its own (from the `meshdrop-e2e` harness); the server and every
+//! child process inherit it.
+
+use std::future::Future;
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use meshdrop_e2e::{run_in, NetNs};
+use meshdrop_signaling_server::{serve, Config};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::{mpsc, oneshot};
+
+/// How long any one step (a connection, a line, an exit) may take on a busy 2-core box
+/// running debug builds.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Run `body` in a fresh namespace with a signaling server; it gets the server's URL.
+pub fn in_private_network<F, Fut>(body: F)
+where
+    F: FnOnce(String) -> Fut + Send,
+    Fut: Future<Output = ()> + Send,
+{
+    let ns = NetNs::create().expect("create a network namespace (needs root and `ip`)");
+    run_in(&ns, async move {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .expect("bind the signaling server");
+        let url = format!("ws://{}/ws", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(serve(listener, Config::default(), async {
+            let _ = stopped.await;
+        }));
+        body(url).await;
+        let _ = stop.send(());
+        let _ = tokio::time::timeout(STEP_TIMEOUT, server).await;
+        Ok(())
+    })
+    .expect("run the test in its namespace");
+}
+
+/// One running `meshdrop` process.
+pub struct Meshdrop {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: mpsc::UnboundedReceiver<String>,
+    stderr: mpsc::UnboundedReceiver<String>,
+    /// Everything it printed, for the failure message.
+    transcript: Arc<Mutex<Vec<String>>>,
+}
+
+impl Meshdrop {
+    /// Start `meshdrop <args>` against `server`, named `name`.
+    pub fn start(server: &str, name: &str, args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_meshdrop"))
+            .args(args)
+            .args(["--server", server, "--name", name])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start meshdrop");
+        let transcript = Arc::new(Mutex::new(Vec::new()));
+        let stdout = lines_of(child.stdout.take().unwrap(), "out", &transcript);
+        let stderr = lines_of(child.stderr.take().unwrap(), "err", &transcript);
+        Self {
+            name: name.to_owned(),
+            stdin: child.stdin.take(),
+            child,
+            stdout,
+            stderr,
+            transcript,
+        }
+    }
+
+    /// Wait for a stderr line containing `needle`.
+    pub async fn expect_status(&mut self, needle: &str) -> String {
+        let lines = &mut self.stderr;
+        let found = wait_for_line(lines, |line| line.contains(needle)).await;
+        found.unwrap_or_else(|| self.fail(&format!("no stderr line with {needle:?}")))
+    }
+
+    /// Wait for a stdout line for which `accept` holds.
+    pub async fn expect_output(&mut self, accept: impl Fn(&str) -> bool) -> String {
+        let found = wait_for_line(&mut self.stdout, accept).await;
+        found.unwrap_or_else(|| self.fail("no matching stdout line"))
+    }
+
+    pub async fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .await
+            .unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Send SIGINT, as Ctrl-C does.
+    pub fn interrupt(&self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id().expect("still running") as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    }
+
+    /// Wait for the process to end and return its exit status.
+    pub async fn exit_code(&mut self) -> i32 {
+        match tokio::time::timeout(STEP_TIMEOUT, self.child.wait()).await {
+            Ok(status) => status.unwrap().code().expect("exited, not killed"),
+            Err(_) => self.fail("did not exit"),
+        }
+    }
+
+    fn fail(&self, what: &str) -> ! {
+        let transcript = self.transcript.lock().unwrap().join("\n");
+        panic!("{}: {what}; it printed:\n{transcript}", self.name)
+    }
+}
+
+fn lines_of(
+    stream: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    label: &'static str,
+    transcript: &Arc<Mutex<Vec<String>>>,
+) -> mpsc::UnboundedReceiver<String> {
+    let (lines_tx, lines_rx) = mpsc::unbounded_channel();
+    let transcript = transcript.clone();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stream).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            transcript.lock().unwrap().push(format!("[{label}] {line}"));
+            let _ = lines_tx.send(line);
+        }
+    });
+    lines_rx
+}
+
+async fn wait_for_line(
+    lines: &mut mpsc::UnboundedReceiver<String>,
+    accept: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let search = async {
+        while let Some(line) = lines.recv().await {
+            if accept(&line) {
+                return Some(line);
+            }
+        }
+        None
+    };
+    tokio::time::timeout(STEP_TIMEOUT, search)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// A file of `len` random bytes at `path`; returns its SHA-256.
+pub fn random_file(path: &Path, len: usize) -> String {
+    let mut bytes = vec![0u8; len];
+    rand::Rng::fill(&mut rand::rng(), &mut bytes[..]);
+    std::fs::write(path, &bytes).unwrap();
+    hex::encode(Sha256::digest(&bytes))
+}
+
+pub fn sha256_of(path: &Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// Names of the entries of `dir`, sorted.
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}

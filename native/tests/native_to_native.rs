@@ -1,0 +1,224 @@
+//! `meshdrop` against `meshdrop`: real processes, a real signaling server and real
+//! WebRTC, in a private network namespace. Needs root and `ip`.
+
+mod common;
+
+use common::{in_private_network, listing, random_file, sha256_of, Meshdrop};
+
+const MIB: usize = 1 << 20;
+
+#[test]
+fn a_64_mib_file_crosses_both_ways_intact() {
+    let work = tempfile::tempdir().unwrap();
+    let (ann_dir, bob_dir) = (work.path().join("ann"), work.path().join("bob"));
+    std::fs::create_dir_all(&ann_dir).unwrap();
+    std::fs::create_dir_all(&bob_dir).unwrap();
+    let to_bob = work.path().join("to-bob.bin");
+    let to_ann = work.path().join("to-ann.bin");
+    let to_bob_digest = random_file(&to_bob, 64 * MIB);
+    let to_ann_digest = random_file(&to_ann, 64 * MIB);
+    let (ann_inbox, bob_inbox) = (&ann_dir, &bob_dir);
+
+    in_private_network(|server| async move {
+        // Receiver first: the sender is the newcomer and makes the WebRTC offer.
+        let mut bob = Meshdrop::start(
+            &server,
+            "bob",
+            &[
+                "receive",
+                "--room",
+                "r",
+                "--yes",
+                "--dir",
+                bob_inbox.to_str().unwrap(),
+            ],
+        );
+        bob.expect_status("joined room r").await;
+        let mut ann = Meshdrop::start(
+            &server,
+            "ann",
+            &[
+                "send",
+                to_bob.to_str().unwrap(),
+                "--room",
+                "r",
+                "--to",
+                "bob",
+            ],
+        );
+        assert_eq!(ann.exit_code().await, 0, "sender");
+        assert_eq!(bob.exit_code().await, 0, "receiver");
+
+        // Sender first: now the receiver is the newcomer and offers.
+        let mut bob = Meshdrop::start(
+            &server,
+            "bob",
+            &[
+                "send",
+                to_ann.to_str().unwrap(),
+                "--room",
+                "r2",
+                "--to",
+                "ann",
+            ],
+        );
+        bob.expect_status("joined room r2").await;
+        let mut ann = Meshdrop::start(
+            &server,
+            "ann",
+            &[
+                "receive",
+                "--room",
+                "r2",
+                "--yes",
+                "--dir",
+                ann_inbox.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(ann.exit_code().await, 0, "receiver");
+        assert_eq!(bob.exit_code().await, 0, "sender");
+    });
+
+    assert_eq!(listing(&bob_dir), ["to-bob.bin"]);
+    assert_eq!(sha256_of(&bob_dir.join("to-bob.bin")), to_bob_digest);
+    assert_eq!(listing(&ann_dir), ["to-ann.bin"]);
+    assert_eq!(sha256_of(&ann_dir.join("to-ann.bin")), to_ann_digest);
+}
+
+#[test]
+fn chat_lines_go_both_ways() {
+    in_private_network(|server| async move {
+        let mut ann = Meshdrop::start(&server, "ann", &["chat", "--room", "talk"]);
+        ann.expect_status("joined room talk").await;
+        let mut bob = Meshdrop::start(&server, "bob", &["chat", "--room", "talk"]);
+        ann.expect_status("connected to bob").await;
+        bob.expect_status("connected to ann").await;
+
+        ann.type_line("hello from ann").await;
+        let line = bob
+            .expect_output(|line| line.ends_with("ann: hello from ann"))
+            .await;
+        assert!(is_chat_line(&line, "ann", "hello from ann"), "{line:?}");
+
+        bob.type_line("hi ann, bob here").await;
+        let line = ann
+            .expect_output(|line| line.ends_with("bob: hi ann, bob here"))
+            .await;
+        assert!(is_chat_line(&line, "bob", "hi ann, bob here"), "{line:?}");
+
+        ann.close_stdin();
+        bob.close_stdin();
+        assert_eq!(ann.exit_code().await, 0);
+        assert_eq!(bob.exit_code().await, 0);
+    });
+}
+
+/// `[HH:MM] name: text`, exactly.
+fn is_chat_line(line: &str, name: &str, text: &str) -> bool {
+    let Some(rest) = line.strip_prefix('[') else {
+        return false;
+    };
+    let (clock, message) = rest.split_at(5.min(rest.len()));
+    let clock_ok = clock.len() == 5
+        && clock.as_bytes()[2] == b':'
+        && clock
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| i == 2 || b.is_ascii_digit());
+    clock_ok && message == format!("] {name}: {text}")
+}
+
+#[test]
+fn a_declined_offer_ends_both_with_status_4() {
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("unwanted.txt");
+    random_file(&file, 1000);
+    let dir = work.path().join("inbox");
+    std::fs::create_dir_all(&dir).unwrap();
+
+    in_private_network(|server| async move {
+        let mut bob = Meshdrop::start(
+            &server,
+            "bob",
+            &["receive", "--room", "r", "--dir", dir.to_str().unwrap()],
+        );
+        bob.expect_status("joined room r").await;
+        let mut ann = Meshdrop::start(
+            &server,
+            "ann",
+            &["send", file.to_str().unwrap(), "--room", "r"],
+        );
+        let question = bob.expect_status("Accept? [y/N]").await;
+        assert!(question.contains("ann offers unwanted.txt"), "{question:?}");
+        bob.type_line("n").await;
+        assert_eq!(ann.exit_code().await, 4, "sender");
+        assert_eq!(bob.exit_code().await, 4, "receiver");
+        assert!(listing(&dir).is_empty());
+    });
+}
+
+#[test]
+fn cancelling_mid_transfer_ends_both_with_status_5_and_leaves_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    // Sparse, so it costs no disk, and large enough to still be moving when cancelled.
+    let file = work.path().join("huge.bin");
+    std::fs::File::create(&file)
+        .unwrap()
+        .set_len(8 << 30)
+        .unwrap();
+    let dir = work.path().join("inbox");
+    std::fs::create_dir_all(&dir).unwrap();
+
+    in_private_network(|server| async move {
+        let mut bob = Meshdrop::start(
+            &server,
+            "bob",
+            &[
+                "receive",
+                "--room",
+                "r",
+                "--yes",
+                "--dir",
+                dir.to_str().unwrap(),
+            ],
+        );
+        bob.expect_status("joined room r").await;
+        let mut ann = Meshdrop::start(
+            &server,
+            "ann",
+            &["send", file.to_str().unwrap(), "--room", "r"],
+        );
+        bob.expect_status("receiving huge.bin").await;
+        ann.interrupt();
+        let reason = bob.expect_status("cancelled by ann").await;
+        assert!(reason.contains("cancelled by the sender"), "{reason:?}");
+        assert_eq!(ann.exit_code().await, 5, "sender");
+        assert_eq!(bob.exit_code().await, 5, "receiver");
+        // Neither the file nor its temporary part is left behind.
+        assert!(listing(&dir).is_empty(), "{:?}", listing(&dir));
+    });
+}
+
+#[test]
+fn a_missing_peer_ends_the_sender_with_status_3() {
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("a.txt");
+    random_file(&file, 10);
+    in_private_network(|server| async move {
+        let mut ann = Meshdrop::start(
+            &server,
+            "ann",
+            &[
+                "send",
+                file.to_str().unwrap(),
+                "--room",
+                "r",
+                "--to",
+                "nobody",
+                "--wait",
+                "2",
+            ],
+        );
+        assert_eq!(ann.exit_code().await, 3);
+    });
+}
