@@ -46,6 +46,9 @@ pub fn test() -> Result<()> {
 }
 
 fn build_web_app() -> Result<()> {
+    // `trunk build --offline` passes --offline to cargo too, so fetch the crates first.
+    step("Crates (cargo fetch)");
+    process::run(command(cargo()).arg("fetch"))?;
     step("Web app (trunk build)");
     process::run(command("trunk").args(["build", "--release", "--offline"]))
 }
