@@ -6,6 +6,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use clap::builder::RangedU64ValueParser;
 use clap::Parser;
 use meshdrop_protocol::signaling::{IceServer, Limits};
 use meshdrop_signaling_server::{serve, Config, DEFAULT_LIMITS};
@@ -28,17 +29,25 @@ struct Args {
     #[arg(long = "ice-url", env = "MESHDROP_ICE_URLS", value_delimiter = ',')]
     ice_urls: Vec<String>,
     /// Largest WebSocket message a client may send, in bytes.
-    #[arg(long, env = "MESHDROP_MAX_MESSAGE_BYTES", default_value_t = DEFAULT_LIMITS.max_message_bytes)]
+    #[arg(long, env = "MESHDROP_MAX_MESSAGE_BYTES", value_parser = at_least_one::<usize>(), default_value_t = DEFAULT_LIMITS.max_message_bytes)]
     max_message_bytes: usize,
     /// Messages a client may send per second (token bucket).
-    #[arg(long, env = "MESHDROP_MAX_MESSAGES_PER_SECOND", default_value_t = DEFAULT_LIMITS.max_messages_per_second)]
+    #[arg(long, env = "MESHDROP_MAX_MESSAGES_PER_SECOND", value_parser = at_least_one::<u32>(), default_value_t = DEFAULT_LIMITS.max_messages_per_second)]
     max_messages_per_second: u32,
     /// Peers per room.
-    #[arg(long, env = "MESHDROP_MAX_PEERS_PER_ROOM", default_value_t = DEFAULT_LIMITS.max_peers_per_room)]
+    #[arg(long, env = "MESHDROP_MAX_PEERS_PER_ROOM", value_parser = at_least_one::<usize>(), default_value_t = DEFAULT_LIMITS.max_peers_per_room)]
     max_peers_per_room: usize,
     /// Seconds without any message after which a connection is closed.
-    #[arg(long, env = "MESHDROP_IDLE_TIMEOUT_SECS", default_value_t = DEFAULT_LIMITS.idle_timeout_secs)]
+    #[arg(long, env = "MESHDROP_IDLE_TIMEOUT_SECS", value_parser = at_least_one::<u64>(), default_value_t = DEFAULT_LIMITS.idle_timeout_secs)]
     idle_timeout_secs: u64,
+}
+
+/// Parses a whole number of 1 or more: a limit of zero would refuse every client.
+fn at_least_one<T>() -> RangedU64ValueParser<T>
+where
+    T: TryFrom<u64> + Clone + Send + Sync + 'static,
+{
+    RangedU64ValueParser::new().range(1..)
 }
 
 impl Args {
@@ -115,4 +124,46 @@ async fn stop_requested() {
         () = terminate => {}
     }
     tracing::info!("stopping");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(flags: &[&str]) -> Result<Args, clap::Error> {
+        Args::try_parse_from(std::iter::once("meshdrop-server").chain(flags.iter().copied()))
+    }
+
+    #[test]
+    fn flags_become_the_config() {
+        let config = parse(&[
+            "--ice-url",
+            "stun:a:3478,stun:b",
+            "--max-peers-per-room",
+            "4",
+        ])
+        .unwrap()
+        .into_config();
+        let urls: Vec<_> = config.ice_servers.iter().map(|s| s.urls.clone()).collect();
+        assert_eq!(urls, [vec!["stun:a:3478"], vec!["stun:b"]]);
+        assert_eq!(
+            config.limits,
+            Limits {
+                max_peers_per_room: 4,
+                ..DEFAULT_LIMITS
+            }
+        );
+    }
+
+    #[test]
+    fn zero_limits_are_refused() {
+        for flag in [
+            "--max-message-bytes",
+            "--max-messages-per-second",
+            "--max-peers-per-room",
+            "--idle-timeout-secs",
+        ] {
+            assert!(parse(&[flag, "0"]).is_err(), "{flag} 0 was accepted");
+        }
+    }
 }
