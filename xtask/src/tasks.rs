@@ -22,13 +22,14 @@ pub fn run() -> Result<()> {
 }
 
 /// Everything CI checks: formatting, lints, unit tests, and the browser tests (which need
-/// the built web app).
+/// the built web app). Formatting comes first because it needs nothing installed and fails
+/// in a second.
 pub fn test() -> Result<()> {
+    step("Formatting");
+    process::run(command(cargo()).args(["fmt", "--all", "--check"]))?;
     tools::install_web_build_tools()?;
     apt::install_browser_test_packages()?;
     build_web_app()?;
-    step("Formatting");
-    process::run(command(cargo()).args(["fmt", "--all", "--check"]))?;
     step("Lints");
     process::run(command(cargo()).args([
         "clippy",
