@@ -117,7 +117,13 @@ impl PeerTransfers {
         self.after(result).await
     }
 
-    /// Cancel every transfer that has not ended, e.g. because the connection is gone.
+    /// The connection is gone: every transfer that has not ended fails.
+    pub async fn on_disconnect(&mut self, reason: &str) -> Vec<DriverEvent> {
+        self.engine.on_disconnect(reason);
+        self.carry_out().await
+    }
+
+    /// Cancel every transfer that has not ended, e.g. on Ctrl-C.
     pub async fn cancel_all(&mut self, reason: &str) -> Vec<DriverEvent> {
         let mut events = Vec::new();
         for id in self.unfinished.clone() {

@@ -73,7 +73,8 @@ impl Room {
             .collect();
         let ui = ProgressUi::new();
         ui.status(format!(
-            "joined room {room} as {name} ({} other peers)",
+            "joined room {room} as {name} (peer id {}, {} other peers)",
+            mesh.self_id,
             mesh.initial_peers.len()
         ));
         Ok(Self {
@@ -229,12 +230,9 @@ impl Room {
         self.report(peer, events)
     }
 
-    /// Stop every transfer `peer` is part of (every one of everyone's when `None`).
-    pub async fn cancel_all(&mut self, peer: Option<&PeerId>, reason: &str) -> Vec<RoomEvent> {
-        let peers: Vec<PeerId> = match peer {
-            Some(peer) => vec![peer.clone()],
-            None => self.peers.keys().cloned().collect(),
-        };
+    /// Stop every transfer with everyone, e.g. on Ctrl-C.
+    pub async fn cancel_all(&mut self, reason: &str) -> Vec<RoomEvent> {
+        let peers: Vec<PeerId> = self.peers.keys().cloned().collect();
         let mut room_events = Vec::new();
         for peer in peers {
             let events = match self.transfers_mut(&peer) {
@@ -265,7 +263,11 @@ impl Room {
 
     async fn on_disconnected(&mut self, peer: PeerId) -> Vec<RoomEvent> {
         let reason = format!("connection to {} lost", self.name(&peer));
-        let mut events = self.cancel_all(Some(&peer), &reason).await;
+        let driver_events = match self.transfers_mut(&peer) {
+            Some(transfers) => transfers.on_disconnect(&reason).await,
+            None => Vec::new(),
+        };
+        let mut events = self.report(&peer, driver_events);
         if let Some(gone) = self.peers.remove(&peer) {
             self.ui.status(format!("{} disconnected", gone.name));
             events.push(RoomEvent::Disconnected { peer });

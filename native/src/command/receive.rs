@@ -56,7 +56,7 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
                 }
             }
             _ = &mut interrupted => {
-                let events = room.cancel_all(None, "cancelled by the receiver").await;
+                let events = room.cancel_all("cancelled by the receiver").await;
                 outcome = on_events(&mut room, &args, &mut questions, events).await;
                 break;
             }

@@ -68,7 +68,7 @@ pub async fn run(args: SendArgs) -> Result<()> {
                 }));
             }
             _ = &mut interrupted => {
-                let events = room.cancel_all(None, "cancelled by the sender").await;
+                let events = room.cancel_all("cancelled by the sender").await;
                 record(&mut room, &mut offers, events).await;
                 break;
             }

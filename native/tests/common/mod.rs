@@ -5,6 +5,9 @@
 //! network namespace of its own (from the `meshdrop-e2e` harness); the server and every
 //! child process inherit it.
 
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code)]
+
 use std::future::Future;
 use std::net::Ipv4Addr;
 use std::path::Path;
