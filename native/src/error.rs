@@ -56,9 +56,6 @@ pub enum Error {
 
     #[error("transfer to/from {peer} did not complete: {reason}")]
     TransferFailed { peer: String, reason: String },
-
-    #[error("WebRTC error: {0}")]
-    WebRtc(#[from] webrtc::error::Error),
 }
 
 impl Error {
@@ -71,7 +68,7 @@ impl Error {
             }
             Self::NoPeer(_) => EXIT_NO_PEER,
             Self::Declined { .. } => EXIT_DECLINED,
-            Self::TransferFailed { .. } | Self::WebRtc(_) => EXIT_TRANSFER_FAILED,
+            Self::TransferFailed { .. } => EXIT_TRANSFER_FAILED,
         }
     }
 }

@@ -244,16 +244,15 @@ impl Room {
         room_events
     }
 
-    /// Send a chat line to every connected peer; returns how many it went to.
-    pub async fn chat(&self, text: String, sent_at_ms: f64) -> usize {
+    /// Send a chat line to every connected peer.
+    pub async fn chat(&self, text: String, sent_at_ms: f64) {
         let frame = ControlFrame::Chat { text, sent_at_ms };
-        let mut reached = 0;
-        for peer in self.peers.values() {
-            if peer.link.send_control(&frame).await.is_ok() {
-                reached += 1;
+        for (id, peer) in &self.peers {
+            if let Err(error) = peer.link.send_control(&frame).await {
+                // The link is dying; the mesh reports it as disconnected.
+                tracing::debug!(peer = %id, %error, "chat line not sent");
             }
         }
-        reached
     }
 
     /// Let everything sent be delivered, then close every connection.
