@@ -4,6 +4,10 @@ use std::path::PathBuf;
 
 use meshdrop_protocol::signaling::{IceServer, Limits};
 
+use crate::origin::Origin;
+use crate::tls::Tls;
+use crate::turn::Turn;
+
 /// The limits enforced on every connection unless configured otherwise.
 ///
 /// * `max_message_bytes`: 64 KiB per WebSocket message (and per frame). An SDP offer is
@@ -24,8 +28,20 @@ pub const DEFAULT_LIMITS: Limits = Limits {
 pub struct Config {
     /// Enforced on every connection and announced to clients in `welcome`.
     pub limits: Limits,
-    /// Passed to clients in `welcome` for their peer connections.
+    /// Passed to clients in `welcome` for their peer connections, after the built-in
+    /// STUN server (if it runs) and before the TURN relays.
     pub ice_servers: Vec<IceServer>,
+    /// TURN relays sharing a secret with this server; each client gets its own
+    /// time-limited credentials for them.
+    pub turn: Option<Turn>,
+    /// The origin of the URL users open, like `https://meshdrop.example.com`. Its host
+    /// names the built-in STUN server in `welcome`, and its pages may open WebSockets.
+    pub public_origin: Option<Origin>,
+    /// Pages that may open the signaling WebSocket. Empty: the public origin, and pages
+    /// of the host the request is addressed to (see the `origin` module).
+    pub allowed_origins: Vec<Origin>,
+    /// Speak HTTPS and WSS with this certificate instead of plain HTTP.
+    pub tls: Option<Tls>,
     /// Directory of the built web app, served at `/`. Paths that name no file get its
     /// `index.html`, so the app can route on the client side.
     pub static_dir: Option<PathBuf>,
@@ -36,6 +52,10 @@ impl Default for Config {
         Self {
             limits: DEFAULT_LIMITS,
             ice_servers: Vec::new(),
+            turn: None,
+            public_origin: None,
+            allowed_origins: Vec::new(),
+            tls: None,
             static_dir: None,
         }
     }

@@ -25,7 +25,7 @@
 
 use std::error::Error as _;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
 use meshdrop_protocol::signaling::{
@@ -34,11 +34,11 @@ use meshdrop_protocol::signaling::{
 use meshdrop_protocol::{PeerId, RoomId, PROTOCOL_VERSION};
 use tokio::time::{sleep_until, timeout, Instant};
 
-use crate::identity;
 use crate::outbox::{self, Delivery, Outbox, OutboxReceiver};
 use crate::rate_limit::{RateLimiter, Verdict};
 use crate::rooms::Membership;
 use crate::state::State;
+use crate::{ice, identity};
 
 /// How long one write may take before the client counts as gone.
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -47,7 +47,10 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Serve one upgraded WebSocket until it ends, then leave the room and close it.
-pub async fn run(socket: WebSocket, state: Arc<State>) {
+///
+/// `host` is the host the client addressed (from its `Host` header), which names the
+/// built-in STUN server in its `welcome`.
+pub async fn run(socket: WebSocket, state: Arc<State>, host: Option<String>) {
     let (outbox, inbox) = outbox::channel();
     let limiter = RateLimiter::new(
         state.config.limits.max_messages_per_second,
@@ -59,6 +62,7 @@ pub async fn run(socket: WebSocket, state: Arc<State>) {
         outbox,
         inbox,
         limiter,
+        host,
         membership: None,
     };
     let ending = connection.serve().await;
@@ -105,7 +109,7 @@ impl Ending {
 }
 
 /// The snake_case name an error code has on the wire.
-fn wire_name(code: ErrorCode) -> String {
+pub fn wire_name(code: ErrorCode) -> String {
     match serde_json::to_value(code) {
         Ok(serde_json::Value::String(name)) => name,
         _ => format!("{code:?}"),
@@ -122,6 +126,7 @@ struct Connection {
     outbox: Outbox,
     inbox: OutboxReceiver,
     limiter: RateLimiter,
+    host: Option<String>,
     membership: Option<Membership>,
 }
 
@@ -163,13 +168,19 @@ impl Connection {
         };
         match self.limiter.check(Instant::now().into_std()) {
             Verdict::Accept => self.on_message(message).await,
-            Verdict::Drop { notify: false } => Ok(()),
+            Verdict::Drop { notify: false } => {
+                self.state.metrics.message_rejected(ErrorCode::RateLimited);
+                Ok(())
+            }
             Verdict::Drop { notify: true } => {
                 let limit = self.state.config.limits.max_messages_per_second;
                 let text = format!("more than {limit} messages per second; dropped");
                 self.refuse(ErrorCode::RateLimited, text).await
             }
-            Verdict::Flood => Err(Ending::Flood),
+            Verdict::Flood => {
+                self.state.metrics.message_rejected(ErrorCode::RateLimited);
+                Err(Ending::Flood)
+            }
         }
     }
 
@@ -237,7 +248,15 @@ impl Connection {
             peer_id: membership.peer().clone(),
             room: membership.room().clone(),
             peers,
-            ice_servers: self.state.config.ice_servers.clone(),
+            ice_servers: ice::servers(
+                &self.state.config,
+                self.state.stun_port,
+                ice::Client {
+                    peer: membership.peer(),
+                    host: self.host.as_deref(),
+                },
+                SystemTime::now(),
+            ),
             limits: self.state.config.limits,
         };
         self.membership = Some(membership);
@@ -269,6 +288,7 @@ impl Connection {
 
     /// Tell the client its message was refused; fatal codes end the connection.
     async fn refuse(&mut self, code: ErrorCode, message: impl Into<String>) -> Step {
+        self.state.metrics.message_rejected(code);
         let message = message.into();
         self.send(ServerMessage::Error { code, message }).await
     }

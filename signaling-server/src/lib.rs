@@ -9,7 +9,9 @@
 //! # Endpoints
 //!
 //! * `GET /ws`: the signaling WebSocket (JSON text messages, see `meshdrop_protocol`).
+//!   Handshakes from pages of other origins get `403` (see `origin`).
 //! * `GET /healthz`: `200 ok`.
+//! * `GET /metrics`: counters and gauges in the Prometheus text format (see `metrics`).
 //! * anything else: the web app from [`Config::static_dir`] when set, with its
 //!   `index.html` for paths that name no file; otherwise 404.
 //!
@@ -24,18 +26,30 @@
 //! * `signal` is forwarded only within the sender's room, with `from` set by the server.
 //! * `rename` is announced to the others with `peer_renamed`.
 //! * When a connection ends, the room gets `peer_left`; an empty room is deleted.
+//! * `welcome` lists the ICE servers for this client: the built-in STUN server, the
+//!   configured ones, and TURN relays with credentials of its own (see `ice`).
+//! * With [`serve_with_stun`], a STUN server answers on a UDP socket too (see `stun`).
 //! * Limits ([`DEFAULT_LIMITS`]) are per connection and announced in `welcome`. The
 //!   errors, and which of them close the socket with which code, are listed in the
 //!   `connection` module.
 
 mod config;
 mod connection;
+mod ice;
 mod identity;
+mod metrics;
+mod origin;
 mod outbox;
 mod rate_limit;
 mod rooms;
 mod server;
 mod state;
+mod stun;
+mod tls;
+mod turn;
 
 pub use config::{Config, DEFAULT_LIMITS};
-pub use server::serve;
+pub use origin::{InvalidOrigin, Origin};
+pub use server::{serve, serve_with_stun};
+pub use tls::{Tls, TlsError};
+pub use turn::{Turn, TurnSecret, DEFAULT_TTL as DEFAULT_TURN_TTL};

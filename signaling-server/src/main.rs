@@ -1,33 +1,89 @@
 //! `meshdrop-server`: run the signaling server from the command line.
 //!
-//! Every flag can also be set through its environment variable. Logs go to stderr;
-//! `RUST_LOG` picks what is logged (default `info`).
+//! Every flag can also be set through its environment variable (see `--help` and
+//! `docs/self-hosting.md`). A value that cannot work (a malformed URL, a limit of
+//! zero, a certificate that does not load, an address in use) stops the server before
+//! it starts, with a message naming the flag. Logs go to stderr, human-readable or as
+//! JSON lines; `RUST_LOG` picks what is logged (default `info`).
+//!
+//! On SIGTERM or Ctrl-C every WebSocket is closed with 1001 and the process exits 0,
+//! after at most [`SHUTDOWN_GRACE`] even if some connection does not close in time.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
 
-use clap::builder::RangedU64ValueParser;
-use clap::Parser;
+use clap::builder::{BoolishValueParser, RangedU64ValueParser};
+use clap::{Parser, ValueEnum};
 use meshdrop_protocol::signaling::{IceServer, Limits};
-use meshdrop_signaling_server::{serve, Config, DEFAULT_LIMITS};
-use tokio::net::TcpListener;
+use meshdrop_signaling_server::{
+    serve, serve_with_stun, Config, Origin, Tls, TlsError, Turn, TurnSecret, DEFAULT_LIMITS,
+    DEFAULT_TURN_TTL,
+};
+use tokio::net::{TcpListener, UdpSocket};
+use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 /// Served when `--static-dir` is not given, if it exists (where Trunk builds the app).
+/// A binary built with the app embedded serves that instead.
 const DEFAULT_STATIC_DIR: &str = "dist";
+
+/// The built-in STUN server's port unless `--stun-listen` says otherwise.
+const DEFAULT_STUN_PORT: u16 = 3478;
+
+/// Longest wait for connections to close after a stop is requested.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Parser)]
 #[command(version, about = "Meshdrop signaling server and web app host")]
 struct Args {
-    /// Address to listen on.
+    /// Address to listen on for HTTP(S) and WebSockets.
     #[arg(long, env = "MESHDROP_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// Directory of the built web app [default: `dist` if it exists].
+    /// URL users open, like https://meshdrop.example.com. Its host names the built-in
+    /// STUN server for clients, and its pages may use the WebSocket.
+    #[arg(long, env = "MESHDROP_PUBLIC_URL", value_parser = Origin::of_url)]
+    public_url: Option<Origin>,
+    /// Origin whose pages may use the WebSocket; repeat or separate with commas
+    /// [default: the public URL's, and the request's own host].
+    #[arg(
+        long = "allowed-origin",
+        env = "MESHDROP_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    allowed_origins: Vec<Origin>,
+    /// Directory of the built web app [default: the embedded app, or `dist` if it exists].
     #[arg(long, env = "MESHDROP_STATIC_DIR")]
     static_dir: Option<PathBuf>,
-    /// STUN/TURN URL handed to clients; repeat or separate with commas.
-    #[arg(long = "ice-url", env = "MESHDROP_ICE_URLS", value_delimiter = ',')]
+    /// Address of the built-in STUN server (UDP) [default: the --listen address, port 3478].
+    #[arg(long, env = "MESHDROP_STUN_LISTEN", conflicts_with = "no_stun")]
+    stun_listen: Option<SocketAddr>,
+    /// Do not run the built-in STUN server.
+    #[arg(long, env = "MESHDROP_NO_STUN", value_parser = BoolishValueParser::new())]
+    no_stun: bool,
+    /// Extra STUN or TURN URL handed to clients as is; repeat or separate with commas.
+    #[arg(long = "ice-url", env = "MESHDROP_ICE_URLS", value_delimiter = ',', value_parser = ice_url)]
     ice_urls: Vec<String>,
+    /// TURN relay URL (turn: or turns:) whose credentials come from --turn-secret;
+    /// repeat or separate with commas.
+    #[arg(long = "turn-url", env = "MESHDROP_TURN_URLS", value_delimiter = ',', value_parser = turn_url, requires = "turn_secret")]
+    turn_urls: Vec<String>,
+    /// Secret shared with the TURN relay (coturn: static-auth-secret, use-auth-secret).
+    #[arg(long, env = "MESHDROP_TURN_SECRET", hide_env_values = true, requires = "turn_urls", value_parser = non_empty)]
+    turn_secret: Option<String>,
+    /// How long the TURN credentials handed to each client stay valid, in seconds.
+    #[arg(long, env = "MESHDROP_TURN_TTL_SECS", value_parser = at_least_one::<u64>(), default_value_t = DEFAULT_TURN_TTL.as_secs())]
+    turn_ttl_secs: u64,
+    /// PEM certificate chain: serve HTTPS and WSS (needs --tls-key).
+    #[arg(long, env = "MESHDROP_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "MESHDROP_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Log lines for people, or JSON objects for a log collector.
+    #[arg(long, env = "MESHDROP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    log_format: LogFormat,
     /// Largest WebSocket message a client may send, in bytes.
     #[arg(long, env = "MESHDROP_MAX_MESSAGE_BYTES", value_parser = at_least_one::<usize>(), default_value_t = DEFAULT_LIMITS.max_message_bytes)]
     max_message_bytes: usize,
@@ -42,6 +98,12 @@ struct Args {
     idle_timeout_secs: u64,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
+}
+
 /// Parses a whole number of 1 or more: a limit of zero would refuse every client.
 fn at_least_one<T>() -> RangedU64ValueParser<T>
 where
@@ -50,11 +112,92 @@ where
     RangedU64ValueParser::new().range(1..)
 }
 
+/// A URL browsers accept in `RTCIceServer.urls`.
+fn ice_url(url: &str) -> Result<String, String> {
+    url_with_scheme(url, &["stun:", "stuns:", "turn:", "turns:"])
+}
+
+fn turn_url(url: &str) -> Result<String, String> {
+    url_with_scheme(url, &["turn:", "turns:"])
+}
+
+fn url_with_scheme(url: &str, schemes: &[&str]) -> Result<String, String> {
+    let has_host = |scheme: &&str| {
+        url.strip_prefix(*scheme)
+            .is_some_and(|rest| !rest.is_empty())
+    };
+    if schemes.iter().any(has_host) {
+        Ok(url.to_owned())
+    } else {
+        Err(format!(
+            "expected a URL starting with {} and a host",
+            schemes.join(" or ")
+        ))
+    }
+}
+
+fn non_empty(value: &str) -> Result<String, String> {
+    match value.is_empty() {
+        true => Err("must not be empty".into()),
+        false => Ok(value.to_owned()),
+    }
+}
+
+/// A setting that passed parsing but cannot be used; names the flag.
+#[derive(Debug, thiserror::Error)]
+enum StartupError {
+    #[error("--listen {address}: {source}")]
+    Listen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("--stun-listen {address}: {source}")]
+    StunListen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("--tls-cert: {0}")]
+    TlsCertificate(TlsError),
+    #[error("--tls-key: {0}")]
+    TlsKey(TlsError),
+    #[error("the server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+impl From<TlsError> for StartupError {
+    fn from(error: TlsError) -> Self {
+        match error {
+            TlsError::Certificates { .. } => Self::TlsCertificate(error),
+            TlsError::Key { .. } | TlsError::Mismatch(_) => Self::TlsKey(error),
+        }
+    }
+}
+
 impl Args {
-    fn into_config(self) -> Config {
+    /// Where the built-in STUN server should listen, if it runs.
+    fn stun_address(&self) -> Option<SocketAddr> {
+        let default = SocketAddr::new(self.listen.ip(), DEFAULT_STUN_PORT);
+        (!self.no_stun).then_some(self.stun_listen.unwrap_or(default))
+    }
+
+    fn tls(&self) -> Result<Option<Tls>, TlsError> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(certificates), Some(key)) => Tls::from_pem_files(certificates, key).map(Some),
+            // clap makes each of the two require the other.
+            _ => Ok(None),
+        }
+    }
+
+    fn into_config(self, tls: Option<Tls>) -> Config {
+        let embedded = cfg!(feature = "embed-web");
         let static_dir = self.static_dir.or_else(|| {
             let dist = Path::new(DEFAULT_STATIC_DIR);
-            dist.is_dir().then(|| dist.to_path_buf())
+            (!embedded && dist.is_dir()).then(|| dist.to_path_buf())
+        });
+        let turn = self.turn_secret.map(|secret| Turn {
+            urls: self.turn_urls,
+            secret: TurnSecret::new(secret),
+            ttl: Duration::from_secs(self.turn_ttl_secs),
         });
         Config {
             limits: Limits {
@@ -72,32 +215,93 @@ impl Args {
                     credential: None,
                 })
                 .collect(),
+            turn,
+            public_origin: self.public_url,
+            allowed_origins: self.allowed_origins,
+            tls,
             static_dir,
         }
     }
 }
 
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+async fn main() -> ExitCode {
     let args = Args::parse();
-    let listener = TcpListener::bind(args.listen).await?;
-    let config = args.into_config();
+    init_logging(args.log_format);
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "stopped");
+            // Plainly too, whatever the log format or filter.
+            eprintln!("meshdrop-server: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Human => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
+}
+
+async fn run(args: Args) -> Result<(), StartupError> {
+    let tls = args.tls()?;
+    let address = args.listen;
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|source| StartupError::Listen { address, source })?;
+    let stun = match args.stun_address() {
+        Some(address) => Some(
+            UdpSocket::bind(address)
+                .await
+                .map_err(|source| StartupError::StunListen { address, source })?,
+        ),
+        None => None,
+    };
+    let config = args.into_config(tls);
     tracing::info!(
-        address = %listener.local_addr()?,
+        address = ?listener.local_addr().ok(),
+        tls = config.tls.is_some(),
+        public_url = ?config.public_origin.as_ref().map(Origin::to_string),
+        stun = ?stun.as_ref().and_then(|socket| socket.local_addr().ok()),
+        turn = ?config.turn.as_ref().map(|turn| &turn.urls),
         static_dir = ?config.static_dir,
         limits = ?config.limits,
         "listening"
     );
-    serve(listener, config, stop_requested()).await?;
+    let stop = CancellationToken::new();
+    tokio::spawn(cancel_on_stop_signal(stop.clone()));
+    let shutdown = stop.clone().cancelled_owned();
+    let served = async move {
+        match stun {
+            Some(stun) => serve_with_stun(listener, stun, config, shutdown).await,
+            None => serve(listener, config, shutdown).await,
+        }
+    };
+    tokio::select! {
+        served = served => served.map_err(StartupError::Serve)?,
+        () = grace_expired(&stop) => {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "connections still open; exiting anyway");
+        }
+    }
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Resolves on Ctrl-C, or on SIGTERM where there is such a thing.
-async fn stop_requested() {
+/// Resolves [`SHUTDOWN_GRACE`] after `stop` is cancelled.
+async fn grace_expired(stop: &CancellationToken) {
+    stop.cancelled().await;
+    tokio::time::sleep(SHUTDOWN_GRACE).await;
+}
+
+/// Cancels `stop` on Ctrl-C, or on SIGTERM where there is such a thing.
+async fn cancel_on_stop_signal(stop: CancellationToken) {
     let interrupt = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!(%error, "cannot listen for Ctrl-C");
@@ -124,6 +328,7 @@ async fn stop_requested() {
         () = terminate => {}
     }
     tracing::info!("stopping");
+    stop.cancel();
 }
 
 #[cfg(test)]
@@ -134,6 +339,10 @@ mod tests {
         Args::try_parse_from(std::iter::once("meshdrop-server").chain(flags.iter().copied()))
     }
 
+    fn error_text(flags: &[&str]) -> String {
+        parse(flags).unwrap_err().to_string()
+    }
+
     #[test]
     fn flags_become_the_config() {
         let config = parse(&[
@@ -141,9 +350,19 @@ mod tests {
             "stun:a:3478,stun:b",
             "--max-peers-per-room",
             "4",
+            "--turn-url",
+            "turn:relay.example:3478",
+            "--turn-secret",
+            "s3cret",
+            "--turn-ttl-secs",
+            "600",
+            "--public-url",
+            "https://meshdrop.example/",
+            "--allowed-origin",
+            "https://a.example,https://b.example",
         ])
         .unwrap()
-        .into_config();
+        .into_config(None);
         let urls: Vec<_> = config.ice_servers.iter().map(|s| s.urls.clone()).collect();
         assert_eq!(urls, [vec!["stun:a:3478"], vec!["stun:b"]]);
         assert_eq!(
@@ -153,6 +372,23 @@ mod tests {
                 ..DEFAULT_LIMITS
             }
         );
+        let turn = config.turn.unwrap();
+        assert_eq!(turn.urls, ["turn:relay.example:3478"]);
+        assert_eq!(turn.ttl, Duration::from_secs(600));
+        assert_eq!(
+            config.public_origin.unwrap().to_string(),
+            "https://meshdrop.example"
+        );
+        assert_eq!(config.allowed_origins.len(), 2);
+    }
+
+    #[test]
+    fn stun_listens_next_to_http_unless_told_otherwise() {
+        let args = parse(&["--listen", "0.0.0.0:80"]).unwrap();
+        assert_eq!(args.stun_address(), Some("0.0.0.0:3478".parse().unwrap()));
+        let args = parse(&["--stun-listen", "127.0.0.1:5000"]).unwrap();
+        assert_eq!(args.stun_address(), Some("127.0.0.1:5000".parse().unwrap()));
+        assert_eq!(parse(&["--no-stun"]).unwrap().stun_address(), None);
     }
 
     #[test]
@@ -162,8 +398,37 @@ mod tests {
             "--max-messages-per-second",
             "--max-peers-per-room",
             "--idle-timeout-secs",
+            "--turn-ttl-secs",
         ] {
             assert!(parse(&[flag, "0"]).is_err(), "{flag} 0 was accepted");
         }
+    }
+
+    #[test]
+    fn malformed_values_name_their_flag() {
+        for (flags, named) in [
+            (&["--ice-url", "stun.example:3478"][..], "--ice-url"),
+            (
+                &["--turn-url", "stun:a", "--turn-secret", "s"],
+                "--turn-url",
+            ),
+            (&["--public-url", "meshdrop.example"], "--public-url"),
+            (
+                &["--allowed-origin", "https://a.example/app"],
+                "--allowed-origin",
+            ),
+            (&["--log-format", "xml"], "--log-format"),
+        ] {
+            let text = error_text(flags);
+            assert!(text.contains(named), "{flags:?} gave {text}");
+        }
+    }
+
+    #[test]
+    fn flags_that_only_work_together_require_each_other() {
+        assert!(error_text(&["--turn-url", "turn:a"]).contains("--turn-secret"));
+        assert!(error_text(&["--turn-secret", "s"]).contains("--turn-url"));
+        assert!(error_text(&["--tls-cert", "c.pem"]).contains("--tls-key"));
+        assert!(error_text(&["--no-stun", "--stun-listen", "0.0.0.0:1"]).contains("--no-stun"));
     }
 }

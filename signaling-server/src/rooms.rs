@@ -174,6 +174,15 @@ impl<H> Rooms<H> {
         self.others(membership).find(|member| &member.info.id == id)
     }
 
+    pub fn room_count(&self) -> usize {
+        self.rooms.len()
+    }
+
+    /// Peers seated in any room.
+    pub fn peer_count(&self) -> usize {
+        self.rooms.values().map(Vec::len).sum()
+    }
+
     /// Everyone in `room`, in join order.
     pub fn members(&self, room: &RoomId) -> impl Iterator<Item = &Member<H>> {
         self.rooms
@@ -240,7 +249,7 @@ mod tests {
         let b = rooms.join(room("r2"), peer("b", "Bob"), 2).unwrap();
         assert!(other_ids(&rooms, &a.membership).is_empty());
         assert!(rooms.peer(&a.membership, b.membership.peer()).is_none());
-        assert_eq!(rooms.rooms.len(), 2);
+        assert_eq!((rooms.room_count(), rooms.peer_count()), (2, 2));
     }
 
     #[test]
@@ -311,6 +320,7 @@ mod tests {
         let b = rooms.join(room("r"), peer("b", "Bob"), 2).unwrap();
         // The room is full, but a peer taking its own seat back never counts twice.
         let new = rooms.join(room("r"), peer("a", "Anna"), 10).unwrap();
+        assert_eq!(rooms.peer_count(), 2);
         let replaced = new.replaced.unwrap();
         assert_eq!(
             (replaced.handle, replaced.previous_name.as_str()),

@@ -5,18 +5,20 @@ use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State as Shared;
-use axum::response::Response;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UdpSocket};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
-use crate::connection;
 use crate::state::State;
+use crate::tls::TlsListener;
+use crate::{connection, metrics, origin, stun};
 
-/// Serve on `listener` until `shutdown` resolves.
+/// Serve on `listener` until `shutdown` resolves; over TLS if [`Config::tls`] is set.
 ///
 /// Then the server stops accepting, every WebSocket is sent a close frame (1001,
 /// `shutting_down`), and this returns once all of them are closed, so after it
@@ -26,26 +28,71 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let state = Arc::new(State::new(config));
+    run(listener, None, config, shutdown).await
+}
+
+/// [`serve`], and answer STUN requests on `stun` (see the `stun` module) until the
+/// same shutdown; clients are told about it in `welcome`.
+pub async fn serve_with_stun(
+    listener: TcpListener,
+    stun: UdpSocket,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    run(listener, Some(stun), config, shutdown).await
+}
+
+async fn run(
+    listener: TcpListener,
+    stun: Option<UdpSocket>,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let stun_port = match &stun {
+        Some(socket) => Some(socket.local_addr()?.port()),
+        None => None,
+    };
+    let state = Arc::new(State::new(config, stun_port));
+    let stun = stun.map(|socket| {
+        let (metrics, stop) = (Arc::clone(&state.metrics), state.shutdown.clone());
+        tokio::spawn(stun::serve(socket, metrics, stop))
+    });
     let stop = state.shutdown.clone();
-    let served = axum::serve(listener, router(Arc::clone(&state)))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            // Upgraded WebSockets are no longer HTTP requests that graceful shutdown
-            // waits for; they watch this token instead.
-            stop.cancel();
-        })
-        .await;
+    let graceful = async move {
+        shutdown.await;
+        // Upgraded WebSockets are no longer HTTP requests that graceful shutdown
+        // waits for; they watch this token instead.
+        stop.cancel();
+    };
+    let app = router(Arc::clone(&state));
+    let served = match &state.config.tls {
+        Some(tls) => {
+            let listener = TlsListener::new(listener, tls);
+            axum::serve(listener, app)
+                .with_graceful_shutdown(graceful)
+                .await
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(graceful)
+                .await
+        }
+    };
     state.shutdown.cancel();
     state.connections.close();
     state.connections.wait().await;
+    if let Some(stun) = stun {
+        // It only ends on the shutdown token; a panic in it has been reported already.
+        let _ = stun.await;
+    }
     served
 }
 
 fn router(state: Arc<State>) -> Router {
     let routes = Router::new()
         .route("/ws", get(websocket))
-        .route("/healthz", get(|| async { "ok" }));
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics));
     let routes = match &state.config.static_dir {
         Some(dir) => routes
             .fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
@@ -54,7 +101,24 @@ fn router(state: Arc<State>) -> Router {
     routes.layer(TraceLayer::new_for_http()).with_state(state)
 }
 
-async fn websocket(Shared(state): Shared<Arc<State>>, upgrade: WebSocketUpgrade) -> Response {
+async fn metrics(Shared(state): Shared<Arc<State>>) -> impl IntoResponse {
+    let text = state.metrics.render(state.gauges());
+    ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text)
+}
+
+async fn websocket(
+    Shared(state): Shared<Arc<State>>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let header = |name| headers.get(name).and_then(|value| value.to_str().ok());
+    let (origin, host) = (header(header::ORIGIN), header(header::HOST));
+    if !origin::is_allowed(origin, host, &state.config) {
+        tracing::debug!(?origin, ?host, "WebSocket from another origin refused");
+        let text = "this page's origin may not use this signaling server";
+        return (StatusCode::FORBIDDEN, text).into_response();
+    }
+    let host = host.and_then(origin::host_of);
     // Tracked from the request on, so a shutdown that starts while the upgrade is
     // still in flight waits for this connection too.
     let tracked = state.connections.token();
@@ -63,7 +127,7 @@ async fn websocket(Shared(state): Shared<Arc<State>>, upgrade: WebSocketUpgrade)
         .max_message_size(max_bytes)
         .max_frame_size(max_bytes)
         .on_upgrade(move |socket| async move {
-            connection::run(socket, state).await;
+            connection::run(socket, state, host).await;
             drop(tracked);
         })
 }

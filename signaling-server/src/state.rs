@@ -1,11 +1,12 @@
-//! What all connections share: the configuration, the rooms, and the shutdown switch.
+//! What all connections share: the configuration, the rooms, the metrics, and the
+//! shutdown switch.
 //!
 //! Each method here is one room-level event (a join, a rename, a forwarded signal, a
 //! departure) together with the messages it causes, done under one lock so every
 //! member of a room sees the room's events in the same order. Nothing here waits: the
 //! lock is never held across an `.await`.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use meshdrop_protocol::signaling::{ErrorCode, PeerInfo, ServerMessage, Signal};
 use meshdrop_protocol::{PeerId, RoomId};
@@ -13,12 +14,17 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::metrics::{Gauges, Metrics};
 use crate::outbox::Outbox;
 use crate::rooms::{Joined, Membership, RoomFull, Rooms};
 
 pub struct State {
     pub config: Config,
+    /// The built-in STUN server's port, if it runs.
+    pub stun_port: Option<u16>,
     rooms: Mutex<Rooms<Outbox>>,
+    /// Shared with the STUN responder, which counts its requests there too.
+    pub metrics: Arc<Metrics>,
     /// Cancelled when the server stops; every connection then closes.
     pub shutdown: CancellationToken,
     /// Every live WebSocket connection, so stopping can wait until all are closed.
@@ -31,10 +37,12 @@ pub struct State {
 pub struct UnknownPeer(pub PeerId);
 
 impl State {
-    pub fn new(config: Config) -> Self {
+    pub fn new(config: Config, stun_port: Option<u16>) -> Self {
         Self {
+            stun_port,
             rooms: Mutex::new(Rooms::new(config.limits.max_peers_per_room)),
             config,
+            metrics: Arc::default(),
             shutdown: CancellationToken::new(),
             connections: TaskTracker::new(),
         }
@@ -104,6 +112,7 @@ impl State {
             from: membership.peer().clone(),
             signal,
         });
+        self.metrics.signal_forwarded();
         Ok(())
     }
 
@@ -118,6 +127,17 @@ impl State {
             member.handle.deliver(ServerMessage::PeerLeft {
                 peer_id: membership.peer().clone(),
             });
+        }
+    }
+
+    /// The gauges of `/metrics`, as they are right now.
+    pub fn gauges(&self) -> Gauges {
+        let rooms = self.rooms();
+        Gauges {
+            // Counts every WebSocket from its upgrade request until it is closed.
+            connections: self.connections.len(),
+            peers: rooms.peer_count(),
+            rooms: rooms.room_count(),
         }
     }
 

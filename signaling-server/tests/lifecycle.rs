@@ -6,24 +6,14 @@ mod common;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use common::{TestServer, PATIENCE};
+use common::{http_get, TestServer};
 use meshdrop_signaling_server::Config;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// A plain HTTP/1.1 GET; returns the status code and the body.
 async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(PATIENCE, stream.read_to_string(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, body.to_owned())
+    let response = http_get(addr, path, &[]).await;
+    (response.status, response.body)
 }
 
 /// A directory with a tiny web app in it, removed again on drop.

@@ -9,9 +9,10 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use meshdrop_protocol::signaling::{ErrorCode, PeerInfo, ServerMessage, Signal};
 use meshdrop_protocol::PeerId;
-use meshdrop_signaling_server::{serve, Config};
+use meshdrop_signaling_server::{serve, serve_with_stun, Config};
 use serde_json::{json, Value};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
@@ -25,6 +26,8 @@ pub const QUIET: Duration = Duration::from_millis(300);
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// Where the built-in STUN server listens, if it runs.
+    pub stun: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -39,6 +42,25 @@ impl TestServer {
         }));
         Self {
             addr,
+            stun: None,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// A server with its STUN responder on `stun_ip`, any free port.
+    pub async fn start_with_stun(config: Config, stun_ip: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stun = UdpSocket::bind((stun_ip, 0)).await.unwrap();
+        let stun_addr = stun.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(serve_with_stun(listener, stun, config, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stun: Some(stun_addr),
             stop: Some(stop),
             task,
         }
@@ -79,6 +101,68 @@ impl TestServer {
             other => panic!("expected welcome, got {other:?}"),
         }
     }
+}
+
+/// An HTTP response as the tests look at it.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header lines as sent, names lowercased.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(header, _)| header == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// A plain HTTP/1.1 GET with extra header lines (like `"Origin: x"`).
+pub async fn http_get(addr: SocketAddr, path: &str, headers: &[&str]) -> HttpResponse {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let extra: String = headers.iter().map(|line| format!("{line}\r\n")).collect();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra}\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_string(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    parse_http_response(&response)
+}
+
+pub fn parse_http_response(response: &str) -> HttpResponse {
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|line| line.split_once(": "))
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+        .collect();
+    HttpResponse {
+        status,
+        headers,
+        body: body.to_owned(),
+    }
+}
+
+/// The value of one unlabelled or labelled series in a `/metrics` exposition.
+pub fn metric(exposition: &str, series: &str) -> Option<u64> {
+    exposition
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map(|value| value.parse().unwrap())
 }
 
 /// A joined client with what its welcome said.

@@ -1,0 +1,144 @@
+//! The ICE servers one client is told about in its `welcome`.
+//!
+//! In this order:
+//!
+//! 1. the built-in STUN server, if it runs, as `stun:<host>:<port>`, where the host is
+//!    the public URL's, or else the one the client itself used to reach this server
+//!    (its `Host` header), so the address works from wherever the client is;
+//! 2. the configured ICE servers, as they are;
+//! 3. the TURN relays, with credentials made for this peer (see `turn`).
+
+use std::time::SystemTime;
+
+use meshdrop_protocol::signaling::IceServer;
+use meshdrop_protocol::PeerId;
+
+use crate::config::Config;
+
+/// Who is asking, as far as its ICE servers depend on it.
+#[derive(Debug, Clone, Copy)]
+pub struct Client<'a> {
+    pub peer: &'a PeerId,
+    /// The host part of the client's `Host` header, if it sent a valid one.
+    pub host: Option<&'a str>,
+}
+
+/// The ICE servers for `client`, given the built-in STUN server's port if it runs.
+pub fn servers(
+    config: &Config,
+    stun_port: Option<u16>,
+    client: Client<'_>,
+    now: SystemTime,
+) -> Vec<IceServer> {
+    let public_host = config.public_origin.as_ref().map(|origin| origin.host());
+    let builtin = stun_port
+        .zip(public_host.or(client.host))
+        .map(|(port, host)| IceServer {
+            urls: vec![format!("stun:{host}:{port}")],
+            username: None,
+            credential: None,
+        });
+    let turn = config
+        .turn
+        .as_ref()
+        .map(|turn| turn.ice_server(client.peer, now));
+    builtin
+        .into_iter()
+        .chain(config.ice_servers.iter().cloned())
+        .chain(turn)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::origin::Origin;
+    use crate::turn::{Turn, TurnSecret};
+
+    fn urls(servers: &[IceServer]) -> Vec<&str> {
+        servers
+            .iter()
+            .flat_map(|server| &server.urls)
+            .map(String::as_str)
+            .collect()
+    }
+
+    fn peer() -> PeerId {
+        PeerId::new("0123456789abcdef").unwrap()
+    }
+
+    fn client<'a>(peer: &'a PeerId, host: Option<&'a str>) -> Client<'a> {
+        Client { peer, host }
+    }
+
+    #[test]
+    fn builtin_stun_comes_first_at_the_host_the_client_used() {
+        let config = Config {
+            ice_servers: vec![IceServer {
+                urls: vec!["stun:stun.example:19302".into()],
+                username: None,
+                credential: None,
+            }],
+            ..Config::default()
+        };
+        let peer = peer();
+        let servers = servers(
+            &config,
+            Some(3478),
+            client(&peer, Some("[::1]")),
+            SystemTime::now(),
+        );
+        assert_eq!(
+            urls(&servers),
+            ["stun:[::1]:3478", "stun:stun.example:19302"]
+        );
+    }
+
+    #[test]
+    fn the_public_url_host_wins_over_the_host_header() {
+        let config = Config {
+            public_origin: Some(Origin::of_url("https://meshdrop.example").unwrap()),
+            ..Config::default()
+        };
+        let peer = peer();
+        let servers = servers(
+            &config,
+            Some(3478),
+            client(&peer, Some("10.0.0.1")),
+            SystemTime::now(),
+        );
+        assert_eq!(urls(&servers), ["stun:meshdrop.example:3478"]);
+    }
+
+    #[test]
+    fn without_builtin_stun_or_a_host_there_is_no_builtin_entry() {
+        let config = Config::default();
+        let peer = peer();
+        let now = SystemTime::now();
+        assert!(servers(&config, None, client(&peer, Some("a.example")), now).is_empty());
+        assert!(servers(&config, Some(3478), client(&peer, None), now).is_empty());
+    }
+
+    #[test]
+    fn turn_comes_last_with_credentials_for_this_peer() {
+        let config = Config {
+            turn: Some(Turn {
+                urls: vec!["turn:relay.example:3478?transport=udp".into()],
+                secret: TurnSecret::new("s"),
+                ttl: Duration::from_secs(60),
+            }),
+            ..Config::default()
+        };
+        let peer = peer();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let servers = servers(&config, Some(3478), client(&peer, Some("h")), now);
+        assert_eq!(urls(&servers)[0], "stun:h:3478");
+        assert_eq!(
+            servers[1].username.as_deref(),
+            Some("1060:0123456789abcdef")
+        );
+        assert!(servers[1].credential.is_some());
+    }
+}
