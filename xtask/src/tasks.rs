@@ -42,8 +42,16 @@ pub fn test() -> Result<()> {
     step("Tests");
     process::run(command(cargo()).args(["test", "--workspace", "--exclude", "meshdrop-e2e"]))?;
     step("End-to-end tests in headless Chromium");
-    // One at a time: each runs several Chromiums, and CI has two cores.
-    process::run(command(cargo()).args(["test", "-p", "meshdrop-e2e", "--", "--test-threads=1"]))
+    // One at a time: each runs several Chromiums, and CI has two cores. Not captured, so the
+    // log shows the timings the tests print (time to the first open data channel).
+    process::run(command(cargo()).args([
+        "test",
+        "-p",
+        "meshdrop-e2e",
+        "--",
+        "--test-threads=1",
+        "--nocapture",
+    ]))
 }
 
 fn build_web_app() -> Result<()> {
