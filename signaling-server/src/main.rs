@@ -231,8 +231,7 @@ async fn main() -> ExitCode {
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(%error, "stopped");
-            // Plainly too, whatever the log format or filter.
+            // Plainly, whatever the log format or filter.
             eprintln!("meshdrop-server: {error}");
             ExitCode::FAILURE
         }
@@ -252,24 +251,17 @@ fn init_logging(format: LogFormat) {
 
 async fn run(args: Args) -> Result<(), StartupError> {
     let tls = args.tls()?;
-    let address = args.listen;
-    let listener = TcpListener::bind(address)
-        .await
-        .map_err(|source| StartupError::Listen { address, source })?;
+    let (listener, address) = bind_http(args.listen).await?;
     let stun = match args.stun_address() {
-        Some(address) => Some(
-            UdpSocket::bind(address)
-                .await
-                .map_err(|source| StartupError::StunListen { address, source })?,
-        ),
+        Some(address) => Some(bind_stun(address).await?),
         None => None,
     };
     let config = args.into_config(tls);
     tracing::info!(
-        address = ?listener.local_addr().ok(),
+        %address,
         tls = config.tls.is_some(),
-        public_url = ?config.public_origin.as_ref().map(Origin::to_string),
-        stun = ?stun.as_ref().and_then(|socket| socket.local_addr().ok()),
+        public_url = config.public_origin.as_ref().map(|origin| origin.to_string()),
+        stun = stun.as_ref().map(|(_, address)| address.to_string()),
         turn = ?config.turn.as_ref().map(|turn| &turn.urls),
         static_dir = ?config.static_dir,
         limits = ?config.limits,
@@ -280,7 +272,7 @@ async fn run(args: Args) -> Result<(), StartupError> {
     let shutdown = stop.clone().cancelled_owned();
     let served = async move {
         match stun {
-            Some(stun) => serve_with_stun(listener, stun, config, shutdown).await,
+            Some((stun, _)) => serve_with_stun(listener, stun, config, shutdown).await,
             None => serve(listener, config, shutdown).await,
         }
     };
@@ -292,6 +284,21 @@ async fn run(args: Args) -> Result<(), StartupError> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The listener on `address`, and the address it got (which tells the port for `:0`).
+async fn bind_http(address: SocketAddr) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let error = |source| StartupError::Listen { address, source };
+    let listener = TcpListener::bind(address).await.map_err(error)?;
+    let bound = listener.local_addr().map_err(error)?;
+    Ok((listener, bound))
+}
+
+async fn bind_stun(address: SocketAddr) -> Result<(UdpSocket, SocketAddr), StartupError> {
+    let error = |source| StartupError::StunListen { address, source };
+    let socket = UdpSocket::bind(address).await.map_err(error)?;
+    let bound = socket.local_addr().map_err(error)?;
+    Ok((socket, bound))
 }
 
 /// Resolves [`SHUTDOWN_GRACE`] after `stop` is cancelled.

@@ -83,23 +83,26 @@ impl TestServer {
     }
 
     pub async fn connect(&self) -> Client {
-        let url = format!("ws://{}/ws", self.addr);
-        let (socket, _) = connect_async(url).await.unwrap();
-        Client { socket }
+        Client::connect(self.addr).await
     }
 
     /// Connect and join `room` with the session key made from `seed`.
     pub async fn join(&self, room: &str, name: &str, seed: char) -> Joined {
-        let mut client = self.connect().await;
-        client.send_join(room, name, seed).await;
-        match client.recv().await {
-            ServerMessage::Welcome { peer_id, peers, .. } => Joined {
-                client,
-                id: peer_id,
-                peers,
-            },
-            other => panic!("expected welcome, got {other:?}"),
-        }
+        join(self.addr, room, name, seed).await
+    }
+}
+
+/// Connect to the server at `addr` and join `room` with the session key made from `seed`.
+pub async fn join(addr: SocketAddr, room: &str, name: &str, seed: char) -> Joined {
+    let mut client = Client::connect(addr).await;
+    client.send_join(room, name, seed).await;
+    match client.recv().await {
+        ServerMessage::Welcome { peer_id, peers, .. } => Joined {
+            client,
+            id: peer_id,
+            peers,
+        },
+        other => panic!("expected welcome, got {other:?}"),
     }
 }
 
@@ -187,6 +190,12 @@ pub struct Client {
 }
 
 impl Client {
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let url = format!("ws://{addr}/ws");
+        let (socket, _) = connect_async(url).await.unwrap();
+        Self { socket }
+    }
+
     pub async fn send_text(&mut self, text: impl Into<String>) {
         self.socket.send(Message::text(text.into())).await.unwrap();
     }

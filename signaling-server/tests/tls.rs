@@ -1,0 +1,165 @@
+//! HTTPS and WSS with a freshly generated certificate, over real sockets, and the
+//! errors for certificate files that cannot work.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use common::{parse_http_response, session_key, TestServer, PATIENCE};
+use futures_util::{SinkExt, StreamExt};
+use meshdrop_protocol::signaling::ServerMessage;
+use meshdrop_signaling_server::{Config, Tls, TlsError};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
+use tokio_tungstenite::tungstenite::Message;
+
+/// A self-signed certificate for `localhost`, written as PEM files.
+struct Certificate {
+    dir: tempfile::TempDir,
+    der: CertificateDer<'static>,
+}
+
+impl Certificate {
+    fn generate() -> Self {
+        let generated = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cert.pem"), generated.cert.pem()).unwrap();
+        let key = generated.signing_key.serialize_pem();
+        std::fs::write(dir.path().join("key.pem"), key).unwrap();
+        Self {
+            der: generated.cert.der().clone(),
+            dir,
+        }
+    }
+
+    fn cert(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
+    }
+
+    fn key(&self) -> PathBuf {
+        self.dir.path().join("key.pem")
+    }
+
+    fn tls(&self) -> Tls {
+        Tls::from_pem_files(&self.cert(), &self.key()).unwrap()
+    }
+
+    /// A TLS connection to `addr` that trusts only this certificate.
+    async fn connect(&self, addr: SocketAddr) -> TlsStream<TcpStream> {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.der.clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .unwrap()
+    }
+}
+
+async fn tls_server(certificate: &Certificate) -> TestServer {
+    TestServer::start(Config {
+        tls: Some(certificate.tls()),
+        ..Config::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn healthz_answers_over_https() {
+    let certificate = Certificate::generate();
+    let server = tls_server(&certificate).await;
+    let mut stream = certificate.connect(server.addr).await;
+    let request = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_string(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    let response = parse_http_response(&response);
+    assert_eq!((response.status, response.body.as_str()), (200, "ok"));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_joins_over_wss() {
+    let certificate = Certificate::generate();
+    let server = tls_server(&certificate).await;
+    let stream = certificate.connect(server.addr).await;
+    let (mut socket, _) = tokio_tungstenite::client_async("wss://localhost/ws", stream)
+        .await
+        .unwrap();
+    let join = json!({
+        "type": "join", "version": 1, "room": "room", "name": "Ann",
+        "session_key": session_key('a'),
+    });
+    socket.send(Message::text(join.to_string())).await.unwrap();
+    let reply = tokio::time::timeout(PATIENCE, socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let welcome: ServerMessage = serde_json::from_str(reply.to_text().unwrap()).unwrap();
+    assert!(matches!(welcome, ServerMessage::Welcome { .. }));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn plain_http_gets_no_answer_from_a_tls_server() {
+    let certificate = Certificate::generate();
+    let server = tls_server(&certificate).await;
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    let request = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut response)).await;
+    assert!(!response.starts_with(b"HTTP/1.1 200"));
+    // The failed handshake harms nobody else.
+    let mut stream = certificate.connect(server.addr).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert_eq!(parse_http_response(&response).status, 200);
+    server.stop().await;
+}
+
+#[test]
+fn unusable_files_are_reported_with_their_path() {
+    let certificate = Certificate::generate();
+    let other = Certificate::generate();
+    let missing = Path::new("/nonexistent/cert.pem");
+    assert!(matches!(
+        Tls::from_pem_files(missing, &certificate.key()),
+        Err(TlsError::Certificates { path, .. }) if path == missing
+    ));
+    // A key file holds no certificate, and a certificate file no key.
+    assert!(matches!(
+        Tls::from_pem_files(&certificate.key(), &certificate.key()),
+        Err(TlsError::Certificates { .. })
+    ));
+    assert!(matches!(
+        Tls::from_pem_files(&certificate.cert(), &certificate.cert()),
+        Err(TlsError::Key { path, .. }) if path == certificate.cert()
+    ));
+    assert!(matches!(
+        Tls::from_pem_files(&certificate.cert(), &other.key()),
+        Err(TlsError::Mismatch(_))
+    ));
+}
