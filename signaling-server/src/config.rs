@@ -43,7 +43,8 @@ pub struct Config {
     /// Speak HTTPS and WSS with this certificate instead of plain HTTP.
     pub tls: Option<Tls>,
     /// Directory of the built web app, served at `/`. Paths that name no file get its
-    /// `index.html`, so the app can route on the client side.
+    /// `index.html`, so the app can route on the client side. Without it, a binary
+    /// built with the `embed-web` feature serves the app it carries.
     pub static_dir: Option<PathBuf>,
 }
 

@@ -12,8 +12,9 @@
 //!   Handshakes from pages of other origins get `403` (see `origin`).
 //! * `GET /healthz`: `200 ok`.
 //! * `GET /metrics`: counters and gauges in the Prometheus text format (see `metrics`).
-//! * anything else: the web app from [`Config::static_dir`] when set, with its
-//!   `index.html` for paths that name no file; otherwise 404.
+//! * anything else: the web app from [`Config::static_dir`] when set, or else the one
+//!   built into the binary (feature `embed-web`), with its `index.html` for paths that
+//!   name no file, compressed when the browser accepts it; without an app, 404.
 //!
 //! # Behaviour
 //!
@@ -47,6 +48,7 @@ mod state;
 mod stun;
 mod tls;
 mod turn;
+mod web_app;
 
 pub use config::{Config, DEFAULT_LIMITS};
 pub use origin::{InvalidOrigin, Origin};

@@ -10,13 +10,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::net::{TcpListener, UdpSocket};
-use tower_http::services::{ServeDir, ServeFile};
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::state::State;
 use crate::tls::TlsListener;
-use crate::{connection, metrics, origin, stun};
+use crate::{connection, metrics, origin, stun, web_app};
 
 /// Serve on `listener` until `shutdown` resolves; over TLS if [`Config::tls`] is set.
 ///
@@ -93,9 +92,8 @@ fn router(state: Arc<State>) -> Router {
         .route("/ws", get(websocket))
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics));
-    let routes = match &state.config.static_dir {
-        Some(dir) => routes
-            .fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
+    let routes = match web_app::router(state.config.static_dir.as_deref()) {
+        Some(app) => routes.fallback_service(app),
         None => routes,
     };
     routes.layer(TraceLayer::new_for_http()).with_state(state)

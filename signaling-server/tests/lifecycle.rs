@@ -3,17 +3,42 @@
 
 mod common;
 
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use common::{http_get, TestServer};
+use common::{http_get, TestServer, PATIENCE};
 use meshdrop_signaling_server::Config;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// A plain HTTP/1.1 GET; returns the status code and the body.
 async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let response = http_get(addr, path, &[]).await;
     (response.status, response.body)
+}
+
+/// An HTTP/1.0 GET (so the body is not chunked) accepting `encoding`; returns the
+/// response head and the raw body bytes.
+async fn get_encoded(addr: SocketAddr, path: &str, encoding: &str) -> (String, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request =
+        format!("GET {path} HTTP/1.0\r\nHost: test\r\nAccept-Encoding: {encoding}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut response))
+        .await
+        .unwrap()
+        .unwrap();
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(response[..split].to_vec())
+        .unwrap()
+        .to_ascii_lowercase();
+    (head, response[split + 4..].to_vec())
+}
+
+fn big_script() -> String {
+    "run();\n".repeat(1000)
 }
 
 /// A directory with a tiny web app in it, removed again on drop.
@@ -25,6 +50,7 @@ impl WebApp {
         std::fs::create_dir_all(dir.join("assets")).unwrap();
         std::fs::write(dir.join("index.html"), "<title>Meshdrop</title>").unwrap();
         std::fs::write(dir.join("assets/app.js"), "run()").unwrap();
+        std::fs::write(dir.join("assets/big.js"), big_script()).unwrap();
         Self(dir)
     }
 }
@@ -59,6 +85,53 @@ async fn the_web_app_is_served_with_index_html_for_unknown_paths() {
     assert_eq!(get(server.addr, "/healthz").await, (200, "ok".into()));
 }
 
+#[tokio::test]
+async fn files_are_compressed_when_the_browser_accepts_it() {
+    let app = WebApp::new("compressed");
+    let server = TestServer::start(Config {
+        static_dir: Some(app.0.clone()),
+        ..Config::default()
+    })
+    .await;
+    let (head, body) = get_encoded(server.addr, "/assets/big.js", "gzip").await;
+    assert!(head.contains("content-encoding: gzip"), "{head}");
+    assert!(head.contains("content-type: text/javascript"), "{head}");
+    let mut unpacked = String::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_string(&mut unpacked)
+        .unwrap();
+    assert_eq!(unpacked, big_script());
+    let (head, body) = get_encoded(server.addr, "/assets/big.js", "br").await;
+    assert!(head.contains("content-encoding: br"), "{head}");
+    assert!(body.len() < big_script().len() / 10);
+    let (head, body) = get_encoded(server.addr, "/assets/big.js", "identity").await;
+    assert!(!head.contains("content-encoding"), "{head}");
+    assert_eq!(body, big_script().as_bytes());
+}
+
+/// With the app built in, `/` and unknown paths are its `index.html`, and its files
+/// come with their content types.
+#[cfg(feature = "embed-web")]
+#[tokio::test]
+async fn the_embedded_web_app_is_served() {
+    let server = TestServer::with_defaults().await;
+    let index = http_get(server.addr, "/", &[]).await;
+    assert_eq!(index.status, 200);
+    assert_eq!(index.header("content-type"), Some("text/html"));
+    assert_eq!(http_get(server.addr, "/room/x", &[]).await.body, index.body);
+    // Trunk names the script with a hash; find it in the page.
+    let script = index
+        .body
+        .split('"')
+        .find(|part| part.starts_with('/') && part.ends_with(".js"))
+        .expect("index.html loads a script");
+    let script = http_get(server.addr, script, &[]).await;
+    assert_eq!(script.status, 200);
+    assert_eq!(script.header("content-type"), Some("text/javascript"));
+    assert_ne!(script.body, index.body);
+}
+
+#[cfg(not(feature = "embed-web"))]
 #[tokio::test]
 async fn without_a_web_app_other_paths_are_not_found() {
     let server = TestServer::with_defaults().await;
