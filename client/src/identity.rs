@@ -7,14 +7,12 @@
 use meshdrop_protocol::RoomId;
 
 const ADJECTIVES: &[&str] = &[
-    "Amber", "Brave", "Calm", "Clever", "Cosmic", "Daring", "Gentle", "Golden", "Happy",
-    "Jolly", "Lucky", "Mellow", "Nimble", "Quiet", "Rapid", "Silver", "Sunny", "Swift",
-    "Tidy", "Witty",
+    "Amber", "Brave", "Calm", "Clever", "Cosmic", "Daring", "Gentle", "Golden", "Happy", "Jolly",
+    "Lucky", "Mellow", "Nimble", "Quiet", "Rapid", "Silver", "Sunny", "Swift", "Tidy", "Witty",
 ];
 const ANIMALS: &[&str] = &[
-    "Badger", "Beaver", "Falcon", "Ferret", "Fox", "Gecko", "Heron", "Koala", "Lynx",
-    "Marten", "Narwhal", "Otter", "Owl", "Panda", "Puffin", "Quokka", "Raven", "Seal",
-    "Tapir", "Walrus",
+    "Badger", "Beaver", "Falcon", "Ferret", "Fox", "Gecko", "Heron", "Koala", "Lynx", "Marten",
+    "Narwhal", "Otter", "Owl", "Panda", "Puffin", "Quokka", "Raven", "Seal", "Tapir", "Walrus",
 ];
 const NAME_KEY: &str = "meshdrop.name";
 const ROOM_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
@@ -70,7 +68,10 @@ pub fn remember_name(name: &str) {
 
 /// A fresh 128-bit secret for this page's lifetime (see `ClientMessage::Join`).
 pub fn session_key() -> String {
-    random_bytes(16).iter().map(|byte| format!("{byte:02x}")).collect()
+    random_bytes(16)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// `ws://` or `wss://` URL of the signaling endpoint on the server that served the page.

@@ -5,8 +5,8 @@
 //! method calls on `Mesh` coming down.
 
 mod identity;
-mod transfer;
 mod mesh;
+mod transfer;
 mod ui;
 
 fn main() {

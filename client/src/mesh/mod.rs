@@ -41,10 +41,15 @@ pub enum SignalingStatus {
 pub enum MeshEvent {
     Signaling(SignalingStatus),
     /// The server accepted us into the room under this id.
-    Joined { self_id: PeerId },
+    Joined {
+        self_id: PeerId,
+    },
     /// A peer is in the room, or changed its name.
     PeerSeen(PeerInfo),
-    PeerState { peer: PeerId, state: LinkState },
+    PeerState {
+        peer: PeerId,
+        state: LinkState,
+    },
     /// The peer left and its link is gone.
     PeerGone(PeerId),
     Chat {
@@ -269,9 +274,10 @@ fn on_server_message(inner: &Rc<RefCell<Inner>>, message: ServerMessage) {
             }
         },
         ServerMessage::Pong => {}
-        ServerMessage::Error { code, message } => {
-            emit(inner, MeshEvent::ServerError(format!("{code:?}: {message}")))
-        }
+        ServerMessage::Error { code, message } => emit(
+            inner,
+            MeshEvent::ServerError(format!("{code:?}: {message}")),
+        ),
     }
 }
 
@@ -288,7 +294,13 @@ fn open_link(inner: &Rc<RefCell<Inner>>, peer: PeerId, offer: Option<Signal>) {
     let link = match PeerLink::new(&ice_servers, on_event.clone()) {
         Ok(link) => link,
         Err(_) => {
-            emit(inner, MeshEvent::PeerState { peer, state: LinkState::Failed });
+            emit(
+                inner,
+                MeshEvent::PeerState {
+                    peer,
+                    state: LinkState::Failed,
+                },
+            );
             return;
         }
     };
@@ -306,7 +318,13 @@ fn open_link(inner: &Rc<RefCell<Inner>>, peer: PeerId, offer: Option<Signal>) {
     if let Some(replaced) = replaced {
         replaced.close();
     }
-    emit(inner, MeshEvent::PeerState { peer, state: LinkState::Connecting });
+    emit(
+        inner,
+        MeshEvent::PeerState {
+            peer,
+            state: LinkState::Connecting,
+        },
+    );
 }
 
 fn remove_link(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
@@ -356,12 +374,22 @@ fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, event: LinkEvent) {
             );
         }
         LinkEvent::State(state) => {
-            let transfers = inner.borrow().links.get(peer).and_then(|l| l.transfers.clone());
+            let transfers = inner
+                .borrow()
+                .links
+                .get(peer)
+                .and_then(|l| l.transfers.clone());
             if let Some(transfers) = transfers {
                 transfers.on_disconnect();
             }
             if inner.borrow().present.contains(peer) {
-                emit(inner, MeshEvent::PeerState { peer: peer.clone(), state });
+                emit(
+                    inner,
+                    MeshEvent::PeerState {
+                        peer: peer.clone(),
+                        state,
+                    },
+                );
             } else {
                 remove_link(inner, peer);
             }
@@ -404,11 +432,16 @@ fn start_transfers(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
     };
     if link.transfers.is_none() {
         let channels = link.peer.channels().clone();
-        link.transfers = Some(PeerTransfers::new(me, peer.clone(), channels, move |view| {
-            if let Some(inner) = weak.upgrade() {
-                emit(&inner, MeshEvent::Transfer(view));
-            }
-        }));
+        link.transfers = Some(PeerTransfers::new(
+            me,
+            peer.clone(),
+            channels,
+            move |view| {
+                if let Some(inner) = weak.upgrade() {
+                    emit(&inner, MeshEvent::Transfer(view));
+                }
+            },
+        ));
     }
 }
 
@@ -419,7 +452,10 @@ fn mark_first_channel_open(inner: &Rc<RefCell<Inner>>) {
         return;
     }
     let window = web_sys::window();
-    let elapsed = window.as_ref().and_then(web_sys::Window::performance).map(|p| p.now());
+    let elapsed = window
+        .as_ref()
+        .and_then(web_sys::Window::performance)
+        .map(|p| p.now());
     let body = window.and_then(|w| w.document()).and_then(|d| d.body());
     if let (Some(elapsed), Some(body)) = (elapsed, body) {
         let _ = body

@@ -27,7 +27,9 @@ pub enum SignalingEvent {
     Opened,
     Message(ServerMessage),
     /// The socket closed (or never opened); another attempt starts in `retry_in_ms`.
-    Lost { retry_in_ms: u32 },
+    Lost {
+        retry_in_ms: u32,
+    },
 }
 
 /// A self-healing signaling connection. Dropping it closes the socket for good.
@@ -151,7 +153,10 @@ fn schedule_retry(inner: &Rc<RefCell<Inner>>) {
         }
     });
     inner.borrow_mut().retry = Some(retry);
-    emit(&Rc::downgrade(inner), SignalingEvent::Lost { retry_in_ms: delay });
+    emit(
+        &Rc::downgrade(inner),
+        SignalingEvent::Lost { retry_in_ms: delay },
+    );
 }
 
 /// Call the owner without holding a borrow, so it may call back into `send`.

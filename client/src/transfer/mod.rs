@@ -149,7 +149,11 @@ impl PeerTransfers {
                 carry_out(&self.inner);
             }
             TransferAction::Cancel => {
-                let _ = self.inner.borrow_mut().engine.cancel(id, "cancelled by the user");
+                let _ = self
+                    .inner
+                    .borrow_mut()
+                    .engine
+                    .cancel(id, "cancelled by the user");
                 carry_out(&self.inner);
             }
         }
@@ -359,7 +363,10 @@ fn pump(inner: &Rc<RefCell<Driver>>) {
             match filled {
                 Ok(ahead) => {
                     let bytes = ahead.take(&request).unwrap_or_default();
-                    inner.borrow_mut().read_ahead.insert(request.transfer, ahead);
+                    inner
+                        .borrow_mut()
+                        .read_ahead
+                        .insert(request.transfer, ahead);
                     send_read(&inner, request.transfer, &bytes);
                 }
                 Err(error) => {

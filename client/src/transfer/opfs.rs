@@ -88,7 +88,9 @@ fn storage_manager() -> Result<web_sys::StorageManager, JsValue> {
 /// Delete the files earlier visits left behind. Files another tab is still writing are
 /// locked by the browser and survive.
 pub async fn clear_leftovers() {
-    let Ok(manager) = storage_manager() else { return };
+    let Ok(manager) = storage_manager() else {
+        return;
+    };
     let Ok(root) = JsFuture::from(manager.get_directory()).await else {
         return;
     };

@@ -32,9 +32,11 @@ pub fn app() -> Html {
             };
             wasm_bindgen_futures::spawn_local(transfer::clear_leftovers());
             let dispatch = state.dispatcher();
-            *mesh.borrow_mut() = Some(Mesh::start(identity::signaling_url(), identity, move |event| {
-                dispatch.dispatch(RoomAction::Mesh(event))
-            }));
+            *mesh.borrow_mut() = Some(Mesh::start(
+                identity::signaling_url(),
+                identity,
+                move |event| dispatch.dispatch(RoomAction::Mesh(event)),
+            ));
             // A hand-edited fragment names another room: start over in it.
             let reload = web_sys::window().map(|window| {
                 gloo_events::EventListener::new(&window, "hashchange", |_| {

@@ -21,7 +21,10 @@ pub struct PeerListProps {
 
 #[function_component(PeerList)]
 pub fn peer_list(props: &PeerListProps) -> Html {
-    let anyone_connected = props.peers.values().any(|peer| peer.state == LinkState::Connected);
+    let anyone_connected = props
+        .peers
+        .values()
+        .any(|peer| peer.state == LinkState::Connected);
     html! {
         <section class="panel peers-panel">
             <h2>{ "Peers" }</h2>
@@ -119,5 +122,7 @@ fn drop_target(props: &DropTargetProps) -> Html {
 }
 
 fn files_of(list: FileList) -> Vec<web_sys::File> {
-    (0..list.length()).filter_map(|index| list.get(index)).collect()
+    (0..list.length())
+        .filter_map(|index| list.get(index))
+        .collect()
 }

@@ -52,7 +52,10 @@ impl Default for RoomState {
 pub enum RoomAction {
     Mesh(MeshEvent),
     /// Our own chat line, shown in the log like everyone else's.
-    SentChat { text: String, sent_at_ms: f64 },
+    SentChat {
+        text: String,
+        sent_at_ms: f64,
+    },
 }
 
 impl RoomState {

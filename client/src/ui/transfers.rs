@@ -54,7 +54,10 @@ fn transfer_row(
         (false, files) => format!("{} files to {peer}", files.len()),
     };
     let offered = view.state == TransferState::Offered;
-    let running = matches!(view.state, TransferState::Transferring | TransferState::Verifying);
+    let running = matches!(
+        view.state,
+        TransferState::Transferring | TransferState::Verifying
+    );
     html! {
         <li class={classes!("transfer", state_name(&view.state))} key={format!("{}-{}", view.key.peer, view.key.id)}
             data-transfer-id={view.key.id.to_string()} data-peer-id={view.key.peer.to_string()}
@@ -105,7 +108,10 @@ pub fn state_name(state: &TransferState) -> &'static str {
 fn failure_reason(state: &TransferState) -> Option<String> {
     match state {
         TransferState::Cancelled { by_me: true, .. } => Some("You cancelled.".into()),
-        TransferState::Cancelled { by_me: false, reason } => Some(format!("Cancelled by the peer: {reason}")),
+        TransferState::Cancelled {
+            by_me: false,
+            reason,
+        } => Some(format!("Cancelled by the peer: {reason}")),
         TransferState::Failed { reason } => Some(format!("Failed: {reason}")),
         TransferState::Declined => Some("Declined.".into()),
         _ => None,
