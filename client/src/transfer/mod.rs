@@ -296,10 +296,11 @@ fn finish_file(inner: &Rc<RefCell<Driver>>, transfer: TransferId, index: u32) {
     let Some(file) = inner.borrow_mut().incoming.remove(&(transfer, index)) else {
         return;
     };
-    let weak = Rc::downgrade(inner);
+    // Held strongly: the sender may hang up right after our `complete`, and the file
+    // must still reach the user after its link is gone.
+    let inner = inner.clone();
     wasm_bindgen_futures::spawn_local(async move {
         let stored = file.finish().await;
-        let Some(inner) = weak.upgrade() else { return };
         match stored.and_then(|file| web_sys::Url::create_object_url_with_blob(&file)) {
             Ok(url) => {
                 let name = inner
