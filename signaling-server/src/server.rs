@@ -109,8 +109,8 @@ async fn websocket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let header = |name| headers.get(name).and_then(|value| value.to_str().ok());
-    let (origin, host) = (header(header::ORIGIN), header(header::HOST));
+    let value_of = |name| headers.get(name).and_then(|value| value.to_str().ok());
+    let (origin, host) = (value_of(header::ORIGIN), value_of(header::HOST));
     if !origin::is_allowed(origin, host, &state.config) {
         tracing::debug!(?origin, ?host, "WebSocket from another origin refused");
         let text = "this page's origin may not use this signaling server";
