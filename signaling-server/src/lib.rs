@@ -30,6 +30,7 @@
 //! * `welcome` lists the ICE servers for this client: the built-in STUN server, the
 //!   configured ones, and TURN relays with credentials of its own (see `ice`).
 //! * With [`serve_with_stun`], a STUN server answers on a UDP socket too (see `stun`).
+//! * With [`Config::tls`], all of the above is HTTPS and WSS (see `tls`).
 //! * Limits ([`DEFAULT_LIMITS`]) are per connection and announced in `welcome`. The
 //!   errors, and which of them close the socket with which code, are listed in the
 //!   `connection` module.

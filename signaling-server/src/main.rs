@@ -156,6 +156,8 @@ enum StartupError {
         address: SocketAddr,
         source: std::io::Error,
     },
+    #[error("--static-dir {}: no index.html there; build the web app first (trunk build)", .0.display())]
+    StaticDir(PathBuf),
     #[error("--tls-cert: {0}")]
     TlsCertificate(TlsError),
     #[error("--tls-key: {0}")]
@@ -178,6 +180,16 @@ impl Args {
     fn stun_address(&self) -> Option<SocketAddr> {
         let default = SocketAddr::new(self.listen.ip(), DEFAULT_STUN_PORT);
         (!self.no_stun).then_some(self.stun_listen.unwrap_or(default))
+    }
+
+    /// A `--static-dir` that is given must hold a built app.
+    fn check_static_dir(&self) -> Result<(), StartupError> {
+        match &self.static_dir {
+            Some(dir) if !dir.join("index.html").is_file() => {
+                Err(StartupError::StaticDir(dir.clone()))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn tls(&self) -> Result<Option<Tls>, TlsError> {
@@ -250,6 +262,7 @@ fn init_logging(format: LogFormat) {
 }
 
 async fn run(args: Args) -> Result<(), StartupError> {
+    args.check_static_dir()?;
     let tls = args.tls()?;
     let (listener, address) = bind_http(args.listen).await?;
     let stun = match args.stun_address() {

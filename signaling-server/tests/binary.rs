@@ -99,6 +99,14 @@ async fn unusable_tls_files_are_refused_naming_the_flag() {
 }
 
 #[tokio::test]
+async fn a_static_dir_without_an_app_is_refused() {
+    let empty = tempfile::tempdir().unwrap();
+    let (code, stderr) = refused(&["--static-dir", empty.path().to_str().unwrap()]).await;
+    assert_eq!(code, 1);
+    assert_names(&stderr, "--static-dir");
+}
+
+#[tokio::test]
 async fn addresses_in_use_are_refused_naming_the_flag() {
     let taken_tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let tcp = taken_tcp.local_addr().unwrap().to_string();
