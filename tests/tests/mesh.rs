@@ -45,7 +45,7 @@ fn three_browsers_form_a_mesh_that_outlives_the_server() -> Result<()> {
 }
 
 #[test]
-fn rooms_do_not_see_each_other() -> Result<()> {
+fn rooms_do_not_see_each_other_and_leavers_disappear() -> Result<()> {
     let ns = NetNs::create()?;
     run_in(&ns, async {
         let server = SignalingServer::start().await?;
@@ -61,6 +61,12 @@ fn rooms_do_not_see_each_other() -> Result<()> {
             "alice, alone in the first room, sees no one; she sees {:?}",
             seen.peers
         );
+
+        // Erin closes the page: Dave's list must drop her.
+        let (dave, _) = &second[0];
+        let (erin, _) = &second[1];
+        erin.browser().goto("about:blank").await?;
+        dave.wait_for_peers(&[], "connected").await?;
         Ok(())
     })
 }
