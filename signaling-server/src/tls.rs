@@ -6,11 +6,11 @@
 //! the app's storage, so a server reached by anything but `localhost` needs HTTPS,
 //! from here or from a proxy.
 
-use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use std::{fmt, io};
 
 use axum::serve::Listener;
 use rustls::pki_types::pem::{self, PemObject};
@@ -37,9 +37,16 @@ pub enum TlsError {
 }
 
 /// What the server needs to speak TLS: a certificate chain and its key.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Tls {
     config: Arc<ServerConfig>,
+}
+
+impl fmt::Debug for Tls {
+    /// Says nothing about the key.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Tls { .. }")
+    }
 }
 
 impl Tls {
