@@ -41,7 +41,7 @@ struct Args {
     /// Address to listen on for HTTP(S) and WebSockets.
     #[arg(long, env = "MESHDROP_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// URL users open, like https://meshdrop.example.com. Its host names the built-in
+    /// URL users open, like `https://meshdrop.example.com`. Its host names the built-in
     /// STUN server for clients, and its pages may use the WebSocket.
     #[arg(long, env = "MESHDROP_PUBLIC_URL", value_parser = Origin::of_url)]
     public_url: Option<Origin>,
