@@ -137,10 +137,10 @@ fn url_with_scheme(url: &str, schemes: &[&str]) -> Result<String, String> {
 }
 
 fn non_empty(value: &str) -> Result<String, String> {
-    match value.is_empty() {
-        true => Err("must not be empty".into()),
-        false => Ok(value.to_owned()),
+    if value.is_empty() {
+        return Err("must not be empty".into());
     }
+    Ok(value.to_owned())
 }
 
 /// A setting that passed parsing but cannot be used; names the flag.

@@ -53,16 +53,10 @@ impl Tls {
     /// Load the certificate chain (leaf first) and the private key (PKCS#8, PKCS#1 or
     /// SEC1) from PEM files, and check that they belong together.
     pub fn from_pem_files(certificates: &Path, key: &Path) -> Result<Self, TlsError> {
-        let chain = CertificateDer::pem_file_iter(certificates)
-            .and_then(|chain| chain.collect::<Result<Vec<_>, _>>())
-            .and_then(|chain| match chain.is_empty() {
-                true => Err(pem::Error::NoItemsFound),
-                false => Ok(chain),
-            })
-            .map_err(|source| TlsError::Certificates {
-                path: certificates.to_owned(),
-                source,
-            })?;
+        let chain = read_chain(certificates).map_err(|source| TlsError::Certificates {
+            path: certificates.to_owned(),
+            source,
+        })?;
         let key = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsError::Key {
             path: key.to_owned(),
             source,
@@ -82,6 +76,15 @@ impl Tls {
             config: Arc::new(config),
         })
     }
+}
+
+/// Every certificate in the PEM file at `path`; at least one.
+fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, pem::Error> {
+    let chain = CertificateDer::pem_file_iter(path)?.collect::<Result<Vec<_>, _>>()?;
+    if chain.is_empty() {
+        return Err(pem::Error::NoItemsFound);
+    }
+    Ok(chain)
 }
 
 /// Accepts TCP connections and yields them once their TLS handshake succeeded.

@@ -34,33 +34,29 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(config: Config) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve(listener, config, async {
-            let _ = stopped.await;
-        }));
-        Self {
-            addr,
-            stun: None,
-            stop: Some(stop),
-            task,
-        }
+        Self::spawn(config, None).await
     }
 
     /// A server with its STUN responder on `stun_ip`, any free port.
     pub async fn start_with_stun(config: Config, stun_ip: &str) -> Self {
+        Self::spawn(config, Some(UdpSocket::bind((stun_ip, 0)).await.unwrap())).await
+    }
+
+    async fn spawn(config: Config, stun: Option<UdpSocket>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let stun = UdpSocket::bind((stun_ip, 0)).await.unwrap();
-        let stun_addr = stun.local_addr().unwrap();
+        let stun_addr = stun.as_ref().map(|socket| socket.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(serve_with_stun(listener, stun, config, async {
+        let shutdown = async {
             let _ = stopped.await;
-        }));
+        };
+        let task = match stun {
+            Some(stun) => tokio::spawn(serve_with_stun(listener, stun, config, shutdown)),
+            None => tokio::spawn(serve(listener, config, shutdown)),
+        };
         Self {
             addr,
-            stun: Some(stun_addr),
+            stun: stun_addr,
             stop: Some(stop),
             task,
         }
