@@ -29,16 +29,18 @@ const CHROMIUM_FLAGS: &[&str] = &[
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    // Plain IP host candidates instead of mDNS names: resolving those would add multicast
-    // inside the namespace as one more moving part (ICE works either way here).
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
 ];
+
+/// Plain IP host candidates instead of mDNS names: resolving those would add multicast
+/// inside the namespace as one more moving part (ICE works either way here).
+const SHOW_LOCAL_IPS: &str = "--disable-features=WebRtcHideLocalIpsWithMdns";
 
 /// Where and how to start a [`Browser`].
 #[derive(Debug, Default)]
 pub struct Launch<'a> {
     host: Option<&'a NetNs>,
     secure_origins: Vec<String>,
+    hide_local_ips: bool,
 }
 
 impl<'a> Launch<'a> {
@@ -59,6 +61,14 @@ impl<'a> Launch<'a> {
     /// loopback, so OPFS and WebCrypto work on pages loaded from another host.
     pub fn treat_as_secure(mut self, origin: impl Into<String>) -> Launch<'a> {
         self.secure_origins.push(origin.into());
+        self
+    }
+
+    /// Keeps Chromium's default of hiding host candidates behind mDNS names. Without NAT a
+    /// server-reflexive candidate equals a host candidate and is dropped as a duplicate;
+    /// with the host hidden, it shows.
+    pub fn hide_local_ips(mut self) -> Launch<'a> {
+        self.hide_local_ips = true;
         self
     }
 
@@ -85,6 +95,9 @@ impl<'a> Launch<'a> {
     fn capabilities(&self, profile: &TempDir) -> serde_json::Map<String, Value> {
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|flag| flag.to_string()).collect();
         args.push(format!("--user-data-dir={}", profile.path().display()));
+        if !self.hide_local_ips {
+            args.push(SHOW_LOCAL_IPS.to_string());
+        }
         if !self.secure_origins.is_empty() {
             args.push(format!(
                 "--unsafely-treat-insecure-origin-as-secure={}",

@@ -9,8 +9,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use meshdrop_signaling_server::{serve, Config};
-use tokio::net::TcpListener;
+use meshdrop_signaling_server::{serve, serve_with_stun, Config};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -34,6 +34,19 @@ pub struct SignalingServer {
 impl SignalingServer {
     /// Starts the server with the built web app on a free port.
     pub async fn start() -> Result<SignalingServer> {
+        Self::start_with(None).await
+    }
+
+    /// [`start`](Self::start), with the built-in STUN responder on a free UDP port of every
+    /// address; the server names it in `welcome` as the clients' default ICE server.
+    pub async fn start_with_stun() -> Result<SignalingServer> {
+        let stun = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
+            .await
+            .map_err(Error::io("bind the STUN socket"))?;
+        Self::start_with(Some(stun)).await
+    }
+
+    async fn start_with(stun: Option<UdpSocket>) -> Result<SignalingServer> {
         let dist = PathBuf::from(DIST);
         let index = dist.join("index.html");
         if !index.is_file() {
@@ -55,7 +68,10 @@ impl SignalingServer {
             // A dropped sender also means stop.
             let _ = stopped.await;
         };
-        let task = tokio::spawn(serve(listener, config, shutdown));
+        let task = match stun {
+            Some(stun) => tokio::spawn(serve_with_stun(listener, stun, config, shutdown)),
+            None => tokio::spawn(serve(listener, config, shutdown)),
+        };
         Ok(SignalingServer { port, stop, task })
     }
 
