@@ -69,7 +69,15 @@ fn transfer_row(
             </div>
             <ul class="transfer-files">
                 { for view.files.iter().map(|file| html! {
-                    <li>{ &file.name }<span class="muted">{ format!(" · {}", format_bytes(file.size)) }</span></li>
+                    <li>
+                        <span class="file-name">{ &file.name }</span>
+                        <span class="muted">
+                            { " · " }<span class="file-size">{ format_bytes(file.size) }</span>
+                            if !file.mime.is_empty() {
+                                { " · " }<span class="file-type">{ &file.mime }</span>
+                            }
+                        </span>
+                    </li>
                 }) }
             </ul>
             <progress max="1" value={view.progress.fraction().to_string()} />
