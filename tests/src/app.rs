@@ -10,9 +10,22 @@
 //! * `#chat-form` with `#chat-input`; `#chat-log .chat-message[data-from]` with
 //!   `.chat-sender`, `.chat-time` and `.chat-text` children (own messages included).
 //! * `document.body.dataset.firstChannelMs`: ms from navigation to the first open channel.
+//! * `input.send-files` (a multiple file input) in each connected peer's row, and in the
+//!   `#everyone` row, which sends to every connected peer.
+//! * `#transfers li.transfer[data-transfer-id][data-peer-id][data-direction][data-state]`
+//!   (see [`TransferEntry`]) with `.transfer-title`, `.transfer-files li` (`.file-name`,
+//!   `.file-size`, `.file-type`), `.transfer-progress`, `.transfer-error`, the buttons
+//!   `button.accept`, `button.decline` and `button.cancel`, and an `a.save[href][download]`
+//!   per received file that passed its SHA-256 check.
 //!
 //! The whole contract is read in one script call ([`Snapshot`]); waits are predicates on
 //! snapshots, so a timeout reports everything the page showed last.
+
+mod transfers;
+
+pub use transfers::{
+    OfferedFile, ReceivedFile, Recipient, TransferButton, TransferEntry, TRANSFER_TIMEOUT,
+};
 
 use std::time::Duration;
 
@@ -46,6 +59,22 @@ return {
     text: text(li, ".chat-text"),
   })),
   firstChannelMs: document.body?.dataset.firstChannelMs ?? null,
+  transfers: [...document.querySelectorAll("#transfers li.transfer")].map((li) => ({
+    id: li.dataset.transferId ?? "",
+    peer: li.dataset.peerId ?? "",
+    direction: li.dataset.direction ?? "",
+    state: li.dataset.state ?? "",
+    title: text(li, ".transfer-title"),
+    files: [...li.querySelectorAll(".transfer-files li")].map((file) => ({
+      name: text(file, ".file-name"),
+      size: text(file, ".file-size"),
+      mime: text(file, ".file-type"),
+    })),
+    progress: text(li, ".transfer-progress"),
+    error: text(li, ".transfer-error"),
+    buttons: [...li.querySelectorAll("button")].map((button) => button.classList[0] ?? ""),
+    saved: [...li.querySelectorAll("a.save")].map((a) => a.getAttribute("download") ?? ""),
+  })),
 };
 "##;
 
@@ -66,6 +95,7 @@ pub struct Snapshot {
     pub peers: Vec<PeerEntry>,
     pub chat: Vec<ChatEntry>,
     pub first_channel_ms: Option<String>,
+    pub transfers: Vec<TransferEntry>,
 }
 
 /// One `#peers li.peer`.

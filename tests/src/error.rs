@@ -51,6 +51,9 @@ pub enum Error {
         last_seen: String,
     },
 
+    #[error("{what}, but it ended otherwise: {last_seen}")]
+    TransferEnded { what: String, last_seen: String },
+
     #[error(
         "the web app is not built ({} is missing): run `cargo xtask test`, which builds the web app first",
         .index.display()

@@ -1,0 +1,245 @@
+//! The file-transfer part of the app's UI contract: picking files, answering offers,
+//! following a transfer to its end, and checking what arrived.
+//!
+//! A transfer is named by the other peer's id and the transfer id, which is the sender's
+//! id for it and therefore the same on both sides.
+
+use std::time::Duration;
+
+use fantoccini::Locator;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::App;
+use crate::error::{Error, Result};
+use crate::files::TestFile;
+use crate::wait::{self, Probe};
+
+/// How long a transfer may take to reach a state: long enough for a few hundred MiB on
+/// a busy 2-core machine.
+pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// States after which a transfer never changes again.
+const FINAL_STATES: &[&str] = &["declined", "done", "cancelled", "failed"];
+
+/// Hashes every saved file of one transfer in the page, reading it back from its blob URL
+/// as the user's "Save" would.
+const RECEIVED_SCRIPT: &str = r##"
+const [peer, id] = arguments;
+const row = document.querySelector(
+  `#transfers li.transfer[data-peer-id="${peer}"][data-transfer-id="${id}"]`);
+return (async () => {
+  const received = [];
+  for (const link of row?.querySelectorAll("a.save") ?? []) {
+    const bytes = await (await fetch(link.href)).arrayBuffer();
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    received.push({
+      name: link.getAttribute("download") ?? "",
+      size: bytes.byteLength,
+      sha256: [...digest].map((byte) => byte.toString(16).padStart(2, "0")).join(""),
+    });
+  }
+  return received;
+})();
+"##;
+
+/// One `#transfers li.transfer`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct TransferEntry {
+    pub id: String,
+    /// The other peer.
+    pub peer: String,
+    /// `incoming` | `outgoing`.
+    pub direction: String,
+    /// `offered` | `declined` | `transferring` | `verifying` | `done` | `cancelled` | `failed`.
+    pub state: String,
+    pub title: String,
+    pub files: Vec<OfferedFile>,
+    /// Like "12.0 MiB of 64.0 MiB · 19% · 21.4 MiB/s · 2 s left".
+    pub progress: String,
+    /// Why it was declined, cancelled or failed; empty otherwise.
+    pub error: String,
+    /// The first class of each button shown: `accept`, `decline`, `cancel`.
+    pub buttons: Vec<String>,
+    /// The download names of the files ready to save.
+    pub saved: Vec<String>,
+}
+
+impl TransferEntry {
+    fn is(&self, peer: &str, id: &str) -> bool {
+        self.peer == peer && self.id == id
+    }
+
+    fn is_final(&self) -> bool {
+        FINAL_STATES.contains(&self.state.as_str())
+    }
+
+    /// True once some bytes have moved: the progress line no longer starts at zero.
+    pub fn has_progressed(&self) -> bool {
+        self.state == "transferring" && !self.progress.starts_with("0 B of")
+    }
+}
+
+/// One file of a transfer, as listed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct OfferedFile {
+    pub name: String,
+    /// As shown, like "64.0 MiB".
+    pub size: String,
+    /// Empty when the browser knew no type.
+    pub mime: String,
+}
+
+/// A saved file as the receiving page reads it back.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ReceivedFile {
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// Where picked files go.
+#[derive(Debug, Clone, Copy)]
+pub enum Recipient<'a> {
+    /// The peer with this id.
+    Peer(&'a str),
+    /// Every connected peer, each in a transfer of its own.
+    Everyone,
+}
+
+/// The buttons of a transfer row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferButton {
+    Accept,
+    Decline,
+    Cancel,
+}
+
+impl TransferButton {
+    fn class(self) -> &'static str {
+        match self {
+            TransferButton::Accept => "accept",
+            TransferButton::Decline => "decline",
+            TransferButton::Cancel => "cancel",
+        }
+    }
+}
+
+impl App {
+    /// Picks `files` in the recipient's "Send files" input, as a user would.
+    pub async fn send_files(&self, to: Recipient<'_>, files: &[&TestFile]) -> Result<()> {
+        let row = match to {
+            Recipient::Peer(id) => format!(r#"#peers li.peer[data-peer-id="{id}"]"#),
+            Recipient::Everyone => "#everyone".to_owned(),
+        };
+        let paths: Vec<String> = files
+            .iter()
+            .map(|file| file.path().display().to_string())
+            .collect();
+        self.browser
+            .client()
+            .find(Locator::Css(&format!("{row} input.send-files")))
+            .await?
+            .send_keys(&paths.join("\n"))
+            .await?;
+        Ok(())
+    }
+
+    /// Waits for an offer from `peer` of exactly `files` (by name), and returns it.
+    pub async fn wait_for_offer(&self, peer: &str, files: &[&TestFile]) -> Result<TransferEntry> {
+        let names: Vec<&str> = files.iter().map(|file| file.name()).collect();
+        self.wait_for(&format!("an offer of {names:?} from {peer}"), |s| {
+            s.transfers
+                .iter()
+                .find(|entry| {
+                    entry.peer == peer
+                        && entry.direction == "incoming"
+                        && entry.state == "offered"
+                        && entry
+                            .files
+                            .iter()
+                            .map(|file| file.name.as_str())
+                            .eq(names.iter().copied())
+                })
+                .cloned()
+        })
+        .await
+    }
+
+    /// Waits until transfer `id` with `peer` is in `state`, and returns it. Fails at once
+    /// if the transfer ends in another state, rather than waiting for the timeout.
+    pub async fn wait_for_transfer(
+        &self,
+        peer: &str,
+        id: &str,
+        state: &str,
+    ) -> Result<TransferEntry> {
+        self.wait_for_transfer_where(peer, id, &format!("in state {state:?}"), |entry| {
+            entry.state == state
+        })
+        .await
+    }
+
+    /// Waits until transfer `id` with `peer` has moved some bytes.
+    pub async fn wait_for_progress(&self, peer: &str, id: &str) -> Result<TransferEntry> {
+        self.wait_for_transfer_where(peer, id, "moving bytes", TransferEntry::has_progressed)
+            .await
+    }
+
+    async fn wait_for_transfer_where(
+        &self,
+        peer: &str,
+        id: &str,
+        condition: &str,
+        check: impl Fn(&TransferEntry) -> bool,
+    ) -> Result<TransferEntry> {
+        let what = format!(
+            "{} to show transfer {id} with {peer} {condition}",
+            self.label
+        );
+        wait::until(what.clone(), TRANSFER_TIMEOUT, || async {
+            let snapshot = self.snapshot().await?;
+            let entry = snapshot.transfers.iter().find(|entry| entry.is(peer, id));
+            match entry {
+                Some(entry) if check(entry) => Ok(Probe::Ready(entry.clone())),
+                Some(entry) if entry.is_final() => Err(Error::TransferEnded {
+                    what: what.clone(),
+                    last_seen: format!("{entry:#?}"),
+                }),
+                _ => Ok(Probe::NotYet(format!("{:#?}", snapshot.transfers))),
+            }
+        })
+        .await
+    }
+
+    /// Clicks `button` in the row of transfer `id` with `peer`.
+    pub async fn click_transfer_button(
+        &self,
+        peer: &str,
+        id: &str,
+        button: TransferButton,
+    ) -> Result<()> {
+        let selector = format!(
+            r#"#transfers li.transfer[data-peer-id="{peer}"][data-transfer-id="{id}"] button.{}"#,
+            button.class()
+        );
+        self.browser
+            .client()
+            .find(Locator::Css(&selector))
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    /// Reads back every file of transfer `id` with `peer` that is ready to save.
+    pub async fn received_files(&self, peer: &str, id: &str) -> Result<Vec<ReceivedFile>> {
+        self.browser
+            .run(
+                "reading back the received files",
+                RECEIVED_SCRIPT,
+                vec![json!(peer), json!(id)],
+            )
+            .await
+    }
+}

@@ -1,0 +1,293 @@
+//! File transfers, end to end: real Chromium browsers pick files from disk, offer them,
+//! answer offers, cancel, and read back what they received to compare its SHA-256 with
+//! the file on disk.
+//!
+//! Needs the web app in `dist/` (`cargo xtask test` builds it first).
+
+use meshdrop_e2e::room::{everyone_connected, everyone_names_themselves, join, Peer};
+use meshdrop_e2e::{
+    files::scratch_dir, run_in, NetNs, Recipient, Result, SignalingServer, TestFile, TransferButton,
+};
+use tempfile::TempDir;
+
+const MIB: u64 = 1 << 20;
+
+#[test]
+fn two_peers_send_each_other_files_at_the_same_time() -> Result<()> {
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = named_mesh(&server, "exchange", &["alice", "bob"]).await?;
+        let (alice, bob) = (&peers[0], &peers[1]);
+        let dir = scratch_dir()?;
+        let alices = three_files(&dir, "alice")?;
+        let bobs = three_files(&dir, "bob")?;
+
+        let to_bob = offer(alice, bob, &alices.each()).await?;
+        let to_alice = offer(bob, alice, &bobs.each()).await?;
+        for (receiver, sender, id) in [(bob, alice, &to_bob), (alice, bob, &to_alice)] {
+            receiver
+                .0
+                .click_transfer_button(&sender.1, id, TransferButton::Accept)
+                .await?;
+        }
+        // Both transfers now run at once, one each way.
+        assert_delivered(alice, bob, &to_bob, &alices.each()).await?;
+        assert_delivered(bob, alice, &to_alice, &bobs.each()).await
+    })
+}
+
+#[test]
+fn a_declined_offer_shows_declined_on_both_sides() -> Result<()> {
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = named_mesh(&server, "decline", &["alice", "bob"]).await?;
+        let (alice, bob) = (&peers[0], &peers[1]);
+        let dir = scratch_dir()?;
+        let file = TestFile::random(dir.path(), "unwanted.txt", 1000)?;
+
+        let id = offer(alice, bob, &[&file]).await?;
+        bob.0
+            .click_transfer_button(&alice.1, &id, TransferButton::Decline)
+            .await?;
+        for (app, other) in [(&bob.0, &alice.1), (&alice.0, &bob.1)] {
+            let entry = app.wait_for_transfer(other, &id, "declined").await?;
+            assert_eq!(entry.error, "Declined.", "{} says why", app.label());
+            assert!(
+                entry.buttons.is_empty() && entry.saved.is_empty(),
+                "{} offers nothing more to do: {entry:#?}",
+                app.label()
+            );
+        }
+        Ok(())
+    })
+}
+
+#[test]
+fn the_sender_cancels_mid_way_and_the_next_transfer_succeeds() -> Result<()> {
+    cancel_mid_way_then_send_again(Canceller::Sender)
+}
+
+#[test]
+fn the_receiver_cancels_mid_way_and_the_next_transfer_succeeds() -> Result<()> {
+    cancel_mid_way_then_send_again(Canceller::Receiver)
+}
+
+#[test]
+fn sending_to_everyone_delivers_to_every_peer() -> Result<()> {
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = named_mesh(&server, "everyone", &["alice", "bob", "carol"]).await?;
+        let (alice, receivers) = (&peers[0], &peers[1..]);
+        let dir = scratch_dir()?;
+        let big = TestFile::random(dir.path(), "everyone.bin", 16 * MIB)?;
+        let small = TestFile::random(dir.path(), "everyone.txt", 1)?;
+        let files = [&big, &small];
+
+        alice.0.send_files(Recipient::Everyone, &files).await?;
+        let mut ids = Vec::new();
+        for receiver in receivers {
+            let offered = receiver.0.wait_for_offer(&alice.1, &files).await?;
+            receiver
+                .0
+                .click_transfer_button(&alice.1, &offered.id, TransferButton::Accept)
+                .await?;
+            ids.push(offered.id);
+        }
+        for (receiver, id) in receivers.iter().zip(&ids) {
+            assert_delivered(alice, receiver, id, &files).await?;
+        }
+        Ok(())
+    })
+}
+
+/// Who clicks "Cancel" while the bytes flow.
+#[derive(Debug, Clone, Copy)]
+enum Canceller {
+    Sender,
+    Receiver,
+}
+
+/// Alice sends Bob a file big enough to still be running when one of them cancels it;
+/// both must show it cancelled, Bob must keep nothing of it, and a second transfer over
+/// the same connection must arrive intact.
+fn cancel_mid_way_then_send_again(canceller: Canceller) -> Result<()> {
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = named_mesh(&server, "cancel", &["alice", "bob"]).await?;
+        let (alice, bob) = (&peers[0], &peers[1]);
+        let dir = scratch_dir()?;
+        // A gigabyte takes many seconds even on loopback; sparse, it costs no disk.
+        let big = TestFile::sparse(dir.path(), "too-big.bin", 1024 * MIB)?;
+
+        let id = offer(alice, bob, &[&big]).await?;
+        bob.0
+            .click_transfer_button(&alice.1, &id, TransferButton::Accept)
+            .await?;
+        let (cancelling, other) = match canceller {
+            Canceller::Sender => (alice, bob),
+            Canceller::Receiver => (bob, alice),
+        };
+        cancelling.0.wait_for_progress(&other.1, &id).await?;
+        cancelling
+            .0
+            .click_transfer_button(&other.1, &id, TransferButton::Cancel)
+            .await?;
+
+        let mine = cancelling
+            .0
+            .wait_for_transfer(&other.1, &id, "cancelled")
+            .await?;
+        assert_eq!(mine.error, "You cancelled.");
+        let theirs = other
+            .0
+            .wait_for_transfer(&cancelling.1, &id, "cancelled")
+            .await?;
+        assert!(
+            theirs.error.starts_with("Cancelled by the peer"),
+            "{} says the peer cancelled: {theirs:#?}",
+            other.0.label()
+        );
+        for entry in [&mine, &theirs] {
+            assert!(
+                entry.buttons.is_empty() && entry.saved.is_empty(),
+                "a cancelled transfer offers nothing to do or save: {entry:#?}"
+            );
+        }
+
+        let next = TestFile::random(dir.path(), "after-cancel.bin", 4 * MIB)?;
+        let id = offer(alice, bob, &[&next]).await?;
+        bob.0
+            .click_transfer_button(&alice.1, &id, TransferButton::Accept)
+            .await?;
+        assert_delivered(alice, bob, &id, &[&next]).await
+    })
+}
+
+/// Opens one app per label in `room`, waits for the full mesh and for everyone's name.
+async fn named_mesh(server: &SignalingServer, room: &str, labels: &[&str]) -> Result<Vec<Peer>> {
+    let peers = join(server, room, labels).await?;
+    everyone_connected(&peers).await?;
+    everyone_names_themselves(&peers).await?;
+    Ok(peers)
+}
+
+/// The sizes the issue names: empty, one byte, and big enough for many chunks.
+struct ThreeFiles([TestFile; 3]);
+
+impl ThreeFiles {
+    fn each(&self) -> Vec<&TestFile> {
+        self.0.iter().collect()
+    }
+}
+
+fn three_files(dir: &TempDir, owner: &str) -> Result<ThreeFiles> {
+    Ok(ThreeFiles([
+        TestFile::random(dir.path(), &format!("{owner}-empty.txt"), 0)?,
+        TestFile::random(dir.path(), &format!("{owner}-one-byte.bin"), 1)?,
+        TestFile::random(dir.path(), &format!("{owner}-random.bin"), 64 * MIB)?,
+    ]))
+}
+
+/// `sender` picks `files` for `receiver`; the receiver must show the offer from the
+/// sender, with every file's name, size and type, and a choice; the sender must show it
+/// waiting, with a way to take it back. Returns the transfer id.
+async fn offer(sender: &Peer, receiver: &Peer, files: &[&TestFile]) -> Result<String> {
+    let (sending, sender_id) = sender;
+    let (receiving, receiver_id) = receiver;
+    sending
+        .send_files(Recipient::Peer(receiver_id), files)
+        .await?;
+    let offered = receiving.wait_for_offer(sender_id, files).await?;
+    assert!(
+        offered.title.contains(sending.label()),
+        "{} names the sender, {}: {offered:#?}",
+        receiving.label(),
+        sending.label()
+    );
+    for (shown, file) in offered.files.iter().zip(files) {
+        assert_eq!(
+            shown.size,
+            shown_size(file.size()),
+            "size of {}",
+            file.name()
+        );
+        assert_eq!(shown.mime, mime_of(file.name()), "type of {}", file.name());
+    }
+    assert_eq!(offered.buttons, ["accept", "decline"], "{offered:#?}");
+    let waiting = sending
+        .wait_for_transfer(receiver_id, &offered.id, "offered")
+        .await?;
+    assert_eq!(waiting.direction, "outgoing");
+    assert_eq!(waiting.buttons, ["cancel"], "{waiting:#?}");
+    Ok(offered.id)
+}
+
+/// Waits until both sides show transfer `id` done, then reads every file back in the
+/// receiver's page and compares it with the file on disk.
+async fn assert_delivered(
+    sender: &Peer,
+    receiver: &Peer,
+    id: &str,
+    files: &[&TestFile],
+) -> Result<()> {
+    let (sending, sender_id) = sender;
+    let (receiving, receiver_id) = receiver;
+    let done = receiving.wait_for_transfer(sender_id, id, "done").await?;
+    sending.wait_for_transfer(receiver_id, id, "done").await?;
+    let names: Vec<&str> = files.iter().map(|file| file.name()).collect();
+    let saved = receiving
+        .wait_for(&format!("a save link for each of {names:?}"), |s| {
+            s.transfers
+                .iter()
+                .find(|entry| entry.peer == *sender_id && entry.id == id)
+                .filter(|entry| entry.saved.len() == files.len())
+                .map(|entry| entry.saved.clone())
+        })
+        .await?;
+    let mut sorted_names = names.clone();
+    sorted_names.sort_unstable();
+    let mut sorted_saved = saved.clone();
+    sorted_saved.sort_unstable();
+    assert_eq!(sorted_saved, sorted_names, "{done:#?}");
+
+    let received = receiving.received_files(sender_id, id).await?;
+    for file in files {
+        let got = received
+            .iter()
+            .find(|received| received.name == file.name())
+            .expect("every saved file was read back");
+        assert_eq!(got.size, file.size(), "{} arrived whole", file.name());
+        assert_eq!(
+            got.sha256,
+            file.sha256()?,
+            "{} arrived unchanged at {}",
+            file.name(),
+            receiving.label()
+        );
+    }
+    Ok(())
+}
+
+/// How the app shows a file's size, for the sizes these tests use.
+fn shown_size(bytes: u64) -> String {
+    const GIB: u64 = 1024 * MIB;
+    match bytes {
+        0..1024 => format!("{bytes} B"),
+        _ if bytes.is_multiple_of(GIB) => format!("{}.0 GiB", bytes / GIB),
+        _ if bytes.is_multiple_of(MIB) => format!("{}.0 MiB", bytes / MIB),
+        _ => unreachable!("tests use whole MiB or GiB above 1 KiB, not {bytes} bytes"),
+    }
+}
+
+/// The type Chromium gives a picked file, by extension.
+fn mime_of(name: &str) -> &'static str {
+    match name.rsplit('.').next() {
+        Some("txt") => "text/plain",
+        Some("bin") => "application/octet-stream",
+        _ => "",
+    }
+}
