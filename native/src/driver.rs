@@ -20,7 +20,7 @@ use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{IdParity, Output, ReadRequest, Transfer, TransferState, Transfers, Write};
 use rand::RngCore;
 use tokio::fs::File;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufWriter};
 
 use crate::error::{Error, Result};
 use crate::link::PeerLink;
@@ -37,18 +37,22 @@ pub enum DriverEvent {
     Saved { path: PathBuf },
 }
 
+/// Bytes moved to or from disk per blocking file operation: each tokio file operation
+/// is a round trip to a blocking thread, so one per MiB rather than one per 64 KiB chunk.
+const FILE_BUFFER: usize = 1 << 20;
+
 /// The file an outgoing transfer is being read from.
 struct Source {
     transfer: TransferId,
     index: u32,
-    file: File,
+    file: BufReader<File>,
     position: u64,
 }
 
 /// A file being received, under a temporary name in the download directory.
 struct PartFile {
     temp_path: PathBuf,
-    file: File,
+    file: BufWriter<File>,
     position: u64,
 }
 
@@ -304,7 +308,7 @@ impl PeerTransfers {
             self.source = Some(Source {
                 transfer,
                 index,
-                file,
+                file: BufReader::with_capacity(FILE_BUFFER, file),
                 position: 0,
             });
         }
@@ -410,7 +414,7 @@ async fn create_part_file(dir: &Path) -> Result<PartFile, String> {
         .map_err(|error| format!("cannot create {}: {error}", temp_path.display()))?;
     Ok(PartFile {
         temp_path,
-        file,
+        file: BufWriter::with_capacity(FILE_BUFFER, file),
         position: 0,
     })
 }
@@ -422,7 +426,7 @@ async fn finish_part_file(
 ) -> Result<PathBuf, String> {
     let failed = |error: std::io::Error| format!("cannot save {}: {error}", meta.name);
     part.file.flush().await.map_err(failed)?;
-    part.file.sync_all().await.map_err(failed)?;
+    part.file.get_ref().sync_all().await.map_err(failed)?;
     drop(part.file);
     let destination = free_destination(dir, &safe_file_name(&meta.name)).await;
     tokio::fs::rename(&part.temp_path, &destination)
