@@ -86,6 +86,39 @@ fn a_64_mib_file_crosses_both_ways_intact() {
 }
 
 #[test]
+fn an_offer_to_everyone_reaches_every_receiver() {
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("for-all.bin");
+    let digest = random_file(&file, 4 * MIB);
+    let (bob_dir, carol_dir) = (work.path().join("bob"), work.path().join("carol"));
+    std::fs::create_dir_all(&bob_dir).unwrap();
+    std::fs::create_dir_all(&carol_dir).unwrap();
+    let (bob_inbox, carol_inbox) = (&bob_dir, &carol_dir);
+
+    in_private_network(|server| async move {
+        let receive = |dir| ["receive", "--room", "all", "--yes", "--dir", dir];
+        let mut bob = Meshdrop::start(&server, "bob", &receive(bob_inbox.to_str().unwrap()));
+        bob.expect_status("joined room all").await;
+        let mut carol = Meshdrop::start(&server, "carol", &receive(carol_inbox.to_str().unwrap()));
+        // Carol is the newcomer: she connects to Bob before Ann arrives.
+        carol.expect_status("connected to bob").await;
+        let mut ann = Meshdrop::start(
+            &server,
+            "ann",
+            &["send", file.to_str().unwrap(), "--room", "all"],
+        );
+        assert_eq!(ann.exit_code().await, 0, "sender");
+        assert_eq!(bob.exit_code().await, 0, "bob");
+        assert_eq!(carol.exit_code().await, 0, "carol");
+    });
+
+    for dir in [&bob_dir, &carol_dir] {
+        assert_eq!(listing(dir), ["for-all.bin"]);
+        assert_eq!(sha256_of(&dir.join("for-all.bin")), digest);
+    }
+}
+
+#[test]
 fn chat_lines_go_both_ways() {
     in_private_network(|server| async move {
         let mut ann = Meshdrop::start(&server, "ann", &["chat", "--room", "talk"]);
@@ -196,6 +229,47 @@ fn cancelling_mid_transfer_ends_both_with_status_5_and_leaves_nothing() {
         assert_eq!(bob.exit_code().await, 5, "receiver");
         // Neither the file nor its temporary part is left behind.
         assert!(listing(&dir).is_empty(), "{:?}", listing(&dir));
+    });
+}
+
+#[test]
+fn a_receiver_that_vanishes_mid_transfer_ends_the_sender_with_status_5() {
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("huge.bin");
+    std::fs::File::create(&file)
+        .unwrap()
+        .set_len(8 << 30)
+        .unwrap();
+    let dir = work.path().join("inbox");
+    std::fs::create_dir_all(&dir).unwrap();
+
+    in_private_network(|server| async move {
+        let mut bob = Meshdrop::start(
+            &server,
+            "bob",
+            &[
+                "receive",
+                "--room",
+                "r",
+                "--yes",
+                "--dir",
+                dir.to_str().unwrap(),
+            ],
+        );
+        bob.expect_status("joined room r").await;
+        let mut ann = Meshdrop::start(
+            &server,
+            "ann",
+            &["send", file.to_str().unwrap(), "--room", "r"],
+        );
+        bob.expect_status("receiving huge.bin").await;
+        // No goodbye of any kind: only ICE noticing the silence can tell Ann.
+        bob.kill().await;
+        let failure = ann
+            .expect_status("huge.bin (8.00 GiB) to bob: failed")
+            .await;
+        assert!(failure.contains("connection to bob lost"), "{failure:?}");
+        assert_eq!(ann.exit_code().await, 5);
     });
 }
 

@@ -119,6 +119,11 @@ impl Meshdrop {
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
     }
 
+    /// SIGKILL: the process vanishes without a word to anyone.
+    pub async fn kill(&mut self) {
+        self.child.kill().await.unwrap();
+    }
+
     /// Wait for the process to end and return its exit status.
     pub async fn exit_code(&mut self) -> i32 {
         match tokio::time::timeout(STEP_TIMEOUT, self.child.wait()).await {
