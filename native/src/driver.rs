@@ -59,7 +59,8 @@ struct PartFile {
 pub struct PeerTransfers {
     link: Arc<PeerLink>,
     engine: Transfers,
-    download_dir: PathBuf,
+    /// Where received files go; `None` if this end receives nothing.
+    download_dir: Option<PathBuf>,
     /// Paths of the files of each outgoing transfer, in offer order.
     outgoing: HashMap<TransferId, Vec<PathBuf>>,
     source: Option<Source>,
@@ -76,7 +77,7 @@ impl PeerTransfers {
         self_id: &PeerId,
         peer: &PeerId,
         link: Arc<PeerLink>,
-        download_dir: PathBuf,
+        download_dir: Option<PathBuf>,
     ) -> Self {
         Self {
             link,
@@ -339,10 +340,16 @@ impl PeerTransfers {
     ) -> Result<&mut PartFile, String> {
         let key = (transfer, index);
         if !self.incoming.contains_key(&key) {
-            let part = create_part_file(&self.download_dir).await?;
+            let part = create_part_file(self.download_dir()?).await?;
             self.incoming.insert(key, part);
         }
         Ok(self.incoming.get_mut(&key).expect("inserted above"))
+    }
+
+    fn download_dir(&self) -> Result<&Path, String> {
+        self.download_dir
+            .as_deref()
+            .ok_or_else(|| "this peer does not receive files".to_owned())
     }
 
     /// Move a verified file to its real name and return where it went.
@@ -360,7 +367,10 @@ impl PeerTransfers {
             .remove(&(transfer, index))
             .expect("created above");
         let temp_path = part.temp_path.clone();
-        let result = finish_part_file(part, &self.download_dir, &meta).await;
+        let result = match self.download_dir() {
+            Ok(dir) => finish_part_file(part, dir, &meta).await,
+            Err(reason) => Err(reason),
+        };
         if result.is_err() {
             let _ = tokio::fs::remove_file(&temp_path).await;
         }

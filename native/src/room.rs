@@ -45,7 +45,6 @@ pub enum RoomEvent {
 }
 
 struct Peer {
-    name: String,
     link: Arc<PeerLink>,
     transfers: PeerTransfers,
 }
@@ -55,14 +54,17 @@ pub struct Room {
     self_id: PeerId,
     /// Display names of every peer we have heard of, including those gone since.
     names: HashMap<PeerId, String>,
-    download_dir: PathBuf,
+    /// Where received files go; `None` for commands that receive nothing, whose room
+    /// declines every offer by itself.
+    download_dir: Option<PathBuf>,
     peers: HashMap<PeerId, Peer>,
     ui: ProgressUi,
 }
 
 impl Room {
-    /// Join the room; received files will be saved in `download_dir`.
-    pub async fn join(config: JoinConfig, download_dir: PathBuf) -> Result<Self> {
+    /// Join the room; received files will be saved in `download_dir`, and without one
+    /// every offer is declined.
+    pub async fn join(config: JoinConfig, download_dir: Option<PathBuf>) -> Result<Self> {
         let room = config.room.clone();
         let name = config.name.clone();
         let mesh = Mesh::join(config).await?;
@@ -117,25 +119,11 @@ impl Room {
     }
 
     /// Whether `state` is a peer's offer to us, waiting for an answer.
-    pub fn is_offer_to_us(
-        &self,
-        peer: &PeerId,
-        transfer: TransferId,
-        state: &TransferState,
-    ) -> bool {
+    fn is_offer_to_us(&self, peer: &PeerId, transfer: TransferId, state: &TransferState) -> bool {
         *state == TransferState::Offered
             && self
                 .transfer(peer, transfer)
                 .is_some_and(|t| t.direction() == Direction::Incoming)
-    }
-
-    /// Turn down an offer made to a command that does not receive files.
-    pub async fn refuse_offer(&mut self, peer: &PeerId, transfer: TransferId) {
-        self.ui.status(format!(
-            "{} offered files; declined (use `meshdrop receive` to receive)",
-            self.name(peer)
-        ));
-        self.decline(peer, transfer).await;
     }
 
     pub async fn handle(&mut self, event: MeshEvent) -> Vec<RoomEvent> {
@@ -149,21 +137,11 @@ impl Room {
                     link.clone(),
                     self.download_dir.clone(),
                 );
-                self.peers.insert(
-                    peer.clone(),
-                    Peer {
-                        name: name.clone(),
-                        link,
-                        transfers,
-                    },
-                );
+                self.peers.insert(peer.clone(), Peer { link, transfers });
                 vec![RoomEvent::Connected { peer, name }]
             }
             MeshEvent::Disconnected(peer) => self.on_disconnected(peer).await,
             MeshEvent::Renamed { peer, name } => {
-                if let Some(known) = self.peers.get_mut(&peer) {
-                    known.name = name.clone();
-                }
                 self.names.insert(peer, name);
                 Vec::new()
             }
@@ -180,7 +158,8 @@ impl Room {
                     Some(transfers) => transfers.on_control(frame).await,
                     None => Vec::new(),
                 };
-                self.report(&from, events)
+                let events = self.report(&from, events);
+                self.refuse_offers_unless_receiving(&from, events).await
             }
             MeshEvent::Data { from, chunk } => {
                 let events = match self.transfers_mut(&from) {
@@ -267,11 +246,39 @@ impl Room {
             None => Vec::new(),
         };
         let mut events = self.report(&peer, driver_events);
-        if let Some(gone) = self.peers.remove(&peer) {
-            self.ui.status(format!("{} disconnected", gone.name));
+        if self.peers.remove(&peer).is_some() {
+            self.ui.status(format!("{} disconnected", self.name(&peer)));
             events.push(RoomEvent::Disconnected { peer });
         }
         events
+    }
+
+    /// Without a download directory, decline `peer`'s offers at once: they are not
+    /// the command's business, and the peer should not wait for an answer.
+    async fn refuse_offers_unless_receiving(
+        &mut self,
+        peer: &PeerId,
+        events: Vec<RoomEvent>,
+    ) -> Vec<RoomEvent> {
+        if self.download_dir.is_some() {
+            return events;
+        }
+        let mut kept = Vec::new();
+        for event in events {
+            match event {
+                RoomEvent::Transfer {
+                    transfer, state, ..
+                } if self.is_offer_to_us(peer, transfer, &state) => {
+                    self.ui.status(format!(
+                        "{} offered files; declined (use `meshdrop receive` to receive)",
+                        self.name(peer)
+                    ));
+                    kept.extend(self.decline(peer, transfer).await);
+                }
+                event => kept.push(event),
+            }
+        }
+        kept
     }
 
     fn transfers_mut(&mut self, peer: &PeerId) -> Option<&mut PeerTransfers> {
@@ -312,9 +319,10 @@ impl Room {
             return;
         };
         let files = describe(t);
+        let name = self.name(peer);
         let (towards, verb) = match t.direction() {
-            Direction::Outgoing => (format!("to {}", known.name), "sending"),
-            Direction::Incoming => (format!("from {}", known.name), "receiving"),
+            Direction::Outgoing => (format!("to {name}"), "sending"),
+            Direction::Incoming => (format!("from {name}"), "receiving"),
         };
         match state {
             TransferState::Offered => {}
@@ -328,7 +336,7 @@ impl Room {
             TransferState::Declined => self.ui.status(format!("{files} {towards}: declined")),
             TransferState::Done => self.ui.status(format!("{files} {towards}: done")),
             TransferState::Cancelled { by_me, reason } => {
-                let who = if *by_me { "you" } else { known.name.as_str() };
+                let who = if *by_me { "you" } else { name };
                 self.ui
                     .status(format!("{files} {towards}: cancelled by {who} ({reason})"));
             }

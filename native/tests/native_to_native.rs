@@ -191,6 +191,26 @@ fn a_declined_offer_ends_both_with_status_4() {
 }
 
 #[test]
+fn a_peer_that_only_chats_declines_offers_by_itself() {
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("a.txt");
+    random_file(&file, 10);
+    in_private_network(|server| async move {
+        let mut bob = Meshdrop::start(&server, "bob", &["chat", "--room", "r"]);
+        bob.expect_status("joined room r").await;
+        let mut ann = Meshdrop::start(
+            &server,
+            "ann",
+            &["send", file.to_str().unwrap(), "--room", "r"],
+        );
+        bob.expect_status("ann offered files; declined").await;
+        assert_eq!(ann.exit_code().await, 4);
+        bob.close_stdin();
+        assert_eq!(bob.exit_code().await, 0);
+    });
+}
+
+#[test]
 fn cancelling_mid_transfer_ends_both_with_status_5_and_leaves_nothing() {
     let work = tempfile::tempdir().unwrap();
     // Sparse, so it costs no disk, and large enough to still be moving when cancelled.

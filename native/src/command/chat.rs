@@ -13,7 +13,7 @@ use crate::input;
 use crate::room::{Room, RoomEvent};
 
 pub async fn run(args: ChatArgs) -> Result<()> {
-    let mut room = Room::join(super::join_config(&args.common), std::env::temp_dir()).await?;
+    let mut room = Room::join(super::join_config(&args.common), None).await?;
     let mut lines = input::lines();
     let mut held: Vec<String> = Vec::new();
     let mut input_open = true;
@@ -61,16 +61,7 @@ async fn on_event(room: &mut Room, event: RoomEvent, held: &mut Vec<String>) {
                 room.chat(line, now_ms()).await;
             }
         }
-        RoomEvent::Transfer {
-            peer,
-            transfer,
-            state,
-        } => {
-            if room.is_offer_to_us(&peer, transfer, &state) {
-                room.refuse_offer(&peer, transfer).await;
-            }
-        }
-        RoomEvent::Disconnected { .. } => {}
+        RoomEvent::Transfer { .. } | RoomEvent::Disconnected { .. } => {}
     }
 }
 

@@ -24,7 +24,7 @@ type Question = (PeerId, TransferId);
 
 pub async fn run(args: ReceiveArgs) -> Result<()> {
     check_directory(&args.dir)?;
-    let mut room = Room::join(super::join_config(&args.common), args.dir.clone()).await?;
+    let mut room = Room::join(super::join_config(&args.common), Some(args.dir.clone())).await?;
     let mut answers = (!args.yes).then(input::lines);
     let mut questions: VecDeque<Question> = VecDeque::new();
     let mut outcome = None;

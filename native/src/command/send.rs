@@ -20,7 +20,7 @@ use crate::room::{Room, RoomEvent};
 
 pub async fn run(args: SendArgs) -> Result<()> {
     check_readable(&args.files)?;
-    let mut room = Room::join(super::join_config(&args.common), PathBuf::from(".")).await?;
+    let mut room = Room::join(super::join_config(&args.common), None).await?;
     let wanted = |name: &str| args.to.as_deref().is_none_or(|to| to == name);
     // Peers already in the room that we are still waiting to hear from.
     let mut waiting_for: HashSet<PeerId> = room
@@ -50,13 +50,13 @@ pub async fn run(args: SendArgs) -> Result<()> {
                                 let (id, events) = room.offer(&peer, &args.files).await?;
                                 room.ui().status(format!("offered to {name}, waiting for an answer"));
                                 offers.insert((peer.clone(), id), TransferState::Offered);
-                                record(&mut room, &mut offers, events).await;
+                                record(&room, &mut offers, events);
                             }
                         }
                         RoomEvent::Disconnected { peer } => {
                             waiting_for.remove(&peer);
                         }
-                        event => record(&mut room, &mut offers, vec![event]).await,
+                        event => record(&room, &mut offers, vec![event]),
                     }
                 }
             }
@@ -69,7 +69,7 @@ pub async fn run(args: SendArgs) -> Result<()> {
             }
             _ = &mut interrupted => {
                 let events = room.cancel_all("cancelled by the sender").await;
-                record(&mut room, &mut offers, events).await;
+                record(&room, &mut offers, events);
                 break;
             }
         }
@@ -90,10 +90,9 @@ fn check_readable(files: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
-/// Note the new states of our offers; turn down offers made to us, since a sender
-/// does not receive.
-async fn record(
-    room: &mut Room,
+/// Note the new states of our offers.
+fn record(
+    room: &Room,
     offers: &mut HashMap<(PeerId, TransferId), TransferState>,
     events: Vec<RoomEvent>,
 ) {
@@ -104,9 +103,7 @@ async fn record(
                 transfer,
                 state,
             } => {
-                if room.is_offer_to_us(&peer, transfer, &state) {
-                    room.refuse_offer(&peer, transfer).await;
-                } else if let Some(known) = offers.get_mut(&(peer, transfer)) {
+                if let Some(known) = offers.get_mut(&(peer, transfer)) {
                     *known = state;
                 }
             }
