@@ -14,7 +14,7 @@ use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId};
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{IdParity, Output, ReadRequest, Transfer, TransferState, Transfers, Write};
@@ -254,7 +254,12 @@ impl PeerTransfers {
             Ok(Some(chunk)) => {
                 let mut message = Vec::new();
                 chunk.encode_into(&mut message);
-                match self.link.send_data(BytesMut::from(&message[..])).await {
+                // Vec to Bytes to BytesMut hands the buffer over without copying it.
+                match self
+                    .link
+                    .send_data(BytesMut::from(Bytes::from(message)))
+                    .await
+                {
                     Ok(has_room) => self.data_has_room = has_room,
                     Err(error) => {
                         tracing::debug!(%error, "data chunk not sent");
