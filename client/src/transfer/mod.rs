@@ -176,11 +176,9 @@ impl PeerTransfers {
                 engine, incoming, ..
             } = &mut *driver;
             match engine.on_chunk(&bytes) {
-                Ok(Some(write)) => match incoming.get(&(write.transfer, write.index)) {
+                Ok(Some(write)) => match incoming.get_mut(&(write.transfer, write.index)) {
                     Some(file) => {
-                        // The payload is the message minus its header; no copy needed.
-                        let header = (bytes.len() - write.bytes.len()) as u32;
-                        file.write(&Uint8Array::new_with_byte_offset(&message, header));
+                        file.write(write.bytes);
                         None
                     }
                     None => Some(write.transfer),
