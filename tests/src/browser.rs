@@ -87,7 +87,7 @@ impl<'a> Launch<'a> {
             .await?;
         Ok(Browser {
             client,
-            _driver: driver,
+            driver,
             _profile: profile,
         })
     }
@@ -121,7 +121,7 @@ impl<'a> Launch<'a> {
 pub struct Browser {
     client: Client,
     // Dropped after `client`, in this order: kill the processes, then delete their profile.
-    _driver: ChromeDriver,
+    driver: ChromeDriver,
     _profile: TempDir,
 }
 
@@ -129,6 +129,11 @@ impl Browser {
     /// A browser in the calling thread's namespace; see [`Launch`] for other placements.
     pub async fn launch() -> Result<Browser> {
         Launch::local().start().await
+    }
+
+    /// The id of the process that every process of this browser descends from.
+    pub(crate) fn process_id(&self) -> u32 {
+        self.driver.process_id()
     }
 
     /// The WebDriver client, for anything the helpers here do not cover.

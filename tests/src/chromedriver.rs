@@ -47,6 +47,11 @@ impl ChromeDriver {
         &self.url
     }
 
+    /// chromedriver's process id; every process of its Chromium descends from it.
+    pub(crate) fn process_id(&self) -> u32 {
+        self.process_group.as_raw().unsigned_abs()
+    }
+
     async fn start(mut command: Command, reachable_at: Ipv4Addr) -> Result<ChromeDriver> {
         command
             .arg("--port=0")

@@ -15,6 +15,7 @@ mod browser;
 mod chromedriver;
 mod error;
 pub mod files;
+pub mod memory;
 mod netns;
 pub mod room;
 mod server;

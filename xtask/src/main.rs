@@ -6,6 +6,7 @@
 //! * `cargo xtask run`: build the web app and serve it with the signaling server on
 //!   http://127.0.0.1:8080.
 //! * `cargo xtask test`: build the web app, check formatting and lints, run every test.
+//! * `cargo xtask bench`: build the web app, then print transfer speed and memory figures.
 
 mod apt;
 mod error;
@@ -18,10 +19,11 @@ use std::process::ExitCode;
 
 use error::Error;
 
-const USAGE: &str = "usage: cargo xtask <run|test>
+const USAGE: &str = "usage: cargo xtask <run|test|bench>
 
-  run   build the web app and serve it with the signaling server on http://127.0.0.1:8080
-  test  build the web app, check formatting and lints, run every test";
+  run    build the web app and serve it with the signaling server on http://127.0.0.1:8080
+  test   build the web app, check formatting and lints, run every test
+  bench  build the web app, then print transfer speed and memory figures";
 
 fn main() -> ExitCode {
     tools::put_on_path();
@@ -29,6 +31,7 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("run") => tasks::run(),
         Some("test") => tasks::test(),
+        Some("bench") => tasks::bench(),
         _ => Err(Error::Usage(USAGE)),
     };
     match result {

@@ -54,6 +54,16 @@ pub fn test() -> Result<()> {
     ]))
 }
 
+/// Times a file transfer between browsers on two hosts, through Meshdrop and through a raw
+/// data channel, and samples the receiving page's memory. Prints figures, asserts nothing.
+pub fn bench() -> Result<()> {
+    tools::install_web_build_tools()?;
+    apt::install_browser_test_packages()?;
+    build_web_app()?;
+    step("Transfer benchmark in headless Chromium, between two network namespaces");
+    process::run(command(cargo()).args(["run", "-p", "meshdrop-e2e", "--bin", "bench"]))
+}
+
 fn build_web_app() -> Result<()> {
     // `trunk build --offline` passes --offline to cargo too, so fetch the crates first.
     step("Crates (cargo fetch)");
