@@ -11,6 +11,7 @@
 //! can tell events of a replaced link from those of the current one.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use meshdrop_protocol::frame::{
@@ -33,6 +34,10 @@ use webrtc::peer_connection::{
 pub const DATA_LOW_WATER: u32 = 1 << 20;
 /// A sender pauses once this many bytes are buffered and not yet acknowledged.
 pub const DATA_HIGH_WATER: usize = 4 << 20;
+
+/// How long an opened link waits for the peer's end before reporting itself open; see
+/// `peer_ready`.
+const OPEN_GRACE: Duration = Duration::from_millis(500);
 
 /// Which link an event comes from: the peer, and which of the links we have had with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -308,9 +313,21 @@ async fn forward_control(
     channel: Arc<dyn DataChannel>,
     events: mpsc::UnboundedSender<(LinkId, LinkEvent)>,
 ) {
-    while let Some(event) = channel.poll().await {
+    // An event that arrived while the opening was held back, still to be forwarded.
+    let mut early = None;
+    loop {
+        let event = match early.take() {
+            Some(event) => event,
+            None => match channel.poll().await {
+                Some(event) => event,
+                None => return,
+            },
+        };
         let event = match event {
-            DataChannelEvent::OnOpen => LinkEvent::Open,
+            DataChannelEvent::OnOpen => {
+                early = peer_ready(&*channel).await;
+                LinkEvent::Open
+            }
             DataChannelEvent::OnClose => LinkEvent::Closed,
             DataChannelEvent::OnMessage(message) => {
                 // A frame we cannot parse is the peer's bug; dropping it keeps us alive.
@@ -328,6 +345,21 @@ async fn forward_control(
             return;
         }
     }
+}
+
+/// Hold the opening back until the peer's end is surely open too: until it says
+/// something, or [`OPEN_GRACE`] passes. Returns what it said, if anything.
+///
+/// One end of the SCTP association is established a flight before the other, and
+/// webrtc-rs 0.21 drops a message on a pre-negotiated channel that reaches the other end
+/// before that end has set the channel up ("data channel not existed"). A peer
+/// that sends the moment its channel opens (an offer, a held chat line) would lose its
+/// first frame to another webrtc-rs peer.
+async fn peer_ready(channel: &dyn DataChannel) -> Option<DataChannelEvent> {
+    tokio::time::timeout(OPEN_GRACE, channel.poll())
+        .await
+        .ok()
+        .flatten()
 }
 
 async fn forward_data(
