@@ -82,6 +82,8 @@ fn a_file_goes_from_meshdrop_to_the_browser() -> Result<()> {
             &["send", path, "--room", "web", "--to", "alice"],
         );
 
+        let bob_id = peer_id(&bob.expect_status("joined room web").await);
+        alice.wait_for_peer_name(&bob_id, "bob").await?;
         wait_for_transfer(&alice, "incoming", "offered").await?;
         let accept = r#"#transfers li.transfer[data-direction="incoming"] button.accept"#;
         alice
