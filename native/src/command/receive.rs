@@ -108,8 +108,17 @@ async fn on_events(
                             ask_next(room, questions);
                         }
                     }
-                } else if state.is_final() && !args.stay {
-                    return Some(result_of(room.name(&peer), state));
+                } else if state.is_final() {
+                    // An offer withdrawn before the user answered is no longer a question.
+                    let question = (peer.clone(), transfer);
+                    let was_asked = questions.front() == Some(&question);
+                    questions.retain(|queued| *queued != question);
+                    if !args.stay {
+                        return Some(result_of(room.name(&peer), state));
+                    }
+                    if was_asked {
+                        ask_next(room, questions);
+                    }
                 }
             }
             RoomEvent::Chat { name, text, .. } => room.ui().status(format!("{name}: {text}")),

@@ -113,8 +113,12 @@ fn record(
     }
 }
 
-/// Success only if every offer completed; otherwise the worst outcome.
+/// Success only if there were offers and every one completed; otherwise the worst
+/// outcome.
 fn outcome(room: &Room, offers: &HashMap<(PeerId, TransferId), TransferState>) -> Result<()> {
+    if offers.is_empty() {
+        return Err(Error::NoPeer("stopped before anyone connected".into()));
+    }
     let mut declined = None;
     for ((peer, _), state) in offers {
         let name = room.name(peer).to_owned();
