@@ -17,6 +17,7 @@ Exit status:
   1  usage: bad arguments, an unreadable file, an unusable --dir
   2  the signaling server is unreachable or refused us (bad URL, room full, ...)
   3  nobody to talk to: no peer (or no peer named --to) connected within --wait
+     (or before Ctrl-C)
   4  the offer was declined
   5  a transfer started but did not complete: cancelled, peer left, digest mismatch
 
