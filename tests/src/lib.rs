@@ -17,6 +17,7 @@ mod error;
 pub mod files;
 pub mod memory;
 mod netns;
+pub mod processes;
 pub mod room;
 mod server;
 pub mod wait;

@@ -11,6 +11,7 @@
 
 use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::memory::{MemoryFigures, MemorySampler};
+use meshdrop_e2e::processes::cpu_seconds;
 use meshdrop_e2e::room::{everyone_connected, welcomed, Peer};
 use meshdrop_e2e::{
     baseline, run_in, App, Browser, Launch, Recipient, Result, SignalingServer, TestFile,
@@ -77,30 +78,39 @@ fn main() -> Result<()> {
             size(TIMED_BYTES)
         );
         let mut ratios = Vec::new();
+        let mut cpu = (Vec::new(), Vec::new());
         let mut timed_transfers = Vec::new();
+        let both = [sender.0.browser(), receiver.0.browser()];
         for round in 1..=ROUNDS {
-            let (_, raw) = baseline::transfer(
-                sender.0.browser(),
-                receiver.0.browser(),
-                TIMED_BYTES,
-                TRANSFER_TIMEOUT,
-            )
-            .await?;
+            let cpu_before = cpu_seconds_of(&both)?;
+            let (_, raw) =
+                baseline::transfer(both[0], both[1], TIMED_BYTES, TRANSFER_TIMEOUT).await?;
+            let cpu_between = cpu_seconds_of(&both)?;
             let app = send_through_app(sender, receiver, &timed).await?;
+            let cpu_after = cpu_seconds_of(&both)?;
+            let (raw_cpu, app_cpu) = (cpu_between - cpu_before, cpu_after - cpu_between);
             let ratio = app.mib_per_second() / raw.mib_per_second();
             println!(
-                "  round {round}: raw RTCDataChannel {:.1} MiB/s, Meshdrop {:.1} MiB/s (saveable {:.2} s after done), ratio {ratio:.2}",
+                "  round {round}: raw RTCDataChannel {:.1} MiB/s ({raw_cpu:.1} CPU s), \
+                 Meshdrop {:.1} MiB/s ({app_cpu:.1} CPU s, saveable {:.2} s after done), ratio {ratio:.2}",
                 raw.mib_per_second(),
                 app.mib_per_second(),
                 (app.times.saved - app.times.done) / 1000.0,
             );
             ratios.push(ratio);
+            cpu.0.push(raw_cpu);
+            cpu.1.push(app_cpu);
             timed_transfers.push(app);
         }
-        ratios.sort_by(f64::total_cmp);
         println!(
             "Meshdrop / raw, median of the rounds: {:.2} (target at least 0.9)",
-            ratios[ratios.len() / 2]
+            median(ratios)
+        );
+        println!(
+            "CPU time of both browsers (all their processes) per {}, median: raw {:.1} s, Meshdrop {:.1} s",
+            size(TIMED_BYTES),
+            median(cpu.0),
+            median(cpu.1)
         );
 
         let large = TestFile::sparse(dir.path(), "large.bin", LARGE_BYTES)?;
@@ -179,6 +189,16 @@ async fn wait_until_saved(receiving: &App, sender_id: &str, id: &str) -> Result<
             vec![json!(sender_id), json!(id)],
         )
         .await
+}
+
+/// CPU seconds used so far by every process of `browsers`.
+fn cpu_seconds_of(browsers: &[&Browser]) -> Result<f64> {
+    browsers.iter().map(|browser| cpu_seconds(browser)).sum()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
 }
 
 fn mib(bytes: u64) -> f64 {

@@ -1,0 +1,139 @@
+//! A browser's processes, found in `/proc`, and what they cost.
+//!
+//! Every browser's processes descend from its chromedriver, whatever network namespace
+//! they run in: all of them share this PID namespace. Benchmarks read two costs from
+//! here: the memory of the renderers, which run the page (its JavaScript heap and the
+//! app's wasm memory), and the CPU time of all of a browser's processes, which on a busy
+//! machine explains a throughput better than the throughput itself.
+
+use std::collections::HashMap;
+use std::fs;
+
+use nix::unistd::{sysconf, SysconfVar};
+
+use crate::browser::Browser;
+use crate::error::{Error, Result};
+
+/// CPU time (user and system) that the live processes of `browser` have used, in seconds.
+pub fn cpu_seconds(browser: &Browser) -> Result<f64> {
+    let ticks_per_second = sysconf(SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as f64;
+    let mut ticks = 0;
+    for pid in descendants(browser.process_id())? {
+        // A process may exit between listing and reading; its time is then lost.
+        if let Some(stat) = read_stat(pid) {
+            ticks += stat.cpu_ticks;
+        }
+    }
+    Ok(ticks as f64 / ticks_per_second)
+}
+
+/// The proportional set size (PSS) of every renderer under process `root`, summed, in
+/// bytes. PSS splits shared pages among their users, so libraries every Chromium process
+/// maps do not count many times over.
+pub(crate) fn pss_of_renderers_under(root: u32) -> Result<u64> {
+    let mut total = 0;
+    for pid in descendants(root)? {
+        let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        // Chromium rewrites its children's command lines into one space-separated string,
+        // so look for the flag anywhere rather than as a NUL-separated argument.
+        if String::from_utf8_lossy(&cmdline).contains("--type=renderer") {
+            if let Ok(rollup) = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
+                total += pss_kib(&rollup).unwrap_or_default() * 1024;
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// Every process whose chain of parents leads to `root`.
+fn descendants(root: u32) -> Result<Vec<u32>> {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for entry in fs::read_dir("/proc").map_err(Error::io("list /proc"))? {
+        let Some(pid) = entry
+            .ok()
+            .and_then(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Some(stat) = read_stat(pid) {
+            children.entry(stat.parent).or_default().push(pid);
+        }
+    }
+    let mut found = Vec::new();
+    let mut pending = vec![root];
+    while let Some(pid) = pending.pop() {
+        for &child in children.get(&pid).into_iter().flatten() {
+            found.push(child);
+            pending.push(child);
+        }
+    }
+    Ok(found)
+}
+
+/// What this module needs of `/proc/PID/stat`.
+#[derive(Debug, PartialEq, Eq)]
+struct Stat {
+    parent: u32,
+    /// utime + stime, in clock ticks.
+    cpu_ticks: u64,
+}
+
+fn read_stat(pid: u32) -> Option<Stat> {
+    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// Parses "pid (comm) state ppid ... utime stime ...": comm may itself contain spaces
+/// and parentheses, so fields are counted after the last ')' (state is the first there,
+/// ppid the second, utime the twelfth, stime the thirteenth).
+fn parse_stat(stat: &str) -> Option<Stat> {
+    let (_, after_comm) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    let number = |index: usize| fields.get(index)?.parse::<u64>().ok();
+    Some(Stat {
+        parent: u32::try_from(number(1)?).ok()?,
+        cpu_ticks: number(11)? + number(12)?,
+    })
+}
+
+/// The `Pss:` line of `/proc/PID/smaps_rollup`, in KiB.
+fn pss_kib(rollup: &str) -> Option<u64> {
+    rollup
+        .lines()
+        .find_map(|line| line.strip_prefix("Pss:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_stat_fields_past_a_command_name_with_parentheses() {
+        let stat = "4242 (Chrome_Child) (x)) S 4200 4242 4200 0 -1 4194560 10 0 0 0 250 37 0 0 20";
+        assert_eq!(
+            parse_stat(stat),
+            Some(Stat {
+                parent: 4200,
+                cpu_ticks: 287
+            })
+        );
+    }
+
+    #[test]
+    fn reads_pss_and_not_the_lines_that_start_alike() {
+        let rollup = "Rss:  20480 kB\nPss:  12345 kB\nPss_Dirty:  999 kB\n";
+        assert_eq!(pss_kib(rollup), Some(12345));
+    }
+
+    #[test]
+    fn finds_this_process_under_its_parent() {
+        let parent = read_stat(std::process::id()).unwrap().parent;
+        assert!(descendants(parent).unwrap().contains(&std::process::id()));
+    }
+}
