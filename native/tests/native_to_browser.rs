@@ -1,41 +1,25 @@
 //! `meshdrop` against the web app in headless Chromium: files both ways and chat, through
-//! the app's UI contract. Needs root, `ip`, chromedriver, Chromium and the built web app
-//! in `dist/` (`cargo xtask test` provides them).
+//! the app's UI contract (the `meshdrop-e2e` page object). Needs root, `ip`,
+//! chromedriver, Chromium and the built web app in `dist/` (`cargo xtask test` provides
+//! them).
 
 mod common;
 
 use std::net::Ipv4Addr;
 
-use common::{random_file, sha256_of, Meshdrop, STEP_TIMEOUT};
-use fantoccini::Locator;
-use meshdrop_e2e::wait::{self, Probe};
-use meshdrop_e2e::{run_in, App, Browser, NetNs, Result, SignalingServer};
-use serde_json::json;
+use common::{sha256_of, Meshdrop};
+use meshdrop_e2e::app::TransferEntry;
+use meshdrop_e2e::files::scratch_dir;
+use meshdrop_e2e::{
+    run_in, App, Browser, NetNs, Recipient, Result, SignalingServer, TestFile, TransferButton,
+};
 
-const MIB: usize = 1 << 20;
-
-/// The `data-state` of the newest transfer row in `direction`, or "" if there is none.
-const TRANSFER_STATE_SCRIPT: &str = r#"
-const row = document.querySelector(`#transfers li.transfer[data-direction="${arguments[0]}"]`);
-return row?.dataset.state ?? "";
-"#;
-
-/// SHA-256 (hex) of the file the newest finished incoming transfer saved, or what the
-/// row shows until its save link appears (the app stores the file after it is done).
-const SAVED_DIGEST_SCRIPT: &str = r#"
-const row = document.querySelector('#transfers li.transfer[data-direction="incoming"][data-state="done"]');
-const link = row?.querySelector("a.save");
-if (!link) return { Err: row?.outerHTML ?? "no finished incoming transfer" };
-const bytes = await (await fetch(link.href)).arrayBuffer();
-const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-return { Ok: [...digest].map((b) => b.toString(16).padStart(2, "0")).join("") };
-"#;
+const MIB: u64 = 1 << 20;
 
 #[test]
 fn a_file_goes_from_the_browser_to_meshdrop() -> Result<()> {
-    let work = tempfile::tempdir().unwrap();
-    let file = work.path().join("from-browser.bin");
-    let digest = random_file(&file, 8 * MIB);
+    let work = scratch_dir()?;
+    let file = TestFile::random(work.path(), "from-browser.bin", 8 * MIB)?;
     let inbox = work.path().join("inbox");
     std::fs::create_dir_all(&inbox).unwrap();
 
@@ -52,59 +36,53 @@ fn a_file_goes_from_the_browser_to_meshdrop() -> Result<()> {
         let bob_id = peer_id(&bob.expect_status("joined room web").await);
         alice.wait_for_peers(&[&bob_id], "connected").await?;
 
-        let picker = format!(r#"#peers li.peer[data-peer-id="{bob_id}"] input.send-files"#);
-        let input = alice.browser().client().find(Locator::Css(&picker)).await?;
-        input.send_keys(file.to_str().unwrap()).await?;
-
+        alice.send_files(Recipient::Peer(&bob_id), &[&file]).await?;
         assert_eq!(bob.exit_code().await, 0, "receiver");
-        wait_for_transfer(&alice, "outgoing", "done").await?;
+        let sent = outgoing_transfer(&alice, &bob_id).await?;
+        alice.wait_for_transfer(&bob_id, &sent.id, "done").await?;
         server.stop().await
     })?;
 
-    assert_eq!(sha256_of(&inbox.join("from-browser.bin")), digest);
+    assert_eq!(sha256_of(&inbox.join(file.name())), file.sha256()?);
     Ok(())
 }
 
 #[test]
 fn a_file_goes_from_meshdrop_to_the_browser() -> Result<()> {
-    let work = tempfile::tempdir().unwrap();
-    let file = work.path().join("from-terminal.bin");
-    let digest = random_file(&file, 8 * MIB);
+    let work = scratch_dir()?;
+    let file = TestFile::random(work.path(), "from-terminal.bin", 8 * MIB)?;
 
     let ns = NetNs::create()?;
     run_in(&ns, async {
         let server = SignalingServer::start().await?;
         let alice = open_app(&server, "web", "alice").await?;
-        let path = file.to_str().unwrap();
+        let path = file.path().to_str().unwrap();
         let mut bob = Meshdrop::start(
             &signaling_url(&server),
             "bob",
             &["send", path, "--room", "web", "--to", "alice"],
         );
-
         let bob_id = peer_id(&bob.expect_status("joined room web").await);
         alice.wait_for_peer_name(&bob_id, "bob").await?;
-        wait_for_transfer(&alice, "incoming", "offered").await?;
-        let accept = r#"#transfers li.transfer[data-direction="incoming"] button.accept"#;
-        alice
-            .browser()
-            .client()
-            .find(Locator::Css(accept))
-            .await?
-            .click()
-            .await?;
 
+        let offer = alice.wait_for_offer(&bob_id, &[&file]).await?;
+        alice
+            .click_transfer_button(&bob_id, &offer.id, TransferButton::Accept)
+            .await?;
         assert_eq!(bob.exit_code().await, 0, "sender");
-        wait_for_transfer(&alice, "incoming", "done").await?;
-        let saved = wait::until("alice's save link", STEP_TIMEOUT, || async {
-            let digest: std::result::Result<String, String> = alice
-                .browser()
-                .run("the saved file's digest", SAVED_DIGEST_SCRIPT, vec![])
-                .await?;
-            Ok(digest.map_or_else(Probe::NotYet, Probe::Ready))
-        })
-        .await?;
-        assert_eq!(saved, digest);
+        alice.wait_for_transfer(&bob_id, &offer.id, "done").await?;
+        alice
+            .wait_for("the received file ready to save", |s| {
+                s.transfers
+                    .iter()
+                    .any(|entry| entry.id == offer.id && !entry.saved.is_empty())
+                    .then_some(())
+            })
+            .await?;
+        let received = alice.received_files(&bob_id, &offer.id).await?;
+        assert_eq!(received.len(), 1);
+        assert_eq!(received[0].name, file.name());
+        assert_eq!(received[0].sha256, file.sha256()?);
         server.stop().await
     })
 }
@@ -156,22 +134,13 @@ fn peer_id(joined: &str) -> String {
     rest.split(',').next().unwrap().to_owned()
 }
 
-async fn wait_for_transfer(app: &App, direction: &str, state: &str) -> Result<()> {
-    let what = format!("{}'s {direction} transfer {state}", app.label());
-    wait::until(what, STEP_TIMEOUT, || async {
-        let shown: String = app
-            .browser()
-            .run(
-                "a transfer's state",
-                TRANSFER_STATE_SCRIPT,
-                vec![json!(direction)],
-            )
-            .await?;
-        Ok(if shown == state {
-            Probe::Ready(())
-        } else {
-            Probe::NotYet(format!("state {shown:?}"))
-        })
+/// The transfer `app` started towards `peer`.
+async fn outgoing_transfer(app: &App, peer: &str) -> Result<TransferEntry> {
+    app.wait_for(&format!("a transfer to {peer}"), |s| {
+        s.transfers
+            .iter()
+            .find(|entry| entry.peer == peer && entry.direction == "outgoing")
+            .cloned()
     })
     .await
 }

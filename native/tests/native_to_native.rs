@@ -3,9 +3,10 @@
 
 mod common;
 
-use common::{in_private_network, listing, random_file, sha256_of, Meshdrop};
+use common::{in_private_network, listing, sha256_of, Meshdrop};
+use meshdrop_e2e::TestFile;
 
-const MIB: usize = 1 << 20;
+const MIB: u64 = 1 << 20;
 
 #[test]
 fn a_64_mib_file_crosses_both_ways_intact() {
@@ -13,10 +14,10 @@ fn a_64_mib_file_crosses_both_ways_intact() {
     let (ann_dir, bob_dir) = (work.path().join("ann"), work.path().join("bob"));
     std::fs::create_dir_all(&ann_dir).unwrap();
     std::fs::create_dir_all(&bob_dir).unwrap();
-    let to_bob = work.path().join("to-bob.bin");
-    let to_ann = work.path().join("to-ann.bin");
-    let to_bob_digest = random_file(&to_bob, 64 * MIB);
-    let to_ann_digest = random_file(&to_ann, 64 * MIB);
+    let to_bob = TestFile::random(work.path(), "to-bob.bin", 64 * MIB).unwrap();
+    let to_ann = TestFile::random(work.path(), "to-ann.bin", 64 * MIB).unwrap();
+    let to_bob_digest = to_bob.sha256().unwrap();
+    let to_ann_digest = to_ann.sha256().unwrap();
     let (ann_inbox, bob_inbox) = (&ann_dir, &bob_dir);
 
     in_private_network(|server| async move {
@@ -39,7 +40,7 @@ fn a_64_mib_file_crosses_both_ways_intact() {
             "ann",
             &[
                 "send",
-                to_bob.to_str().unwrap(),
+                to_bob.path().to_str().unwrap(),
                 "--room",
                 "r",
                 "--to",
@@ -55,7 +56,7 @@ fn a_64_mib_file_crosses_both_ways_intact() {
             "bob",
             &[
                 "send",
-                to_ann.to_str().unwrap(),
+                to_ann.path().to_str().unwrap(),
                 "--room",
                 "r2",
                 "--to",
@@ -88,8 +89,8 @@ fn a_64_mib_file_crosses_both_ways_intact() {
 #[test]
 fn an_offer_to_everyone_reaches_every_receiver() {
     let work = tempfile::tempdir().unwrap();
-    let file = work.path().join("for-all.bin");
-    let digest = random_file(&file, 4 * MIB);
+    let file = TestFile::random(work.path(), "for-all.bin", 4 * MIB).unwrap();
+    let digest = file.sha256().unwrap();
     let (bob_dir, carol_dir) = (work.path().join("bob"), work.path().join("carol"));
     std::fs::create_dir_all(&bob_dir).unwrap();
     std::fs::create_dir_all(&carol_dir).unwrap();
@@ -105,7 +106,7 @@ fn an_offer_to_everyone_reaches_every_receiver() {
         let mut ann = Meshdrop::start(
             &server,
             "ann",
-            &["send", file.to_str().unwrap(), "--room", "all"],
+            &["send", file.path().to_str().unwrap(), "--room", "all"],
         );
         assert_eq!(ann.exit_code().await, 0, "sender");
         assert_eq!(bob.exit_code().await, 0, "bob");
@@ -164,8 +165,7 @@ fn is_chat_line(line: &str, name: &str, text: &str) -> bool {
 #[test]
 fn a_declined_offer_ends_both_with_status_4() {
     let work = tempfile::tempdir().unwrap();
-    let file = work.path().join("unwanted.txt");
-    random_file(&file, 1000);
+    let file = TestFile::random(work.path(), "unwanted.txt", 1000).unwrap();
     let dir = work.path().join("inbox");
     std::fs::create_dir_all(&dir).unwrap();
 
@@ -179,7 +179,7 @@ fn a_declined_offer_ends_both_with_status_4() {
         let mut ann = Meshdrop::start(
             &server,
             "ann",
-            &["send", file.to_str().unwrap(), "--room", "r"],
+            &["send", file.path().to_str().unwrap(), "--room", "r"],
         );
         let question = bob.expect_status("Accept? [y/N]").await;
         assert!(question.contains("ann offers unwanted.txt"), "{question:?}");
@@ -193,15 +193,14 @@ fn a_declined_offer_ends_both_with_status_4() {
 #[test]
 fn a_peer_that_only_chats_declines_offers_by_itself() {
     let work = tempfile::tempdir().unwrap();
-    let file = work.path().join("a.txt");
-    random_file(&file, 10);
+    let file = TestFile::random(work.path(), "a.txt", 10).unwrap();
     in_private_network(|server| async move {
         let mut bob = Meshdrop::start(&server, "bob", &["chat", "--room", "r"]);
         bob.expect_status("joined room r").await;
         let mut ann = Meshdrop::start(
             &server,
             "ann",
-            &["send", file.to_str().unwrap(), "--room", "r"],
+            &["send", file.path().to_str().unwrap(), "--room", "r"],
         );
         bob.expect_status("ann offered files; declined").await;
         assert_eq!(ann.exit_code().await, 4);
@@ -214,11 +213,7 @@ fn a_peer_that_only_chats_declines_offers_by_itself() {
 fn cancelling_mid_transfer_ends_both_with_status_5_and_leaves_nothing() {
     let work = tempfile::tempdir().unwrap();
     // Sparse, so it costs no disk, and large enough to still be moving when cancelled.
-    let file = work.path().join("huge.bin");
-    std::fs::File::create(&file)
-        .unwrap()
-        .set_len(8 << 30)
-        .unwrap();
+    let file = TestFile::sparse(work.path(), "huge.bin", 8 << 30).unwrap();
     let dir = work.path().join("inbox");
     std::fs::create_dir_all(&dir).unwrap();
 
@@ -239,7 +234,7 @@ fn cancelling_mid_transfer_ends_both_with_status_5_and_leaves_nothing() {
         let mut ann = Meshdrop::start(
             &server,
             "ann",
-            &["send", file.to_str().unwrap(), "--room", "r"],
+            &["send", file.path().to_str().unwrap(), "--room", "r"],
         );
         bob.expect_status("receiving huge.bin").await;
         ann.interrupt();
@@ -255,11 +250,7 @@ fn cancelling_mid_transfer_ends_both_with_status_5_and_leaves_nothing() {
 #[test]
 fn a_receiver_that_vanishes_mid_transfer_ends_the_sender_with_status_5() {
     let work = tempfile::tempdir().unwrap();
-    let file = work.path().join("huge.bin");
-    std::fs::File::create(&file)
-        .unwrap()
-        .set_len(8 << 30)
-        .unwrap();
+    let file = TestFile::sparse(work.path(), "huge.bin", 8 << 30).unwrap();
     let dir = work.path().join("inbox");
     std::fs::create_dir_all(&dir).unwrap();
 
@@ -280,7 +271,7 @@ fn a_receiver_that_vanishes_mid_transfer_ends_the_sender_with_status_5() {
         let mut ann = Meshdrop::start(
             &server,
             "ann",
-            &["send", file.to_str().unwrap(), "--room", "r"],
+            &["send", file.path().to_str().unwrap(), "--room", "r"],
         );
         bob.expect_status("receiving huge.bin").await;
         // No goodbye of any kind: only ICE noticing the silence can tell Ann.
@@ -296,15 +287,14 @@ fn a_receiver_that_vanishes_mid_transfer_ends_the_sender_with_status_5() {
 #[test]
 fn a_missing_peer_ends_the_sender_with_status_3() {
     let work = tempfile::tempdir().unwrap();
-    let file = work.path().join("a.txt");
-    random_file(&file, 10);
+    let file = TestFile::random(work.path(), "a.txt", 10).unwrap();
     in_private_network(|server| async move {
         let mut ann = Meshdrop::start(
             &server,
             "ann",
             &[
                 "send",
-                file.to_str().unwrap(),
+                file.path().to_str().unwrap(),
                 "--room",
                 "r",
                 "--to",

@@ -173,14 +173,6 @@ async fn wait_for_line(
         .flatten()
 }
 
-/// A file of `len` random bytes at `path`; returns its SHA-256.
-pub fn random_file(path: &Path, len: usize) -> String {
-    let mut bytes = vec![0u8; len];
-    rand::Rng::fill(&mut rand::rng(), &mut bytes[..]);
-    std::fs::write(path, &bytes).unwrap();
-    hex::encode(Sha256::digest(&bytes))
-}
-
 pub fn sha256_of(path: &Path) -> String {
     hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
 }
