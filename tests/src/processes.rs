@@ -6,7 +6,7 @@
 //! app's wasm memory), and the CPU time of all of a browser's processes, which on a busy
 //! machine explains a throughput better than the throughput itself.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 
 use nix::unistd::{sysconf, SysconfVar};
@@ -14,17 +14,39 @@ use nix::unistd::{sysconf, SysconfVar};
 use crate::browser::Browser;
 use crate::error::{Error, Result};
 
-/// CPU time (user and system) that the live processes of `browser` have used, in seconds.
-pub fn cpu_seconds(browser: &Browser) -> Result<f64> {
+/// CPU time (user and system) that the live processes of `browser` have used, in seconds,
+/// by kind of process: `browser`, `renderer`, `gpu-process`, or a utility's service like
+/// `network.mojom.NetworkService`.
+pub fn cpu_seconds(browser: &Browser) -> Result<BTreeMap<String, f64>> {
     let ticks_per_second = sysconf(SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as f64;
-    let mut ticks = 0;
+    let mut by_kind = BTreeMap::new();
     for pid in descendants(browser.process_id())? {
         // A process may exit between listing and reading; its time is then lost.
-        if let Some(stat) = read_stat(pid) {
-            ticks += stat.cpu_ticks;
-        }
+        let (Some(stat), Some(kind)) = (read_stat(pid), process_kind(pid)) else {
+            continue;
+        };
+        *by_kind.entry(kind).or_default() += stat.cpu_ticks as f64 / ticks_per_second;
     }
-    Ok(ticks as f64 / ticks_per_second)
+    Ok(by_kind)
+}
+
+/// What a Chromium process does, from its command line.
+fn process_kind(pid: u32) -> Option<String> {
+    let cmdline =
+        String::from_utf8_lossy(&fs::read(format!("/proc/{pid}/cmdline")).ok()?).into_owned();
+    // Chromium rewrites its children's command lines into one space-separated string, so
+    // split on both.
+    let flag = |name: &str| {
+        cmdline
+            .split(['\0', ' '])
+            .find_map(|argument| argument.strip_prefix(name))
+            .map(str::to_owned)
+    };
+    Some(
+        flag("--utility-sub-type=")
+            .or_else(|| flag("--type="))
+            .unwrap_or_else(|| "browser".to_owned()),
+    )
 }
 
 /// The proportional set size (PSS) of every renderer under process `root`, summed, in
@@ -33,15 +55,11 @@ pub fn cpu_seconds(browser: &Browser) -> Result<f64> {
 pub(crate) fn pss_of_renderers_under(root: u32) -> Result<u64> {
     let mut total = 0;
     for pid in descendants(root)? {
-        let Ok(cmdline) = fs::read(format!("/proc/{pid}/cmdline")) else {
+        if process_kind(pid).as_deref() != Some("renderer") {
             continue;
-        };
-        // Chromium rewrites its children's command lines into one space-separated string,
-        // so look for the flag anywhere rather than as a NUL-separated argument.
-        if String::from_utf8_lossy(&cmdline).contains("--type=renderer") {
-            if let Ok(rollup) = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
-                total += pss_kib(&rollup).unwrap_or_default() * 1024;
-            }
+        }
+        if let Ok(rollup) = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
+            total += pss_kib(&rollup).unwrap_or_default() * 1024;
         }
     }
     Ok(total)

@@ -9,6 +9,8 @@
 //! is sampled during every app transfer. It prints figures and asserts
 //! nothing: a benchmark informs, the tests decide.
 
+use std::collections::BTreeMap;
+
 use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::memory::{MemoryFigures, MemorySampler};
 use meshdrop_e2e::processes::cpu_seconds;
@@ -79,16 +81,23 @@ fn main() -> Result<()> {
         );
         let mut ratios = Vec::new();
         let mut cpu = (Vec::new(), Vec::new());
+        let mut cpu_by_process = (CpuUse::new(), CpuUse::new());
         let mut timed_transfers = Vec::new();
         let both = [sender.0.browser(), receiver.0.browser()];
         for round in 1..=ROUNDS {
-            let cpu_before = cpu_seconds_of(&both)?;
+            let cpu_before = cpu_use(both)?;
             let (_, raw) =
                 baseline::transfer(both[0], both[1], TIMED_BYTES, TRANSFER_TIMEOUT).await?;
-            let cpu_between = cpu_seconds_of(&both)?;
+            let cpu_between = cpu_use(both)?;
             let app = send_through_app(sender, receiver, &timed).await?;
-            let cpu_after = cpu_seconds_of(&both)?;
-            let (raw_cpu, app_cpu) = (cpu_between - cpu_before, cpu_after - cpu_between);
+            let cpu_after = cpu_use(both)?;
+            let (raw_spent, app_spent) = (
+                spent(&cpu_before, &cpu_between),
+                spent(&cpu_between, &cpu_after),
+            );
+            let (raw_cpu, app_cpu) = (raw_spent.values().sum(), app_spent.values().sum());
+            add(&mut cpu_by_process.0, &raw_spent);
+            add(&mut cpu_by_process.1, &app_spent);
             let ratio = app.mib_per_second() / raw.mib_per_second();
             println!(
                 "  round {round}: raw RTCDataChannel {:.1} MiB/s ({raw_cpu:.1} CPU s), \
@@ -112,6 +121,13 @@ fn main() -> Result<()> {
             median(cpu.0),
             median(cpu.1)
         );
+        println!("  by process, summed over the rounds (raw / Meshdrop, CPU seconds):");
+        for (process, raw_seconds) in &cpu_by_process.0 {
+            let app_seconds = cpu_by_process.1.get(process).copied().unwrap_or_default();
+            if raw_seconds.max(app_seconds) >= 0.5 {
+                println!("    {process:<40} {raw_seconds:>6.1} / {app_seconds:>6.1}");
+            }
+        }
 
         let large = TestFile::sparse(dir.path(), "large.bin", LARGE_BYTES)?;
         let large = send_through_app(sender, receiver, &large).await?;
@@ -191,9 +207,34 @@ async fn wait_until_saved(receiving: &App, sender_id: &str, id: &str) -> Result<
         .await
 }
 
-/// CPU seconds used so far by every process of `browsers`.
-fn cpu_seconds_of(browsers: &[&Browser]) -> Result<f64> {
-    browsers.iter().map(|browser| cpu_seconds(browser)).sum()
+/// CPU seconds used so far, by browser (A, B) and kind of process.
+type CpuUse = BTreeMap<String, f64>;
+
+fn cpu_use(browsers: [&Browser; 2]) -> Result<CpuUse> {
+    let mut all = CpuUse::new();
+    for (label, browser) in ["A", "B"].into_iter().zip(browsers) {
+        for (kind, seconds) in cpu_seconds(browser)? {
+            all.insert(format!("{label} {kind}"), seconds);
+        }
+    }
+    Ok(all)
+}
+
+/// What each process used between two readings.
+fn spent(before: &CpuUse, after: &CpuUse) -> CpuUse {
+    after
+        .iter()
+        .map(|(process, seconds)| {
+            let earlier = before.get(process).copied().unwrap_or_default();
+            (process.clone(), seconds - earlier)
+        })
+        .collect()
+}
+
+fn add(total: &mut CpuUse, more: &CpuUse) {
+    for (process, seconds) in more {
+        *total.entry(process.clone()).or_default() += seconds;
+    }
 }
 
 fn median(mut values: Vec<f64>) -> f64 {
