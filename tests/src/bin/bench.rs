@@ -6,8 +6,10 @@
 //! receives 256 MiB from A a few times over, taking turns between a bare data channel
 //! in the same pages (the [`baseline`] loop: 64 KiB messages, backpressure on
 //! `bufferedAmount`) and the web app; then 1 GiB through the web app. B's renderer memory
-//! is sampled during every app transfer. It prints figures and asserts
-//! nothing: a benchmark informs, the tests decide.
+//! is sampled during every app transfer, and the CPU time of both browsers is read around
+//! each transfer: on a machine where the browsers compete for few cores, throughput
+//! follows CPU cost, and the split by process shows where Meshdrop's extra cost goes.
+//! It prints figures and asserts nothing: a benchmark informs, the tests decide.
 
 use std::collections::BTreeMap;
 
