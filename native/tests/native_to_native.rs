@@ -4,6 +4,8 @@
 mod common;
 
 use common::{in_private_network, listing, sha256_of, Meshdrop};
+use std::path::{Path, PathBuf};
+
 use meshdrop_e2e::TestFile;
 
 const MIB: u64 = 1 << 20;
@@ -212,31 +214,9 @@ fn a_peer_that_only_chats_declines_offers_by_itself() {
 #[test]
 fn cancelling_mid_transfer_ends_both_with_status_5_and_leaves_nothing() {
     let work = tempfile::tempdir().unwrap();
-    // Sparse, so it costs no disk, and large enough to still be moving when cancelled.
-    let file = TestFile::sparse(work.path(), "huge.bin", 8 << 30).unwrap();
-    let dir = work.path().join("inbox");
-    std::fs::create_dir_all(&dir).unwrap();
-
+    let (file, dir) = huge_file_and_inbox(work.path());
     in_private_network(|server| async move {
-        let mut bob = Meshdrop::start(
-            &server,
-            "bob",
-            &[
-                "receive",
-                "--room",
-                "r",
-                "--yes",
-                "--dir",
-                dir.to_str().unwrap(),
-            ],
-        );
-        bob.expect_status("joined room r").await;
-        let mut ann = Meshdrop::start(
-            &server,
-            "ann",
-            &["send", file.path().to_str().unwrap(), "--room", "r"],
-        );
-        bob.expect_status("receiving huge.bin").await;
+        let (mut ann, mut bob) = start_huge_transfer(&server, &file, &dir).await;
         ann.interrupt();
         let reason = bob.expect_status("cancelled by ann").await;
         assert!(reason.contains("cancelled by the sender"), "{reason:?}");
@@ -250,30 +230,9 @@ fn cancelling_mid_transfer_ends_both_with_status_5_and_leaves_nothing() {
 #[test]
 fn a_receiver_that_vanishes_mid_transfer_ends_the_sender_with_status_5() {
     let work = tempfile::tempdir().unwrap();
-    let file = TestFile::sparse(work.path(), "huge.bin", 8 << 30).unwrap();
-    let dir = work.path().join("inbox");
-    std::fs::create_dir_all(&dir).unwrap();
-
+    let (file, dir) = huge_file_and_inbox(work.path());
     in_private_network(|server| async move {
-        let mut bob = Meshdrop::start(
-            &server,
-            "bob",
-            &[
-                "receive",
-                "--room",
-                "r",
-                "--yes",
-                "--dir",
-                dir.to_str().unwrap(),
-            ],
-        );
-        bob.expect_status("joined room r").await;
-        let mut ann = Meshdrop::start(
-            &server,
-            "ann",
-            &["send", file.path().to_str().unwrap(), "--room", "r"],
-        );
-        bob.expect_status("receiving huge.bin").await;
+        let (mut ann, mut bob) = start_huge_transfer(&server, &file, &dir).await;
         // No goodbye of any kind: only ICE noticing the silence can tell Ann.
         bob.kill().await;
         let failure = ann
@@ -282,6 +241,39 @@ fn a_receiver_that_vanishes_mid_transfer_ends_the_sender_with_status_5() {
         assert!(failure.contains("connection to bob lost"), "{failure:?}");
         assert_eq!(ann.exit_code().await, 5);
     });
+}
+
+/// An 8 GiB file, sparse so it costs no disk and large enough to still be moving when a
+/// test interrupts it, and an empty download directory.
+fn huge_file_and_inbox(work: &Path) -> (TestFile, PathBuf) {
+    let file = TestFile::sparse(work, "huge.bin", 8 << 30).unwrap();
+    let dir = work.join("inbox");
+    std::fs::create_dir_all(&dir).unwrap();
+    (file, dir)
+}
+
+/// Bob receives into `dir`, Ann sends `file`; returns once bytes are flowing.
+async fn start_huge_transfer(server: &str, file: &TestFile, dir: &Path) -> (Meshdrop, Meshdrop) {
+    let mut bob = Meshdrop::start(
+        server,
+        "bob",
+        &[
+            "receive",
+            "--room",
+            "r",
+            "--yes",
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+    );
+    bob.expect_status("joined room r").await;
+    let ann = Meshdrop::start(
+        server,
+        "ann",
+        &["send", file.path().to_str().unwrap(), "--room", "r"],
+    );
+    bob.expect_status("receiving huge.bin").await;
+    (ann, bob)
 }
 
 #[test]
