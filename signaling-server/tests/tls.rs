@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::{parse_http_response, session_key, TestServer, PATIENCE};
+use common::{http_get_over, parse_http_response, session_key, TestServer, PATIENCE};
 use futures_util::{SinkExt, StreamExt};
 use meshdrop_protocol::signaling::ServerMessage;
 use meshdrop_signaling_server::{Config, Tls, TlsError};
@@ -82,15 +82,8 @@ async fn tls_server(certificate: &Certificate) -> TestServer {
 async fn healthz_answers_over_https() {
     let certificate = Certificate::generate();
     let server = tls_server(&certificate).await;
-    let mut stream = certificate.connect(server.addr).await;
-    let request = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    tokio::time::timeout(PATIENCE, stream.read_to_string(&mut response))
-        .await
-        .unwrap()
-        .unwrap();
-    let response = parse_http_response(&response);
+    let stream = certificate.connect(server.addr).await;
+    let response = http_get_over(stream, "/healthz", &[]).await;
     assert_eq!((response.status, response.body.as_str()), (200, "ok"));
     server.stop().await;
 }

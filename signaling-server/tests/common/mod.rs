@@ -11,7 +11,7 @@ use meshdrop_protocol::signaling::{ErrorCode, PeerInfo, ServerMessage, Signal};
 use meshdrop_protocol::PeerId;
 use meshdrop_signaling_server::{serve, serve_with_stun, Config};
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -122,7 +122,15 @@ impl HttpResponse {
 
 /// A plain HTTP/1.1 GET with extra header lines (like `"Origin: x"`).
 pub async fn http_get(addr: SocketAddr, path: &str, headers: &[&str]) -> HttpResponse {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
+    http_get_over(TcpStream::connect(addr).await.unwrap(), path, headers).await
+}
+
+/// [`http_get`] over a stream already connected, such as a TLS session.
+pub async fn http_get_over(
+    mut stream: impl AsyncRead + AsyncWrite + Unpin,
+    path: &str,
+    headers: &[&str],
+) -> HttpResponse {
     let extra: String = headers.iter().map(|line| format!("{line}\r\n")).collect();
     let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{extra}\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
