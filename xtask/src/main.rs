@@ -6,7 +6,8 @@
 //! * `cargo xtask run`: build the web app and serve it with the signaling server on
 //!   http://127.0.0.1:8080.
 //! * `cargo xtask test`: build the web app, check formatting and lints, run every test.
-//! * `cargo xtask bench`: build the web app, then print transfer speed and memory figures.
+//! * `cargo xtask bench`: build the web app and the native peer, then print transfer speed
+//!   and memory figures.
 
 mod apt;
 mod error;
@@ -23,7 +24,7 @@ const USAGE: &str = "usage: cargo xtask <run|test|bench>
 
   run    build the web app and serve it with the signaling server on http://127.0.0.1:8080
   test   build the web app, check formatting and lints, run every test
-  bench  build the web app, then print transfer speed and memory figures";
+  bench  build the web app and the native peer, then print transfer speed and memory figures";
 
 fn main() -> ExitCode {
     tools::put_on_path();

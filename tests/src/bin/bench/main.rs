@@ -1,38 +1,46 @@
 //! `cargo xtask bench`: how fast Meshdrop moves a file between two hosts compared with a
-//! raw RTCDataChannel, and how much memory the receiving page needs while it does.
+//! raw RTCDataChannel, browsers and native peers alike, and how much memory the receiving
+//! page needs while it does.
 //!
 //! Two network namespaces joined by a veth pair stand for two machines. Browser A runs on
 //! host a (with the signaling server), browser B on host b, both with the app open. B
 //! receives 256 MiB from A a few times over, taking turns between a bare data channel
 //! in the same pages (the [`baseline`] loop: 64 KiB messages, backpressure on
-//! `bufferedAmount`) and the web app; then 1 GiB through the web app. B's renderer memory
-//! is sampled during every app transfer, and the CPU time of both browsers is read around
-//! each transfer: on a machine where the browsers compete for few cores, throughput
-//! follows CPU cost, and the split by process shows where Meshdrop's extra cost goes.
+//! `bufferedAmount`), the web app, the native peer to the native peer (`meshdrop` on host a
+//! to `meshdrop` on host b, see [`native_peer`]) and the native peer to the web app in B;
+//! then 1 GiB through the web app. B's renderer memory is sampled during every app
+//! transfer, and the CPU time of both browsers is read around each browser-to-browser
+//! transfer: on a machine where the browsers compete for few cores, throughput follows CPU
+//! cost, and the split by process shows where Meshdrop's extra cost goes.
 //! It prints figures and asserts nothing: a benchmark informs, the tests decide.
 
+mod native_peer;
+
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::Path;
 
 use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::memory::{MemoryFigures, MemorySampler};
 use meshdrop_e2e::processes::cpu_seconds;
 use meshdrop_e2e::room::{everyone_connected, welcomed, Peer};
 use meshdrop_e2e::{
-    baseline, run_in, App, Browser, Launch, Recipient, Result, SignalingServer, TestFile,
-    TransferButton, TwoHosts, HOST_A, TRANSFER_TIMEOUT,
+    baseline, run_in, App, Browser, Error, Launch, NetNs, Recipient, Result, SignalingServer,
+    TestFile, TransferButton, TwoHosts, HOST_A, TRANSFER_TIMEOUT,
 };
+use native_peer::{Meshdrop, NativeReceipt};
 use serde::Deserialize;
 use serde_json::json;
 
 const MIB: u64 = 1 << 20;
-/// The size both ways of sending are timed with.
+/// The size every way of sending is timed with.
 const TIMED_BYTES: u64 = 256 * MIB;
-/// Raw and Meshdrop take turns this often, so a change in the machine's load hits both.
+/// Raw and the Meshdrop peers take turns this often, so a change in the machine's load hits both.
 const ROUNDS: usize = 3;
 /// The bigger size whose memory use is compared with [`TIMED_BYTES`]'s.
 const LARGE_BYTES: u64 = 1024 * MIB;
 
-const CLOCK_SCRIPT: &str = include_str!("../../js/transfer_clock.js");
+const CLOCK_SCRIPT: &str = include_str!("../../../js/transfer_clock.js");
 
 /// When a transfer row first showed each state, in the page's milliseconds.
 #[derive(Debug, Deserialize)]
@@ -74,17 +82,26 @@ fn main() -> Result<()> {
         let peers = vec![welcomed(sender).await?, welcomed(receiver).await?];
         everyone_connected(&peers).await?;
         let (sender, receiver) = (&peers[0], &peers[1]);
+        // `meshdrop send --to` picks the receiving browser by its display name.
+        receiver.0.set_name(receiver.0.label()).await?;
         let dir = scratch_dir()?;
         let timed = TestFile::sparse(dir.path(), "timed.bin", TIMED_BYTES)?;
+        let native_inbox = dir.path().join("native-inbox");
+        std::fs::create_dir(&native_inbox).map_err(|source| Error::Io {
+            action: format!("create {}", native_inbox.display()),
+            source,
+        })?;
 
         println!(
-            "{} each way, {ROUNDS} rounds; raw: first to last message at B; Meshdrop: B transferring to done",
+            "{} each way, {ROUNDS} rounds; raw: first to last message at B; \
+             web app: B transferring to done; meshdrop receiver: its `receiving` to its `done` line",
             size(TIMED_BYTES)
         );
         let mut ratios = Vec::new();
         let mut cpu = (Vec::new(), Vec::new());
         let mut cpu_by_process = (CpuUse::new(), CpuUse::new());
         let mut timed_transfers = Vec::new();
+        let mut throughput = Throughput::default();
         let both = [sender.0.browser(), receiver.0.browser()];
         for round in 1..=ROUNDS {
             let cpu_before = cpu_use(both)?;
@@ -108,6 +125,19 @@ fn main() -> Result<()> {
                 app.mib_per_second(),
                 (app.times.saved - app.times.done) / 1000.0,
             );
+            let native = native_to_native(&hosts.b, &server, &timed, &native_inbox).await?;
+            let native_to_app = native_to_app(&server, receiver, &timed).await?;
+            println!(
+                "           meshdrop → meshdrop {:.1} MiB/s, meshdrop → web app {:.1} MiB/s",
+                native.mib_per_second(),
+                native_to_app.mib_per_second()
+            );
+            throughput.raw.push(raw.mib_per_second());
+            throughput.app.push(app.mib_per_second());
+            throughput.native.push(native.mib_per_second());
+            throughput
+                .native_to_app
+                .push(native_to_app.mib_per_second());
             ratios.push(ratio);
             cpu.0.push(raw_cpu);
             cpu.1.push(app_cpu);
@@ -117,6 +147,7 @@ fn main() -> Result<()> {
             "Meshdrop / raw, median of the rounds: {:.2} (target at least 0.9)",
             median(ratios)
         );
+        throughput.print();
         println!(
             "CPU time of both browsers (all their processes) per {}, median: raw {:.1} s, Meshdrop {:.1} s",
             size(TIMED_BYTES),
@@ -160,17 +191,114 @@ fn main() -> Result<()> {
     })
 }
 
+/// Throughput of each way of sending, one figure per round, in MiB/s.
+#[derive(Default)]
+struct Throughput {
+    raw: Vec<f64>,
+    app: Vec<f64>,
+    native: Vec<f64>,
+    native_to_app: Vec<f64>,
+}
+
+impl Throughput {
+    fn print(self) {
+        println!(
+            "{} from host a to host b, MiB/s, median of {ROUNDS} rounds:",
+            size(TIMED_BYTES)
+        );
+        for (way, figures) in [
+            ("raw RTCDataChannel, browser → browser", self.raw),
+            ("web app → web app", self.app),
+            ("meshdrop → meshdrop (release build)", self.native),
+            ("meshdrop → web app", self.native_to_app),
+        ] {
+            println!("  {way:<40} {:>6.1}", median(figures));
+        }
+    }
+}
+
 /// `sender` offers `file` to `receiver`, which accepts; returns the receiver's timings
 /// and its renderer memory from just before accepting until the file was saveable.
 async fn send_through_app(sender: &Peer, receiver: &Peer, file: &TestFile) -> Result<AppTransfer> {
-    let ((sending, _), (receiving, receiver_id)) = (sender, receiver);
-    let sender_id = &sender.1;
+    let (sending, sender_id) = sender;
+    let (receiving, receiver_id) = receiver;
+    sending
+        .send_files(Recipient::Peer(receiver_id), &[file])
+        .await?;
+    accept_in_app(receiving, sender_id, file).await
+}
+
+/// `meshdrop send` on this host offers `file` to `receiver`'s app, which accepts.
+async fn native_to_app(
+    server: &SignalingServer,
+    receiver: &Peer,
+    file: &TestFile,
+) -> Result<AppTransfer> {
+    let (receiving, _) = receiver;
+    let signaling = signaling_url(server, Ipv4Addr::LOCALHOST);
+    let path = file.path().to_string_lossy();
+    let mut sender = Meshdrop::start_here(&[
+        "send",
+        &path,
+        "--server",
+        &signaling,
+        "--room",
+        "bench",
+        "--to",
+        receiving.label(),
+    ])?;
+    let sender_id = sender.joined().await?;
+    let transfer = accept_in_app(receiving, &sender_id, file).await?;
+    sender.succeeded().await?;
+    Ok(transfer)
+}
+
+/// `meshdrop send` on this host (a) sends `file` to `meshdrop receive --yes` on `host_b`,
+/// which saves it in `inbox`; the received copy is deleted again.
+async fn native_to_native(
+    host_b: &NetNs,
+    server: &SignalingServer,
+    file: &TestFile,
+    inbox: &Path,
+) -> Result<NativeReceipt> {
+    let (sender_url, receiver_url) = (
+        signaling_url(server, Ipv4Addr::LOCALHOST),
+        signaling_url(server, HOST_A),
+    );
+    let (path, inbox_path) = (file.path().to_string_lossy(), inbox.to_string_lossy());
+    #[rustfmt::skip]
+    let mut receiver = Meshdrop::start_on(host_b, &[
+        "receive", "--server", &receiver_url, "--room", "native", "--name", "native-b",
+        "--yes", "--dir", &inbox_path,
+    ])?;
+    receiver.joined().await?;
+    #[rustfmt::skip]
+    let sender = Meshdrop::start_here(&[
+        "send", &path, "--server", &sender_url, "--room", "native", "--to", "native-b",
+    ])?;
+    let receipt = receiver.receipt(file.size()).await?;
+    sender.succeeded().await?;
+    receiver.succeeded().await?;
+    let received = inbox.join(file.name());
+    std::fs::remove_file(&received).map_err(|source| Error::Io {
+        action: format!("delete {}", received.display()),
+        source,
+    })?;
+    Ok(receipt)
+}
+
+/// The signaling WebSocket as a `meshdrop` on a host that reaches the server at `host` sees it.
+fn signaling_url(server: &SignalingServer, host: Ipv4Addr) -> String {
+    format!("ws://{}/ws", server.address(host))
+}
+
+/// `receiving` accepts the offer of `file` from `sender_id`; returns its timings and its
+/// renderer memory from just before accepting until the file was saveable.
+async fn accept_in_app(receiving: &App, sender_id: &str, file: &TestFile) -> Result<AppTransfer> {
+    // Before accepting, so the clock sees `transferring` appear.
     receiving
         .browser()
         .run::<()>("installing the transfer clock", CLOCK_SCRIPT, vec![])
-        .await?;
-    sending
-        .send_files(Recipient::Peer(receiver_id), &[file])
         .await?;
     let offered = receiving.wait_for_offer(sender_id, &[file]).await?;
     let sampler = MemorySampler::start(receiving.browser())?;
