@@ -24,7 +24,8 @@
 mod transfers;
 
 pub use transfers::{
-    OfferedFile, ReceivedFile, Recipient, TransferButton, TransferEntry, TRANSFER_TIMEOUT,
+    OfferedFile, ReceivedFile, Recipient, SavedSlices, TransferButton, TransferEntry,
+    TRANSFER_TIMEOUT,
 };
 
 use std::time::Duration;

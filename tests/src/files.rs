@@ -5,7 +5,7 @@
 //! a lost, repeated or reordered chunk changes the digest.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -76,6 +76,17 @@ impl TestFile {
 
     pub fn size(&self) -> u64 {
         self.size
+    }
+
+    /// The SHA-256 of `len` bytes at `offset`, in lowercase hex.
+    pub fn slice_sha256(&self, offset: u64, len: u64) -> Result<String> {
+        let action = format!("hash part of {}", self.path.display());
+        let mut file = File::open(&self.path).map_err(Error::io(&action))?;
+        file.seek(SeekFrom::Start(offset))
+            .map_err(Error::io(&action))?;
+        let mut hasher = Sha256::new();
+        io::copy(&mut file.take(len), &mut hasher).map_err(Error::io(action))?;
+        Ok(hex::encode(hasher.finalize()))
     }
 
     /// The SHA-256 of the file's content, in lowercase hex.

@@ -37,6 +37,53 @@ fn two_peers_send_each_other_files_at_the_same_time() -> Result<()> {
     })
 }
 
+/// The size floor for "big": 2 GiB must go through, streamed at both ends.
+#[test]
+fn a_2_gib_file_goes_through() -> Result<()> {
+    const GIB: u64 = 1024 * MIB;
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = named_mesh(&server, "big", &["alice", "bob"]).await?;
+        let (alice, bob) = (&peers[0], &peers[1]);
+        let dir = scratch_dir()?;
+        let file = TestFile::random(dir.path(), "two-gib.bin", 2 * GIB)?;
+
+        let id = offer(alice, bob, &[&file]).await?;
+        bob.0
+            .click_transfer_button(&alice.1, &id, TransferButton::Accept)
+            .await?;
+        bob.0.wait_for_transfer(&alice.1, &id, "done").await?;
+        alice.0.wait_for_transfer(&bob.1, &id, "done").await?;
+        // "done" means the receiver's SHA-256 of every byte that arrived matched the
+        // sender's. The stored file is too big to hash whole in a page, so check its size
+        // and slices from its start, middle and end against the file on disk.
+        let offsets = [0, GIB - MIB / 2, 2 * GIB - MIB];
+        bob.0
+            .wait_for("a save link for the 2 GiB file", |s| {
+                s.transfers
+                    .iter()
+                    .any(|entry| entry.peer == alice.1 && entry.id == id && !entry.saved.is_empty())
+                    .then_some(())
+            })
+            .await?;
+        let slices = bob
+            .0
+            .received_slices(&alice.1, &id, file.name(), &offsets, MIB)
+            .await?;
+        assert_eq!(slices.size, 2 * GIB as i64, "the saved file is whole");
+        let expected: Vec<String> = offsets
+            .iter()
+            .map(|offset| file.slice_sha256(*offset, MIB))
+            .collect::<Result<_>>()?;
+        assert_eq!(
+            slices.sha256s, expected,
+            "the saved file's bytes are the sent ones"
+        );
+        Ok(())
+    })
+}
+
 #[test]
 fn a_declined_offer_shows_declined_on_both_sides() -> Result<()> {
     let ns = NetNs::create()?;

@@ -43,6 +43,15 @@ return (async () => {
 })();
 "##;
 
+/// What [`App::received_slices`] read back of a saved file.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct SavedSlices {
+    /// Bytes in the file; -1 if there was no such saved file.
+    pub size: i64,
+    /// SHA-256 of each slice asked for, in lowercase hex.
+    pub sha256s: Vec<String>,
+}
+
 /// One `#transfers li.transfer`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct TransferEntry {
@@ -230,6 +239,31 @@ impl App {
             .click()
             .await?;
         Ok(())
+    }
+
+    /// Streams the saved file `name` of one transfer back in the page and hashes `len`
+    /// bytes at each of `offsets`: for files too large to hash whole in a page.
+    pub async fn received_slices(
+        &self,
+        peer: &str,
+        id: &str,
+        name: &str,
+        offsets: &[u64],
+        len: u64,
+    ) -> Result<SavedSlices> {
+        self.browser
+            .run(
+                "reading back slices of a received file",
+                include_str!("../../js/saved_slices.js"),
+                vec![
+                    json!(peer),
+                    json!(id),
+                    json!(name),
+                    json!(offsets),
+                    json!(len),
+                ],
+            )
+            .await
     }
 
     /// Reads back every file of transfer `id` with `peer` that is ready to save.
