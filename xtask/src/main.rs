@@ -5,6 +5,7 @@
 //!
 //! * `cargo xtask run`: build the web app and serve it with the signaling server on
 //!   http://127.0.0.1:8080.
+//! * `cargo xtask dist`: build the self-hosting binary, the server with the web app inside.
 //! * `cargo xtask test`: build the web app, check formatting and lints, run every test.
 //! * `cargo xtask bench`: build the web app and the native peer, then print transfer speed
 //!   and memory figures.
@@ -20,9 +21,10 @@ use std::process::ExitCode;
 
 use error::Error;
 
-const USAGE: &str = "usage: cargo xtask <run|test|bench>
+const USAGE: &str = "usage: cargo xtask <run|dist|test|bench>
 
   run    build the web app and serve it with the signaling server on http://127.0.0.1:8080
+  dist   build target/release/meshdrop-server, the server with the web app inside
   test   build the web app, check formatting and lints, run every test
   bench  build the web app and the native peer, then print transfer speed and memory figures";
 
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
     let task = std::env::args().nth(1);
     let result = match task.as_deref() {
         Some("run") => tasks::run(),
+        Some("dist") => tasks::dist(),
         Some("test") => tasks::test(),
         Some("bench") => tasks::bench(),
         _ => Err(Error::Usage(USAGE)),

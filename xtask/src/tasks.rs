@@ -24,6 +24,21 @@ pub fn run() -> Result<()> {
 /// Everything CI checks: formatting, lints, unit tests, and the browser tests (which need
 /// the built web app). Formatting comes first because it needs nothing installed and fails
 /// in a second.
+/// Build the one self-hosting binary: the server with the web app embedded.
+pub fn dist() -> Result<()> {
+    tools::install_web_build_tools()?;
+    build_web_app()?;
+    step("Server with the web app inside (target/release/meshdrop-server)");
+    process::run(command(cargo()).args([
+        "build",
+        "--release",
+        "-p",
+        "meshdrop-signaling-server",
+        "--features",
+        "embed-web",
+    ]))
+}
+
 pub fn test() -> Result<()> {
     step("Formatting");
     process::run(command(cargo()).args(["fmt", "--all", "--check"]))?;
