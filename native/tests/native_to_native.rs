@@ -24,18 +24,7 @@ fn a_64_mib_file_crosses_both_ways_intact() {
 
     in_private_network(|server| async move {
         // Receiver first: the sender is the newcomer and makes the WebRTC offer.
-        let mut bob = Meshdrop::start(
-            &server,
-            "bob",
-            &[
-                "receive",
-                "--room",
-                "r",
-                "--yes",
-                "--dir",
-                bob_inbox.to_str().unwrap(),
-            ],
-        );
+        let mut bob = start_receiver(&server, "bob", "r", bob_inbox);
         bob.expect_status("joined room r").await;
         let mut ann = Meshdrop::start(
             &server,
@@ -66,18 +55,7 @@ fn a_64_mib_file_crosses_both_ways_intact() {
             ],
         );
         bob.expect_status("joined room r2").await;
-        let mut ann = Meshdrop::start(
-            &server,
-            "ann",
-            &[
-                "receive",
-                "--room",
-                "r2",
-                "--yes",
-                "--dir",
-                ann_inbox.to_str().unwrap(),
-            ],
-        );
+        let mut ann = start_receiver(&server, "ann", "r2", ann_inbox);
         assert_eq!(ann.exit_code().await, 0, "receiver");
         assert_eq!(bob.exit_code().await, 0, "sender");
     });
@@ -254,18 +232,7 @@ fn huge_file_and_inbox(work: &Path) -> (TestFile, PathBuf) {
 
 /// Bob receives into `dir`, Ann sends `file`; returns once bytes are flowing.
 async fn start_huge_transfer(server: &str, file: &TestFile, dir: &Path) -> (Meshdrop, Meshdrop) {
-    let mut bob = Meshdrop::start(
-        server,
-        "bob",
-        &[
-            "receive",
-            "--room",
-            "r",
-            "--yes",
-            "--dir",
-            dir.to_str().unwrap(),
-        ],
-    );
+    let mut bob = start_receiver(server, "bob", "r", dir);
     bob.expect_status("joined room r").await;
     let ann = Meshdrop::start(
         server,
@@ -297,4 +264,20 @@ fn a_missing_peer_ends_the_sender_with_status_3() {
         );
         assert_eq!(ann.exit_code().await, 3);
     });
+}
+
+/// `meshdrop receive --yes` as `name` in `room`, saving into `dir`.
+fn start_receiver(server: &str, name: &str, room: &str, dir: &Path) -> Meshdrop {
+    Meshdrop::start(
+        server,
+        name,
+        &[
+            "receive",
+            "--room",
+            room,
+            "--yes",
+            "--dir",
+            dir.to_str().unwrap(),
+        ],
+    )
 }
