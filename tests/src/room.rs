@@ -3,8 +3,9 @@
 //! Most end-to-end tests start this way, whatever they test afterwards.
 
 use crate::app::App;
-use crate::browser::Browser;
+use crate::browser::{Browser, Launch};
 use crate::error::Result;
+use crate::netns::{TwoHosts, HOST_A};
 use crate::server::SignalingServer;
 
 /// An app in a room, with the peer id the server gave it.
@@ -59,4 +60,24 @@ pub async fn everyone_names_themselves(peers: &[Peer]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Opens the app in `room` in one browser on each host of `hosts`, labelled `labels`: the
+/// first loads it from loopback on host A, the second from [`HOST_A`] on host B. Returns
+/// them welcomed, in that order.
+pub async fn join_across(
+    hosts: &TwoHosts,
+    server: &SignalingServer,
+    room: &str,
+    labels: [&str; 2],
+) -> Result<Vec<Peer>> {
+    let (local, remote) = tokio::try_join!(
+        Browser::launch(),
+        Launch::on_host(&hosts.b)
+            .treat_as_secure(server.origin_at(HOST_A))
+            .start()
+    )?;
+    let local = App::open(local, &server.room_url(room), labels[0]).await?;
+    let remote = App::open(remote, &server.room_url_at(HOST_A, room), labels[1]).await?;
+    Ok(vec![welcomed(local).await?, welcomed(remote).await?])
 }

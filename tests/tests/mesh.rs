@@ -2,10 +2,8 @@
 //!
 //! Needs the web app in `dist/` (`cargo xtask test` builds it first).
 
-use meshdrop_e2e::room::{everyone_connected, everyone_names_themselves, join, welcomed, Peer};
-use meshdrop_e2e::{
-    run_in, App, Browser, Launch, NetNs, Result, SignalingServer, TwoHosts, HOST_A,
-};
+use meshdrop_e2e::room::{everyone_connected, everyone_names_themselves, join, join_across, Peer};
+use meshdrop_e2e::{run_in, NetNs, Result, SignalingServer, TwoHosts};
 
 #[test]
 fn three_browsers_form_a_mesh_that_outlives_the_server() -> Result<()> {
@@ -74,15 +72,7 @@ fn browsers_on_two_hosts_connect_and_chat() -> Result<()> {
     let hosts = TwoHosts::create()?;
     run_in(&hosts.a, async {
         let server = SignalingServer::start().await?;
-        let (local, remote) = tokio::try_join!(
-            Browser::launch(),
-            Launch::on_host(&hosts.b)
-                .treat_as_secure(server.origin_at(HOST_A))
-                .start()
-        )?;
-        let local = App::open(local, &server.room_url("hosts"), "alice").await?;
-        let remote = App::open(remote, &server.room_url_at(HOST_A, "hosts"), "bob").await?;
-        let peers = vec![welcomed(local).await?, welcomed(remote).await?];
+        let peers = join_across(&hosts, &server, "hosts", ["alice", "bob"]).await?;
         everyone_connected(&peers).await?;
         everyone_names_themselves(&peers).await?;
         everyone_chats(&peers, |label| format!("{label} across the wire")).await

@@ -23,10 +23,10 @@ use std::path::Path;
 use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::memory::{MemoryFigures, MemorySampler};
 use meshdrop_e2e::processes::cpu_seconds;
-use meshdrop_e2e::room::{everyone_connected, welcomed, Peer};
+use meshdrop_e2e::room::{everyone_connected, join_across, Peer};
 use meshdrop_e2e::{
-    baseline, run_in, App, Browser, Error, Launch, NetNs, Recipient, Result, SignalingServer,
-    TestFile, TransferButton, TwoHosts, HOST_A, TRANSFER_TIMEOUT,
+    baseline, run_in, App, Browser, Error, NetNs, Recipient, Result, SignalingServer, TestFile,
+    TransferButton, TwoHosts, HOST_A, TRANSFER_TIMEOUT,
 };
 use native_peer::{Meshdrop, NativeReceipt};
 use serde::Deserialize;
@@ -70,16 +70,8 @@ fn main() -> Result<()> {
     let hosts = TwoHosts::create()?;
     run_in(&hosts.a, async {
         let server = SignalingServer::start().await?;
-        let (sender, receiver) = tokio::try_join!(
-            Browser::launch(),
-            Launch::on_host(&hosts.b)
-                .treat_as_secure(server.origin_at(HOST_A))
-                .start()
-        )?;
         println!("Browser A on host a sends, browser B on host b receives, over a veth pair.");
-        let sender = App::open(sender, &server.room_url("bench"), "A").await?;
-        let receiver = App::open(receiver, &server.room_url_at(HOST_A, "bench"), "B").await?;
-        let peers = vec![welcomed(sender).await?, welcomed(receiver).await?];
+        let peers = join_across(&hosts, &server, "bench", ["A", "B"]).await?;
         everyone_connected(&peers).await?;
         let (sender, receiver) = (&peers[0], &peers[1]);
         // `meshdrop send --to` picks the receiving browser by its display name.
