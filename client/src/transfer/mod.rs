@@ -28,6 +28,8 @@ use crate::mesh::Channels;
 /// Stop reading ahead once this much is waiting in the data channel's send buffer.
 /// Chrome closes a channel whose buffer passes 16 MiB, and a few MiB keep it busy.
 const HIGH_WATER: u32 = 8 << 20;
+/// The size of a data-channel message carrying a chunk, where the connection allows it.
+const CHUNK_MESSAGE_BYTES: usize = 256 << 10;
 /// Progress is redrawn at most this often; state changes are shown at once.
 const PROGRESS_INTERVAL_MS: f64 = 250.0;
 
@@ -212,11 +214,12 @@ impl PeerTransfers {
     }
 }
 
-/// Payload size per chunk: the engine's default unless the connection allows less.
+/// Payload size per chunk: a [`CHUNK_MESSAGE_BYTES`] message, unless the connection
+/// allows less.
 fn chunk_len_for(max_message_size: f64) -> std::num::NonZeroUsize {
     let header = meshdrop_protocol::frame::CHUNK_HEADER_LEN;
-    let allowed = (max_message_size as usize).saturating_sub(header);
-    std::num::NonZeroUsize::new(allowed.min(meshdrop_transfer::DEFAULT_CHUNK_LEN.get()))
+    let allowed = (max_message_size as usize).min(CHUNK_MESSAGE_BYTES);
+    std::num::NonZeroUsize::new(allowed.saturating_sub(header))
         .unwrap_or(meshdrop_transfer::DEFAULT_CHUNK_LEN)
 }
 

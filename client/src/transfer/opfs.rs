@@ -1,36 +1,51 @@
 //! Received files go to the Origin Private File System, chunk by chunk.
 //!
-//! A `FileSystemWritableFileStream` queues each write and lands it on disk; `getFile()`
-//! then hands back a disk-backed `File` the user can save. Every incoming file is opened
-//! before the transfer is accepted, so a chunk never waits for a file to exist.
+//! A worker (web/opfs-writer.js) holds a sync access handle on each incoming file and
+//! writes into it; `getFile()` then hands back a disk-backed `File` the user can save.
+//! Every incoming file is opened before the transfer is accepted, so a chunk never waits
+//! for a file to exist.
 //!
-//! Chunks are gathered into 1 MiB writes. Each write is a round trip to the browser's
-//! storage process, and at one per 64 KiB chunk the writes fell behind the network: the
-//! stream's queue grew with the file, each queued chunk holding its whole data-channel
-//! message (a 1 GiB file peaked at 800 MiB more renderer memory).
+//! Why a worker: the page's own way to write, a `FileSystemWritableFileStream`, sends
+//! every write through the browser's storage process as a blob. Measured on a 256 MiB
+//! receive, that cost the browser more CPU than hashing every byte did, and on a machine
+//! whose cores the data channel already keeps busy, CPU is throughput.
+//!
+//! Chunks are gathered into 1 MiB writes, so the worker gets few, large messages.
 
-use js_sys::{Reflect, Uint8Array};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use gloo_events::EventListener;
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     FileSystemDirectoryHandle, FileSystemFileHandle, FileSystemGetDirectoryOptions,
-    FileSystemGetFileOptions, FileSystemRemoveOptions, FileSystemWritableFileStream,
+    FileSystemGetFileOptions, FileSystemRemoveOptions, MessageEvent, Worker,
 };
 
 /// The folder, inside the origin's private file system, that holds incoming files.
 const INCOMING_DIR: &str = "meshdrop-incoming";
 
-/// How many received bytes are gathered before they are handed to the stream.
+/// The writer worker's script, next to index.html.
+const WRITER_SCRIPT: &str = "opfs-writer.js";
+
+/// How many received bytes are gathered before they are handed to the writer.
 const WRITE_BYTES: usize = 1 << 20;
 
 /// A file being received.
 pub struct IncomingFile {
+    writer: Rc<Writer>,
+    /// The writer's name for this file.
+    id: u32,
     directory: FileSystemDirectoryHandle,
     handle: FileSystemFileHandle,
-    stream: FileSystemWritableFileStream,
     /// Name in the private folder; unique per page, so transfers never collide.
     stored_name: String,
-    /// Received bytes not yet handed to the stream.
+    /// Bytes handed to the writer so far: where the next write goes.
+    written: u64,
+    /// Received bytes not yet handed to the writer.
     pending: Vec<u8>,
 }
 
@@ -43,13 +58,16 @@ impl IncomingFile {
             JsFuture::from(directory.get_file_handle_with_options(&stored_name, &options))
                 .await?
                 .dyn_into()?;
-        let stream: FileSystemWritableFileStream =
-            JsFuture::from(handle.create_writable()).await?.dyn_into()?;
+        let writer = Writer::get()?;
+        let id = writer.new_id();
+        writer.request(id, "open", &[("handle", &handle)]).await?;
         Ok(Self {
+            writer,
+            id,
             directory,
             handle,
-            stream,
             stored_name,
+            written: 0,
             pending: Vec::with_capacity(WRITE_BYTES),
         })
     }
@@ -62,30 +80,150 @@ impl IncomingFile {
         }
     }
 
-    /// Queue the gathered bytes on the stream. The stream keeps writes in order; a failed
-    /// write also fails `close()`, which is where it is reported.
+    /// Hand the gathered bytes to the writer. It writes in order; a failed write fails
+    /// the file's close, which is where it is reported.
     fn write_pending(&mut self) {
         if self.pending.is_empty() {
             return;
         }
-        // A copy the stream owns: it reads the bytes later, after `pending` is reused.
-        let bytes = Uint8Array::from(self.pending.as_slice());
-        let _ = self.stream.write_with_js_u8_array(&bytes);
+        // A copy outside wasm memory, moved (not copied again) into the worker.
+        let bytes = Uint8Array::from(self.pending.as_slice()).buffer();
+        let at = JsValue::from_f64(self.written as f64);
+        self.writer
+            .post(self.id, "write", &[("at", &at), ("bytes", &bytes)], &bytes);
+        self.written += self.pending.len() as u64;
         self.pending.clear();
     }
 
     /// Write what is left, flush and close; returns the stored file, ready to save.
     pub async fn finish(mut self) -> Result<web_sys::File, JsValue> {
         self.write_pending();
-        JsFuture::from(self.stream.close()).await?;
+        self.writer
+            .request(self.id, "close", &[("flush", &JsValue::TRUE)])
+            .await?;
         JsFuture::from(self.handle.get_file()).await?.dyn_into()
     }
 
     /// Give up on the file and delete what was written.
     pub async fn discard(self) {
-        let _ = JsFuture::from(self.stream.abort()).await;
+        let _ = self
+            .writer
+            .request(self.id, "close", &[("flush", &JsValue::FALSE)])
+            .await;
         let _ = JsFuture::from(self.directory.remove_entry(&self.stored_name)).await;
     }
+}
+
+/// The page's one writer worker, and the requests waiting for its replies.
+struct Writer {
+    worker: Worker,
+    next_id: Cell<u32>,
+    /// What answers each file's request in flight: its promise's `resolve`.
+    waiting: Rc<RefCell<HashMap<u32, Function>>>,
+    /// Why the worker stopped, once it has: every request then fails with this.
+    stopped: Rc<RefCell<Option<String>>>,
+    _listeners: [EventListener; 2],
+}
+
+thread_local! {
+    static WRITER: RefCell<Option<Rc<Writer>>> = const { RefCell::new(None) };
+}
+
+impl Writer {
+    /// The page's writer, started on first use.
+    fn get() -> Result<Rc<Self>, JsValue> {
+        if let Some(writer) = WRITER.with_borrow(Clone::clone) {
+            return Ok(writer);
+        }
+        let writer = Rc::new(Self::start()?);
+        WRITER.set(Some(writer.clone()));
+        Ok(writer)
+    }
+
+    fn start() -> Result<Self, JsValue> {
+        let worker = Worker::new(WRITER_SCRIPT)?;
+        let waiting: Rc<RefCell<HashMap<u32, Function>>> = Rc::default();
+        let stopped: Rc<RefCell<Option<String>>> = Rc::default();
+        let replies = EventListener::new(&worker, "message", {
+            let waiting = waiting.clone();
+            move |event| {
+                let Some(reply) = event.dyn_ref::<MessageEvent>().map(MessageEvent::data) else {
+                    return;
+                };
+                let id = Reflect::get(&reply, &"id".into())
+                    .ok()
+                    .and_then(|id| id.as_f64());
+                let resolve = id.and_then(|id| waiting.borrow_mut().remove(&(id as u32)));
+                if let Some(resolve) = resolve {
+                    let error = Reflect::get(&reply, &"error".into()).unwrap_or(JsValue::NULL);
+                    let _ = resolve.call1(&JsValue::NULL, &error);
+                }
+            }
+        });
+        let failures = EventListener::new(&worker, "error", {
+            let waiting = waiting.clone();
+            let stopped = stopped.clone();
+            move |_| {
+                let reason = format!("the file writer ({WRITER_SCRIPT}) failed to run");
+                let error = JsValue::from_str(&reason);
+                stopped.replace(Some(reason));
+                for (_, resolve) in waiting.borrow_mut().drain() {
+                    let _ = resolve.call1(&JsValue::NULL, &error);
+                }
+            }
+        });
+        Ok(Self {
+            worker,
+            next_id: Cell::new(0),
+            waiting,
+            stopped,
+            _listeners: [replies, failures],
+        })
+    }
+
+    fn new_id(&self) -> u32 {
+        let id = self.next_id.get();
+        self.next_id.set(id.wrapping_add(1));
+        id
+    }
+
+    /// Send the worker a message about file `id`, moving `moved` into it.
+    fn post(&self, id: u32, kind: &str, fields: &[(&str, &JsValue)], moved: &JsValue) {
+        let message = message(id, kind, fields);
+        let _ = self
+            .worker
+            .post_message_with_transfer(&message, &Array::of1(moved));
+    }
+
+    /// Send the worker a message about file `id` and wait for its reply.
+    async fn request(
+        &self,
+        id: u32,
+        kind: &str,
+        fields: &[(&str, &JsValue)],
+    ) -> Result<(), JsValue> {
+        if let Some(reason) = self.stopped.borrow().as_deref() {
+            return Err(JsValue::from_str(reason));
+        }
+        let reply = Promise::new(&mut |resolve, _reject| {
+            self.waiting.borrow_mut().insert(id, resolve);
+        });
+        self.worker.post_message(&message(id, kind, fields))?;
+        match JsFuture::from(reply).await?.as_string() {
+            Some(error) => Err(JsValue::from_str(&error)),
+            None => Ok(()),
+        }
+    }
+}
+
+fn message(id: u32, kind: &str, fields: &[(&str, &JsValue)]) -> Object {
+    let message = Object::new();
+    let _ = Reflect::set(&message, &"kind".into(), &kind.into());
+    let _ = Reflect::set(&message, &"id".into(), &id.into());
+    for (name, value) in fields {
+        let _ = Reflect::set(&message, &(*name).into(), value);
+    }
+    message
 }
 
 async fn incoming_directory() -> Result<FileSystemDirectoryHandle, JsValue> {

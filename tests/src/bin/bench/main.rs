@@ -35,8 +35,9 @@ use serde_json::json;
 const MIB: u64 = 1 << 20;
 /// The size every way of sending is timed with.
 const TIMED_BYTES: u64 = 256 * MIB;
-/// Raw and the Meshdrop peers take turns this often, so a change in the machine's load hits both.
-const ROUNDS: usize = 3;
+/// Raw and the Meshdrop peers take turns this often, so a change in the machine's load hits
+/// both; an odd number, so the median is one round's figure.
+const ROUNDS: usize = 5;
 /// The bigger size whose memory use is compared with [`TIMED_BYTES`]'s.
 const LARGE_BYTES: u64 = 1024 * MIB;
 
@@ -96,16 +97,19 @@ fn main() -> Result<()> {
         let mut throughput = Throughput::default();
         let both = [sender.0.browser(), receiver.0.browser()];
         for round in 1..=ROUNDS {
-            let cpu_before = cpu_use(both)?;
-            let (_, raw) =
-                baseline::transfer(both[0], both[1], TIMED_BYTES, TRANSFER_TIMEOUT).await?;
-            let cpu_between = cpu_use(both)?;
-            let app = send_through_app(sender, receiver, &timed).await?;
-            let cpu_after = cpu_use(both)?;
-            let (raw_spent, app_spent) = (
-                spent(&cpu_before, &cpu_between),
-                spent(&cpu_between, &cpu_after),
+            let raw_way = with_cpu_use(
+                both,
+                baseline::transfer(both[0], both[1], TIMED_BYTES, TRANSFER_TIMEOUT),
             );
+            let app_way = with_cpu_use(both, send_through_app(sender, receiver, &timed));
+            // Taking turns at going first, so neither always runs on a machine the other warmed up.
+            let (((_, raw), raw_spent), (app, app_spent)) = if round % 2 == 1 {
+                let raw = raw_way.await?;
+                (raw, app_way.await?)
+            } else {
+                let app = app_way.await?;
+                (raw_way.await?, app)
+            };
             let (raw_cpu, app_cpu) = (raw_spent.values().sum(), app_spent.values().sum());
             add(&mut cpu_by_process.0, &raw_spent);
             add(&mut cpu_by_process.1, &app_spent);
@@ -340,6 +344,16 @@ fn cpu_use(browsers: [&Browser; 2]) -> Result<CpuUse> {
         }
     }
     Ok(all)
+}
+
+/// `work`'s result and the CPU time both browsers spent while it ran.
+async fn with_cpu_use<T>(
+    browsers: [&Browser; 2],
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<(T, CpuUse)> {
+    let before = cpu_use(browsers)?;
+    let result = work.await?;
+    Ok((result, spent(&before, &cpu_use(browsers)?)))
 }
 
 /// What each process used between two readings.
