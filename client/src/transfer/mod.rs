@@ -16,12 +16,14 @@ use js_sys::{ArrayBuffer, Uint8Array};
 use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId};
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{
-    Direction, IdParity, Output, Progress, RateMeter, TransferState, Transfers,
+    Direction, IdParity, Output, Progress, RateMeter, ReadRequest, TransferState, Transfers,
 };
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 
 pub use opfs::clear_leftovers;
 use opfs::IncomingFile;
-use read_ahead::ReadAhead;
+use read_ahead::{Ahead, ReadAhead};
 
 use crate::mesh::Channels;
 
@@ -328,59 +330,85 @@ fn finish_file(inner: &Rc<RefCell<Driver>>, transfer: TransferId, index: u32) {
     });
 }
 
-/// Start reads while the data channel has room; each read ends in a sent chunk.
+/// Serve the engine's reads while the data channel has room; each read ends in a sent chunk.
 fn pump(inner: &Rc<RefCell<Driver>>) {
     loop {
-        let mut driver = inner.borrow_mut();
-        if driver.channels.buffered_amount() > HIGH_WATER {
-            return;
-        }
-        let Some(request) = driver.engine.next_read() else {
-            return;
-        };
-        let Some(file) = driver
-            .sources
-            .get(&request.transfer)
-            .and_then(|files| files.get(request.index as usize))
-            .cloned()
-        else {
-            let _ = driver
-                .engine
-                .cancel(request.transfer, "the file to send is gone");
-            drop(driver);
-            carry_out(inner);
-            continue;
-        };
-        let ahead = driver.read_ahead.entry(request.transfer).or_default();
-        if let Some(bytes) = ahead.take(&request) {
-            drop(driver);
-            send_read(inner, request.transfer, &bytes);
-            continue;
-        }
-        drop(driver);
-        let weak = Rc::downgrade(inner);
-        wasm_bindgen_futures::spawn_local(async move {
-            let filled = ReadAhead::fill(&file, &request).await;
-            let Some(inner) = weak.upgrade() else { return };
-            match filled {
-                Ok(ahead) => {
-                    let bytes = ahead.take(&request).unwrap_or_default();
-                    inner
-                        .borrow_mut()
-                        .read_ahead
-                        .insert(request.transfer, ahead);
-                    send_read(&inner, request.transfer, &bytes);
-                }
-                Err(error) => {
-                    let reason = format!("could not read the file: {}", describe(&error));
-                    let _ = inner.borrow_mut().engine.cancel(request.transfer, reason);
-                    carry_out(&inner);
-                }
+        let request = {
+            let mut driver = inner.borrow_mut();
+            if driver.channels.buffered_amount() > HIGH_WATER {
+                return;
             }
-            pump(&inner);
-        });
-        return;
+            match driver.engine.next_read() {
+                Some(request) => request,
+                None => return,
+            }
+        };
+        if !serve_read(inner, request) {
+            return;
+        }
     }
+}
+
+/// Send the chunk `request` asks for if its bytes are at hand (true). If they are still
+/// being read, wait for them and go on pumping from there (false).
+fn serve_read(inner: &Rc<RefCell<Driver>>, request: ReadRequest) -> bool {
+    let transfer = request.transfer;
+    let ahead = {
+        let mut driver = inner.borrow_mut();
+        let Driver {
+            sources,
+            read_ahead,
+            ..
+        } = &mut *driver;
+        let file = sources
+            .get(&transfer)
+            .and_then(|files| files.get(request.index as usize));
+        match (file, read_ahead.get_mut(&transfer)) {
+            (_, Some(ahead)) if ahead.index() == request.index => ahead.get(&request),
+            (Some(file), _) => {
+                let mut ahead = ReadAhead::new(file.clone(), request.index);
+                let found = ahead.get(&request);
+                read_ahead.insert(transfer, ahead);
+                found
+            }
+            (None, _) => Err(JsValue::from_str("the file to send is gone")),
+        }
+    };
+    match ahead {
+        Ok(Ahead::Ready(bytes)) => {
+            send_read(inner, transfer, &bytes);
+            true
+        }
+        Ok(Ahead::Reading { start, read }) => {
+            let weak = Rc::downgrade(inner);
+            wasm_bindgen_futures::spawn_local(async move {
+                let read = JsFuture::from(read).await;
+                let Some(inner) = weak.upgrade() else { return };
+                match read {
+                    Ok(buffer) => {
+                        if let Some(ahead) = inner.borrow_mut().read_ahead.get_mut(&transfer) {
+                            ahead.settle(start, &buffer.unchecked_into());
+                        }
+                        if serve_read(&inner, request) {
+                            pump(&inner);
+                        }
+                    }
+                    Err(error) => fail_read(&inner, transfer, &error),
+                }
+            });
+            false
+        }
+        Err(error) => {
+            fail_read(inner, transfer, &error);
+            true
+        }
+    }
+}
+
+fn fail_read(inner: &Rc<RefCell<Driver>>, transfer: TransferId, error: &JsValue) {
+    let reason = format!("could not read the file: {}", describe(error));
+    let _ = inner.borrow_mut().engine.cancel(transfer, reason);
+    carry_out(inner);
 }
 
 /// Hand bytes the engine asked for back to it and send the chunk it makes of them.

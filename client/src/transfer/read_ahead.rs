@@ -1,47 +1,134 @@
-//! Reads a file to send in large slices and serves the engine's chunk-sized requests
-//! from them.
+//! Reads a file to send ahead of the data channel, in large slices, and serves the
+//! engine's chunk-sized requests from them.
 //!
 //! Every `Blob.arrayBuffer()` is an asynchronous round trip to the browser's file
-//! machinery; paying it once per megabyte instead of once per 64 KiB chunk keeps the
-//! sender ahead of the data channel.
+//! machinery. Reads go a megabyte at a time, and several are in flight at once: with one
+//! read at a time, a busy machine kept the sender waiting for its file while the data
+//! channel ran dry.
 
-use js_sys::Uint8Array;
+use std::collections::VecDeque;
+
+use js_sys::{ArrayBuffer, Promise, Uint8Array};
 use meshdrop_transfer::ReadRequest;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
 
 /// How much of a file one read fetches.
 const SLICE_BYTES: u64 = 1 << 20;
+/// How many slices are read, or being read, at once.
+const SLICES_AHEAD: usize = 4;
 
-/// The bytes of one file from `start` on, as far as the last read reached.
-#[derive(Default)]
+/// The slices of one file from the one being sent on.
 pub struct ReadAhead {
+    file: web_sys::File,
     index: u32,
+    /// In file order, without gaps.
+    slices: VecDeque<Slice>,
+}
+
+struct Slice {
     start: u64,
-    bytes: Vec<u8>,
+    end: u64,
+    bytes: SliceBytes,
+}
+
+enum SliceBytes {
+    Reading(Promise),
+    Read(Uint8Array),
+}
+
+/// Where the bytes of a request are.
+pub enum Ahead {
+    /// Read: here they are. Fewer than asked for if the file ended early.
+    Ready(Vec<u8>),
+    /// The slice starting at `start` is still being read: settle it with what `read`
+    /// resolves to, then ask again.
+    Reading { start: u64, read: Promise },
 }
 
 impl ReadAhead {
-    /// Read a slice of `file` that begins with what `request` asks for.
-    pub async fn fill(file: &web_sys::File, request: &ReadRequest) -> Result<Self, JsValue> {
-        let size = file.size() as u64;
-        let end = size.min(request.offset + SLICE_BYTES.max(request.len as u64));
-        let slice = file.slice_with_f64_and_f64(request.offset as f64, end as f64)?;
-        let buffer = JsFuture::from(slice.array_buffer()).await?;
-        Ok(Self {
-            index: request.index,
-            start: request.offset,
-            bytes: Uint8Array::new(&buffer).to_vec(),
-        })
+    /// Reading ahead in `file`, file `index` of its transfer.
+    pub fn new(file: web_sys::File, index: u32) -> Self {
+        Self {
+            file,
+            index,
+            slices: VecDeque::new(),
+        }
     }
 
-    /// The requested bytes, if this slice holds all of them.
-    pub fn take(&self, request: &ReadRequest) -> Option<Vec<u8>> {
-        if request.index != self.index || request.offset < self.start {
-            return None;
+    /// The file index this reads.
+    pub fn index(&self) -> u32 {
+        self.index
+    }
+
+    /// Where the bytes of `request` are; starts the reads ahead of them.
+    pub fn get(&mut self, request: &ReadRequest) -> Result<Ahead, JsValue> {
+        let end = request.offset + request.len as u64;
+        while self
+            .slices
+            .front()
+            .is_some_and(|slice| slice.end <= request.offset)
+        {
+            self.slices.pop_front();
         }
-        let from = usize::try_from(request.offset - self.start).ok()?;
-        let to = from.checked_add(request.len)?;
-        self.bytes.get(from..to).map(<[u8]>::to_vec)
+        if self
+            .slices
+            .front()
+            .is_some_and(|slice| slice.start > request.offset)
+        {
+            // Only a request from before what was read; start over from it.
+            self.slices.clear();
+        }
+        self.read_ahead(request.offset)?;
+
+        let mut bytes = Vec::with_capacity(request.len);
+        let mut at = request.offset;
+        for slice in &self.slices {
+            if at >= end {
+                break;
+            }
+            match &slice.bytes {
+                SliceBytes::Reading(read) => {
+                    return Ok(Ahead::Reading {
+                        start: slice.start,
+                        read: read.clone(),
+                    })
+                }
+                SliceBytes::Read(read) => {
+                    let to = end.min(slice.end);
+                    let part = read.subarray((at - slice.start) as u32, (to - slice.start) as u32);
+                    let filled = bytes.len();
+                    bytes.resize(filled + part.length() as usize, 0);
+                    part.copy_to(&mut bytes[filled..]);
+                    at = to;
+                }
+            }
+        }
+        Ok(Ahead::Ready(bytes))
+    }
+
+    /// The read of the slice at `start` finished with `buffer`.
+    pub fn settle(&mut self, start: u64, buffer: &ArrayBuffer) {
+        if let Some(slice) = self.slices.iter_mut().find(|slice| slice.start == start) {
+            slice.bytes = SliceBytes::Read(Uint8Array::new(buffer));
+        }
+    }
+
+    /// Keep [`SLICES_AHEAD`] slices read or being read, the first holding `offset`.
+    fn read_ahead(&mut self, offset: u64) -> Result<(), JsValue> {
+        let size = self.file.size() as u64;
+        while self.slices.len() < SLICES_AHEAD {
+            let start = self.slices.back().map_or(offset, |slice| slice.end);
+            if start >= size {
+                break;
+            }
+            let end = size.min(start + SLICE_BYTES);
+            let slice = self.file.slice_with_f64_and_f64(start as f64, end as f64)?;
+            self.slices.push_back(Slice {
+                start,
+                end,
+                bytes: SliceBytes::Reading(slice.array_buffer()),
+            });
+        }
+        Ok(())
     }
 }
