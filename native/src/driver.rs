@@ -6,7 +6,7 @@
 //! this module only moves bytes. Sending is paced by the data channel: reads continue
 //! while its send buffer is below the high-water mark and resume when it drains.
 //! Received files are written to a hidden temporary file in the download directory and
-//! only renamed to their real name once the engine has verified their SHA-256, so a
+//! only renamed to their real name once the engine has verified their digest, so a
 //! half-received or corrupt file never appears under a real name.
 
 use std::collections::{BTreeSet, HashMap};

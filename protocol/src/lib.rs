@@ -13,8 +13,11 @@ pub mod signaling;
 
 pub use ids::{IdError, PeerId, RoomId};
 
-/// Version of the signaling protocol, sent by the client in its first message.
+/// Version of the protocol, signaling and peer frames alike, sent by the client in its
+/// first message.
 ///
 /// A server answers a `join` carrying any other version with
-/// [`signaling::ErrorCode::UnsupportedVersion`] and closes the socket.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// [`signaling::ErrorCode::UnsupportedVersion`] and closes the socket, so peers that
+/// could not understand each other never meet. Version 2 changed how a file's digest is
+/// made (docs/protocol.md): a version 1 peer would fail every file from a version 2 one.
+pub const PROTOCOL_VERSION: u32 = 2;

@@ -184,14 +184,14 @@ mod tests {
     #[test]
     fn join_has_the_documented_shape() {
         let message = ClientMessage::Join {
-            version: 1,
+            version: 2,
             room: RoomId::new("r1").unwrap(),
             name: "Ann".into(),
             session_key: "00".repeat(16),
         };
         assert_eq!(
             serde_json::to_value(&message).unwrap(),
-            json!({"type": "join", "version": 1, "room": "r1", "name": "Ann", "session_key": "00".repeat(16)})
+            json!({"type": "join", "version": 2, "room": "r1", "name": "Ann", "session_key": "00".repeat(16)})
         );
     }
 

@@ -162,7 +162,7 @@ async fn an_unsupported_version_is_refused_and_closes_the_connection() {
     let mut client = server.connect().await;
     client
         .send_json(json!({
-            "type": "join", "version": 2, "room": "room", "name": "Cy",
+            "type": "join", "version": 1, "room": "room", "name": "Cy",
             "session_key": common::session_key('c'),
         }))
         .await;

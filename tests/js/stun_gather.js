@@ -4,7 +4,7 @@ return (async () => {
   const socket = new WebSocket(`ws://${location.host}/ws`);
   const welcome = await new Promise((resolve, reject) => {
     socket.onopen = () => socket.send(JSON.stringify({
-      type: "join", version: 1, room: "stun-probe", name: "probe",
+      type: "join", version: 2, room: "stun-probe", name: "probe",
       session_key: "0123456789abcdef0123456789abcdef",
     }));
     socket.onmessage = (event) => resolve(JSON.parse(event.data));

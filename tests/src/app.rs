@@ -16,7 +16,7 @@
 //!   (see [`TransferEntry`]) with `.transfer-title`, `.transfer-files li` (`.file-name`,
 //!   `.file-size`, `.file-type`), `.transfer-progress`, `.transfer-error`, the buttons
 //!   `button.accept`, `button.decline` and `button.cancel`, and an `a.save[href][download]`
-//!   per received file that passed its SHA-256 check.
+//!   per received file that passed its digest check.
 //!
 //! The whole contract is read in one script call ([`Snapshot`]); waits are predicates on
 //! snapshots, so a timeout reports everything the page showed last.

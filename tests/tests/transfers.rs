@@ -55,7 +55,7 @@ fn a_2_gib_file_goes_through() -> Result<()> {
             .await?;
         bob.0.wait_for_transfer(&alice.1, &id, "done").await?;
         alice.0.wait_for_transfer(&bob.1, &id, "done").await?;
-        // "done" means the receiver's SHA-256 of every byte that arrived matched the
+        // "done" means the receiver's digest of every byte that arrived matched the
         // sender's. The stored file is too big to hash whole in a page, so check its size
         // and slices from its start, middle and end against the file on disk.
         let offsets = [0, GIB - MIB / 2, 2 * GIB - MIB];

@@ -11,6 +11,7 @@ use std::num::NonZeroUsize;
 
 use meshdrop_protocol::frame::{ControlFrame, DataChunk, FileMeta, TransferId, CHUNK_HEADER_LEN};
 
+use crate::digest::{BlockDigest, BlockHashing};
 use crate::receiving::Receiving;
 use crate::sending::Sending;
 use crate::transfer::{Ending, Transfer};
@@ -28,6 +29,7 @@ pub struct Transfers {
     parity: IdParity,
     next_id: TransferId,
     chunk_len: NonZeroUsize,
+    hashing: BlockHashing,
     entries: BTreeMap<TransferId, Entry>,
     outputs: VecDeque<Output>,
 }
@@ -64,6 +66,7 @@ impl Transfers {
             parity,
             next_id: parity.first_id(),
             chunk_len: DEFAULT_CHUNK_LEN,
+            hashing: BlockHashing::default(),
             entries: BTreeMap::new(),
             outputs: VecDeque::new(),
         }
@@ -73,6 +76,13 @@ impl Transfers {
     /// the driver may tune this while transfers run.
     pub fn set_chunk_len(&mut self, chunk_len: NonZeroUsize) {
         self.chunk_len = chunk_len;
+    }
+
+    /// Who hashes the blocks of transfers offered from now on; see [`crate::digest`].
+    /// With [`BlockHashing::Driver`], hand every block's digest to
+    /// [`Self::on_block_digest`].
+    pub fn set_block_hashing(&mut self, hashing: BlockHashing) {
+        self.hashing = hashing;
     }
 
     /// The next effect for the driver to carry out, oldest first.
@@ -87,7 +97,7 @@ impl Transfers {
     /// Offers `files` to the peer and returns the new transfer's id.
     pub fn offer(&mut self, files: Vec<FileMeta>) -> Result<TransferId, TransferError> {
         let id = self.next_id;
-        let sending = Sending::offer(id, files, &mut self.outputs)?;
+        let sending = Sending::offer(id, files, self.hashing, &mut self.outputs)?;
         self.entries.insert(id, Entry::Sending(sending));
         // Wrapping takes 2^31 offers on one connection; ids stay of this end's parity.
         self.next_id = id.wrapping_add(2);
@@ -197,6 +207,31 @@ impl Transfers {
         }
     }
 
+    /// The driver hashed block `block` (of [`crate::DIGEST_BLOCK_LEN`] bytes from the
+    /// file's start) of file `index` of `transfer`: bytes it read to send, or bytes it
+    /// was told to write. Blocks may come in any order, each once. Digests for a
+    /// transfer that was cancelled or failed meanwhile are dropped.
+    pub fn on_block_digest(
+        &mut self,
+        transfer: TransferId,
+        index: u32,
+        block: u64,
+        digest: BlockDigest,
+    ) -> Result<(), TransferError> {
+        let entry = self
+            .entries
+            .get_mut(&transfer)
+            .ok_or(TransferError::UnknownTransfer(transfer))?;
+        if entry.transfer().state().is_aborted() {
+            return Ok(());
+        }
+        let outputs = &mut self.outputs;
+        match entry {
+            Entry::Sending(sending) => sending.on_block_digest(index, block, digest, outputs),
+            Entry::Receiving(receiving) => receiving.on_block_digest(index, block, digest, outputs),
+        }
+    }
+
     fn on_offer(&mut self, id: TransferId, files: Vec<FileMeta>) -> Result<(), TransferError> {
         if self.parity.owns(id) {
             return Err(TransferError::WrongParity(id));
@@ -204,7 +239,7 @@ impl Transfers {
         if self.entries.contains_key(&id) {
             return Err(TransferError::DuplicateTransfer(id));
         }
-        let receiving = Receiving::offered(id, files, &mut self.outputs)?;
+        let receiving = Receiving::offered(id, files, self.hashing, &mut self.outputs)?;
         self.entries.insert(id, Entry::Receiving(receiving));
         Ok(())
     }

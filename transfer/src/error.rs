@@ -32,6 +32,20 @@ pub enum TransferError {
     NoSuchFile { transfer: TransferId, index: u32 },
     #[error("file {index} of transfer {transfer} was already announced as finished")]
     DuplicateFileEnd { transfer: TransferId, index: u32 },
+    #[error("file {index} of transfer {transfer} has no block {block}")]
+    NoSuchBlock {
+        transfer: TransferId,
+        index: u32,
+        block: u64,
+    },
+    #[error("block {block} of file {index} of transfer {transfer} was already hashed")]
+    DuplicateBlock {
+        transfer: TransferId,
+        index: u32,
+        block: u64,
+    },
+    #[error("this engine hashes blocks itself; it takes no block digests")]
+    EngineHashes,
     #[error("chat frames belong to the chat, not to file transfers")]
     NotATransferFrame,
     #[error(transparent)]

@@ -15,7 +15,7 @@
 //!                  ◄─────────────────── Accept ──  accept(id)   (or Decline: both Declined)
 //! next_read, read, on_read
 //!                  ══ chunks of file 0 ══════►   on_chunk → Write
-//!                  ── FileEnd 0 (SHA-256) ───►   once file 0 is all in: compare → FileVerified
+//!                  ── FileEnd 0 (digest) ────►   once file 0 is all in: compare → FileVerified
 //!                  ══ chunks of file 1 ══════►   ...
 //! Verifying        ── FileEnd n-1 ───────────►   last file verified
 //!                  ◄───────────────── Complete ──  Done
@@ -24,8 +24,8 @@
 //!
 //! Chunks travel on the data channel and everything else on the control channel; the
 //! two are not ordered with each other, so the receiver judges a file once it has both
-//! its last byte and its `FileEnd`, in whichever order they came. Every byte passes
-//! through a running SHA-256 on each side; no file is ever held whole.
+//! its last byte and its `FileEnd`, in whichever order they came. Every byte is hashed
+//! on each side, block by block ([`digest`]); no file is ever held whole.
 //!
 //! # Driving it
 //!
@@ -47,9 +47,12 @@
 //!
 //! Both: give every control frame except chat to [`Transfers::on_control`];
 //! [`Transfers::cancel`] stops a transfer in either direction; call
-//! [`Transfers::on_disconnect`] when the connection closes. Feed a [`RateMeter`] from
-//! [`Transfer::progress`] to show speed and time left. `tests/support/mod.rs` is a
-//! complete driver in a hundred lines, with memory for files and network.
+//! [`Transfers::on_disconnect`] when the connection closes. A driver with a faster
+//! SHA-256 at hand than the engine's sets [`BlockHashing::Driver`] and hashes each block
+//! it reads or writes, handing the digests to [`Transfers::on_block_digest`]. Feed a
+//! [`RateMeter`] from [`Transfer::progress`] to show speed and time left.
+//! `tests/support/mod.rs` is a complete driver in a couple of hundred lines, with memory
+//! for files and network, that can hash blocks either way.
 //!
 //! # How transfers end
 //!
@@ -71,6 +74,7 @@
 //! nothing.
 
 mod cursor;
+pub mod digest;
 mod engine;
 mod error;
 mod output;
@@ -81,6 +85,7 @@ mod sending;
 mod state;
 mod transfer;
 
+pub use digest::{BlockDigest, BlockHashing, DIGEST_BLOCK_LEN};
 pub use engine::{Transfers, DEFAULT_CHUNK_LEN};
 pub use error::TransferError;
 pub use output::{Output, ReadRequest, Write};

@@ -4,13 +4,15 @@
 //! Chunks arrive on the data channel and `FileEnd`s on the control channel, and the two
 //! are not ordered with each other: a digest may arrive long before the file's last
 //! byte, or after it. So each file keeps both digests, and is judged as soon as it has
-//! both, whichever came last.
+//! both, whichever came last. Its own digest is known once its last byte arrived and
+//! its last block was hashed.
 
 use std::collections::VecDeque;
 
 use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId};
 
-use crate::cursor::{FinishedFile, PastEnd};
+use crate::cursor::PastEnd;
+use crate::digest::{BlockDigest, BlockHashing};
 use crate::transfer::{Ending, Transfer};
 use crate::{Direction, Output, TransferError, TransferState, Write};
 
@@ -21,6 +23,8 @@ pub(crate) struct Receiving {
     pub transfer: Transfer,
     /// One per file, in order.
     digests: Vec<FileDigests>,
+    /// How many files, from the first, have their `received` digest.
+    received: u32,
     verified: usize,
 }
 
@@ -44,12 +48,14 @@ impl Receiving {
     pub fn offered(
         id: TransferId,
         files: Vec<FileMeta>,
+        hashing: BlockHashing,
         outputs: &mut VecDeque<Output>,
     ) -> Result<Self, TransferError> {
         let digests = vec![FileDigests::default(); files.len()];
         Ok(Self {
-            transfer: Transfer::offered(id, Direction::Incoming, files, outputs)?,
+            transfer: Transfer::offered(id, Direction::Incoming, files, hashing, outputs)?,
             digests,
+            received: 0,
             verified: 0,
         })
     }
@@ -60,8 +66,8 @@ impl Receiving {
         let transfer = self.transfer.id();
         outputs.push_back(Output::Control(ControlFrame::Accept { transfer }));
         self.transfer.enter(TransferState::Transferring, outputs);
-        let empty_files = self.transfer.cursor.finish_complete_files();
-        self.received(empty_files, outputs);
+        self.transfer.cursor.finish_complete_files();
+        self.received(outputs);
         Ok(())
     }
 
@@ -83,14 +89,14 @@ impl Receiving {
     ) -> Result<Option<Write<'a>>, TransferError> {
         self.transfer.expect(&RECEIVING, "a data chunk")?;
         let position = self.transfer.cursor.position();
-        match self.transfer.cursor.advance(payload) {
+        match self.transfer.advance(payload) {
             Err(PastEnd) => {
                 let reason = "received more bytes than the offer announced".to_owned();
                 self.end(Ending::FailedByMe(reason), outputs);
                 Ok(None)
             }
-            Ok(finished) => {
-                self.received(finished, outputs);
+            Ok(_) => {
+                self.received(outputs);
                 // No position means every file was complete and the payload empty.
                 Ok(position.map(|position| Write {
                     transfer: self.transfer.id(),
@@ -134,13 +140,28 @@ impl Receiving {
         self.transfer.end(ending, outputs);
     }
 
-    /// Records the digests of files whose last byte arrived, and judges them.
-    fn received(&mut self, finished: Vec<FinishedFile>, outputs: &mut VecDeque<Output>) {
-        for file in finished {
-            if let Some(digests) = self.digests.get_mut(file.index as usize) {
-                digests.received = Some(file.sha256);
-            }
-            self.judge(file.index, outputs);
+    /// The driver hashed block `block` of file `index`.
+    pub fn on_block_digest(
+        &mut self,
+        index: u32,
+        block: u64,
+        digest: BlockDigest,
+        outputs: &mut VecDeque<Output>,
+    ) -> Result<(), TransferError> {
+        self.transfer.expect(&RECEIVING, "a block digest")?;
+        self.transfer.add_block_digest(index, block, digest)?;
+        self.received(outputs);
+        Ok(())
+    }
+
+    /// Records the digest of each file, in order, once all of it arrived and was hashed,
+    /// and judges it.
+    fn received(&mut self, outputs: &mut VecDeque<Output>) {
+        while let Some(sha256) = self.transfer.file_digest(self.received) {
+            let index = self.received;
+            self.digests[index as usize].received = Some(sha256);
+            self.received += 1;
+            self.judge(index, outputs);
         }
         let all_bytes_in = self.transfer.cursor.position().is_none();
         if all_bytes_in && self.transfer.state() == &TransferState::Transferring {

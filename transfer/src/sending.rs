@@ -3,13 +3,14 @@
 //! The sender never decides when to send: the driver asks for the next read when the
 //! data channel has room ([`Sending::next_read`]), reads the bytes however its platform
 //! does, and hands them back ([`Sending::on_read`]). One read is outstanding at a time,
-//! so the bytes pass through the running digest in file order.
+//! so the bytes pass in file order. A file's `FileEnd` goes out once all its bytes are
+//! read and all its blocks hashed, whichever comes last.
 
 use std::collections::VecDeque;
 
 use meshdrop_protocol::frame::{ControlFrame, DataChunk, FileMeta, TransferId};
 
-use crate::cursor::FinishedFile;
+use crate::digest::{BlockDigest, BlockHashing};
 use crate::transfer::{Ending, Transfer};
 use crate::{Direction, Output, ReadRequest, TransferError, TransferState};
 
@@ -18,6 +19,8 @@ pub(crate) struct Sending {
     pub transfer: Transfer,
     /// Length of the read handed out by `next_read` and not yet answered by `on_read`.
     pending_read: Option<usize>,
+    /// How many files, from the first, had their `FileEnd` sent.
+    announced: u32,
 }
 
 impl Sending {
@@ -25,17 +28,19 @@ impl Sending {
     pub fn offer(
         id: TransferId,
         files: Vec<FileMeta>,
+        hashing: BlockHashing,
         outputs: &mut VecDeque<Output>,
     ) -> Result<Self, TransferError> {
         let offer = ControlFrame::Offer {
             transfer: id,
             files: files.clone(),
         };
-        let transfer = Transfer::offered(id, Direction::Outgoing, files, outputs)?;
+        let transfer = Transfer::offered(id, Direction::Outgoing, files, hashing, outputs)?;
         outputs.push_back(Output::Control(offer));
         Ok(Self {
             transfer,
             pending_read: None,
+            announced: 0,
         })
     }
 
@@ -43,8 +48,8 @@ impl Sending {
         self.transfer
             .expect(&[TransferState::Offered], "an Accept")?;
         self.transfer.enter(TransferState::Transferring, outputs);
-        let empty_files = self.transfer.cursor.finish_complete_files();
-        self.announce(empty_files, outputs);
+        self.transfer.cursor.finish_complete_files();
+        self.announce(outputs);
         Ok(())
     }
 
@@ -92,37 +97,52 @@ impl Sending {
             .pending_read
             .take()
             .ok_or_else(|| self.transfer.unexpected("a read nobody asked for"))?;
-        let finished = if bytes.len() == len {
-            self.transfer.cursor.advance(bytes).ok()
-        } else {
-            None
-        };
-        let Some(finished) = finished else {
+        let advanced = bytes.len() == len && self.transfer.advance(bytes).is_ok();
+        if !advanced {
             let reason = format!(
                 "reading a file gave {} bytes instead of {len}; did it change on disk?",
                 bytes.len()
             );
             self.transfer.end(Ending::FailedByMe(reason), outputs);
             return Ok(None);
-        };
-        self.announce(finished, outputs);
+        }
+        self.announce(outputs);
         Ok(Some(DataChunk {
             transfer: self.transfer.id(),
             payload: bytes,
         }))
     }
 
-    /// Tells the receiver the digest of each finished file; once every file is out,
-    /// waits for its verdict.
-    fn announce(&mut self, finished: Vec<FinishedFile>, outputs: &mut VecDeque<Output>) {
-        for file in finished {
+    /// The driver hashed block `block` of file `index`.
+    pub fn on_block_digest(
+        &mut self,
+        index: u32,
+        block: u64,
+        digest: BlockDigest,
+        outputs: &mut VecDeque<Output>,
+    ) -> Result<(), TransferError> {
+        self.transfer.expect(
+            &[TransferState::Transferring, TransferState::Verifying],
+            "a block digest",
+        )?;
+        self.transfer.add_block_digest(index, block, digest)?;
+        self.announce(outputs);
+        Ok(())
+    }
+
+    /// Tells the receiver the digest of each file, in order, as soon as it is read and
+    /// hashed; once every byte is out, waits for the verdict.
+    fn announce(&mut self, outputs: &mut VecDeque<Output>) {
+        while let Some(sha256) = self.transfer.file_digest(self.announced) {
             outputs.push_back(Output::Control(ControlFrame::FileEnd {
                 transfer: self.transfer.id(),
-                index: file.index,
-                sha256: file.sha256,
+                index: self.announced,
+                sha256,
             }));
+            self.announced += 1;
         }
-        if self.transfer.cursor.position().is_none() {
+        let all_read = self.transfer.cursor.position().is_none();
+        if all_read && self.transfer.state() == &TransferState::Transferring {
             self.transfer.enter(TransferState::Verifying, outputs);
         }
     }

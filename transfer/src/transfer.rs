@@ -6,10 +6,12 @@
 //! through the same accessors.
 
 use std::collections::VecDeque;
+use std::ops::Range;
 
 use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId};
 
-use crate::cursor::FileCursor;
+use crate::cursor::{FileCursor, PastEnd};
+use crate::digest::{BadBlock, BlockDigest, BlockHashing, FileDigest};
 use crate::{Direction, Output, Progress, TransferError, TransferState};
 
 #[derive(Debug, Clone)]
@@ -20,6 +22,9 @@ pub struct Transfer {
     state: TransferState,
     /// Bytes read so far when sending, received so far when receiving.
     pub(crate) cursor: FileCursor,
+    /// One per file: of the bytes read when sending, of those received when receiving.
+    digests: Vec<FileDigest>,
+    hashing: BlockHashing,
 }
 
 /// How a transfer is cut short.
@@ -64,6 +69,7 @@ impl Transfer {
         id: TransferId,
         direction: Direction,
         files: Vec<FileMeta>,
+        hashing: BlockHashing,
         outputs: &mut VecDeque<Output>,
     ) -> Result<Self, TransferError> {
         if files.is_empty() {
@@ -75,11 +81,65 @@ impl Transfer {
             id,
             direction,
             cursor: FileCursor::new(&files),
+            digests: files
+                .iter()
+                .map(|file| FileDigest::new(file.size))
+                .collect(),
+            hashing,
             files,
             state: TransferState::Offered,
         };
         transfer.report_state(outputs);
         Ok(transfer)
+    }
+
+    /// Pass the next `bytes` of the stream through the cursor, and through the current
+    /// file's digest if the engine hashes blocks; returns the files they finished.
+    pub(crate) fn advance(&mut self, bytes: &[u8]) -> Result<Range<u32>, PastEnd> {
+        let position = self.cursor.position();
+        let finished = self.cursor.advance(bytes.len())?;
+        if let (BlockHashing::Engine, Some(position)) = (self.hashing, position) {
+            self.digests[position.index as usize].hash_bytes(bytes);
+        }
+        Ok(finished)
+    }
+
+    /// The driver hashed block `block` of file `index`.
+    pub(crate) fn add_block_digest(
+        &mut self,
+        index: u32,
+        block: u64,
+        digest: BlockDigest,
+    ) -> Result<(), TransferError> {
+        let transfer = self.id;
+        if self.hashing != BlockHashing::Driver {
+            return Err(TransferError::EngineHashes);
+        }
+        let file = self
+            .digests
+            .get_mut(index as usize)
+            .ok_or(TransferError::NoSuchFile { transfer, index })?;
+        file.add_block(block, digest).map_err(|bad| match bad {
+            BadBlock::OutOfRange => TransferError::NoSuchBlock {
+                transfer,
+                index,
+                block,
+            },
+            BadBlock::Duplicate => TransferError::DuplicateBlock {
+                transfer,
+                index,
+                block,
+            },
+        })
+    }
+
+    /// The digest of file `index` in lowercase hex, once all its bytes passed and all
+    /// its blocks are hashed.
+    pub(crate) fn file_digest(&self, index: u32) -> Option<String> {
+        if !self.cursor.is_finished(index) {
+            return None;
+        }
+        self.digests.get(index as usize)?.hex()
     }
 
     pub(crate) fn enter(&mut self, state: TransferState, outputs: &mut VecDeque<Output>) {

@@ -5,7 +5,8 @@ mod support;
 
 use meshdrop_protocol::frame::{ControlFrame, DataChunk, FileMeta, CHUNK_HEADER_LEN};
 use meshdrop_transfer::{
-    Direction, IdParity, Output, Progress, TransferError, TransferState, Transfers,
+    BlockHashing, Direction, IdParity, Output, Progress, TransferError, TransferState, Transfers,
+    DIGEST_BLOCK_LEN,
 };
 use sha2::{Digest, Sha256};
 use support::{deliver, exchange, noise, Peer, Race};
@@ -92,8 +93,155 @@ fn files_arrive_intact_whichever_channel_wins_the_race() {
     }
 }
 
+/// A file's digest as docs/protocol.md defines it: the SHA-256 of its 1 MiB blocks'
+/// SHA-256s.
+fn digest_by_definition(bytes: &[u8]) -> String {
+    let mut outer = Sha256::new();
+    for block in bytes.chunks(DIGEST_BLOCK_LEN as usize) {
+        outer.update(Sha256::digest(block));
+    }
+    hex::encode(outer.finalize())
+}
+
+/// Files for the block-hashing tests: empty, two blocks and a bit, smaller than a block.
+fn files_across_blocks() -> [(&'static str, Vec<u8>); 3] {
+    let size = 2 * DIGEST_BLOCK_LEN as usize + 5;
+    [
+        ("empty", Vec::new()),
+        ("blocks", noise(size, 7)),
+        ("abc", b"abc".to_vec()),
+    ]
+}
+
 #[test]
-fn file_ends_carry_each_files_sha256_and_chunks_respect_the_chunk_length() {
+fn blocks_hashed_by_the_drivers_late_and_out_of_order_verify_the_same() {
+    for race in [Race::ControlFirst, Race::DataFirst] {
+        let mut alice = Peer::new(IdParity::Even, 64 * 1024).hashing_blocks();
+        let mut bob = Peer::new(IdParity::Odd, 64 * 1024).hashing_blocks();
+        let files = files_across_blocks();
+        let id = alice.offer(&files);
+        deliver(&mut alice, &mut bob, race);
+        bob.accept(id);
+        exchange(&mut alice, &mut bob, race);
+
+        for peer in [&alice, &bob] {
+            assert_eq!(peer.state(id), TransferState::Done, "{race:?}");
+        }
+        for (index, (name, bytes)) in (0..).zip(&files) {
+            assert_eq!(bob.kept[&(id, index)], *bytes, "{name} {race:?}");
+        }
+        let announced: Vec<String> = alice
+            .sent
+            .iter()
+            .filter_map(|frame| match frame {
+                ControlFrame::FileEnd { sha256, .. } => Some(sha256.clone()),
+                _ => None,
+            })
+            .collect();
+        let expected: Vec<String> = files
+            .iter()
+            .map(|(_, bytes)| digest_by_definition(bytes))
+            .collect();
+        assert_eq!(announced, expected, "{race:?}");
+    }
+}
+
+#[test]
+fn a_wrong_block_digest_from_the_receivers_driver_fails_the_file() {
+    let mut alice = Peer::new(IdParity::Even, 64 * 1024).hashing_blocks();
+    let mut bob = Peer::new(IdParity::Odd, 64 * 1024);
+    bob.engine.set_block_hashing(BlockHashing::Driver);
+    let files = files_across_blocks();
+    let id = alice.offer(&files);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(id);
+    exchange(&mut alice, &mut bob, Race::ControlFirst);
+    assert_eq!(
+        bob.state(id),
+        TransferState::Verifying,
+        "no blocks hashed yet"
+    );
+
+    for block in 0..3 {
+        bob.engine
+            .on_block_digest(id, 1, block, [block as u8; 32])
+            .unwrap();
+    }
+    bob.carry_out();
+    exchange(&mut alice, &mut bob, Race::ControlFirst);
+    let mismatch = failed("file 1 (blocks) does not match its SHA-256");
+    assert_eq!(bob.state(id), mismatch);
+    assert_eq!(alice.state(id), mismatch);
+    assert!(
+        bob.kept.contains_key(&(id, 0)),
+        "the empty file has no blocks to hash"
+    );
+    assert_eq!(bob.discarded, [(id, 1), (id, 2)]);
+}
+
+#[test]
+fn block_digests_out_of_place_are_refused() {
+    let (mut alice, mut bob) = (
+        Peer::new(IdParity::Even, CHUNK_LEN),
+        Peer::new(IdParity::Odd, CHUNK_LEN),
+    );
+    let id = alice.offer(&[("one", noise(10, 1))]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(id);
+    assert_eq!(
+        bob.engine.on_block_digest(id, 0, 0, [0; 32]),
+        Err(TransferError::EngineHashes)
+    );
+    assert_eq!(
+        bob.engine.on_block_digest(id + 2, 0, 0, [0; 32]),
+        Err(TransferError::UnknownTransfer(id + 2))
+    );
+
+    let mut alice = Peer::new(IdParity::Even, CHUNK_LEN).hashing_blocks();
+    let id = alice.offer(&[("one", noise(10, 1))]);
+    let (wrong_file, wrong_block) = (
+        TransferError::NoSuchFile {
+            transfer: id,
+            index: 1,
+        },
+        TransferError::NoSuchBlock {
+            transfer: id,
+            index: 0,
+            block: 1,
+        },
+    );
+    assert!(matches!(
+        alice.engine.on_block_digest(id, 0, 0, [0; 32]),
+        Err(TransferError::Unexpected {
+            what: "a block digest",
+            ..
+        })
+    ));
+    let mut bob = Peer::new(IdParity::Odd, CHUNK_LEN);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(id);
+    deliver(&mut bob, &mut alice, Race::ControlFirst);
+    assert_eq!(
+        alice.engine.on_block_digest(id, 1, 0, [0; 32]),
+        Err(wrong_file)
+    );
+    assert_eq!(
+        alice.engine.on_block_digest(id, 0, 1, [0; 32]),
+        Err(wrong_block)
+    );
+    alice.engine.on_block_digest(id, 0, 0, [0; 32]).unwrap();
+    assert_eq!(
+        alice.engine.on_block_digest(id, 0, 0, [0; 32]),
+        Err(TransferError::DuplicateBlock {
+            transfer: id,
+            index: 0,
+            block: 0
+        })
+    );
+}
+
+#[test]
+fn file_ends_carry_each_files_digest_and_chunks_respect_the_chunk_length() {
     let (mut alice, mut bob) = peers();
     let files = [
         ("empty", Vec::new()),
@@ -125,7 +273,7 @@ fn file_ends_carry_each_files_sha256_and_chunks_respect_the_chunk_length() {
         .collect();
     let expected: Vec<(u32, String)> = (0..)
         .zip(&files)
-        .map(|(index, (_, bytes))| (index, hex::encode(Sha256::digest(bytes))))
+        .map(|(index, (_, bytes))| (index, digest_by_definition(bytes)))
         .collect();
     assert_eq!(file_ends, expected);
     assert_eq!(

@@ -2,21 +2,24 @@
 //!
 //! The engine decides *what* happens; this module does the browser I/O it asks for:
 //! reading slices of the user's `File`s, sending chunks on the data channel without
-//! overfilling it, writing received chunks to the private file system, and reporting a
-//! [`TransferView`] for the UI whenever something worth showing changed.
+//! overfilling it, writing received chunks to the private file system, hashing the
+//! files' blocks with WebCrypto, and reporting a [`TransferView`] for the UI whenever
+//! something worth showing changed.
 
 mod opfs;
 mod read_ahead;
+mod webcrypto;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
 use js_sys::{ArrayBuffer, Uint8Array};
 use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId};
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{
-    Direction, IdParity, Output, Progress, RateMeter, ReadRequest, TransferState, Transfers,
+    BlockHashing, Direction, IdParity, Output, Progress, RateMeter, ReadRequest, TransferState,
+    Transfers,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -24,6 +27,7 @@ use wasm_bindgen_futures::JsFuture;
 pub use opfs::clear_leftovers;
 use opfs::IncomingFile;
 use read_ahead::{Ahead, ReadAhead};
+use webcrypto::{HashingBlock, WebCrypto};
 
 use crate::mesh::Channels;
 
@@ -83,6 +87,8 @@ struct Driver {
     me: PeerId,
     peer: PeerId,
     engine: Transfers,
+    /// Hashes the files' blocks when the page has it; otherwise the engine does.
+    webcrypto: Option<WebCrypto>,
     channels: Channels,
     emit: Rc<dyn Fn(TransferView)>,
     /// The files we offered, by transfer.
@@ -112,11 +118,16 @@ impl PeerTransfers {
         if let Some(max) = channels.max_message_size() {
             engine.set_chunk_len(chunk_len_for(max));
         }
+        let webcrypto = WebCrypto::get();
+        if webcrypto.is_some() {
+            engine.set_block_hashing(BlockHashing::Driver);
+        }
         Self {
             inner: Rc::new(RefCell::new(Driver {
                 me,
                 peer,
                 engine,
+                webcrypto,
                 channels,
                 emit: Rc::new(emit),
                 sources: HashMap::new(),
@@ -175,15 +186,24 @@ impl PeerTransfers {
     /// A binary message arrived on the data channel.
     pub fn on_data(&self, message: ArrayBuffer) {
         let bytes = Uint8Array::new(&message).to_vec();
+        let weak = Rc::downgrade(&self.inner);
         let failed_write = {
             let mut driver = self.inner.borrow_mut();
             let Driver {
-                engine, incoming, ..
+                engine,
+                incoming,
+                webcrypto,
+                ..
             } = &mut *driver;
             match engine.on_chunk(&bytes) {
                 Ok(Some(write)) => match incoming.get_mut(&(write.transfer, write.index)) {
                     Some(file) => {
-                        file.write(write.bytes);
+                        file.write(write.bytes, |block, bytes| {
+                            if let Some(webcrypto) = webcrypto {
+                                let hashing = webcrypto.hash_bytes(block, bytes);
+                                report_digest(weak.clone(), write.transfer, write.index, hashing);
+                            }
+                        });
                         None
                     }
                     None => Some(write.transfer),
@@ -229,21 +249,25 @@ fn chunk_len_for(max_message_size: f64) -> std::num::NonZeroUsize {
 /// Open every file of the offer in the private file system, then accept. Opening first
 /// means no chunk can arrive for a file that does not exist yet.
 fn accept(inner: &Rc<RefCell<Driver>>, id: TransferId) {
-    let (prefix, count) = {
+    let (prefix, sizes) = {
         let driver = inner.borrow();
         let Some(transfer) = driver.engine.get(id) else {
             return;
         };
         (
             format!("{}-{}-{id}", driver.me, driver.peer),
-            transfer.files().len() as u32,
+            transfer
+                .files()
+                .iter()
+                .map(|file| file.size)
+                .collect::<Vec<_>>(),
         )
     };
     let weak = Rc::downgrade(inner);
     wasm_bindgen_futures::spawn_local(async move {
         let mut opened = Vec::new();
-        for index in 0..count {
-            match IncomingFile::create(format!("{prefix}-{index}")).await {
+        for (index, size) in (0..).zip(sizes) {
+            match IncomingFile::create(format!("{prefix}-{index}"), size).await {
                 Ok(file) => opened.push((index, file)),
                 Err(error) => {
                     let Some(inner) = weak.upgrade() else { return };
@@ -387,8 +411,16 @@ fn serve_read(inner: &Rc<RefCell<Driver>>, request: ReadRequest) -> bool {
                 let Some(inner) = weak.upgrade() else { return };
                 match read {
                     Ok(buffer) => {
-                        if let Some(ahead) = inner.borrow_mut().read_ahead.get_mut(&transfer) {
-                            ahead.settle(start, &buffer.unchecked_into());
+                        let buffer: ArrayBuffer = buffer.unchecked_into();
+                        let new_block = inner
+                            .borrow_mut()
+                            .read_ahead
+                            .get_mut(&transfer)
+                            .and_then(|ahead| ahead.settle(start, &buffer));
+                        let webcrypto = inner.borrow().webcrypto.clone();
+                        if let (Some(block), Some(webcrypto)) = (new_block, webcrypto) {
+                            let hashing = webcrypto.hash_buffer(block, &buffer);
+                            report_digest(weak.clone(), transfer, request.index, hashing);
                         }
                         if serve_read(&inner, request) {
                             pump(&inner);
@@ -404,6 +436,41 @@ fn serve_read(inner: &Rc<RefCell<Driver>>, request: ReadRequest) -> bool {
             true
         }
     }
+}
+
+/// Hand the engine the digest of block `hashing` of file `index` once WebCrypto has it.
+fn report_digest(
+    driver: Weak<RefCell<Driver>>,
+    transfer: TransferId,
+    index: u32,
+    hashing: Result<HashingBlock, JsValue>,
+) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let digest = match hashing {
+            Ok(hashing) => {
+                let block = hashing.block;
+                hashing.digest().await.map(|digest| (block, digest))
+            }
+            Err(error) => Err(error),
+        };
+        let Some(inner) = driver.upgrade() else {
+            return;
+        };
+        // A refusal changes nothing: the transfer ended meanwhile.
+        let _ = match digest {
+            Ok((block, digest)) => {
+                let mut driver = inner.borrow_mut();
+                driver
+                    .engine
+                    .on_block_digest(transfer, index, block, digest)
+            }
+            Err(error) => {
+                let reason = format!("could not hash the file: {}", describe(&error));
+                inner.borrow_mut().engine.cancel(transfer, reason)
+            }
+        };
+        carry_out(&inner);
+    });
 }
 
 fn fail_read(inner: &Rc<RefCell<Driver>>, transfer: TransferId, error: &JsValue) {

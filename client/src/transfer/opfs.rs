@@ -10,7 +10,8 @@
 //! receive, that cost the browser more CPU than hashing every byte did, and on a machine
 //! whose cores the data channel already keeps busy, CPU is throughput.
 //!
-//! Chunks are gathered into 1 MiB writes, so the worker gets few, large messages.
+//! Chunks are gathered into the engine's digest blocks (1 MiB from the file's start), so
+//! the worker gets few, large messages, and each block can be hashed in one piece.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -18,6 +19,7 @@ use std::rc::Rc;
 
 use gloo_events::EventListener;
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use meshdrop_transfer::DIGEST_BLOCK_LEN;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
@@ -31,9 +33,6 @@ const INCOMING_DIR: &str = "meshdrop-incoming";
 /// The writer worker's script, next to index.html.
 const WRITER_SCRIPT: &str = "opfs-writer.js";
 
-/// How many received bytes are gathered before they are handed to the writer.
-const WRITE_BYTES: usize = 1 << 20;
-
 /// A file being received.
 pub struct IncomingFile {
     writer: Rc<Writer>,
@@ -43,14 +42,16 @@ pub struct IncomingFile {
     handle: FileSystemFileHandle,
     /// Name in the private folder; unique per page, so transfers never collide.
     stored_name: String,
+    size: u64,
     /// Bytes handed to the writer so far: where the next write goes.
     written: u64,
-    /// Received bytes not yet handed to the writer.
+    /// Received bytes of the current block, not yet handed to the writer.
     pending: Vec<u8>,
 }
 
 impl IncomingFile {
-    pub async fn create(stored_name: String) -> Result<Self, JsValue> {
+    /// A new, empty file of `size` bytes to come.
+    pub async fn create(stored_name: String, size: u64) -> Result<Self, JsValue> {
         let directory = incoming_directory().await?;
         let options = FileSystemGetFileOptions::new();
         options.set_create(true);
@@ -67,25 +68,31 @@ impl IncomingFile {
             directory,
             handle,
             stored_name,
+            size,
             written: 0,
-            pending: Vec::with_capacity(WRITE_BYTES),
+            pending: Vec::with_capacity(DIGEST_BLOCK_LEN as usize),
         })
     }
 
-    /// Add `bytes` to the file; they are written once a write's worth has gathered.
-    pub fn write(&mut self, bytes: &[u8]) {
-        self.pending.extend_from_slice(bytes);
-        if self.pending.len() >= WRITE_BYTES {
-            self.write_pending();
+    /// Add the file's next `bytes`, which the engine has checked fit in it. Each block
+    /// is handed to the writer once it is complete, and first to `on_block` with its
+    /// number.
+    pub fn write(&mut self, mut bytes: &[u8], mut on_block: impl FnMut(u64, &[u8])) {
+        while !bytes.is_empty() && self.written < self.size {
+            let block_len = DIGEST_BLOCK_LEN.min(self.size - self.written) as usize;
+            let take = bytes.len().min(block_len - self.pending.len());
+            self.pending.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.pending.len() == block_len {
+                on_block(self.written / DIGEST_BLOCK_LEN, &self.pending);
+                self.write_pending();
+            }
         }
     }
 
-    /// Hand the gathered bytes to the writer. It writes in order; a failed write fails
+    /// Hand the gathered block to the writer. It writes in order; a failed write fails
     /// the file's close, which is where it is reported.
     fn write_pending(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
         // A copy outside wasm memory, moved (not copied again) into the worker.
         let bytes = Uint8Array::from(self.pending.as_slice()).buffer();
         let at = JsValue::from_f64(self.written as f64);
@@ -95,9 +102,9 @@ impl IncomingFile {
         self.pending.clear();
     }
 
-    /// Write what is left, flush and close; returns the stored file, ready to save.
-    pub async fn finish(mut self) -> Result<web_sys::File, JsValue> {
-        self.write_pending();
+    /// Flush and close once every block is written; returns the stored file, ready to
+    /// save.
+    pub async fn finish(self) -> Result<web_sys::File, JsValue> {
         self.writer
             .request(self.id, "close", &[("flush", &JsValue::TRUE)])
             .await?;

@@ -4,16 +4,17 @@
 //! Every `Blob.arrayBuffer()` is an asynchronous round trip to the browser's file
 //! machinery. Reads go a megabyte at a time, and several are in flight at once: with one
 //! read at a time, a busy machine kept the sender waiting for its file while the data
-//! channel ran dry.
+//! channel ran dry. Each read is one of the engine's digest blocks, so it can be hashed
+//! whole as soon as it arrives.
 
 use std::collections::VecDeque;
 
 use js_sys::{ArrayBuffer, Promise, Uint8Array};
-use meshdrop_transfer::ReadRequest;
+use meshdrop_transfer::{ReadRequest, DIGEST_BLOCK_LEN};
 use wasm_bindgen::JsValue;
 
-/// How much of a file one read fetches.
-const SLICE_BYTES: u64 = 1 << 20;
+/// How much of a file one read fetches: a digest block, from a block's start.
+const SLICE_BYTES: u64 = DIGEST_BLOCK_LEN;
 /// How many slices are read, or being read, at once.
 const SLICES_AHEAD: usize = 4;
 
@@ -23,6 +24,8 @@ pub struct ReadAhead {
     index: u32,
     /// In file order, without gaps.
     slices: VecDeque<Slice>,
+    /// Where the slices settled so far end: each slice past it is new.
+    settled_to: u64,
 }
 
 struct Slice {
@@ -52,6 +55,7 @@ impl ReadAhead {
             file,
             index,
             slices: VecDeque::new(),
+            settled_to: 0,
         }
     }
 
@@ -106,18 +110,24 @@ impl ReadAhead {
         Ok(Ahead::Ready(bytes))
     }
 
-    /// The read of the slice at `start` finished with `buffer`.
-    pub fn settle(&mut self, start: u64, buffer: &ArrayBuffer) {
-        if let Some(slice) = self.slices.iter_mut().find(|slice| slice.start == start) {
-            slice.bytes = SliceBytes::Read(Uint8Array::new(buffer));
+    /// The read of the slice at `start` finished with `buffer`. Returns the number of
+    /// the block it holds the first time that block is read, so each is hashed once.
+    pub fn settle(&mut self, start: u64, buffer: &ArrayBuffer) -> Option<u64> {
+        let slice = self.slices.iter_mut().find(|slice| slice.start == start)?;
+        slice.bytes = SliceBytes::Read(Uint8Array::new(buffer));
+        let new = slice.start == self.settled_to;
+        if new {
+            self.settled_to = slice.end;
         }
+        new.then_some(start / SLICE_BYTES)
     }
 
     /// Keep [`SLICES_AHEAD`] slices read or being read, the first holding `offset`.
     fn read_ahead(&mut self, offset: u64) -> Result<(), JsValue> {
         let size = self.file.size() as u64;
         while self.slices.len() < SLICES_AHEAD {
-            let start = self.slices.back().map_or(offset, |slice| slice.end);
+            let block_start = offset - offset % SLICE_BYTES;
+            let start = self.slices.back().map_or(block_start, |slice| slice.end);
             if start >= size {
                 break;
             }

@@ -8,7 +8,10 @@ use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
 
 use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId};
-use meshdrop_transfer::{IdParity, Output, TransferState, Transfers};
+use meshdrop_transfer::{
+    BlockDigest, BlockHashing, IdParity, Output, TransferState, Transfers, DIGEST_BLOCK_LEN,
+};
+use sha2::{Digest, Sha256};
 
 pub struct Peer {
     pub engine: Transfers,
@@ -25,7 +28,13 @@ pub struct Peer {
     pub sent: Vec<ControlFrame>,
     pub control_out: VecDeque<ControlFrame>,
     pub data_out: VecDeque<Vec<u8>>,
+    /// With [`BlockHashing::Driver`]: block digests computed and not yet handed to the
+    /// engine, as a browser's would be while WebCrypto works.
+    pub hashing_blocks: Option<Vec<HashedBlock>>,
 }
+
+/// A block the driver hashed: (transfer, file index, block, digest).
+pub type HashedBlock = (TransferId, u32, u64, BlockDigest);
 
 /// Which channel's messages arrive first when both have some in flight.
 #[derive(Debug, Clone, Copy)]
@@ -48,7 +57,55 @@ impl Peer {
             sent: Vec::new(),
             control_out: VecDeque::new(),
             data_out: VecDeque::new(),
+            hashing_blocks: None,
         }
+    }
+
+    /// A peer whose driver hashes the blocks, reporting them late and last block first.
+    pub fn hashing_blocks(mut self) -> Self {
+        self.engine.set_block_hashing(BlockHashing::Driver);
+        self.hashing_blocks = Some(Vec::new());
+        self
+    }
+
+    /// Queues the digest of every block of file `index` that ends within `from..to`:
+    /// `bytes` holds the file from its start to at least `to`, `size` is its whole size.
+    fn hash_blocks(
+        &mut self,
+        (transfer, index): (TransferId, u32),
+        bytes: &[u8],
+        size: u64,
+        from: u64,
+        to: u64,
+    ) {
+        let Some(hashed) = &mut self.hashing_blocks else {
+            return;
+        };
+        for block in from / DIGEST_BLOCK_LEN..size.div_ceil(DIGEST_BLOCK_LEN) {
+            let start = block * DIGEST_BLOCK_LEN;
+            let end = size.min(start + DIGEST_BLOCK_LEN);
+            if end > to {
+                break;
+            }
+            let digest = Sha256::digest(&bytes[start as usize..end as usize]).into();
+            hashed.push((transfer, index, block, digest));
+        }
+    }
+
+    /// Hands the queued block digests to the engine, newest first; returns whether there
+    /// were any.
+    pub fn report_blocks(&mut self) -> bool {
+        let hashed = self.hashing_blocks.as_mut().map(std::mem::take);
+        let Some(hashed) = hashed.filter(|hashed| !hashed.is_empty()) else {
+            return false;
+        };
+        for (transfer, index, block, digest) in hashed.into_iter().rev() {
+            self.engine
+                .on_block_digest(transfer, index, block, digest)
+                .unwrap();
+        }
+        self.carry_out();
+        true
     }
 
     pub fn offer(&mut self, files: &[(&str, Vec<u8>)]) -> TransferId {
@@ -116,11 +173,13 @@ impl Peer {
             let Some(read) = self.engine.next_read() else {
                 break;
             };
-            let file = &self.sources[&read.transfer][read.index as usize];
-            let start = read.offset as usize;
+            let file = self.sources[&read.transfer][read.index as usize].clone();
+            let (start, end) = (read.offset, read.offset + read.len as u64);
+            let size = file.len() as u64;
+            self.hash_blocks((read.transfer, read.index), &file, size, start, end);
             let chunk = self
                 .engine
-                .on_read(read.transfer, &file[start..start + read.len]);
+                .on_read(read.transfer, &file[start as usize..end as usize]);
             if let Some(chunk) = chunk.unwrap() {
                 let mut message = Vec::new();
                 chunk.encode_into(&mut message);
@@ -147,6 +206,15 @@ impl Peer {
                 .or_default();
             assert_eq!(file.len() as u64, write.offset, "writes arrive in order");
             file.extend_from_slice(write.bytes);
+            let (file, end) = (file.clone(), write.offset + write.bytes.len() as u64);
+            let size = self.engine.get(write.transfer).unwrap().files()[write.index as usize].size;
+            self.hash_blocks(
+                (write.transfer, write.index),
+                &file,
+                size,
+                write.offset,
+                end,
+            );
         }
         self.carry_out();
         write.is_some()
@@ -181,13 +249,14 @@ pub fn deliver(from: &mut Peer, to: &mut Peer, race: Race) -> bool {
 }
 
 /// Runs both peers until nothing moves, each sending at most two chunks per round as if
-/// its data channel's buffer filled up.
+/// its data channel's buffer filled up, and reporting the blocks hashed in the round.
 pub fn exchange(a: &mut Peer, b: &mut Peer, race: Race) {
     loop {
         let pumped = a.pump(2) + b.pump(2);
         let a_sent = deliver(a, b, race);
         let b_sent = deliver(b, a, race);
-        if pumped == 0 && !a_sent && !b_sent {
+        let hashed = a.report_blocks() | b.report_blocks();
+        if pumped == 0 && !a_sent && !b_sent && !hashed {
             break;
         }
     }
