@@ -412,15 +412,18 @@ fn serve_read(inner: &Rc<RefCell<Driver>>, request: ReadRequest) -> bool {
                 match read {
                     Ok(buffer) => {
                         let buffer: ArrayBuffer = buffer.unchecked_into();
-                        let new_block = inner
+                        let new_blocks = inner
                             .borrow_mut()
                             .read_ahead
                             .get_mut(&transfer)
-                            .and_then(|ahead| ahead.settle(start, &buffer));
+                            .map(|ahead| ahead.settle(start, &buffer))
+                            .unwrap_or_default();
                         let webcrypto = inner.borrow().webcrypto.clone();
-                        if let (Some(block), Some(webcrypto)) = (new_block, webcrypto) {
-                            let hashing = webcrypto.hash_buffer(block, &buffer);
-                            report_digest(weak.clone(), transfer, request.index, hashing);
+                        if let Some(webcrypto) = webcrypto {
+                            for (block, bytes) in new_blocks {
+                                let hashing = webcrypto.hash_buffer(block, &bytes);
+                                report_digest(weak.clone(), transfer, request.index, hashing);
+                            }
                         }
                         if serve_read(&inner, request) {
                             pump(&inner);

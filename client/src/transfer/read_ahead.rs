@@ -2,10 +2,11 @@
 //! engine's chunk-sized requests from them.
 //!
 //! Every `Blob.arrayBuffer()` is an asynchronous round trip to the browser's file
-//! machinery. Reads go a megabyte at a time, and several are in flight at once: with one
-//! read at a time, a busy machine kept the sender waiting for its file while the data
-//! channel ran dry. Each read is one of the engine's digest blocks, so it can be hashed
-//! whole as soon as it arrives.
+//! machinery, and each `Blob.slice()` costs the page time of its own. Reads go a few
+//! megabytes at a time, and two are in flight at once: with one read at a time, a busy
+//! machine kept the sender waiting for its file while the data channel ran dry. Each
+//! read starts at one of the engine's digest blocks and holds whole blocks, so they can
+//! be hashed as soon as it arrives.
 
 use std::collections::VecDeque;
 
@@ -13,10 +14,10 @@ use js_sys::{ArrayBuffer, Promise, Uint8Array};
 use meshdrop_transfer::{ReadRequest, DIGEST_BLOCK_LEN};
 use wasm_bindgen::JsValue;
 
-/// How much of a file one read fetches: a digest block, from a block's start.
-const SLICE_BYTES: u64 = DIGEST_BLOCK_LEN;
+/// How much of a file one read fetches: whole digest blocks, from a block's start.
+const SLICE_BYTES: u64 = 4 * DIGEST_BLOCK_LEN;
 /// How many slices are read, or being read, at once.
-const SLICES_AHEAD: usize = 4;
+const SLICES_AHEAD: usize = 2;
 
 /// The slices of one file from the one being sent on.
 pub struct ReadAhead {
@@ -110,23 +111,34 @@ impl ReadAhead {
         Ok(Ahead::Ready(bytes))
     }
 
-    /// The read of the slice at `start` finished with `buffer`. Returns the number of
-    /// the block it holds the first time that block is read, so each is hashed once.
-    pub fn settle(&mut self, start: u64, buffer: &ArrayBuffer) -> Option<u64> {
-        let slice = self.slices.iter_mut().find(|slice| slice.start == start)?;
-        slice.bytes = SliceBytes::Read(Uint8Array::new(buffer));
-        let new = slice.start == self.settled_to;
-        if new {
-            self.settled_to = slice.end;
+    /// The read of the slice at `start` finished with `buffer`. The first time these
+    /// bytes are read, returns the blocks they hold, numbered, so each is hashed once.
+    pub fn settle(&mut self, start: u64, buffer: &ArrayBuffer) -> Vec<(u64, Uint8Array)> {
+        let Some(slice) = self.slices.iter_mut().find(|slice| slice.start == start) else {
+            return Vec::new();
+        };
+        let bytes = Uint8Array::new(buffer);
+        slice.bytes = SliceBytes::Read(bytes.clone());
+        if slice.start != self.settled_to {
+            return Vec::new();
         }
-        new.then_some(start / SLICE_BYTES)
+        self.settled_to = slice.end;
+        let len = bytes.length();
+        (0..len)
+            .step_by(DIGEST_BLOCK_LEN as usize)
+            .map(|at| {
+                let block = (start + u64::from(at)) / DIGEST_BLOCK_LEN;
+                let end = len.min(at + DIGEST_BLOCK_LEN as u32);
+                (block, bytes.subarray(at, end))
+            })
+            .collect()
     }
 
     /// Keep [`SLICES_AHEAD`] slices read or being read, the first holding `offset`.
     fn read_ahead(&mut self, offset: u64) -> Result<(), JsValue> {
         let size = self.file.size() as u64;
         while self.slices.len() < SLICES_AHEAD {
-            let block_start = offset - offset % SLICE_BYTES;
+            let block_start = offset - offset % DIGEST_BLOCK_LEN;
             let start = self.slices.back().map_or(block_start, |slice| slice.end);
             if start >= size {
                 break;

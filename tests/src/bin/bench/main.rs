@@ -38,7 +38,7 @@ const MIB: u64 = 1 << 20;
 const TIMED_BYTES: u64 = 256 * MIB;
 /// Raw and the Meshdrop peers take turns this often, so a change in the machine's load hits
 /// both; an odd number, so the median is one round's figure.
-const ROUNDS: usize = 5;
+const ROUNDS: usize = 7;
 /// The bigger size whose memory use is compared with [`TIMED_BYTES`]'s.
 const LARGE_BYTES: u64 = 1024 * MIB;
 
