@@ -95,7 +95,7 @@ impl Receiving {
                 self.end(Ending::FailedByMe(reason), outputs);
                 Ok(None)
             }
-            Ok(_) => {
+            Ok(()) => {
                 self.received(outputs);
                 // No position means every file was complete and the payload empty.
                 Ok(position.map(|position| Write {

@@ -6,7 +6,6 @@
 //! through the same accessors.
 
 use std::collections::VecDeque;
-use std::ops::Range;
 
 use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId};
 
@@ -94,14 +93,14 @@ impl Transfer {
     }
 
     /// Pass the next `bytes` of the stream through the cursor, and through the current
-    /// file's digest if the engine hashes blocks; returns the files they finished.
-    pub(crate) fn advance(&mut self, bytes: &[u8]) -> Result<Range<u32>, PastEnd> {
+    /// file's digest if the engine hashes blocks.
+    pub(crate) fn advance(&mut self, bytes: &[u8]) -> Result<(), PastEnd> {
         let position = self.cursor.position();
-        let finished = self.cursor.advance(bytes.len())?;
+        self.cursor.advance(bytes.len())?;
         if let (BlockHashing::Engine, Some(position)) = (self.hashing, position) {
             self.digests[position.index as usize].hash_bytes(bytes);
         }
-        Ok(finished)
+        Ok(())
     }
 
     /// The driver hashed block `block` of file `index`.
