@@ -63,20 +63,26 @@ pub async fn everyone_names_themselves(peers: &[Peer]) -> Result<()> {
 }
 
 /// Opens the app in `room` in one browser on each host of `hosts`, labelled `labels`: the
-/// first loads it from loopback on host A, the second from [`HOST_A`] on host B. Returns
-/// them welcomed, in that order.
+/// first loads it from loopback on host A, the second from [`HOST_A`] on host B, treated
+/// as a secure context. Returns them welcomed, in that order.
 pub async fn join_across(
     hosts: &TwoHosts,
     server: &SignalingServer,
     room: &str,
     labels: [&str; 2],
 ) -> Result<Vec<Peer>> {
-    let (local, remote) = tokio::try_join!(
-        Browser::launch(),
-        Launch::on_host(&hosts.b)
-            .treat_as_secure(server.origin_at(HOST_A))
-            .start()
-    )?;
+    let remote = Launch::on_host(&hosts.b).treat_as_secure(server.origin_at(HOST_A));
+    join_across_with(remote, server, room, labels).await
+}
+
+/// [`join_across`], with the browser on host B launched by `remote`.
+pub async fn join_across_with(
+    remote: Launch<'_>,
+    server: &SignalingServer,
+    room: &str,
+    labels: [&str; 2],
+) -> Result<Vec<Peer>> {
+    let (local, remote) = tokio::try_join!(Browser::launch(), remote.start())?;
     let local = App::open(local, &server.room_url(room), labels[0]).await?;
     let remote = App::open(remote, &server.room_url_at(HOST_A, room), labels[1]).await?;
     Ok(vec![welcomed(local).await?, welcomed(remote).await?])

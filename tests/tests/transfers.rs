@@ -4,9 +4,12 @@
 //!
 //! Needs the web app in `dist/` (`cargo xtask test` builds it first).
 
-use meshdrop_e2e::room::{everyone_connected, everyone_names_themselves, join, Peer};
+use meshdrop_e2e::room::{
+    everyone_connected, everyone_names_themselves, join, join_across_with, Peer,
+};
 use meshdrop_e2e::{
-    files::scratch_dir, run_in, NetNs, Recipient, Result, SignalingServer, TestFile, TransferButton,
+    files::scratch_dir, run_in, Launch, NetNs, Recipient, Result, SignalingServer, TestFile,
+    TransferButton, TwoHosts,
 };
 use tempfile::TempDir;
 
@@ -211,6 +214,40 @@ fn cancel_mid_way_then_send_again(canceller: Canceller) -> Result<()> {
             .click_transfer_button(&alice.1, &id, TransferButton::Accept)
             .await?;
         assert_delivered(alice, bob, &id, &[&next]).await
+    })
+}
+
+/// A page loaded over plain http from another host is not a secure context, so it has
+/// no WebCrypto and its engine hashes the files' blocks in wasm. What it sends must
+/// verify at a page that hashes with WebCrypto.
+#[test]
+fn files_from_a_page_without_webcrypto_verify() -> Result<()> {
+    let hosts = TwoHosts::create()?;
+    run_in(&hosts.a, async {
+        let server = SignalingServer::start().await?;
+        let plain_http = Launch::on_host(&hosts.b);
+        let peers = join_across_with(plain_http, &server, "plain-http", ["alice", "bob"]).await?;
+        everyone_connected(&peers).await?;
+        everyone_names_themselves(&peers).await?;
+        let (alice, bob) = (&peers[0], &peers[1]);
+        let secure: bool = bob
+            .0
+            .browser()
+            .run(
+                "asking whether the page is a secure context",
+                "return isSecureContext",
+                vec![],
+            )
+            .await?;
+        assert!(!secure, "bob's page must be one without WebCrypto");
+        let dir = scratch_dir()?;
+        let files = three_files(&dir, "bob")?;
+        let id = offer(bob, alice, &files.each()).await?;
+        alice
+            .0
+            .click_transfer_button(&bob.1, &id, TransferButton::Accept)
+            .await?;
+        assert_delivered(bob, alice, &id, &files.each()).await
     })
 }
 

@@ -111,20 +111,23 @@ impl ReadAhead {
         Ok(Ahead::Ready(bytes))
     }
 
-    /// The read of the slice at `start` finished with `buffer`. The first time these
-    /// bytes are read, returns the blocks they hold, numbered, so each is hashed once.
+    /// The read of the slice at `start` finished with `buffer`. Returns the blocks in it
+    /// that no earlier read returned, numbered, so each block is hashed once.
     pub fn settle(&mut self, start: u64, buffer: &ArrayBuffer) -> Vec<(u64, Uint8Array)> {
         let Some(slice) = self.slices.iter_mut().find(|slice| slice.start == start) else {
             return Vec::new();
         };
         let bytes = Uint8Array::new(buffer);
         slice.bytes = SliceBytes::Read(bytes.clone());
-        if slice.start != self.settled_to {
+        // Slices are settled in file order, so the new bytes start at `settled_to`, a
+        // block's start.
+        if !(slice.start..slice.end).contains(&self.settled_to) {
             return Vec::new();
         }
+        let new_from = (self.settled_to - slice.start) as u32;
         self.settled_to = slice.end;
         let len = bytes.length();
-        (0..len)
+        (new_from..len)
             .step_by(DIGEST_BLOCK_LEN as usize)
             .map(|at| {
                 let block = (start + u64::from(at)) / DIGEST_BLOCK_LEN;
