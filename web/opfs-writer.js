@@ -6,10 +6,11 @@
 //
 // Messages in, each with the file's `id` (chosen by the page):
 //   { kind: "open", id, handle }   handle: a FileSystemFileHandle      -> reply
-//   { kind: "write", id, at, bytes }   bytes: an ArrayBuffer, at: file offset
+//   { kind: "write", id, at, bytes }   bytes: an ArrayBuffer, at: file offset -> spent
 //   { kind: "close", id, flush }   after the last write, or to give up  -> reply
 // A reply is { id, error }: error is null, or why the file failed. A failed write is
-// remembered and reported by the file's "close" reply.
+// remembered and reported by the file's "close" reply. After each write, the buffer goes
+// back to the page as { spent: bytes }, for the page to fill again instead of allocating.
 "use strict";
 
 const files = new Map();
@@ -36,6 +37,7 @@ onmessage = async ({ data }) => {
     } catch (error) {
       file.error = reason(error);
     }
+    postMessage({ spent: data.bytes }, [data.bytes]);
   } else if (kind === "close") {
     const file = files.get(id);
     files.delete(id);

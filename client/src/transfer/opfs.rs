@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use gloo_events::EventListener;
-use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+use js_sys::{Array, ArrayBuffer, Function, Object, Promise, Reflect, Uint8Array};
 use meshdrop_transfer::DIGEST_BLOCK_LEN;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -32,6 +32,9 @@ const INCOMING_DIR: &str = "meshdrop-incoming";
 
 /// The writer worker's script, next to index.html.
 const WRITER_SCRIPT: &str = "opfs-writer.js";
+
+/// How many written-out block buffers the page keeps to fill again.
+const SPARE_BUFFERS: usize = 4;
 
 /// A file being received.
 pub struct IncomingFile {
@@ -94,7 +97,7 @@ impl IncomingFile {
     /// the file's close, which is where it is reported.
     fn write_pending(&mut self) {
         // A copy outside wasm memory, moved (not copied again) into the worker.
-        let bytes = Uint8Array::from(self.pending.as_slice()).buffer();
+        let bytes = self.writer.buffer_holding(&self.pending);
         let at = JsValue::from_f64(self.written as f64);
         self.writer
             .post(self.id, "write", &[("at", &at), ("bytes", &bytes)], &bytes);
@@ -129,6 +132,8 @@ struct Writer {
     waiting: Rc<RefCell<HashMap<u32, Function>>>,
     /// Why the worker stopped, once it has: every request then fails with this.
     stopped: Rc<RefCell<Option<String>>>,
+    /// Block-sized buffers the worker has written out and handed back, to fill again.
+    spare: Rc<RefCell<Vec<ArrayBuffer>>>,
     _listeners: [EventListener; 2],
 }
 
@@ -151,12 +156,24 @@ impl Writer {
         let worker = Worker::new(WRITER_SCRIPT)?;
         let waiting: Rc<RefCell<HashMap<u32, Function>>> = Rc::default();
         let stopped: Rc<RefCell<Option<String>>> = Rc::default();
+        let spare: Rc<RefCell<Vec<ArrayBuffer>>> = Rc::default();
         let replies = EventListener::new(&worker, "message", {
             let waiting = waiting.clone();
+            let spare = spare.clone();
             move |event| {
                 let Some(reply) = event.dyn_ref::<MessageEvent>().map(MessageEvent::data) else {
                     return;
                 };
+                let spent =
+                    Reflect::get(&reply, &"spent".into()).map(JsCast::dyn_into::<ArrayBuffer>);
+                if let Ok(Ok(buffer)) = spent {
+                    let mut spare = spare.borrow_mut();
+                    let block_sized = buffer.byte_length() == DIGEST_BLOCK_LEN as u32;
+                    if block_sized && spare.len() < SPARE_BUFFERS {
+                        spare.push(buffer);
+                    }
+                    return;
+                }
                 let id = Reflect::get(&reply, &"id".into())
                     .ok()
                     .and_then(|id| id.as_f64());
@@ -184,6 +201,7 @@ impl Writer {
             next_id: Cell::new(0),
             waiting,
             stopped,
+            spare,
             _listeners: [replies, failures],
         })
     }
@@ -192,6 +210,24 @@ impl Writer {
         let id = self.next_id.get();
         self.next_id.set(id.wrapping_add(1));
         id
+    }
+
+    /// A buffer outside wasm memory holding a copy of `bytes`: a spare one if it has
+    /// the size, so the page does not allocate (and the system zero) a megabyte per
+    /// block.
+    fn buffer_holding(&self, bytes: &[u8]) -> ArrayBuffer {
+        let mut spare = self.spare.borrow_mut();
+        let fits = spare
+            .iter()
+            .position(|buffer| buffer.byte_length() as usize == bytes.len());
+        match fits {
+            Some(at) => {
+                let buffer = spare.swap_remove(at);
+                Uint8Array::new(&buffer).copy_from(bytes);
+                buffer
+            }
+            None => Uint8Array::from(bytes).buffer(),
+        }
     }
 
     /// Send the worker a message about file `id`, moving `moved` into it.
