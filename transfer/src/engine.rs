@@ -120,10 +120,7 @@ impl Transfers {
         id: TransferId,
         reason: impl Into<String>,
     ) -> Result<(), TransferError> {
-        let entry = self
-            .entries
-            .get_mut(&id)
-            .ok_or(TransferError::UnknownTransfer(id))?;
+        let entry = entry(&mut self.entries, id)?;
         if entry.transfer().state().is_final() {
             return Err(entry.transfer().unexpected("cancelling"));
         }
@@ -218,10 +215,7 @@ impl Transfers {
         block: u64,
         digest: BlockDigest,
     ) -> Result<(), TransferError> {
-        let entry = self
-            .entries
-            .get_mut(&transfer)
-            .ok_or(TransferError::UnknownTransfer(transfer))?;
+        let entry = entry(&mut self.entries, transfer)?;
         if entry.transfer().state().is_aborted() {
             return Ok(());
         }
@@ -259,15 +253,21 @@ impl Transfers {
     /// The peer cancelled or failed transfer `id`. Such a frame for a transfer that
     /// already ended crossed this end's own ending on the wire, and changes nothing.
     fn on_peer_ending(&mut self, id: TransferId, ending: Ending) -> Result<(), TransferError> {
-        let entry = self
-            .entries
-            .get_mut(&id)
-            .ok_or(TransferError::UnknownTransfer(id))?;
+        let entry = entry(&mut self.entries, id)?;
         if !entry.transfer().state().is_final() {
             entry.end(ending, &mut self.outputs);
         }
         Ok(())
     }
+}
+
+fn entry(
+    entries: &mut BTreeMap<TransferId, Entry>,
+    id: TransferId,
+) -> Result<&mut Entry, TransferError> {
+    entries
+        .get_mut(&id)
+        .ok_or(TransferError::UnknownTransfer(id))
 }
 
 fn receiving(

@@ -121,10 +121,6 @@ impl Sending {
         digest: BlockDigest,
         outputs: &mut VecDeque<Output>,
     ) -> Result<(), TransferError> {
-        self.transfer.expect(
-            &[TransferState::Transferring, TransferState::Verifying],
-            "a block digest",
-        )?;
         self.transfer.add_block_digest(index, block, digest)?;
         self.announce(outputs);
         Ok(())

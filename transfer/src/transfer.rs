@@ -103,13 +103,18 @@ impl Transfer {
         Ok(())
     }
 
-    /// The driver hashed block `block` of file `index`.
+    /// The driver hashed block `block` of file `index`. Blocks are read or received
+    /// only while the transfer is transferring or verifying.
     pub(crate) fn add_block_digest(
         &mut self,
         index: u32,
         block: u64,
         digest: BlockDigest,
     ) -> Result<(), TransferError> {
+        self.expect(
+            &[TransferState::Transferring, TransferState::Verifying],
+            "a block digest",
+        )?;
         let transfer = self.id;
         if self.hashing != BlockHashing::Driver {
             return Err(TransferError::EngineHashes);
