@@ -185,6 +185,7 @@ impl PeerLink {
                 candidate,
                 sdp_mid,
                 sdp_m_line_index,
+                username_fragment,
             } => {
                 // An empty candidate only marks the end of the peer's gathering.
                 if candidate.is_empty() {
@@ -195,6 +196,7 @@ impl PeerLink {
                         candidate,
                         sdp_mid,
                         sdp_mline_index: sdp_m_line_index,
+                        username_fragment,
                         ..Default::default()
                     })
                     .await
@@ -272,6 +274,7 @@ impl PeerConnectionEventHandler for Handler {
             candidate: init.candidate,
             sdp_mid: None,
             sdp_m_line_index: Some(0),
+            username_fragment: init.username_fragment,
         });
     }
 

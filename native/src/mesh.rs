@@ -215,9 +215,12 @@ impl MeshState {
                     return self.drop_link(&peer_id).await;
                 }
             }
-            ServerMessage::Signal { from, signal } => match signal {
-                Signal::Offer { .. } => self.open_link(from, Some(signal)).await,
-                other => self.apply_signal(&from, other).await,
+            ServerMessage::Signal { from, signal } => match signal.to_signal() {
+                Err(error) => {
+                    tracing::warn!(peer = %from, %error, "ignored a signal this peer cannot read");
+                }
+                Ok(signal @ Signal::Offer { .. }) => self.open_link(from, Some(signal)).await,
+                Ok(other) => self.apply_signal(&from, other).await,
             },
             ServerMessage::Error { code, message } => {
                 tracing::warn!(?code, %message, "the signaling server refused a message");
@@ -287,7 +290,10 @@ impl MeshState {
         match event {
             LinkEvent::Signal(signal) => {
                 if let Some(signaling) = &self.signaling {
-                    signaling.send(ClientMessage::Signal { to: peer, signal });
+                    signaling.send(ClientMessage::Signal {
+                        to: peer,
+                        signal: signal.into(),
+                    });
                 }
                 true
             }

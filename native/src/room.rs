@@ -35,7 +35,7 @@ pub enum RoomEvent {
     Chat {
         name: String,
         text: String,
-        sent_at_ms: f64,
+        sent_at_ms: u64,
     },
     Transfer {
         peer: PeerId,
@@ -224,7 +224,7 @@ impl Room {
     }
 
     /// Send a chat line to every connected peer.
-    pub async fn chat(&self, text: String, sent_at_ms: f64) {
+    pub async fn chat(&self, text: String, sent_at_ms: u64) {
         let frame = ControlFrame::Chat { text, sent_at_ms };
         for (id, peer) in &self.peers {
             if let Err(error) = peer.link.send_control(&frame).await {

@@ -28,9 +28,14 @@ pub type TransferId = u32;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ControlFrame {
-    /// A chat line to the receiving peer. `sent_at_ms` is the sender's clock in
-    /// milliseconds since the Unix epoch.
-    Chat { text: String, sent_at_ms: f64 },
+    /// A chat line to the receiving peer. `sent_at_ms` is the sender's clock in whole
+    /// milliseconds since the Unix epoch. Version 2 web apps sent it as a float
+    /// (`1795983180621.0`), which is still read, truncated.
+    Chat {
+        text: String,
+        #[serde(deserialize_with = "whole_millis")]
+        sent_at_ms: u64,
+    },
     /// Sender → receiver: these files are waiting for an answer.
     Offer {
         transfer: TransferId,
@@ -64,6 +69,18 @@ pub enum ControlFrame {
     },
     /// Receiver → sender: every file arrived and matched its digest.
     Complete { transfer: TransferId },
+}
+
+/// Reads a timestamp written as a non-negative integer or float, as a whole number.
+fn whole_millis<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    match (number.as_u64(), number.as_f64()) {
+        (Some(whole), _) => Ok(whole),
+        (None, Some(float)) if float >= 0.0 && float < u64::MAX as f64 => Ok(float as u64),
+        _ => Err(serde::de::Error::custom(format!(
+            "sent_at_ms must be milliseconds since 1970, not {number}"
+        ))),
+    }
 }
 
 /// What the receiver is told about a file before accepting it.
@@ -151,6 +168,28 @@ mod tests {
             serde_json::to_value(&frame).unwrap(),
             json!({"type": "offer", "transfer": 7, "files": [{"name": "a.txt", "size": 1, "mime": "text/plain"}]})
         );
+    }
+
+    #[test]
+    fn chat_times_are_whole_milliseconds_and_floats_are_still_read() {
+        let frame = ControlFrame::Chat {
+            text: "hi".into(),
+            sent_at_ms: 1_795_983_180_621,
+        };
+        let wire = json!({"type": "chat", "text": "hi", "sent_at_ms": 1_795_983_180_621_u64});
+        assert_eq!(serde_json::to_value(&frame).unwrap(), wire);
+        let from_v2 = r#"{"type":"chat","text":"hi","sent_at_ms":1795983180621.0}"#;
+        assert_eq!(
+            serde_json::from_str::<ControlFrame>(from_v2).unwrap(),
+            frame
+        );
+        for bad in ["-1", "\"noon\"", "1e300"] {
+            let text = format!(r#"{{"type":"chat","text":"hi","sent_at_ms":{bad}}}"#);
+            assert!(
+                serde_json::from_str::<ControlFrame>(&text).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

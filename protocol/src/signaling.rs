@@ -26,8 +26,8 @@ pub enum ClientMessage {
     },
     /// Change this peer's display name; the room is told with [`ServerMessage::PeerRenamed`].
     Rename { name: String },
-    /// Forward `signal` to peer `to` in the same room.
-    Signal { to: PeerId, signal: Signal },
+    /// Forward `signal` to peer `to` in the same room, as it is.
+    Signal { to: PeerId, signal: SignalObject },
     /// Keepalive; answered with [`ServerMessage::Pong`].
     Ping,
 }
@@ -59,7 +59,7 @@ pub enum ServerMessage {
     /// A signal from another peer; `from` is stamped by the server, never by the sender.
     Signal {
         from: PeerId,
-        signal: Signal,
+        signal: SignalObject,
     },
     Pong,
     /// Something the client sent was refused. Unless `code` is fatal the connection
@@ -77,7 +77,33 @@ pub struct PeerInfo {
     pub name: String,
 }
 
-/// WebRTC negotiation payloads, forwarded verbatim between two peers.
+/// What the server forwards between two peers: any JSON object, passed on with every
+/// field and value as the sender wrote it.
+///
+/// The server never looks inside, so peers can add fields (or kinds of signal) without
+/// a server that knows them. Peers read it as a [`Signal`] with [`Self::to_signal`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SignalObject(serde_json::Map<String, serde_json::Value>);
+
+impl SignalObject {
+    /// The signal this object holds, or why a peer cannot use it (an unknown `kind`, a
+    /// missing field).
+    pub fn to_signal(&self) -> Result<Signal, serde_json::Error> {
+        serde_json::from_value(serde_json::Value::Object(self.0.clone()))
+    }
+}
+
+impl From<Signal> for SignalObject {
+    fn from(signal: Signal) -> Self {
+        match serde_json::to_value(signal) {
+            Ok(serde_json::Value::Object(object)) => Self(object),
+            _ => unreachable!("a Signal serializes to a JSON object"),
+        }
+    }
+}
+
+/// The WebRTC negotiation payloads peers send each other inside [`SignalObject`]s.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Signal {
@@ -87,11 +113,17 @@ pub enum Signal {
     Answer {
         sdp: String,
     },
-    /// One trickled ICE candidate, with the fields of `RTCIceCandidateInit`.
+    /// One trickled ICE candidate, with the fields of `RTCIceCandidateInit`. `candidate`
+    /// is the browser's `candidate` attribute, `candidate:` prefix included. The end of
+    /// candidates is never signalled: peers stop sending them.
     Candidate {
         candidate: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         sdp_mid: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         sdp_m_line_index: Option<u16>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        username_fragment: Option<String>,
     },
 }
 
@@ -197,12 +229,63 @@ mod tests {
 
     #[test]
     fn signal_round_trips() {
-        let text = r#"{"type":"signal","to":"p2","signal":{"kind":"candidate","candidate":"candidate:1 1 udp 1 10.0.0.1 5000 typ host","sdp_mid":"0","sdp_m_line_index":0}}"#;
+        let text = r#"{"type":"signal","to":"p2","signal":{"kind":"candidate","candidate":"candidate:1 1 udp 1 10.0.0.1 5000 typ host","sdp_mid":"0","sdp_m_line_index":0,"username_fragment":"abcd"}}"#;
         let message = parse_client_message(text).unwrap();
         assert_eq!(
             serde_json::to_value(&message).unwrap(),
             serde_json::from_str::<serde_json::Value>(text).unwrap()
         );
+    }
+
+    #[test]
+    fn signal_objects_pass_unknown_fields_and_kinds_unchanged() {
+        let signal = json!({"kind": "future", "x": {"nested": [1, 2.5, null]}, "y": "z"});
+        let text = json!({"type": "signal", "to": "p2", "signal": signal}).to_string();
+        let ClientMessage::Signal { signal: object, .. } = parse_client_message(&text).unwrap()
+        else {
+            panic!("a signal message");
+        };
+        assert_eq!(serde_json::to_value(&object).unwrap(), signal);
+        assert!(
+            object.to_signal().is_err(),
+            "peers refuse a kind they do not know"
+        );
+    }
+
+    /// What docs/protocol.md promises about numbers inside a forwarded signal.
+    #[test]
+    fn numbers_in_signal_objects_keep_their_value() {
+        let text = r#"{"a":1.0,"b":1e2,"c":18446744073709551615,"d":-9223372036854775808,"e":0.1}"#;
+        let object: SignalObject = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            serde_json::to_string(&object).unwrap(),
+            r#"{"a":1.0,"b":100.0,"c":18446744073709551615,"d":-9223372036854775808,"e":0.1}"#
+        );
+    }
+
+    #[test]
+    fn candidates_may_leave_out_optional_fields() {
+        let object: SignalObject =
+            serde_json::from_value(json!({"kind": "candidate", "candidate": "candidate:1"}))
+                .unwrap();
+        let signal = Signal::Candidate {
+            candidate: "candidate:1".into(),
+            sdp_mid: None,
+            sdp_m_line_index: None,
+            username_fragment: None,
+        };
+        assert_eq!(object.to_signal().unwrap(), signal);
+        assert_eq!(
+            SignalObject::from(signal),
+            object,
+            "absent stays absent, not null"
+        );
+    }
+
+    #[test]
+    fn a_signal_must_be_an_object() {
+        let text = r#"{"type":"signal","to":"p2","signal":"offer"}"#;
+        assert_eq!(parse_client_message(text), Err(ErrorCode::MalformedMessage));
     }
 
     #[test]

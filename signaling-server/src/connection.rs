@@ -29,7 +29,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket};
 use meshdrop_protocol::signaling::{
-    parse_client_message, ClientMessage, ErrorCode, ServerMessage, Signal,
+    parse_client_message, ClientMessage, ErrorCode, ServerMessage, SignalObject,
 };
 use meshdrop_protocol::{PeerId, RoomId, PROTOCOL_VERSION};
 use tokio::time::{sleep_until, timeout, Instant};
@@ -276,7 +276,7 @@ impl Connection {
         }
     }
 
-    async fn forward(&mut self, membership: &Membership, to: PeerId, signal: Signal) -> Step {
+    async fn forward(&mut self, membership: &Membership, to: PeerId, signal: SignalObject) -> Step {
         match self.state.forward(membership, to, signal) {
             Ok(()) => Ok(()),
             Err(unknown) => {

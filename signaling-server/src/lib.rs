@@ -3,7 +3,8 @@
 //! Browsers find each other here and exchange the SDP offers, answers and ICE
 //! candidates that set up their WebRTC connections; after that they talk directly and
 //! the server is no longer needed. The server keeps no state but who is in which room,
-//! forwards nothing but [`Signal`](meshdrop_protocol::signaling::Signal)s, and also
+//! forwards nothing but signals ([`SignalObject`](meshdrop_protocol::signaling::SignalObject)s,
+//! passed on unread), and also
 //! serves the web app's files.
 //!
 //! # Endpoints

@@ -8,7 +8,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use meshdrop_protocol::signaling::{ErrorCode, PeerInfo, ServerMessage, Signal};
+use meshdrop_protocol::signaling::{ErrorCode, PeerInfo, ServerMessage, SignalObject};
 use meshdrop_protocol::{PeerId, RoomId};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -104,7 +104,7 @@ impl State {
         &self,
         membership: &Membership,
         to: PeerId,
-        signal: Signal,
+        signal: SignalObject,
     ) -> Result<(), UnknownPeer> {
         let rooms = self.rooms();
         let recipient = rooms.peer(membership, &to).ok_or(UnknownPeer(to))?;

@@ -110,6 +110,31 @@ async fn signals_carry_the_real_sender_whatever_the_sender_claims() {
     assert_forwarding_works(&mut bob, &mut ann).await;
 }
 
+/// The server passes the signal object on as the sender wrote it: fields it does not know
+/// (`username_fragment`), absent fields (no `sdp_mid` becomes `null`) and kinds it has
+/// never heard of.
+#[tokio::test]
+async fn signals_are_forwarded_verbatim() {
+    let server = TestServer::with_defaults().await;
+    let mut ann = server.join("room", "Ann", 'a').await;
+    let mut bob = server.join("room", "Bob", 'b').await;
+    ann.client.recv().await; // peer_joined Bob
+
+    for signal in [
+        json!({"kind": "candidate", "candidate": "candidate:1 1 udp 1 10.0.0.1 5000 typ host", "username_fragment": "abcd"}),
+        json!({"kind": "end_of_candidates", "extra": {"nested": [1, 2.5, null, true]}}),
+    ] {
+        ann.client
+            .send_json(json!({"type": "signal", "to": bob.id, "signal": signal}))
+            .await;
+        let ServerMessage::Signal { from, signal: got } = bob.client.recv().await else {
+            panic!("expected a signal");
+        };
+        assert_eq!(from, ann.id);
+        assert_eq!(serde_json::to_value(got).unwrap(), signal);
+    }
+}
+
 #[tokio::test]
 async fn a_signal_cannot_reach_another_room() {
     let server = TestServer::with_defaults().await;

@@ -19,6 +19,10 @@ use web_sys::{
     RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
 };
 
+/// `RTCIceCandidate.usernameFragment`, which web-sys does not bind: it names the ICE
+/// generation a candidate belongs to, so candidates survive an ICE restart unmixed.
+const USERNAME_FRAGMENT: &str = "usernameFragment";
+
 /// How far a link has come, as the peer list shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkState {
@@ -96,6 +100,9 @@ impl PeerLink {
                         candidate: candidate.candidate(),
                         sdp_mid: candidate.sdp_mid(),
                         sdp_m_line_index: candidate.sdp_m_line_index(),
+                        username_fragment: Reflect::get(&candidate, &USERNAME_FRAGMENT.into())
+                            .ok()
+                            .and_then(|fragment| fragment.as_string()),
                     }));
                 }
             }),
@@ -202,10 +209,14 @@ impl PeerLink {
                 candidate,
                 sdp_mid,
                 sdp_m_line_index,
+                username_fragment,
             } => {
                 let init = RtcIceCandidateInit::new(&candidate);
                 init.set_sdp_mid(sdp_mid.as_deref());
                 init.set_sdp_m_line_index(sdp_m_line_index);
+                if let Some(fragment) = username_fragment {
+                    let _ = Reflect::set(&init, &USERNAME_FRAGMENT.into(), &fragment.into());
+                }
                 // A candidate the browser rejects only costs that one path.
                 let _ = self
                     .connection

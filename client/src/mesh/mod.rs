@@ -142,12 +142,12 @@ impl Mesh {
 
     /// Send a chat line to every connected peer; returns the timestamp it carries.
     pub fn send_chat(&self, text: String) -> f64 {
-        let sent_at_ms = js_sys::Date::now();
+        let sent_at_ms = js_sys::Date::now() as u64;
         let frame = ControlFrame::Chat { text, sent_at_ms };
         for link in self.inner.borrow().links.values() {
             link.peer.channels().send_control(&frame);
         }
-        sent_at_ms
+        sent_at_ms as f64
     }
 
     /// Offer `files` to one peer, or to every connected peer when `to` is `None`.
@@ -261,9 +261,13 @@ fn on_server_message(inner: &Rc<RefCell<Inner>>, message: ServerMessage) {
                 remove_link(inner, &peer_id);
             }
         }
-        ServerMessage::Signal { from, signal } => match signal {
-            Signal::Offer { .. } => open_link(inner, from, Some(signal)),
-            other => {
+        ServerMessage::Signal { from, signal } => match signal.to_signal() {
+            // A kind or shape this app does not know, perhaps from a newer peer.
+            Err(error) => web_sys::console::warn_1(
+                &format!("ignored a signal from {from} that this app cannot read: {error}").into(),
+            ),
+            Ok(signal @ Signal::Offer { .. }) => open_link(inner, from, Some(signal)),
+            Ok(other) => {
                 let generation = inner.borrow().links.get(&from).map(|link| link.generation);
                 if let Some(generation) = generation {
                     let on_event = link_handler(inner, &from, generation);
@@ -360,7 +364,7 @@ fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, event: LinkEvent) {
     match event {
         LinkEvent::Signal(signal) => inner.borrow().send_signaling(&ClientMessage::Signal {
             to: peer.clone(),
-            signal,
+            signal: signal.into(),
         }),
         LinkEvent::State(LinkState::Connected) => {
             mark_first_channel_open(inner);
@@ -399,7 +403,8 @@ fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, event: LinkEvent) {
             MeshEvent::Chat {
                 from: peer.clone(),
                 text,
-                sent_at_ms,
+                // The page keeps times as JavaScript does.
+                sent_at_ms: sent_at_ms as f64,
             },
         ),
         LinkEvent::Control(frame) => with_transfers(inner, peer, |t| t.on_control(frame)),

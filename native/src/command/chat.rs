@@ -65,13 +65,15 @@ async fn on_event(room: &mut Room, event: RoomEvent, held: &mut Vec<String>) {
     }
 }
 
-fn now_ms() -> f64 {
-    Local::now().timestamp_millis() as f64
+fn now_ms() -> u64 {
+    u64::try_from(Local::now().timestamp_millis()).unwrap_or_default()
 }
 
 /// The sender's timestamp as local `HH:MM`.
-fn clock(sent_at_ms: f64) -> String {
-    DateTime::from_timestamp_millis(sent_at_ms as i64)
+fn clock(sent_at_ms: u64) -> String {
+    i64::try_from(sent_at_ms)
+        .ok()
+        .and_then(DateTime::from_timestamp_millis)
         .map(|time| time.with_timezone(&Local).format("%H:%M").to_string())
         .unwrap_or_else(|| "--:--".to_owned())
 }

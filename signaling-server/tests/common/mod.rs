@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use meshdrop_protocol::signaling::{ErrorCode, PeerInfo, ServerMessage, Signal};
+use meshdrop_protocol::signaling::{ErrorCode, PeerInfo, ServerMessage, Signal, SignalObject};
 use meshdrop_protocol::PeerId;
 use meshdrop_signaling_server::{serve, serve_with_stun, Config};
 use serde_json::{json, Value};
@@ -185,8 +185,8 @@ pub fn session_key(seed: char) -> String {
     seed.to_string().repeat(32)
 }
 
-pub fn offer(sdp: &str) -> Signal {
-    Signal::Offer { sdp: sdp.into() }
+pub fn offer(sdp: &str) -> SignalObject {
+    Signal::Offer { sdp: sdp.into() }.into()
 }
 
 pub struct Client {
@@ -220,7 +220,7 @@ impl Client {
         .await;
     }
 
-    pub async fn send_signal(&mut self, to: &PeerId, signal: &Signal) {
+    pub async fn send_signal(&mut self, to: &PeerId, signal: &SignalObject) {
         self.send_json(json!({"type": "signal", "to": to, "signal": signal}))
             .await;
     }
