@@ -226,16 +226,31 @@ impl Transfers {
         }
     }
 
+    /// Records an offer, or refuses it with a `Fail` to the peer, whose transfer would
+    /// otherwise wait for an answer forever.
     fn on_offer(&mut self, id: TransferId, files: Vec<FileMeta>) -> Result<(), TransferError> {
-        if self.parity.owns(id) {
-            return Err(TransferError::WrongParity(id));
+        let offered = if self.parity.owns(id) {
+            Err(TransferError::WrongParity(id))
+        } else if self.entries.contains_key(&id) {
+            Err(TransferError::DuplicateTransfer(id))
+        } else {
+            Receiving::offered(id, files, self.hashing, &mut self.outputs)
+        };
+        match offered {
+            Ok(receiving) => {
+                self.entries.insert(id, Entry::Receiving(receiving));
+                Ok(())
+            }
+            Err(error) => {
+                let reason = format!("offer refused: {error}");
+                let fail = ControlFrame::Fail {
+                    transfer: id,
+                    reason,
+                };
+                self.outputs.push_back(Output::Control(fail));
+                Err(error)
+            }
         }
-        if self.entries.contains_key(&id) {
-            return Err(TransferError::DuplicateTransfer(id));
-        }
-        let receiving = Receiving::offered(id, files, self.hashing, &mut self.outputs)?;
-        self.entries.insert(id, Entry::Receiving(receiving));
-        Ok(())
     }
 
     /// Hands the receiver's answer about outgoing transfer `id` to `handle`.

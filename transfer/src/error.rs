@@ -2,7 +2,8 @@
 //!
 //! Peers can send anything and drivers can have bugs, so every input that makes no sense
 //! is answered with one of these instead of a panic. A refused input changes nothing:
-//! the transfer it names carries on as if it had never arrived. Faults that do end a
+//! the transfer it names carries on as if it had never arrived. (A refused offer is also
+//! answered with a `Fail` to the peer, which would otherwise wait for an answer.) Faults that do end a
 //! transfer (a digest mismatch, bytes past the end of a file) are not errors of the call
 //! that revealed them; they show up as [`crate::TransferState::Failed`].
 
@@ -26,7 +27,7 @@ pub enum TransferError {
     TooManyFiles,
     #[error("transfer id {0} is already taken")]
     DuplicateTransfer(TransferId),
-    #[error("transfer id {0} has this end's parity; the peer must pick ids of its own")]
+    #[error("transfer id {0} has the receiving end's parity; an offer's id must have the offering end's")]
     WrongParity(TransferId),
     #[error("transfer {transfer} has no file {index}")]
     NoSuchFile { transfer: TransferId, index: u32 },

@@ -80,8 +80,9 @@ impl Receiving {
         Ok(())
     }
 
-    /// Places the payload of a chunk. Bytes past the end of the current file fail the
-    /// transfer: the sender and this end no longer agree on which byte is which.
+    /// Places the payload of a chunk. A chunk holds bytes of one file only, so bytes
+    /// past the end of the current file fail the transfer: the sender and this end no
+    /// longer agree on which byte is which.
     pub fn on_chunk<'a>(
         &mut self,
         payload: &'a [u8],
@@ -91,7 +92,14 @@ impl Receiving {
         let position = self.transfer.cursor.position();
         match self.transfer.advance(payload) {
             Err(PastEnd) => {
-                let reason = "received more bytes than the offer announced".to_owned();
+                let reason = match position {
+                    Some(position) => format!(
+                        "a data chunk ran past the end of file {} ({}); a chunk holds bytes of one file only",
+                        position.index,
+                        self.transfer.files()[position.index as usize].name
+                    ),
+                    None => "received more bytes than the offer announced".to_owned(),
+                };
                 self.end(Ending::FailedByMe(reason), outputs);
                 Ok(None)
             }

@@ -420,15 +420,49 @@ fn bytes_past_the_end_of_a_file_fail_the_transfer() {
     bob.accept(id);
 
     assert!(bob.receive_data(&chunk(id, b"ab")));
-    // Two bytes of "three", one of "two": the sender lost count.
+    // One byte of "three", two of "two": chunks never span files.
     assert!(!bob.receive_data(&chunk(id, b"cde")));
-    let reason = "received more bytes than the offer announced";
+    let reason =
+        "a data chunk ran past the end of file 0 (three); a chunk holds bytes of one file only";
     assert_eq!(bob.state(id), failed(reason));
     assert_eq!(bob.discarded, [(id, 0)]);
     assert!(!bob.receive_data(&chunk(id, b"more")), "later chunks drop");
 
     deliver(&mut bob, &mut alice, Race::ControlFirst);
     assert_eq!(alice.state(id), failed(reason));
+}
+
+/// An offer the receiver cannot take is answered with `Fail`, so the offering end's
+/// transfer ends instead of waiting for an answer forever.
+#[test]
+fn refused_offers_are_answered_with_fail() {
+    let (mut alice, mut bob) = peers();
+    let id = alice.offer(&[("one", b"x".to_vec())]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    let refused = [
+        (3, vec![meta("mine", 1)], TransferError::WrongParity(3)),
+        (
+            id,
+            vec![meta("again", 1)],
+            TransferError::DuplicateTransfer(id),
+        ),
+        (4, vec![], TransferError::EmptyOffer),
+    ];
+    for (transfer, files, error) in refused {
+        let offer = ControlFrame::Offer { transfer, files };
+        assert_eq!(bob.engine.on_control(offer), Err(error.clone()));
+        let reason = format!("offer refused: {error}");
+        assert_eq!(
+            bob.engine.poll_output(),
+            Some(Output::Control(ControlFrame::Fail { transfer, reason }))
+        );
+    }
+    assert_eq!(bob.engine.poll_output(), None);
+    assert_eq!(
+        bob.state(id),
+        TransferState::Offered,
+        "the first offer stands"
+    );
 }
 
 #[test]
@@ -593,27 +627,6 @@ fn refused_inputs_change_nothing() {
         Err(TransferError::UnknownTransfer(id)),
         "only incoming transfers are accepted"
     );
-    assert_eq!(
-        bob.engine.on_control(ControlFrame::Offer {
-            transfer: id,
-            files: vec![meta("again", 1)]
-        }),
-        Err(TransferError::DuplicateTransfer(id))
-    );
-    assert_eq!(
-        bob.engine.on_control(ControlFrame::Offer {
-            transfer: 3,
-            files: vec![meta("mine", 1)]
-        }),
-        Err(TransferError::WrongParity(3))
-    );
-    assert_eq!(
-        bob.engine.on_control(ControlFrame::Offer {
-            transfer: 2,
-            files: vec![]
-        }),
-        Err(TransferError::EmptyOffer)
-    );
     assert_eq!(alice.engine.offer(vec![]), Err(TransferError::EmptyOffer));
     assert_eq!(
         bob.engine.on_control(ControlFrame::Accept { transfer: 99 }),
@@ -622,7 +635,7 @@ fn refused_inputs_change_nothing() {
     assert_eq!(
         bob.engine.on_control(ControlFrame::Chat {
             text: "hi".into(),
-            sent_at_ms: 0.0
+            sent_at_ms: 0
         }),
         Err(TransferError::NotATransferFrame)
     );
