@@ -34,7 +34,7 @@ pub struct SignalingServer {
 impl SignalingServer {
     /// Starts the server with the built web app on a free port.
     pub async fn start() -> Result<SignalingServer> {
-        Self::start_with(None).await
+        Self::start_with(None, 0).await
     }
 
     /// [`start`](Self::start), with the built-in STUN responder on a free UDP port of every
@@ -43,10 +43,17 @@ impl SignalingServer {
         let stun = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
             .await
             .map_err(Error::io("bind the STUN socket"))?;
-        Self::start_with(Some(stun)).await
+        Self::start_with(Some(stun), 0).await
     }
 
-    async fn start_with(stun: Option<UdpSocket>) -> Result<SignalingServer> {
+    /// Starts a server on `port`: a fresh process, with no memory of the rooms of the
+    /// one that was there before, as after a restart.
+    pub async fn start_on(port: u16) -> Result<SignalingServer> {
+        Self::start_with(None, port).await
+    }
+
+    /// Starts the server on `port`, or on a free one for 0.
+    async fn start_with(stun: Option<UdpSocket>, port: u16) -> Result<SignalingServer> {
         let dist = PathBuf::from(DIST);
         let index = dist.join("index.html");
         if !index.is_file() {
@@ -56,7 +63,7 @@ impl SignalingServer {
             static_dir: Some(dist),
             ..Config::default()
         };
-        let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0))
+        let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))
             .await
             .map_err(Error::io("bind the signaling server"))?;
         let port = listener

@@ -2,11 +2,15 @@
 //!
 //! Needs the web app in `dist/` (`cargo xtask test` builds it first).
 
+use std::net::Ipv4Addr;
+
 use meshdrop_e2e::room::{everyone_connected, everyone_names_themselves, join, join_across, Peer};
 use meshdrop_e2e::{run_in, NetNs, Result, SignalingServer, TwoHosts};
 
+/// The mesh stands while the server is away, and when a fresh server process comes back
+/// on the same port every page rejoins under its old id: a newcomer meets all of them.
 #[test]
-fn three_browsers_form_a_mesh_that_outlives_the_server() -> Result<()> {
+fn three_browsers_form_a_mesh_that_outlives_a_server_restart() -> Result<()> {
     let ns = NetNs::create()?;
     run_in(&ns, async {
         let server = SignalingServer::start().await?;
@@ -25,6 +29,7 @@ fn three_browsers_form_a_mesh_that_outlives_the_server() -> Result<()> {
         everyone_names_themselves(&peers).await?;
         everyone_chats(&peers, |label| format!("hello from {label}")).await?;
 
+        let port = server.address(Ipv4Addr::LOCALHOST).port();
         server.stop().await?;
         for (app, _) in &peers {
             app.wait_for("the signaling connection lost", |s| {
@@ -36,7 +41,18 @@ fn three_browsers_form_a_mesh_that_outlives_the_server() -> Result<()> {
         everyone_chats(&peers, |label| {
             format!("{label} still here without the server")
         })
-        .await
+        .await?;
+
+        let server = SignalingServer::start_on(port).await?;
+        for (app, id) in &peers {
+            app.wait_for_connection("connected").await?;
+            assert_eq!(&app.self_id().await?, id, "{} keeps its id", app.label());
+        }
+        let mut peers = peers;
+        peers.extend(join(&server, "mesh", &["dave"]).await?);
+        everyone_connected(&peers).await?;
+        everyone_names_themselves(&peers).await?;
+        everyone_chats(&peers, |label| format!("{label} after the restart")).await
     })
 }
 

@@ -2,7 +2,7 @@
 //!
 //! The mesh only needs the server to find peers and to exchange SDP and ICE; once the
 //! peer connections stand, losing the socket must not hurt them. So this module owns
-//! nothing but the socket: it re-dials with exponential backoff, sends the join message
+//! nothing but the socket: it re-dials with jittered exponential backoff, sends the join message
 //! (asked afresh from the mesh each time, since the display name may have changed),
 //! keeps the connection alive with pings, and hands every server message up.
 
@@ -17,7 +17,9 @@ use web_sys::{MessageEvent, WebSocket};
 
 /// First retry delay; doubled after each failed attempt up to [`MAX_BACKOFF_MS`].
 const FIRST_BACKOFF_MS: u32 = 500;
-const MAX_BACKOFF_MS: u32 = 15_000;
+/// A restarted server has every page back within about this long. Each page waits a
+/// random half to whole of the delay, so a restart is not met by every page at once.
+const MAX_BACKOFF_MS: u32 = 2_000;
 /// Well inside the server's idle timeout.
 const PING_INTERVAL_MS: u32 = 20_000;
 
@@ -142,9 +144,10 @@ fn dial(inner: &Rc<RefCell<Inner>>) {
 fn schedule_retry(inner: &Rc<RefCell<Inner>>) {
     let delay = {
         let mut state = inner.borrow_mut();
-        let delay = state.backoff_ms;
-        state.backoff_ms = (delay * 2).min(MAX_BACKOFF_MS);
-        delay
+        let backoff = state.backoff_ms;
+        state.backoff_ms = (backoff * 2).min(MAX_BACKOFF_MS);
+        let jitter = f64::from(backoff / 2) * js_sys::Math::random();
+        backoff / 2 + jitter as u32
     };
     let weak = Rc::downgrade(inner);
     let retry = Timeout::new(delay, move || {
