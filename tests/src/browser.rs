@@ -8,6 +8,7 @@
 //! [`crate::firefox`] say how each browser is told.
 
 use std::fmt;
+use std::path::Path;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder};
@@ -56,7 +57,7 @@ pub struct Launch<'a> {
 #[derive(Debug)]
 pub(crate) struct Settings<'a> {
     /// The profile directory the browser must use.
-    pub profile: &'a std::path::Path,
+    pub profile: &'a Path,
     /// Origins like `http://10.77.0.1:8080` to treat as secure contexts.
     pub secure_origins: &'a [String],
     /// Whether ICE host candidates hide behind mDNS names (the browsers' default).
@@ -113,7 +114,6 @@ impl<'a> Launch<'a> {
             .await?;
         Ok(Browser {
             client,
-            kind: self.kind,
             driver,
             _profile: profile,
         })
@@ -141,7 +141,6 @@ impl<'a> Launch<'a> {
 #[derive(Debug)]
 pub struct Browser {
     client: Client,
-    kind: BrowserKind,
     // Dropped after `client`, in this order: kill the processes, then delete their profile.
     driver: Driver,
     _profile: TempDir,
@@ -152,10 +151,6 @@ impl Browser {
     /// and placements.
     pub async fn launch() -> Result<Browser> {
         Launch::local().start().await
-    }
-
-    pub fn kind(&self) -> BrowserKind {
-        self.kind
     }
 
     /// The id of the process that every process of this browser descends from.
