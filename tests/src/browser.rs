@@ -1,60 +1,87 @@
-//! One headless Chromium, driven over WebDriver.
+//! One headless browser, Chromium or Firefox, driven over WebDriver.
 //!
-//! Every browser has its own chromedriver, its own Chromium and its own throw-away profile,
-//! so browsers in a test share nothing but the network. Dropping a [`Browser`] kills its
-//! processes and deletes its profile.
+//! Every browser has its own driver (chromedriver or geckodriver), its own browser
+//! process and its own throw-away profile, so browsers in a test share nothing but the
+//! network. Dropping a [`Browser`] kills its processes and deletes its profile.
+//!
+//! Both kinds take the same [`Launch`] options; [`crate::chromium`] and
+//! [`crate::firefox`] say how each browser is told.
 
+use std::fmt;
+use std::path::Path;
 use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde::de::DeserializeOwned;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::chromedriver::ChromeDriver;
+use crate::driver::Driver;
 use crate::error::{Error, Result};
 use crate::netns::NetNs;
+use crate::{chromium, firefox};
 
 /// How long one WebDriver script may run; the baseline's bulk transfer is the longest.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Flags Chromium needs to run headless as root on a machine without internet access.
-const CHROMIUM_FLAGS: &[&str] = &[
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-];
+/// Which browser to launch.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserKind {
+    /// Debian's `chromium`, through `chromedriver`.
+    #[default]
+    Chromium,
+    /// Debian's `firefox-esr`, through `geckodriver`.
+    Firefox,
+}
 
-/// Plain IP host candidates instead of mDNS names: resolving those would add multicast
-/// inside the namespace as one more moving part (ICE works either way here).
-const SHOW_LOCAL_IPS: &str = "--disable-features=WebRtcHideLocalIpsWithMdns";
+impl fmt::Display for BrowserKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BrowserKind::Chromium => "Chromium",
+            BrowserKind::Firefox => "Firefox",
+        })
+    }
+}
 
 /// Where and how to start a [`Browser`].
 #[derive(Debug, Default)]
 pub struct Launch<'a> {
+    kind: BrowserKind,
     host: Option<&'a NetNs>,
     secure_origins: Vec<String>,
     hide_local_ips: bool,
 }
 
+/// What the browser-specific modules turn into capabilities.
+#[derive(Debug)]
+pub(crate) struct Settings<'a> {
+    /// The profile directory the browser must use.
+    pub profile: &'a Path,
+    /// Origins like `http://10.77.0.1:8080` to treat as secure contexts.
+    pub secure_origins: &'a [String],
+    /// Whether ICE host candidates hide behind mDNS names (the browsers' default).
+    pub hide_local_ips: bool,
+}
+
 impl<'a> Launch<'a> {
-    /// A browser in the calling thread's namespace.
+    /// A Chromium in the calling thread's namespace.
     pub fn local() -> Launch<'a> {
         Launch::default()
     }
 
-    /// A browser on `host`, the B side of a [`crate::TwoHosts`], driven from host A.
+    /// A Chromium on `host`, the B side of a [`crate::TwoHosts`], driven from host A.
     pub fn on_host(host: &'a NetNs) -> Launch<'a> {
         Launch {
             host: Some(host),
             ..Launch::default()
         }
+    }
+
+    /// Launches a browser of `kind` instead of Chromium.
+    pub fn kind(mut self, kind: BrowserKind) -> Launch<'a> {
+        self.kind = kind;
+        self
     }
 
     /// Treats `origin` (like `http://10.77.0.1:8080`) as a secure context, as if it were
@@ -64,9 +91,9 @@ impl<'a> Launch<'a> {
         self
     }
 
-    /// Keeps Chromium's default of hiding host candidates behind mDNS names. Without NAT a
-    /// server-reflexive candidate equals a host candidate and is dropped as a duplicate;
-    /// with the host hidden, it shows.
+    /// Keeps the browser's default of hiding host candidates behind mDNS names. Without
+    /// NAT a server-reflexive candidate equals a host candidate and is dropped as a
+    /// duplicate; with the host hidden, it shows.
     pub fn hide_local_ips(mut self) -> Launch<'a> {
         self.hide_local_ips = true;
         self
@@ -76,11 +103,11 @@ impl<'a> Launch<'a> {
         let profile = tempfile::Builder::new()
             .prefix("meshdrop-e2e-profile-")
             .tempdir()
-            .map_err(Error::io("create a Chromium profile directory"))?;
-        let driver = match self.host {
-            Some(host) => ChromeDriver::start_on(host).await?,
-            None => ChromeDriver::start_local().await?,
-        };
+            .map_err(Error::io(format!(
+                "create a {} profile directory",
+                self.kind
+            )))?;
+        let driver = Driver::start(self.kind, self.host).await?;
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(self.capabilities(&profile))
             .connect(driver.url())
@@ -93,40 +120,35 @@ impl<'a> Launch<'a> {
     }
 
     fn capabilities(&self, profile: &TempDir) -> serde_json::Map<String, Value> {
-        let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|flag| flag.to_string()).collect();
-        args.push(format!("--user-data-dir={}", profile.path().display()));
-        if !self.hide_local_ips {
-            args.push(SHOW_LOCAL_IPS.to_string());
-        }
-        if !self.secure_origins.is_empty() {
-            args.push(format!(
-                "--unsafely-treat-insecure-origin-as-secure={}",
-                self.secure_origins.join(",")
-            ));
-        }
-        let capabilities = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args },
-            "timeouts": { "script": SCRIPT_TIMEOUT.as_millis() as u64 },
-        });
-        match capabilities {
-            Value::Object(map) => map,
-            _ => unreachable!("json! of an object literal is an object"),
-        }
+        let settings = Settings {
+            profile: profile.path(),
+            secure_origins: &self.secure_origins,
+            hide_local_ips: self.hide_local_ips,
+        };
+        let mut capabilities = match self.kind {
+            BrowserKind::Chromium => chromium::capabilities(&settings),
+            BrowserKind::Firefox => firefox::capabilities(&settings),
+        };
+        capabilities.insert(
+            "timeouts".into(),
+            serde_json::json!({ "script": SCRIPT_TIMEOUT.as_millis() as u64 }),
+        );
+        capabilities
     }
 }
 
-/// A running headless Chromium.
+/// A running headless browser.
 #[derive(Debug)]
 pub struct Browser {
     client: Client,
     // Dropped after `client`, in this order: kill the processes, then delete their profile.
-    driver: ChromeDriver,
+    driver: Driver,
     _profile: TempDir,
 }
 
 impl Browser {
-    /// A browser in the calling thread's namespace; see [`Launch`] for other placements.
+    /// A Chromium in the calling thread's namespace; see [`Launch`] for other browsers
+    /// and placements.
     pub async fn launch() -> Result<Browser> {
         Launch::local().start().await
     }
@@ -160,5 +182,13 @@ impl Browser {
             value,
             source,
         })
+    }
+}
+
+/// The map inside a `json!` object literal.
+pub(crate) fn json_object(value: Value) -> serde_json::Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => unreachable!("json! of an object literal is an object"),
     }
 }

@@ -27,8 +27,11 @@ pub enum Error {
         source: nix::Error,
     },
 
-    #[error("chromedriver did not start: {0}")]
-    ChromeDriverStart(String),
+    #[error("{driver} did not start: {reason}")]
+    DriverStart {
+        driver: &'static str,
+        reason: String,
+    },
 
     #[error("could not start a browser session")]
     NewSession(#[from] fantoccini::error::NewSessionError),

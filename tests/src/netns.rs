@@ -6,7 +6,7 @@
 //!
 //! Linux namespaces belong to threads, so [`run_in`] runs a test body on a fresh thread that
 //! joined the namespace and builds the tokio runtime there: runtime workers, the in-process
-//! signaling server and every child process (chromedriver, Chromium) inherit the namespace.
+//! signaling server and every child process (WebDriver servers, browsers) inherit the namespace.
 
 use std::fs::File;
 use std::future::Future;

@@ -1,6 +1,6 @@
 //! A browser's processes, found in `/proc`, and what they cost.
 //!
-//! Every browser's processes descend from its chromedriver, whatever network namespace
+//! Every browser's processes descend from its WebDriver server, whatever network namespace
 //! they run in: all of them share this PID namespace. Benchmarks read two costs from
 //! here: the memory of the renderers, which run the page (its JavaScript heap and the
 //! app's wasm memory), and the CPU time of all of a browser's processes, which on a busy

@@ -1,10 +1,12 @@
-//! Several apps in one room: opening them, and waiting until they form a full mesh.
+//! Several apps in one room: opening them, waiting until they form a full mesh, and the
+//! checks tests make across it: chat reaches everyone, and sent files arrive intact.
 //!
 //! Most end-to-end tests start this way, whatever they test afterwards.
 
 use crate::app::App;
 use crate::browser::{Browser, Launch};
 use crate::error::Result;
+use crate::files::TestFile;
 use crate::netns::{TwoHosts, HOST_A};
 use crate::server::SignalingServer;
 
@@ -75,7 +77,8 @@ pub async fn join_across(
     join_across_with(remote, server, room, labels).await
 }
 
-/// [`join_across`], with the browser on host B launched by `remote`.
+/// [`join_across`], with the browser on host B launched by `remote`: another kind of
+/// browser, or one without the secure-context exception.
 pub async fn join_across_with(
     remote: Launch<'_>,
     server: &SignalingServer,
@@ -86,4 +89,72 @@ pub async fn join_across_with(
     let local = App::open(local, &server.room_url(room), labels[0]).await?;
     let remote = App::open(remote, &server.room_url_at(HOST_A, room), labels[1]).await?;
     Ok(vec![welcomed(local).await?, welcomed(remote).await?])
+}
+
+/// Every app sends `text_of(label)`; every other app must show it, from the right peer and
+/// under the sender's name, and the sender must show its own copy.
+pub async fn everyone_chats(peers: &[Peer], text_of: impl Fn(&str) -> String) -> Result<()> {
+    for (sender, sender_id) in peers {
+        let text = text_of(sender.label());
+        sender.send_chat(&text).await?;
+        sender.wait_for_chat(sender_id, &text).await?;
+        for (receiver, _) in peers.iter().filter(|(_, id)| id != sender_id) {
+            let entry = receiver.wait_for_chat(sender_id, &text).await?;
+            assert_eq!(
+                entry.sender,
+                sender.label(),
+                "{} shows {}'s message under {}'s name",
+                receiver.label(),
+                sender.label(),
+                sender.label()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Waits until both sides show transfer `id` done, then reads every file back in the
+/// receiver's page and compares it with the file on disk.
+pub async fn assert_delivered(
+    sender: &Peer,
+    receiver: &Peer,
+    id: &str,
+    files: &[&TestFile],
+) -> Result<()> {
+    let (sending, sender_id) = sender;
+    let (receiving, receiver_id) = receiver;
+    let done = receiving.wait_for_transfer(sender_id, id, "done").await?;
+    sending.wait_for_transfer(receiver_id, id, "done").await?;
+    let names: Vec<&str> = files.iter().map(|file| file.name()).collect();
+    let saved = receiving
+        .wait_for(&format!("a save link for each of {names:?}"), |s| {
+            s.transfers
+                .iter()
+                .find(|entry| entry.peer == *sender_id && entry.id == id)
+                .filter(|entry| entry.saved.len() == files.len())
+                .map(|entry| entry.saved.clone())
+        })
+        .await?;
+    let mut sorted_names = names.clone();
+    sorted_names.sort_unstable();
+    let mut sorted_saved = saved.clone();
+    sorted_saved.sort_unstable();
+    assert_eq!(sorted_saved, sorted_names, "{done:#?}");
+
+    let received = receiving.received_files(sender_id, id).await?;
+    for file in files {
+        let got = received
+            .iter()
+            .find(|received| received.name == file.name())
+            .expect("every saved file was read back");
+        assert_eq!(got.size, file.size(), "{} arrived whole", file.name());
+        assert_eq!(
+            got.sha256,
+            file.sha256()?,
+            "{} arrived unchanged at {}",
+            file.name(),
+            receiving.label()
+        );
+    }
+    Ok(())
 }

@@ -4,7 +4,9 @@
 
 use std::net::Ipv4Addr;
 
-use meshdrop_e2e::room::{everyone_connected, everyone_names_themselves, join, join_across, Peer};
+use meshdrop_e2e::room::{
+    everyone_chats, everyone_connected, everyone_names_themselves, join, join_across,
+};
 use meshdrop_e2e::{run_in, NetNs, Result, SignalingServer, TwoHosts};
 
 /// The mesh stands while the server is away, and when a fresh server process comes back
@@ -93,26 +95,4 @@ fn browsers_on_two_hosts_connect_and_chat() -> Result<()> {
         everyone_names_themselves(&peers).await?;
         everyone_chats(&peers, |label| format!("{label} across the wire")).await
     })
-}
-
-/// Every app sends `text_of(label)`; every other app must show it, from the right peer and
-/// under the sender's name, and the sender must show its own copy.
-async fn everyone_chats(peers: &[Peer], text_of: impl Fn(&str) -> String) -> Result<()> {
-    for (sender, sender_id) in peers {
-        let text = text_of(sender.label());
-        sender.send_chat(&text).await?;
-        sender.wait_for_chat(sender_id, &text).await?;
-        for (receiver, _) in peers.iter().filter(|(_, id)| id != sender_id) {
-            let entry = receiver.wait_for_chat(sender_id, &text).await?;
-            assert_eq!(
-                entry.sender,
-                sender.label(),
-                "{} shows {}'s message under {}'s name",
-                receiver.label(),
-                sender.label(),
-                sender.label()
-            );
-        }
-    }
-    Ok(())
 }

@@ -5,7 +5,7 @@
 //! Needs the web app in `dist/` (`cargo xtask test` builds it first).
 
 use meshdrop_e2e::room::{
-    everyone_connected, everyone_names_themselves, join, join_across_with, Peer,
+    assert_delivered, everyone_connected, everyone_names_themselves, join, join_across_with, Peer,
 };
 use meshdrop_e2e::{
     files::scratch_dir, run_in, Launch, NetNs, Recipient, Result, SignalingServer, TestFile,
@@ -308,52 +308,6 @@ async fn offer(sender: &Peer, receiver: &Peer, files: &[&TestFile]) -> Result<St
     assert_eq!(waiting.direction, "outgoing");
     assert_eq!(waiting.buttons, ["cancel"], "{waiting:#?}");
     Ok(offered.id)
-}
-
-/// Waits until both sides show transfer `id` done, then reads every file back in the
-/// receiver's page and compares it with the file on disk.
-async fn assert_delivered(
-    sender: &Peer,
-    receiver: &Peer,
-    id: &str,
-    files: &[&TestFile],
-) -> Result<()> {
-    let (sending, sender_id) = sender;
-    let (receiving, receiver_id) = receiver;
-    let done = receiving.wait_for_transfer(sender_id, id, "done").await?;
-    sending.wait_for_transfer(receiver_id, id, "done").await?;
-    let names: Vec<&str> = files.iter().map(|file| file.name()).collect();
-    let saved = receiving
-        .wait_for(&format!("a save link for each of {names:?}"), |s| {
-            s.transfers
-                .iter()
-                .find(|entry| entry.peer == *sender_id && entry.id == id)
-                .filter(|entry| entry.saved.len() == files.len())
-                .map(|entry| entry.saved.clone())
-        })
-        .await?;
-    let mut sorted_names = names.clone();
-    sorted_names.sort_unstable();
-    let mut sorted_saved = saved.clone();
-    sorted_saved.sort_unstable();
-    assert_eq!(sorted_saved, sorted_names, "{done:#?}");
-
-    let received = receiving.received_files(sender_id, id).await?;
-    for file in files {
-        let got = received
-            .iter()
-            .find(|received| received.name == file.name())
-            .expect("every saved file was read back");
-        assert_eq!(got.size, file.size(), "{} arrived whole", file.name());
-        assert_eq!(
-            got.sha256,
-            file.sha256()?,
-            "{} arrived unchanged at {}",
-            file.name(),
-            receiving.label()
-        );
-    }
-    Ok(())
 }
 
 /// How the app shows a file's size, for the sizes these tests use.

@@ -1,10 +1,11 @@
-//! Debian packages the end-to-end tests need: Chromium, its WebDriver, and `ip` for network
-//! namespaces. Installed only when missing, so a prepared machine never touches apt.
+//! Debian packages the end-to-end tests need: Chromium and its WebDriver, Firefox ESR (its
+//! WebDriver, geckodriver, is not packaged: see `tools`), and `ip` for network namespaces.
+//! Installed only when missing, so a prepared machine never touches apt.
 
 use crate::error::Result;
 use crate::process::{command, probe, run, step};
 
-const PACKAGES: &[&str] = &["chromium", "chromium-driver", "iproute2"];
+const PACKAGES: &[&str] = &["chromium", "chromium-driver", "firefox-esr", "iproute2"];
 
 pub fn install_browser_test_packages() -> Result<()> {
     step(&format!("Debian packages: {}", PACKAGES.join(" ")));

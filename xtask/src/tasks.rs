@@ -44,6 +44,7 @@ pub fn test() -> Result<()> {
     process::run(command(cargo()).args(["fmt", "--all", "--check"]))?;
     tools::install_web_build_tools()?;
     apt::install_browser_test_packages()?;
+    tools::install_browser_test_tools()?;
     build_web_app()?;
     step("Lints");
     process::run(command(cargo()).args([
@@ -56,8 +57,8 @@ pub fn test() -> Result<()> {
     ]))?;
     step("Tests");
     process::run(command(cargo()).args(["test", "--workspace", "--exclude", "meshdrop-e2e"]))?;
-    step("End-to-end tests in headless Chromium");
-    // One at a time: each runs several Chromiums, and CI has two cores. Not captured, so the
+    step("End-to-end tests in headless Chromium and Firefox");
+    // One at a time: each runs several browsers, and CI has two cores. Not captured, so the
     // log shows the timings the tests print (time to the first open data channel).
     process::run(command(cargo()).args([
         "test",
@@ -75,6 +76,7 @@ pub fn test() -> Result<()> {
 pub fn bench() -> Result<()> {
     tools::install_web_build_tools()?;
     apt::install_browser_test_packages()?;
+    tools::install_browser_test_tools()?;
     build_web_app()?;
     step("Native peer, release build (the benchmark runs target/release/meshdrop)");
     process::run(command(cargo()).args(["build", "--release", "-p", "meshdrop-native"]))?;

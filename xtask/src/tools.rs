@@ -1,8 +1,10 @@
-//! The tools beyond cargo that building the web app needs, installed when missing.
+//! The tools beyond cargo that building the web app and the browser tests need, installed
+//! when missing.
 //!
 //! Every tool is asked its version first, so a second run installs nothing. Versions come
 //! from the workspace: Trunk.toml pins trunk and wasm-opt, and Cargo.lock decides
 //! wasm-bindgen (the CLI must match the library exactly; Trunk.toml must agree).
+//! geckodriver is pinned here.
 
 use std::env;
 use std::path::PathBuf;
@@ -12,6 +14,9 @@ use crate::process::{command, probe, run, step};
 use crate::workspace;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Firefox's WebDriver server. Debian does not package it, so it is built from crates.io.
+const GECKODRIVER_VERSION: &str = "0.37.1";
 
 /// Puts the npm-installed tools and cargo-installed binaries first on this process's PATH,
 /// for the version checks here and for Trunk, which looks tools up on PATH.
@@ -98,6 +103,28 @@ fn wasm_opt() -> Result<()> {
         .args(["install", "--no-audit", "--no-fund", "--prefix"])
         .arg(&tools)
         .arg(format!("binaryen@{version}")))
+}
+
+/// What the browser tests need beyond Debian's packages (see `apt`).
+pub fn install_browser_test_tools() -> Result<()> {
+    geckodriver()
+}
+
+fn geckodriver() -> Result<()> {
+    step(&format!("geckodriver {GECKODRIVER_VERSION}"));
+    // "geckodriver 0.37.1" first, then licence text.
+    let reported = probe(command("geckodriver").arg("--version")).unwrap_or_default();
+    if reported.split_whitespace().nth(1) == Some(GECKODRIVER_VERSION) {
+        println!("installed");
+        return Ok(());
+    }
+    run(command(cargo()).args([
+        "install",
+        "--locked",
+        "geckodriver",
+        "--version",
+        &format!("={GECKODRIVER_VERSION}"),
+    ]))
 }
 
 /// The cargo that runs this xtask, so installs use the same toolchain.

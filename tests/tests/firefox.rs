@@ -1,0 +1,66 @@
+//! Firefox ESR and Chromium in one mesh: the same app and the same UI contract in both
+//! browsers, chat both ways, and a 64 MiB file each way that arrives with the same SHA-256.
+//!
+//! Firefox runs on the second host and loads the app from the first over plain http,
+//! treated as a secure context (storing received files and WebCrypto need one), so the
+//! two browsers share nothing but the wire.
+//!
+//! Needs the web app in `dist/` (`cargo xtask test` builds it first).
+
+use meshdrop_e2e::room::{
+    assert_delivered, everyone_chats, everyone_connected, everyone_names_themselves,
+    join_across_with, Peer,
+};
+use meshdrop_e2e::{
+    files::scratch_dir, run_in, BrowserKind, Launch, Recipient, Result, SignalingServer, TestFile,
+    TransferButton, TwoHosts, HOST_A,
+};
+
+const MIB: u64 = 1 << 20;
+
+#[test]
+fn firefox_and_chromium_chat_and_send_each_other_64_mib() -> Result<()> {
+    let hosts = TwoHosts::create()?;
+    run_in(&hosts.a, async {
+        let server = SignalingServer::start().await?;
+        let firefox = Launch::on_host(&hosts.b)
+            .kind(BrowserKind::Firefox)
+            .treat_as_secure(server.origin_at(HOST_A));
+        let peers = join_across_with(firefox, &server, "firefox", ["chromium", "firefox"]).await?;
+        for ((app, _), engine) in peers.iter().zip(["Chrome/", "Firefox/"]) {
+            let agent: String = app
+                .browser()
+                .run("the user agent", "return navigator.userAgent", vec![])
+                .await?;
+            assert!(
+                agent.contains(engine),
+                "{} runs in {engine}: {agent}",
+                app.label()
+            );
+        }
+        everyone_connected(&peers).await?;
+        everyone_names_themselves(&peers).await?;
+        everyone_chats(&peers, |label| format!("hello from {label}")).await?;
+
+        let (chromium, firefox) = (&peers[0], &peers[1]);
+        let dir = scratch_dir()?;
+        let to_firefox = TestFile::random(dir.path(), "to-firefox.bin", 64 * MIB)?;
+        let to_chromium = TestFile::random(dir.path(), "to-chromium.bin", 64 * MIB)?;
+        send_and_check(chromium, firefox, &to_firefox).await?;
+        send_and_check(firefox, chromium, &to_chromium).await
+    })
+}
+
+/// `sender` picks `file` for `receiver`, who accepts it; it must arrive intact.
+async fn send_and_check(sender: &Peer, receiver: &Peer, file: &TestFile) -> Result<()> {
+    let (sending, sender_id) = sender;
+    let (receiving, receiver_id) = receiver;
+    sending
+        .send_files(Recipient::Peer(receiver_id), &[file])
+        .await?;
+    let offer = receiving.wait_for_offer(sender_id, &[file]).await?;
+    receiving
+        .click_transfer_button(sender_id, &offer.id, TransferButton::Accept)
+        .await?;
+    assert_delivered(sender, receiver, &offer.id, &[file]).await
+}
