@@ -17,6 +17,8 @@ mod error;
 pub mod files;
 pub mod memory;
 mod netns;
+pub mod page_weight;
+pub mod permissions;
 pub mod processes;
 pub mod room;
 mod server;
