@@ -7,7 +7,7 @@
 //! change under the same name: browsers must revalidate it on each use (`no-cache`),
 //! and an `ETag` makes that revalidation a `304` without a body when nothing changed.
 
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use axum::extract::Request;
 use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -44,7 +44,7 @@ pub async fn cache_headers(request: Request, next: Next) -> Response {
         return response;
     }
     response.headers_mut().insert(CACHE_CONTROL, REVALIDATE);
-    if is_get && response.status() == StatusCode::OK && fits_in_memory(response.headers()) {
+    if is_get && response.status() == StatusCode::OK && fits_in_memory(&response) {
         return with_etag(response, if_none_match).await;
     }
     response
@@ -67,13 +67,16 @@ fn is_html(headers: &HeaderMap) -> bool {
         .is_some_and(|value| value.starts_with("text/html"))
 }
 
-/// Whether the body is known to be small enough to hash. Both file services always
-/// send `Content-Length`.
-fn fits_in_memory(headers: &HeaderMap) -> bool {
-    headers
+/// Whether the body is known to be small enough to hash: from `Content-Length` (files
+/// from a directory) or from the body itself (files built into the binary).
+fn fits_in_memory(response: &Response) -> bool {
+    let declared = response
+        .headers()
         .get(CONTENT_LENGTH)
-        .and_then(|value| value.to_str().ok()?.parse::<usize>().ok())
-        .is_some_and(|length| length <= ETAG_MAX_BYTES)
+        .and_then(|value| value.to_str().ok()?.parse::<u64>().ok());
+    declared
+        .or_else(|| response.body().size_hint().exact())
+        .is_some_and(|length| length <= ETAG_MAX_BYTES as u64)
 }
 
 /// Adds an `ETag` from the body's SHA-256, or answers `304` if the browser has it.
