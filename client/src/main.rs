@@ -2,10 +2,13 @@
 //!
 //! [`mesh`] owns the signaling socket and the WebRTC peer connections; [`ui`] owns the
 //! Yew components that show them. The two meet only through `MeshEvent`s going up and
-//! method calls on `Mesh` coming down.
+//! method calls on `Mesh` coming down. [`pwa`] makes it an installable app that opens
+//! offline, and [`notify`] reaches the person while the page is hidden.
 
 mod identity;
 mod mesh;
+mod notify;
+mod pwa;
 mod transfer;
 mod ui;
 

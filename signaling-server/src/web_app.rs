@@ -5,11 +5,15 @@
 //! when the binary was compiled, so a single file is the whole deployment.
 //!
 //! Either way, paths that name no file get `index.html` (the app routes on the client
-//! side), content types follow the file extension, and responses are compressed with
-//! brotli or gzip when the browser accepts it.
+//! side), content types follow the file extension, browsers are told how long to keep
+//! each file (see [`caching`]), and responses are compressed with brotli or gzip when the
+//! browser accepts it.
+
+mod caching;
 
 use std::path::Path;
 
+use axum::middleware;
 use axum::Router;
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
@@ -21,7 +25,11 @@ pub fn router(static_dir: Option<&Path>) -> Option<Router> {
             .fallback_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html")))),
         None => embedded::router()?,
     };
-    Some(files.layer(CompressionLayer::new()))
+    Some(
+        files
+            .layer(middleware::from_fn(caching::cache_headers))
+            .layer(CompressionLayer::new()),
+    )
 }
 
 #[cfg(feature = "embed-web")]

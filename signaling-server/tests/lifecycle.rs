@@ -37,6 +37,9 @@ async fn get_encoded(addr: SocketAddr, path: &str, encoding: &str) -> (String, V
     (head, response[split + 4..].to_vec())
 }
 
+/// A file named the way Trunk names what it builds: with a content hash.
+const HASHED: &str = "styles-9f86d081884c7d65.css";
+
 fn big_script() -> String {
     "run();\n".repeat(1000)
 }
@@ -51,6 +54,7 @@ impl WebApp {
         std::fs::write(dir.join("index.html"), "<title>Meshdrop</title>").unwrap();
         std::fs::write(dir.join("assets/app.js"), "run()").unwrap();
         std::fs::write(dir.join("assets/big.js"), big_script()).unwrap();
+        std::fs::write(dir.join(HASHED), "hashed()").unwrap();
         Self(dir)
     }
 }
@@ -129,6 +133,62 @@ async fn the_embedded_web_app_is_served() {
     assert_eq!(script.status, 200);
     assert_eq!(script.header("content-type"), Some("text/javascript"));
     assert_ne!(script.body, index.body);
+}
+
+#[tokio::test]
+async fn hashed_files_are_immutable_and_the_rest_is_revalidated() {
+    let app = WebApp::new("caching");
+    let server = TestServer::start(Config {
+        static_dir: Some(app.0.clone()),
+        ..Config::default()
+    })
+    .await;
+    let hashed = http_get(server.addr, &format!("/{HASHED}"), &[]).await;
+    assert_eq!(hashed.status, 200);
+    assert_eq!(
+        hashed.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    for path in ["/", "/assets/app.js", "/room/quiet-otter"] {
+        assert_revalidated(server.addr, path).await;
+    }
+    // A path that looks hashed but names no file is index.html, never immutable.
+    let missing = http_get(server.addr, "/gone-0123456789abcdef.js", &[]).await;
+    assert_eq!(missing.header("cache-control"), Some("no-cache"));
+}
+
+/// With the app built in, the same rules hold for the files of the real build.
+#[cfg(feature = "embed-web")]
+#[tokio::test]
+async fn the_embedded_web_app_has_the_same_caching_headers() {
+    let server = TestServer::with_defaults().await;
+    let index = assert_revalidated(server.addr, "/").await;
+    let script = index
+        .body
+        .split('"')
+        .find(|part| part.starts_with('/') && part.ends_with(".js"))
+        .expect("index.html loads a script");
+    let script = http_get(server.addr, script, &[]).await;
+    assert_eq!(
+        script.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+}
+
+/// `path` is `no-cache` with an `ETag`, and asking again with that tag gets `304` and
+/// no body. Returns the first response.
+async fn assert_revalidated(addr: SocketAddr, path: &str) -> common::HttpResponse {
+    let first = http_get(addr, path, &[]).await;
+    assert_eq!(first.status, 200, "{path}");
+    assert_eq!(first.header("cache-control"), Some("no-cache"), "{path}");
+    let etag = first.header("etag").expect("an ETag").to_owned();
+    let again = http_get(addr, path, &[&format!("If-None-Match: {etag}")]).await;
+    assert_eq!(again.status, 304, "{path}");
+    assert_eq!(again.body, "", "{path}");
+    assert_eq!(again.header("etag"), Some(etag.as_str()), "{path}");
+    let changed = http_get(addr, path, &["If-None-Match: W/\"other\""]).await;
+    assert_eq!(changed.status, 200, "{path}");
+    first
 }
 
 #[cfg(not(feature = "embed-web"))]

@@ -17,12 +17,19 @@
 //!   `.file-size`, `.file-type`), `.transfer-progress`, `.transfer-error`, the buttons
 //!   `button.accept`, `button.decline` and `button.cancel`, and an `a.save[href][download]`
 //!   per received file that passed its digest check.
+//! * `#share`: `#room-qr` (an SVG QR code of the room link), `#room-link`,
+//!   `#copy-link[data-state]` (`ready` | `copied` | `selected`), `#share-link` where the
+//!   browser has Web Share; `#notify-me[data-permission]` (`default` | `granted`);
+//!   `#shared-files` with `.shared-file` items and `button.send-shared[data-peer-id]`.
+//!   These are read by the methods of [`share`], not in the snapshot.
 //!
-//! The whole contract is read in one script call ([`Snapshot`]); waits are predicates on
+//! The rest of the contract is read in one script call ([`Snapshot`]); waits are predicates on
 //! snapshots, so a timeout reports everything the page showed last.
 
+mod share;
 mod transfers;
 
+pub use share::Notification;
 pub use transfers::{
     OfferedFile, ReceivedFile, Recipient, SavedSlices, TransferButton, TransferEntry,
     TRANSFER_TIMEOUT,

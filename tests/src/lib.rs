@@ -22,6 +22,8 @@ pub mod files;
 mod firefox;
 pub mod memory;
 mod netns;
+pub mod page_weight;
+pub mod permissions;
 pub mod processes;
 pub mod room;
 mod server;

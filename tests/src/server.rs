@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use crate::error::{Error, Result};
 
 /// Where `trunk build` puts the web app.
-const DIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../dist");
+pub(crate) const DIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../dist");
 
 /// How long [`SignalingServer::stop`] waits for every WebSocket to close.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);

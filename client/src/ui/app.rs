@@ -6,12 +6,16 @@ use std::rc::Rc;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use super::attention::Attention;
 use super::chat::ChatPanel;
 use super::peers::PeerList;
+use super::share::SharePanel;
+use super::shared::SharedFiles;
 use super::state::{RoomAction, RoomState};
 use super::transfers::TransferList;
 use crate::identity;
 use crate::mesh::{Identity, Mesh, SignalingStatus};
+use crate::pwa;
 use crate::transfer::{self, TransferAction, TransferKey};
 use meshdrop_protocol::PeerId;
 
@@ -31,6 +35,7 @@ pub fn app() -> Html {
                 session_key: identity::session_key(),
             };
             wasm_bindgen_futures::spawn_local(transfer::clear_leftovers());
+            pwa::register();
             let dispatch = state.dispatcher();
             *mesh.borrow_mut() = Some(Mesh::start(
                 identity::signaling_url(),
@@ -94,20 +99,15 @@ pub fn app() -> Html {
         })
     };
 
-    let share_link = web_sys::window()
-        .and_then(|window| window.location().href().ok())
-        .unwrap_or_default();
     html! {
         <div class="app">
             <header class="topbar">
                 <h1 class="brand">{ "Meshdrop" }</h1>
+                <Attention state={state.clone()} />
                 <ConnectionBadge status={state.signaling} />
             </header>
             <section class="room-bar">
-                <label class="field">
-                    <span>{ "Room link" }</span>
-                    <input id="room-link" readonly=true value={share_link} onfocus={select_all()} />
-                </label>
+                <SharePanel />
                 <label class="field">
                     <span>{ "Your name" }</span>
                     <input id="name-input" value={(*name).clone()} maxlength="64" onchange={on_rename} />
@@ -120,6 +120,7 @@ pub fn app() -> Html {
             if let Some(error) = &state.last_error {
                 <p class="error" role="alert">{ error }</p>
             }
+            <SharedFiles peers={state.peers.clone()} on_send_files={on_send_files.clone()} />
             <main class="panels">
                 <PeerList peers={state.peers.clone()} on_send_files={on_send_files} />
                 <div class="stack">
@@ -129,13 +130,6 @@ pub fn app() -> Html {
             </main>
         </div>
     }
-}
-
-fn select_all() -> Callback<FocusEvent> {
-    Callback::from(|event: FocusEvent| {
-        let input: HtmlInputElement = event.target_unchecked_into();
-        input.select();
-    })
 }
 
 #[derive(Properties, PartialEq)]

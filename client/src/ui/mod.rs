@@ -2,8 +2,11 @@
 //! the [`crate::mesh::Mesh`]; no WebRTC or socket code lives here.
 
 mod app;
+mod attention;
 mod chat;
 mod peers;
+mod share;
+mod shared;
 mod state;
 mod transfers;
 

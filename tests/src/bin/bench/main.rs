@@ -13,6 +13,7 @@
 //! where the browsers compete for few cores, throughput follows CPU cost, and the split by
 //! process shows where Meshdrop's extra cost goes. Nothing else runs while a transfer is
 //! timed: no memory sampling, no polling of the pages.
+//! First of all, the page weight: what a first visit downloads, gzipped.
 //! It prints figures and asserts nothing: a benchmark informs, the tests decide.
 
 mod native_peer;
@@ -23,6 +24,7 @@ use std::path::Path;
 
 use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::memory::MemorySampler;
+use meshdrop_e2e::page_weight;
 use meshdrop_e2e::processes::cpu_seconds;
 use meshdrop_e2e::room::{everyone_connected, join_across, Peer};
 use meshdrop_e2e::{
@@ -68,7 +70,18 @@ impl AppTransfer {
     }
 }
 
+/// The most a first visit may download, gzipped.
+const PAGE_WEIGHT_TARGET_KB: f64 = 250.0;
+
 fn main() -> Result<()> {
+    let weight = page_weight::measure()?;
+    println!(
+        "Page weight, gzipped (wasm + JS + CSS in dist/, {} files): {:.1} KB, {:.1} KB before gzip \
+         (target at most {PAGE_WEIGHT_TARGET_KB} KB)",
+        weight.files,
+        kb(weight.gzipped_bytes),
+        kb(weight.bytes)
+    );
     let hosts = TwoHosts::create()?;
     run_in(&hosts.a, async {
         let server = SignalingServer::start().await?;
@@ -349,6 +362,11 @@ fn add(total: &mut CpuUse, more: &CpuUse) {
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
+}
+
+/// Kilobytes of 1000 bytes, as page weights are usually given.
+fn kb(bytes: u64) -> f64 {
+    bytes as f64 / 1000.0
 }
 
 fn mib(bytes: u64) -> f64 {

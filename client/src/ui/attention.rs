@@ -1,0 +1,93 @@
+//! The "Notify me" control, and what it is for: while the page is hidden, each incoming
+//! offer and chat line from someone else raises a notification and counts in the title.
+
+use std::collections::HashSet;
+
+use meshdrop_transfer::{Direction, TransferState};
+use web_sys::NotificationPermission;
+use yew::prelude::*;
+
+use super::state::RoomState;
+use crate::notify::{self, TitleCount};
+use crate::transfer::TransferKey;
+
+#[derive(Properties, PartialEq)]
+pub struct AttentionProps {
+    pub state: UseReducerHandle<RoomState>,
+}
+
+/// What has already been announced, so each line and offer is announced once.
+#[derive(Default)]
+struct Announced {
+    chat_lines: usize,
+    offers: HashSet<TransferKey>,
+}
+
+#[function_component(Attention)]
+pub fn attention(props: &AttentionProps) -> Html {
+    let permission = use_state(notify::permission);
+    let title = use_memo((), |_| TitleCount::new());
+    let announced = use_mut_ref(Announced::default);
+
+    {
+        let (title, announced) = (title.clone(), announced.clone());
+        let state = props.state.clone();
+        use_effect_with((state.chat.clone(), state.transfers.clone()), move |_| {
+            announce(&state, &mut announced.borrow_mut(), &title)
+        });
+    }
+
+    let on_click = {
+        let permission = permission.clone();
+        Callback::from(move |_: MouseEvent| {
+            let permission = permission.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                permission.set(notify::request_permission().await);
+            });
+        })
+    };
+    match *permission {
+        NotificationPermission::Default => html! {
+            <button id="notify-me" type="button" class="secondary" data-permission="default" onclick={on_click}>
+                { "Notify me" }
+            </button>
+        },
+        NotificationPermission::Granted => html! {
+            <span id="notify-me" class="notify-on" data-permission="granted">{ "Notifications on" }</span>
+        },
+        // Denied or unsupported: nothing to offer.
+        _ => html! {},
+    }
+}
+
+/// Announces the chat lines and incoming offers that are new since the last call.
+fn announce(state: &RoomState, announced: &mut Announced, title: &TitleCount) {
+    let me = state.self_id.as_ref();
+    let new_lines: Vec<_> = state.chat[announced.chat_lines.min(state.chat.len())..]
+        .iter()
+        .filter(|line| Some(&line.from) != me)
+        .collect();
+    announced.chat_lines = state.chat.len();
+    let new_offers: Vec<_> = state
+        .transfers
+        .iter()
+        .filter(|view| view.direction == Direction::Incoming)
+        .filter(|view| view.state == TransferState::Offered)
+        .filter(|view| announced.offers.insert(view.key.clone()))
+        .collect();
+    if !notify::page_hidden() {
+        return;
+    }
+    title.add((new_lines.len() + new_offers.len()) as u32);
+    for line in new_lines {
+        notify::show(state.name_of(&line.from), line.text.clone(), "chat");
+    }
+    for offer in new_offers {
+        let files: Vec<&str> = offer.files.iter().map(|file| file.name.as_str()).collect();
+        notify::show(
+            format!("{} wants to send you files", state.name_of(&offer.key.peer)),
+            files.join(", "),
+            "offer",
+        );
+    }
+}

@@ -1,0 +1,83 @@
+//! Files shared to the app from another app (the system's share sheet, see
+//! [`crate::pwa`]), shown ready to send: the person picks the peer.
+
+use std::collections::BTreeMap;
+
+use meshdrop_protocol::PeerId;
+use yew::prelude::*;
+
+use super::state::PeerView;
+use crate::mesh::LinkState;
+use crate::pwa;
+
+#[derive(Properties, PartialEq)]
+pub struct SharedFilesProps {
+    pub peers: BTreeMap<PeerId, PeerView>,
+    pub on_send_files: Callback<(Option<PeerId>, Vec<web_sys::File>)>,
+}
+
+#[function_component(SharedFiles)]
+pub fn shared_files(props: &SharedFilesProps) -> Html {
+    let files = use_state(Vec::<web_sys::File>::new);
+    {
+        let files = files.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                files.set(pwa::shared_files().await);
+            });
+        });
+    }
+    if files.is_empty() {
+        return html! {};
+    }
+
+    let done = {
+        let files = files.clone();
+        move || {
+            files.set(Vec::new());
+            wasm_bindgen_futures::spawn_local(pwa::clear_shared_files());
+        }
+    };
+    let send_to = |peer: &PeerId| {
+        let (peer, files, on_send, done) = (
+            peer.clone(),
+            files.clone(),
+            props.on_send_files.clone(),
+            done.clone(),
+        );
+        Callback::from(move |_: MouseEvent| {
+            on_send.emit((Some(peer.clone()), (*files).clone()));
+            done();
+        })
+    };
+    let on_discard = {
+        let done = done.clone();
+        Callback::from(move |_: MouseEvent| done())
+    };
+    let connected: Vec<_> = props
+        .peers
+        .iter()
+        .filter(|(_, view)| view.state == LinkState::Connected)
+        .collect();
+
+    html! {
+        <section id="shared-files" class="panel shared-files" aria-label="Files shared with Meshdrop">
+            <h2>{ "Ready to send" }</h2>
+            <ul>
+                { for files.iter().map(|file| html! { <li class="shared-file">{ file.name() }</li> }) }
+            </ul>
+            if connected.is_empty() {
+                <p class="hint">{ "Open Meshdrop on the other device to send these." }</p>
+            } else {
+                <div class="share-buttons">
+                    { for connected.iter().map(|(peer, view)| html! {
+                        <button type="button" class="send-shared" data-peer-id={peer.to_string()} onclick={send_to(peer)}>
+                            { format!("Send to {}", view.name) }
+                        </button>
+                    }) }
+                </div>
+            }
+            <button id="discard-shared" type="button" class="secondary" onclick={on_discard}>{ "Discard" }</button>
+        </section>
+    }
+}
