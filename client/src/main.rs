@@ -6,6 +6,7 @@
 
 mod identity;
 mod mesh;
+mod saving;
 mod transfer;
 mod ui;
 

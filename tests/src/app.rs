@@ -11,18 +11,25 @@
 //!   `.chat-sender`, `.chat-time` and `.chat-text` children (own messages included).
 //! * `document.body.dataset.firstChannelMs`: ms from navigation to the first open channel.
 //! * `input.send-files` (a multiple file input) in each connected peer's row, and in the
-//!   `#everyone` row, which sends to every connected peer.
+//!   `#everyone` row, which sends to every connected peer; in the same rows
+//!   `input.send-folder` (a `webkitdirectory` input), which sends a folder.
 //! * `#transfers li.transfer[data-transfer-id][data-peer-id][data-direction][data-state]`
 //!   (see [`TransferEntry`]) with `.transfer-title`, `.transfer-files li` (`.file-name`,
 //!   `.file-size`, `.file-type`), `.transfer-progress`, `.transfer-error`, the buttons
-//!   `button.accept`, `button.decline` and `button.cancel`, and an `a.save[href][download]`
-//!   per received file that passed its digest check.
+//!   `button.accept`, `button.decline` and `button.cancel`, and an
+//!   `a.save[href][download][data-path]` per received file that passed its digest check
+//!   (`data-path`: its sanitised path in a saved folder). Once every file of an offer of
+//!   several arrived, where the browser can save into a picked folder:
+//!   `button.save-all` and `.save-all-status[data-state]` (`idle` | `saving` | `saved` |
+//!   `failed`).
 //!
 //! The whole contract is read in one script call ([`Snapshot`]); waits are predicates on
 //! snapshots, so a timeout reports everything the page showed last.
 
+mod folders;
 mod transfers;
 
+pub use folders::{folder_digests, FolderFile};
 pub use transfers::{
     OfferedFile, ReceivedFile, Recipient, SavedSlices, TransferButton, TransferEntry,
     TRANSFER_TIMEOUT,
@@ -75,6 +82,8 @@ return {
     error: text(li, ".transfer-error"),
     buttons: [...li.querySelectorAll("button")].map((button) => button.classList[0] ?? ""),
     saved: [...li.querySelectorAll("a.save")].map((a) => a.getAttribute("download") ?? ""),
+    saved_paths: [...li.querySelectorAll("a.save")].map((a) => a.dataset.path ?? ""),
+    save_all: li.querySelector(".save-all-status")?.dataset.state ?? "",
   })),
 };
 "##;

@@ -4,6 +4,8 @@
 mod app;
 mod chat;
 mod peers;
+mod picking;
+mod save_all;
 mod state;
 mod transfers;
 

@@ -5,6 +5,7 @@ use std::rc::Rc;
 use meshdrop_transfer::{Direction, TransferState};
 use yew::prelude::*;
 
+use super::save_all::SaveAll;
 use super::state::RoomState;
 use crate::transfer::{TransferAction, TransferKey, TransferView};
 
@@ -94,8 +95,12 @@ fn transfer_row(
                     { button("cancel", "Cancel", TransferAction::Cancel) }
                 }
                 { for view.saved.iter().map(|file| html! {
-                    <a class="save" href={file.url.clone()} download={file.name.clone()}>{ format!("Save {}", file.name) }</a>
+                    <a class="save" href={file.url.clone()} download={file.path.file_name().to_owned()}
+                        data-path={file.path.to_string()}>{ format!("Save {}", file.path.file_name()) }</a>
                 }) }
+                if view.saved.len() > 1 && view.saved.len() == view.files.len() {
+                    <SaveAll files={view.saved.clone()} />
+                }
             </div>
         </li>
     }
