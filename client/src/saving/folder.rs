@@ -53,7 +53,7 @@ async fn subfolder(
     for n in 0..MAX_NUMBER {
         let candidate = numbered(name, n);
         match JsFuture::from(parent.get_directory_handle_with_options(&candidate, &options)).await {
-            Ok(folder) => return Ok(folder.dyn_into()?),
+            Ok(folder) => return folder.dyn_into(),
             Err(error) if error_name(&error).as_deref() == Some("TypeMismatchError") => {
                 last_error = error;
             }
@@ -77,11 +77,8 @@ async fn new_file(
             Ok(_) => continue,
             Err(error) => match error_name(&error).as_deref() {
                 Some("NotFoundError") => {
-                    return Ok(JsFuture::from(
-                        parent.get_file_handle_with_options(&candidate, &create),
-                    )
-                    .await?
-                    .dyn_into()?)
+                    let created = parent.get_file_handle_with_options(&candidate, &create);
+                    return JsFuture::from(created).await?.dyn_into();
                 }
                 Some("TypeMismatchError") => continue,
                 _ => return Err(error),
