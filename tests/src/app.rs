@@ -15,7 +15,7 @@
 //!   `input.send-folder` (a `webkitdirectory` input), which sends a folder.
 //! * `#transfers li.transfer[data-transfer-id][data-peer-id][data-direction][data-state]`
 //!   (see [`TransferEntry`]) with `.transfer-title`, `.transfer-files li` (`.file-name`,
-//!   `.file-size`, `.file-type`), `.transfer-progress`, `.transfer-error`, the buttons
+//!   `.file-size`, `.file-type`, and `.file-folder` " in album/2024" for a file in a folder), `.transfer-progress`, `.transfer-error`, the buttons
 //!   `button.accept`, `button.decline` and `button.cancel`, and an
 //!   `a.save[href][download][data-path]` per received file that passed its digest check
 //!   (`data-path`: its sanitised path in a saved folder). Once every file of an offer of
@@ -77,6 +77,7 @@ return {
       name: text(file, ".file-name"),
       size: text(file, ".file-size"),
       mime: text(file, ".file-type"),
+      folder: text(file, ".file-folder"),
     })),
     progress: text(li, ".transfer-progress"),
     error: text(li, ".transfer-error"),

@@ -41,10 +41,16 @@ fn a_folder_arrives_with_its_paths_and_is_saved_into_a_picked_folder() -> Result
         bob.0.pick_private_folder("picked").await?;
 
         let done = send_folder(alice, bob, &album, sent.len()).await?;
-        assert_eq!(
-            sorted(done.saved_paths.clone()),
-            sent.keys().cloned().collect::<Vec<_>>()
-        );
+        let listed = done.files.iter().map(|file| {
+            let folder = file
+                .folder
+                .strip_prefix(" in ")
+                .expect("each file is in a folder");
+            format!("{folder}/{}", file.name)
+        });
+        let sent_paths: Vec<String> = sent.keys().cloned().collect();
+        assert_eq!(sorted(listed.collect()), sent_paths);
+        assert_eq!(sorted(done.saved_paths.clone()), sent_paths);
         // Each save link holds its file: names are unique in this folder.
         for file in bob.0.received_files(&alice.1, &done.id).await? {
             let path = done

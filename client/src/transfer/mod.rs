@@ -53,6 +53,8 @@ pub struct TransferView {
     pub key: TransferKey,
     pub direction: Direction,
     pub files: Vec<FileMeta>,
+    /// Each file's sanitised path: where it goes in a folder it is saved in.
+    pub paths: Vec<SafePath>,
     pub state: TransferState,
     pub progress: Progress,
     pub mib_per_second: Option<f64>,
@@ -575,6 +577,7 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
             },
             direction: record.direction(),
             files: record.files().to_vec(),
+            paths: record.paths().to_vec(),
             state: record.state().clone(),
             progress: record.progress(),
             mib_per_second,

@@ -69,9 +69,12 @@ fn transfer_row(
                 <span class="transfer-size">{ format_bytes(total) }</span>
             </div>
             <ul class="transfer-files">
-                { for view.files.iter().map(|file| html! {
+                { for view.files.iter().zip(&view.paths).map(|(file, path)| html! {
                     <li>
                         <span class="file-name">{ &file.name }</span>
+                        if !path.folders().is_empty() {
+                            <span class="muted file-folder">{ format!(" in {}", path.folders().join("/")) }</span>
+                        }
                         <span class="muted">
                             { " · " }<span class="file-size">{ format_bytes(file.size) }</span>
                             if !file.mime.is_empty() {

@@ -103,6 +103,8 @@ pub struct OfferedFile {
     pub size: String,
     /// Empty when the browser knew no type.
     pub mime: String,
+    /// " in album/2024" for a file sent in a folder (its sanitised folders); else empty.
+    pub folder: String,
 }
 
 /// A saved file as the receiving page reads it back.
