@@ -11,7 +11,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::ReadableStreamDefaultReader;
 
-use super::zip_layout::ZipLayout;
+use super::zip_layout::{ZipLayout, CRC32};
 use crate::transfer::{PrivateFile, SavedFile};
 
 /// How far reading may run ahead of the disk before waiting for the writer.
@@ -66,7 +66,7 @@ async fn copy_contents(
     size: u64,
 ) -> Result<u32, JsValue> {
     let reader: ReadableStreamDefaultReader = file.stream().get_reader().dyn_into()?;
-    let mut crc = crc32fast::Hasher::new();
+    let mut crc = CRC32.digest();
     let (mut copied, mut unsynced) = (0, 0);
     loop {
         let read = JsFuture::from(reader.read()).await?;
