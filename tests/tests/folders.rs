@@ -64,9 +64,20 @@ fn a_folder_arrives_with_its_paths_and_is_saved_into_a_picked_folder() -> Result
             );
         }
 
+        // The picked folder already holds a file where one is to go: it is kept.
+        bob.0
+            .put_private_file("picked/album/empty.txt", "keep")
+            .await?;
         bob.0.save_all(&alice.1, &done.id).await?;
+        let mut expected = sent.clone();
+        let empty = expected.remove("album/empty.txt").unwrap();
+        expected.insert("album/empty (1).txt".into(), empty);
+        expected.insert(
+            "album/empty.txt".into(),
+            hex::encode(Sha256::digest("keep")),
+        );
         let written = bob.0.private_folder_files("picked").await?;
-        assert_eq!(digests(&written), sent);
+        assert_eq!(digests(&written), expected);
         server.stop().await
     })
 }

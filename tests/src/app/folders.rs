@@ -25,6 +25,23 @@ window.showDirectoryPicker = async () =>
   (await navigator.storage.getDirectory()).getDirectoryHandle(name, { create: true });
 "##;
 
+/// Writes the text `arguments[1]` into the private file at path `arguments[0]`, making
+/// its folders.
+const PUT_PRIVATE_FILE_SCRIPT: &str = r##"
+const [path, text] = arguments;
+return (async () => {
+  let folder = await navigator.storage.getDirectory();
+  const names = path.split("/");
+  for (const name of names.slice(0, -1)) {
+    folder = await folder.getDirectoryHandle(name, { create: true });
+  }
+  const file = await folder.getFileHandle(names.at(-1), { create: true });
+  const writable = await file.createWritable();
+  await writable.write(text);
+  await writable.close();
+})();
+"##;
+
 /// Takes `showDirectoryPicker` away, as in browsers without it (Firefox, Safari).
 const NO_FOLDER_PICKER_SCRIPT: &str = "window.showDirectoryPicker = undefined;";
 
@@ -71,6 +88,17 @@ impl App {
                 "replacing the folder picker",
                 PICK_PRIVATE_FOLDER_SCRIPT,
                 vec![json!(name)],
+            )
+            .await
+    }
+
+    /// Puts a file holding `text` at `path` (`/`-separated) in the private file system.
+    pub async fn put_private_file(&self, path: &str, text: &str) -> Result<()> {
+        self.browser
+            .run(
+                "writing a private file",
+                PUT_PRIVATE_FILE_SCRIPT,
+                vec![json!(path), json!(text)],
             )
             .await
     }
