@@ -21,7 +21,7 @@
 //!   (`data-path`: its sanitised path in a saved folder). Once every file of an offer of
 //!   several arrived, where the browser can save into a picked folder:
 //!   `button.save-all` and `.save-all-status[data-state]` (`idle` | `saving` | `saved` |
-//!   `failed`).
+//!   `failed`), and once saved as a zip (no folder picker), `a.save-all-zip[href]`.
 //!
 //! The whole contract is read in one script call ([`Snapshot`]); waits are predicates on
 //! snapshots, so a timeout reports everything the page showed last.
