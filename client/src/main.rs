@@ -9,6 +9,7 @@ mod identity;
 mod mesh;
 mod notify;
 mod pwa;
+mod saving;
 mod transfer;
 mod ui;
 

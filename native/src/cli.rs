@@ -75,9 +75,15 @@ pub struct Common {
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// Files to send
-    #[arg(required = true, value_name = "FILE")]
+    /// Files and folders to send; a folder is sent with every file in it, and the
+    /// receiver rebuilds it
+    #[arg(required = true, value_name = "FILE|FOLDER")]
     pub files: Vec<PathBuf>,
+
+    /// For testing receivers: a JSON array of strings, one per file sent, put in the
+    /// offer as the files' paths exactly as written (hostile ones included)
+    #[arg(long, hide = true, value_name = "JSON", value_parser = parse_raw_paths)]
+    pub raw_paths: Option<RawPaths>,
 
     /// Send only to the peer with this display name
     #[arg(long, value_name = "NAME")]
@@ -113,6 +119,16 @@ pub struct ReceiveArgs {
 pub struct ChatArgs {
     #[command(flatten)]
     pub common: Common,
+}
+
+/// Paths for `--raw-paths`, one per file.
+#[derive(Debug, Clone)]
+pub struct RawPaths(pub Vec<String>);
+
+fn parse_raw_paths(value: &str) -> Result<RawPaths, String> {
+    serde_json::from_str(value)
+        .map(RawPaths)
+        .map_err(|error| format!("not a JSON array of strings: {error}"))
 }
 
 fn parse_room(value: &str) -> Result<RoomId, String> {

@@ -6,8 +6,9 @@
 //! this module only moves bytes. Sending is paced by the data channel: reads continue
 //! while its send buffer is below the high-water mark and resume when it drains.
 //! Received files are written to a hidden temporary file in the download directory and
-//! only renamed to their real name once the engine has verified their digest, so a
-//! half-received or corrupt file never appears under a real name.
+//! only moved to their sanitised path ([`crate::destination`]) once the engine has
+//! verified their digest, so a half-received or corrupt file never appears under a real
+//! name.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::SeekFrom;
@@ -15,15 +16,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId};
+use meshdrop_protocol::frame::{ControlFrame, TransferId};
 use meshdrop_protocol::PeerId;
-use meshdrop_transfer::{IdParity, Output, ReadRequest, Transfer, TransferState, Transfers, Write};
+use meshdrop_transfer::{
+    IdParity, Output, ReadRequest, SafePath, Transfer, TransferState, Transfers, Write,
+};
 use rand::RngCore;
 use tokio::fs::File;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufWriter};
 
+use crate::destination::free_destination;
 use crate::error::{Error, Result};
 use crate::link::PeerLink;
+use crate::outgoing::OutgoingFile;
 
 /// Something the application should show.
 #[derive(Debug)]
@@ -61,7 +66,7 @@ pub struct PeerTransfers {
     engine: Transfers,
     /// Where received files go; `None` if this end receives nothing.
     download_dir: Option<PathBuf>,
-    /// Paths of the files of each outgoing transfer, in offer order.
+    /// Where to read the files of each outgoing transfer, in offer order.
     outgoing: HashMap<TransferId, Vec<PathBuf>>,
     source: Option<Source>,
     incoming: HashMap<(TransferId, u32), PartFile>,
@@ -96,14 +101,18 @@ impl PeerTransfers {
         self.engine.get(transfer)
     }
 
-    /// Offer the files at `paths` to the peer.
-    pub async fn offer(&mut self, paths: &[PathBuf]) -> Result<(TransferId, Vec<DriverEvent>)> {
-        let files = describe_files(paths).await?;
+    /// Offer `files` to the peer.
+    pub async fn offer(
+        &mut self,
+        files: &[OutgoingFile],
+    ) -> Result<(TransferId, Vec<DriverEvent>)> {
+        let metas = files.iter().map(|file| file.meta.clone()).collect();
         let id = self
             .engine
-            .offer(files)
+            .offer(metas)
             .map_err(|error| Error::Usage(error.to_string()))?;
-        self.outgoing.insert(id, paths.to_vec());
+        let sources = files.iter().map(|file| file.source.clone()).collect();
+        self.outgoing.insert(id, sources);
         Ok((id, self.carry_out().await))
     }
 
@@ -357,12 +366,12 @@ impl PeerTransfers {
             .ok_or_else(|| "this peer does not receive files".to_owned())
     }
 
-    /// Move a verified file to its real name and return where it went.
+    /// Move a verified file to its sanitised path and return where it went.
     async fn save(&mut self, transfer: TransferId, index: u32) -> Result<PathBuf, String> {
-        let meta = self
+        let path = self
             .engine
             .get(transfer)
-            .and_then(|t| t.files().get(index as usize))
+            .and_then(|t| t.paths().get(index as usize))
             .cloned()
             .ok_or_else(|| format!("no file {index} in transfer {transfer}"))?;
         // A file with no bytes never got a write, hence no temporary file yet.
@@ -373,7 +382,7 @@ impl PeerTransfers {
             .expect("created above");
         let temp_path = part.temp_path.clone();
         let result = match self.download_dir() {
-            Ok(dir) => finish_part_file(part, dir, &meta).await,
+            Ok(dir) => finish_part_file(part, dir, &path).await,
             Err(reason) => Err(reason),
         };
         if result.is_err() {
@@ -390,31 +399,6 @@ impl Drop for PeerTransfers {
             let _ = std::fs::remove_file(&part.temp_path);
         }
     }
-}
-
-/// Name, size and type of each file, as the offer announces them.
-async fn describe_files(paths: &[PathBuf]) -> Result<Vec<FileMeta>> {
-    let mut files = Vec::with_capacity(paths.len());
-    for path in paths {
-        let read_error = |source| Error::ReadInput {
-            path: path.clone(),
-            source,
-        };
-        let metadata = tokio::fs::metadata(path).await.map_err(read_error)?;
-        if !metadata.is_file() {
-            return Err(Error::Usage(format!("{} is not a file", path.display())));
-        }
-        let name = path
-            .file_name()
-            .map(|name| name.to_string_lossy().into_owned())
-            .ok_or_else(|| Error::Usage(format!("{} has no file name", path.display())))?;
-        files.push(FileMeta {
-            name,
-            size: metadata.len(),
-            mime: String::new(),
-        });
-    }
-    Ok(files)
 }
 
 async fn create_part_file(dir: &Path) -> Result<PartFile, String> {
@@ -437,68 +421,15 @@ async fn create_part_file(dir: &Path) -> Result<PartFile, String> {
 async fn finish_part_file(
     mut part: PartFile,
     dir: &Path,
-    meta: &FileMeta,
+    path: &SafePath,
 ) -> Result<PathBuf, String> {
-    let failed = |error: std::io::Error| format!("cannot save {}: {error}", meta.name);
+    let failed = |error: std::io::Error| format!("cannot save {path}: {error}");
     part.file.flush().await.map_err(failed)?;
     part.file.get_ref().sync_all().await.map_err(failed)?;
     drop(part.file);
-    let destination = free_destination(dir, &safe_file_name(&meta.name)).await;
+    let destination = free_destination(dir, path).await.map_err(failed)?;
     tokio::fs::rename(&part.temp_path, &destination)
         .await
         .map_err(failed)?;
     Ok(destination)
-}
-
-/// The peer chooses file names, so keep only a plain last component: no directories,
-/// no `..`, no control characters, nothing hidden.
-fn safe_file_name(name: &str) -> String {
-    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = last.chars().filter(|c| !c.is_control()).collect();
-    let cleaned = cleaned.trim().trim_start_matches('.');
-    if cleaned.is_empty() {
-        "received-file".to_owned()
-    } else {
-        cleaned.to_owned()
-    }
-}
-
-/// `dir/name`, or `dir/name (1)`, `dir/name (2)`… so nothing already there is replaced.
-async fn free_destination(dir: &Path, name: &str) -> PathBuf {
-    let (stem, extension) = match name.rsplit_once('.') {
-        Some((stem, extension)) if !stem.is_empty() => (stem, format!(".{extension}")),
-        _ => (name, String::new()),
-    };
-    let mut candidate = dir.join(name);
-    let mut n = 1;
-    while tokio::fs::try_exists(&candidate).await.unwrap_or(false) {
-        candidate = dir.join(format!("{stem} ({n}){extension}"));
-        n += 1;
-    }
-    candidate
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn peer_chosen_names_cannot_leave_the_directory() {
-        assert_eq!(safe_file_name("../../etc/passwd"), "passwd");
-        assert_eq!(safe_file_name("..\\..\\boot.ini"), "boot.ini");
-        assert_eq!(safe_file_name(".bashrc"), "bashrc");
-        assert_eq!(safe_file_name(".."), "received-file");
-        assert_eq!(safe_file_name("a\u{7}b.txt"), "ab.txt");
-        assert_eq!(safe_file_name("report.pdf"), "report.pdf");
-    }
-
-    #[tokio::test]
-    async fn an_existing_file_is_never_replaced() {
-        let dir = std::env::temp_dir().join(format!("meshdrop-dest-{}", std::process::id()));
-        tokio::fs::create_dir_all(&dir).await.unwrap();
-        assert_eq!(free_destination(&dir, "a.txt").await, dir.join("a.txt"));
-        tokio::fs::write(dir.join("a.txt"), b"x").await.unwrap();
-        assert_eq!(free_destination(&dir, "a.txt").await, dir.join("a (1).txt"));
-        tokio::fs::remove_dir_all(&dir).await.unwrap();
-    }
 }

@@ -9,11 +9,13 @@
 
 mod cli;
 mod command;
+mod destination;
 mod driver;
 mod error;
 mod input;
 mod link;
 mod mesh;
+mod outgoing;
 mod progress;
 mod room;
 mod signaling;

@@ -20,6 +20,7 @@ use crate::driver::{DriverEvent, PeerTransfers};
 use crate::error::Result;
 use crate::link::PeerLink;
 use crate::mesh::{JoinConfig, Mesh, MeshEvent};
+use crate::outgoing::OutgoingFile;
 use crate::progress::ProgressUi;
 
 /// What happened, for the command to decide on.
@@ -182,14 +183,14 @@ impl Room {
     pub async fn offer(
         &mut self,
         peer: &PeerId,
-        paths: &[PathBuf],
+        files: &[OutgoingFile],
     ) -> Result<(TransferId, Vec<RoomEvent>)> {
         let Some(known) = self.peers.get_mut(peer) else {
             return Err(crate::error::Error::NoPeer(format!(
                 "{peer} is not connected"
             )));
         };
-        let (id, events) = known.transfers.offer(paths).await?;
+        let (id, events) = known.transfers.offer(files).await?;
         Ok((id, self.report(peer, events)))
     }
 

@@ -5,13 +5,11 @@
 
 mod common;
 
-use std::net::Ipv4Addr;
-
-use common::{sha256_of, Meshdrop};
+use common::{open_app, peer_id, sha256_of, signaling_url, Meshdrop};
 use meshdrop_e2e::app::TransferEntry;
 use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::{
-    run_in, App, Browser, NetNs, Recipient, Result, SignalingServer, TestFile, TransferButton,
+    run_in, App, NetNs, Recipient, Result, SignalingServer, TestFile, TransferButton,
 };
 
 const MIB: u64 = 1 << 20;
@@ -111,27 +109,6 @@ fn chat_goes_both_ways_between_meshdrop_and_the_browser() -> Result<()> {
         assert_eq!(bob.exit_code().await, 0);
         server.stop().await
     })
-}
-
-/// A browser with the app open in `room`, named `name` before anyone else joins.
-async fn open_app(server: &SignalingServer, room: &str, name: &str) -> Result<App> {
-    let app = App::open(Browser::launch().await?, &server.room_url(room), name).await?;
-    app.wait_for_connection("connected").await?;
-    app.set_name(name).await?;
-    Ok(app)
-}
-
-fn signaling_url(server: &SignalingServer) -> String {
-    format!("ws://{}/ws", server.address(Ipv4Addr::LOCALHOST))
-}
-
-/// The peer id from `meshdrop`'s "joined room ... (peer id ID, ...)" line.
-fn peer_id(joined: &str) -> String {
-    let rest = joined
-        .split_once("peer id ")
-        .unwrap_or_else(|| panic!("no peer id in {joined:?}"))
-        .1;
-    rest.split(',').next().unwrap().to_owned()
 }
 
 /// The transfer `app` started towards `peer`.

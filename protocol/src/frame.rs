@@ -90,6 +90,13 @@ pub struct FileMeta {
     pub size: u64,
     /// MIME type as the sender's platform reported it; may be empty.
     pub mime: String,
+    /// Where the file sits in a folder the sender picked, `/`-separated and relative to
+    /// that folder's parent (`photos/2024/a.jpg`, ending in `name`); `None` for a loose
+    /// file. Chosen by the peer, so a receiver sanitises it before creating anything
+    /// (`meshdrop_transfer::SafePath`). Absent on the wire when `None`, and ignored by
+    /// receivers that predate it, which save the file by `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 /// Bytes of the files of one transfer, in order. On the wire: the transfer id as a
@@ -162,6 +169,7 @@ mod tests {
                 name: "a.txt".into(),
                 size: 1,
                 mime: "text/plain".into(),
+                path: None,
             }],
         };
         assert_eq!(
@@ -190,6 +198,24 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn a_file_in_a_folder_carries_its_path_and_old_offers_still_parse() {
+        let file = FileMeta {
+            name: "a.jpg".into(),
+            size: 2,
+            mime: String::new(),
+            path: Some("photos/2024/a.jpg".into()),
+        };
+        let wire = json!({"name": "a.jpg", "size": 2, "mime": "", "path": "photos/2024/a.jpg"});
+        assert_eq!(serde_json::to_value(&file).unwrap(), wire);
+        assert_eq!(serde_json::from_value::<FileMeta>(wire).unwrap(), file);
+        let loose = json!({"name": "a.jpg", "size": 2, "mime": ""});
+        assert_eq!(
+            serde_json::from_value::<FileMeta>(loose).unwrap().path,
+            None
+        );
     }
 
     #[test]

@@ -11,12 +11,17 @@
 //!   `.chat-sender`, `.chat-time` and `.chat-text` children (own messages included).
 //! * `document.body.dataset.firstChannelMs`: ms from navigation to the first open channel.
 //! * `input.send-files` (a multiple file input) in each connected peer's row, and in the
-//!   `#everyone` row, which sends to every connected peer.
+//!   `#everyone` row, which sends to every connected peer; in the same rows
+//!   `input.send-folder` (a `webkitdirectory` input), which sends a folder.
 //! * `#transfers li.transfer[data-transfer-id][data-peer-id][data-direction][data-state]`
 //!   (see [`TransferEntry`]) with `.transfer-title`, `.transfer-files li` (`.file-name`,
-//!   `.file-size`, `.file-type`), `.transfer-progress`, `.transfer-error`, the buttons
-//!   `button.accept`, `button.decline` and `button.cancel`, and an `a.save[href][download]`
-//!   per received file that passed its digest check.
+//!   `.file-size`, `.file-type`, and `.file-folder` " in album/2024" for a file in a folder), `.transfer-progress`, `.transfer-error`, the buttons
+//!   `button.accept`, `button.decline` and `button.cancel`, and an
+//!   `a.save[href][download][data-path]` per received file that passed its digest check
+//!   (`data-path`: its sanitised path in a saved folder). Once every file of an offer of
+//!   several arrived, where the browser can save into a picked folder:
+//!   `button.save-all` and `.save-all-status[data-state]` (`idle` | `saving` | `saved` |
+//!   `failed`), and once saved as a zip (no folder picker), `a.save-all-zip[href]`.
 //! * `#share`: `#room-qr` (an SVG QR code of the room link), `#room-link`,
 //!   `#copy-link[data-state]` (`ready` | `copied` | `selected`), `#share-link` where the
 //!   browser has Web Share; `#notify-me[data-permission]` (`default` | `granted`);
@@ -26,9 +31,11 @@
 //! The rest of the contract is read in one script call ([`Snapshot`]); waits are predicates on
 //! snapshots, so a timeout reports everything the page showed last.
 
+mod folders;
 mod share;
 mod transfers;
 
+pub use folders::{folder_digests, FolderFile};
 pub use share::Notification;
 pub use transfers::{
     OfferedFile, ReceivedFile, Recipient, SavedSlices, TransferButton, TransferEntry,
@@ -77,11 +84,14 @@ return {
       name: text(file, ".file-name"),
       size: text(file, ".file-size"),
       mime: text(file, ".file-type"),
+      folder: text(file, ".file-folder"),
     })),
     progress: text(li, ".transfer-progress"),
     error: text(li, ".transfer-error"),
     buttons: [...li.querySelectorAll("button")].map((button) => button.classList[0] ?? ""),
     saved: [...li.querySelectorAll("a.save")].map((a) => a.getAttribute("download") ?? ""),
+    saved_paths: [...li.querySelectorAll("a.save")].map((a) => a.dataset.path ?? ""),
+    save_all: li.querySelector(".save-all-status")?.dataset.state ?? "",
   })),
 };
 "##;

@@ -91,10 +91,15 @@ impl TestFile {
 
     /// The SHA-256 of the file's content, in lowercase hex.
     pub fn sha256(&self) -> Result<String> {
-        let action = format!("hash {}", self.path.display());
-        let mut reader = BufReader::new(File::open(&self.path).map_err(Error::io(&action))?);
-        let mut hasher = Sha256::new();
-        io::copy(&mut reader, &mut hasher).map_err(Error::io(action))?;
-        Ok(hex::encode(hasher.finalize()))
+        sha256_of(&self.path)
     }
+}
+
+/// The SHA-256 of the file at `path`, in lowercase hex.
+pub fn sha256_of(path: &Path) -> Result<String> {
+    let action = format!("hash {}", path.display());
+    let mut reader = BufReader::new(File::open(path).map_err(Error::io(&action))?);
+    let mut hasher = Sha256::new();
+    io::copy(&mut reader, &mut hasher).map_err(Error::io(action))?;
+    Ok(hex::encode(hasher.finalize()))
 }

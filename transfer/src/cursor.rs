@@ -120,6 +120,7 @@ mod tests {
                 name: format!("{size}.bin"),
                 size,
                 mime: String::new(),
+                path: None,
             })
             .collect();
         FileCursor::new(&files)

@@ -11,13 +11,15 @@ use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId};
 
 use crate::cursor::{FileCursor, PastEnd};
 use crate::digest::{BadBlock, BlockDigest, BlockHashing, FileDigest};
-use crate::{Direction, Output, Progress, TransferError, TransferState};
+use crate::{safe_paths, Direction, Output, Progress, SafePath, TransferError, TransferState};
 
 #[derive(Debug, Clone)]
 pub struct Transfer {
     id: TransferId,
     direction: Direction,
     files: Vec<FileMeta>,
+    /// Where each file goes under the folder it is saved in, sanitised.
+    paths: Vec<SafePath>,
     state: TransferState,
     /// Bytes read so far when sending, received so far when receiving.
     pub(crate) cursor: FileCursor,
@@ -50,6 +52,14 @@ impl Transfer {
 
     pub fn files(&self) -> &[FileMeta] {
         &self.files
+    }
+
+    /// Each file's relative path (its `path`, or its `name` for a loose file), made safe
+    /// to create under a folder the person picked and unique within the transfer; see
+    /// [`crate::safe_path`]. A receiver saves files under these, never under their
+    /// announced names.
+    pub fn paths(&self) -> &[SafePath] {
+        &self.paths
     }
 
     pub fn state(&self) -> &TransferState {
@@ -85,6 +95,7 @@ impl Transfer {
                 .map(|file| FileDigest::new(file.size))
                 .collect(),
             hashing,
+            paths: safe_paths(&files),
             files,
             state: TransferState::Offered,
         };

@@ -38,6 +38,7 @@ fn meta(name: &str, size: u64) -> FileMeta {
         name: name.into(),
         size,
         mime: String::new(),
+        path: None,
     }
 }
 

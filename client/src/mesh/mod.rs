@@ -26,7 +26,7 @@ use meshdrop_protocol::{PeerId, RoomId, PROTOCOL_VERSION};
 pub use link::{Channels, LinkState};
 use link::{LinkEvent, PeerLink};
 
-use crate::transfer::{PeerTransfers, TransferAction, TransferKey, TransferView};
+use crate::transfer::{OutgoingFile, PeerTransfers, TransferAction, TransferKey, TransferView};
 use signaling::{Signaling, SignalingEvent};
 
 /// The state of the signaling connection, as the UI shows it.
@@ -151,7 +151,7 @@ impl Mesh {
     }
 
     /// Offer `files` to one peer, or to every connected peer when `to` is `None`.
-    pub fn send_files(&self, to: Option<&PeerId>, files: Vec<web_sys::File>) {
+    pub fn send_files(&self, to: Option<&PeerId>, files: Vec<OutgoingFile>) {
         let targets: Vec<PeerTransfers> = {
             let inner = self.inner.borrow();
             inner

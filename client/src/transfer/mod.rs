@@ -18,14 +18,14 @@ use js_sys::{ArrayBuffer, Uint8Array};
 use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId};
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{
-    BlockHashing, Direction, IdParity, Output, Progress, RateMeter, ReadRequest, TransferState,
-    Transfers,
+    BlockHashing, Direction, IdParity, Output, Progress, RateMeter, ReadRequest, SafePath,
+    TransferState, Transfers,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-pub use opfs::clear_leftovers;
 use opfs::IncomingFile;
+pub use opfs::{clear_leftovers, PrivateFile};
 use read_ahead::{Ahead, ReadAhead};
 use webcrypto::{HashingBlock, WebCrypto};
 
@@ -53,6 +53,8 @@ pub struct TransferView {
     pub key: TransferKey,
     pub direction: Direction,
     pub files: Vec<FileMeta>,
+    /// Each file's sanitised path: where it goes in a folder it is saved in.
+    pub paths: Vec<SafePath>,
     pub state: TransferState,
     pub progress: Progress,
     pub mib_per_second: Option<f64>,
@@ -63,9 +65,28 @@ pub struct TransferView {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SavedFile {
-    pub name: String,
+    /// Where the file goes in a folder it is saved in: the sender's path for it (or its
+    /// name), sanitised by the engine. Its last component is the file's name.
+    pub path: SafePath,
+    /// The stored file, disk-backed in the private file system.
+    pub file: web_sys::File,
     /// An object URL of the stored file.
     pub url: String,
+}
+
+/// A file picked to send, and where it sits in a picked folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingFile {
+    pub file: web_sys::File,
+    /// `/`-separated, starting with the picked folder's name; `None` for a loose file.
+    pub path: Option<String>,
+}
+
+impl From<web_sys::File> for OutgoingFile {
+    /// A loose file, in no folder.
+    fn from(file: web_sys::File) -> Self {
+        Self { file, path: None }
+    }
 }
 
 /// A user's decision about a transfer.
@@ -141,15 +162,17 @@ impl PeerTransfers {
     }
 
     /// Offer `files` to the peer.
-    pub fn offer(&self, files: Vec<web_sys::File>) {
+    pub fn offer(&self, files: Vec<OutgoingFile>) {
         let metas = files
             .iter()
-            .map(|file| FileMeta {
-                name: file.name(),
-                size: file.size() as u64,
-                mime: file.type_(),
+            .map(|outgoing| FileMeta {
+                name: outgoing.file.name(),
+                size: outgoing.file.size() as u64,
+                mime: outgoing.file.type_(),
+                path: outgoing.path.clone(),
             })
             .collect();
+        let files = files.into_iter().map(|outgoing| outgoing.file).collect();
         let offered = self.inner.borrow_mut().engine.offer(metas);
         if let Ok(id) = offered {
             self.inner.borrow_mut().sources.insert(id, files);
@@ -328,25 +351,30 @@ fn finish_file(inner: &Rc<RefCell<Driver>>, transfer: TransferId, index: u32) {
     // must still reach the user after its link is gone.
     let inner = inner.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        let stored = file.finish().await;
-        match stored.and_then(|file| web_sys::Url::create_object_url_with_blob(&file)) {
-            Ok(url) => {
-                let name = inner
-                    .borrow()
-                    .engine
-                    .get(transfer)
-                    .and_then(|t| t.files().get(index as usize))
-                    .map(|meta| meta.name.clone())
-                    .unwrap_or_default();
+        let stored = file.finish().await.and_then(|file| {
+            let url = web_sys::Url::create_object_url_with_blob(&file)?;
+            Ok((file, url))
+        });
+        let path = inner
+            .borrow()
+            .engine
+            .get(transfer)
+            .and_then(|t| t.paths().get(index as usize).cloned());
+        match (stored, path) {
+            (Ok((file, url)), Some(path)) => {
                 inner
                     .borrow_mut()
                     .saved
                     .entry(transfer)
                     .or_default()
-                    .push(SavedFile { name, url });
+                    .push(SavedFile { path, file, url });
                 show(&inner, transfer);
             }
-            Err(error) => {
+            (Ok((_, url)), None) => {
+                // The transfer is gone, and nobody will save the file.
+                let _ = web_sys::Url::revoke_object_url(&url);
+            }
+            (Err(error), _) => {
                 let reason = format!("could not store a received file: {}", describe(&error));
                 let _ = inner.borrow_mut().engine.cancel(transfer, reason);
                 carry_out(&inner);
@@ -556,6 +584,7 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
             },
             direction: record.direction(),
             files: record.files().to_vec(),
+            paths: record.paths().to_vec(),
             state: record.state().clone(),
             progress: record.progress(),
             mib_per_second,
@@ -576,7 +605,7 @@ fn now_ms() -> f64 {
 }
 
 /// A readable message from a JavaScript error value.
-fn describe(error: &wasm_bindgen::JsValue) -> String {
+pub fn describe(error: &wasm_bindgen::JsValue) -> String {
     error
         .as_string()
         .or_else(|| {

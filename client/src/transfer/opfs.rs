@@ -36,8 +36,8 @@ const WRITER_SCRIPT: &str = "opfs-writer.js";
 /// How many written-out block buffers the page keeps to fill again.
 const SPARE_BUFFERS: usize = 4;
 
-/// A file being received.
-pub struct IncomingFile {
+/// A file of the private folder, written by the writer worker.
+pub struct PrivateFile {
     writer: Rc<Writer>,
     /// The writer's name for this file.
     id: u32,
@@ -45,16 +45,11 @@ pub struct IncomingFile {
     handle: FileSystemFileHandle,
     /// Name in the private folder; unique per page, so transfers never collide.
     stored_name: String,
-    size: u64,
-    /// Bytes handed to the writer so far: where the next write goes.
-    written: u64,
-    /// Received bytes of the current block, not yet handed to the writer.
-    pending: Vec<u8>,
 }
 
-impl IncomingFile {
-    /// A new, empty file of `size` bytes to come.
-    pub async fn create(stored_name: String, size: u64) -> Result<Self, JsValue> {
+impl PrivateFile {
+    /// A new, empty file in the private folder, open for writing.
+    pub async fn create(stored_name: String) -> Result<Self, JsValue> {
         let directory = incoming_directory().await?;
         let options = FileSystemGetFileOptions::new();
         options.set_create(true);
@@ -71,6 +66,63 @@ impl IncomingFile {
             directory,
             handle,
             stored_name,
+        })
+    }
+
+    /// Write `bytes` at offset `at`. Writes happen in order; a failed one fails
+    /// [`PrivateFile::written`] and [`PrivateFile::finish`], which is where it is
+    /// reported.
+    pub fn write_at(&self, at: u64, bytes: &[u8]) {
+        // A copy outside wasm memory, moved (not copied again) into the worker.
+        let buffer = self.writer.buffer_holding(bytes);
+        let at = JsValue::from_f64(at as f64);
+        self.writer.post(
+            self.id,
+            "write",
+            &[("at", &at), ("bytes", &buffer)],
+            &buffer,
+        );
+    }
+
+    /// Wait until every write so far is on disk: a writer that reads faster than the
+    /// disk writes waits here instead of queueing the difference in memory.
+    pub async fn written(&self) -> Result<(), JsValue> {
+        self.writer.request(self.id, "sync", &[]).await
+    }
+
+    /// Flush and close; returns the stored file, disk-backed.
+    pub async fn finish(self) -> Result<web_sys::File, JsValue> {
+        self.writer
+            .request(self.id, "close", &[("flush", &JsValue::TRUE)])
+            .await?;
+        JsFuture::from(self.handle.get_file()).await?.dyn_into()
+    }
+
+    /// Give up on the file and delete what was written.
+    pub async fn discard(self) {
+        let _ = self
+            .writer
+            .request(self.id, "close", &[("flush", &JsValue::FALSE)])
+            .await;
+        let _ = JsFuture::from(self.directory.remove_entry(&self.stored_name)).await;
+    }
+}
+
+/// A file being received.
+pub struct IncomingFile {
+    file: PrivateFile,
+    size: u64,
+    /// Bytes handed to the writer so far: where the next write goes.
+    written: u64,
+    /// Received bytes of the current block, not yet handed to the writer.
+    pending: Vec<u8>,
+}
+
+impl IncomingFile {
+    /// A new, empty file of `size` bytes to come.
+    pub async fn create(stored_name: String, size: u64) -> Result<Self, JsValue> {
+        Ok(Self {
+            file: PrivateFile::create(stored_name).await?,
             size,
             written: 0,
             pending: Vec::with_capacity(DIGEST_BLOCK_LEN as usize),
@@ -93,14 +145,9 @@ impl IncomingFile {
         }
     }
 
-    /// Hand the gathered block to the writer. It writes in order; a failed write fails
-    /// the file's close, which is where it is reported.
+    /// Hand the gathered block to the writer.
     fn write_pending(&mut self) {
-        // A copy outside wasm memory, moved (not copied again) into the worker.
-        let bytes = self.writer.buffer_holding(&self.pending);
-        let at = JsValue::from_f64(self.written as f64);
-        self.writer
-            .post(self.id, "write", &[("at", &at), ("bytes", &bytes)], &bytes);
+        self.file.write_at(self.written, &self.pending);
         self.written += self.pending.len() as u64;
         self.pending.clear();
     }
@@ -108,19 +155,12 @@ impl IncomingFile {
     /// Flush and close once every block is written; returns the stored file, ready to
     /// save.
     pub async fn finish(self) -> Result<web_sys::File, JsValue> {
-        self.writer
-            .request(self.id, "close", &[("flush", &JsValue::TRUE)])
-            .await?;
-        JsFuture::from(self.handle.get_file()).await?.dyn_into()
+        self.file.finish().await
     }
 
     /// Give up on the file and delete what was written.
     pub async fn discard(self) {
-        let _ = self
-            .writer
-            .request(self.id, "close", &[("flush", &JsValue::FALSE)])
-            .await;
-        let _ = JsFuture::from(self.directory.remove_entry(&self.stored_name)).await;
+        self.file.discard().await
     }
 }
 

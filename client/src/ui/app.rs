@@ -84,11 +84,13 @@ pub fn app() -> Html {
 
     let on_send_files = {
         let mesh = mesh.clone();
-        Callback::from(move |(to, files): (Option<PeerId>, Vec<web_sys::File>)| {
-            if let Some(mesh) = mesh.borrow().as_ref() {
-                mesh.send_files(to.as_ref(), files);
-            }
-        })
+        Callback::from(
+            move |(to, files): (Option<PeerId>, Vec<transfer::OutgoingFile>)| {
+                if let Some(mesh) = mesh.borrow().as_ref() {
+                    mesh.send_files(to.as_ref(), files);
+                }
+            },
+        )
     };
     let on_transfer_action = {
         let mesh = mesh.clone();

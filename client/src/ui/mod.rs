@@ -5,6 +5,8 @@ mod app;
 mod attention;
 mod chat;
 mod peers;
+mod picking;
+mod save_all;
 mod share;
 mod shared;
 mod state;

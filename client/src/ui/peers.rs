@@ -4,14 +4,16 @@
 use std::collections::BTreeMap;
 
 use meshdrop_protocol::PeerId;
-use web_sys::{DragEvent, FileList, HtmlInputElement};
+use web_sys::{DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
+use super::picking;
 use super::state::PeerView;
 use crate::mesh::LinkState;
+use crate::transfer::OutgoingFile;
 
 /// Files picked for one peer (`Some`) or for everyone (`None`).
-pub type SendFiles = Callback<(Option<PeerId>, Vec<web_sys::File>)>;
+pub type SendFiles = Callback<(Option<PeerId>, Vec<OutgoingFile>)>;
 
 #[derive(Properties, PartialEq)]
 pub struct PeerListProps {
@@ -69,8 +71,7 @@ fn drop_target(props: &DropTargetProps) -> Html {
     let hovering = use_state(|| false);
     let send = {
         let (target, on_send_files) = (props.target.clone(), props.on_send_files.clone());
-        move |files: Option<FileList>| {
-            let files = files.map(files_of).unwrap_or_default();
+        move |files: Vec<OutgoingFile>| {
             if !files.is_empty() {
                 on_send_files.emit((target.clone(), files));
             }
@@ -80,7 +81,7 @@ fn drop_target(props: &DropTargetProps) -> Html {
         let send = send.clone();
         Callback::from(move |event: Event| {
             let input: HtmlInputElement = event.target_unchecked_into();
-            send(input.files());
+            send(picking::picked(&input));
             input.set_value("");
         })
     };
@@ -102,7 +103,9 @@ fn drop_target(props: &DropTargetProps) -> Html {
         Callback::from(move |event: DragEvent| {
             event.prevent_default();
             hovering.set(false);
-            send(event.data_transfer().and_then(|transfer| transfer.files()));
+            if let Some(transfer) = event.data_transfer() {
+                picking::dropped(&transfer, send.clone());
+            }
         })
     };
     // The tests find rows by these attributes; "everyone" is the row without a peer.
@@ -115,14 +118,12 @@ fn drop_target(props: &DropTargetProps) -> Html {
             { props.children.clone() }
             <label class={classes!("send-button", (!props.enabled).then_some("disabled"))}>
                 { "Send files" }
-                <input type="file" class="send-files" multiple=true disabled={!props.enabled} onchange={on_pick} />
+                <input type="file" class="send-files" multiple=true disabled={!props.enabled} onchange={on_pick.clone()} />
+            </label>
+            <label class={classes!("send-button", (!props.enabled).then_some("disabled"))}>
+                { "Send folder" }
+                <input type="file" class="send-folder" webkitdirectory=true disabled={!props.enabled} onchange={on_pick} />
             </label>
         </li>
     }
-}
-
-fn files_of(list: FileList) -> Vec<web_sys::File> {
-    (0..list.length())
-        .filter_map(|index| list.get(index))
-        .collect()
 }

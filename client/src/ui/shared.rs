@@ -6,14 +6,16 @@ use std::collections::BTreeMap;
 use meshdrop_protocol::PeerId;
 use yew::prelude::*;
 
+use super::peers::SendFiles;
 use super::state::PeerView;
 use crate::mesh::LinkState;
 use crate::pwa;
+use crate::transfer::OutgoingFile;
 
 #[derive(Properties, PartialEq)]
 pub struct SharedFilesProps {
     pub peers: BTreeMap<PeerId, PeerView>,
-    pub on_send_files: Callback<(Option<PeerId>, Vec<web_sys::File>)>,
+    pub on_send_files: SendFiles,
 }
 
 #[function_component(SharedFiles)]
@@ -46,7 +48,8 @@ pub fn shared_files(props: &SharedFilesProps) -> Html {
             done.clone(),
         );
         Callback::from(move |_: MouseEvent| {
-            on_send.emit((Some(peer.clone()), (*files).clone()));
+            let loose = files.iter().cloned().map(OutgoingFile::from).collect();
+            on_send.emit((Some(peer.clone()), loose));
             done();
         })
     };

@@ -5,6 +5,7 @@ use std::rc::Rc;
 use meshdrop_transfer::{Direction, TransferState};
 use yew::prelude::*;
 
+use super::save_all::SaveAll;
 use super::state::RoomState;
 use crate::transfer::{TransferAction, TransferKey, TransferView};
 
@@ -68,9 +69,12 @@ fn transfer_row(
                 <span class="transfer-size">{ format_bytes(total) }</span>
             </div>
             <ul class="transfer-files">
-                { for view.files.iter().map(|file| html! {
+                { for view.files.iter().zip(&view.paths).map(|(file, path)| html! {
                     <li>
                         <span class="file-name">{ &file.name }</span>
+                        if !path.folders().is_empty() {
+                            <span class="muted file-folder">{ format!(" in {}", path.folders().join("/")) }</span>
+                        }
                         <span class="muted">
                             { " · " }<span class="file-size">{ format_bytes(file.size) }</span>
                             if !file.mime.is_empty() {
@@ -94,8 +98,12 @@ fn transfer_row(
                     { button("cancel", "Cancel", TransferAction::Cancel) }
                 }
                 { for view.saved.iter().map(|file| html! {
-                    <a class="save" href={file.url.clone()} download={file.name.clone()}>{ format!("Save {}", file.name) }</a>
+                    <a class="save" href={file.url.clone()} download={file.path.file_name().to_owned()}
+                        data-path={file.path.to_string()}>{ format!("Save {}", file.path.file_name()) }</a>
                 }) }
+                if view.saved.len() > 1 && view.saved.len() == view.files.len() {
+                    <SaveAll files={view.saved.clone()} />
+                }
             </div>
         </li>
     }

@@ -7,7 +7,6 @@
 //! seconds the run fails with "no peer".
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use meshdrop_protocol::frame::TransferId;
@@ -16,10 +15,15 @@ use meshdrop_transfer::TransferState;
 
 use crate::cli::SendArgs;
 use crate::error::{Error, Result};
+use crate::outgoing;
 use crate::room::{Room, RoomEvent};
 
 pub async fn run(args: SendArgs) -> Result<()> {
-    check_readable(&args.files)?;
+    let files = outgoing::collect(&args.files)?;
+    let files = match &args.raw_paths {
+        Some(raw) => outgoing::with_raw_paths(files, &raw.0)?,
+        None => files,
+    };
     let mut room = Room::join(super::join_config(&args.common), None).await?;
     let wanted = |name: &str| args.to.as_deref().is_none_or(|to| to == name);
     // Peers already in the room that we are still waiting to hear from.
@@ -47,7 +51,7 @@ pub async fn run(args: SendArgs) -> Result<()> {
                         RoomEvent::Connected { peer, name } => {
                             waiting_for.remove(&peer);
                             if wanted(&name) {
-                                let (id, events) = room.offer(&peer, &args.files).await?;
+                                let (id, events) = room.offer(&peer, &files).await?;
                                 room.ui().status(format!("offered to {name}, waiting for an answer"));
                                 offers.insert((peer.clone(), id), TransferState::Offered);
                                 record(&room, &mut offers, events);
@@ -77,17 +81,6 @@ pub async fn run(args: SendArgs) -> Result<()> {
     let outcome = outcome(&room, &offers);
     room.leave().await;
     outcome
-}
-
-/// Refuse unreadable files before bothering anyone with an offer.
-fn check_readable(files: &[PathBuf]) -> Result<()> {
-    for path in files {
-        std::fs::File::open(path).map_err(|source| Error::ReadInput {
-            path: path.clone(),
-            source,
-        })?;
-    }
-    Ok(())
 }
 
 /// Note the new states of our offers.

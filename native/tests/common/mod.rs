@@ -15,7 +15,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use meshdrop_e2e::{run_in, NetNs};
+use meshdrop_e2e::{run_in, App, Browser, NetNs, Result, SignalingServer};
 use meshdrop_signaling_server::{serve, Config};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -185,4 +185,25 @@ pub fn listing(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// A browser with the app open in `room`, named `name` before anyone else joins.
+pub async fn open_app(server: &SignalingServer, room: &str, name: &str) -> Result<App> {
+    let app = App::open(Browser::launch().await?, &server.room_url(room), name).await?;
+    app.wait_for_connection("connected").await?;
+    app.set_name(name).await?;
+    Ok(app)
+}
+
+pub fn signaling_url(server: &SignalingServer) -> String {
+    format!("ws://{}/ws", server.address(Ipv4Addr::LOCALHOST))
+}
+
+/// The peer id from `meshdrop`'s "joined room ... (peer id ID, ...)" line.
+pub fn peer_id(joined: &str) -> String {
+    let rest = joined
+        .split_once("peer id ")
+        .unwrap_or_else(|| panic!("no peer id in {joined:?}"))
+        .1;
+    rest.split(',').next().unwrap().to_owned()
 }

@@ -73,6 +73,11 @@ pub struct TransferEntry {
     pub buttons: Vec<String>,
     /// The download names of the files ready to save.
     pub saved: Vec<String>,
+    /// Their paths in a folder they are saved in, sanitised (`album/2024/a.jpg`).
+    pub saved_paths: Vec<String>,
+    /// The "Save all" status: empty without the button, else `idle` | `saving` |
+    /// `saved` | `failed`.
+    pub save_all: String,
 }
 
 impl TransferEntry {
@@ -98,6 +103,8 @@ pub struct OfferedFile {
     pub size: String,
     /// Empty when the browser knew no type.
     pub mime: String,
+    /// " in album/2024" for a file sent in a folder (its sanitised folders); else empty.
+    pub folder: String,
 }
 
 /// A saved file as the receiving page reads it back.
@@ -125,6 +132,16 @@ pub enum TransferButton {
     Cancel,
 }
 
+impl Recipient<'_> {
+    /// The row that takes files for this recipient.
+    pub(crate) fn row_selector(&self) -> String {
+        match self {
+            Recipient::Peer(id) => format!(r#"#peers li.peer[data-peer-id="{id}"]"#),
+            Recipient::Everyone => "#everyone".to_owned(),
+        }
+    }
+}
+
 impl TransferButton {
     fn class(self) -> &'static str {
         match self {
@@ -138,10 +155,7 @@ impl TransferButton {
 impl App {
     /// Picks `files` in the recipient's "Send files" input, as a user would.
     pub async fn send_files(&self, to: Recipient<'_>, files: &[&TestFile]) -> Result<()> {
-        let row = match to {
-            Recipient::Peer(id) => format!(r#"#peers li.peer[data-peer-id="{id}"]"#),
-            Recipient::Everyone => "#everyone".to_owned(),
-        };
+        let row = to.row_selector();
         let paths: Vec<String> = files
             .iter()
             .map(|file| file.path().display().to_string())

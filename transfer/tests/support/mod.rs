@@ -115,6 +115,7 @@ impl Peer {
                 name: (*name).into(),
                 size: bytes.len() as u64,
                 mime: "application/octet-stream".into(),
+                path: None,
             })
             .collect();
         let id = self.engine.offer(metas).unwrap();

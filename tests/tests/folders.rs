@@ -1,0 +1,233 @@
+//! Folders between browsers: a folder picked in one page arrives in another with every
+//! file's relative path and content, and "Save all" writes it, subfolders and all, into
+//! the folder the person picks. Real headless Chromium in a private network namespace.
+//!
+//! Needs the web app in `dist/` (`cargo xtask test` builds it first).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+use meshdrop_e2e::app::{folder_digests, FolderFile, TransferEntry};
+use meshdrop_e2e::room::{everyone_connected, join, Peer};
+use meshdrop_e2e::{
+    files::scratch_dir, run_in, NetNs, Recipient, Result, SignalingServer, TestFile, TransferButton,
+};
+use sha2::{Digest, Sha256};
+
+const MIB: u64 = 1 << 20;
+
+#[test]
+fn a_folder_arrives_with_its_paths_and_is_saved_into_a_picked_folder() -> Result<()> {
+    let dir = scratch_dir()?;
+    let album = dir.path().join("album");
+    for folder in ["2024/summer", ".meta"] {
+        std::fs::create_dir_all(album.join(folder)).unwrap();
+    }
+    TestFile::random(&album.join("2024/summer"), "beach.bin", 3 * MIB)?;
+    TestFile::random(&album.join("2024"), "notes.txt", 1000)?;
+    TestFile::random(&album, "Grüße 日本語.txt", 77)?;
+    TestFile::random(&album.join(".meta"), "index", 5)?;
+    TestFile::random(&album, "empty.txt", 0)?;
+    let sent = folder_digests(&album)?;
+    assert_eq!(sent.len(), 5);
+
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = join(&server, "folders", &["alice", "bob"]).await?;
+        everyone_connected(&peers).await?;
+        let (alice, bob) = (&peers[0], &peers[1]);
+        bob.0.pick_private_folder("picked").await?;
+
+        let done = send_folder(alice, bob, &album, sent.len()).await?;
+        let listed = done.files.iter().map(|file| {
+            let folder = file
+                .folder
+                .strip_prefix(" in ")
+                .expect("each file is in a folder");
+            format!("{folder}/{}", file.name)
+        });
+        let sent_paths: Vec<String> = sent.keys().cloned().collect();
+        assert_eq!(sorted(listed.collect()), sent_paths);
+        assert_eq!(sorted(done.saved_paths.clone()), sent_paths);
+        // Each save link holds its file: names are unique in this folder.
+        for file in bob.0.received_files(&alice.1, &done.id).await? {
+            let path = done
+                .saved_paths
+                .iter()
+                .find(|path| path.ends_with(&*file.name));
+            assert_eq!(
+                path.and_then(|path| sent.get(path)),
+                Some(&file.sha256),
+                "{file:?}"
+            );
+        }
+
+        // The picked folder already holds a file where one is to go: it is kept.
+        bob.0
+            .put_private_file("picked/album/empty.txt", "keep")
+            .await?;
+        bob.0.save_all(&alice.1, &done.id).await?;
+        let mut expected = sent.clone();
+        let empty = expected.remove("album/empty.txt").unwrap();
+        expected.insert("album/empty (1).txt".into(), empty);
+        expected.insert(
+            "album/empty.txt".into(),
+            hex::encode(Sha256::digest("keep")),
+        );
+        let written = bob.0.private_folder_files("picked").await?;
+        assert_eq!(digests(&written), expected);
+        server.stop().await
+    })
+}
+
+/// Without a folder picker (Firefox, Safari), "Save all" makes one zip of the folder.
+#[test]
+fn without_a_folder_picker_save_all_makes_one_zip() -> Result<()> {
+    let dir = scratch_dir()?;
+    let album = dir.path().join("album");
+    std::fs::create_dir_all(album.join("2024")).unwrap();
+    TestFile::random(&album.join("2024"), "beach.bin", 3 * MIB)?;
+    TestFile::random(&album, "Grüße 日本語.txt", 77)?;
+    TestFile::random(&album, "empty.txt", 0)?;
+    let sent = folder_digests(&album)?;
+
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = join(&server, "zip", &["alice", "bob"]).await?;
+        everyone_connected(&peers).await?;
+        let (alice, bob) = (&peers[0], &peers[1]);
+        bob.0.remove_folder_picker().await?;
+
+        let done = send_folder(alice, bob, &album, sent.len()).await?;
+        bob.0.save_all(&alice.1, &done.id).await?;
+        let bytes = bob.0.saved_zip(&alice.1, &done.id).await?;
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip");
+        let mut unzipped = BTreeMap::new();
+        for index in 0..zip.len() {
+            let mut entry = zip.by_index(index).expect("a readable entry");
+            let mut contents = Vec::new();
+            // Reading to the end also checks the entry's CRC-32.
+            std::io::Read::read_to_end(&mut entry, &mut contents).expect("intact contents");
+            unzipped.insert(
+                entry.name().to_owned(),
+                hex::encode(Sha256::digest(&contents)),
+            );
+        }
+        assert_eq!(unzipped, sent);
+        server.stop().await
+    })
+}
+
+/// An offer of hundreds of files goes as fast as its bytes: prints how long the offer
+/// took to show, and the whole transfer to finish.
+#[test]
+fn a_folder_of_hundreds_of_files_goes_through() -> Result<()> {
+    const FILES: usize = 300;
+    let dir = scratch_dir()?;
+    let many = dir.path().join("many");
+    for i in 0..FILES {
+        let folder = many.join(format!("part-{}", i % 10));
+        std::fs::create_dir_all(&folder).unwrap();
+        TestFile::random(&folder, &format!("file-{i:03}.bin"), 1024 + i as u64)?;
+    }
+    let sent = folder_digests(&many)?;
+
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = join(&server, "many", &["alice", "bob"]).await?;
+        everyone_connected(&peers).await?;
+        let (alice, bob) = (&peers[0], &peers[1]);
+        bob.0.pick_private_folder("picked").await?;
+
+        let started = Instant::now();
+        let done = send_folder(alice, bob, &many, FILES).await?;
+        println!(
+            "{FILES} files: picked to all saved in {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            sorted(done.saved_paths),
+            sent.keys().cloned().collect::<Vec<_>>()
+        );
+
+        let saving = Instant::now();
+        bob.0.save_all(&alice.1, &done.id).await?;
+        println!(
+            "{FILES} files: saved into a folder in {:?}",
+            saving.elapsed()
+        );
+        let written = bob.0.private_folder_files("picked").await?;
+        assert_eq!(digests(&written), sent);
+        server.stop().await
+    })
+}
+
+/// `sender` picks `folder` for `receiver`, who accepts the offer of `files` files; returns
+/// the receiver's row once every file is ready to save.
+async fn send_folder(
+    sender: &Peer,
+    receiver: &Peer,
+    folder: &Path,
+    files: usize,
+) -> Result<TransferEntry> {
+    let (sending, sender_id) = sender;
+    let (receiving, receiver_id) = receiver;
+    let offered = Instant::now();
+    sending
+        .send_folder(Recipient::Peer(receiver_id), folder)
+        .await?;
+    let offer = receiving
+        .wait_for(
+            &format!("an offer of {files} files from {sender_id}"),
+            |s| {
+                s.transfers
+                    .iter()
+                    .find(|entry| {
+                        entry.peer == *sender_id
+                            && entry.direction == "incoming"
+                            && entry.state == "offered"
+                            && entry.files.len() == files
+                    })
+                    .cloned()
+            },
+        )
+        .await?;
+    println!(
+        "{files} files: offer shown {:?} after picking",
+        offered.elapsed()
+    );
+    receiving
+        .click_transfer_button(sender_id, &offer.id, TransferButton::Accept)
+        .await?;
+    receiving
+        .wait_for_transfer(sender_id, &offer.id, "done")
+        .await?;
+    sending
+        .wait_for_transfer(receiver_id, &offer.id, "done")
+        .await?;
+    receiving
+        .wait_for("a save link for every file", |s| {
+            s.transfers
+                .iter()
+                .find(|entry| entry.peer == *sender_id && entry.id == offer.id)
+                .filter(|entry| entry.saved_paths.len() == files)
+                .cloned()
+        })
+        .await
+}
+
+fn digests(files: &[FolderFile]) -> BTreeMap<String, String> {
+    files
+        .iter()
+        .map(|file| (file.path.clone(), file.sha256.clone()))
+        .collect()
+}
+
+fn sorted(mut paths: Vec<String>) -> Vec<String> {
+    paths.sort_unstable();
+    paths
+}
