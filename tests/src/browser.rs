@@ -14,7 +14,7 @@ use tempfile::TempDir;
 
 use crate::chromedriver::ChromeDriver;
 use crate::error::{Error, Result};
-use crate::netns::NetNs;
+use crate::netns::{NetNs, RemoteHost, HOST_A, HOST_B};
 
 /// How long one WebDriver script may run; the baseline's bulk transfer is the longest.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -38,7 +38,7 @@ const SHOW_LOCAL_IPS: &str = "--disable-features=WebRtcHideLocalIpsWithMdns";
 /// Where and how to start a [`Browser`].
 #[derive(Debug, Default)]
 pub struct Launch<'a> {
-    host: Option<&'a NetNs>,
+    host: Option<RemoteHost<'a>>,
     secure_origins: Vec<String>,
     hide_local_ips: bool,
 }
@@ -51,6 +51,15 @@ impl<'a> Launch<'a> {
 
     /// A browser on `host`, the B side of a [`crate::TwoHosts`], driven from host A.
     pub fn on_host(host: &'a NetNs) -> Launch<'a> {
+        Launch::on(RemoteHost {
+            ns: host,
+            address: HOST_B,
+            driven_from: HOST_A,
+        })
+    }
+
+    /// A browser on `host`, driven from the test body's namespace.
+    pub fn on(host: RemoteHost<'a>) -> Launch<'a> {
         Launch {
             host: Some(host),
             ..Launch::default()

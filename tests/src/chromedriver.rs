@@ -14,7 +14,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
 
 use crate::error::{Error, Result};
-use crate::netns::{NetNs, HOST_A, HOST_B};
+use crate::netns::RemoteHost;
 
 /// How long chromedriver may take to report its port.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -33,13 +33,12 @@ impl ChromeDriver {
         Self::start(Command::new("chromedriver"), Ipv4Addr::LOCALHOST).await
     }
 
-    /// Starts chromedriver in `host` (the B side of a [`crate::TwoHosts`]), reachable from
-    /// [`HOST_A`] at [`HOST_B`].
-    pub(crate) async fn start_on(host: &NetNs) -> Result<ChromeDriver> {
+    /// Starts chromedriver in `host`, reachable from the test body only.
+    pub(crate) async fn start_on(host: RemoteHost<'_>) -> Result<ChromeDriver> {
         let mut command = Command::new("ip");
-        command.args(["netns", "exec", host.name(), "chromedriver"]);
-        command.arg(format!("--allowed-ips={HOST_A}"));
-        Self::start(command, HOST_B).await
+        command.args(["netns", "exec", host.ns.name(), "chromedriver"]);
+        command.arg(format!("--allowed-ips={}", host.driven_from));
+        Self::start(command, host.address).await
     }
 
     /// The WebDriver endpoint.

@@ -1,6 +1,7 @@
 //! End-to-end test harness: real headless Chromium, in network namespaces of their own.
 //!
-//! A test makes a namespace ([`NetNs`], or [`TwoHosts`] for two machines), runs its body in
+//! A test makes a namespace ([`NetNs`], [`TwoHosts`] for two machines, or
+//! [`PublicNetworks`] for networks with public addresses of their own), runs its body in
 //! it with [`run_in`], starts the real signaling server there ([`SignalingServer`]) and
 //! browsers ([`Browser::launch`], [`Launch`]), and drives the web app through its UI
 //! contract ([`App`]); [`room`] gathers several apps into one mesh.
@@ -26,5 +27,5 @@ pub use app::{App, Recipient, TransferButton, TRANSFER_TIMEOUT};
 pub use browser::{Browser, Launch};
 pub use error::{Error, Result};
 pub use files::TestFile;
-pub use netns::{run_in, NetNs, TwoHosts, HOST_A, HOST_B};
+pub use netns::{run_in, NetNs, PublicNetworks, RemoteHost, Site, TwoHosts, HOST_A, HOST_B};
 pub use server::SignalingServer;
