@@ -2,8 +2,8 @@
 //!
 //! A private room lives in the URL fragment (`/#room`), so a link is all it takes to
 //! share it and the room name never reaches the server's access logs. A page opened
-//! without one joins the room of its network, which the server picks. The display name is kept in
-//! `localStorage` so a returning user keeps theirs.
+//! without one joins the room of its network, which the server picks. The display name
+//! is kept in `localStorage` so a returning user keeps theirs.
 
 use meshdrop_protocol::RoomId;
 

@@ -93,7 +93,7 @@ struct Args {
     trusted_proxies: Vec<TrustedProxy>,
     /// Key (at least 16 bytes) of the hash that names network rooms, to keep their names
     /// across restarts [default: random at every start].
-    #[arg(long, env = "MESHDROP_NETWORK_SECRET", hide_env_values = true, value_parser = network_secret)]
+    #[arg(long, env = "MESHDROP_NETWORK_SECRET", hide_env_values = true, value_name = "SECRET", value_parser = network_secret)]
     network_secret: Option<NetworkSecret>,
     /// Log lines for people, or JSON objects for a log collector.
     #[arg(long, env = "MESHDROP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
@@ -290,6 +290,11 @@ async fn run(args: Args) -> Result<(), StartupError> {
         None => None,
     };
     let config = args.into_config(tls);
+    let trusted_proxies: Vec<String> = config
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     tracing::info!(
         %address,
         tls = config.tls.is_some(),
@@ -298,7 +303,7 @@ async fn run(args: Args) -> Result<(), StartupError> {
         turn = ?config.turn.as_ref().map(|turn| &turn.urls),
         static_dir = ?config.static_dir,
         limits = ?config.limits,
-        trusted_proxies = ?config.trusted_proxies.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        ?trusted_proxies,
         "listening"
     );
     let stop = CancellationToken::new();

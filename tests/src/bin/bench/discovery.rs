@@ -31,11 +31,11 @@ pub fn run() -> Result<()> {
         for round in 1..=ROUNDS {
             let (second, _) = open_on_site(&networks.home, &server, "second").await?;
             second.wait_for_peers(&[&first_id], "connected").await?;
-            let (peer_ms, channel_ms) = (
-                second.first_peer_ms().await?,
-                second.first_channel_ms().await?,
+            let peer_ms = second.first_peer_ms().await?;
+            let channel_ms = second.first_channel_ms().await?;
+            println!(
+                "  round {round}: peer shown {peer_ms:.0} ms, first channel open {channel_ms:.0} ms"
             );
-            println!("  round {round}: peer shown {peer_ms:.0} ms, first channel open {channel_ms:.0} ms");
             shown.push(peer_ms);
             open.push(channel_ms);
             drop(second);
