@@ -1,8 +1,9 @@
 //! Who this page is: its room (from the link), its display name and its session key.
 //!
-//! The room lives in the URL fragment (`/#room`), so a link is all it takes to share it
-//! and the room name never reaches the server's access logs. The display name is kept in
-//! `localStorage` so a returning user keeps theirs.
+//! A private room lives in the URL fragment (`/#room`), so a link is all it takes to
+//! share it and the room name never reaches the server's access logs. A page opened
+//! without one joins the room of its network, which the server picks. The display name
+//! is kept in `localStorage` so a returning user keeps theirs.
 
 use meshdrop_protocol::RoomId;
 
@@ -26,25 +27,27 @@ fn random_bytes(count: usize) -> Vec<u8> {
     bytes
 }
 
-/// The room named in the URL fragment, or a fresh random one written into it.
-pub fn room_from_location() -> RoomId {
-    let location = web_sys::window().map(|window| window.location());
-    let fragment = location
-        .as_ref()
-        .and_then(|location| location.hash().ok())
-        .unwrap_or_default();
-    if let Ok(room) = RoomId::new(fragment.trim_start_matches('#')) {
-        return room;
-    }
+/// The private room named in the URL fragment; `None` (no fragment, or one that names
+/// no room) means the room of this page's network.
+pub fn room_in_link() -> Option<RoomId> {
+    let fragment = web_sys::window()?.location().hash().ok()?;
+    RoomId::new(fragment.trim_start_matches('#')).ok()
+}
+
+/// A fresh random private room, like `k7m2pqx9ab`: hard to guess, easy to read out.
+pub fn new_private_room() -> RoomId {
     let name: String = random_bytes(10)
         .into_iter()
         .map(|byte| ROOM_ALPHABET[usize::from(byte) % ROOM_ALPHABET.len()] as char)
         .collect();
-    let room = RoomId::new(name).expect("the room alphabet is valid");
-    if let Some(location) = location {
-        let _ = location.set_hash(room.as_str());
+    RoomId::new(name).expect("the room alphabet is valid")
+}
+
+/// Puts `room` in the URL fragment; the app follows fragment changes into the room.
+pub fn go_to_room(room: &RoomId) {
+    if let Some(window) = web_sys::window() {
+        let _ = window.location().set_hash(room.as_str());
     }
-    room
 }
 
 /// The stored display name, or a friendly random one ("Swift Otter").

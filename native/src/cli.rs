@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
-use meshdrop_protocol::signaling::{IceServer, MAX_NAME_CHARS};
+use meshdrop_protocol::signaling::{IceServer, MAX_NAME_CHARS, NETWORK_ROOM_PREFIX};
 use meshdrop_protocol::RoomId;
 use rand::seq::IndexedRandom;
 
@@ -56,9 +56,11 @@ pub enum Command {
 /// Options every subcommand takes.
 #[derive(Debug, Args)]
 pub struct Common {
-    /// Room to join (1-64 of A-Z a-z 0-9 - _), as in the web app's link
+    /// Room to join (1-64 of A-Z a-z 0-9 - _), as in the web app's link [default: the
+    /// room of the network this machine connects from, where the web app opened without
+    /// a room in its link is too]
     #[arg(long, value_parser = parse_room)]
-    pub room: RoomId,
+    pub room: Option<RoomId>,
 
     /// Signaling server: a ws:// or wss:// URL, or the web app's http(s):// address
     #[arg(long, default_value = "ws://127.0.0.1:8080/ws", value_parser = signaling_url)]
@@ -132,7 +134,13 @@ fn parse_raw_paths(value: &str) -> Result<RawPaths, String> {
 }
 
 fn parse_room(value: &str) -> Result<RoomId, String> {
-    RoomId::new(value).map_err(|error| format!("invalid room: {error}"))
+    let room = RoomId::new(value).map_err(|error| format!("invalid room: {error}"))?;
+    if room.is_network_room() {
+        return Err(format!(
+            "{NETWORK_ROOM_PREFIX}... names a network room: leave out --room to join yours"
+        ));
+    }
+    Ok(room)
 }
 
 fn parse_name(value: &str) -> Result<String, String> {

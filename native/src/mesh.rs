@@ -38,7 +38,8 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(3);
 /// Everything needed to join.
 pub struct JoinConfig {
     pub server_url: String,
-    pub room: RoomId,
+    /// `None` for the room of this machine's network.
+    pub room: Option<RoomId>,
     pub name: String,
     /// Ours, from the command line; the server's from `welcome` are added to them.
     pub ice_servers: Vec<IceServer>,
@@ -85,7 +86,7 @@ impl Mesh {
     /// Join the room and start offering to everyone in it.
     pub async fn join(config: JoinConfig) -> Result<Self> {
         let (signaling, welcome) =
-            Signaling::join(&config.server_url, &config.room, &config.name).await?;
+            Signaling::join(&config.server_url, config.room.as_ref(), &config.name).await?;
         tracing::info!(peer_id = %welcome.peer_id, peers = welcome.peers.len(), "joined");
         let initial_peers = welcome.peers.clone();
         let self_id = welcome.peer_id.clone();

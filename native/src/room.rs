@@ -66,7 +66,10 @@ impl Room {
     /// Join the room; received files will be saved in `download_dir`, and without one
     /// every offer is declined.
     pub async fn join(config: JoinConfig, download_dir: Option<PathBuf>) -> Result<Self> {
-        let room = config.room.clone();
+        let room = match &config.room {
+            Some(room) => format!("room {room}"),
+            None => "this network's room".to_owned(),
+        };
         let name = config.name.clone();
         let mesh = Mesh::join(config).await?;
         let names = mesh
@@ -76,7 +79,7 @@ impl Room {
             .collect();
         let ui = ProgressUi::new();
         ui.status(format!(
-            "joined room {room} as {name} (peer id {}, {} other peers)",
+            "joined {room} as {name} (peer id {}, {} other peers)",
             mesh.self_id,
             mesh.initial_peers.len()
         ));

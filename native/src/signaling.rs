@@ -42,8 +42,9 @@ pub struct Signaling {
 }
 
 impl Signaling {
-    /// Connect to `url`, join `room` as `name` and wait for the welcome.
-    pub async fn join(url: &str, room: &RoomId, name: &str) -> Result<(Self, Welcome)> {
+    /// Connect to `url`, join `room` (or without one, our network's) as `name` and wait
+    /// for the welcome.
+    pub async fn join(url: &str, room: Option<&RoomId>, name: &str) -> Result<(Self, Welcome)> {
         let unreachable = |reason: String| Error::ServerUnreachable {
             url: url.to_owned(),
             reason,
@@ -56,7 +57,7 @@ impl Signaling {
 
         let join = ClientMessage::Join {
             version: PROTOCOL_VERSION,
-            room: room.clone(),
+            room: room.cloned(),
             name: name.to_owned(),
             session_key: fresh_session_key(),
         };

@@ -35,6 +35,9 @@ fn help_documents_the_exit_statuses() {
 fn bad_arguments_exit_with_1() {
     assert_eq!(meshdrop(&["send", "--room", "r"]).0, 1, "no file");
     assert_eq!(meshdrop(&["chat", "--room", "not a room"]).0, 1, "bad room");
+    let (code, stderr) = meshdrop(&["chat", "--room", "_net-0123abcd"]);
+    assert_eq!(code, 1, "a network room's name");
+    assert!(stderr.contains("leave out --room"), "{stderr}");
     assert_eq!(
         meshdrop(&["chat", "--room", "r", "--server", "ftp://x"]).0,
         1,

@@ -127,6 +127,25 @@ fn chat_lines_go_both_ways() {
     });
 }
 
+#[test]
+fn peers_without_a_room_meet_in_their_network_room() {
+    in_private_network(|server| async move {
+        let mut ann = Meshdrop::start(&server, "ann", &["chat"]);
+        ann.expect_status("joined this network's room").await;
+        let mut bob = Meshdrop::start(&server, "bob", &["chat"]);
+        ann.expect_status("connected to bob").await;
+        bob.expect_status("connected to ann").await;
+
+        ann.type_line("same network").await;
+        bob.expect_output(|line| line.ends_with("ann: same network"))
+            .await;
+        ann.close_stdin();
+        bob.close_stdin();
+        assert_eq!(ann.exit_code().await, 0);
+        assert_eq!(bob.exit_code().await, 0);
+    });
+}
+
 /// `[HH:MM] name: text`, exactly.
 fn is_chat_line(line: &str, name: &str, text: &str) -> bool {
     let Some(rest) = line.strip_prefix('[') else {

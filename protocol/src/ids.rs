@@ -84,6 +84,14 @@ string_id!(
     max = 64
 );
 
+impl RoomId {
+    /// Whether this is a network room's name, which only the server hands out (see
+    /// [`NETWORK_ROOM_PREFIX`](crate::signaling::NETWORK_ROOM_PREFIX)).
+    pub fn is_network_room(&self) -> bool {
+        self.0.starts_with(crate::signaling::NETWORK_ROOM_PREFIX)
+    }
+}
+
 string_id!(
     /// A peer's identity inside a room, assigned by the server from the client's secret
     /// session key: 1 to 32 of `[A-Za-z0-9_-]`.
@@ -112,6 +120,13 @@ mod tests {
         );
         assert_eq!(RoomId::new("a b"), Err(IdError::BadCharacter));
         assert_eq!(RoomId::new("ü"), Err(IdError::BadCharacter));
+    }
+
+    #[test]
+    fn network_room_names_are_told_apart() {
+        assert!(RoomId::new("_net-0123abcd").unwrap().is_network_room());
+        assert!(!RoomId::new("net-party").unwrap().is_network_room());
+        assert!(!RoomId::new("quiet-otter").unwrap().is_network_room());
     }
 
     #[test]

@@ -14,13 +14,20 @@ use crate::{PeerId, RoomId};
 pub enum ClientMessage {
     /// The first message on every connection: enter `room` as `name`.
     ///
+    /// Without a `room` the client enters its network's room: the server picks it from
+    /// the connection's address, so pages on the same network meet without a link.
+    ///
     /// `session_key` is a secret the client picks (at least 32 hex digits) and keeps
     /// for the lifetime of its page: the server derives the peer id from it, so a
     /// client that reconnects after a network blip gets its old id back and its peers
     /// keep their connections, while nobody can claim an id without its key.
     Join {
         version: u32,
-        room: RoomId,
+        /// A private room, as in a shared link; `None` for this network's room. Names
+        /// starting with [`NETWORK_ROOM_PREFIX`] are refused: only the server hands
+        /// those out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<RoomId>,
         name: String,
         session_key: String,
     },
@@ -41,6 +48,10 @@ pub enum ServerMessage {
         version: u32,
         peer_id: PeerId,
         room: RoomId,
+        /// Whether `room` is the network room the server picked for a `join` without a
+        /// room (its name starts with [`NETWORK_ROOM_PREFIX`] and reveals nothing).
+        #[serde(default)]
+        network: bool,
         /// Everyone already in the room. The newcomer opens a connection to each of them.
         peers: Vec<PeerInfo>,
         /// ICE servers the client should use for its peer connections (may be empty).
@@ -169,7 +180,8 @@ pub enum ErrorCode {
     NotJoined,
     /// A second `join` on the same connection.
     AlreadyJoined,
-    /// A `name` that is empty or longer than [`MAX_NAME_CHARS`], or a bad `session_key`.
+    /// A `name` that is empty or longer than [`MAX_NAME_CHARS`], a bad `session_key`, or
+    /// a `room` named like a network room.
     InvalidField,
     /// The same session key joined again from another connection, which replaces this one.
     Replaced,
@@ -187,6 +199,11 @@ impl ErrorCode {
 
 /// Longest display name, in characters.
 pub const MAX_NAME_CHARS: usize = 64;
+
+/// How the names of network rooms start. The server hands them out for a `join` without
+/// a room and refuses a `join` that names one, so a network room can only be entered
+/// from that network.
+pub const NETWORK_ROOM_PREFIX: &str = "_net-";
 
 /// Shortest accepted `session_key`, in hex digits (128 bits).
 pub const MIN_SESSION_KEY_HEX: usize = 32;
@@ -217,7 +234,7 @@ mod tests {
     fn join_has_the_documented_shape() {
         let message = ClientMessage::Join {
             version: 2,
-            room: RoomId::new("r1").unwrap(),
+            room: Some(RoomId::new("r1").unwrap()),
             name: "Ann".into(),
             session_key: "00".repeat(16),
         };
@@ -225,6 +242,46 @@ mod tests {
             serde_json::to_value(&message).unwrap(),
             json!({"type": "join", "version": 2, "room": "r1", "name": "Ann", "session_key": "00".repeat(16)})
         );
+    }
+
+    #[test]
+    fn join_without_a_room_means_the_network_room() {
+        let key = "00".repeat(16);
+        let message = ClientMessage::Join {
+            version: 2,
+            room: None,
+            name: "Ann".into(),
+            session_key: key.clone(),
+        };
+        let shape = json!({"type": "join", "version": 2, "name": "Ann", "session_key": key});
+        assert_eq!(serde_json::to_value(&message).unwrap(), shape);
+        let with_null =
+            json!({"type": "join", "version": 2, "room": null, "name": "Ann", "session_key": key});
+        for text in [shape.to_string(), with_null.to_string()] {
+            assert_eq!(parse_client_message(&text), Ok(message.clone()));
+        }
+    }
+
+    #[test]
+    fn welcome_says_whether_the_room_is_a_network_room() {
+        let welcome = |network: Option<bool>| {
+            let mut value = json!({
+                "type": "welcome", "version": 2, "peer_id": "p1", "room": "r1", "peers": [],
+                "ice_servers": [], "limits": {"max_message_bytes": 1, "max_messages_per_second": 1,
+                "max_peers_per_room": 1, "idle_timeout_secs": 1},
+            });
+            if let Some(network) = network {
+                value["network"] = json!(network);
+            }
+            match serde_json::from_value(value).unwrap() {
+                ServerMessage::Welcome { network, .. } => network,
+                other => panic!("not a welcome: {other:?}"),
+            }
+        };
+        assert!(welcome(Some(true)));
+        assert!(!welcome(Some(false)));
+        // From a server that predates network rooms.
+        assert!(!welcome(None));
     }
 
     #[test]

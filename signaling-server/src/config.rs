@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use meshdrop_protocol::signaling::{IceServer, Limits};
 
+use crate::client_address::TrustedProxy;
+use crate::network_room::NetworkSecret;
 use crate::origin::Origin;
 use crate::tls::Tls;
 use crate::turn::Turn;
@@ -46,6 +48,11 @@ pub struct Config {
     /// `index.html`, so the app can route on the client side. Without it, a binary
     /// built with the `embed-web` feature serves the app it carries.
     pub static_dir: Option<PathBuf>,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers tell the client's
+    /// address. Empty: those headers are ignored and the TCP peer is the client.
+    pub trusted_proxies: Vec<TrustedProxy>,
+    /// The key that network room names are hashed with (see `network_room`).
+    pub network_secret: NetworkSecret,
 }
 
 impl Default for Config {
@@ -58,6 +65,8 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             tls: None,
             static_dir: None,
+            trusted_proxies: Vec::new(),
+            network_secret: NetworkSecret::random(),
         }
     }
 }

@@ -34,6 +34,7 @@ use meshdrop_protocol::signaling::{
 use meshdrop_protocol::{PeerId, RoomId, PROTOCOL_VERSION};
 use tokio::time::{sleep_until, timeout, Instant};
 
+use crate::network_room::room_to_join;
 use crate::outbox::{self, Delivery, Outbox, OutboxReceiver};
 use crate::rate_limit::{RateLimiter, Verdict};
 use crate::rooms::Membership;
@@ -49,8 +50,9 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Serve one upgraded WebSocket until it ends, then leave the room and close it.
 ///
 /// `host` is the host the client addressed (from its `Host` header), which names the
-/// built-in STUN server in its `welcome`.
-pub async fn run(socket: WebSocket, state: Arc<State>, host: Option<String>) {
+/// built-in STUN server in its `welcome`. `network_room` is the room of the client's
+/// network, which a `join` without a room enters.
+pub async fn run(socket: WebSocket, state: Arc<State>, host: Option<String>, network_room: RoomId) {
     let (outbox, inbox) = outbox::channel();
     let limiter = RateLimiter::new(
         state.config.limits.max_messages_per_second,
@@ -63,6 +65,7 @@ pub async fn run(socket: WebSocket, state: Arc<State>, host: Option<String>) {
         inbox,
         limiter,
         host,
+        network_room,
         membership: None,
     };
     let ending = connection.serve().await;
@@ -127,6 +130,7 @@ struct Connection {
     inbox: OutboxReceiver,
     limiter: RateLimiter,
     host: Option<String>,
+    network_room: RoomId,
     membership: Option<Membership>,
 }
 
@@ -225,11 +229,25 @@ impl Connection {
         }
     }
 
-    async fn join(&mut self, version: u32, room: RoomId, name: &str, session_key: &str) -> Step {
+    async fn join(
+        &mut self,
+        version: u32,
+        room: Option<RoomId>,
+        name: &str,
+        session_key: &str,
+    ) -> Step {
         if version != PROTOCOL_VERSION {
             let text = format!("this server speaks protocol version {PROTOCOL_VERSION}");
             return self.refuse(ErrorCode::UnsupportedVersion, text).await;
         }
+        let (room, network) = match room_to_join(room, &self.network_room) {
+            Ok(room) => room,
+            Err(reserved) => {
+                return self
+                    .refuse(ErrorCode::InvalidField, reserved.to_string())
+                    .await
+            }
+        };
         let peer = match identity::joining_peer(name, session_key) {
             Ok(peer) => peer,
             Err(invalid) => {
@@ -242,11 +260,12 @@ impl Connection {
             Ok(joined) => joined,
             Err(full) => return self.refuse(ErrorCode::RoomFull, full.to_string()).await,
         };
-        tracing::debug!(room = %membership.room(), peer = %membership.peer(), "joined");
+        tracing::debug!(room = %membership.room(), network, peer = %membership.peer(), "joined");
         let welcome = ServerMessage::Welcome {
             version: PROTOCOL_VERSION,
             peer_id: membership.peer().clone(),
             room: membership.room().clone(),
+            network,
             peers,
             ice_servers: ice::servers(
                 &self.state.config,

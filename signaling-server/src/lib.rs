@@ -20,6 +20,10 @@
 //! # Behaviour
 //!
 //! * A connection must `join` first; anything else before that is `not_joined`.
+//! * A `join` without a room enters the room of the client's network: one per public
+//!   IPv4 address or IPv6 /64, one for all local addresses, named by a keyed hash (see
+//!   `network_room`). The client's address is the TCP peer's, or what a trusted
+//!   reverse proxy forwarded (see `client_address`). A `join` may not name such a room.
 //! * The peer id is derived from the client's secret session key (see `identity`), so
 //!   a reconnecting client keeps its id. If that id is still seated in the room on an
 //!   older connection, the new connection takes over: the old one gets `replaced` and
@@ -36,11 +40,13 @@
 //!   errors, and which of them close the socket with which code, are listed in the
 //!   `connection` module.
 
+mod client_address;
 mod config;
 mod connection;
 mod ice;
 mod identity;
 mod metrics;
+mod network_room;
 mod origin;
 mod outbox;
 mod rate_limit;
@@ -52,7 +58,9 @@ mod tls;
 mod turn;
 mod web_app;
 
+pub use client_address::{InvalidTrustedProxy, TrustedProxy};
 pub use config::{Config, DEFAULT_LIMITS};
+pub use network_room::{NetworkSecret, SecretTooShort};
 pub use origin::{InvalidOrigin, Origin};
 pub use server::{serve, serve_with_stun};
 pub use tls::{Tls, TlsError};

@@ -18,8 +18,8 @@ use clap::builder::{BoolishValueParser, RangedU64ValueParser};
 use clap::{Parser, ValueEnum};
 use meshdrop_protocol::signaling::{IceServer, Limits};
 use meshdrop_signaling_server::{
-    serve, serve_with_stun, Config, Origin, Tls, TlsError, Turn, TurnSecret, DEFAULT_LIMITS,
-    DEFAULT_TURN_TTL,
+    serve, serve_with_stun, Config, NetworkSecret, Origin, Tls, TlsError, TrustedProxy, Turn,
+    TurnSecret, DEFAULT_LIMITS, DEFAULT_TURN_TTL,
 };
 use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
@@ -81,6 +81,20 @@ struct Args {
     /// PEM private key of --tls-cert.
     #[arg(long, env = "MESHDROP_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Reverse proxy (an address, or a range like 172.16.0.0/12) whose Forwarded or
+    /// X-Forwarded-For header names the client; repeat or separate with commas. Without
+    /// it those headers are ignored, since any client could forge them.
+    #[arg(
+        long = "trusted-proxy",
+        env = "MESHDROP_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_name = "ADDRESS"
+    )]
+    trusted_proxies: Vec<TrustedProxy>,
+    /// Key (at least 16 bytes) of the hash that names network rooms, to keep their names
+    /// across restarts [default: random at every start].
+    #[arg(long, env = "MESHDROP_NETWORK_SECRET", hide_env_values = true, value_name = "SECRET", value_parser = network_secret)]
+    network_secret: Option<NetworkSecret>,
     /// Log lines for people, or JSON objects for a log collector.
     #[arg(long, env = "MESHDROP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
@@ -134,6 +148,10 @@ fn url_with_scheme(url: &str, schemes: &[&str]) -> Result<String, String> {
             schemes.join(" or ")
         ))
     }
+}
+
+fn network_secret(value: &str) -> Result<NetworkSecret, String> {
+    NetworkSecret::new(value).map_err(|error| error.to_string())
 }
 
 fn non_empty(value: &str) -> Result<String, String> {
@@ -232,6 +250,8 @@ impl Args {
             allowed_origins: self.allowed_origins,
             tls,
             static_dir,
+            trusted_proxies: self.trusted_proxies,
+            network_secret: self.network_secret.unwrap_or_else(NetworkSecret::random),
         }
     }
 }
@@ -270,6 +290,11 @@ async fn run(args: Args) -> Result<(), StartupError> {
         None => None,
     };
     let config = args.into_config(tls);
+    let trusted_proxies: Vec<String> = config
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     tracing::info!(
         %address,
         tls = config.tls.is_some(),
@@ -278,6 +303,7 @@ async fn run(args: Args) -> Result<(), StartupError> {
         turn = ?config.turn.as_ref().map(|turn| &turn.urls),
         static_dir = ?config.static_dir,
         limits = ?config.limits,
+        ?trusted_proxies,
         "listening"
     );
     let stop = CancellationToken::new();
@@ -380,6 +406,10 @@ mod tests {
             "https://meshdrop.example/",
             "--allowed-origin",
             "https://a.example,https://b.example",
+            "--trusted-proxy",
+            "127.0.0.1,172.16.0.0/12",
+            "--trusted-proxy",
+            "::1",
         ])
         .unwrap()
         .into_config(None);
@@ -400,6 +430,12 @@ mod tests {
             "https://meshdrop.example"
         );
         assert_eq!(config.allowed_origins.len(), 2);
+        let proxies: Vec<String> = config
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(proxies, ["127.0.0.1/32", "172.16.0.0/12", "::1/128"]);
     }
 
     #[test]
@@ -438,6 +474,8 @@ mod tests {
                 "--allowed-origin",
             ),
             (&["--log-format", "xml"], "--log-format"),
+            (&["--trusted-proxy", "proxy.example"], "--trusted-proxy"),
+            (&["--network-secret", "short"], "--network-secret"),
         ] {
             let text = error_text(flags);
             assert!(text.contains(named), "{flags:?} gave {text}");

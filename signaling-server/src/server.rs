@@ -1,18 +1,24 @@
 //! HTTP routes and the server's lifetime: what is served where, and how it stops.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::connect_info::{ConnectInfo, Connected};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State as Shared;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::IncomingStream;
 use axum::Router;
+use meshdrop_protocol::RoomId;
 use tokio::net::{TcpListener, UdpSocket};
 use tower_http::trace::TraceLayer;
 
+use crate::client_address::client_address;
 use crate::config::Config;
+use crate::network_room::Network;
 use crate::state::State;
 use crate::tls::TlsListener;
 use crate::{connection, metrics, origin, stun, web_app};
@@ -63,7 +69,7 @@ async fn run(
         // waits for; they watch this token instead.
         stop.cancel();
     };
-    let app = router(Arc::clone(&state));
+    let app = router(Arc::clone(&state)).into_make_service_with_connect_info::<PeerAddress>();
     let served = match &state.config.tls {
         Some(tls) => {
             let listener = TlsListener::new(listener, tls);
@@ -104,8 +110,25 @@ async fn metrics(Shared(state): Shared<Arc<State>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text)
 }
 
+/// The TCP peer of a connection, plain or TLS.
+#[derive(Debug, Clone, Copy)]
+struct PeerAddress(SocketAddr);
+
+impl Connected<IncomingStream<'_, TcpListener>> for PeerAddress {
+    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+impl Connected<IncomingStream<'_, TlsListener>> for PeerAddress {
+    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
 async fn websocket(
     Shared(state): Shared<Arc<State>>,
+    ConnectInfo(PeerAddress(peer)): ConnectInfo<PeerAddress>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -117,6 +140,7 @@ async fn websocket(
         return (StatusCode::FORBIDDEN, text).into_response();
     }
     let host = host.and_then(origin::host_of);
+    let network_room = network_room(&state, peer, &headers);
     // Tracked from the request on, so a shutdown that starts while the upgrade is
     // still in flight waits for this connection too.
     let tracked = state.connections.token();
@@ -125,7 +149,23 @@ async fn websocket(
         .max_message_size(max_bytes)
         .max_frame_size(max_bytes)
         .on_upgrade(move |socket| async move {
-            connection::run(socket, state, host).await;
+            connection::run(socket, state, host, network_room).await;
             drop(tracked);
         })
+}
+
+/// The room of the network the client at `peer` is on.
+fn network_room(state: &State, peer: SocketAddr, headers: &HeaderMap) -> RoomId {
+    let client = client_address(peer, headers, &state.config.trusted_proxies);
+    if client.ignored_headers {
+        state.untrusted_forwarding_warned.call_once(|| {
+            tracing::warn!(
+                peer = %peer.ip(),
+                "forwarding headers from a peer that is not a trusted proxy are ignored; \
+                 behind a reverse proxy, name it with --trusted-proxy, or every client \
+                 shares the proxy's network room"
+            );
+        });
+    }
+    state.network_rooms.room_of(Network::of(client.address))
 }

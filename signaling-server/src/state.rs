@@ -6,7 +6,7 @@
 //! member of a room sees the room's events in the same order. Nothing here waits: the
 //! lock is never held across an `.await`.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError};
 
 use meshdrop_protocol::signaling::{ErrorCode, PeerInfo, ServerMessage, SignalObject};
 use meshdrop_protocol::{PeerId, RoomId};
@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::metrics::{Gauges, Metrics};
+use crate::network_room::NetworkRooms;
 use crate::outbox::Outbox;
 use crate::rooms::{Joined, Membership, RoomFull, Rooms};
 
@@ -23,6 +24,10 @@ pub struct State {
     /// The built-in STUN server's port, if it runs.
     pub stun_port: Option<u16>,
     rooms: Mutex<Rooms<Outbox>>,
+    /// Names the room of each client's network.
+    pub network_rooms: NetworkRooms,
+    /// Forwarding headers from a peer that is not a trusted proxy are worth one warning.
+    pub untrusted_forwarding_warned: Once,
     /// Shared with the STUN responder, which counts its requests there too.
     pub metrics: Arc<Metrics>,
     /// Cancelled when the server stops; every connection then closes.
@@ -41,6 +46,8 @@ impl State {
         Self {
             stun_port,
             rooms: Mutex::new(Rooms::new(config.limits.max_peers_per_room)),
+            network_rooms: NetworkRooms::new(&config.network_secret),
+            untrusted_forwarding_warned: Once::new(),
             config,
             metrics: Arc::default(),
             shutdown: CancellationToken::new(),

@@ -31,6 +31,7 @@ async fn welcome_lists_the_peers_already_there_and_the_room_hears_of_the_newcome
         version,
         peer_id,
         room,
+        network,
         peers,
         ice_servers: offered,
         limits,
@@ -45,6 +46,7 @@ async fn welcome_lists_the_peers_already_there_and_the_room_hears_of_the_newcome
     )));
     assert_eq!(peer_id.as_str(), &digest[..16]);
     assert_eq!(room.as_str(), "room");
+    assert!(!network, "a named room is a private room");
     assert_eq!(
         peers,
         [PeerInfo {

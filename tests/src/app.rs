@@ -4,12 +4,16 @@
 //! these tests:
 //!
 //! * `#connection[data-state]`: `connecting` | `connected` | `reconnecting` (signaling).
+//! * `#room-kind[data-kind]`: `network` (the page was opened without a room in its link,
+//!   and is in its network's room) | `private` (the link's room, named in a `.room-name`
+//!   child). `#new-private-room`: a button that moves the page to a new random room.
 //! * `#self-id`: own peer id once welcomed. `#name-input`: display name, sent on `change`.
 //! * `#peers li.peer[data-peer-id][data-state]` (`connecting` | `connected` | `failed`)
 //!   with a `.peer-name` child.
 //! * `#chat-form` with `#chat-input`; `#chat-log .chat-message[data-from]` with
 //!   `.chat-sender`, `.chat-time` and `.chat-text` children (own messages included).
-//! * `document.body.dataset.firstChannelMs`: ms from navigation to the first open channel.
+//! * `document.body.dataset.firstPeerMs`: ms from navigation to the first peer shown;
+//!   `document.body.dataset.firstChannelMs`: to the first open channel.
 //! * `input.send-files` (a multiple file input) in each connected peer's row, and in the
 //!   `#everyone` row, which sends to every connected peer; in the same rows
 //!   `input.send-folder` (a `webkitdirectory` input), which sends a folder.
@@ -61,6 +65,8 @@ const SNAPSHOT_SCRIPT: &str = r##"
 const text = (root, selector) => root.querySelector(selector)?.textContent ?? "";
 return {
   connection: document.querySelector("#connection")?.dataset.state ?? null,
+  roomKind: document.querySelector("#room-kind")?.dataset.kind ?? null,
+  roomName: text(document, "#room-kind .room-name"),
   selfId: text(document, "#self-id"),
   peers: [...document.querySelectorAll("#peers li.peer")].map((li) => ({
     id: li.dataset.peerId ?? "",
@@ -73,6 +79,7 @@ return {
     time: text(li, ".chat-time"),
     text: text(li, ".chat-text"),
   })),
+  firstPeerMs: document.body?.dataset.firstPeerMs ?? null,
   firstChannelMs: document.body?.dataset.firstChannelMs ?? null,
   transfers: [...document.querySelectorAll("#transfers li.transfer")].map((li) => ({
     id: li.dataset.transferId ?? "",
@@ -108,10 +115,15 @@ input.dispatchEvent(new Event("change", { bubbles: true }));
 pub struct Snapshot {
     /// `None` until the app has rendered.
     pub connection: Option<String>,
+    /// `network` or `private`; `None` until the app has rendered.
+    pub room_kind: Option<String>,
+    /// The private room's name; empty in the network's room.
+    pub room_name: String,
     /// Empty until welcomed.
     pub self_id: String,
     pub peers: Vec<PeerEntry>,
     pub chat: Vec<ChatEntry>,
+    pub first_peer_ms: Option<String>,
     pub first_channel_ms: Option<String>,
     pub transfers: Vec<TransferEntry>,
 }
@@ -237,10 +249,36 @@ impl App {
         .await
     }
 
+    /// Waits until the page says it is in a room of `kind` (`network` or `private`), and
+    /// returns the private room's name (empty for the network's room).
+    pub async fn wait_for_room_kind(&self, kind: &str) -> Result<String> {
+        self.wait_for(&format!("a room of kind {kind:?}"), |s| {
+            (s.room_kind.as_deref() == Some(kind)).then(|| s.room_name.clone())
+        })
+        .await
+    }
+
+    /// Clicks "New private room".
+    pub async fn start_private_room(&self) -> Result<()> {
+        self.browser
+            .client()
+            .find(Locator::Css("#new-private-room"))
+            .await?
+            .click()
+            .await?;
+        Ok(())
+    }
+
+    /// Milliseconds from navigation to the first peer shown, once there is one.
+    pub async fn first_peer_ms(&self) -> Result<f64> {
+        self.wait_for("the first peer's time", |s| milliseconds(&s.first_peer_ms))
+            .await
+    }
+
     /// Milliseconds from navigation to the first open data channel, once there is one.
-    pub async fn first_channel_ms(&self) -> Result<String> {
+    pub async fn first_channel_ms(&self) -> Result<f64> {
         self.wait_for("the first data channel open time", |s| {
-            s.first_channel_ms.clone()
+            milliseconds(&s.first_channel_ms)
         })
         .await
     }
@@ -264,4 +302,9 @@ impl App {
             .run("renaming", RENAME_SCRIPT, vec![json!(name)])
             .await
     }
+}
+
+/// A time the page recorded, once it has.
+fn milliseconds(recorded: &Option<String>) -> Option<f64> {
+    recorded.as_deref()?.parse().ok()
 }

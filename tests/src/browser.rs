@@ -19,7 +19,7 @@ use tempfile::TempDir;
 
 use crate::driver::Driver;
 use crate::error::{Error, Result};
-use crate::netns::NetNs;
+use crate::netns::{NetNs, RemoteHost, HOST_A, HOST_B};
 use crate::{chromium, firefox};
 
 /// How long one WebDriver script may run; the baseline's bulk transfer is the longest.
@@ -48,7 +48,7 @@ impl fmt::Display for BrowserKind {
 #[derive(Debug, Default)]
 pub struct Launch<'a> {
     kind: BrowserKind,
-    host: Option<&'a NetNs>,
+    host: Option<RemoteHost<'a>>,
     secure_origins: Vec<String>,
     hide_local_ips: bool,
 }
@@ -72,6 +72,15 @@ impl<'a> Launch<'a> {
 
     /// A Chromium on `host`, the B side of a [`crate::TwoHosts`], driven from host A.
     pub fn on_host(host: &'a NetNs) -> Launch<'a> {
+        Launch::on(RemoteHost {
+            ns: host,
+            address: HOST_B,
+            driven_from: HOST_A,
+        })
+    }
+
+    /// A browser on `host`, driven from the test body's namespace.
+    pub fn on(host: RemoteHost<'a>) -> Launch<'a> {
         Launch {
             host: Some(host),
             ..Launch::default()

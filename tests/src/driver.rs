@@ -17,7 +17,7 @@ use tokio::process::{Child, ChildStdout, Command};
 use crate::browser::BrowserKind;
 use crate::error::{Error, Result};
 use crate::firefox;
-use crate::netns::{NetNs, HOST_A, HOST_B};
+use crate::netns::RemoteHost;
 
 /// How long a driver may take to report its port.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -29,8 +29,8 @@ struct DriverProgram {
     args: &'static [&'static str],
     /// Environment for the browser, which inherits the driver's.
     environment: &'static [(&'static str, &'static str)],
-    /// Arguments that let host A drive it on host B.
-    remote_args: fn() -> Vec<String>,
+    /// Arguments that let the test body drive it on a remote host.
+    remote_args: fn(&RemoteHost) -> Vec<String>,
     /// The port in one line of its banner (on standard output), if that line names it.
     port_in: fn(&str) -> Option<u16>,
 }
@@ -39,8 +39,8 @@ const CHROMEDRIVER: DriverProgram = DriverProgram {
     name: "chromedriver",
     args: &["--port=0"],
     environment: &[],
-    // chromedriver then listens on every address, and answers only host A.
-    remote_args: || vec![format!("--allowed-ips={HOST_A}")],
+    // chromedriver then listens on every address, and answers only the test body.
+    remote_args: |host| vec![format!("--allowed-ips={}", host.driven_from)],
     port_in: |line| {
         line.trim_end_matches('.')
             .strip_prefix("ChromeDriver was started successfully on port ")?
@@ -54,7 +54,7 @@ const GECKODRIVER: DriverProgram = DriverProgram {
     args: &["--port", "0"],
     environment: firefox::ENVIRONMENT,
     // geckodriver listens on the one address it is given.
-    remote_args: || vec!["--host".to_owned(), HOST_B.to_string()],
+    remote_args: |host| vec!["--host".to_owned(), host.address.to_string()],
     // "1732912345678	geckodriver	INFO	Listening on 127.0.0.1:41234"
     port_in: |line| {
         let (_, address) = line.split_once("\tListening on ")?;
@@ -81,17 +81,17 @@ pub(crate) struct Driver {
 
 impl Driver {
     /// Starts the driver for `kind` in the calling thread's namespace, reachable on
-    /// loopback; or, given a `host` (the B side of a [`crate::TwoHosts`]), in that host,
-    /// reachable from [`HOST_A`] at [`HOST_B`].
-    pub(crate) async fn start(kind: BrowserKind, host: Option<&NetNs>) -> Result<Driver> {
+    /// loopback; or, given a remote `host`, in that host, reachable from the test body at
+    /// the host's address.
+    pub(crate) async fn start(kind: BrowserKind, host: Option<RemoteHost<'_>>) -> Result<Driver> {
         let program = kind.driver();
         let (mut command, reachable_at) = match host {
             None => (Command::new(program.name), Ipv4Addr::LOCALHOST),
             Some(host) => {
                 let mut command = Command::new("ip");
-                command.args(["netns", "exec", host.name(), program.name]);
-                command.args((program.remote_args)());
-                (command, HOST_B)
+                command.args(["netns", "exec", host.ns.name(), program.name]);
+                command.args((program.remote_args)(&host));
+                (command, host.address)
             }
         };
         command

@@ -1,7 +1,8 @@
 //! End-to-end test harness: real headless Chromium and Firefox, in network namespaces of
 //! their own.
 //!
-//! A test makes a namespace ([`NetNs`], or [`TwoHosts`] for two machines), runs its body in
+//! A test makes a namespace ([`NetNs`], [`TwoHosts`] for two machines, or
+//! [`PublicNetworks`] for networks with public addresses of their own), runs its body in
 //! it with [`run_in`], starts the real signaling server there ([`SignalingServer`]) and
 //! browsers ([`Browser::launch`], or [`Launch`] for Firefox and other placements), and
 //! drives the web app through its UI contract ([`App`]), the same in either browser;
@@ -33,5 +34,5 @@ pub use app::{App, Recipient, TransferButton, TRANSFER_TIMEOUT};
 pub use browser::{Browser, BrowserKind, Launch};
 pub use error::{Error, Result};
 pub use files::TestFile;
-pub use netns::{run_in, NetNs, TwoHosts, HOST_A, HOST_B};
+pub use netns::{run_in, NetNs, PublicNetworks, RemoteHost, Site, TwoHosts, HOST_A, HOST_B};
 pub use server::SignalingServer;

@@ -29,6 +29,15 @@ pub const HOST_A: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 /// The second host's address: the other end of the veth pair, and the default gateway of A.
 pub const HOST_B: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 
+/// [`PublicNetworks`]' home network: the server's address on its link (TEST-NET-2).
+const HOME_GATEWAY: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+/// The home network's public address.
+const HOME: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+/// [`PublicNetworks`]' other network: the server's address on its link (TEST-NET-3).
+const AWAY_GATEWAY: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+/// The other network's public address.
+const AWAY: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 2);
+
 /// A named network namespace, deleted on drop.
 #[derive(Debug)]
 pub struct NetNs {
@@ -133,6 +142,82 @@ impl TwoHosts {
         a.route_default("veth-a", HOST_B)?;
         b.route_default("veth-b", HOST_A)?;
         Ok(TwoHosts { a, b })
+    }
+}
+
+/// A host in another namespace than the test body's, and how the test body reaches it.
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteHost<'a> {
+    pub ns: &'a NetNs,
+    /// Where the test body reaches it.
+    pub address: Ipv4Addr,
+    /// Where its connections from the test body come from.
+    pub driven_from: Ipv4Addr,
+}
+
+/// A server on the internet and two networks that reach it from public addresses of
+/// their own: what the server sees of clients that are not on its LAN.
+///
+/// The test body and the signaling server run in `server`. `home` and `away` are one
+/// host each, on a link of its own to `server` with a default route through it, at
+/// [`Site::address`]; they reach the server at their [`Site::gateway`]. The server does
+/// not forward between the links, so the two networks only ever meet at the server.
+/// The addresses are documentation ranges (TEST-NET-2 and -3): public-looking, and
+/// they never leave these namespaces.
+#[derive(Debug)]
+pub struct PublicNetworks {
+    pub server: NetNs,
+    pub home: Site,
+    pub away: Site,
+}
+
+/// A network of one host with a public address, linked to a [`PublicNetworks`] server.
+#[derive(Debug)]
+pub struct Site {
+    pub ns: NetNs,
+    /// The host's address, which the server sees its connections come from.
+    pub address: Ipv4Addr,
+    /// The server's address on this site's link.
+    pub gateway: Ipv4Addr,
+}
+
+impl PublicNetworks {
+    pub fn create() -> Result<PublicNetworks> {
+        let server = NetNs::with_loopback()?;
+        let home = Site::linked_to(&server, "to-home", HOME_GATEWAY, HOME)?;
+        let away = Site::linked_to(&server, "to-away", AWAY_GATEWAY, AWAY)?;
+        Ok(PublicNetworks { server, home, away })
+    }
+}
+
+impl Site {
+    /// A new host whose link to `server` is `device` there, `uplink` on the host.
+    fn linked_to(
+        server: &NetNs,
+        device: &str,
+        gateway: Ipv4Addr,
+        address: Ipv4Addr,
+    ) -> Result<Site> {
+        let ns = NetNs::with_loopback()?;
+        #[rustfmt::skip]
+        server.ip(&["link", "add", "name", device, "type", "veth", "peer", "name", "uplink", "netns", ns.name()])?;
+        server.bring_up(device, gateway)?;
+        ns.bring_up("uplink", address)?;
+        ns.route_default("uplink", gateway)?;
+        Ok(Site {
+            ns,
+            address,
+            gateway,
+        })
+    }
+
+    /// This host, as the test body in the server's namespace reaches it.
+    pub fn remote(&self) -> RemoteHost<'_> {
+        RemoteHost {
+            ns: &self.ns,
+            address: self.address,
+            driven_from: self.gateway,
+        }
     }
 }
 

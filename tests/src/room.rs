@@ -7,7 +7,7 @@ use crate::app::App;
 use crate::browser::{Browser, Launch};
 use crate::error::Result;
 use crate::files::TestFile;
-use crate::netns::{TwoHosts, HOST_A};
+use crate::netns::{Site, TwoHosts, HOST_A};
 use crate::server::SignalingServer;
 
 /// An app in a room, with the peer id the server gave it.
@@ -62,6 +62,16 @@ pub async fn everyone_names_themselves(peers: &[Peer]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Opens the app without a room, as `label`, in a browser of its own on `site` (a host of
+/// a [`crate::PublicNetworks`]): the page joins its network's room. Returns it welcomed.
+pub async fn open_on_site(site: &Site, server: &SignalingServer, label: &str) -> Result<Peer> {
+    let browser = Launch::on(site.remote())
+        .treat_as_secure(server.origin_at(site.gateway))
+        .start()
+        .await?;
+    welcomed(App::open(browser, &server.network_url_at(site.gateway), label).await?).await
 }
 
 /// Opens the app in `room` in one browser on each host of `hosts`, labelled `labels`: the

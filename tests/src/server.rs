@@ -92,6 +92,11 @@ impl SignalingServer {
         self.room_url_at(Ipv4Addr::LOCALHOST, room)
     }
 
+    /// The app's URL at `host` without a room: the page joins its network's room.
+    pub fn network_url_at(&self, host: Ipv4Addr) -> String {
+        format!("{}/", self.origin_at(host))
+    }
+
     /// The app's URL at `host`, in `room`.
     pub fn room_url_at(&self, host: Ipv4Addr, room: &str) -> String {
         format!("{}/#{room}", self.origin_at(host))

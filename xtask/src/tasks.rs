@@ -72,7 +72,8 @@ pub fn test() -> Result<()> {
 
 /// Times a file transfer between two hosts: browser to browser through Meshdrop and
 /// through a raw data channel, native peer to native peer and native peer to browser; and
-/// samples the receiving page's memory. Prints figures, asserts nothing.
+/// samples the receiving page's memory; then how soon a second page on the same network
+/// finds the first. Prints figures, asserts nothing.
 pub fn bench() -> Result<()> {
     tools::install_web_build_tools()?;
     apt::install_browser_test_packages()?;
@@ -80,7 +81,7 @@ pub fn bench() -> Result<()> {
     build_web_app()?;
     step("Native peer, release build (the benchmark runs target/release/meshdrop)");
     process::run(command(cargo()).args(["build", "--release", "-p", "meshdrop-native"]))?;
-    step("Transfer benchmark in headless Chromium, between two network namespaces");
+    step("Benchmark in headless Chromium: transfers between two network namespaces, then same-network discovery");
     process::run(command(cargo()).args(["run", "-p", "meshdrop-e2e", "--bin", "bench"]))
 }
 

@@ -63,9 +63,10 @@ pub enum MeshEvent {
     ServerError(String),
 }
 
-/// Who we are when we join.
+/// Who we are when we join (and join again after every reconnect).
 pub struct Identity {
-    pub room: RoomId,
+    /// A private room from the link, or `None` for the room of our network.
+    pub room: Option<RoomId>,
     pub name: String,
     /// Secret that makes the server give us the same peer id after a reconnect.
     pub session_key: String,
@@ -87,7 +88,8 @@ struct Inner {
     links: HashMap<PeerId, Link>,
     /// Stamps each link so events from a replaced link are recognised and ignored.
     next_generation: u64,
-    first_channel_open: bool,
+    /// The [`Milestone`]s recorded so far.
+    milestones: HashSet<Milestone>,
 }
 
 struct Link {
@@ -121,7 +123,7 @@ impl Mesh {
             present: HashSet::new(),
             links: HashMap::new(),
             next_generation: 0,
-            first_channel_open: false,
+            milestones: HashSet::new(),
         }));
         let weak = Rc::downgrade(&inner);
         let signaling = Signaling::connect(server_url, move |event| {
@@ -241,7 +243,7 @@ fn on_server_message(inner: &Rc<RefCell<Inner>>, message: ServerMessage) {
             for peer in peers {
                 let offer = !inner.borrow().has_working_link(&peer.id);
                 let id = peer.id.clone();
-                emit(inner, MeshEvent::PeerSeen(peer));
+                peer_seen(inner, peer);
                 if offer {
                     open_link(inner, id, None);
                 }
@@ -249,7 +251,7 @@ fn on_server_message(inner: &Rc<RefCell<Inner>>, message: ServerMessage) {
         }
         ServerMessage::PeerJoined { peer } | ServerMessage::PeerRenamed { peer } => {
             inner.borrow_mut().present.insert(peer.id.clone());
-            emit(inner, MeshEvent::PeerSeen(peer));
+            peer_seen(inner, peer);
         }
         ServerMessage::PeerLeft { peer_id } => {
             let linger = {
@@ -283,6 +285,12 @@ fn on_server_message(inner: &Rc<RefCell<Inner>>, message: ServerMessage) {
             MeshEvent::ServerError(format!("{code:?}: {message}")),
         ),
     }
+}
+
+/// Tell the UI about a peer in the room.
+fn peer_seen(inner: &Rc<RefCell<Inner>>, peer: PeerInfo) {
+    mark_once(inner, Milestone::FirstPeerSeen);
+    emit(inner, MeshEvent::PeerSeen(peer));
 }
 
 /// Open a fresh link to `peer`, replacing any old one: as the offerer when `offer` is
@@ -367,7 +375,7 @@ fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, event: LinkEvent) {
             signal: signal.into(),
         }),
         LinkEvent::State(LinkState::Connected) => {
-            mark_first_channel_open(inner);
+            mark_once(inner, Milestone::FirstChannelOpen);
             start_transfers(inner, peer);
             emit(
                 inner,
@@ -450,10 +458,28 @@ fn start_transfers(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
     }
 }
 
-/// Record, once, how long after navigation the first data channel opened: the
-/// end-to-end tests read it from `document.body.dataset.firstChannelMs`.
-fn mark_first_channel_open(inner: &Rc<RefCell<Inner>>) {
-    if std::mem::replace(&mut inner.borrow_mut().first_channel_open, true) {
+/// Moments of a page's start that the end-to-end tests and the benchmark read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Milestone {
+    /// The page learnt of another peer in the room, and shows it.
+    FirstPeerSeen,
+    /// A data channel to a peer opened.
+    FirstChannelOpen,
+}
+
+impl Milestone {
+    /// Where it is recorded: `document.body.dataset.<key>`.
+    fn dataset_key(self) -> &'static str {
+        match self {
+            Self::FirstPeerSeen => "firstPeerMs",
+            Self::FirstChannelOpen => "firstChannelMs",
+        }
+    }
+}
+
+/// Record, the first time only, how long after navigation `milestone` happened.
+fn mark_once(inner: &Rc<RefCell<Inner>>, milestone: Milestone) {
+    if !inner.borrow_mut().milestones.insert(milestone) {
         return;
     }
     let window = web_sys::window();
@@ -465,6 +491,6 @@ fn mark_first_channel_open(inner: &Rc<RefCell<Inner>>) {
     if let (Some(elapsed), Some(body)) = (elapsed, body) {
         let _ = body
             .dataset()
-            .set("firstChannelMs", &format!("{}", elapsed.round()));
+            .set(milestone.dataset_key(), &format!("{}", elapsed.round()));
     }
 }

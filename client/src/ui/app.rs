@@ -9,6 +9,7 @@ use yew::prelude::*;
 use super::attention::Attention;
 use super::chat::ChatPanel;
 use super::peers::PeerList;
+use super::room::RoomChoice;
 use super::share::SharePanel;
 use super::shared::SharedFiles;
 use super::state::{RoomAction, RoomState};
@@ -21,7 +22,7 @@ use meshdrop_protocol::PeerId;
 
 #[function_component(App)]
 pub fn app() -> Html {
-    let room = use_memo((), |_| identity::room_from_location());
+    let room = use_memo((), |_| identity::room_in_link());
     let name = use_state(identity::display_name);
     let state = use_reducer(RoomState::default);
     let mesh: Rc<RefCell<Option<Mesh>>> = use_mut_ref(|| None);
@@ -105,6 +106,7 @@ pub fn app() -> Html {
         <div class="app">
             <header class="topbar">
                 <h1 class="brand">{ "Meshdrop" }</h1>
+                <RoomChoice room={(*room).clone()} />
                 <Attention state={state.clone()} />
                 <ConnectionBadge status={state.signaling} />
             </header>

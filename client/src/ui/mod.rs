@@ -6,6 +6,7 @@ mod attention;
 mod chat;
 mod peers;
 mod picking;
+mod room;
 mod save_all;
 mod share;
 mod shared;

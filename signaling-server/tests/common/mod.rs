@@ -15,6 +15,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 
@@ -195,8 +197,19 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(addr: SocketAddr) -> Self {
-        let url = format!("ws://{addr}/ws");
-        let (socket, _) = connect_async(url).await.unwrap();
+        Self::connect_with_headers(addr, &[]).await
+    }
+
+    /// [`Client::connect`], with extra `(name, value)` headers on the upgrade request.
+    pub async fn connect_with_headers(addr: SocketAddr, headers: &[(&str, &str)]) -> Self {
+        let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
+        for (name, value) in headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).unwrap();
+            request
+                .headers_mut()
+                .append(name, HeaderValue::from_str(value).unwrap());
+        }
+        let (socket, _) = connect_async(request).await.unwrap();
         Self { socket }
     }
 

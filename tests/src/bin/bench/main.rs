@@ -15,7 +15,13 @@
 //! timed: no memory sampling, no polling of the pages.
 //! First of all, the page weight: what a first visit downloads, gzipped.
 //! It prints figures and asserts nothing: a benchmark informs, the tests decide.
+//!
+//! Then [`discovery`] times a second page finding the first on the same network.
+//!
+//! `bench SECTION...` runs only the sections named (`transfers`, `discovery`); without
+//! arguments it runs them all.
 
+mod discovery;
 mod native_peer;
 
 use std::collections::BTreeMap;
@@ -73,7 +79,37 @@ impl AppTransfer {
 /// The most a first visit may download, gzipped.
 const PAGE_WEIGHT_TARGET_KB: f64 = 250.0;
 
+/// One part of the benchmark: its name on the command line, and what it runs.
+type Section = (&'static str, fn() -> Result<()>);
+
+/// The sections of the benchmark, in the order they run.
+const SECTIONS: [Section; 3] = [
+    ("page", page),
+    ("transfers", transfers),
+    ("discovery", discovery::run),
+];
+
 fn main() -> Result<()> {
+    let chosen: Vec<String> = std::env::args().skip(1).collect();
+    let known = |name: &String| SECTIONS.iter().any(|(section, _)| section == name);
+    if let Some(unknown) = chosen.iter().find(|name| !known(name)) {
+        let names: Vec<&str> = SECTIONS.iter().map(|(name, _)| *name).collect();
+        eprintln!(
+            "unknown section {unknown:?}; the sections are {}",
+            names.join(", ")
+        );
+        std::process::exit(2);
+    }
+    for (name, run) in SECTIONS {
+        if chosen.is_empty() || chosen.iter().any(|chosen| chosen == name) {
+            run()?;
+        }
+    }
+    Ok(())
+}
+
+/// What a first visit downloads.
+fn page() -> Result<()> {
     let weight = page_weight::measure()?;
     println!(
         "Page weight, gzipped (wasm + JS + CSS in dist/, {} files): {:.1} KB, {:.1} KB before gzip \
@@ -82,6 +118,11 @@ fn main() -> Result<()> {
         kb(weight.gzipped_bytes),
         kb(weight.bytes)
     );
+    Ok(())
+}
+
+/// Transfer speed and memory, between two hosts.
+fn transfers() -> Result<()> {
     let hosts = TwoHosts::create()?;
     run_in(&hosts.a, async {
         let server = SignalingServer::start().await?;
