@@ -4,6 +4,7 @@
 //! Yew components that show them. The two meet only through `MeshEvent`s going up and
 //! method calls on `Mesh` coming down.
 
+mod device;
 mod identity;
 mod mesh;
 mod transfer;

@@ -4,23 +4,29 @@
 //! these tests:
 //!
 //! * `#connection[data-state]`: `connecting` | `connected` | `reconnecting` (signaling).
-//! * `#self-id`: own peer id once welcomed. `#name-input`: display name, sent on `change`.
+//! * `#self-id[data-peer-id]`: own peer id once welcomed (a hidden element: people never
+//!   see ids). `#name-input`: display name, sent on `change`.
 //! * `#peers li.peer[data-peer-id][data-state]` (`connecting` | `connected` | `failed`)
-//!   with a `.peer-name` child.
+//!   with a `.peer-name` child and, once connected, a `.peer-device` ("Chrome on Android").
 //! * `#chat-form` with `#chat-input`; `#chat-log .chat-message[data-from]` with
 //!   `.chat-sender`, `.chat-time` and `.chat-text` children (own messages included).
 //! * `document.body.dataset.firstChannelMs`: ms from navigation to the first open channel.
-//! * `input.send-files` (a multiple file input) in each connected peer's row, and in the
-//!   `#everyone` row, which sends to every connected peer.
-//! * `#transfers li.transfer[data-transfer-id][data-peer-id][data-direction][data-state]`
-//!   (see [`TransferEntry`]) with `.transfer-title`, `.transfer-files li` (`.file-name`,
-//!   `.file-size`, `.file-type`), `.transfer-progress`, `.transfer-error`, the buttons
+//! * `input.send-files` (a multiple file input, out of sight: its tile's button opens it)
+//!   in each connected peer's tile, and in the `#everyone` tile, which sends to every
+//!   connected peer.
+//! * `li.transfer[data-transfer-id][data-peer-id][data-direction][data-state]`
+//!   (see [`TransferEntry`]), in `#offers` while an incoming one waits for an answer,
+//!   else in `#transfers`, with `.transfer-title`, `.transfer-files li` (`.file-name`,
+//!   `.file-size`, `.file-type`), `.transfer-status` (the state in words),
+//!   `.transfer-progress` (only while bytes move), `.transfer-error`, the buttons
 //!   `button.accept`, `button.decline` and `button.cancel`, and an `a.save[href][download]`
 //!   per received file that passed its digest check.
+//! * Drops, pastes, the "Send to…" picker and "Clear finished": see `app/gestures.rs`.
 //!
 //! The whole contract is read in one script call ([`Snapshot`]); waits are predicates on
 //! snapshots, so a timeout reports everything the page showed last.
 
+mod gestures;
 mod transfers;
 
 pub use transfers::{
@@ -47,11 +53,12 @@ const SNAPSHOT_SCRIPT: &str = r##"
 const text = (root, selector) => root.querySelector(selector)?.textContent ?? "";
 return {
   connection: document.querySelector("#connection")?.dataset.state ?? null,
-  selfId: text(document, "#self-id"),
+  selfId: document.querySelector("#self-id")?.dataset.peerId ?? "",
   peers: [...document.querySelectorAll("#peers li.peer")].map((li) => ({
     id: li.dataset.peerId ?? "",
     state: li.dataset.state ?? "",
     name: text(li, ".peer-name"),
+    device: text(li, ".peer-device"),
   })),
   chat: [...document.querySelectorAll("#chat-log .chat-message")].map((li) => ({
     from: li.dataset.from ?? "",
@@ -60,7 +67,7 @@ return {
     text: text(li, ".chat-text"),
   })),
   firstChannelMs: document.body?.dataset.firstChannelMs ?? null,
-  transfers: [...document.querySelectorAll("#transfers li.transfer")].map((li) => ({
+  transfers: [...document.querySelectorAll("li.transfer")].map((li) => ({
     id: li.dataset.transferId ?? "",
     peer: li.dataset.peerId ?? "",
     direction: li.dataset.direction ?? "",
@@ -71,6 +78,7 @@ return {
       size: text(file, ".file-size"),
       mime: text(file, ".file-type"),
     })),
+    status: text(li, ".transfer-status"),
     progress: text(li, ".transfer-progress"),
     error: text(li, ".transfer-error"),
     buttons: [...li.querySelectorAll("button")].map((button) => button.classList[0] ?? ""),
@@ -105,6 +113,8 @@ pub struct PeerEntry {
     pub id: String,
     pub state: String,
     pub name: String,
+    /// What the device said it is, like "Chrome on Android"; empty until its link opens.
+    pub device: String,
 }
 
 /// One `#chat-log .chat-message`.

@@ -41,7 +41,13 @@ pub struct Launch<'a> {
     host: Option<&'a NetNs>,
     secure_origins: Vec<String>,
     hide_local_ips: bool,
+    dark: bool,
+    phone: bool,
+    user_agent: Option<String>,
 }
+
+/// A phone's screen in CSS pixels (an iPhone 14's), drawn at twice the density.
+pub const PHONE_SCREEN: (u32, u32) = (390, 844);
 
 impl<'a> Launch<'a> {
     /// A browser in the calling thread's namespace.
@@ -72,6 +78,24 @@ impl<'a> Launch<'a> {
         self
     }
 
+    /// Prefers dark colours (`prefers-color-scheme: dark`), as a system in dark mode does.
+    pub fn dark(mut self) -> Launch<'a> {
+        self.dark = true;
+        self
+    }
+
+    /// A window the size of a phone's screen, [`PHONE_SCREEN`], at a phone's pixel density.
+    pub fn phone(mut self) -> Launch<'a> {
+        self.phone = true;
+        self
+    }
+
+    /// Says it is `user_agent`, as another browser on another device would.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Launch<'a> {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
     pub async fn start(self) -> Result<Browser> {
         let profile = tempfile::Builder::new()
             .prefix("meshdrop-e2e-profile-")
@@ -98,15 +122,30 @@ impl<'a> Launch<'a> {
         if !self.hide_local_ips {
             args.push(SHOW_LOCAL_IPS.to_string());
         }
+        if self.dark {
+            // Blink's PreferredColorScheme: 0 is dark, 1 light.
+            args.push("--blink-settings=preferredColorScheme=0".to_string());
+        }
+        if let Some(user_agent) = &self.user_agent {
+            args.push(format!("--user-agent={user_agent}"));
+        }
         if !self.secure_origins.is_empty() {
             args.push(format!(
                 "--unsafely-treat-insecure-origin-as-secure={}",
                 self.secure_origins.join(",")
             ));
         }
+        let mut chrome_options = json!({ "binary": "/usr/bin/chromium", "args": args });
+        if self.phone {
+            // Headless windows are at least 500 px wide; emulation sizes the page itself.
+            let (width, height) = PHONE_SCREEN;
+            chrome_options["mobileEmulation"] = json!({
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 2, "touch": true, "mobile": true },
+            });
+        }
         let capabilities = json!({
             "browserName": "chrome",
-            "goog:chromeOptions": { "binary": "/usr/bin/chromium", "args": args },
+            "goog:chromeOptions": chrome_options,
             "timeouts": { "script": SCRIPT_TIMEOUT.as_millis() as u64 },
         });
         match capabilities {
@@ -144,6 +183,11 @@ impl Browser {
     /// Navigates to `url` and waits for the page to load.
     pub async fn goto(&self, url: &str) -> Result<()> {
         Ok(self.client.goto(url).await?)
+    }
+
+    /// A PNG of what the window shows.
+    pub async fn screenshot(&self) -> Result<Vec<u8>> {
+        Ok(self.client.screenshot().await?)
     }
 
     /// Runs `script` as the body of a function (`arguments[i]` are `args`); a returned promise

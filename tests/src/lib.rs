@@ -23,7 +23,7 @@ mod server;
 pub mod wait;
 
 pub use app::{App, Recipient, TransferButton, TRANSFER_TIMEOUT};
-pub use browser::{Browser, Launch};
+pub use browser::{Browser, Launch, PHONE_SCREEN};
 pub use error::{Error, Result};
 pub use files::TestFile;
 pub use netns::{run_in, NetNs, TwoHosts, HOST_A, HOST_B};

@@ -44,6 +44,7 @@ pub fn test() -> Result<()> {
     process::run(command(cargo()).args(["fmt", "--all", "--check"]))?;
     tools::install_web_build_tools()?;
     apt::install_browser_test_packages()?;
+    tools::install_browser_test_tools()?;
     build_web_app()?;
     step("Lints");
     process::run(command(cargo()).args([

@@ -100,6 +100,25 @@ fn wasm_opt() -> Result<()> {
         .arg(format!("binaryen@{version}")))
 }
 
+/// axe-core, the accessibility checker the browser tests inject into the page
+/// (tests/tests/accessibility.rs reads `.tools/node_modules/axe-core/axe.min.js`).
+const AXE_CORE_VERSION: &str = "4.14.1";
+
+/// What the browser tests need from npm: axe-core.
+pub fn install_browser_test_tools() -> Result<()> {
+    step(&format!("axe-core {AXE_CORE_VERSION}"));
+    let package = workspace::tools_dir().join("node_modules/axe-core/package.json");
+    let installed = std::fs::read_to_string(&package).unwrap_or_default();
+    if installed.contains(&format!("\"version\": \"{AXE_CORE_VERSION}\"")) {
+        println!("installed");
+        return Ok(());
+    }
+    run(command("npm")
+        .args(["install", "--no-audit", "--no-fund", "--prefix"])
+        .arg(workspace::tools_dir())
+        .arg(format!("axe-core@{AXE_CORE_VERSION}")))
+}
+
 /// The cargo that runs this xtask, so installs use the same toolchain.
 pub fn cargo() -> String {
     env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())

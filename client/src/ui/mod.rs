@@ -4,6 +4,7 @@
 mod app;
 mod chat;
 mod peers;
+mod picker;
 mod state;
 mod transfers;
 
