@@ -40,11 +40,12 @@ return axe.run(document, { resultTypes: ["violations"] }).then((results) =>
   })));
 "#;
 
-/// Every control the Tab key reaches, with whether a person can see it.
+/// Every control the Tab key reaches (enabled, in the tab order and rendered: Tab skips
+/// what `display: none` hides), with whether a person can see it.
 const TAB_STOPS: &str = r#"
 const focusable = "a[href], button, input, select, textarea, summary, [tabindex]";
 return [...document.querySelectorAll(focusable)]
-  .filter((element) => !element.disabled && element.tabIndex >= 0 && !element.closest("dialog:not([open])"))
+  .filter((element) => !element.disabled && element.tabIndex >= 0 && element.checkVisibility())
   .map((element) => {
     const box = element.getBoundingClientRect();
     const style = getComputedStyle(element);
