@@ -3,9 +3,12 @@
 //! A private room lives in the URL fragment (`/#room`), so a link is all it takes to
 //! share it and the room name never reaches the server's access logs. A page opened
 //! without one joins the room of its network, which the server picks. The display name
-//! is kept in `localStorage` so a returning user keeps theirs.
+//! is kept in `localStorage`, from the first visit on, so a returning user keeps theirs.
 
+use meshdrop_protocol::frame::Device;
 use meshdrop_protocol::RoomId;
+
+use crate::device;
 
 const ADJECTIVES: &[&str] = &[
     "Amber", "Brave", "Calm", "Clever", "Cosmic", "Daring", "Gentle", "Golden", "Happy", "Jolly",
@@ -50,17 +53,31 @@ pub fn go_to_room(room: &RoomId) {
     }
 }
 
-/// The stored display name, or a friendly random one ("Swift Otter").
+/// The stored display name; at the first visit, a friendly random one ("Swift Otter"),
+/// stored at once so that the page keeps it across reloads.
 pub fn display_name() -> String {
     let stored = storage().and_then(|storage| storage.get_item(NAME_KEY).ok().flatten());
     stored.unwrap_or_else(|| {
         let bytes = random_bytes(2);
-        format!(
+        let name = format!(
             "{} {}",
             ADJECTIVES[usize::from(bytes[0]) % ADJECTIVES.len()],
             ANIMALS[usize::from(bytes[1]) % ANIMALS.len()]
-        )
+        );
+        remember_name(&name);
+        name
     })
+}
+
+/// The device this page runs on, from its user agent.
+pub fn this_device() -> Device {
+    let navigator = web_sys::window().map(|window| window.navigator());
+    let user_agent = navigator
+        .as_ref()
+        .and_then(|navigator| navigator.user_agent().ok())
+        .unwrap_or_default();
+    let touch_points = navigator.map_or(0, |navigator| navigator.max_touch_points());
+    device::from_user_agent(&user_agent, u32::try_from(touch_points).unwrap_or(0))
 }
 
 pub fn remember_name(name: &str) {

@@ -157,6 +157,11 @@ impl Room {
                 text,
                 sent_at_ms,
             }],
+            // This peer shows no devices; the frame is for pages that do.
+            MeshEvent::Control {
+                frame: ControlFrame::Hello { .. },
+                ..
+            } => Vec::new(),
             MeshEvent::Control { from, frame } => {
                 let events = match self.transfers_mut(&from) {
                     Some(transfers) => transfers.on_control(frame).await,

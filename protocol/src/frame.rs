@@ -69,6 +69,31 @@ pub enum ControlFrame {
     },
     /// Receiver → sender: every file arrived and matched its digest.
     Complete { transfer: TransferId },
+    /// Either side, once, when the control channel opens: what kind of device this peer
+    /// runs on, so the other can show it the way people recognise their devices
+    /// ("Chrome on Android", with a phone icon). Purely informative; a peer may never
+    /// send it, and one that does not know it drops it like any unknown frame.
+    Hello { device: Device },
+}
+
+/// A short description of a peer's device, as it describes itself. Peers may send
+/// anything here: show it as text, never trust it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    pub kind: DeviceKind,
+    /// Like "Chrome", "Firefox", "Safari"; empty if unknown.
+    pub browser: String,
+    /// Like "Android", "iOS", "Windows", "macOS", "Linux"; empty if unknown.
+    pub os: String,
+}
+
+/// The shape of a device, which decides its icon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    Phone,
+    Tablet,
+    Desktop,
 }
 
 /// Reads a timestamp written as a non-negative integer or float, as a whole number.
@@ -216,6 +241,20 @@ mod tests {
             serde_json::from_value::<FileMeta>(loose).unwrap().path,
             None
         );
+    }
+
+    #[test]
+    fn hello_frames_carry_the_device() {
+        let frame = ControlFrame::Hello {
+            device: Device {
+                kind: DeviceKind::Phone,
+                browser: "Chrome".into(),
+                os: "Android".into(),
+            },
+        };
+        let wire = json!({"type": "hello", "device": {"kind": "phone", "browser": "Chrome", "os": "Android"}});
+        assert_eq!(serde_json::to_value(&frame).unwrap(), wire);
+        assert_eq!(serde_json::from_value::<ControlFrame>(wire).unwrap(), frame);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 // in a page. Returns the file's size and the slices' SHA-256s in lowercase hex.
 const [peer, id, name, offsets, len] = arguments;
 const row = document.querySelector(
-  `#transfers li.transfer[data-peer-id="${peer}"][data-transfer-id="${id}"]`);
+  `li.transfer[data-peer-id="${peer}"][data-transfer-id="${id}"]`);
 const link = [...(row?.querySelectorAll("a.save") ?? [])]
   .find((a) => a.getAttribute("download") === name);
 return (async () => {

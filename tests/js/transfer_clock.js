@@ -12,7 +12,7 @@ window.transferClock ??= (() => {
   let waiters = [];
   const record = () => {
     const now = performance.now();
-    for (const row of document.querySelectorAll("#transfers li.transfer")) {
+    for (const row of document.querySelectorAll("li.transfer")) {
       const times = (seen[`${row.dataset.peerId}/${row.dataset.transferId}`] ??= {});
       times[row.dataset.state] ??= now;
       if (row.querySelector("a.save")) times.saved ??= now;

@@ -7,25 +7,30 @@
 //! * `#room-kind[data-kind]`: `network` (the page was opened without a room in its link,
 //!   and is in its network's room) | `private` (the link's room, named in a `.room-name`
 //!   child). `#new-private-room`: a button that moves the page to a new random room.
-//! * `#self-id`: own peer id once welcomed. `#name-input`: display name, sent on `change`.
+//! * `#self-id[data-peer-id]`: own peer id once welcomed (a hidden element: people never
+//!   see ids). `#name-input`: display name, sent on `change`.
 //! * `#peers li.peer[data-peer-id][data-state]` (`connecting` | `connected` | `failed`)
-//!   with a `.peer-name` child.
+//!   with a `.peer-name` child and, once connected, a `.peer-device` ("Chrome on Android").
 //! * `#chat-form` with `#chat-input`; `#chat-log .chat-message[data-from]` with
 //!   `.chat-sender`, `.chat-time` and `.chat-text` children (own messages included).
 //! * `document.body.dataset.firstPeerMs`: ms from navigation to the first peer shown;
 //!   `document.body.dataset.firstChannelMs`: to the first open channel.
-//! * `input.send-files` (a multiple file input) in each connected peer's row, and in the
-//!   `#everyone` row, which sends to every connected peer; in the same rows
-//!   `input.send-folder` (a `webkitdirectory` input), which sends a folder.
-//! * `#transfers li.transfer[data-transfer-id][data-peer-id][data-direction][data-state]`
-//!   (see [`TransferEntry`]) with `.transfer-title`, `.transfer-files li` (`.file-name`,
-//!   `.file-size`, `.file-type`, and `.file-folder` " in album/2024" for a file in a folder), `.transfer-progress`, `.transfer-error`, the buttons
-//!   `button.accept`, `button.decline` and `button.cancel`, and an
-//!   `a.save[href][download][data-path]` per received file that passed its digest check
-//!   (`data-path`: its sanitised path in a saved folder). Once every file of an offer of
-//!   several arrived, where the browser can save into a picked folder:
-//!   `button.save-all` and `.save-all-status[data-state]` (`idle` | `saving` | `saved` |
-//!   `failed`), and once saved as a zip (no folder picker), `a.save-all-zip[href]`.
+//! * `input.send-files` (a multiple file input, out of sight: its tile's button opens it)
+//!   in each connected peer's tile, and in the `#everyone` tile, which sends to every
+//!   connected peer; in the same tiles `input.send-folder` (a `webkitdirectory` input,
+//!   out of sight too), which sends a folder.
+//! * `li.transfer[data-transfer-id][data-peer-id][data-direction][data-state]`
+//!   (see [`TransferEntry`]), in `#offers` while an incoming one waits for an answer,
+//!   else in `#transfers`, with `.transfer-title`, `.transfer-files li` (`.file-name`,
+//!   `.file-size`, `.file-type`, and `.file-folder` " in album/2024" for a file in a
+//!   folder), `.transfer-status` (the state in words), `.transfer-progress` (only while
+//!   bytes move), `.transfer-error`, the buttons `button.accept`, `button.decline` and
+//!   `button.cancel`, and an `a.save[href][download][data-path]` per received file that
+//!   passed its digest check (`data-path`: its sanitised path in a saved folder). Once
+//!   every file of an offer of several arrived, where the browser can save into a picked
+//!   folder: `button.save-all` and `.save-all-status[data-state]` (`idle` | `saving` |
+//!   `saved` | `failed`), and once saved as a zip (no folder picker), `a.save-all-zip[href]`.
+//! * Drops, pastes, the "Send to…" picker and "Clear finished": see `app/gestures.rs`.
 //! * `#share`: `#room-qr` (an SVG QR code of the room link), `#room-link`,
 //!   `#copy-link[data-state]` (`ready` | `copied` | `selected`), `#share-link` where the
 //!   browser has Web Share; `#notify-me[data-permission]` (`default` | `granted`);
@@ -36,6 +41,7 @@
 //! snapshots, so a timeout reports everything the page showed last.
 
 mod folders;
+mod gestures;
 mod share;
 mod transfers;
 
@@ -67,11 +73,12 @@ return {
   connection: document.querySelector("#connection")?.dataset.state ?? null,
   roomKind: document.querySelector("#room-kind")?.dataset.kind ?? null,
   roomName: text(document, "#room-kind .room-name"),
-  selfId: text(document, "#self-id"),
+  selfId: document.querySelector("#self-id")?.dataset.peerId ?? "",
   peers: [...document.querySelectorAll("#peers li.peer")].map((li) => ({
     id: li.dataset.peerId ?? "",
     state: li.dataset.state ?? "",
     name: text(li, ".peer-name"),
+    device: text(li, ".peer-device"),
   })),
   chat: [...document.querySelectorAll("#chat-log .chat-message")].map((li) => ({
     from: li.dataset.from ?? "",
@@ -81,7 +88,7 @@ return {
   })),
   firstPeerMs: document.body?.dataset.firstPeerMs ?? null,
   firstChannelMs: document.body?.dataset.firstChannelMs ?? null,
-  transfers: [...document.querySelectorAll("#transfers li.transfer")].map((li) => ({
+  transfers: [...document.querySelectorAll("li.transfer")].map((li) => ({
     id: li.dataset.transferId ?? "",
     peer: li.dataset.peerId ?? "",
     direction: li.dataset.direction ?? "",
@@ -93,6 +100,7 @@ return {
       mime: text(file, ".file-type"),
       folder: text(file, ".file-folder"),
     })),
+    status: text(li, ".transfer-status"),
     progress: text(li, ".transfer-progress"),
     error: text(li, ".transfer-error"),
     buttons: [...li.querySelectorAll("button")].map((button) => button.classList[0] ?? ""),
@@ -134,6 +142,8 @@ pub struct PeerEntry {
     pub id: String,
     pub state: String,
     pub name: String,
+    /// What the device said it is, like "Chrome on Android"; empty until its link opens.
+    pub device: String,
 }
 
 /// One `#chat-log .chat-message`.

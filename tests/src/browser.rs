@@ -51,7 +51,13 @@ pub struct Launch<'a> {
     host: Option<RemoteHost<'a>>,
     secure_origins: Vec<String>,
     hide_local_ips: bool,
+    dark: bool,
+    phone: bool,
+    user_agent: Option<String>,
 }
+
+/// A phone's screen in CSS pixels (an iPhone 14's), drawn at twice the density.
+pub const PHONE_SCREEN: (u32, u32) = (390, 844);
 
 /// What the browser-specific modules turn into capabilities.
 #[derive(Debug)]
@@ -62,6 +68,12 @@ pub(crate) struct Settings<'a> {
     pub secure_origins: &'a [String],
     /// Whether ICE host candidates hide behind mDNS names (the browsers' default).
     pub hide_local_ips: bool,
+    /// Prefer dark colours.
+    pub dark: bool,
+    /// Size the page as a phone's screen, [`PHONE_SCREEN`].
+    pub phone: bool,
+    /// Claim this user agent instead of the browser's own.
+    pub user_agent: Option<&'a str>,
 }
 
 impl<'a> Launch<'a> {
@@ -108,6 +120,24 @@ impl<'a> Launch<'a> {
         self
     }
 
+    /// Prefers dark colours (`prefers-color-scheme: dark`), as a system in dark mode does.
+    pub fn dark(mut self) -> Launch<'a> {
+        self.dark = true;
+        self
+    }
+
+    /// A window the size of a phone's screen, [`PHONE_SCREEN`], at a phone's pixel density.
+    pub fn phone(mut self) -> Launch<'a> {
+        self.phone = true;
+        self
+    }
+
+    /// Says it is `user_agent`, as another browser on another device would.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Launch<'a> {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
     pub async fn start(self) -> Result<Browser> {
         let profile = tempfile::Builder::new()
             .prefix("meshdrop-e2e-profile-")
@@ -133,6 +163,9 @@ impl<'a> Launch<'a> {
             profile: profile.path(),
             secure_origins: &self.secure_origins,
             hide_local_ips: self.hide_local_ips,
+            dark: self.dark,
+            phone: self.phone,
+            user_agent: self.user_agent.as_deref(),
         };
         let mut capabilities = match self.kind {
             BrowserKind::Chromium => chromium::capabilities(&settings),
@@ -175,6 +208,11 @@ impl Browser {
     /// Navigates to `url` and waits for the page to load.
     pub async fn goto(&self, url: &str) -> Result<()> {
         Ok(self.client.goto(url).await?)
+    }
+
+    /// A PNG of what the window shows.
+    pub async fn screenshot(&self) -> Result<Vec<u8>> {
+        Ok(self.client.screenshot().await?)
     }
 
     /// Runs `script` as the body of a function (`arguments[i]` are `args`); a returned promise

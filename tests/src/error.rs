@@ -72,7 +72,7 @@ pub enum Error {
 
 impl Error {
     /// Wraps an I/O error with what the harness was doing when it happened.
-    pub(crate) fn io(action: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+    pub fn io(action: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
         let action = action.into();
         move |source| Error::Io { action, source }
     }

@@ -80,6 +80,20 @@ pub(crate) fn capabilities(settings: &Settings) -> Map<String, Value> {
         let hosts: Vec<&str> = settings.secure_origins.iter().map(|o| host_of(o)).collect();
         prefs.insert("dom.securecontext.allowlist".into(), hosts.join(",").into());
     }
+    if settings.dark {
+        // 0: pages see `prefers-color-scheme: dark`.
+        prefs.insert(
+            "layout.css.prefers-color-scheme.content-override".into(),
+            0.into(),
+        );
+    }
+    if let Some(user_agent) = settings.user_agent {
+        prefs.insert("general.useragent.override".into(), user_agent.into());
+    }
+    assert!(
+        !settings.phone,
+        "the harness emulates a phone's screen in Chromium only"
+    );
     json_object(json!({
         "browserName": "firefox",
         "moz:firefoxOptions": {

@@ -31,7 +31,7 @@ mod server;
 pub mod wait;
 
 pub use app::{App, Recipient, TransferButton, TRANSFER_TIMEOUT};
-pub use browser::{Browser, BrowserKind, Launch};
+pub use browser::{Browser, BrowserKind, Launch, PHONE_SCREEN};
 pub use error::{Error, Result};
 pub use files::TestFile;
 pub use netns::{run_in, NetNs, PublicNetworks, RemoteHost, Site, TwoHosts, HOST_A, HOST_B};

@@ -134,7 +134,8 @@ pub async fn assert_delivered(
     let (sending, sender_id) = sender;
     let (receiving, receiver_id) = receiver;
     let done = receiving.wait_for_transfer(sender_id, id, "done").await?;
-    sending.wait_for_transfer(receiver_id, id, "done").await?;
+    let sent = sending.wait_for_transfer(receiver_id, id, "done").await?;
+    assert_eq!(sent.status, "Done", "{sent:#?}");
     let names: Vec<&str> = files.iter().map(|file| file.name()).collect();
     let saved = receiving
         .wait_for(&format!("a save link for each of {names:?}"), |s| {

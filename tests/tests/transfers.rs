@@ -196,9 +196,10 @@ fn cancel_mid_way_then_send_again(canceller: Canceller) -> Result<()> {
             .0
             .wait_for_transfer(&cancelling.1, &id, "cancelled")
             .await?;
-        assert!(
-            theirs.error.starts_with("Cancelled by the peer"),
-            "{} says the peer cancelled: {theirs:#?}",
+        assert_eq!(
+            theirs.error,
+            format!("Cancelled by {}.", cancelling.0.label()),
+            "{} says who cancelled, once",
             other.0.label()
         );
         for entry in [&mine, &theirs] {
@@ -248,6 +249,40 @@ fn files_from_a_page_without_webcrypto_verify() -> Result<()> {
             .click_transfer_button(&bob.1, &id, TransferButton::Accept)
             .await?;
         assert_delivered(bob, alice, &id, &files.each()).await
+    })
+}
+
+/// A page without a secure context has no file storage, so it cannot take files. When
+/// its user accepts, both sides must say why, and how to fix it, not "You cancelled".
+#[test]
+fn a_receiver_that_cannot_store_files_says_why_on_both_sides() -> Result<()> {
+    let hosts = TwoHosts::create()?;
+    run_in(&hosts.a, async {
+        let server = SignalingServer::start().await?;
+        let plain_http = Launch::on_host(&hosts.b);
+        let peers = join_across_with(plain_http, &server, "no-storage", ["alice", "bob"]).await?;
+        everyone_connected(&peers).await?;
+        everyone_names_themselves(&peers).await?;
+        let (alice, bob) = (&peers[0], &peers[1]);
+        let dir = scratch_dir()?;
+        let file = TestFile::random(dir.path(), "for-bob.bin", MIB)?;
+        let id = offer(alice, bob, &[&file]).await?;
+        bob.0
+            .click_transfer_button(&alice.1, &id, TransferButton::Accept)
+            .await?;
+        for (app, other) in [(&alice.0, &bob.1), (&bob.0, &alice.1)] {
+            let entry = app.wait_for_transfer(other, &id, "failed").await?;
+            assert!(
+                entry
+                    .error
+                    .starts_with("Failed: the receiving page cannot store files")
+                    && entry.error.contains("not a secure context")
+                    && entry.error.contains("HTTPS, or on localhost"),
+                "{} says why and how to fix it: {entry:#?}",
+                app.label()
+            );
+        }
+        Ok(())
     })
 }
 
@@ -307,6 +342,13 @@ async fn offer(sender: &Peer, receiver: &Peer, files: &[&TestFile]) -> Result<St
         .await?;
     assert_eq!(waiting.direction, "outgoing");
     assert_eq!(waiting.buttons, ["cancel"], "{waiting:#?}");
+    assert_eq!(waiting.status, "Waiting for answer", "{waiting:#?}");
+    for entry in [&offered, &waiting] {
+        assert!(
+            entry.progress.is_empty(),
+            "an offer not yet accepted shows no progress: {entry:#?}"
+        );
+    }
     Ok(offered.id)
 }
 

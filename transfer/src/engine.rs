@@ -128,6 +128,18 @@ impl Transfers {
         Ok(())
     }
 
+    /// This end cannot go on with a transfer in either direction (it cannot store or
+    /// read the files, say): both ends end [`crate::TransferState::Failed`] with
+    /// `reason`, so the peer learns why. Unlike a cancel, nobody chose this.
+    pub fn fail(&mut self, id: TransferId, reason: impl Into<String>) -> Result<(), TransferError> {
+        let entry = entry(&mut self.entries, id)?;
+        if entry.transfer().state().is_final() {
+            return Err(entry.transfer().unexpected("failing"));
+        }
+        entry.end(Ending::FailedByMe(reason.into()), &mut self.outputs);
+        Ok(())
+    }
+
     /// The peer connection closed: every transfer still running fails, as nothing more
     /// can cross. A new connection to the same peer gets a new `Transfers`.
     pub fn on_disconnect(&mut self, reason: impl Into<String>) {
@@ -142,7 +154,9 @@ impl Transfers {
     /// A frame arrived on the control channel.
     pub fn on_control(&mut self, frame: ControlFrame) -> Result<(), TransferError> {
         match frame {
-            ControlFrame::Chat { .. } => Err(TransferError::NotATransferFrame),
+            ControlFrame::Chat { .. } | ControlFrame::Hello { .. } => {
+                Err(TransferError::NotATransferFrame)
+            }
             ControlFrame::Offer { transfer, files } => self.on_offer(transfer, files),
             ControlFrame::Accept { transfer } => self.on_answer(transfer, Sending::on_accept),
             ControlFrame::Decline { transfer } => self.on_answer(transfer, Sending::on_decline),

@@ -47,7 +47,7 @@ pub enum TransferError {
     },
     #[error("this engine hashes blocks itself; it takes no block digests")]
     EngineHashes,
-    #[error("chat frames belong to the chat, not to file transfers")]
+    #[error("chat and hello frames are not about file transfers")]
     NotATransferFrame,
     #[error(transparent)]
     ShortChunk(#[from] ShortChunk),

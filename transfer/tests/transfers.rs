@@ -813,3 +813,23 @@ fn a_closed_connection_fails_what_was_running_and_keeps_what_was_done() {
     assert_eq!(bob.discarded, [(running, 0)]);
     assert_eq!(bob.kept[&(done, 0)], b"done");
 }
+
+#[test]
+fn a_receiver_that_cannot_store_an_offer_fails_it_and_the_sender_learns_why() {
+    let (mut alice, mut bob) = peers();
+    let id = alice.offer(&[("photo.jpg", noise(3 * CHUNK_LEN, 2))]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+
+    let reason = "the receiving page cannot store files";
+    bob.engine.fail(id, reason).unwrap();
+    bob.carry_out();
+    deliver(&mut bob, &mut alice, Race::ControlFirst);
+
+    assert_eq!(bob.state(id), failed(reason));
+    assert_eq!(alice.state(id), failed(reason));
+    assert_eq!(alice.pump(usize::MAX), 0, "nothing is sent");
+    assert!(matches!(
+        bob.engine.fail(id, "again"),
+        Err(TransferError::Unexpected { .. })
+    ));
+}

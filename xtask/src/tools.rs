@@ -105,9 +105,15 @@ fn wasm_opt() -> Result<()> {
         .arg(format!("binaryen@{version}")))
 }
 
-/// What the browser tests need beyond Debian's packages (see `apt`).
+/// axe-core, the accessibility checker the browser tests inject into the page
+/// (tests/tests/accessibility.rs reads `.tools/node_modules/axe-core/axe.min.js`).
+const AXE_CORE_VERSION: &str = "4.14.1";
+
+/// What the browser tests need beyond Debian's packages (see `apt`): geckodriver from
+/// crates.io and axe-core from npm.
 pub fn install_browser_test_tools() -> Result<()> {
-    geckodriver()
+    geckodriver()?;
+    axe_core()
 }
 
 fn geckodriver() -> Result<()> {
@@ -125,6 +131,20 @@ fn geckodriver() -> Result<()> {
         "--version",
         &format!("={GECKODRIVER_VERSION}"),
     ]))
+}
+
+fn axe_core() -> Result<()> {
+    step(&format!("axe-core {AXE_CORE_VERSION}"));
+    let package = workspace::tools_dir().join("node_modules/axe-core/package.json");
+    let installed = std::fs::read_to_string(&package).unwrap_or_default();
+    if installed.contains(&format!("\"version\": \"{AXE_CORE_VERSION}\"")) {
+        println!("installed");
+        return Ok(());
+    }
+    run(command("npm")
+        .args(["install", "--no-audit", "--no-fund", "--prefix"])
+        .arg(workspace::tools_dir())
+        .arg(format!("axe-core@{AXE_CORE_VERSION}")))
 }
 
 /// The cargo that runs this xtask, so installs use the same toolchain.

@@ -19,7 +19,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::{Rc, Weak};
 
-use meshdrop_protocol::frame::ControlFrame;
+use meshdrop_protocol::frame::{ControlFrame, Device};
 use meshdrop_protocol::signaling::{ClientMessage, IceServer, PeerInfo, ServerMessage, Signal};
 use meshdrop_protocol::{PeerId, RoomId, PROTOCOL_VERSION};
 
@@ -50,6 +50,11 @@ pub enum MeshEvent {
         peer: PeerId,
         state: LinkState,
     },
+    /// The peer said what device it runs on.
+    PeerDevice {
+        peer: PeerId,
+        device: Device,
+    },
     /// The peer left and its link is gone.
     PeerGone(PeerId),
     Chat {
@@ -70,6 +75,8 @@ pub struct Identity {
     pub name: String,
     /// Secret that makes the server give us the same peer id after a reconnect.
     pub session_key: String,
+    /// Told to every peer as its link opens.
+    pub device: Device,
 }
 
 /// A handle to the running mesh; dropping it closes the socket and every link.
@@ -376,6 +383,7 @@ fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, event: LinkEvent) {
         }),
         LinkEvent::State(LinkState::Connected) => {
             mark_once(inner, Milestone::FirstChannelOpen);
+            say_hello(inner, peer);
             start_transfers(inner, peer);
             emit(
                 inner,
@@ -415,6 +423,13 @@ fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, event: LinkEvent) {
                 sent_at_ms: sent_at_ms as f64,
             },
         ),
+        LinkEvent::Control(ControlFrame::Hello { device }) => emit(
+            inner,
+            MeshEvent::PeerDevice {
+                peer: peer.clone(),
+                device,
+            },
+        ),
         LinkEvent::Control(frame) => with_transfers(inner, peer, |t| t.on_control(frame)),
         LinkEvent::Data(message) => with_transfers(inner, peer, |t| t.on_data(message)),
         LinkEvent::DataDrained => with_transfers(inner, peer, PeerTransfers::pump),
@@ -430,6 +445,17 @@ fn with_transfers(inner: &Rc<RefCell<Inner>>, peer: &PeerId, f: impl FnOnce(&Pee
         .and_then(|link| link.transfers.clone());
     if let Some(transfers) = transfers {
         f(&transfers);
+    }
+}
+
+/// The link just opened: tell the peer what device we are.
+fn say_hello(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
+    let inner = inner.borrow();
+    if let Some(link) = inner.links.get(peer) {
+        let device = inner.identity.device.clone();
+        link.peer
+            .channels()
+            .send_control(&ControlFrame::Hello { device });
     }
 }
 

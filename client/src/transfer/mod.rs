@@ -40,6 +40,10 @@ const CHUNK_MESSAGE_BYTES: usize = 256 << 10;
 /// Progress is redrawn at most this often; state changes are shown at once.
 const PROGRESS_INTERVAL_MS: f64 = 250.0;
 
+/// The reason a person's Cancel sends. The page shows a cancel with it as "Cancelled by
+/// <name>" without repeating it.
+pub const CANCELLED_BY_USER: &str = "cancelled by the user";
+
 /// A transfer, named across the whole page: engines number transfers per connection.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TransferKey {
@@ -188,11 +192,7 @@ impl PeerTransfers {
                 carry_out(&self.inner);
             }
             TransferAction::Cancel => {
-                let _ = self
-                    .inner
-                    .borrow_mut()
-                    .engine
-                    .cancel(id, "cancelled by the user");
+                let _ = self.inner.borrow_mut().engine.cancel(id, CANCELLED_BY_USER);
                 carry_out(&self.inner);
             }
         }
@@ -239,7 +239,7 @@ impl PeerTransfers {
                 .inner
                 .borrow_mut()
                 .engine
-                .cancel(transfer, "the received file could not be stored");
+                .fail(transfer, "the received file could not be stored");
         }
         carry_out(&self.inner);
         show_progress(&self.inner);
@@ -297,8 +297,11 @@ fn accept(inner: &Rc<RefCell<Driver>>, id: TransferId) {
                     for (_, file) in opened {
                         file.discard().await;
                     }
-                    let reason = format!("cannot store files here: {}", describe(&error));
-                    let _ = inner.borrow_mut().engine.cancel(id, reason);
+                    let reason = format!(
+                        "the receiving page cannot store files: {}",
+                        describe(&error)
+                    );
+                    let _ = inner.borrow_mut().engine.fail(id, reason);
                     carry_out(&inner);
                     return;
                 }
@@ -376,7 +379,7 @@ fn finish_file(inner: &Rc<RefCell<Driver>>, transfer: TransferId, index: u32) {
             }
             (Err(error), _) => {
                 let reason = format!("could not store a received file: {}", describe(&error));
-                let _ = inner.borrow_mut().engine.cancel(transfer, reason);
+                let _ = inner.borrow_mut().engine.fail(transfer, reason);
                 carry_out(&inner);
             }
         }
@@ -497,7 +500,7 @@ fn report_digest(
             }
             Err(error) => {
                 let reason = format!("could not hash the file: {}", describe(&error));
-                inner.borrow_mut().engine.cancel(transfer, reason)
+                inner.borrow_mut().engine.fail(transfer, reason)
             }
         };
         carry_out(&inner);
@@ -506,7 +509,7 @@ fn report_digest(
 
 fn fail_read(inner: &Rc<RefCell<Driver>>, transfer: TransferId, error: &JsValue) {
     let reason = format!("could not read the file: {}", describe(error));
-    let _ = inner.borrow_mut().engine.cancel(transfer, reason);
+    let _ = inner.borrow_mut().engine.fail(transfer, reason);
     carry_out(inner);
 }
 

@@ -325,7 +325,7 @@ fn storage_manager() -> Result<web_sys::StorageManager, JsValue> {
     let navigator = window.navigator();
     if Reflect::get(&navigator, &"storage".into())?.is_undefined() {
         return Err(JsValue::from_str(
-            "this page is not a secure context, so the browser offers no file storage; open it over https or on localhost",
+            "it is not a secure context, so the browser gives it no file storage. Open Meshdrop over HTTPS, or on localhost",
         ));
     }
     Ok(navigator.storage())

@@ -1,39 +1,60 @@
-//! The page: header with the room link and connection state, peers, chat.
+//! The page: a header (brand, room tools, connection), who you are, offers waiting for
+//! you, the devices, transfers and chat.
+//!
+//! Files dropped anywhere on the page or pasted (Ctrl/Cmd-V) go to the only connected
+//! device, or, with several, to the one picked in [`RecipientPicker`]. Text pasted
+//! outside a text field lands in the chat input, ready to send: nothing is sent to the
+//! room without a deliberate Enter.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use web_sys::HtmlInputElement;
+use meshdrop_protocol::PeerId;
+use wasm_bindgen::JsCast;
+use web_sys::{ClipboardEvent, DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
 use super::attention::Attention;
 use super::chat::ChatPanel;
 use super::peers::PeerList;
+use super::picker::RecipientPicker;
+use super::picking;
 use super::room::RoomChoice;
 use super::share::SharePanel;
 use super::shared::SharedFiles;
 use super::state::{RoomAction, RoomState};
-use super::transfers::TransferList;
-use crate::identity;
-use crate::mesh::{Identity, Mesh, SignalingStatus};
+use super::transfers::{OfferList, TransferList};
+use crate::mesh::{Identity, LinkState, Mesh, SignalingStatus};
 use crate::pwa;
+use crate::transfer::OutgoingFile;
 use crate::transfer::{self, TransferAction, TransferKey};
-use meshdrop_protocol::PeerId;
+use crate::{device, identity};
 
 #[function_component(App)]
 pub fn app() -> Html {
     let room = use_memo((), |_| identity::room_in_link());
+    let me = use_memo((), |_| identity::this_device());
     let name = use_state(identity::display_name);
     let state = use_reducer(RoomState::default);
     let mesh: Rc<RefCell<Option<Mesh>>> = use_mut_ref(|| None);
+    // Files dropped or pasted while several devices could take them.
+    let pending = use_state(|| None::<Vec<OutgoingFile>>);
+    let chat_input = use_node_ref();
 
     {
-        let (room, name, state, mesh) = (room.clone(), name.clone(), state.clone(), mesh.clone());
+        let (room, me, name, state, mesh) = (
+            room.clone(),
+            me.clone(),
+            name.clone(),
+            state.clone(),
+            mesh.clone(),
+        );
         use_effect_with((), move |_| {
             let identity = Identity {
                 room: (*room).clone(),
                 name: (*name).clone(),
                 session_key: identity::session_key(),
+                device: (*me).clone(),
             };
             wasm_bindgen_futures::spawn_local(transfer::clear_leftovers());
             pwa::register();
@@ -82,16 +103,14 @@ pub fn app() -> Html {
             }
         })
     };
-
     let on_send_files = {
-        let mesh = mesh.clone();
-        Callback::from(
-            move |(to, files): (Option<PeerId>, Vec<transfer::OutgoingFile>)| {
-                if let Some(mesh) = mesh.borrow().as_ref() {
-                    mesh.send_files(to.as_ref(), files);
-                }
-            },
-        )
+        let (mesh, pending) = (mesh.clone(), pending.clone());
+        Callback::from(move |(to, files): (Option<PeerId>, Vec<OutgoingFile>)| {
+            pending.set(None);
+            if let Some(mesh) = mesh.borrow().as_ref() {
+                mesh.send_files(to.as_ref(), files);
+            }
+        })
     };
     let on_transfer_action = {
         let mesh = mesh.clone();
@@ -102,37 +121,145 @@ pub fn app() -> Html {
         })
     };
 
+    // Files from a drop or a paste: straight to the only device that can take them,
+    // or ask which one.
+    let route_files = {
+        let (state, pending, on_send_files) =
+            (state.clone(), pending.clone(), on_send_files.clone());
+        Callback::from(move |files: Vec<OutgoingFile>| {
+            let connected: Vec<&PeerId> = state
+                .peers
+                .iter()
+                .filter(|(_, peer)| peer.state == LinkState::Connected)
+                .map(|(id, _)| id)
+                .collect();
+            match connected.as_slice() {
+                [] => state.dispatch(RoomAction::Problem(
+                    "No device is connected yet: open this room on another device first.".into(),
+                )),
+                [only] => on_send_files.emit((Some((*only).clone()), files)),
+                _ => pending.set(Some(files)),
+            }
+        })
+    };
+    use_paste(route_files.clone(), chat_input.clone());
+    let on_drag_over = Callback::from(|event: DragEvent| event.prevent_default());
+    let on_drop = {
+        let route_files = route_files.clone();
+        Callback::from(move |event: DragEvent| {
+            event.prevent_default();
+            if let Some(transfer) = event.data_transfer() {
+                let route_files = route_files.clone();
+                picking::dropped(&transfer, move |files| {
+                    if !files.is_empty() {
+                        route_files.emit(files);
+                    }
+                });
+            }
+        })
+    };
+    let on_pick_cancel = {
+        let pending = pending.clone();
+        Callback::from(move |()| pending.set(None))
+    };
+
+    let self_id = state.self_id.as_ref().map(ToString::to_string);
     html! {
-        <div class="app">
+        <div class="app" ondragover={on_drag_over} ondrop={on_drop}>
             <header class="topbar">
-                <h1 class="brand">{ "Meshdrop" }</h1>
-                <RoomChoice room={(*room).clone()} />
+                <div class="brand">
+                    { logo() }
+                    <h1>{ "Meshdrop" }</h1>
+                </div>
                 <Attention state={state.clone()} />
                 <ConnectionBadge status={state.signaling} />
+                // The room's own tools (which room, how to share it) live here.
+                <div class="room-tools">
+                    <RoomChoice room={(*room).clone()} />
+                    <SharePanel />
+                </div>
             </header>
-            <section class="room-bar">
-                <SharePanel />
-                <label class="field">
-                    <span>{ "Your name" }</span>
-                    <input id="name-input" value={(*name).clone()} maxlength="64" onchange={on_rename} />
+            <section class="me" aria-label="You">
+                <span class="me-icon" aria-hidden="true">{ super::peers::device_icon(Some(me.kind)) }</span>
+                <label class="me-name">
+                    <span class="visually-hidden">{ "Your name, as others see it" }</span>
+                    <input id="name-input" value={(*name).clone()} maxlength="64" onchange={on_rename} autocomplete="nickname" />
                 </label>
-                <span class="self-id">
-                    { "Your id: " }
-                    <code id="self-id">{ state.self_id.as_ref().map(ToString::to_string).unwrap_or_default() }</code>
-                </span>
+                <span class="me-device">{ device::label(&me) }</span>
+                // The tests' handle on our peer id; people never need to see it.
+                <span id="self-id" hidden=true data-peer-id={self_id}></span>
             </section>
             if let Some(error) = &state.last_error {
                 <p class="error" role="alert">{ error }</p>
             }
             <SharedFiles peers={state.peers.clone()} on_send_files={on_send_files.clone()} />
+            <OfferList room={state.clone()} on_action={on_transfer_action.clone()} />
             <main class="panels">
-                <PeerList peers={state.peers.clone()} on_send_files={on_send_files} />
                 <div class="stack">
-                    <TransferList transfers={state.transfers.clone()} room={state.clone()} on_action={on_transfer_action} />
-                    <ChatPanel state={state.clone()} on_send={on_send_chat} />
+                    <PeerList peers={state.peers.clone()} on_send_files={on_send_files.clone()} />
+                    <TransferList room={state.clone()} on_action={on_transfer_action} />
                 </div>
+                <ChatPanel state={state.clone()} on_send={on_send_chat} input={chat_input} />
             </main>
+            <RecipientPicker files={(*pending).clone()} peers={state.peers.clone()}
+                on_send_files={on_send_files} on_cancel={on_pick_cancel} />
         </div>
+    }
+}
+
+/// Listens for Ctrl/Cmd-V anywhere on the page: files go to `route_files`; text pasted
+/// outside a text field goes into the chat input, focused, for the person to send.
+#[hook]
+fn use_paste(route_files: Callback<Vec<OutgoingFile>>, chat_input: NodeRef) {
+    let latest = use_mut_ref(|| route_files.clone());
+    *latest.borrow_mut() = route_files;
+    use_effect_with((), move |_| {
+        let listener = web_sys::window()
+            .and_then(|window| window.document())
+            .map(|document| {
+                gloo_events::EventListener::new(&document, "paste", move |event| {
+                    let Some(event) = event.dyn_ref::<ClipboardEvent>() else {
+                        return;
+                    };
+                    let Some(data) = event.clipboard_data() else {
+                        return;
+                    };
+                    let files = data.files().map(picking::files_of).unwrap_or_default();
+                    if !files.is_empty() {
+                        event.prevent_default();
+                        let route = latest.borrow().clone();
+                        route.emit(files);
+                        return;
+                    }
+                    let in_text_field = event
+                        .target()
+                        .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+                        .is_some_and(|element| {
+                            matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA")
+                        });
+                    let text = data.get_data("text").unwrap_or_default();
+                    if in_text_field || text.trim().is_empty() {
+                        return;
+                    }
+                    if let Some(input) = chat_input.cast::<HtmlInputElement>() {
+                        event.prevent_default();
+                        input.set_value(&format!("{}{text}", input.value()));
+                        let _ = input.focus();
+                    }
+                })
+            });
+        move || drop(listener)
+    });
+}
+
+fn logo() -> Html {
+    html! {
+        <svg class="logo" viewBox="0 0 32 32" width="28" height="28" aria-hidden="true" focusable="false">
+            <circle cx="16" cy="7" r="4" />
+            <circle cx="7" cy="24" r="4" />
+            <circle cx="25" cy="24" r="4" />
+            <path d="M16 11 9 21M16 11l7 10M11 24h10" fill="none" stroke-width="2" />
+        </svg>
     }
 }
 
@@ -141,20 +268,24 @@ struct ConnectionBadgeProps {
     status: SignalingStatus,
 }
 
-/// Says plainly whether the signaling server is reachable. Peers already connected
+/// Says plainly whether the signaling server is reachable. Devices already connected
 /// keep working without it, which the label says too.
 #[function_component(ConnectionBadge)]
 fn connection_badge(props: &ConnectionBadgeProps) -> Html {
     let (state, label) = match props.status {
-        SignalingStatus::Connecting => ("connecting", "Connecting to server…".to_string()),
-        SignalingStatus::Connected => ("connected", "Server connected".to_string()),
+        SignalingStatus::Connecting => ("connecting", "Connecting…".to_string()),
+        SignalingStatus::Connected => ("connected", "Online".to_string()),
         SignalingStatus::Reconnecting { retry_in_ms } => (
             "reconnecting",
             format!(
-                "Server connection lost, retrying in {} s (connected peers keep working)",
+                "Offline, retrying in {} s; connected devices keep working",
                 retry_in_ms.div_ceil(1000)
             ),
         ),
     };
-    html! { <span id="connection" class={classes!("badge", state)} data-state={state}>{ label }</span> }
+    html! {
+        <span id="connection" class={classes!("badge", state)} data-state={state} role="status">
+            <span class="dot" aria-hidden="true"></span>{ label }
+        </span>
+    }
 }

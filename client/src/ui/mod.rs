@@ -5,6 +5,7 @@ mod app;
 mod attention;
 mod chat;
 mod peers;
+mod picker;
 mod picking;
 mod room;
 mod save_all;

@@ -1,14 +1,16 @@
-//! The list of other peers in the room, the state of our link to each, and the places
-//! to drop or pick files: on one peer, or on "Everyone".
+//! The other devices in the room, as large tiles: tap one to pick files for it, or drop
+//! files on it. "Everyone" sends to every connected device.
 
 use std::collections::BTreeMap;
 
+use meshdrop_protocol::frame::{Device, DeviceKind};
 use meshdrop_protocol::PeerId;
 use web_sys::{DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
 use super::picking;
 use super::state::PeerView;
+use crate::device;
 use crate::mesh::LinkState;
 use crate::transfer::OutgoingFile;
 
@@ -23,51 +25,54 @@ pub struct PeerListProps {
 
 #[function_component(PeerList)]
 pub fn peer_list(props: &PeerListProps) -> Html {
-    let anyone_connected = props
+    let connected = props
         .peers
         .values()
-        .any(|peer| peer.state == LinkState::Connected);
+        .filter(|peer| peer.state == LinkState::Connected)
+        .count();
     html! {
-        <section class="panel peers-panel">
-            <h2>{ "Peers" }</h2>
+        <section class="panel peers-panel" aria-labelledby="peers-heading">
+            <h2 id="peers-heading">{ "Send to" }</h2>
             if props.peers.is_empty() {
-                <p class="hint">{ "Nobody else is here yet. Share the room link to invite someone." }</p>
+                <p class="hint empty">{ "Nobody else is here yet. Open this room on another device to send files to it." }</p>
+            } else {
+                <p class="hint">{ "Tap a device, or drop files anywhere." }</p>
             }
-            <ul id="peers">
+            <ul id="peers" class="peer-grid">
                 { for props.peers.iter().map(|(id, view)| html! {
-                    <DropTarget key={id.to_string()} target={Some(id.clone())} on_send_files={props.on_send_files.clone()}
-                        enabled={view.state == LinkState::Connected}
-                        class={classes!("peer", view.state.as_str())} state={view.state.as_str()}>
-                        <span class="peer-name">{ &view.name }</span>
-                        <span class="peer-state">{ view.state.as_str() }</span>
-                    </DropTarget>
+                    <PeerTile key={id.to_string()} target={Some(id.clone())} on_send_files={props.on_send_files.clone()}
+                        enabled={view.state == LinkState::Connected} state={Some(view.state.as_str())}
+                        name={view.name.clone()} device={view.device.clone()} />
                 }) }
             </ul>
-            <ul class="everyone">
-                <DropTarget target={None} on_send_files={props.on_send_files.clone()} enabled={anyone_connected}
-                    class={classes!("peer", "everyone-target")}>
-                    <span class="peer-name">{ "Everyone" }</span>
-                </DropTarget>
+            // Only worth a tile when it means more than one device; always in the page,
+            // so that what it does never depends on how many peers just happen to be here.
+            <ul class={classes!("everyone", (props.peers.len() < 2).then_some("single"))}>
+                <PeerTile target={None} on_send_files={props.on_send_files.clone()} enabled={connected > 0}
+                    name="Everyone" device={None} />
             </ul>
         </section>
     }
 }
 
 #[derive(Properties, PartialEq)]
-struct DropTargetProps {
+struct PeerTileProps {
     target: Option<PeerId>,
     on_send_files: SendFiles,
     enabled: bool,
-    class: Classes,
-    /// The link state shown in `data-state`, for one peer's row.
+    name: AttrValue,
+    device: Option<Device>,
+    /// The link state, for one peer's tile (`data-state`).
     #[prop_or_default]
     state: Option<&'static str>,
-    children: Html,
 }
 
-/// A row that takes files: dropped on it, or picked with its "Send files" button.
-#[function_component(DropTarget)]
-fn drop_target(props: &DropTargetProps) -> Html {
+/// A device's tile. The button opens the file picker; the file input itself is out of
+/// sight and out of the tab order, so keyboard focus always lands on what is visible.
+#[function_component(PeerTile)]
+fn peer_tile(props: &PeerTileProps) -> Html {
+    let picker = use_node_ref();
+    let folder_picker = use_node_ref();
     let hovering = use_state(|| false);
     let send = {
         let (target, on_send_files) = (props.target.clone(), props.on_send_files.clone());
@@ -85,11 +90,14 @@ fn drop_target(props: &DropTargetProps) -> Html {
             input.set_value("");
         })
     };
+    let on_open_picker = open_on_click(&picker);
+    let on_open_folder_picker = open_on_click(&folder_picker);
     let on_drag_over = {
         let (hovering, enabled) = (hovering.clone(), props.enabled);
         Callback::from(move |event: DragEvent| {
             if enabled {
                 event.prevent_default();
+                event.stop_propagation();
                 hovering.set(true);
             }
         })
@@ -99,31 +107,101 @@ fn drop_target(props: &DropTargetProps) -> Html {
         Callback::from(move |_: DragEvent| hovering.set(false))
     };
     let on_drop = {
-        let hovering = hovering.clone();
+        let (hovering, enabled) = (hovering.clone(), props.enabled);
         Callback::from(move |event: DragEvent| {
             event.prevent_default();
+            event.stop_propagation();
             hovering.set(false);
+            if !enabled {
+                return;
+            }
             if let Some(transfer) = event.data_transfer() {
                 picking::dropped(&transfer, send.clone());
             }
         })
     };
-    // The tests find rows by these attributes; "everyone" is the row without a peer.
+    let everyone = props.target.is_none();
+    let connected = props
+        .state
+        .is_none_or(|state| state == LinkState::Connected.as_str());
+    // A reachable device says what it is; one that is not, why not.
+    let detail = match (&props.device, props.state) {
+        _ if everyone => html! { <span class="peer-device">{ "All connected devices" }</span> },
+        (_, Some(state)) if !connected => {
+            html! { <span class="peer-state">{ state_words(state) }</span> }
+        }
+        (Some(device), _) => html! { <span class="peer-device">{ device::label(device) }</span> },
+        (None, _) => html! { <span class="peer-device"></span> },
+    };
+    let kind = props.device.as_ref().map(|device| device.kind);
+    // The tests find tiles by these attributes; "everyone" is the tile without a peer.
     let peer_id = props.target.as_ref().map(ToString::to_string);
-    let row_id = props.target.is_none().then_some("everyone");
+    let tile_id = everyone.then_some("everyone");
     html! {
-        <li id={row_id} data-peer-id={peer_id} data-state={props.state}
-            class={classes!(props.class.clone(), (*hovering).then_some("drop-target"))}
+        <li id={tile_id} data-peer-id={peer_id} data-state={props.state}
+            class={classes!("peer", props.state, everyone.then_some("everyone-target"), (*hovering).then_some("drop-target"))}
             ondragover={on_drag_over} ondragleave={on_drag_leave} ondrop={on_drop}>
-            { props.children.clone() }
-            <label class={classes!("send-button", (!props.enabled).then_some("disabled"))}>
-                { "Send files" }
-                <input type="file" class="send-files" multiple=true disabled={!props.enabled} onchange={on_pick.clone()} />
-            </label>
-            <label class={classes!("send-button", (!props.enabled).then_some("disabled"))}>
-                { "Send folder" }
-                <input type="file" class="send-folder" webkitdirectory=true disabled={!props.enabled} onchange={on_pick} />
-            </label>
+            <button type="button" class="peer-button" disabled={!props.enabled} onclick={on_open_picker}>
+                <span class="peer-icon" aria-hidden="true">{ if everyone { everyone_icon() } else { device_icon(kind) } }</span>
+                <span class="visually-hidden">{ "Send files to " }</span>
+                <span class="peer-name">{ &props.name }</span>
+                { detail }
+            </button>
+            <input type="file" ref={picker} class="send-files" multiple=true tabindex="-1" aria-hidden="true"
+                disabled={!props.enabled} onchange={on_pick.clone()} />
+            <button type="button" class="folder-button secondary" disabled={!props.enabled} onclick={on_open_folder_picker}>
+                { "Folder" }<span class="visually-hidden">{ format!(" to {}", props.name) }</span>
+            </button>
+            <input type="file" ref={folder_picker} class="send-folder" webkitdirectory=true tabindex="-1" aria-hidden="true"
+                disabled={!props.enabled} onchange={on_pick} />
         </li>
+    }
+}
+
+/// Opens the (hidden) file input `input` refers to, as a click on it would.
+fn open_on_click(input: &NodeRef) -> Callback<MouseEvent> {
+    let input = input.clone();
+    Callback::from(move |_: MouseEvent| {
+        if let Some(input) = input.cast::<HtmlInputElement>() {
+            input.click();
+        }
+    })
+}
+
+/// A link state in words, for a tile that cannot take files yet.
+fn state_words(state: &str) -> &'static str {
+    match state {
+        "connecting" => "Connecting…",
+        "failed" => "Can't reach this device",
+        _ => "",
+    }
+}
+
+/// A line drawing of a phone, a tablet or a computer (a computer when unknown).
+pub fn device_icon(kind: Option<DeviceKind>) -> Html {
+    let path = match kind {
+        Some(DeviceKind::Phone) => {
+            "M9 3h6a2 2 0 0 1 2 2v14a2 2 0 0 1-2 2H9a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zM11 18h2"
+        }
+        Some(DeviceKind::Tablet) => {
+            "M6 3h12a2 2 0 0 1 2 2v14a2 2 0 0 1-2 2H6a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2zM11 18h2"
+        }
+        Some(DeviceKind::Desktop) | None => {
+            "M4 5h16a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V6a1 1 0 0 1 1-1zM9 21h6M12 17v4"
+        }
+    };
+    icon(path)
+}
+
+fn everyone_icon() -> Html {
+    icon("M9 11a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM3 20a6 6 0 0 1 12 0M16 11a3 3 0 1 0 0-6M21 20a6 6 0 0 0-4-5.7")
+}
+
+fn icon(path: &'static str) -> Html {
+    html! {
+        <svg viewBox="0 0 24 24" width="32" height="32" fill="none" stroke="currentColor"
+            stroke-width="1.6" stroke-linecap="round" stroke-linejoin="round" focusable="false">
+            <path d={path} />
+        </svg>
     }
 }

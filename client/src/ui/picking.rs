@@ -42,7 +42,8 @@ pub fn dropped(transfer: &DataTransfer, send: impl FnOnce(Vec<OutgoingFile>) + '
     });
 }
 
-fn files_of(list: FileList) -> Vec<OutgoingFile> {
+/// The files of a file input's or a clipboard's list, each with its folder path if any.
+pub fn files_of(list: FileList) -> Vec<OutgoingFile> {
     (0..list.length())
         .filter_map(|index| list.get(index))
         .map(|file| {

@@ -3,19 +3,22 @@
 //! Keeping this a plain reducer means every screen is a pure function of this state,
 //! and the mesh never touches the DOM.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 
+use meshdrop_protocol::frame::Device;
 use meshdrop_protocol::PeerId;
 use yew::Reducible;
 
 use crate::mesh::{LinkState, MeshEvent, SignalingStatus};
-use crate::transfer::TransferView;
+use crate::transfer::{TransferKey, TransferView};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PeerView {
     pub name: String,
     pub state: LinkState,
+    /// What the peer said it runs on, once its link opened.
+    pub device: Option<Device>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -31,8 +34,11 @@ pub struct RoomState {
     pub self_id: Option<PeerId>,
     pub peers: BTreeMap<PeerId, PeerView>,
     pub chat: Rc<Vec<ChatLine>>,
-    /// Every transfer of this visit, oldest first; finished ones stay listed.
+    /// Every transfer of this visit, oldest first; finished ones stay listed until
+    /// the user clears them.
     pub transfers: Rc<Vec<TransferView>>,
+    /// Received transfers whose files the user saved (clicked "Save").
+    pub saved: Rc<HashSet<TransferKey>>,
     pub last_error: Option<String>,
 }
 
@@ -44,6 +50,7 @@ impl Default for RoomState {
             peers: BTreeMap::new(),
             chat: Rc::default(),
             transfers: Rc::default(),
+            saved: Rc::default(),
             last_error: None,
         }
     }
@@ -56,6 +63,12 @@ pub enum RoomAction {
         text: String,
         sent_at_ms: f64,
     },
+    /// The user saved the files of a received transfer.
+    Saved(TransferKey),
+    /// The user cleared the transfers that ended.
+    ClearFinished,
+    /// Something the user tried could not be done; shown like a server error.
+    Problem(String),
 }
 
 impl RoomState {
@@ -90,11 +103,17 @@ impl Reducible for RoomState {
                     .or_insert(PeerView {
                         name: peer.name,
                         state: LinkState::Connecting,
+                        device: None,
                     });
             }
             RoomAction::Mesh(MeshEvent::PeerState { peer, state }) => {
                 if let Some(view) = next.peers.get_mut(&peer) {
                     view.state = state;
+                }
+            }
+            RoomAction::Mesh(MeshEvent::PeerDevice { peer, device }) => {
+                if let Some(view) = next.peers.get_mut(&peer) {
+                    view.device = Some(device);
                 }
             }
             RoomAction::Mesh(MeshEvent::PeerGone(peer)) => {
@@ -117,6 +136,16 @@ impl Reducible for RoomState {
                 }
             }
             RoomAction::Mesh(MeshEvent::ServerError(message)) => next.last_error = Some(message),
+            RoomAction::Saved(key) => {
+                Rc::make_mut(&mut next.saved).insert(key);
+            }
+            RoomAction::ClearFinished => {
+                Rc::make_mut(&mut next.transfers).retain(|view| !view.state.is_final());
+                let live: HashSet<&TransferKey> = next.transfers.iter().map(|v| &v.key).collect();
+                let saved = next.saved.iter().filter(|key| live.contains(key)).cloned();
+                next.saved = Rc::new(saved.collect());
+            }
+            RoomAction::Problem(message) => next.last_error = Some(message),
             RoomAction::SentChat { text, sent_at_ms } => {
                 if let Some(me) = next.self_id.clone() {
                     next.push_chat(ChatLine {

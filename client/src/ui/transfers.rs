@@ -1,4 +1,6 @@
-//! The transfer list: every offer, running transfer and finished one, both directions.
+//! Transfers, in the two places people look for them: offers waiting for an answer on
+//! top of the page ([`OfferList`]), and everything sent or received below
+//! ([`TransferList`]), where finished ones fold into one line each until cleared.
 
 use std::rc::Rc;
 
@@ -6,41 +8,100 @@ use meshdrop_transfer::{Direction, TransferState};
 use yew::prelude::*;
 
 use super::save_all::SaveAll;
-use super::state::RoomState;
-use crate::transfer::{TransferAction, TransferKey, TransferView};
+use super::state::{RoomAction, RoomState};
+use crate::transfer::{TransferAction, TransferKey, TransferView, CANCELLED_BY_USER};
+
+/// A user's answer or cancel for one transfer.
+pub type OnTransferAction = Callback<(TransferKey, TransferAction)>;
 
 #[derive(Properties, PartialEq)]
-pub struct TransferListProps {
-    pub transfers: Rc<Vec<TransferView>>,
+pub struct TransfersProps {
     pub room: UseReducerHandle<RoomState>,
-    pub on_action: Callback<(TransferKey, TransferAction)>,
+    pub on_action: OnTransferAction,
 }
 
-#[function_component(TransferList)]
-pub fn transfer_list(props: &TransferListProps) -> Html {
+/// Incoming offers waiting for an answer. Always in the page, and a live region, so a
+/// screen reader announces each new offer as it arrives.
+#[function_component(OfferList)]
+pub fn offer_list(props: &TransfersProps) -> Html {
+    let room = &props.room;
+    let offers: Vec<&TransferView> = room
+        .transfers
+        .iter()
+        .filter(|view| is_offer_to_me(view))
+        .collect();
     html! {
-        <section class="panel transfers-panel">
-            <h2>{ "Transfers" }</h2>
-            if props.transfers.is_empty() {
-                <p class="hint">{ "Drop files on a peer, or on “Everyone”, to send them." }</p>
-            }
-            <ul id="transfers">
-                { for props.transfers.iter().rev().map(|view| transfer_row(view, &props.room, &props.on_action)) }
+        <section id="offers" class={classes!("offers", offers.is_empty().then_some("empty"))} aria-label="Offers for you">
+            <ul class="transfer-list" aria-live="polite" aria-relevant="additions">
+                { for offers.into_iter().map(|view| transfer_row(view, room, &props.on_action)) }
             </ul>
         </section>
     }
 }
 
+/// Everything that is not an offer waiting for us: running transfers first, newest
+/// first, then the finished ones, folded.
+#[function_component(TransferList)]
+pub fn transfer_list(props: &TransfersProps) -> Html {
+    let room = &props.room;
+    let others = room
+        .transfers
+        .iter()
+        .rev()
+        .filter(|view| !is_offer_to_me(view));
+    let (finished, running): (Vec<&TransferView>, Vec<&TransferView>) =
+        others.partition(|view| view.state.is_final());
+    let on_clear = {
+        let room = room.clone();
+        Callback::from(move |_: MouseEvent| {
+            revoke_saved_files(&room.transfers);
+            room.dispatch(RoomAction::ClearFinished);
+        })
+    };
+    html! {
+        <section id="transfers" class="panel transfers-panel" aria-labelledby="transfers-heading">
+            <h2 id="transfers-heading">{ "Transfers" }</h2>
+            if running.is_empty() && finished.is_empty() {
+                <p class="hint">{ "Files you send or receive show up here." }</p>
+            }
+            <ul class="transfer-list">
+                { for running.into_iter().map(|view| transfer_row(view, room, &props.on_action)) }
+            </ul>
+            if !finished.is_empty() {
+                <div class="finished-head">
+                    <h3>{ "Finished" }</h3>
+                    <button type="button" class="clear-finished secondary" onclick={on_clear}>{ "Clear finished" }</button>
+                </div>
+                <ul class="transfer-list finished">
+                    { for finished.into_iter().map(|view| transfer_row(view, room, &props.on_action)) }
+                </ul>
+            }
+        </section>
+    }
+}
+
+fn is_offer_to_me(view: &TransferView) -> bool {
+    view.direction == Direction::Incoming && view.state == TransferState::Offered
+}
+
+/// Cleared rows take their "Save" links with them; the files behind them go too.
+fn revoke_saved_files(transfers: &Rc<Vec<TransferView>>) {
+    let finished = transfers.iter().filter(|view| view.state.is_final());
+    for file in finished.flat_map(|view| &view.saved) {
+        let _ = web_sys::Url::revoke_object_url(&file.url);
+    }
+}
+
 fn transfer_row(
     view: &TransferView,
-    room: &RoomState,
-    on_action: &Callback<(TransferKey, TransferAction)>,
+    room: &UseReducerHandle<RoomState>,
+    on_action: &OnTransferAction,
 ) -> Html {
     let button = |class: &'static str, label: &'static str, action: TransferAction| {
         let (key, on_action) = (view.key.clone(), on_action.clone());
         let secondary = (action != TransferAction::Accept).then_some("secondary");
         html! {
-            <button class={classes!(class, secondary)} onclick={move |_| on_action.emit((key.clone(), action))}>
+            <button type="button" class={classes!(class, secondary)} onclick={move |_| on_action.emit((key.clone(), action))}>
                 { label }
             </button>
         }
@@ -54,40 +115,65 @@ fn transfer_row(
         (false, [one]) => format!("{} to {peer}", one.name),
         (false, files) => format!("{} files to {peer}", files.len()),
     };
+    let progress_label = format!("{headline}: progress");
     let offered = view.state == TransferState::Offered;
     let running = matches!(
         view.state,
         TransferState::Transferring | TransferState::Verifying
     );
+    let finished = view.state.is_final();
+    let saved = room.saved.contains(&view.key);
+    let files = html! {
+        <ul class="transfer-files">
+            { for view.files.iter().zip(&view.paths).map(|(file, path)| html! {
+                <li>
+                    <span class="file-name">{ &file.name }</span>
+                    if !path.folders().is_empty() {
+                        <span class="muted file-folder">{ format!(" in {}", path.folders().join("/")) }</span>
+                    }
+                    <span class="muted">
+                        { " · " }<span class="file-size">{ format_bytes(file.size) }</span>
+                        if !file.mime.is_empty() {
+                            { " · " }<span class="file-type">{ &file.mime }</span>
+                        }
+                    </span>
+                </li>
+            }) }
+        </ul>
+    };
+    let on_save = {
+        let (room, key) = (room.clone(), view.key.clone());
+        Callback::from(move |_: MouseEvent| room.dispatch(RoomAction::Saved(key.clone())))
+    };
     html! {
-        <li class={classes!("transfer", state_name(&view.state))} key={format!("{}-{}", view.key.peer, view.key.id)}
+        <li class={classes!("transfer", state_name(&view.state), if incoming { "incoming" } else { "outgoing" })}
+            key={format!("{}-{}", view.key.peer, view.key.id)}
             data-transfer-id={view.key.id.to_string()} data-peer-id={view.key.peer.to_string()}
             data-direction={if incoming { "incoming" } else { "outgoing" }}
             data-state={state_name(&view.state)}>
             <div class="transfer-head">
+                <span class="transfer-arrow" aria-hidden="true">{ if incoming { "↓" } else { "↑" } }</span>
                 <span class="transfer-title">{ headline }</span>
                 <span class="transfer-size">{ format_bytes(total) }</span>
             </div>
-            <ul class="transfer-files">
-                { for view.files.iter().zip(&view.paths).map(|(file, path)| html! {
-                    <li>
-                        <span class="file-name">{ &file.name }</span>
-                        if !path.folders().is_empty() {
-                            <span class="muted file-folder">{ format!(" in {}", path.folders().join("/")) }</span>
-                        }
-                        <span class="muted">
-                            { " · " }<span class="file-size">{ format_bytes(file.size) }</span>
-                            if !file.mime.is_empty() {
-                                { " · " }<span class="file-type">{ &file.mime }</span>
-                            }
-                        </span>
-                    </li>
-                }) }
-            </ul>
-            <progress max="1" value={view.progress.fraction().to_string()} />
-            <div class="transfer-progress">{ progress_line(view) }</div>
-            if let Some(reason) = failure_reason(&view.state) {
+            if let Some(words) = status_words(view, saved) {
+                <div class="transfer-status">{ words }</div>
+            }
+            if let Some(reason) = failure_reason(&view.state, &peer) {
                 <div class="transfer-error">{ reason }</div>
+            }
+            if finished {
+                <details class="transfer-details">
+                    <summary>{ files_summary(view.files.len()) }</summary>
+                    { files }
+                </details>
+            } else {
+                { files }
+            }
+            if running {
+                <progress max="1" value={view.progress.fraction().to_string()}
+                    aria-label={progress_label} />
+                <div class="transfer-progress">{ progress_line(view) }</div>
             }
             <div class="transfer-actions">
                 if offered && incoming {
@@ -99,7 +185,9 @@ fn transfer_row(
                 }
                 { for view.saved.iter().map(|file| html! {
                     <a class="save" href={file.url.clone()} download={file.path.file_name().to_owned()}
-                        data-path={file.path.to_string()}>{ format!("Save {}", file.path.file_name()) }</a>
+                        data-path={file.path.to_string()} onclick={on_save.clone()}>
+                        { format!("Save {}", file.path.file_name()) }
+                    </a>
                 }) }
                 if view.saved.len() > 1 && view.saved.len() == view.files.len() {
                     <SaveAll files={view.saved.clone()} />
@@ -121,16 +209,44 @@ pub fn state_name(state: &TransferState) -> &'static str {
     }
 }
 
-fn failure_reason(state: &TransferState) -> Option<String> {
+/// Where a transfer stands, in words; `None` for the endings [`failure_reason`] says.
+fn status_words(view: &TransferView, saved: bool) -> Option<&'static str> {
+    let incoming = view.direction == Direction::Incoming;
+    Some(match (&view.state, incoming) {
+        (TransferState::Offered, false) => "Waiting for answer",
+        (TransferState::Transferring, true) => "Receiving",
+        (TransferState::Transferring, false) => "Sending",
+        (TransferState::Verifying, _) => "Checking",
+        (TransferState::Done, false) => "Done",
+        (TransferState::Done, true) if saved => "Saved",
+        (TransferState::Done, true) if view.saved.len() < view.files.len() => "Storing",
+        (TransferState::Done, true) => "Received, ready to save",
+        _ => return None,
+    })
+}
+
+/// Why a transfer ended early, said once and naming who did it.
+fn failure_reason(state: &TransferState, peer: &str) -> Option<String> {
     match state {
         TransferState::Cancelled { by_me: true, .. } => Some("You cancelled.".into()),
         TransferState::Cancelled {
             by_me: false,
             reason,
-        } => Some(format!("Cancelled by the peer: {reason}")),
+        } if reason == CANCELLED_BY_USER => Some(format!("Cancelled by {peer}.")),
+        TransferState::Cancelled {
+            by_me: false,
+            reason,
+        } => Some(format!("Cancelled by {peer}: {reason}")),
         TransferState::Failed { reason } => Some(format!("Failed: {reason}")),
         TransferState::Declined => Some("Declined.".into()),
         _ => None,
+    }
+}
+
+fn files_summary(count: usize) -> String {
+    match count {
+        1 => "1 file".to_owned(),
+        count => format!("{count} files"),
     }
 }
 

@@ -28,7 +28,7 @@ const FINAL_STATES: &[&str] = &["declined", "done", "cancelled", "failed"];
 const RECEIVED_SCRIPT: &str = r##"
 const [peer, id] = arguments;
 const row = document.querySelector(
-  `#transfers li.transfer[data-peer-id="${peer}"][data-transfer-id="${id}"]`);
+  `li.transfer[data-peer-id="${peer}"][data-transfer-id="${id}"]`);
 return (async () => {
   const received = [];
   for (const link of row?.querySelectorAll("a.save") ?? []) {
@@ -53,7 +53,7 @@ pub struct SavedSlices {
     pub sha256s: Vec<String>,
 }
 
-/// One `#transfers li.transfer`.
+/// One `li.transfer`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct TransferEntry {
     pub id: String,
@@ -65,7 +65,9 @@ pub struct TransferEntry {
     pub state: String,
     pub title: String,
     pub files: Vec<OfferedFile>,
-    /// Like "12.0 MiB of 64.0 MiB · 19% · 21.4 MiB/s · 2 s left".
+    /// The state in words, like "Waiting for answer" or "Done"; empty when `error` says it.
+    pub status: String,
+    /// Like "12.0 MiB of 64.0 MiB · 19% · 21.4 MiB/s · 2 s left"; empty unless bytes move.
     pub progress: String,
     /// Why it was declined, cancelled or failed; empty otherwise.
     pub error: String,
@@ -244,7 +246,7 @@ impl App {
         button: TransferButton,
     ) -> Result<()> {
         let selector = format!(
-            r#"#transfers li.transfer[data-peer-id="{peer}"][data-transfer-id="{id}"] button.{}"#,
+            r#"li.transfer[data-peer-id="{peer}"][data-transfer-id="{id}"] button.{}"#,
             button.class()
         );
         self.browser
