@@ -176,7 +176,12 @@ pub fn app() -> Html {
                 // The room's own tools (which room, how to share it) live here.
                 <div class="room-tools">
                     <RoomChoice room={(*room).clone()} />
-                    <SharePanel />
+                    // Open while nobody else is here, the moment it is needed; folded away
+                    // once a device has joined, so the devices come first.
+                    <details class="invite" open={state.peers.is_empty()}>
+                        <summary>{ "Invite a device" }</summary>
+                        <SharePanel />
+                    </details>
                 </div>
             </header>
             <section class="me" aria-label="You">
