@@ -270,12 +270,23 @@ impl App {
 
     /// Clicks "New private room".
     pub async fn start_private_room(&self) -> Result<()> {
-        self.browser
+        self.click("#new-private-room").await
+    }
+
+    /// The element matching `selector`, once the page shows it.
+    async fn find(&self, selector: &str) -> Result<fantoccini::elements::Element> {
+        Ok(self
+            .browser
             .client()
-            .find(Locator::Css("#new-private-room"))
-            .await?
-            .click()
-            .await?;
+            .wait()
+            .at_most(UI_TIMEOUT)
+            .for_element(Locator::Css(selector))
+            .await?)
+    }
+
+    /// Clicks the element matching `selector`, as a person would, once the page shows it.
+    async fn click(&self, selector: &str) -> Result<()> {
+        self.find(selector).await?.click().await?;
         Ok(())
     }
 

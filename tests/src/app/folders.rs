@@ -131,12 +131,7 @@ impl App {
     pub async fn save_all(&self, peer: &str, id: &str) -> Result<()> {
         let row =
             format!(r#"#transfers li.transfer[data-peer-id="{peer}"][data-transfer-id="{id}"]"#);
-        self.browser
-            .client()
-            .find(Locator::Css(&format!("{row} button.save-all")))
-            .await?
-            .click()
-            .await?;
+        self.click(&format!("{row} button.save-all")).await?;
         self.wait_for(&format!("transfer {id} with {peer} saved all"), |s| {
             s.transfers
                 .iter()

@@ -9,7 +9,6 @@
 //!   `button.picker-choice[data-peer-id]` per connected device and `.picker-everyone`.
 //! * `button.clear-finished`, shown while some transfer has ended.
 
-use fantoccini::Locator;
 use serde_json::{json, Value};
 
 use super::App;
@@ -101,24 +100,12 @@ impl App {
     /// Clicks `peer` in the "Send to…" picker.
     pub async fn pick_recipient(&self, peer: &str) -> Result<()> {
         let selector = format!(r#"#recipient-picker button.picker-choice[data-peer-id="{peer}"]"#);
-        self.browser
-            .client()
-            .find(Locator::Css(&selector))
-            .await?
-            .click()
-            .await?;
-        Ok(())
+        self.click(&selector).await
     }
 
     /// Clicks "Clear finished".
     pub async fn clear_finished(&self) -> Result<()> {
-        self.browser
-            .client()
-            .find(Locator::Css("button.clear-finished"))
-            .await?
-            .click()
-            .await?;
-        Ok(())
+        self.click("button.clear-finished").await
     }
 
     /// Reloads the page, as a person pressing F5 would.

@@ -3,7 +3,6 @@
 //! (`#notify-me[data-permission]`), the service worker, and files shared to the app
 //! (`#shared-files` with `.shared-file` items and `button.send-shared[data-peer-id]`).
 
-use fantoccini::Locator;
 use serde::Deserialize;
 
 use super::{App, UI_TIMEOUT};
@@ -239,17 +238,6 @@ impl App {
         let selector = format!(r#"#shared-files button.send-shared[data-peer-id="{peer}"]"#);
         self.find(&selector).await?.click().await?;
         Ok(())
-    }
-
-    /// The element matching `selector`, once the page shows it.
-    async fn find(&self, selector: &str) -> Result<fantoccini::elements::Element> {
-        Ok(self
-            .browser
-            .client()
-            .wait()
-            .at_most(UI_TIMEOUT)
-            .for_element(Locator::Css(selector))
-            .await?)
     }
 
     async fn wait_for_attribute(&self, selector: &str, name: &str, value: &str) -> Result<()> {

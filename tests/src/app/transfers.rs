@@ -249,13 +249,7 @@ impl App {
             r#"li.transfer[data-peer-id="{peer}"][data-transfer-id="{id}"] button.{}"#,
             button.class()
         );
-        self.browser
-            .client()
-            .find(Locator::Css(&selector))
-            .await?
-            .click()
-            .await?;
-        Ok(())
+        self.click(&selector).await
     }
 
     /// Streams the saved file `name` of one transfer back in the page and hashes `len`
