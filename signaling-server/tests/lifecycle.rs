@@ -57,6 +57,15 @@ impl WebApp {
         std::fs::write(dir.join(HASHED), "hashed()").unwrap();
         Self(dir)
     }
+
+    /// A server that serves this app from its directory.
+    async fn serve(&self) -> TestServer {
+        TestServer::start(Config {
+            static_dir: Some(self.0.clone()),
+            ..Config::default()
+        })
+        .await
+    }
 }
 
 impl Drop for WebApp {
@@ -74,11 +83,7 @@ async fn healthz_answers_ok() {
 #[tokio::test]
 async fn the_web_app_is_served_with_index_html_for_unknown_paths() {
     let app = WebApp::new("static");
-    let server = TestServer::start(Config {
-        static_dir: Some(app.0.clone()),
-        ..Config::default()
-    })
-    .await;
+    let server = app.serve().await;
     let index = (200, "<title>Meshdrop</title>".to_owned());
     assert_eq!(get(server.addr, "/").await, index);
     assert_eq!(get(server.addr, "/room/quiet-otter").await, index);
@@ -92,11 +97,7 @@ async fn the_web_app_is_served_with_index_html_for_unknown_paths() {
 #[tokio::test]
 async fn files_are_compressed_when_the_browser_accepts_it() {
     let app = WebApp::new("compressed");
-    let server = TestServer::start(Config {
-        static_dir: Some(app.0.clone()),
-        ..Config::default()
-    })
-    .await;
+    let server = app.serve().await;
     let (head, body) = get_encoded(server.addr, "/assets/big.js", "gzip").await;
     assert!(head.contains("content-encoding: gzip"), "{head}");
     assert!(head.contains("content-type: text/javascript"), "{head}");
@@ -138,11 +139,7 @@ async fn the_embedded_web_app_is_served() {
 #[tokio::test]
 async fn hashed_files_are_immutable_and_the_rest_is_revalidated() {
     let app = WebApp::new("caching");
-    let server = TestServer::start(Config {
-        static_dir: Some(app.0.clone()),
-        ..Config::default()
-    })
-    .await;
+    let server = app.serve().await;
     let hashed = http_get(server.addr, &format!("/{HASHED}"), &[]).await;
     assert_eq!(hashed.status, 200);
     assert_eq!(
