@@ -51,6 +51,14 @@ pub async fn everyone_connected(peers: &[Peer]) -> Result<()> {
     Ok(())
 }
 
+/// Waits until `peers` form a full mesh, then has each take its label as its name: where
+/// the tests that chat or send files start.
+pub async fn connected_and_named(peers: Vec<Peer>) -> Result<Vec<Peer>> {
+    everyone_connected(&peers).await?;
+    everyone_names_themselves(&peers).await?;
+    Ok(peers)
+}
+
 /// Every app takes its label as display name; every other app must show it.
 pub async fn everyone_names_themselves(peers: &[Peer]) -> Result<()> {
     for (app, _) in peers {

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use meshdrop_e2e::files::scratch_dir;
-use meshdrop_e2e::room::{everyone_connected, everyone_names_themselves, join, welcomed, Peer};
+use meshdrop_e2e::room::{connected_and_named, join, welcomed, Peer};
 use meshdrop_e2e::{
     run_in, App, Error, Launch, NetNs, Recipient, Result, SignalingServer, TestFile,
     TransferButton, PHONE_SCREEN,
@@ -102,8 +102,7 @@ fn check_full_page(scheme: Scheme) -> Result<()> {
         let phone = App::open(launch.start().await?, &server.room_url(room), "Maya").await;
         let mut peers = vec![welcomed(phone?).await?];
         peers.extend(join(&server, room, &["Leo", "Sam"]).await?);
-        everyone_connected(&peers).await?;
-        everyone_names_themselves(&peers).await?;
+        let peers = connected_and_named(peers).await?;
         let (maya, leo, sam) = (&peers[0], &peers[1], &peers[2]);
 
         assert_page_is(&maya.0, scheme).await?;

@@ -5,7 +5,7 @@
 
 use meshdrop_e2e::app::UI_TIMEOUT;
 use meshdrop_e2e::files::scratch_dir;
-use meshdrop_e2e::room::{everyone_connected, everyone_names_themselves, join, Peer};
+use meshdrop_e2e::room::{connected_and_named, everyone_connected, join, Peer};
 use meshdrop_e2e::wait::{self, Probe};
 use meshdrop_e2e::{run_in, App, NetNs, Result, SignalingServer, TestFile, TransferButton};
 
@@ -14,9 +14,8 @@ fn dropped_or_pasted_files_go_to_the_only_device_or_to_the_one_picked() -> Resul
     let ns = NetNs::create()?;
     run_in(&ns, async {
         let server = SignalingServer::start().await?;
-        let mut peers = join(&server, "gestures", &["alice", "bob"]).await?;
-        everyone_connected(&peers).await?;
-        everyone_names_themselves(&peers).await?;
+        let mut peers =
+            connected_and_named(join(&server, "gestures", &["alice", "bob"]).await?).await?;
         let dir = scratch_dir()?;
 
         // One other device: a drop anywhere goes straight to it.

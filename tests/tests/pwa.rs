@@ -4,7 +4,7 @@
 
 use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::permissions::grant;
-use meshdrop_e2e::room::{everyone_connected, everyone_names_themselves, join};
+use meshdrop_e2e::room::{connected_and_named, everyone_connected, join};
 use meshdrop_e2e::{
     run_in, App, Browser, NetNs, Recipient, Result, SignalingServer, TestFile, TransferButton,
 };
@@ -38,9 +38,7 @@ fn a_hidden_page_is_notified_of_chat_and_offers_and_counts_them_in_its_title() -
     let ns = NetNs::create()?;
     run_in(&ns, async {
         let server = SignalingServer::start().await?;
-        let peers = join(&server, "notify", &["alice", "bob"]).await?;
-        everyone_connected(&peers).await?;
-        everyone_names_themselves(&peers).await?;
+        let peers = connected_and_named(join(&server, "notify", &["alice", "bob"]).await?).await?;
         let ((alice, _), (bob, bob_id)) = (&peers[0], &peers[1]);
         grant(alice.browser(), "notifications").await?;
         alice.turn_notifications_on().await?;

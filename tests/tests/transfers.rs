@@ -4,9 +4,7 @@
 //!
 //! Needs the web app in `dist/` (`cargo xtask test` builds it first).
 
-use meshdrop_e2e::room::{
-    assert_delivered, everyone_connected, everyone_names_themselves, join, join_across_with, Peer,
-};
+use meshdrop_e2e::room::{assert_delivered, connected_and_named, join, join_across_with, Peer};
 use meshdrop_e2e::{
     files::scratch_dir, run_in, Launch, NetNs, Recipient, Result, SignalingServer, TestFile,
     TransferButton, TwoHosts,
@@ -227,9 +225,10 @@ fn files_from_a_page_without_webcrypto_verify() -> Result<()> {
     run_in(&hosts.a, async {
         let server = SignalingServer::start().await?;
         let plain_http = Launch::on_host(&hosts.b);
-        let peers = join_across_with(plain_http, &server, "plain-http", ["alice", "bob"]).await?;
-        everyone_connected(&peers).await?;
-        everyone_names_themselves(&peers).await?;
+        let peers = connected_and_named(
+            join_across_with(plain_http, &server, "plain-http", ["alice", "bob"]).await?,
+        )
+        .await?;
         let (alice, bob) = (&peers[0], &peers[1]);
         let secure: bool = bob
             .0
@@ -260,9 +259,10 @@ fn a_receiver_that_cannot_store_files_says_why_on_both_sides() -> Result<()> {
     run_in(&hosts.a, async {
         let server = SignalingServer::start().await?;
         let plain_http = Launch::on_host(&hosts.b);
-        let peers = join_across_with(plain_http, &server, "no-storage", ["alice", "bob"]).await?;
-        everyone_connected(&peers).await?;
-        everyone_names_themselves(&peers).await?;
+        let peers = connected_and_named(
+            join_across_with(plain_http, &server, "no-storage", ["alice", "bob"]).await?,
+        )
+        .await?;
         let (alice, bob) = (&peers[0], &peers[1]);
         let dir = scratch_dir()?;
         let file = TestFile::random(dir.path(), "for-bob.bin", MIB)?;
@@ -288,10 +288,7 @@ fn a_receiver_that_cannot_store_files_says_why_on_both_sides() -> Result<()> {
 
 /// Opens one app per label in `room`, waits for the full mesh and for everyone's name.
 async fn named_mesh(server: &SignalingServer, room: &str, labels: &[&str]) -> Result<Vec<Peer>> {
-    let peers = join(server, room, labels).await?;
-    everyone_connected(&peers).await?;
-    everyone_names_themselves(&peers).await?;
-    Ok(peers)
+    connected_and_named(join(server, room, labels).await?).await
 }
 
 /// The sizes the issue names: empty, one byte, and big enough for many chunks.
