@@ -116,6 +116,15 @@ async fn files_are_compressed_when_the_browser_accepts_it() {
 
 /// With the app built in, `/` and unknown paths are its `index.html`, and its files
 /// come with their content types.
+/// The path of the script `index_html` loads: Trunk names it with a hash.
+#[cfg(feature = "embed-web")]
+fn script_of(index_html: &str) -> &str {
+    index_html
+        .split('"')
+        .find(|part| part.starts_with('/') && part.ends_with(".js"))
+        .expect("index.html loads a script")
+}
+
 #[cfg(feature = "embed-web")]
 #[tokio::test]
 async fn the_embedded_web_app_is_served() {
@@ -124,13 +133,7 @@ async fn the_embedded_web_app_is_served() {
     assert_eq!(index.status, 200);
     assert_eq!(index.header("content-type"), Some("text/html"));
     assert_eq!(http_get(server.addr, "/room/x", &[]).await.body, index.body);
-    // Trunk names the script with a hash; find it in the page.
-    let script = index
-        .body
-        .split('"')
-        .find(|part| part.starts_with('/') && part.ends_with(".js"))
-        .expect("index.html loads a script");
-    let script = http_get(server.addr, script, &[]).await;
+    let script = http_get(server.addr, script_of(&index.body), &[]).await;
     assert_eq!(script.status, 200);
     assert_eq!(script.header("content-type"), Some("text/javascript"));
     assert_ne!(script.body, index.body);
@@ -160,12 +163,7 @@ async fn hashed_files_are_immutable_and_the_rest_is_revalidated() {
 async fn the_embedded_web_app_has_the_same_caching_headers() {
     let server = TestServer::with_defaults().await;
     let index = assert_revalidated(server.addr, "/").await;
-    let script = index
-        .body
-        .split('"')
-        .find(|part| part.starts_with('/') && part.ends_with(".js"))
-        .expect("index.html loads a script");
-    let script = http_get(server.addr, script, &[]).await;
+    let script = http_get(server.addr, script_of(&index.body), &[]).await;
     assert_eq!(
         script.header("cache-control"),
         Some("public, max-age=31536000, immutable")
