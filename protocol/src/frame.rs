@@ -69,11 +69,47 @@ pub enum ControlFrame {
     },
     /// Receiver → sender: every file arrived and matched its digest.
     Complete { transfer: TransferId },
+    /// Sender → receiver: the SHA-256 of block `block` (bytes from `block` MiB on; see
+    /// `DIGEST_BLOCK_LEN` in the transfer engine) of file `index`, lowercase hex. Sent as
+    /// soon as the sender has hashed the block, and again before the block's bytes when
+    /// a `resume` asks for a block whose digest the sender already knows. The receiver
+    /// checks the block once it holds both its bytes and this digest, in either order.
+    Block {
+        transfer: TransferId,
+        index: u32,
+        block: u64,
+        sha256: String,
+    },
+    /// Receiver → sender, on a new link: go on with `transfer` by sending only what
+    /// `files` lists, in that order. Files not listed are verified on this end. See
+    /// [`ResumeFile`].
+    Resume {
+        transfer: TransferId,
+        files: Vec<ResumeFile>,
+    },
+    /// Receiver → sender: block `block` of file `index` did not match its digest; send
+    /// its bytes once more, after everything already asked for. A block is fetched again
+    /// at most once: a second mismatch fails the transfer.
+    Refetch {
+        transfer: TransferId,
+        index: u32,
+        block: u64,
+    },
     /// Either side, once, when the control channel opens: what kind of device this peer
     /// runs on, so the other can show it the way people recognise their devices
     /// ("Chrome on Android", with a phone icon). Purely informative; a peer may never
     /// send it, and one that does not know it drops it like any unknown frame.
     Hello { device: Device },
+}
+
+/// One file of a [`ControlFrame::Resume`]: the receiver lacks the blocks in `blocks`
+/// (half-open ranges `[first, end)` of block numbers, ascending, not overlapping, maybe
+/// none) and still needs the file's `file_end`. The sender sends those blocks' digests
+/// and bytes from each block's start, then the `file_end`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeFile {
+    pub index: u32,
+    pub blocks: Vec<[u64; 2]>,
 }
 
 /// A short description of a peer's device, as it describes itself. Peers may send

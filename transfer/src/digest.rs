@@ -8,14 +8,17 @@
 //! a buffer gathered for the disk) by whatever is fastest there, and only the 32-byte
 //! block digests pass through the engine, which folds them into the file's digest. It
 //! is as strong as SHA-256 and still checked once per file; Dropbox's content hash is
-//! the same construction with 4 MiB blocks. An empty file has no blocks, so its digest
+//! the same construction with 4 MiB blocks. Since protocol version 3 the sender also
+//! sends each block digest on its own (`block` frames), so the receiver checks every
+//! block as it completes: a transfer cut short resumes from the blocks it verified, and
+//! a block that arrived damaged is fetched again alone. An empty file has no blocks, so its digest
 //! is the SHA-256 of nothing.
 //!
 //! Who hashes the blocks is the driver's choice ([`BlockHashing`]): the engine itself
 //! as bytes pass through it, or the driver, which hands each block's digest to
 //! [`crate::Transfers::on_block_digest`] in any order.
 
-use std::collections::BTreeMap;
+use std::ops::Range;
 
 use sha2::{Digest, Sha256};
 
@@ -35,90 +38,93 @@ pub enum BlockHashing {
     Driver,
 }
 
-/// Why a block digest from the driver was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum BadBlock {
-    /// The file has no such block.
-    OutOfRange,
-    /// That block's digest is already in.
-    Duplicate,
+/// How many blocks a file of `size` bytes has; an empty file has none.
+pub(crate) fn block_count(size: u64) -> u64 {
+    size.div_ceil(DIGEST_BLOCK_LEN)
 }
 
-/// One file's digest, folded from its block digests.
-#[derive(Debug, Clone)]
-pub(crate) struct FileDigest {
-    size: u64,
-    /// The next block to fold in; blocks are folded in order.
-    next: u64,
-    /// Digests that arrived ahead of `next`.
-    early: BTreeMap<u64, BlockDigest>,
-    outer: Sha256,
-    /// With [`BlockHashing::Engine`]: the running SHA-256 of the block being read, and
-    /// how many of its bytes it has seen.
+/// The bytes of block `block` of a file of `size` bytes.
+pub(crate) fn block_span(size: u64, block: u64) -> Range<u64> {
+    let start = block * DIGEST_BLOCK_LEN;
+    start..size.min(start + DIGEST_BLOCK_LEN)
+}
+
+/// The length of block `block` of a file of `size` bytes.
+pub(crate) fn block_len(size: u64, block: u64) -> u64 {
+    let span = block_span(size, block);
+    span.end - span.start
+}
+
+/// The blocks whose last byte is among the `len` bytes at `offset` of a file of `size`.
+pub(crate) fn blocks_completed(size: u64, offset: u64, len: u64) -> Range<u64> {
+    let end = offset + len;
+    let complete = if end == size {
+        block_count(size)
+    } else {
+        end / DIGEST_BLOCK_LEN
+    };
+    (offset / DIGEST_BLOCK_LEN).min(complete)..complete
+}
+
+/// A file's digest in lowercase hex, from all of its block digests in order.
+pub(crate) fn file_digest<'a>(blocks: impl IntoIterator<Item = &'a BlockDigest>) -> String {
+    let mut outer = Sha256::new();
+    for block in blocks {
+        outer.update(block);
+    }
+    hex::encode(outer.finalize())
+}
+
+/// A block digest as `block` frames carry it: 64 hex digits.
+pub(crate) fn parse_block_digest(hex_digest: &str) -> Option<BlockDigest> {
+    let mut digest = [0; 32];
+    hex::decode_to_slice(hex_digest, &mut digest).ok()?;
+    Some(digest)
+}
+
+/// Hashes runs of bytes that start at a block's start ([`BlockHashing::Engine`]), and
+/// gives each block's digest when its last byte has passed. Bytes that do not continue
+/// the previous ones start a new run.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BlockHasher {
+    /// File and offset the next bytes must have to continue the run.
+    next: Option<(u32, u64)>,
     block: Sha256,
-    block_bytes: u64,
 }
 
-impl FileDigest {
-    pub fn new(size: u64) -> Self {
-        Self {
-            size,
-            next: 0,
-            early: BTreeMap::new(),
-            outer: Sha256::new(),
-            block: Sha256::new(),
-            block_bytes: 0,
+impl BlockHasher {
+    /// Hashes `bytes` at `offset` of file `index`, of `size` bytes; returns the blocks
+    /// they complete with their digests.
+    pub fn hash(
+        &mut self,
+        index: u32,
+        size: u64,
+        mut offset: u64,
+        mut bytes: &[u8],
+    ) -> Vec<(u64, BlockDigest)> {
+        if self.next != Some((index, offset)) {
+            self.block = Sha256::new();
         }
-    }
-
-    fn blocks(&self) -> u64 {
-        self.size.div_ceil(DIGEST_BLOCK_LEN)
-    }
-
-    /// Whether every block is in.
-    pub fn is_complete(&self) -> bool {
-        self.next == self.blocks()
-    }
-
-    /// The digest in lowercase hex, once every block is in.
-    pub fn hex(&self) -> Option<String> {
-        self.is_complete()
-            .then(|| hex::encode(self.outer.clone().finalize()))
-    }
-
-    /// Record the digest of block `block`.
-    pub fn add_block(&mut self, block: u64, digest: BlockDigest) -> Result<(), BadBlock> {
-        if block >= self.blocks() {
-            return Err(BadBlock::OutOfRange);
-        }
-        if block < self.next || self.early.contains_key(&block) {
-            return Err(BadBlock::Duplicate);
-        }
-        self.early.insert(block, digest);
-        while let Some(digest) = self.early.remove(&self.next) {
-            self.outer.update(digest);
-            self.next += 1;
-        }
-        Ok(())
-    }
-
-    /// Hash the file's next `bytes` into its blocks ([`BlockHashing::Engine`]). The
-    /// caller has checked that they fit in the file.
-    pub fn hash_bytes(&mut self, mut bytes: &[u8]) {
+        let mut complete = Vec::new();
         while !bytes.is_empty() {
-            let block_start = self.next * DIGEST_BLOCK_LEN;
-            let block_len = DIGEST_BLOCK_LEN.min(self.size - block_start);
-            let take = bytes.len().min((block_len - self.block_bytes) as usize);
+            let block = offset / DIGEST_BLOCK_LEN;
+            let take = bytes
+                .len()
+                .min((block_span(size, block).end - offset) as usize);
             self.block.update(&bytes[..take]);
-            self.block_bytes += take as u64;
+            offset += take as u64;
             bytes = &bytes[take..];
-            if self.block_bytes == block_len {
-                let digest = self.block.finalize_reset().into();
-                self.block_bytes = 0;
-                // In range and next in line: cannot be refused.
-                let _ = self.add_block(self.next, digest);
+            if offset == block_span(size, block).end {
+                complete.push((block, self.block.finalize_reset().into()));
             }
         }
+        self.next = Some((index, offset));
+        complete
+    }
+
+    /// Forgets the run: the next bytes start a new block.
+    pub fn reset(&mut self) {
+        self.next = None;
     }
 }
 
@@ -126,17 +132,7 @@ impl FileDigest {
 mod tests {
     use super::*;
 
-    fn file_digest(bytes: &[u8]) -> String {
-        let mut digest = FileDigest::new(bytes.len() as u64);
-        digest.hash_bytes(bytes);
-        digest.hex().expect("every block was hashed")
-    }
-
     const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-    fn block_digest(bytes: &[u8]) -> BlockDigest {
-        Sha256::digest(bytes).into()
-    }
 
     /// Three blocks, the last a short one.
     fn sample() -> Vec<u8> {
@@ -155,52 +151,54 @@ mod tests {
 
     #[test]
     fn an_empty_file_has_the_sha256_of_nothing() {
-        assert_eq!(file_digest(b""), EMPTY_SHA256);
-        assert!(FileDigest::new(0).is_complete());
-    }
-
-    #[test]
-    fn a_small_file_is_the_sha256_of_its_sha256() {
-        assert_eq!(
-            file_digest(b"abc"),
-            hex::encode(Sha256::digest(Sha256::digest(b"abc")))
-        );
+        assert_eq!(file_digest(&[]), EMPTY_SHA256);
+        assert_eq!(block_count(0), 0);
     }
 
     #[test]
     fn bytes_in_any_pieces_give_the_digest_by_definition() {
         let bytes = sample();
-        let mut digest = FileDigest::new(bytes.len() as u64);
-        for piece in bytes.chunks(300_001) {
-            assert!(!digest.is_complete());
-            digest.hash_bytes(piece);
+        let size = bytes.len() as u64;
+        let mut hasher = BlockHasher::default();
+        let mut blocks = Vec::new();
+        for (n, piece) in bytes.chunks(300_001).enumerate() {
+            let offset = n as u64 * 300_001;
+            blocks.extend(hasher.hash(0, size, offset, piece));
         }
-        assert_eq!(digest.hex(), Some(by_definition(&bytes)));
+        let numbers: Vec<u64> = blocks.iter().map(|(block, _)| *block).collect();
+        assert_eq!(numbers, [0, 1, 2]);
+        let digests = blocks.iter().map(|(_, digest)| digest);
+        assert_eq!(file_digest(digests), by_definition(&bytes));
     }
 
     #[test]
-    fn block_digests_in_any_order_give_the_same_digest() {
+    fn a_run_restarted_at_a_block_start_hashes_that_block_afresh() {
         let bytes = sample();
-        let blocks: Vec<&[u8]> = bytes.chunks(DIGEST_BLOCK_LEN as usize).collect();
-        let mut digest = FileDigest::new(bytes.len() as u64);
-        for block in [2, 0] {
-            digest
-                .add_block(block, block_digest(blocks[block as usize]))
-                .unwrap();
-        }
-        assert_eq!(digest.hex(), None, "block 1 is missing");
-        digest.add_block(1, block_digest(blocks[1])).unwrap();
-        assert_eq!(digest.hex(), Some(by_definition(&bytes)));
+        let size = bytes.len() as u64;
+        let mut hasher = BlockHasher::default();
+        assert!(hasher.hash(0, size, 0, &bytes[..10]).is_empty());
+        let one = DIGEST_BLOCK_LEN as usize;
+        let again = hasher.hash(0, size, DIGEST_BLOCK_LEN, &bytes[one..2 * one]);
+        let expected: BlockDigest = Sha256::digest(&bytes[one..2 * one]).into();
+        assert_eq!(again, [(1, expected)]);
     }
 
     #[test]
-    fn a_block_twice_or_past_the_end_is_refused() {
-        let mut digest = FileDigest::new(DIGEST_BLOCK_LEN + 1);
-        assert_eq!(digest.add_block(2, [0; 32]), Err(BadBlock::OutOfRange));
-        digest.add_block(1, [0; 32]).unwrap();
-        assert_eq!(digest.add_block(1, [0; 32]), Err(BadBlock::Duplicate));
-        digest.add_block(0, [0; 32]).unwrap();
-        assert_eq!(digest.add_block(0, [0; 32]), Err(BadBlock::Duplicate));
-        assert!(digest.is_complete());
+    fn completed_blocks_are_those_whose_last_byte_passed() {
+        let size = 2 * DIGEST_BLOCK_LEN + 5;
+        assert_eq!(blocks_completed(size, 0, 10), 0..0);
+        assert_eq!(blocks_completed(size, 10, DIGEST_BLOCK_LEN - 10), 0..1);
+        assert_eq!(blocks_completed(size, 0, 2 * DIGEST_BLOCK_LEN), 0..2);
+        assert_eq!(blocks_completed(size, 2 * DIGEST_BLOCK_LEN, 5), 2..3);
+        assert_eq!(blocks_completed(3, 0, 3), 0..1);
+        assert_eq!(block_span(size, 2), 2 * DIGEST_BLOCK_LEN..size);
+    }
+
+    #[test]
+    fn block_digests_parse_from_hex_only() {
+        let digest: BlockDigest = Sha256::digest(b"abc").into();
+        assert_eq!(parse_block_digest(&hex::encode(digest)), Some(digest));
+        assert_eq!(parse_block_digest("00"), None);
+        assert_eq!(parse_block_digest(&"zz".repeat(32)), None);
     }
 }

@@ -1,15 +1,20 @@
-//! [`Transfers`]: every file transfer on one peer connection, in both directions.
+//! [`Transfers`]: every file transfer with one peer, in both directions, over all the
+//! links (peer connections) that come and go between the two.
 //!
 //! This is the engine's only entry point. It routes each input (a user's answer, a
 //! control frame, a data chunk, bytes the driver read) to the transfer it names, and
 //! queues the effects as [`Output`]s. It also enforces the rules that span transfers:
-//! who may pick which id, and that frames about a cancelled or failed transfer are
-//! dropped.
+//! who may pick which id, that frames about a cancelled or failed transfer are dropped,
+//! and what the link's state means for them: paused while it is down, resumed when a
+//! new one is up, failed once the peer left the room and the grace period ran out.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::num::NonZeroUsize;
+use std::time::Duration;
 
-use meshdrop_protocol::frame::{ControlFrame, DataChunk, FileMeta, TransferId, CHUNK_HEADER_LEN};
+use meshdrop_protocol::frame::{
+    ControlFrame, DataChunk, FileMeta, ResumeFile, TransferId, CHUNK_HEADER_LEN,
+};
 
 use crate::digest::{BlockDigest, BlockHashing};
 use crate::receiving::Receiving;
@@ -22,8 +27,11 @@ use crate::{IdParity, Output, ReadRequest, TransferError, Write};
 pub const DEFAULT_CHUNK_LEN: NonZeroUsize =
     NonZeroUsize::new(64 * 1024 - CHUNK_HEADER_LEN).unwrap();
 
-/// The transfers of one peer connection. See the crate documentation for how a driver
-/// uses it.
+/// How long a peer that left the room has to come back before its transfers fail,
+/// unless [`Transfers::set_grace`] says otherwise.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(5 * 60);
+
+/// The transfers with one peer. See the crate documentation for how a driver uses it.
 #[derive(Debug)]
 pub struct Transfers {
     parity: IdParity,
@@ -32,6 +40,11 @@ pub struct Transfers {
     hashing: BlockHashing,
     entries: BTreeMap<TransferId, Entry>,
     outputs: VecDeque<Output>,
+    /// Whether a link is up; a new engine assumes it is.
+    link_up: bool,
+    grace: Duration,
+    /// Once the peer left the room: when its transfers fail unless it is back.
+    gives_up_at_ms: Option<u64>,
 }
 
 /// One transfer and the half of the protocol this end plays in it. Ids of this end's
@@ -50,10 +63,36 @@ impl Entry {
         }
     }
 
+    fn transfer_mut(&mut self) -> &mut Transfer {
+        match self {
+            Self::Sending(sending) => &mut sending.transfer,
+            Self::Receiving(receiving) => &mut receiving.transfer,
+        }
+    }
+
     fn end(&mut self, ending: Ending, outputs: &mut VecDeque<Output>) {
         match self {
             Self::Sending(sending) => sending.transfer.end(ending, outputs),
             Self::Receiving(receiving) => receiving.end(ending, outputs),
+        }
+    }
+
+    fn on_link_down(&mut self, gives_up_at_ms: Option<u64>, outputs: &mut VecDeque<Output>) {
+        if self.transfer_mut().pause(gives_up_at_ms, outputs) {
+            match self {
+                Self::Sending(sending) => sending.on_link_down(),
+                Self::Receiving(receiving) => receiving.on_link_down(),
+            }
+        }
+    }
+
+    fn on_link_up(&mut self, outputs: &mut VecDeque<Output>) {
+        if let Some(word) = self.transfer_mut().last_word.take() {
+            outputs.push_back(Output::Control(word));
+        }
+        match self {
+            Self::Sending(sending) => sending.on_link_up(outputs),
+            Self::Receiving(receiving) => receiving.on_link_up(outputs),
         }
     }
 }
@@ -69,7 +108,16 @@ impl Transfers {
             hashing: BlockHashing::default(),
             entries: BTreeMap::new(),
             outputs: VecDeque::new(),
+            link_up: true,
+            grace: DEFAULT_GRACE,
+            gives_up_at_ms: None,
         }
+    }
+
+    /// How long a peer that left the room has to come back, from the next time it
+    /// leaves.
+    pub fn set_grace(&mut self, grace: Duration) {
+        self.grace = grace;
     }
 
     /// Payload bytes per chunk from the next read on. The receiver does not care, so
@@ -99,14 +147,23 @@ impl Transfers {
         let id = self.next_id;
         let sending = Sending::offer(id, files, self.hashing, &mut self.outputs)?;
         self.entries.insert(id, Entry::Sending(sending));
-        // Wrapping takes 2^31 offers on one connection; ids stay of this end's parity.
+        // Wrapping takes 2^31 offers to one peer; ids stay of this end's parity.
         self.next_id = id.wrapping_add(2);
         Ok(id)
     }
 
     /// The user takes the files the peer offered.
     pub fn accept(&mut self, id: TransferId) -> Result<(), TransferError> {
-        receiving(&mut self.entries, id)?.accept(&mut self.outputs)
+        let receiving = receiving(&mut self.entries, id)?;
+        receiving.accept(&mut self.outputs)?;
+        if !self.link_up {
+            // The accept is lost with the link; the resume on the next one says it.
+            receiving
+                .transfer
+                .pause(self.gives_up_at_ms, &mut self.outputs);
+            receiving.on_link_down();
+        }
+        Ok(())
     }
 
     /// The user turns down the files the peer offered.
@@ -140,10 +197,75 @@ impl Transfers {
         Ok(())
     }
 
-    /// The peer connection closed: every transfer still running fails, as nothing more
-    /// can cross. A new connection to the same peer gets a new `Transfers`.
+    /// The link to the peer is down (its peer connection closed or failed, its
+    /// channels closed): running transfers are [`crate::TransferState::Paused`] until
+    /// [`Self::on_link_up`]; nothing fails. Reads still outstanding are dropped when
+    /// they come; frames and chunks of the link that went down must not be handed in
+    /// any more.
+    pub fn on_link_down(&mut self) {
+        self.link_up = false;
+        for entry in self.entries.values_mut() {
+            entry.on_link_down(self.gives_up_at_ms, &mut self.outputs);
+        }
+    }
+
+    /// A new link to the same peer is up: call it once its control channel is open,
+    /// before handing in anything that arrives on it. (It implies
+    /// [`Self::on_link_down`] of the link before, if the driver did not call that.)
+    /// The receiver of each running transfer sends a `resume` naming what it lacks,
+    /// and the sender goes on with exactly that; offers are made again, and each end
+    /// repeats its last word about transfers that ended since the link before came up
+    /// (`complete`, `decline`, `cancel`, `fail`), in case it was lost. The grace
+    /// period, if running, stops.
+    pub fn on_link_up(&mut self) {
+        self.on_link_down();
+        self.link_up = true;
+        self.gives_up_at_ms = None;
+        for entry in self.entries.values_mut() {
+            entry.on_link_up(&mut self.outputs);
+        }
+    }
+
+    /// The peer left the room at `now_ms` (milliseconds on any clock the driver keeps
+    /// using, such as the Unix epoch's): transfers pause, and fail at
+    /// [`Self::poll_timeout`] unless a link is up again before. Leaving again while the
+    /// grace runs keeps the first deadline.
+    pub fn on_peer_left(&mut self, now_ms: u64) {
+        let grace_ms = u64::try_from(self.grace.as_millis()).unwrap_or(u64::MAX);
+        let deadline = *self
+            .gives_up_at_ms
+            .get_or_insert(now_ms.saturating_add(grace_ms));
+        self.link_up = false;
+        for entry in self.entries.values_mut() {
+            entry.on_link_down(Some(deadline), &mut self.outputs);
+        }
+    }
+
+    /// When [`Self::handle_timeout`] must be called next, if at all.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.gives_up_at_ms
+    }
+
+    /// The time is `now_ms`: once the grace period of a peer that left has run out,
+    /// its transfers fail.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        if self
+            .gives_up_at_ms
+            .is_some_and(|deadline| now_ms >= deadline)
+        {
+            let minutes = self.grace.as_secs().div_ceil(60);
+            self.on_disconnect(format!(
+                "the peer left and was not back within {minutes} minute{}",
+                if minutes == 1 { "" } else { "s" }
+            ));
+        }
+    }
+
+    /// The peer is gone for good (it was removed, or this end is closing): every
+    /// transfer not ended yet fails, as nothing more can cross.
     pub fn on_disconnect(&mut self, reason: impl Into<String>) {
         let reason = reason.into();
+        self.gives_up_at_ms = None;
         for entry in self.entries.values_mut() {
             if !entry.transfer().state().is_final() {
                 entry.end(Ending::Disconnected(reason.clone()), &mut self.outputs);
@@ -169,6 +291,23 @@ impl Transfers {
                 Some(receiving) => receiving.on_file_end(index, sha256, &mut self.outputs),
                 None => Ok(()),
             },
+            ControlFrame::Block {
+                transfer,
+                index,
+                block,
+                sha256,
+            } => match live_receiving(&mut self.entries, transfer)? {
+                Some(receiving) => receiving.on_block(index, block, &sha256, &mut self.outputs),
+                None => Ok(()),
+            },
+            ControlFrame::Resume { transfer, files } => self.on_resume(transfer, files),
+            ControlFrame::Refetch {
+                transfer,
+                index,
+                block,
+            } => self.on_answer(transfer, |sending, outputs| {
+                sending.on_refetch(index, block, outputs)
+            }),
             ControlFrame::Cancel { transfer, reason } => {
                 self.on_peer_ending(transfer, Ending::CancelledByPeer(reason))
             }
@@ -241,8 +380,14 @@ impl Transfers {
     }
 
     /// Records an offer, or refuses it with a `Fail` to the peer, whose transfer would
-    /// otherwise wait for an answer forever.
+    /// otherwise wait for an answer forever. The same offer again is the sender's
+    /// repeat on a new link, and changes nothing.
     fn on_offer(&mut self, id: TransferId, files: Vec<FileMeta>) -> Result<(), TransferError> {
+        if let Some(Entry::Receiving(known)) = self.entries.get(&id) {
+            if known.transfer.files() == files {
+                return Ok(());
+            }
+        }
         let offered = if self.parity.owns(id) {
             Err(TransferError::WrongParity(id))
         } else if self.entries.contains_key(&id) {
@@ -263,6 +408,24 @@ impl Transfers {
                 };
                 self.outputs.push_back(Output::Control(fail));
                 Err(error)
+            }
+        }
+    }
+
+    /// The receiver lacks `files` of transfer `id`. A resume of a transfer this end
+    /// does not have (it restarted, say) is answered with a `fail`, so the receiver
+    /// does not wait forever.
+    fn on_resume(&mut self, id: TransferId, files: Vec<ResumeFile>) -> Result<(), TransferError> {
+        match self.entries.get_mut(&id) {
+            Some(Entry::Sending(sending)) => sending.on_resume(files, &mut self.outputs),
+            _ => {
+                let reason =
+                    format!("cannot resume transfer {id}: the sender has no such transfer");
+                self.outputs.push_back(Output::Control(ControlFrame::Fail {
+                    transfer: id,
+                    reason,
+                }));
+                Err(TransferError::UnknownTransfer(id))
             }
         }
     }

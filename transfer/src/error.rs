@@ -39,12 +39,6 @@ pub enum TransferError {
         index: u32,
         block: u64,
     },
-    #[error("block {block} of file {index} of transfer {transfer} was already hashed")]
-    DuplicateBlock {
-        transfer: TransferId,
-        index: u32,
-        block: u64,
-    },
     #[error("this engine hashes blocks itself; it takes no block digests")]
     EngineHashes,
     #[error("chat and hello frames are not about file transfers")]

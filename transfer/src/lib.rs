@@ -73,12 +73,12 @@
 //! Anything else that makes no sense is refused with a [`TransferError`] and changes
 //! nothing.
 
-mod cursor;
 pub mod digest;
 mod engine;
 mod error;
 mod output;
 mod parity;
+mod plan;
 mod rate;
 mod receiving;
 pub mod safe_path;
@@ -87,7 +87,7 @@ mod state;
 mod transfer;
 
 pub use digest::{BlockDigest, BlockHashing, DIGEST_BLOCK_LEN};
-pub use engine::{Transfers, DEFAULT_CHUNK_LEN};
+pub use engine::{Transfers, DEFAULT_CHUNK_LEN, DEFAULT_GRACE};
 pub use error::TransferError;
 pub use output::{Output, ReadRequest, Write};
 pub use parity::IdParity;

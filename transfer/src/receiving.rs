@@ -1,18 +1,24 @@
 //! The receiver's half of a transfer: answer the offer, place and hash arriving bytes,
-//! and compare each file with the digest the sender announced.
+//! check each block against the digest the sender announced, and each file against its
+//! `file_end`.
 //!
-//! Chunks arrive on the data channel and `FileEnd`s on the control channel, and the two
-//! are not ordered with each other: a digest may arrive long before the file's last
-//! byte, or after it. So each file keeps both digests, and is judged as soon as it has
-//! both, whichever came last. Its own digest is known once its last byte arrived and
-//! its last block was hashed.
+//! Chunks arrive on the data channel and `block` and `file_end` frames on the control
+//! channel, and the two are not ordered with each other: a digest may arrive long
+//! before its block's last byte, or after it. So each block keeps both digests, and is
+//! judged as soon as it has both, whichever came last. A block that does not match is
+//! asked for once more (`refetch`); a second mismatch fails the transfer. The verified
+//! blocks are what a new link resumes from: the `resume` this end sends on it names
+//! every block it still lacks.
 
 use std::collections::VecDeque;
 
-use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId};
+use meshdrop_protocol::frame::{ControlFrame, FileMeta, ResumeFile, TransferId};
 
-use crate::cursor::PastEnd;
-use crate::digest::{BlockDigest, BlockHashing};
+use crate::digest::{
+    block_count, block_len, blocks_completed, file_digest, parse_block_digest, BlockDigest,
+    BlockHasher, BlockHashing, DIGEST_BLOCK_LEN,
+};
+use crate::plan::{PastEnd, Plan};
 use crate::transfer::{Ending, Transfer};
 use crate::{Direction, Output, TransferError, TransferState, Write};
 
@@ -21,26 +27,48 @@ const RECEIVING: [TransferState; 2] = [TransferState::Transferring, TransferStat
 #[derive(Debug)]
 pub(crate) struct Receiving {
     pub transfer: Transfer,
-    /// One per file, in order.
-    digests: Vec<FileDigests>,
-    /// How many files, from the first, have their `received` digest.
-    received: u32,
-    verified: usize,
+    hashing: BlockHashing,
+    hasher: BlockHasher,
+    files: Vec<FileIn>,
+    /// What the sender sends on this link, in order.
+    plan: Plan,
+    /// Bytes of the blocks held whole, and of the one block arriving.
+    held_bytes: u64,
+    partial_bytes: u64,
+    verified_files: usize,
 }
 
-/// The two SHA-256s of a file, in lowercase hex, each known once it has arrived.
+#[derive(Debug, Clone)]
+struct FileIn {
+    size: u64,
+    blocks: Vec<BlockIn>,
+    /// The digest from the sender's `file_end`, until the file is verified.
+    file_end: Option<String>,
+    verified: bool,
+    /// Whether any bytes were written, so there is something to delete.
+    written: bool,
+}
+
 #[derive(Debug, Clone, Default)]
-struct FileDigests {
-    /// From the sender's `FileEnd`.
-    announced: Option<String>,
-    /// Computed here over the bytes that arrived.
-    received: Option<String>,
+struct BlockIn {
+    /// From the sender's `block` frame.
+    announced: Option<BlockDigest>,
+    held: Held,
+    /// Asked for once more after a mismatch.
+    refetched: bool,
 }
 
-impl FileDigests {
-    fn is_verified(&self) -> bool {
-        self.received.is_some() && self.received == self.announced
-    }
+/// What this end has of a block.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Held {
+    /// Not all of it (bytes of a block cut short are written over when it comes again).
+    #[default]
+    Missing,
+    /// All of its bytes, waiting for the driver's digest.
+    Whole,
+    /// All of its bytes, with their digest, waiting for the sender's.
+    Hashed(BlockDigest),
+    Verified,
 }
 
 impl Receiving {
@@ -51,12 +79,27 @@ impl Receiving {
         hashing: BlockHashing,
         outputs: &mut VecDeque<Output>,
     ) -> Result<Self, TransferError> {
-        let digests = vec![FileDigests::default(); files.len()];
+        let transfer = Transfer::offered(id, Direction::Incoming, files, outputs)?;
+        let files = transfer
+            .files()
+            .iter()
+            .map(|file| FileIn {
+                size: file.size,
+                blocks: vec![BlockIn::default(); block_count(file.size) as usize],
+                file_end: None,
+                verified: false,
+                written: false,
+            })
+            .collect();
         Ok(Self {
-            transfer: Transfer::offered(id, Direction::Incoming, files, hashing, outputs)?,
-            digests,
-            received: 0,
-            verified: 0,
+            transfer,
+            hashing,
+            hasher: BlockHasher::default(),
+            files,
+            plan: Plan::default(),
+            held_bytes: 0,
+            partial_bytes: 0,
+            verified_files: 0,
         })
     }
 
@@ -65,9 +108,9 @@ impl Receiving {
             .expect(&[TransferState::Offered], "accepting")?;
         let transfer = self.transfer.id();
         outputs.push_back(Output::Control(ControlFrame::Accept { transfer }));
+        self.plan = Plan::whole(self.transfer.files());
         self.transfer.enter(TransferState::Transferring, outputs);
-        self.transfer.cursor.finish_complete_files();
-        self.received(outputs);
+        self.settle(outputs);
         Ok(())
     }
 
@@ -75,45 +118,102 @@ impl Receiving {
         self.transfer
             .expect(&[TransferState::Offered], "declining")?;
         let transfer = self.transfer.id();
-        outputs.push_back(Output::Control(ControlFrame::Decline { transfer }));
+        self.transfer
+            .say_last(ControlFrame::Decline { transfer }, outputs);
         self.transfer.enter(TransferState::Declined, outputs);
         Ok(())
     }
 
-    /// Places the payload of a chunk. A chunk holds bytes of one file only, so bytes
-    /// past the end of the current file fail the transfer: the sender and this end no
-    /// longer agree on which byte is which.
+    /// Places the payload of a chunk. A chunk holds bytes of one run of the plan only,
+    /// so bytes past its end fail the transfer: the sender and this end no longer agree
+    /// on which byte is which. Chunks that arrive while the link is down are from the
+    /// link that went down, and dropped.
     pub fn on_chunk<'a>(
         &mut self,
         payload: &'a [u8],
         outputs: &mut VecDeque<Output>,
     ) -> Result<Option<Write<'a>>, TransferError> {
+        if let TransferState::Paused { .. } = self.transfer.state() {
+            return Ok(None);
+        }
         self.transfer.expect(&RECEIVING, "a data chunk")?;
-        let position = self.transfer.cursor.position();
-        match self.transfer.advance(payload) {
-            Err(PastEnd) => {
-                let reason = match position {
-                    Some(position) => format!(
-                        "a data chunk ran past the end of file {} ({}); a chunk holds bytes of one file only",
-                        position.index,
-                        self.transfer.files()[position.index as usize].name
-                    ),
-                    None => "received more bytes than the offer announced".to_owned(),
-                };
-                self.end(Ending::FailedByMe(reason), outputs);
-                Ok(None)
+        let span = self.plan.front();
+        if let Err(PastEnd) = self.plan.advance(payload.len()) {
+            let reason = match span {
+                Some(span) => format!(
+                    "a data chunk ran past the end of file {} ({}); a chunk holds bytes of one file only",
+                    span.index,
+                    self.transfer.file_name(span.index)
+                ),
+                None => "received more bytes than were asked for".to_owned(),
+            };
+            self.end(Ending::FailedByMe(reason), outputs);
+            return Ok(None);
+        }
+        // No span means nothing was asked for and the payload was empty.
+        let Some(span) = span else {
+            return Ok(None);
+        };
+        let (index, offset, len) = (span.index, span.start, payload.len() as u64);
+        let file = &mut self.files[index as usize];
+        file.written |= len > 0;
+        let size = file.size;
+        let end = offset + len;
+        self.partial_bytes = if end == size {
+            0
+        } else {
+            end % DIGEST_BLOCK_LEN
+        };
+        match self.hashing {
+            BlockHashing::Engine => {
+                for (block, digest) in self.hasher.hash(index, size, offset, payload) {
+                    self.hold(index, block);
+                    self.files[index as usize].blocks[block as usize].held = Held::Hashed(digest);
+                    self.judge_block(index, block, outputs);
+                }
             }
-            Ok(()) => {
-                self.received(outputs);
-                // No position means every file was complete and the payload empty.
-                Ok(position.map(|position| Write {
-                    transfer: self.transfer.id(),
-                    index: position.index,
-                    offset: position.offset,
-                    bytes: payload,
-                }))
+            BlockHashing::Driver => {
+                for block in blocks_completed(size, offset, len) {
+                    self.hold(index, block);
+                }
             }
         }
+        self.settle(outputs);
+        Ok(Some(Write {
+            transfer: self.transfer.id(),
+            index,
+            offset,
+            bytes: payload,
+        }))
+    }
+
+    /// The sender's digest of block `block` of file `index`. One that arrives while the
+    /// link is down is from the link that went down, and dropped: the sender repeats it.
+    pub fn on_block(
+        &mut self,
+        index: u32,
+        block: u64,
+        sha256: &str,
+        outputs: &mut VecDeque<Output>,
+    ) -> Result<(), TransferError> {
+        if let TransferState::Paused { .. } = self.transfer.state() {
+            return Ok(());
+        }
+        self.transfer.expect(&RECEIVING, "a Block")?;
+        self.check_block(index, block)?;
+        let Some(digest) = parse_block_digest(sha256) else {
+            let reason =
+                format!("the digest of block {block} of file {index} is not 64 hexadecimal digits");
+            self.end(Ending::FailedByMe(reason), outputs);
+            return Ok(());
+        };
+        let entry = &mut self.files[index as usize].blocks[block as usize];
+        if entry.held != Held::Verified {
+            entry.announced = Some(digest);
+            self.judge_block(index, block, outputs);
+            self.settle(outputs);
+        }
+        Ok(())
     }
 
     pub fn on_file_end(
@@ -122,33 +222,29 @@ impl Receiving {
         sha256: String,
         outputs: &mut VecDeque<Output>,
     ) -> Result<(), TransferError> {
+        if let TransferState::Paused { .. } = self.transfer.state() {
+            return Ok(());
+        }
         self.transfer.expect(&RECEIVING, "a FileEnd")?;
         let transfer = self.transfer.id();
-        let digests = self
-            .digests
+        let file = self
+            .files
             .get_mut(index as usize)
             .ok_or(TransferError::NoSuchFile { transfer, index })?;
-        if digests.announced.is_some() {
+        if file.verified {
+            return Ok(());
+        }
+        if file.file_end.is_some() {
             return Err(TransferError::DuplicateFileEnd { transfer, index });
         }
-        digests.announced = Some(sha256);
-        self.judge(index, outputs);
+        file.file_end = Some(sha256);
+        self.judge_file(index, outputs);
         Ok(())
     }
 
-    /// Ends the transfer and discards every file that has bytes on disk but was not
-    /// verified.
-    pub fn end(&mut self, ending: Ending, outputs: &mut VecDeque<Output>) {
-        let transfer = self.transfer.id();
-        for (index, digests) in (0..).zip(&self.digests) {
-            if self.transfer.cursor.has_bytes(index) && !digests.is_verified() {
-                outputs.push_back(Output::FileDiscarded { transfer, index });
-            }
-        }
-        self.transfer.end(ending, outputs);
-    }
-
-    /// The driver hashed block `block` of file `index`.
+    /// The driver hashed block `block` of file `index`. A digest of bytes that are no
+    /// longer held whole (the link went down, or the block is being fetched again) is
+    /// dropped.
     pub fn on_block_digest(
         &mut self,
         index: u32,
@@ -156,51 +252,193 @@ impl Receiving {
         digest: BlockDigest,
         outputs: &mut VecDeque<Output>,
     ) -> Result<(), TransferError> {
-        self.transfer.add_block_digest(index, block, digest)?;
-        self.received(outputs);
+        if !self.transfer.state().is_running() {
+            return Err(self.transfer.unexpected("a block digest"));
+        }
+        if self.hashing != BlockHashing::Driver {
+            return Err(TransferError::EngineHashes);
+        }
+        self.check_block(index, block)?;
+        let entry = &mut self.files[index as usize].blocks[block as usize];
+        if entry.held == Held::Whole {
+            entry.held = Held::Hashed(digest);
+            self.judge_block(index, block, outputs);
+            self.settle(outputs);
+        }
         Ok(())
     }
 
-    /// Records the digest of each file, in order, once all of it arrived and was hashed,
-    /// and judges it.
-    fn received(&mut self, outputs: &mut VecDeque<Output>) {
-        while let Some(sha256) = self.transfer.file_digest(self.received) {
-            let index = self.received;
-            self.digests[index as usize].received = Some(sha256);
-            self.received += 1;
-            self.judge(index, outputs);
+    /// Ends the transfer and discards every file that has bytes on disk but was not
+    /// verified.
+    pub fn end(&mut self, ending: Ending, outputs: &mut VecDeque<Output>) {
+        let transfer = self.transfer.id();
+        for (index, file) in (0..).zip(&self.files) {
+            if file.written && !file.verified {
+                outputs.push_back(Output::FileDiscarded { transfer, index });
+            }
         }
-        let all_bytes_in = self.transfer.cursor.position().is_none();
-        if all_bytes_in && self.transfer.state() == &TransferState::Transferring {
-            self.transfer.enter(TransferState::Verifying, outputs);
+        self.transfer.end(ending, outputs);
+    }
+
+    /// The link is down: the block arriving is lost; blocks held whole stay.
+    pub fn on_link_down(&mut self) {
+        self.hasher.reset();
+        self.plan = Plan::default();
+        self.partial_bytes = 0;
+        self.transfer.bytes_done = self.held_bytes;
+    }
+
+    /// A new link is up: asks the sender for everything not verified yet, with a
+    /// `resume` naming each block this end lacks, or holds without the sender's digest.
+    pub fn on_link_up(&mut self, outputs: &mut VecDeque<Output>) {
+        if !self.transfer.state().is_running() {
+            return;
+        }
+        self.on_link_down();
+        let mut resume = Vec::new();
+        for (index, file) in (0..).zip(&mut self.files) {
+            if file.verified {
+                continue;
+            }
+            file.file_end = None;
+            let mut ranges: Vec<[u64; 2]> = Vec::new();
+            for (block, entry) in (0..).zip(&mut file.blocks) {
+                let lacking = match entry.held {
+                    Held::Verified => false,
+                    Held::Missing => true,
+                    Held::Whole | Held::Hashed(_) => entry.announced.is_none(),
+                };
+                if !lacking {
+                    continue;
+                }
+                if entry.held != Held::Missing {
+                    entry.held = Held::Missing;
+                    self.held_bytes -= block_len(file.size, block);
+                }
+                match ranges.last_mut() {
+                    Some(last) if last[1] == block => last[1] = block + 1,
+                    _ => ranges.push([block, block + 1]),
+                }
+            }
+            for &[first, end] in &ranges {
+                self.plan.push_blocks(index, file.size, first, end);
+            }
+            resume.push(ResumeFile {
+                index,
+                blocks: ranges,
+            });
+        }
+        let transfer = self.transfer.id();
+        outputs.push_back(Output::Control(ControlFrame::Resume {
+            transfer,
+            files: resume,
+        }));
+        self.transfer.enter(TransferState::Transferring, outputs);
+        self.settle(outputs);
+    }
+
+    fn check_block(&self, index: u32, block: u64) -> Result<(), TransferError> {
+        let transfer = self.transfer.id();
+        let file = self
+            .files
+            .get(index as usize)
+            .ok_or(TransferError::NoSuchFile { transfer, index })?;
+        if block >= file.blocks.len() as u64 {
+            return Err(TransferError::NoSuchBlock {
+                transfer,
+                index,
+                block,
+            });
+        }
+        Ok(())
+    }
+
+    /// Every byte of block `block` of file `index` is in.
+    fn hold(&mut self, index: u32, block: u64) {
+        let file = &mut self.files[index as usize];
+        let entry = &mut file.blocks[block as usize];
+        if entry.held == Held::Missing {
+            entry.held = Held::Whole;
+            self.held_bytes += block_len(file.size, block);
         }
     }
 
-    /// Verifies or fails file `index` once both of its digests are known; completes the
-    /// transfer when it was the last file to verify.
-    fn judge(&mut self, index: u32, outputs: &mut VecDeque<Output>) {
-        if self.transfer.state().is_final() {
-            return;
-        }
-        let Some(FileDigests {
-            announced: Some(announced),
-            received: Some(received),
-        }) = self.digests.get(index as usize)
-        else {
+    /// Verifies block `block` of file `index` once both of its digests are known, or
+    /// asks for it once more, or fails the transfer if it was asked for once already.
+    fn judge_block(&mut self, index: u32, block: u64, outputs: &mut VecDeque<Output>) {
+        let file = &mut self.files[index as usize];
+        let size = file.size;
+        let entry = &mut file.blocks[block as usize];
+        let (Held::Hashed(held), Some(announced)) = (entry.held, entry.announced) else {
             return;
         };
+        if held == announced {
+            entry.held = Held::Verified;
+            self.judge_file(index, outputs);
+            return;
+        }
+        let name = self.transfer.file_name(index).to_owned();
+        if entry.refetched {
+            let reason =
+                format!("block {block} of file {index} ({name}) did not match its SHA-256, twice");
+            self.end(Ending::FailedByMe(reason), outputs);
+            return;
+        }
+        entry.refetched = true;
+        entry.held = Held::Missing;
+        self.held_bytes -= block_len(size, block);
         let transfer = self.transfer.id();
-        if announced != received {
-            let name = self.transfer.files()[index as usize].name.clone();
+        outputs.push_back(Output::Control(ControlFrame::Refetch {
+            transfer,
+            index,
+            block,
+        }));
+        self.plan.push_blocks(index, size, block, block + 1);
+    }
+
+    /// Verifies or fails file `index` once all of its blocks are verified and its
+    /// `file_end` is in; completes the transfer when it was the last file to verify.
+    fn judge_file(&mut self, index: u32, outputs: &mut VecDeque<Output>) {
+        if !self.transfer.state().is_running() {
+            return;
+        }
+        let file = &mut self.files[index as usize];
+        if file.verified || file.blocks.iter().any(|block| block.held != Held::Verified) {
+            return;
+        }
+        let Some(announced) = &file.file_end else {
+            return;
+        };
+        let blocks = file
+            .blocks
+            .iter()
+            .filter_map(|block| block.announced.as_ref());
+        let transfer = self.transfer.id();
+        if *announced != file_digest(blocks) {
+            let name = self.transfer.file_name(index);
             let reason = format!("file {index} ({name}) does not match its SHA-256");
             self.end(Ending::FailedByMe(reason), outputs);
             return;
         }
+        file.verified = true;
+        file.file_end = None;
         outputs.push_back(Output::FileVerified { transfer, index });
-        self.verified += 1;
-        if self.verified == self.digests.len() {
-            outputs.push_back(Output::Control(ControlFrame::Complete { transfer }));
+        self.verified_files += 1;
+        if self.verified_files == self.files.len() {
+            self.transfer
+                .say_last(ControlFrame::Complete { transfer }, outputs);
             self.transfer.enter(TransferState::Done, outputs);
+        }
+    }
+
+    /// Shows the progress, and whether bytes are still to come.
+    fn settle(&mut self, outputs: &mut VecDeque<Output>) {
+        self.transfer.bytes_done = self.held_bytes + self.partial_bytes;
+        let state = self.transfer.state();
+        if state == &TransferState::Transferring && self.plan.is_done() {
+            self.transfer.enter(TransferState::Verifying, outputs);
+        } else if state == &TransferState::Verifying && !self.plan.is_done() {
+            self.transfer.enter(TransferState::Transferring, outputs);
         }
     }
 }

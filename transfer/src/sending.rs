@@ -1,26 +1,47 @@
-//! The sender's half of a transfer: offer, then read, hash and chunk each file in order.
+//! The sender's half of a transfer: offer, then read, hash and chunk what the receiver
+//! still lacks.
 //!
 //! The sender never decides when to send: the driver asks for the next read when the
 //! data channel has room ([`Sending::next_read`]), reads the bytes however its platform
 //! does, and hands them back ([`Sending::on_read`]). One read is outstanding at a time,
-//! so the bytes pass in file order. A file's `FileEnd` goes out once all its bytes are
-//! read and all its blocks hashed, whichever comes last.
+//! so the bytes pass in the order of the [`Plan`]: every file whole after the accept,
+//! only the blocks a `resume` names after a new link, plus any block a `refetch` asks
+//! for again. Each block's digest goes out in a `block` frame as soon as it is known
+//! (and before the bytes when a `resume` asks for a block hashed before the cut); a
+//! file's `file_end` once every one of its blocks is hashed.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 
-use meshdrop_protocol::frame::{ControlFrame, DataChunk, FileMeta, TransferId};
+use meshdrop_protocol::frame::{ControlFrame, DataChunk, FileMeta, ResumeFile, TransferId};
 
-use crate::digest::{BlockDigest, BlockHashing};
+use crate::digest::{block_count, file_digest, BlockDigest, BlockHasher, BlockHashing};
+use crate::plan::Plan;
 use crate::transfer::{Ending, Transfer};
 use crate::{Direction, Output, ReadRequest, TransferError, TransferState};
 
 #[derive(Debug)]
 pub(crate) struct Sending {
     pub transfer: Transfer,
-    /// Length of the read handed out by `next_read` and not yet answered by `on_read`.
-    pending_read: Option<usize>,
-    /// How many files, from the first, had their `FileEnd` sent.
-    announced: u32,
+    hashing: BlockHashing,
+    hasher: BlockHasher,
+    /// Per file, per block: its digest once hashed. Kept for the whole transfer, so a
+    /// file's digest is known without reading again the blocks the receiver has.
+    digests: Vec<Vec<Option<BlockDigest>>>,
+    plan: Plan,
+    pending_read: Option<PendingRead>,
+    /// Files whose `file_end` is owed on this link.
+    file_ends_due: BTreeSet<u32>,
+}
+
+/// The read handed out by `next_read` and not yet answered by `on_read`.
+#[derive(Debug, Clone, Copy)]
+struct PendingRead {
+    index: u32,
+    offset: u64,
+    len: usize,
+    /// Asked for on a link that is gone, or under a plan a `resume` replaced: its bytes
+    /// are dropped when they come.
+    stale: bool,
 }
 
 impl Sending {
@@ -31,82 +52,124 @@ impl Sending {
         hashing: BlockHashing,
         outputs: &mut VecDeque<Output>,
     ) -> Result<Self, TransferError> {
-        let offer = ControlFrame::Offer {
-            transfer: id,
-            files: files.clone(),
-        };
-        let transfer = Transfer::offered(id, Direction::Outgoing, files, hashing, outputs)?;
-        outputs.push_back(Output::Control(offer));
-        Ok(Self {
+        let transfer = Transfer::offered(id, Direction::Outgoing, files, outputs)?;
+        let digests = transfer
+            .files()
+            .iter()
+            .map(|file| vec![None; block_count(file.size) as usize])
+            .collect();
+        let sending = Self {
             transfer,
+            hashing,
+            hasher: BlockHasher::default(),
+            digests,
+            plan: Plan::default(),
             pending_read: None,
-            announced: 0,
-        })
+            file_ends_due: BTreeSet::new(),
+        };
+        sending.send_offer(outputs);
+        Ok(sending)
+    }
+
+    fn send_offer(&self, outputs: &mut VecDeque<Output>) {
+        outputs.push_back(Output::Control(ControlFrame::Offer {
+            transfer: self.transfer.id(),
+            files: self.transfer.files().to_vec(),
+        }));
     }
 
     pub fn on_accept(&mut self, outputs: &mut VecDeque<Output>) -> Result<(), TransferError> {
         self.transfer
             .expect(&[TransferState::Offered], "an Accept")?;
+        self.plan = Plan::whole(self.transfer.files());
+        self.file_ends_due = (0..self.digests.len() as u32).collect();
         self.transfer.enter(TransferState::Transferring, outputs);
-        self.transfer.cursor.finish_complete_files();
         self.announce(outputs);
         Ok(())
     }
 
+    /// A `decline`; one repeated on a new link changes nothing.
     pub fn on_decline(&mut self, outputs: &mut VecDeque<Output>) -> Result<(), TransferError> {
+        if self.transfer.state() == &TransferState::Declined {
+            return Ok(());
+        }
         self.transfer
             .expect(&[TransferState::Offered], "a Decline")?;
         self.transfer.enter(TransferState::Declined, outputs);
         Ok(())
     }
 
+    /// A `complete`, which may arrive after this end saw the link go down, or again on
+    /// a new link.
     pub fn on_complete(&mut self, outputs: &mut VecDeque<Output>) -> Result<(), TransferError> {
-        self.transfer
-            .expect(&[TransferState::Verifying], "a Complete")?;
-        self.transfer.enter(TransferState::Done, outputs);
-        Ok(())
+        match self.transfer.state() {
+            TransferState::Done => Ok(()),
+            TransferState::Verifying | TransferState::Paused { .. } => {
+                self.transfer.enter(TransferState::Done, outputs);
+                Ok(())
+            }
+            _ => Err(self.transfer.unexpected("a Complete")),
+        }
     }
 
     /// The next bytes to read, at most `chunk_len` of them, unless a read is already
-    /// outstanding or there is nothing (more) to send.
+    /// outstanding or there is nothing (more) to send now.
     pub fn next_read(&mut self, chunk_len: usize) -> Option<ReadRequest> {
         if self.pending_read.is_some() || self.transfer.state() != &TransferState::Transferring {
             return None;
         }
-        let position = self.transfer.cursor.position()?;
-        let len = usize::try_from(position.remaining)
+        let span = self.plan.front()?;
+        let len = usize::try_from(span.end - span.start)
             .map_or(chunk_len, |remaining| remaining.min(chunk_len));
-        self.pending_read = Some(len);
+        self.pending_read = Some(PendingRead {
+            index: span.index,
+            offset: span.start,
+            len,
+            stale: false,
+        });
         Some(ReadRequest {
             transfer: self.transfer.id(),
-            index: position.index,
-            offset: position.offset,
+            index: span.index,
+            offset: span.start,
             len,
         })
     }
 
     /// Takes the bytes of the outstanding read and makes them a chunk to send. A read of
     /// the wrong length means the file changed under us: its digest could never match,
-    /// so the transfer fails.
+    /// so the transfer fails. The bytes of a stale read are dropped.
     pub fn on_read<'a>(
         &mut self,
         bytes: &'a [u8],
         outputs: &mut VecDeque<Output>,
     ) -> Result<Option<DataChunk<'a>>, TransferError> {
-        let len = self
+        let read = self
             .pending_read
             .take()
             .ok_or_else(|| self.transfer.unexpected("a read nobody asked for"))?;
-        let advanced = bytes.len() == len && self.transfer.advance(bytes).is_ok();
-        if !advanced {
+        if read.stale {
+            return Ok(None);
+        }
+        if bytes.len() != read.len || self.plan.advance(bytes.len()).is_err() {
             let reason = format!(
-                "reading a file gave {} bytes instead of {len}; did it change on disk?",
-                bytes.len()
+                "reading a file gave {} bytes instead of {}; did it change on disk?",
+                bytes.len(),
+                read.len
             );
             self.transfer.end(Ending::FailedByMe(reason), outputs);
             return Ok(None);
         }
+        if self.hashing == BlockHashing::Engine {
+            let size = self.transfer.files()[read.index as usize].size;
+            for (block, digest) in self.hasher.hash(read.index, size, read.offset, bytes) {
+                self.record_digest(read.index, block, digest, outputs);
+            }
+        }
+        self.update_progress();
         self.announce(outputs);
+        if self.transfer.state().is_final() {
+            return Ok(None);
+        }
         Ok(Some(DataChunk {
             transfer: self.transfer.id(),
             payload: bytes,
@@ -121,25 +184,225 @@ impl Sending {
         digest: BlockDigest,
         outputs: &mut VecDeque<Output>,
     ) -> Result<(), TransferError> {
-        self.transfer.add_block_digest(index, block, digest)?;
+        if !self.transfer.state().is_running() {
+            return Err(self.transfer.unexpected("a block digest"));
+        }
+        if self.hashing != BlockHashing::Driver {
+            return Err(TransferError::EngineHashes);
+        }
+        self.check_block(index, block)?;
+        self.record_digest(index, block, digest, outputs);
         self.announce(outputs);
         Ok(())
     }
 
-    /// Tells the receiver the digest of each file, in order, as soon as it is read and
-    /// hashed; once every byte is out, waits for the verdict.
+    /// The link is down: whatever is read now is for nobody.
+    pub fn on_link_down(&mut self) {
+        if let Some(read) = &mut self.pending_read {
+            read.stale = true;
+        }
+        self.hasher.reset();
+    }
+
+    /// A new link is up. An offer that may not have crossed is made again (the peer
+    /// drops a repeat); a running transfer stays paused until the receiver's `resume`
+    /// says what it lacks.
+    pub fn on_link_up(&mut self, outputs: &mut VecDeque<Output>) {
+        if self.transfer.state() == &TransferState::Offered {
+            self.send_offer(outputs);
+        }
+    }
+
+    /// The receiver lacks the blocks `files` lists (an accept that was lost with the
+    /// link counts as given). A `resume` this end cannot follow fails the transfer.
+    pub fn on_resume(
+        &mut self,
+        files: Vec<ResumeFile>,
+        outputs: &mut VecDeque<Output>,
+    ) -> Result<(), TransferError> {
+        let state = self.transfer.state();
+        if state.is_final() {
+            // The receiver missed how the transfer ended: say it again.
+            if let Some(word) = self.transfer.last_word.clone() {
+                outputs.push_back(Output::Control(word));
+            }
+            return Ok(());
+        }
+        let plan = match self.plan_of(&files) {
+            Ok(plan) => plan,
+            Err(reason) => {
+                self.transfer.end(Ending::FailedByMe(reason), outputs);
+                return Ok(());
+            }
+        };
+        self.plan = plan;
+        self.on_link_down();
+        self.file_ends_due = files.iter().map(|file| file.index).collect();
+        let transfer = self.transfer.id();
+        for file in &files {
+            for &[first, end] in &file.blocks {
+                for block in first..end {
+                    if let Some(digest) = self.digests[file.index as usize][block as usize] {
+                        outputs.push_back(Output::Control(block_frame(
+                            transfer, file.index, block, &digest,
+                        )));
+                    }
+                }
+            }
+        }
+        self.transfer.enter(TransferState::Transferring, outputs);
+        self.update_progress();
+        self.announce(outputs);
+        Ok(())
+    }
+
+    /// The receiver asks again for block `block` of file `index`, which arrived
+    /// damaged. One asked for after this end saw the link go down is dropped: the
+    /// receiver's `resume` names the block again.
+    pub fn on_refetch(
+        &mut self,
+        index: u32,
+        block: u64,
+        outputs: &mut VecDeque<Output>,
+    ) -> Result<(), TransferError> {
+        match self.transfer.state() {
+            TransferState::Paused { .. } => return Ok(()),
+            TransferState::Transferring | TransferState::Verifying => {}
+            _ => return Err(self.transfer.unexpected("a Refetch")),
+        }
+        if let Err(error) = self.check_block(index, block) {
+            let reason = format!("refetch refused: {error}");
+            self.transfer.end(Ending::FailedByMe(reason), outputs);
+            return Ok(());
+        }
+        let size = self.transfer.files()[index as usize].size;
+        self.plan.push_blocks(index, size, block, block + 1);
+        if self.transfer.state() == &TransferState::Verifying {
+            self.transfer.enter(TransferState::Transferring, outputs);
+        }
+        self.update_progress();
+        Ok(())
+    }
+
+    /// The plan a `resume` asks for, or why it cannot be followed.
+    fn plan_of(&self, files: &[ResumeFile]) -> Result<Plan, String> {
+        let id = self.transfer.id();
+        let mut plan = Plan::default();
+        let mut previous_file = None;
+        for file in files {
+            let Some(meta) = self.transfer.files().get(file.index as usize) else {
+                return Err(format!(
+                    "cannot resume transfer {id}: it has no file {}",
+                    file.index
+                ));
+            };
+            if previous_file.is_some_and(|previous| previous >= file.index) {
+                return Err(format!(
+                    "cannot resume transfer {id}: files must be listed once each, in order"
+                ));
+            }
+            previous_file = Some(file.index);
+            let blocks = block_count(meta.size);
+            let mut previous_end = 0;
+            for &[first, end] in &file.blocks {
+                if end > blocks {
+                    return Err(format!(
+                        "cannot resume transfer {id}: file {} ({}) has {blocks} blocks, not {end}",
+                        file.index, meta.name
+                    ));
+                }
+                if first >= end || first < previous_end {
+                    return Err(format!(
+                        "cannot resume transfer {id}: block ranges of file {} must be non-empty, ascending and apart",
+                        file.index
+                    ));
+                }
+                previous_end = end;
+                plan.push_blocks(file.index, meta.size, first, end);
+            }
+        }
+        Ok(plan)
+    }
+
+    fn check_block(&self, index: u32, block: u64) -> Result<(), TransferError> {
+        let transfer = self.transfer.id();
+        let blocks = self
+            .digests
+            .get(index as usize)
+            .ok_or(TransferError::NoSuchFile { transfer, index })?;
+        if block >= blocks.len() as u64 {
+            return Err(TransferError::NoSuchBlock {
+                transfer,
+                index,
+                block,
+            });
+        }
+        Ok(())
+    }
+
+    /// Keeps the digest of a block hashed for the first time and tells the receiver;
+    /// a block read again must hash the same, or the file changed under us.
+    fn record_digest(
+        &mut self,
+        index: u32,
+        block: u64,
+        digest: BlockDigest,
+        outputs: &mut VecDeque<Output>,
+    ) {
+        let known = &mut self.digests[index as usize][block as usize];
+        match known {
+            None => {
+                *known = Some(digest);
+                let frame = block_frame(self.transfer.id(), index, block, &digest);
+                outputs.push_back(Output::Control(frame));
+            }
+            Some(known) if *known == digest => {}
+            Some(_) => {
+                let name = self.transfer.file_name(index);
+                let reason = format!(
+                    "block {block} of file {index} ({name}) read differently the second time; did it change on disk?"
+                );
+                self.transfer.end(Ending::FailedByMe(reason), outputs);
+            }
+        }
+    }
+
+    fn update_progress(&mut self) {
+        self.transfer.bytes_done = self.transfer.progress().bytes_total - self.plan.remaining();
+    }
+
+    /// Sends each owed `file_end` whose digest is known; once every planned byte is
+    /// out, waits for the verdict.
     fn announce(&mut self, outputs: &mut VecDeque<Output>) {
-        while let Some(sha256) = self.transfer.file_digest(self.announced) {
+        if !self.transfer.state().is_running() {
+            return;
+        }
+        let transfer = self.transfer.id();
+        let digests = &self.digests;
+        self.file_ends_due.retain(|&index| {
+            let blocks = &digests[index as usize];
+            if blocks.iter().any(Option::is_none) {
+                return true;
+            }
+            let sha256 = file_digest(blocks.iter().flatten());
             outputs.push_back(Output::Control(ControlFrame::FileEnd {
-                transfer: self.transfer.id(),
-                index: self.announced,
+                transfer,
+                index,
                 sha256,
             }));
-            self.announced += 1;
-        }
-        let all_read = self.transfer.cursor.position().is_none();
-        if all_read && self.transfer.state() == &TransferState::Transferring {
+            false
+        });
+        if self.plan.is_done() && self.transfer.state() == &TransferState::Transferring {
             self.transfer.enter(TransferState::Verifying, outputs);
         }
+    }
+}
+
+fn block_frame(transfer: TransferId, index: u32, block: u64, digest: &BlockDigest) -> ControlFrame {
+    ControlFrame::Block {
+        transfer,
+        index,
+        block,
+        sha256: hex::encode(digest),
     }
 }

@@ -24,13 +24,18 @@ pub enum TransferState {
     Transferring,
     /// Every byte has crossed; waiting for the digests to be compared.
     Verifying,
+    /// The link to the peer is down; the transfer goes on from the verified blocks when
+    /// it is back. Shown as "Paused: reconnecting…". `gives_up_at_ms`: once the peer
+    /// left the room, when the transfer fails unless the peer is back (milliseconds on
+    /// the clock the driver passes to [`crate::Transfers::on_peer_left`]).
+    Paused { gives_up_at_ms: Option<u64> },
     /// Every file arrived and matched its SHA-256. Final.
     Done,
     /// Stopped by a person on either end. Final.
     Cancelled { by_me: bool, reason: String },
     /// One end found something wrong (a digest mismatch, bytes past the end of a file,
     /// a file that changed while being read) and told the other with a `Fail`, or the
-    /// connection closed. Final.
+    /// peer is gone for good. Final.
     Failed { reason: String },
 }
 
@@ -48,12 +53,22 @@ impl TransferState {
     pub(crate) fn is_aborted(&self) -> bool {
         matches!(self, Self::Cancelled { .. } | Self::Failed { .. })
     }
+
+    /// Whether bytes are (or, once the link is back, will be) flowing.
+    pub fn is_running(&self) -> bool {
+        matches!(
+            self,
+            Self::Transferring | Self::Verifying | Self::Paused { .. }
+        )
+    }
 }
 
 /// How far a transfer has come, in bytes over all of its files.
 ///
-/// For a sender `bytes_done` counts bytes handed to the data channel; for a receiver,
-/// bytes that arrived.
+/// For a sender `bytes_done` counts the bytes the receiver holds or that are on their
+/// way; for a receiver, the bytes of the blocks it holds whole plus those of the block
+/// arriving. After a cut, the bytes of blocks that were partly across go back to
+/// missing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     pub bytes_done: u64,

@@ -9,8 +9,6 @@ use std::collections::VecDeque;
 
 use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId};
 
-use crate::cursor::{FileCursor, PastEnd};
-use crate::digest::{BadBlock, BlockDigest, BlockHashing, FileDigest};
 use crate::{safe_paths, Direction, Output, Progress, SafePath, TransferError, TransferState};
 
 #[derive(Debug, Clone)]
@@ -21,11 +19,12 @@ pub struct Transfer {
     /// Where each file goes under the folder it is saved in, sanitised.
     paths: Vec<SafePath>,
     state: TransferState,
-    /// Bytes read so far when sending, received so far when receiving.
-    pub(crate) cursor: FileCursor,
-    /// One per file: of the bytes read when sending, of those received when receiving.
-    digests: Vec<FileDigest>,
-    hashing: BlockHashing,
+    pub(crate) bytes_done: u64,
+    bytes_total: u64,
+    /// This end's last frame about a transfer that ended (`complete`, `decline`,
+    /// `cancel`, `fail`), until the next link comes up: it may have been lost with the
+    /// link it went out on, so it is said once more on the new one.
+    pub(crate) last_word: Option<ControlFrame>,
 }
 
 /// How a transfer is cut short.
@@ -37,7 +36,7 @@ pub(crate) enum Ending {
     FailedByMe(String),
     /// The peer found a fault and told this end with a `Fail`.
     FailedByPeer(String),
-    /// The connection is gone, and the peer with it: nobody to tell.
+    /// The peer is gone for good: nobody to tell.
     Disconnected(String),
 }
 
@@ -68,8 +67,8 @@ impl Transfer {
 
     pub fn progress(&self) -> Progress {
         Progress {
-            bytes_done: self.cursor.bytes_done(),
-            bytes_total: self.cursor.bytes_total(),
+            bytes_done: self.bytes_done,
+            bytes_total: self.bytes_total,
         }
     }
 
@@ -78,7 +77,6 @@ impl Transfer {
         id: TransferId,
         direction: Direction,
         files: Vec<FileMeta>,
-        hashing: BlockHashing,
         outputs: &mut VecDeque<Output>,
     ) -> Result<Self, TransferError> {
         if files.is_empty() {
@@ -89,72 +87,22 @@ impl Transfer {
         let transfer = Self {
             id,
             direction,
-            cursor: FileCursor::new(&files),
-            digests: files
+            bytes_done: 0,
+            bytes_total: files
                 .iter()
-                .map(|file| FileDigest::new(file.size))
-                .collect(),
-            hashing,
+                .fold(0, |total, file| total.saturating_add(file.size)),
             paths: safe_paths(&files),
             files,
             state: TransferState::Offered,
+            last_word: None,
         };
         transfer.report_state(outputs);
         Ok(transfer)
     }
 
-    /// Pass the next `bytes` of the stream through the cursor, and through the current
-    /// file's digest if the engine hashes blocks.
-    pub(crate) fn advance(&mut self, bytes: &[u8]) -> Result<(), PastEnd> {
-        let position = self.cursor.position();
-        self.cursor.advance(bytes.len())?;
-        if let (BlockHashing::Engine, Some(position)) = (self.hashing, position) {
-            self.digests[position.index as usize].hash_bytes(bytes);
-        }
-        Ok(())
-    }
-
-    /// The driver hashed block `block` of file `index`. Blocks are read or received
-    /// only while the transfer is transferring or verifying.
-    pub(crate) fn add_block_digest(
-        &mut self,
-        index: u32,
-        block: u64,
-        digest: BlockDigest,
-    ) -> Result<(), TransferError> {
-        self.expect(
-            &[TransferState::Transferring, TransferState::Verifying],
-            "a block digest",
-        )?;
-        let transfer = self.id;
-        if self.hashing != BlockHashing::Driver {
-            return Err(TransferError::EngineHashes);
-        }
-        let file = self
-            .digests
-            .get_mut(index as usize)
-            .ok_or(TransferError::NoSuchFile { transfer, index })?;
-        file.add_block(block, digest).map_err(|bad| match bad {
-            BadBlock::OutOfRange => TransferError::NoSuchBlock {
-                transfer,
-                index,
-                block,
-            },
-            BadBlock::Duplicate => TransferError::DuplicateBlock {
-                transfer,
-                index,
-                block,
-            },
-        })
-    }
-
-    /// The digest of file `index` in lowercase hex, once all its bytes passed and all
-    /// its blocks are hashed.
-    pub(crate) fn file_digest(&self, index: u32) -> Option<String> {
-        if !self.cursor.is_finished(index) {
-            return None;
-        }
-        self.digests.get(index as usize)?.hex()
+    /// The name of file `index`, for reasons people read.
+    pub(crate) fn file_name(&self, index: u32) -> &str {
+        &self.files[index as usize].name
     }
 
     pub(crate) fn enter(&mut self, state: TransferState, outputs: &mut VecDeque<Output>) {
@@ -192,32 +140,59 @@ impl Transfer {
 
     /// Ends the transfer, telling the peer if this end ended it.
     pub(crate) fn end(&mut self, ending: Ending, outputs: &mut VecDeque<Output>) {
-        let state = match ending {
-            Ending::CancelledByMe(reason) => {
-                outputs.push_back(Output::Control(ControlFrame::Cancel {
-                    transfer: self.id,
-                    reason: reason.clone(),
-                }));
+        let transfer = self.id;
+        let (state, word) = match ending {
+            Ending::CancelledByMe(reason) => (
                 TransferState::Cancelled {
                     by_me: true,
-                    reason,
-                }
-            }
-            Ending::CancelledByPeer(reason) => TransferState::Cancelled {
-                by_me: false,
-                reason,
-            },
-            Ending::FailedByMe(reason) => {
-                outputs.push_back(Output::Control(ControlFrame::Fail {
-                    transfer: self.id,
                     reason: reason.clone(),
-                }));
-                TransferState::Failed { reason }
-            }
+                },
+                Some(ControlFrame::Cancel { transfer, reason }),
+            ),
+            Ending::CancelledByPeer(reason) => (
+                TransferState::Cancelled {
+                    by_me: false,
+                    reason,
+                },
+                None,
+            ),
+            Ending::FailedByMe(reason) => (
+                TransferState::Failed {
+                    reason: reason.clone(),
+                },
+                Some(ControlFrame::Fail { transfer, reason }),
+            ),
             Ending::FailedByPeer(reason) | Ending::Disconnected(reason) => {
-                TransferState::Failed { reason }
+                (TransferState::Failed { reason }, None)
             }
         };
+        if let Some(word) = word {
+            self.say_last(word, outputs);
+        }
         self.enter(state, outputs);
+    }
+
+    /// The link is down: a running transfer shows [`TransferState::Paused`], with the
+    /// time it gives up at if the peer left the room. Returns whether it is running.
+    pub(crate) fn pause(
+        &mut self,
+        gives_up_at_ms: Option<u64>,
+        outputs: &mut VecDeque<Output>,
+    ) -> bool {
+        if !self.state.is_running() {
+            return false;
+        }
+        let paused = TransferState::Paused { gives_up_at_ms };
+        if self.state != paused {
+            self.enter(paused, outputs);
+        }
+        true
+    }
+
+    /// Sends `frame`, this end's last about the transfer, and keeps it to repeat on
+    /// the next link.
+    pub(crate) fn say_last(&mut self, frame: ControlFrame, outputs: &mut VecDeque<Output>) {
+        outputs.push_back(Output::Control(frame.clone()));
+        self.last_word = Some(frame);
     }
 }

@@ -9,7 +9,7 @@ use meshdrop_transfer::{
     DIGEST_BLOCK_LEN,
 };
 use sha2::{Digest, Sha256};
-use support::{deliver, exchange, noise, Peer, Race};
+use support::{deliver, exchange, noise, reconnect, Corruption, Peer, Race};
 
 const CHUNK_LEN: usize = 4096;
 
@@ -131,14 +131,16 @@ fn blocks_hashed_by_the_drivers_late_and_out_of_order_verify_the_same() {
         for (index, (name, bytes)) in (0..).zip(&files) {
             assert_eq!(bob.kept[&(id, index)], *bytes, "{name} {race:?}");
         }
-        let announced: Vec<String> = alice
+        let mut announced: Vec<(u32, String)> = alice
             .sent
             .iter()
             .filter_map(|frame| match frame {
-                ControlFrame::FileEnd { sha256, .. } => Some(sha256.clone()),
+                ControlFrame::FileEnd { index, sha256, .. } => Some((*index, sha256.clone())),
                 _ => None,
             })
             .collect();
+        announced.sort();
+        let announced: Vec<String> = announced.into_iter().map(|(_, sha256)| sha256).collect();
         let expected: Vec<String> = files
             .iter()
             .map(|(_, bytes)| digest_by_definition(bytes))
@@ -148,7 +150,7 @@ fn blocks_hashed_by_the_drivers_late_and_out_of_order_verify_the_same() {
 }
 
 #[test]
-fn a_wrong_block_digest_from_the_receivers_driver_fails_the_file() {
+fn a_wrong_block_digest_from_the_receivers_driver_refetches_then_fails_the_block() {
     let mut alice = Peer::new(IdParity::Even, 64 * 1024).hashing_blocks();
     let mut bob = Peer::new(IdParity::Odd, 64 * 1024);
     bob.engine.set_block_hashing(BlockHashing::Driver);
@@ -163,16 +165,28 @@ fn a_wrong_block_digest_from_the_receivers_driver_fails_the_file() {
         "no blocks hashed yet"
     );
 
-    for block in 0..3 {
-        bob.engine
-            .on_block_digest(id, 1, block, [block as u8; 32])
-            .unwrap();
-    }
-    bob.carry_out();
+    let report_wrong_digests = |bob: &mut Peer| {
+        for block in 0..3 {
+            bob.engine
+                .on_block_digest(id, 1, block, [block as u8; 32])
+                .unwrap();
+        }
+        bob.carry_out();
+    };
+    report_wrong_digests(&mut bob);
+    let refetches = |bob: &Peer| {
+        let refetch = |frame: &&ControlFrame| matches!(frame, ControlFrame::Refetch { .. });
+        bob.sent.iter().filter(refetch).count()
+    };
+    assert_eq!(refetches(&bob), 3, "each block is asked for once more");
+    assert_eq!(bob.state(id), TransferState::Transferring);
     exchange(&mut alice, &mut bob, Race::ControlFirst);
-    let mismatch = failed("file 1 (blocks) does not match its SHA-256");
+    report_wrong_digests(&mut bob);
+    exchange(&mut alice, &mut bob, Race::ControlFirst);
+    let mismatch = failed("block 0 of file 1 (blocks) did not match its SHA-256, twice");
     assert_eq!(bob.state(id), mismatch);
     assert_eq!(alice.state(id), mismatch);
+    assert_eq!(refetches(&bob), 3, "a block is fetched again at most once");
     assert!(
         bob.kept.contains_key(&(id, 0)),
         "the empty file has no blocks to hash"
@@ -231,14 +245,15 @@ fn block_digests_out_of_place_are_refused() {
         Err(wrong_block)
     );
     alice.engine.on_block_digest(id, 0, 0, [0; 32]).unwrap();
-    assert_eq!(
-        alice.engine.on_block_digest(id, 0, 0, [0; 32]),
-        Err(TransferError::DuplicateBlock {
-            transfer: id,
-            index: 0,
-            block: 0
-        })
-    );
+    // A block read again (after a cut) must hash the same; another digest means the
+    // file changed on disk.
+    alice.engine.on_block_digest(id, 0, 0, [0; 32]).unwrap();
+    assert!(alice.engine.get(id).unwrap().state().is_running());
+    alice.engine.on_block_digest(id, 0, 0, [1; 32]).unwrap();
+    assert!(matches!(
+        alice.state(id),
+        TransferState::Failed { reason } if reason.contains("read differently the second time")
+    ));
 }
 
 #[test]
@@ -383,11 +398,12 @@ fn the_receiver_cancels_midway_and_reads_and_chunks_in_flight_are_dropped() {
 }
 
 #[test]
-fn a_corrupted_chunk_fails_both_sides_with_the_receivers_reason() {
+fn a_chunk_damaged_on_the_way_is_fetched_again_and_the_file_verifies() {
     let (mut alice, mut bob) = peers();
+    let source = noise(4 * CHUNK_LEN, 5);
     let id = alice.offer(&[
         ("fine.txt", b"fine".to_vec()),
-        ("noise.bin", noise(4 * CHUNK_LEN, 5)),
+        ("noise.bin", source.clone()),
     ]);
     deliver(&mut alice, &mut bob, Race::ControlFirst);
     bob.accept(id);
@@ -396,21 +412,75 @@ fn a_corrupted_chunk_fails_both_sides_with_the_receivers_reason() {
     alice.data_out[2][CHUNK_HEADER_LEN + 100] ^= 0xff;
     exchange(&mut alice, &mut bob, Race::DataFirst);
 
-    let reason = "file 1 (noise.bin) does not match its SHA-256";
-    assert_eq!(bob.state(id), failed(reason));
-    assert_eq!(alice.state(id), failed(reason));
-    assert!(bob.sent.contains(&ControlFrame::Fail {
+    assert_eq!(bob.state(id), TransferState::Done);
+    assert_eq!(alice.state(id), TransferState::Done);
+    assert!(bob.sent.contains(&ControlFrame::Refetch {
         transfer: id,
-        reason: reason.into()
+        index: 1,
+        block: 0
     }));
-    assert!(!bob
-        .sent
-        .iter()
-        .any(|frame| matches!(frame, ControlFrame::Cancel { .. })));
-    assert_eq!(bob.kept[&(id, 0)], b"fine", "verified files stay");
-    assert_eq!(bob.discarded, [(id, 1)]);
-    assert!(bob.partial.is_empty());
-    assert!(!bob.sent.contains(&ControlFrame::Complete { transfer: id }));
+    assert!(bob.kept[&(id, 1)] == source);
+    assert_eq!(
+        alice.bytes_sent,
+        4 + 2 * source.len() as u64,
+        "only the damaged block is sent again"
+    );
+}
+
+#[test]
+fn a_block_read_damaged_once_is_fetched_again_alone() {
+    for hashing in [false, true] {
+        let (mut alice, mut bob) = (
+            Peer::new(IdParity::Even, 64 * 1024),
+            Peer::new(IdParity::Odd, 64 * 1024),
+        );
+        if hashing {
+            (alice, bob) = (alice.hashing_blocks(), bob.hashing_blocks());
+        }
+        alice.corrupt = Some(Corruption {
+            index: 0,
+            block: 1,
+            times: 1,
+        });
+        let source = noise(3 * DIGEST_BLOCK_LEN as usize + 10, 21);
+        let id = alice.offer(&[("big.bin", source.clone())]);
+        deliver(&mut alice, &mut bob, Race::ControlFirst);
+        bob.accept(id);
+        exchange(&mut alice, &mut bob, Race::ControlFirst);
+        assert_eq!(
+            bob.state(id),
+            TransferState::Done,
+            "hashing by driver: {hashing}"
+        );
+        assert!(bob.kept[&(id, 0)] == source);
+        assert_eq!(
+            alice.bytes_sent,
+            source.len() as u64 + DIGEST_BLOCK_LEN,
+            "block 1 twice, the others once"
+        );
+    }
+}
+
+#[test]
+fn a_block_damaged_every_time_fails_the_transfer_and_nothing_is_kept() {
+    let (mut alice, mut bob) = (
+        Peer::new(IdParity::Even, 64 * 1024),
+        Peer::new(IdParity::Odd, 64 * 1024),
+    );
+    alice.corrupt = Some(Corruption {
+        index: 0,
+        block: 0,
+        times: usize::MAX,
+    });
+    let id = alice.offer(&[("bad.bin", noise(DIGEST_BLOCK_LEN as usize + 3, 22))]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(id);
+    exchange(&mut alice, &mut bob, Race::DataFirst);
+    let reason = failed("block 0 of file 0 (bad.bin) did not match its SHA-256, twice");
+    assert_eq!(bob.state(id), reason);
+    assert_eq!(alice.state(id), reason);
+    assert!(bob.kept.is_empty() && bob.partial.is_empty());
+    assert_eq!(bob.discarded, [(id, 0)]);
 }
 
 #[test]
@@ -705,16 +775,12 @@ fn finished_transfers_refuse_what_only_a_running_one_takes() {
     assert_eq!(alice.state(id), TransferState::Done);
 
     let done = TransferState::Done;
-    assert_eq!(
-        alice
-            .engine
-            .on_control(ControlFrame::Complete { transfer: id }),
-        Err(TransferError::Unexpected {
-            transfer: id,
-            what: "a Complete",
-            state: done.clone()
-        })
-    );
+    // A receiver repeats its `complete` on a new link, in case it was lost.
+    alice
+        .engine
+        .on_control(ControlFrame::Complete { transfer: id })
+        .unwrap();
+    assert_eq!(alice.engine.poll_output(), None);
     assert_eq!(
         bob.engine.on_chunk(&chunk(id, b"b")),
         Err(TransferError::Unexpected {
@@ -787,7 +853,7 @@ fn the_ui_learns_of_incoming_offers_from_state_outputs() {
 }
 
 #[test]
-fn a_closed_connection_fails_what_was_running_and_keeps_what_was_done() {
+fn a_peer_gone_for_good_fails_what_was_running_and_keeps_what_was_done() {
     let (mut alice, mut bob) = peers();
     let done = alice.offer(&[("done.txt", b"done".to_vec())]);
     deliver(&mut alice, &mut bob, Race::ControlFirst);
@@ -800,6 +866,12 @@ fn a_closed_connection_fails_what_was_running_and_keeps_what_was_done() {
     alice.pump(1);
     deliver(&mut alice, &mut bob, Race::ControlFirst);
 
+    // A lost link only pauses the transfer...
+    reconnect(&mut alice, &mut bob);
+    assert_eq!(bob.state(running), TransferState::Transferring);
+    // ...the peer gone for good fails it, paused or not.
+    alice.link_down();
+    bob.link_down();
     let lost = TransferState::Failed {
         reason: "connection lost".into(),
     };

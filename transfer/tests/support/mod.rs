@@ -7,7 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
 
-use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId};
+use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId, CHUNK_HEADER_LEN};
 use meshdrop_transfer::{
     BlockDigest, BlockHashing, IdParity, Output, TransferState, Transfers, DIGEST_BLOCK_LEN,
 };
@@ -31,6 +31,19 @@ pub struct Peer {
     /// With [`BlockHashing::Driver`]: block digests computed and not yet handed to the
     /// engine, as a browser's would be while WebCrypto works.
     pub hashing_blocks: Option<Vec<HashedBlock>>,
+    /// Payload bytes handed to the data channel, over all links.
+    pub bytes_sent: u64,
+    /// A sender that damages what it sends, after hashing it: byte 0 of block `block`
+    /// of file `index`, the first `times` times it is sent.
+    pub corrupt: Option<Corruption>,
+}
+
+/// Where and how often a sender damages the bytes it reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Corruption {
+    pub index: u32,
+    pub block: u64,
+    pub times: usize,
 }
 
 /// A block the driver hashed: (transfer, file index, block, digest).
@@ -58,6 +71,8 @@ impl Peer {
             control_out: VecDeque::new(),
             data_out: VecDeque::new(),
             hashing_blocks: None,
+            bytes_sent: 0,
+            corrupt: None,
         }
     }
 
@@ -68,26 +83,30 @@ impl Peer {
         self
     }
 
-    /// Queues the digest of every block of file `index` that ends within `from..to`:
-    /// `bytes` holds the file from its start to at least `to`, `size` is its whole size.
+    /// Queues the digest of every block of file `index` whose last byte is among the
+    /// `len` bytes at `offset`: `file` holds the file at least up to there, `size` is its
+    /// whole size.
     fn hash_blocks(
         &mut self,
         (transfer, index): (TransferId, u32),
-        bytes: &[u8],
+        file: &[u8],
         size: u64,
-        from: u64,
-        to: u64,
+        offset: u64,
+        len: u64,
     ) {
         let Some(hashed) = &mut self.hashing_blocks else {
             return;
         };
-        for block in from / DIGEST_BLOCK_LEN..size.div_ceil(DIGEST_BLOCK_LEN) {
+        let end = offset + len;
+        let complete = if end == size {
+            size.div_ceil(DIGEST_BLOCK_LEN)
+        } else {
+            end / DIGEST_BLOCK_LEN
+        };
+        for block in offset / DIGEST_BLOCK_LEN..complete {
             let start = block * DIGEST_BLOCK_LEN;
-            let end = size.min(start + DIGEST_BLOCK_LEN);
-            if end > to {
-                break;
-            }
-            let digest = Sha256::digest(&bytes[start as usize..end as usize]).into();
+            let block_end = size.min(start + DIGEST_BLOCK_LEN);
+            let digest = Sha256::digest(&file[start as usize..block_end as usize]).into();
             hashed.push((transfer, index, block, digest));
         }
     }
@@ -177,13 +196,28 @@ impl Peer {
             let file = self.sources[&read.transfer][read.index as usize].clone();
             let (start, end) = (read.offset, read.offset + read.len as u64);
             let size = file.len() as u64;
-            self.hash_blocks((read.transfer, read.index), &file, size, start, end);
+            self.hash_blocks(
+                (read.transfer, read.index),
+                &file,
+                size,
+                start,
+                read.len as u64,
+            );
             let chunk = self
                 .engine
                 .on_read(read.transfer, &file[start as usize..end as usize]);
             if let Some(chunk) = chunk.unwrap() {
                 let mut message = Vec::new();
                 chunk.encode_into(&mut message);
+                self.bytes_sent += chunk.payload.len() as u64;
+                if let Some(corrupt) = &mut self.corrupt {
+                    let at = corrupt.block * DIGEST_BLOCK_LEN;
+                    let hit = corrupt.index == read.index && (start..end).contains(&at);
+                    if hit && corrupt.times > 0 {
+                        corrupt.times -= 1;
+                        message[CHUNK_HEADER_LEN + (at - start) as usize] ^= 0xff;
+                    }
+                }
                 self.data_out.push_back(message);
                 queued += 1;
             }
@@ -201,25 +235,47 @@ impl Peer {
     pub fn receive_data(&mut self, message: &[u8]) -> bool {
         let write = self.engine.on_chunk(message).unwrap();
         if let Some(write) = write {
+            let size = self.engine.get(write.transfer).unwrap().files()[write.index as usize].size;
             let file = self
                 .partial
                 .entry((write.transfer, write.index))
                 .or_default();
-            assert_eq!(file.len() as u64, write.offset, "writes arrive in order");
-            file.extend_from_slice(write.bytes);
-            let (file, end) = (file.clone(), write.offset + write.bytes.len() as u64);
-            let size = self.engine.get(write.transfer).unwrap().files()[write.index as usize].size;
-            self.hash_blocks(
-                (write.transfer, write.index),
-                &file,
-                size,
-                write.offset,
-                end,
-            );
+            let end = write.offset as usize + write.bytes.len();
+            if file.len() < end {
+                file.resize(end, 0);
+            }
+            file[write.offset as usize..end].copy_from_slice(write.bytes);
+            let file = file.clone();
+            let (key, len) = ((write.transfer, write.index), write.bytes.len() as u64);
+            self.hash_blocks(key, &file, size, write.offset, len);
         }
         self.carry_out();
         write.is_some()
     }
+}
+
+impl Peer {
+    /// The link goes down: what is queued on it is lost.
+    pub fn link_down(&mut self) {
+        self.control_out.clear();
+        self.data_out.clear();
+        self.engine.on_link_down();
+        self.carry_out();
+    }
+
+    pub fn link_up(&mut self) {
+        self.engine.on_link_up();
+        self.carry_out();
+    }
+}
+
+/// Cuts the link between `a` and `b`, losing everything in flight, and brings up a new
+/// one.
+pub fn reconnect(a: &mut Peer, b: &mut Peer) {
+    a.link_down();
+    b.link_down();
+    a.link_up();
+    b.link_up();
 }
 
 /// Delivers everything `from` has queued for `to`, the channel `race` names first.
