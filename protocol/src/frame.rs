@@ -303,4 +303,49 @@ mod tests {
         assert_eq!(serde_json::to_value(&frame).unwrap(), wire);
         assert_eq!(serde_json::from_value::<ControlFrame>(wire).unwrap(), frame);
     }
+
+    #[test]
+    fn resume_frames_have_the_documented_shape() {
+        let frames = [
+            (
+                ControlFrame::Block {
+                    transfer: 2,
+                    index: 0,
+                    block: 5,
+                    sha256: "ab".repeat(32),
+                },
+                json!({"type": "block", "transfer": 2, "index": 0, "block": 5, "sha256": "ab".repeat(32)}),
+            ),
+            (
+                ControlFrame::Resume {
+                    transfer: 2,
+                    files: vec![
+                        ResumeFile {
+                            index: 0,
+                            blocks: vec![[0, 3], [7, 8]],
+                        },
+                        ResumeFile {
+                            index: 2,
+                            blocks: vec![],
+                        },
+                    ],
+                },
+                json!({"type": "resume", "transfer": 2, "files": [
+                    {"index": 0, "blocks": [[0, 3], [7, 8]]}, {"index": 2, "blocks": []}
+                ]}),
+            ),
+            (
+                ControlFrame::Refetch {
+                    transfer: 2,
+                    index: 1,
+                    block: 4,
+                },
+                json!({"type": "refetch", "transfer": 2, "index": 1, "block": 4}),
+            ),
+        ];
+        for (frame, wire) in frames {
+            assert_eq!(serde_json::to_value(&frame).unwrap(), wire);
+            assert_eq!(serde_json::from_value::<ControlFrame>(wire).unwrap(), frame);
+        }
+    }
 }

@@ -20,4 +20,7 @@ pub use ids::{IdError, PeerId, RoomId};
 /// [`signaling::ErrorCode::UnsupportedVersion`] and closes the socket, so peers that
 /// could not understand each other never meet. Version 2 changed how a file's digest is
 /// made (docs/protocol.md): a version 1 peer would fail every file from a version 2 one.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// Version 3 added per-block digests and resuming (`block`, `resume` and `refetch`
+/// frames): a version 2 receiver would refuse the first `block` frame, and a version 2
+/// sender would never send one.
+pub const PROTOCOL_VERSION: u32 = 3;

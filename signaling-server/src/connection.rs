@@ -237,7 +237,10 @@ impl Connection {
         session_key: &str,
     ) -> Step {
         if version != PROTOCOL_VERSION {
-            let text = format!("this server speaks protocol version {PROTOCOL_VERSION}");
+            // Shown as it is by pages of older versions, which cannot know better.
+            let text = format!(
+                "this server speaks Meshdrop protocol version {PROTOCOL_VERSION}, not {version}: reload the page (or update the meshdrop program)"
+            );
             return self.refuse(ErrorCode::UnsupportedVersion, text).await;
         }
         let (room, network) = match room_to_join(room, &self.network_room) {

@@ -155,18 +155,28 @@ async fn a_full_room_refuses_and_closes_and_its_members_carry_on() {
 }
 
 #[tokio::test]
-async fn an_unsupported_version_is_refused_and_closes_the_connection() {
+async fn a_version_2_join_is_refused_with_what_to_do_and_closes_the_connection() {
     let server = TestServer::with_defaults().await;
     let (mut ann, mut bob) = bystanders(&server).await;
 
     let mut client = server.connect().await;
     client
         .send_json(json!({
-            "type": "join", "version": 1, "room": "room", "name": "Cy",
+            "type": "join", "version": 2, "room": "room", "name": "Cy",
             "session_key": common::session_key('c'),
         }))
         .await;
-    client.expect_error(ErrorCode::UnsupportedVersion).await;
+    // A version 2 page shows the message as it is: it must say what to do.
+    match client.recv().await {
+        ServerMessage::Error { code, message } => {
+            assert_eq!(code, ErrorCode::UnsupportedVersion);
+            assert_eq!(
+                message,
+                "this server speaks Meshdrop protocol version 3, not 2: reload the page (or update the meshdrop program)"
+            );
+        }
+        other => panic!("expected the version error, got {other:?}"),
+    }
     assert_eq!(
         client.expect_close().await,
         (1008, "unsupported_version".into())

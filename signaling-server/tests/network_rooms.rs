@@ -27,7 +27,7 @@ impl InNetworkRoom {
 async fn send_network_join(client: &mut Client, name: &str, seed: char) {
     client
         .send_json(json!({
-            "type": "join", "version": 2, "name": name, "session_key": session_key(seed),
+            "type": "join", "version": 3, "name": name, "session_key": session_key(seed),
         }))
         .await;
 }

@@ -218,7 +218,7 @@ async fn only_join_is_allowed_before_joining_and_only_once() {
 async fn bad_join_fields_are_invalid_and_the_connection_may_try_again() {
     let server = TestServer::with_defaults().await;
     let mut client = server.connect().await;
-    let join = |name: &str, key: &str| json!({"type": "join", "version": 2, "room": "room", "name": name, "session_key": key});
+    let join = |name: &str, key: &str| json!({"type": "join", "version": 3, "room": "room", "name": name, "session_key": key});
     let cases = [
         join("", &session_key('a')),
         join(&"ü".repeat(65), &session_key('a')),

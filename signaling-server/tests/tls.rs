@@ -97,7 +97,7 @@ async fn a_client_joins_over_wss() {
         .await
         .unwrap();
     let join = json!({
-        "type": "join", "version": 2, "room": "room", "name": "Ann",
+        "type": "join", "version": 3, "room": "room", "name": "Ann",
         "session_key": session_key('a'),
     });
     socket.send(Message::text(join.to_string())).await.unwrap();

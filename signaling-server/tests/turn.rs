@@ -31,7 +31,7 @@ fn expected_password(username: &str) -> String {
 async fn welcome(client: &mut Client, seed: char) -> (PeerId, Vec<IceServer>) {
     client
         .send_json(json!({
-            "type": "join", "version": 2, "room": "room", "name": "Ann",
+            "type": "join", "version": 3, "room": "room", "name": "Ann",
             "session_key": session_key(seed),
         }))
         .await;

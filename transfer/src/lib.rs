@@ -15,7 +15,8 @@
 //!                  ◄─────────────────── Accept ──  accept(id)   (or Decline: both Declined)
 //! next_read, read, on_read
 //!                  ══ chunks of file 0 ══════►   on_chunk → Write
-//!                  ── FileEnd 0 (digest) ────►   once file 0 is all in: compare → FileVerified
+//!                  ── Block 0.0 (digest) ────►   block 0 of file 0 held and matching
+//!                  ── FileEnd 0 (digest) ────►   all blocks verified, digest equal → FileVerified
 //!                  ══ chunks of file 1 ══════►   ...
 //! Verifying        ── FileEnd n-1 ───────────►   last file verified
 //!                  ◄───────────────── Complete ──  Done
@@ -23,43 +24,68 @@
 //! ```
 //!
 //! Chunks travel on the data channel and everything else on the control channel; the
-//! two are not ordered with each other, so the receiver judges a file once it has both
-//! its last byte and its `FileEnd`, in whichever order they came. Every byte is hashed
-//! on each side, block by block ([`digest`]); no file is ever held whole.
+//! two are not ordered with each other, so the receiver judges a block once it has both
+//! its bytes and its `Block` digest, and a file once it has all its blocks verified and
+//! its `FileEnd`, in whichever order they came. A block that does not match is asked
+//! for once more (`Refetch`); a second mismatch fails the transfer. Every byte is
+//! hashed on each side, block by block ([`digest`]); no file is ever held whole.
+//!
+//! # Links come and go
+//!
+//! One [`Transfers`] serves one peer for as long as the peer is known, across all the
+//! links (peer connections, or pairs of channels) to it. When a link goes down, running
+//! transfers are [`TransferState::Paused`]; when a new one is up, the receiver sends a
+//! `Resume` per running transfer naming the blocks it lacks, and the sender sends those
+//! only, from each block's start: verified blocks never cross twice. Transfers fail
+//! only when the peer is gone for good: it left the room and was not back within the
+//! grace period ([`DEFAULT_GRACE`]), or the driver says so.
 //!
 //! # Driving it
 //!
-//! Keep one [`Transfers`] per peer connection, made with
-//! `Transfers::new(IdParity::for_connection(&my_id, &peer_id))`. After every call,
-//! whatever it returned, carry out [`Transfers::poll_output`] until it returns `None`:
-//! send each [`Output::Control`] frame, finalize each [`Output::FileVerified`] file,
-//! delete each [`Output::FileDiscarded`] one, show each [`Output::State`].
+//! Keep one [`Transfers`] per peer, made with
+//! `Transfers::new(IdParity::for_connection(&my_id, &peer_id))` when the peer is first
+//! met (peer ids are stable, so the parity is). After every call, whatever it returned,
+//! carry out [`Transfers::poll_output`] until it returns `None`: send each
+//! [`Output::Control`] frame (or drop it if no link is up: what matters is said again
+//! on the next link), finalize each [`Output::FileVerified`] file, delete each
+//! [`Output::FileDiscarded`] one, show each [`Output::State`].
 //!
 //! Sending: [`Transfers::offer`], then, whenever the data channel has room (after an
 //! `Accept`, when its buffered amount drops, after each sent chunk), loop:
-//! [`Transfers::next_read`] gives a [`ReadRequest`]; read those bytes; pass them to
-//! [`Transfers::on_read`]; send the returned chunk on the data channel.
+//! [`Transfers::next_read`] gives a [`ReadRequest`], at any offset of any file; read
+//! those bytes; pass them to [`Transfers::on_read`]; send the returned chunk on the
+//! data channel.
 //!
 //! Receiving: an [`Output::State`] with [`TransferState::Offered`] for an id whose
 //! [`Transfer::direction`] is [`Direction::Incoming`] asks the user; answer with
 //! [`Transfers::accept`] or [`Transfers::decline`]. Give every data-channel message to
-//! [`Transfers::on_chunk`] and carry out the [`Write`] it returns before the outputs.
+//! [`Transfers::on_chunk`] and carry out the [`Write`] it returns before the outputs:
+//! writes land at any offset (a block fetched again, a run after a resume), so write
+//! at the offset given.
 //!
-//! Both: give every control frame except chat to [`Transfers::on_control`];
-//! [`Transfers::cancel`] stops a transfer in either direction; call
-//! [`Transfers::on_disconnect`] when the connection closes. A driver with a faster
+//! The link: [`Transfers::on_link_down`] when the link's channels close or its peer
+//! connection fails; [`Transfers::on_link_up`] once a new link's control channel is
+//! open, before handing in anything from it. [`Transfers::on_peer_left`] when the
+//! signaling server says the peer left the room, then [`Transfers::handle_timeout`]
+//! at [`Transfers::poll_timeout`]; [`Transfers::on_disconnect`] when the peer is gone
+//! for good.
+//!
+//! Both: give every control frame except chat and hello to [`Transfers::on_control`];
+//! [`Transfers::cancel`] stops a transfer in either direction. A driver with a faster
 //! SHA-256 at hand than the engine's sets [`BlockHashing::Driver`] and hashes each block
 //! it reads or writes, handing the digests to [`Transfers::on_block_digest`]. Feed a
 //! [`RateMeter`] from [`Transfer::progress`] to show speed and time left.
-//! `tests/support/mod.rs` is a complete driver in a couple of hundred lines, with memory
-//! for files and network, that can hash blocks either way.
+//! `tests/support/mod.rs` is a complete driver in a few hundred lines, with memory
+//! for files and network, that can hash blocks either way and cut the link.
 //!
 //! # How transfers end
 //!
-//! Both ends reach the same final state. The end that finds a fault (a digest
-//! mismatch, bytes past the end of a file, a file that changed while being read) is
-//! [`TransferState::Failed`] and tells the other with a `Fail` carrying the reason, so
-//! the other end is `Failed` with that same reason.
+//! Both ends reach the same final state. The end that finds a fault (a block that did
+//! not match twice, bytes past the end of a file, a file that changed while being
+//! read, a resume it cannot follow) is [`TransferState::Failed`] and tells the other
+//! with a `Fail` carrying the reason, so the other end is `Failed` with that same
+//! reason. The last word of an end about a transfer (`Complete`, `Decline`, `Cancel`,
+//! `Fail`) is said once more on the next link, in case it was lost with the one before.
 //!
 //! | what happened                 | sender                     | receiver                   |
 //! |-------------------------------|----------------------------|----------------------------|
@@ -67,7 +93,8 @@
 //! | receiver declined             | `Declined`                 | `Declined`                 |
 //! | someone cancelled             | `Cancelled`                | `Cancelled`                |
 //! | either end found a fault      | `Failed`                   | `Failed`                   |
-//! | the connection closed         | `Failed`                   | `Failed`                   |
+//! | the link went down            | `Paused`, then as before   | `Paused`, then as before   |
+//! | the peer is gone for good     | `Failed`                   | `Failed`                   |
 //!
 //! Frames and chunks still in flight after a cancel or failure are dropped silently.
 //! Anything else that makes no sense is refused with a [`TransferError`] and changes

@@ -227,7 +227,7 @@ impl Client {
 
     pub async fn send_join(&mut self, room: &str, name: &str, seed: char) {
         self.send_json(json!({
-            "type": "join", "version": 2, "room": room, "name": name,
+            "type": "join", "version": 3, "room": room, "name": name,
             "session_key": session_key(seed),
         }))
         .await;
