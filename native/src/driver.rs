@@ -1,12 +1,14 @@
-//! Drives the shared transfer engine ([`meshdrop_transfer::Transfers`]) for one peer
-//! connection: it carries out what the engine asks with tokio files and the link's data
-//! channel.
+//! Drives the shared transfer engine ([`meshdrop_transfer::Transfers`]) for one peer,
+//! over the links that come and go to it: it carries out what the engine asks with
+//! tokio files and the current link's data channel, and tells the engine when a link
+//! goes down or comes up, so transfers pause and resume instead of failing.
 //!
 //! The engine decides everything (states, digests, what to read next, what to send);
 //! this module only moves bytes. Sending is paced by the data channel: reads continue
 //! while its send buffer is below the high-water mark and resume when it drains.
-//! Received files are written to a hidden temporary file in the download directory and
-//! only moved to their sanitised path ([`crate::destination`]) once the engine has
+//! Received files are written to a hidden temporary file in the download directory, at
+//! the offset of each write (blocks after a resume, or fetched again, land anywhere),
+//! and only moved to their sanitised path ([`crate::destination`]) once the engine has
 //! verified their digest, so a half-received or corrupt file never appears under a real
 //! name.
 
@@ -14,6 +16,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use meshdrop_protocol::frame::{ControlFrame, TransferId};
@@ -62,7 +65,8 @@ struct PartFile {
 }
 
 pub struct PeerTransfers {
-    link: Arc<PeerLink>,
+    /// The link up now, if any.
+    link: Option<Arc<PeerLink>>,
     engine: Transfers,
     /// Where received files go; `None` if this end receives nothing.
     download_dir: Option<PathBuf>,
@@ -78,21 +82,25 @@ pub struct PeerTransfers {
 }
 
 impl PeerTransfers {
+    /// Transfers with `peer`, with no link yet (see [`Self::on_link_up`]); `grace` is
+    /// how long the peer has to come back once it left the room.
     pub fn new(
         self_id: &PeerId,
         peer: &PeerId,
-        link: Arc<PeerLink>,
         download_dir: Option<PathBuf>,
+        grace: Duration,
     ) -> Self {
+        let mut engine = Transfers::new(IdParity::for_connection(self_id, peer));
+        engine.set_grace(grace);
         Self {
-            link,
-            engine: Transfers::new(IdParity::for_connection(self_id, peer)),
+            link: None,
+            engine,
             download_dir,
             outgoing: HashMap::new(),
             source: None,
             incoming: HashMap::new(),
             unfinished: BTreeSet::new(),
-            data_has_room: true,
+            data_has_room: false,
             read_buffer: Vec::new(),
         }
     }
@@ -131,9 +139,42 @@ impl PeerTransfers {
         self.after(result).await
     }
 
-    /// The connection is gone: every transfer that has not ended fails.
-    pub async fn on_disconnect(&mut self, reason: &str) -> Vec<DriverEvent> {
-        self.engine.on_disconnect(reason);
+    /// The link up now, if any.
+    pub fn link(&self) -> Option<&Arc<PeerLink>> {
+        self.link.as_ref()
+    }
+
+    /// A link to the peer has its control channel open: running transfers resume on
+    /// it.
+    pub async fn on_link_up(&mut self, link: Arc<PeerLink>) -> Vec<DriverEvent> {
+        self.link = Some(link);
+        self.data_has_room = true;
+        self.engine.on_link_up();
+        self.carry_out().await
+    }
+
+    /// The link is gone: running transfers pause.
+    pub async fn on_link_down(&mut self) -> Vec<DriverEvent> {
+        self.link = None;
+        self.data_has_room = false;
+        self.engine.on_link_down();
+        self.carry_out().await
+    }
+
+    /// The peer left the room at `now_ms` (since the Unix epoch): its transfers fail
+    /// unless it is back before [`Self::poll_timeout`].
+    pub async fn on_peer_left(&mut self, now_ms: u64) -> Vec<DriverEvent> {
+        self.engine.on_peer_left(now_ms);
+        self.carry_out().await
+    }
+
+    /// When [`Self::handle_timeout`] is due, in milliseconds since the Unix epoch.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        self.engine.poll_timeout()
+    }
+
+    pub async fn handle_timeout(&mut self, now_ms: u64) -> Vec<DriverEvent> {
+        self.engine.handle_timeout(now_ms);
         self.carry_out().await
     }
 
@@ -203,9 +244,13 @@ impl PeerTransfers {
     async fn carry_out_output(&mut self, output: Output, events: &mut Vec<DriverEvent>) {
         match output {
             Output::Control(frame) => {
-                if let Err(error) = self.link.send_control(&frame).await {
-                    // The link is dead; the mesh reports that and the transfers get
-                    // cancelled then.
+                // Without a link, or on a dying one, the frame is lost: the engine says
+                // again on the next link whatever still matters.
+                let sent = match &self.link {
+                    Some(link) => link.send_control(&frame).await,
+                    None => Ok(()),
+                };
+                if let Err(error) = sent {
                     tracing::debug!(%error, "control frame not sent");
                 }
             }
@@ -263,16 +308,18 @@ impl PeerTransfers {
             Ok(Some(chunk)) => {
                 let mut message = Vec::new();
                 chunk.encode_into(&mut message);
+                let Some(link) = &self.link else {
+                    self.data_has_room = false;
+                    self.read_buffer = buffer;
+                    return;
+                };
                 // Vec to Bytes to BytesMut hands the buffer over without copying it.
-                match self
-                    .link
-                    .send_data(BytesMut::from(Bytes::from(message)))
-                    .await
-                {
+                match link.send_data(BytesMut::from(Bytes::from(message))).await {
                     Ok(has_room) => self.data_has_room = has_room,
                     Err(error) => {
                         tracing::debug!(%error, "data chunk not sent");
-                        // Wait for the mesh to report the dead link instead of spinning.
+                        // Wait for the mesh to report the dead link instead of spinning;
+                        // the engine sends the block again on the next one.
                         self.data_has_room = false;
                     }
                 }

@@ -55,6 +55,9 @@ pub enum MeshEvent {
     },
     /// The link to `peer` failed, closed, or could not be set up. Its `link` is dead.
     Disconnected(PeerId),
+    /// The server says `peer` left the room. Its link, if working, stays up until it
+    /// closes (the peer may only be reconnecting to the server).
+    Left(PeerId),
     Renamed {
         peer: PeerId,
         name: String,
@@ -211,6 +214,9 @@ impl MeshState {
                     .await;
             }
             ServerMessage::PeerLeft { peer_id } => {
+                if !self.emit(MeshEvent::Left(peer_id.clone())).await {
+                    return false;
+                }
                 let working = self.links.get(&peer_id).is_some_and(|link| link.open);
                 if !working {
                     return self.drop_link(&peer_id).await;

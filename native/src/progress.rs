@@ -27,8 +27,12 @@ impl ProgressUi {
         }
     }
 
-    /// Show a bar for a transfer that started moving bytes.
+    /// Show a bar for a transfer that started moving bytes; one that resumes after a
+    /// pause keeps its bar.
     pub fn start(&mut self, peer: &PeerId, transfer: TransferId, label: String, total: u64) {
+        if self.bars.contains_key(&(peer.clone(), transfer)) {
+            return;
+        }
         let style = ProgressStyle::with_template(BAR_TEMPLATE)
             .expect("the bar template is valid")
             .progress_chars("=> ");

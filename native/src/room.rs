@@ -1,7 +1,9 @@
 //! The room as the commands see it: connected peers by name, chat, and file transfers.
 //!
-//! [`Room`] ties the [`Mesh`] to one [`PeerTransfers`] per connected peer and to the
-//! terminal. It routes every mesh event (control frames to the engine or the chat, data
+//! [`Room`] ties the [`Mesh`] to one [`PeerTransfers`] per peer and to the terminal.
+//! A peer's transfers outlive its links: a link that closes pauses them, the next link
+//! to the same peer resumes them, and only a peer that left the room and is not back
+//! within the grace period fails them. It routes every mesh event (control frames to the engine or the chat, data
 //! to the engine, drains to the sender), keeps the progress bars current, prints what
 //! happened, and hands the commands only what they decide on: [`RoomEvent`]s.
 //!
@@ -10,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use meshdrop_protocol::frame::{ControlFrame, TransferId};
 use meshdrop_protocol::PeerId;
@@ -18,7 +20,6 @@ use meshdrop_transfer::{Direction, Transfer, TransferState};
 
 use crate::driver::{DriverEvent, PeerTransfers};
 use crate::error::Result;
-use crate::link::PeerLink;
 use crate::mesh::{JoinConfig, Mesh, MeshEvent};
 use crate::outgoing::OutgoingFile;
 use crate::progress::ProgressUi;
@@ -45,9 +46,17 @@ pub enum RoomEvent {
     },
 }
 
+/// What the room waits for: the mesh, or the end of a grace period.
+pub enum RoomInput {
+    Mesh(MeshEvent),
+    /// A peer's grace period may have run out.
+    Timeout,
+}
+
 struct Peer {
-    link: Arc<PeerLink>,
     transfers: PeerTransfers,
+    /// False once the server said the peer left, until a link is up again.
+    in_room: bool,
 }
 
 pub struct Room {
@@ -58,14 +67,21 @@ pub struct Room {
     /// Where received files go; `None` for commands that receive nothing, whose room
     /// declines every offer by itself.
     download_dir: Option<PathBuf>,
+    /// How long a peer that left has to come back before its transfers fail.
+    grace: Duration,
     peers: HashMap<PeerId, Peer>,
     ui: ProgressUi,
 }
 
 impl Room {
     /// Join the room; received files will be saved in `download_dir`, and without one
-    /// every offer is declined.
-    pub async fn join(config: JoinConfig, download_dir: Option<PathBuf>) -> Result<Self> {
+    /// every offer is declined. A peer that left has `grace` to come back before the
+    /// transfers with it fail.
+    pub async fn join(
+        config: JoinConfig,
+        download_dir: Option<PathBuf>,
+        grace: Duration,
+    ) -> Result<Self> {
         let room = match &config.room {
             Some(room) => format!("room {room}"),
             None => "this network's room".to_owned(),
@@ -88,6 +104,7 @@ impl Room {
             mesh,
             names,
             download_dir,
+            grace,
             peers: HashMap::new(),
             ui,
         })
@@ -105,9 +122,21 @@ impl Room {
         &self.ui
     }
 
-    /// The next mesh event. Cancel-safe; pass what it returns to [`Room::handle`].
-    pub async fn recv(&mut self) -> Option<MeshEvent> {
-        self.mesh.next().await
+    /// The next input. Cancel-safe; pass what it returns to [`Room::handle`].
+    pub async fn recv(&mut self) -> Option<RoomInput> {
+        let deadline = self
+            .peers
+            .values()
+            .filter_map(|peer| peer.transfers.poll_timeout())
+            .min();
+        let Some(deadline) = deadline else {
+            return self.mesh.next().await.map(RoomInput::Mesh);
+        };
+        let wait = Duration::from_millis(deadline.saturating_sub(now_ms()));
+        tokio::select! {
+            event = self.mesh.next() => event.map(RoomInput::Mesh),
+            () = tokio::time::sleep(wait) => Some(RoomInput::Timeout),
+        }
     }
 
     pub fn name<'a>(&'a self, peer: &'a PeerId) -> &'a str {
@@ -119,7 +148,9 @@ impl Room {
     }
 
     pub fn is_anyone_connected(&self) -> bool {
-        !self.peers.is_empty()
+        self.peers
+            .values()
+            .any(|peer| peer.transfers.link().is_some())
     }
 
     /// Whether `state` is a peer's offer to us, waiting for an answer.
@@ -130,21 +161,50 @@ impl Room {
                 .is_some_and(|t| t.direction() == Direction::Incoming)
     }
 
-    pub async fn handle(&mut self, event: MeshEvent) -> Vec<RoomEvent> {
+    pub async fn handle(&mut self, input: RoomInput) -> Vec<RoomEvent> {
+        let event = match input {
+            RoomInput::Mesh(event) => event,
+            RoomInput::Timeout => return self.on_timeout().await,
+        };
         match event {
             MeshEvent::Connected { peer, name, link } => {
-                self.ui.status(format!("connected to {name}"));
                 self.names.insert(peer.clone(), name.clone());
-                let transfers = PeerTransfers::new(
-                    &self.self_id,
-                    &peer,
-                    link.clone(),
-                    self.download_dir.clone(),
-                );
-                self.peers.insert(peer.clone(), Peer { link, transfers });
-                vec![RoomEvent::Connected { peer, name }]
+                let known = self.peers.contains_key(&peer);
+                let (self_id, download_dir) = (&self.self_id, &self.download_dir);
+                let grace = self.grace;
+                let entry = self.peers.entry(peer.clone()).or_insert_with(|| Peer {
+                    transfers: PeerTransfers::new(self_id, &peer, download_dir.clone(), grace),
+                    in_room: true,
+                });
+                entry.in_room = true;
+                let events = entry.transfers.on_link_up(link).await;
+                let mut room_events = Vec::new();
+                if known {
+                    self.ui.status(format!("reconnected to {name}"));
+                } else {
+                    self.ui.status(format!("connected to {name}"));
+                    room_events.push(RoomEvent::Connected {
+                        peer: peer.clone(),
+                        name,
+                    });
+                }
+                room_events.extend(self.report(&peer, events));
+                room_events
             }
             MeshEvent::Disconnected(peer) => self.on_disconnected(peer).await,
+            MeshEvent::Left(peer) => {
+                let Some(known) = self.peers.get_mut(&peer) else {
+                    return Vec::new();
+                };
+                known.in_room = false;
+                // A working link stays up; the grace starts when it closes.
+                let events = if known.transfers.link().is_none() {
+                    known.transfers.on_peer_left(now_ms()).await
+                } else {
+                    Vec::new()
+                };
+                self.report(&peer, events)
+            }
             MeshEvent::Renamed { peer, name } => {
                 self.names.insert(peer, name);
                 Vec::new()
@@ -236,7 +296,10 @@ impl Room {
     pub async fn chat(&self, text: String, sent_at_ms: u64) {
         let frame = ControlFrame::Chat { text, sent_at_ms };
         for (id, peer) in &self.peers {
-            if let Err(error) = peer.link.send_control(&frame).await {
+            let Some(link) = peer.transfers.link() else {
+                continue;
+            };
+            if let Err(error) = link.send_control(&frame).await {
                 // The link is dying; the mesh reports it as disconnected.
                 tracing::debug!(peer = %id, %error, "chat line not sent");
             }
@@ -248,16 +311,42 @@ impl Room {
         self.mesh.shutdown().await;
     }
 
+    /// The link to `peer` is gone: its transfers pause, and wait out the grace period
+    /// if the peer also left the room.
     async fn on_disconnected(&mut self, peer: PeerId) -> Vec<RoomEvent> {
-        let reason = format!("connection to {} lost", self.name(&peer));
-        let driver_events = match self.transfers_mut(&peer) {
-            Some(transfers) => transfers.on_disconnect(&reason).await,
-            None => Vec::new(),
+        let Some(known) = self.peers.get_mut(&peer) else {
+            return Vec::new();
         };
+        if known.transfers.link().is_none() {
+            return Vec::new();
+        }
+        let mut driver_events = known.transfers.on_link_down().await;
+        if !known.in_room {
+            driver_events.extend(known.transfers.on_peer_left(now_ms()).await);
+        }
         let mut events = self.report(&peer, driver_events);
-        if self.peers.remove(&peer).is_some() {
-            self.ui.status(format!("{} disconnected", self.name(&peer)));
-            events.push(RoomEvent::Disconnected { peer });
+        self.ui.status(format!("{} disconnected", self.name(&peer)));
+        events.push(RoomEvent::Disconnected { peer });
+        events
+    }
+
+    /// Fails the transfers of peers whose grace ran out, and forgets those peers.
+    async fn on_timeout(&mut self) -> Vec<RoomEvent> {
+        let now = now_ms();
+        let due: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, peer)| peer.transfers.poll_timeout().is_some_and(|at| at <= now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut events = Vec::new();
+        for peer in due {
+            let driver_events = match self.transfers_mut(&peer) {
+                Some(transfers) => transfers.handle_timeout(now).await,
+                None => Vec::new(),
+            };
+            events.extend(self.report(&peer, driver_events));
+            self.peers.remove(&peer);
         }
         events
     }
@@ -342,6 +431,17 @@ impl Room {
                 self.ui.start(peer, transfer, label, total);
             }
             TransferState::Verifying => {}
+            TransferState::Paused { gives_up_at_ms } => {
+                let until = gives_up_at_ms
+                    .and_then(|ms| chrono::DateTime::from_timestamp_millis(ms as i64))
+                    .map(|at| {
+                        let at = at.with_timezone(&chrono::Local).format("%H:%M:%S");
+                        format!(" (gives up at {at} unless {name} is back)")
+                    })
+                    .unwrap_or_default();
+                self.ui
+                    .status(format!("{files} {towards}: paused, reconnecting…{until}"));
+            }
             TransferState::Declined => self.ui.status(format!("{files} {towards}: declined")),
             TransferState::Done => self.ui.status(format!("{files} {towards}: done")),
             TransferState::Cancelled { by_me, reason } => {
@@ -367,4 +467,12 @@ pub fn describe(transfer: &Transfer) -> String {
         [only] => format!("{} ({total})", only.name),
         _ => format!("{} files ({total})", files.len()),
     }
+}
+
+/// Milliseconds since the Unix epoch, the clock the transfer engines are given.
+fn now_ms() -> u64 {
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
 }

@@ -225,17 +225,26 @@ fn cancelling_mid_transfer_ends_both_with_status_5_and_leaves_nothing() {
 }
 
 #[test]
-fn a_receiver_that_vanishes_mid_transfer_ends_the_sender_with_status_5() {
+fn a_receiver_that_vanishes_mid_transfer_pauses_the_sender_then_fails_it_after_the_grace() {
     let work = tempfile::tempdir().unwrap();
     let (file, dir) = huge_file_and_inbox(work.path());
     in_private_network(|server| async move {
         let (mut ann, mut bob) = start_huge_transfer(&server, &file, &dir).await;
-        // No goodbye of any kind: only ICE noticing the silence can tell Ann.
+        // No goodbye of any kind: the server sees Bob's socket close, and only ICE
+        // noticing the silence can tell Ann that the link is gone too.
         bob.kill().await;
+        let paused = ann
+            .expect_status("huge.bin (8.00 GiB) to bob: paused")
+            .await;
+        assert!(paused.contains("reconnecting"), "{paused:?}");
+        assert!(paused.contains("unless bob is back"), "{paused:?}");
         let failure = ann
             .expect_status("huge.bin (8.00 GiB) to bob: failed")
             .await;
-        assert!(failure.contains("connection to bob lost"), "{failure:?}");
+        assert!(
+            failure.contains("the peer left and was not back within 2 seconds"),
+            "{failure:?}"
+        );
         assert_eq!(ann.exit_code().await, 5);
     });
 }
@@ -256,7 +265,14 @@ async fn start_huge_transfer(server: &str, file: &TestFile, dir: &Path) -> (Mesh
     let ann = Meshdrop::start(
         server,
         "ann",
-        &["send", file.path().to_str().unwrap(), "--room", "r"],
+        &[
+            "send",
+            file.path().to_str().unwrap(),
+            "--room",
+            "r",
+            "--grace",
+            "2",
+        ],
     );
     bob.expect_status("receiving huge.bin").await;
     (ann, bob)

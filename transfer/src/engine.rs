@@ -253,10 +253,15 @@ impl Transfers {
             .gives_up_at_ms
             .is_some_and(|deadline| now_ms >= deadline)
         {
-            let minutes = self.grace.as_secs().div_ceil(60);
+            let grace = self.grace.as_secs();
+            let (count, unit) = if grace % 60 == 0 && grace > 0 {
+                (grace / 60, "minute")
+            } else {
+                (grace, "second")
+            };
+            let plural = if count == 1 { "" } else { "s" };
             self.on_disconnect(format!(
-                "the peer left and was not back within {minutes} minute{}",
-                if minutes == 1 { "" } else { "s" }
+                "the peer left and was not back within {count} {unit}{plural}"
             ));
         }
     }

@@ -93,6 +93,8 @@ struct Inner {
     /// Peers the server last said are in the room.
     present: HashSet<PeerId>,
     links: HashMap<PeerId, Link>,
+    /// Each peer's transfers, made when a link to it first opens; they outlive links.
+    transfers: HashMap<PeerId, PeerTransfers>,
     /// Stamps each link so events from a replaced link are recognised and ignored.
     next_generation: u64,
     /// The [`Milestone`]s recorded so far.
@@ -102,17 +104,6 @@ struct Inner {
 struct Link {
     generation: u64,
     peer: PeerLink,
-    /// Made when the link first opens, since chunk sizes depend on the connection.
-    transfers: Option<PeerTransfers>,
-}
-
-impl Link {
-    /// Tell the transfers the connection is gone; the link may be dropped after.
-    fn close(&self) {
-        if let Some(transfers) = &self.transfers {
-            transfers.on_disconnect();
-        }
-    }
 }
 
 impl Mesh {
@@ -129,6 +120,7 @@ impl Mesh {
             ice_servers: Vec::new(),
             present: HashSet::new(),
             links: HashMap::new(),
+            transfers: HashMap::new(),
             next_generation: 0,
             milestones: HashSet::new(),
         }));
@@ -164,10 +156,11 @@ impl Mesh {
         let targets: Vec<PeerTransfers> = {
             let inner = self.inner.borrow();
             inner
-                .links
+                .transfers
                 .iter()
                 .filter(|(peer, _)| to.is_none_or(|to| to == *peer))
-                .filter_map(|(_, link)| link.transfers.clone())
+                .filter(|(peer, _)| inner.links.contains_key(*peer))
+                .map(|(_, transfers)| transfers.clone())
                 .collect()
         };
         for transfers in targets {
@@ -177,12 +170,7 @@ impl Mesh {
 
     /// Accept, decline or cancel a transfer.
     pub fn act(&self, key: &TransferKey, action: TransferAction) {
-        let transfers = self
-            .inner
-            .borrow()
-            .links
-            .get(&key.peer)
-            .and_then(|link| link.transfers.clone());
+        let transfers = self.inner.borrow().transfers.get(&key.peer).cloned();
         if let Some(transfers) = transfers {
             transfers.act(key.id, action);
         }
@@ -330,12 +318,11 @@ fn open_link(inner: &Rc<RefCell<Inner>>, peer: PeerId, offer: Option<Signal>) {
     let link = Link {
         generation,
         peer: link,
-        transfers: None,
     };
     let replaced = inner.borrow_mut().links.insert(peer.clone(), link);
-    // Dropping a replaced link closes its connection.
-    if let Some(replaced) = replaced {
-        replaced.close();
+    // Dropping a replaced link closes its connection; its transfers pause.
+    if replaced.is_some() {
+        with_transfers(inner, &peer, PeerTransfers::on_link_down);
     }
     emit(
         inner,
@@ -346,11 +333,12 @@ fn open_link(inner: &Rc<RefCell<Inner>>, peer: PeerId, offer: Option<Signal>) {
     );
 }
 
+/// The peer left the room and its link is gone: its transfers wait out the grace
+/// period, and resume if it is back in time.
 fn remove_link(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
     let removed = inner.borrow_mut().links.remove(peer);
-    if let Some(removed) = removed {
-        removed.close();
-    }
+    drop(removed);
+    with_transfers(inner, peer, PeerTransfers::on_peer_left);
     emit(inner, MeshEvent::PeerGone(peer.clone()));
 }
 
@@ -394,14 +382,7 @@ fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, event: LinkEvent) {
             );
         }
         LinkEvent::State(state) => {
-            let transfers = inner
-                .borrow()
-                .links
-                .get(peer)
-                .and_then(|l| l.transfers.clone());
-            if let Some(transfers) = transfers {
-                transfers.on_disconnect();
-            }
+            with_transfers(inner, peer, PeerTransfers::on_link_down);
             if inner.borrow().present.contains(peer) {
                 emit(
                     inner,
@@ -436,13 +417,9 @@ fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, event: LinkEvent) {
     }
 }
 
-/// Run `f` on the link's transfers without holding a borrow of the mesh.
+/// Run `f` on the peer's transfers without holding a borrow of the mesh.
 fn with_transfers(inner: &Rc<RefCell<Inner>>, peer: &PeerId, f: impl FnOnce(&PeerTransfers)) {
-    let transfers = inner
-        .borrow()
-        .links
-        .get(peer)
-        .and_then(|link| link.transfers.clone());
+    let transfers = inner.borrow().transfers.get(peer).cloned();
     if let Some(transfers) = transfers {
         f(&transfers);
     }
@@ -459,29 +436,28 @@ fn say_hello(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
     }
 }
 
-/// The link just opened: give it a transfer driver reporting through the mesh.
+/// The link just opened: hand its channels to the peer's transfers (made on its first
+/// link, reporting through the mesh), which resume on them.
 fn start_transfers(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
-    let mut state = inner.borrow_mut();
-    let Some(me) = state.self_id.clone() else {
-        return;
-    };
-    let weak = Rc::downgrade(inner);
-    let Some(link) = state.links.get_mut(peer) else {
-        return;
-    };
-    if link.transfers.is_none() {
-        let channels = link.peer.channels().clone();
-        link.transfers = Some(PeerTransfers::new(
-            me,
-            peer.clone(),
-            channels,
-            move |view| {
+    let channels = {
+        let mut state = inner.borrow_mut();
+        let Some(me) = state.self_id.clone() else {
+            return;
+        };
+        let Some(channels) = state.links.get(peer).map(|l| l.peer.channels().clone()) else {
+            return;
+        };
+        let weak = Rc::downgrade(inner);
+        state.transfers.entry(peer.clone()).or_insert_with(|| {
+            PeerTransfers::new(me, peer.clone(), move |view| {
                 if let Some(inner) = weak.upgrade() {
                     emit(&inner, MeshEvent::Transfer(view));
                 }
-            },
-        ));
-    }
+            })
+        });
+        channels
+    };
+    with_transfers(inner, peer, |transfers| transfers.on_link_up(channels));
 }
 
 /// Moments of a page's start that the end-to-end tests and the benchmark read.

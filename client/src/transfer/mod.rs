@@ -4,7 +4,11 @@
 //! reading slices of the user's `File`s, sending chunks on the data channel without
 //! overfilling it, writing received chunks to the private file system, hashing the
 //! files' blocks with WebCrypto, and reporting a [`TransferView`] for the UI whenever
-//! something worth showing changed.
+//! something worth showing changed. One driver serves one peer across its links: the
+//! mesh tells it when a link's channels open ([`PeerTransfers::on_link_up`]) or close
+//! ([`PeerTransfers::on_link_down`]), so transfers pause and resume instead of failing,
+//! and when the peer left the room ([`PeerTransfers::on_peer_left`]), which starts the
+//! grace period after which they fail.
 
 mod opfs;
 mod read_ahead;
@@ -44,7 +48,7 @@ const PROGRESS_INTERVAL_MS: f64 = 250.0;
 /// <name>" without repeating it.
 pub const CANCELLED_BY_USER: &str = "cancelled by the user";
 
-/// A transfer, named across the whole page: engines number transfers per connection.
+/// A transfer, named across the whole page: engines number transfers per peer.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TransferKey {
     pub peer: PeerId,
@@ -101,7 +105,8 @@ pub enum TransferAction {
     Cancel,
 }
 
-/// The transfers over one peer connection. Cloning shares the same driver.
+/// The transfers with one peer, over all the links to it. Cloning shares the same
+/// driver.
 #[derive(Clone)]
 pub struct PeerTransfers {
     inner: Rc<RefCell<Driver>>,
@@ -114,8 +119,11 @@ struct Driver {
     engine: Transfers,
     /// Hashes the files' blocks when the page has it; otherwise the engine does.
     webcrypto: Option<WebCrypto>,
-    channels: Channels,
+    /// The channels of the link up now, if any.
+    channels: Option<Channels>,
     emit: Rc<dyn Fn(TransferView)>,
+    /// Fires when the grace period of a peer that left runs out.
+    grace_timer: Option<gloo_timers::callback::Timeout>,
     /// The files we offered, by transfer.
     sources: HashMap<TransferId, Vec<web_sys::File>>,
     read_ahead: HashMap<TransferId, ReadAhead>,
@@ -133,16 +141,9 @@ struct Meter {
 }
 
 impl PeerTransfers {
-    pub fn new(
-        me: PeerId,
-        peer: PeerId,
-        channels: Channels,
-        emit: impl Fn(TransferView) + 'static,
-    ) -> Self {
+    /// Transfers with `peer`, with no link yet: see [`Self::on_link_up`].
+    pub fn new(me: PeerId, peer: PeerId, emit: impl Fn(TransferView) + 'static) -> Self {
         let mut engine = Transfers::new(IdParity::for_connection(&me, &peer));
-        if let Some(max) = channels.max_message_size() {
-            engine.set_chunk_len(chunk_len_for(max));
-        }
         let webcrypto = WebCrypto::get();
         if webcrypto.is_some() {
             engine.set_block_hashing(BlockHashing::Driver);
@@ -153,8 +154,9 @@ impl PeerTransfers {
                 peer,
                 engine,
                 webcrypto,
-                channels,
+                channels: None,
                 emit: Rc::new(emit),
+                grace_timer: None,
                 sources: HashMap::new(),
                 read_ahead: HashMap::new(),
                 incoming: HashMap::new(),
@@ -221,7 +223,7 @@ impl PeerTransfers {
             match engine.on_chunk(&bytes) {
                 Ok(Some(write)) => match incoming.get_mut(&(write.transfer, write.index)) {
                     Some(file) => {
-                        file.write(write.bytes, |block, bytes| {
+                        file.write(write.offset, write.bytes, |block, bytes| {
                             if let Some(webcrypto) = webcrypto {
                                 let hashing = webcrypto.hash_bytes(block, bytes);
                                 report_digest(weak.clone(), write.transfer, write.index, hashing);
@@ -250,12 +252,57 @@ impl PeerTransfers {
         pump(&self.inner);
     }
 
-    /// The connection closed: every running transfer fails.
-    pub fn on_disconnect(&self) {
-        self.inner
-            .borrow_mut()
-            .engine
-            .on_disconnect("the connection to the peer closed");
+    /// A link to the peer has its channels open: transfers resume on it. Chunk sizes
+    /// follow the connection's.
+    pub fn on_link_up(&self, channels: Channels) {
+        {
+            let mut driver = self.inner.borrow_mut();
+            if let Some(max) = channels.max_message_size() {
+                driver.engine.set_chunk_len(chunk_len_for(max));
+            }
+            driver.channels = Some(channels);
+            driver.grace_timer = None;
+            driver.engine.on_link_up();
+        }
+        carry_out(&self.inner);
+        pump(&self.inner);
+    }
+
+    /// The link's channels closed or its connection failed: transfers pause.
+    pub fn on_link_down(&self) {
+        {
+            let mut driver = self.inner.borrow_mut();
+            driver.channels = None;
+            driver.engine.on_link_down();
+        }
+        carry_out(&self.inner);
+    }
+
+    /// The peer left the room: its transfers fail unless it is back with a new link
+    /// within the grace period, whose end they show.
+    pub fn on_peer_left(&self) {
+        let deadline = {
+            let mut driver = self.inner.borrow_mut();
+            driver.channels = None;
+            driver.engine.on_peer_left(js_sys::Date::now() as u64);
+            driver.engine.poll_timeout()
+        };
+        if let Some(deadline) = deadline {
+            let wait = deadline.saturating_sub(js_sys::Date::now() as u64);
+            let weak = Rc::downgrade(&self.inner);
+            let timer = gloo_timers::callback::Timeout::new(
+                u32::try_from(wait).unwrap_or(u32::MAX),
+                move || {
+                    let Some(inner) = weak.upgrade() else { return };
+                    inner
+                        .borrow_mut()
+                        .engine
+                        .handle_timeout(js_sys::Date::now() as u64);
+                    carry_out(&inner);
+                },
+            );
+            self.inner.borrow_mut().grace_timer = Some(timer);
+        }
         carry_out(&self.inner);
     }
 }
@@ -326,7 +373,13 @@ fn carry_out(inner: &Rc<RefCell<Driver>>) {
             return;
         };
         match output {
-            Output::Control(frame) => inner.borrow().channels.send_control(&frame),
+            // Without a link the frame is lost; the engine says again on the next link
+            // whatever still matters.
+            Output::Control(frame) => {
+                if let Some(channels) = &inner.borrow().channels {
+                    channels.send_control(&frame);
+                }
+            }
             Output::FileVerified { transfer, index } => finish_file(inner, transfer, index),
             Output::FileDiscarded { transfer, index } => {
                 if let Some(file) = inner.borrow_mut().incoming.remove(&(transfer, index)) {
@@ -391,7 +444,11 @@ fn pump(inner: &Rc<RefCell<Driver>>) {
     loop {
         let request = {
             let mut driver = inner.borrow_mut();
-            if driver.channels.buffered_amount() > HIGH_WATER {
+            let room = driver
+                .channels
+                .as_ref()
+                .is_some_and(|channels| channels.buffered_amount() <= HIGH_WATER);
+            if !room {
                 return;
             }
             match driver.engine.next_read() {
@@ -525,8 +582,10 @@ fn send_read(inner: &Rc<RefCell<Driver>>, transfer: TransferId, bytes: &[u8]) {
         } = &mut *driver;
         if let Ok(Some(data)) = engine.on_read(transfer, bytes) {
             data.encode_into(chunk);
-            if !channels.send_data(chunk) {
-                engine.on_disconnect("the data channel closed");
+            // A chunk the channel refuses (it is closing) is lost with the link, and
+            // sent again on the next one.
+            if let Some(channels) = channels {
+                channels.send_data(chunk);
             }
         }
     }

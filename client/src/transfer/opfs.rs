@@ -12,6 +12,8 @@
 //!
 //! Chunks are gathered into the engine's digest blocks (1 MiB from the file's start), so
 //! the worker gets few, large messages, and each block can be hashed in one piece.
+//! Blocks come in any order (after a resume, or fetched again), each written at its
+//! offset; a block cut short by a lost link is started again from its first byte.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -69,7 +71,7 @@ impl PrivateFile {
         })
     }
 
-    /// Write `bytes` at offset `at`. Writes happen in order; a failed one fails
+    /// Write `bytes` at offset `at`. Writes happen in the order made; a failed one fails
     /// [`PrivateFile::written`] and [`PrivateFile::finish`], which is where it is
     /// reported.
     pub fn write_at(&self, at: u64, bytes: &[u8]) {
@@ -112,9 +114,9 @@ impl PrivateFile {
 pub struct IncomingFile {
     file: PrivateFile,
     size: u64,
-    /// Bytes handed to the writer so far: where the next write goes.
-    written: u64,
-    /// Received bytes of the current block, not yet handed to the writer.
+    /// Where the block being gathered starts.
+    block_start: u64,
+    /// Received bytes of the block being gathered, not yet handed to the writer.
     pending: Vec<u8>,
 }
 
@@ -124,32 +126,33 @@ impl IncomingFile {
         Ok(Self {
             file: PrivateFile::create(stored_name).await?,
             size,
-            written: 0,
+            block_start: 0,
             pending: Vec::with_capacity(DIGEST_BLOCK_LEN as usize),
         })
     }
 
-    /// Add the file's next `bytes`, which the engine has checked fit in it. Each block
-    /// is handed to the writer once it is complete, and first to `on_block` with its
-    /// number.
-    pub fn write(&mut self, mut bytes: &[u8], mut on_block: impl FnMut(u64, &[u8])) {
-        while !bytes.is_empty() && self.written < self.size {
-            let block_len = DIGEST_BLOCK_LEN.min(self.size - self.written) as usize;
+    /// Add `bytes` at `offset`, which the engine has checked fit in the file. Bytes
+    /// that do not continue the block being gathered start a new one (the engine only
+    /// starts runs at a block's start), and what was gathered is dropped: its block is
+    /// sent again. Each block is handed to the writer once it is complete, and first to
+    /// `on_block` with its number.
+    pub fn write(&mut self, offset: u64, mut bytes: &[u8], mut on_block: impl FnMut(u64, &[u8])) {
+        if offset != self.block_start + self.pending.len() as u64 {
+            self.pending.clear();
+            self.block_start = offset - offset % DIGEST_BLOCK_LEN;
+        }
+        while !bytes.is_empty() && self.block_start < self.size {
+            let block_len = DIGEST_BLOCK_LEN.min(self.size - self.block_start) as usize;
             let take = bytes.len().min(block_len - self.pending.len());
             self.pending.extend_from_slice(&bytes[..take]);
             bytes = &bytes[take..];
             if self.pending.len() == block_len {
-                on_block(self.written / DIGEST_BLOCK_LEN, &self.pending);
-                self.write_pending();
+                on_block(self.block_start / DIGEST_BLOCK_LEN, &self.pending);
+                self.file.write_at(self.block_start, &self.pending);
+                self.block_start += block_len as u64;
+                self.pending.clear();
             }
         }
-    }
-
-    /// Hand the gathered block to the writer.
-    fn write_pending(&mut self) {
-        self.file.write_at(self.written, &self.pending);
-        self.written += self.pending.len() as u64;
-        self.pending.clear();
     }
 
     /// Flush and close once every block is written; returns the stored file, ready to

@@ -6,7 +6,8 @@
 //! megabytes at a time, and two are in flight at once: with one read at a time, a busy
 //! machine kept the sender waiting for its file while the data channel ran dry. Each
 //! read starts at one of the engine's digest blocks and holds whole blocks, so they can
-//! be hashed as soon as it arrives.
+//! be hashed as soon as it arrives. Requests may jump to any block (a resume, a block
+//! fetched again): the reads then start over from there.
 
 use std::collections::VecDeque;
 
@@ -25,8 +26,6 @@ pub struct ReadAhead {
     index: u32,
     /// In file order, without gaps.
     slices: VecDeque<Slice>,
-    /// Where the slices settled so far end: each slice past it is new.
-    settled_to: u64,
 }
 
 struct Slice {
@@ -56,7 +55,6 @@ impl ReadAhead {
             file,
             index,
             slices: VecDeque::new(),
-            settled_to: 0,
         }
     }
 
@@ -111,23 +109,17 @@ impl ReadAhead {
         Ok(Ahead::Ready(bytes))
     }
 
-    /// The read of the slice at `start` finished with `buffer`. Returns the blocks in it
-    /// that no earlier read returned, numbered, so each block is hashed once.
+    /// The read of the slice at `start` finished with `buffer`. Returns its blocks,
+    /// numbered, to hash: a block read again (after a jump back) hashes again, and the
+    /// engine checks it hashes the same.
     pub fn settle(&mut self, start: u64, buffer: &ArrayBuffer) -> Vec<(u64, Uint8Array)> {
         let Some(slice) = self.slices.iter_mut().find(|slice| slice.start == start) else {
             return Vec::new();
         };
         let bytes = Uint8Array::new(buffer);
         slice.bytes = SliceBytes::Read(bytes.clone());
-        // Slices are settled in file order, so the new bytes start at `settled_to`, a
-        // block's start.
-        if !(slice.start..slice.end).contains(&self.settled_to) {
-            return Vec::new();
-        }
-        let new_from = (self.settled_to - slice.start) as u32;
-        self.settled_to = slice.end;
         let len = bytes.length();
-        (new_from..len)
+        (0..len)
             .step_by(DIGEST_BLOCK_LEN as usize)
             .map(|at| {
                 let block = (start + u64::from(at)) / DIGEST_BLOCK_LEN;

@@ -117,10 +117,7 @@ fn transfer_row(
     };
     let progress_label = format!("{headline}: progress");
     let offered = view.state == TransferState::Offered;
-    let running = matches!(
-        view.state,
-        TransferState::Transferring | TransferState::Verifying
-    );
+    let running = view.state.is_running();
     let finished = view.state.is_final();
     let saved = room.saved.contains(&view.key);
     let files = html! {
@@ -156,7 +153,7 @@ fn transfer_row(
                 <span class="transfer-title">{ headline }</span>
                 <span class="transfer-size">{ format_bytes(total) }</span>
             </div>
-            if let Some(words) = status_words(view, saved) {
+            if let Some(words) = status_words(view, saved, &peer) {
                 <div class="transfer-status">{ words }</div>
             }
             if let Some(reason) = failure_reason(&view.state, &peer) {
@@ -203,6 +200,7 @@ pub fn state_name(state: &TransferState) -> &'static str {
         TransferState::Declined => "declined",
         TransferState::Transferring => "transferring",
         TransferState::Verifying => "verifying",
+        TransferState::Paused { .. } => "paused",
         TransferState::Done => "done",
         TransferState::Cancelled { .. } => "cancelled",
         TransferState::Failed { .. } => "failed",
@@ -210,9 +208,19 @@ pub fn state_name(state: &TransferState) -> &'static str {
 }
 
 /// Where a transfer stands, in words; `None` for the endings [`failure_reason`] says.
-fn status_words(view: &TransferView, saved: bool) -> Option<&'static str> {
+fn status_words(view: &TransferView, saved: bool, peer: &str) -> Option<String> {
     let incoming = view.direction == Direction::Incoming;
-    Some(match (&view.state, incoming) {
+    if let TransferState::Paused { gives_up_at_ms } = view.state {
+        let mut words = "Paused: reconnecting…".to_owned();
+        if let Some(at) = gives_up_at_ms {
+            words.push_str(&format!(
+                " {peer} left; fails at {} unless back",
+                clock_time(at)
+            ));
+        }
+        return Some(words);
+    }
+    let words = match (&view.state, incoming) {
         (TransferState::Offered, false) => "Waiting for answer",
         (TransferState::Transferring, true) => "Receiving",
         (TransferState::Transferring, false) => "Sending",
@@ -222,7 +230,14 @@ fn status_words(view: &TransferView, saved: bool) -> Option<&'static str> {
         (TransferState::Done, true) if view.saved.len() < view.files.len() => "Storing",
         (TransferState::Done, true) => "Received, ready to save",
         _ => return None,
-    })
+    };
+    Some(words.to_owned())
+}
+
+/// "14:05", the local time of `ms` since the Unix epoch.
+fn clock_time(ms: u64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+    format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
 }
 
 /// Why a transfer ended early, said once and naming who did it.

@@ -5,6 +5,8 @@
 //! connects, so `echo hi | meshdrop chat` does what it says. The run ends at end of
 //! input or on Ctrl-C, after what was sent has been delivered.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Local};
 
 use crate::cli::ChatArgs;
@@ -13,7 +15,12 @@ use crate::input;
 use crate::room::{Room, RoomEvent};
 
 pub async fn run(args: ChatArgs) -> Result<()> {
-    let mut room = Room::join(super::join_config(&args.common), None).await?;
+    let mut room = Room::join(
+        super::join_config(&args.common),
+        None,
+        Duration::from_secs(args.common.grace),
+    )
+    .await?;
     let mut lines = input::lines();
     let mut held: Vec<String> = Vec::new();
     let mut input_open = true;

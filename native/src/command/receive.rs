@@ -8,6 +8,7 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
+use std::time::Duration;
 
 use meshdrop_protocol::frame::TransferId;
 use meshdrop_protocol::PeerId;
@@ -24,7 +25,12 @@ type Question = (PeerId, TransferId);
 
 pub async fn run(args: ReceiveArgs) -> Result<()> {
     check_directory(&args.dir)?;
-    let mut room = Room::join(super::join_config(&args.common), Some(args.dir.clone())).await?;
+    let mut room = Room::join(
+        super::join_config(&args.common),
+        Some(args.dir.clone()),
+        Duration::from_secs(args.common.grace),
+    )
+    .await?;
     let mut answers = (!args.yes).then(input::lines);
     let mut questions: VecDeque<Question> = VecDeque::new();
     let mut outcome = None;

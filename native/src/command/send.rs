@@ -24,7 +24,12 @@ pub async fn run(args: SendArgs) -> Result<()> {
         Some(raw) => outgoing::with_raw_paths(files, &raw.0)?,
         None => files,
     };
-    let mut room = Room::join(super::join_config(&args.common), None).await?;
+    let mut room = Room::join(
+        super::join_config(&args.common),
+        None,
+        Duration::from_secs(args.common.grace),
+    )
+    .await?;
     let wanted = |name: &str| args.to.as_deref().is_none_or(|to| to == name);
     // Peers already in the room that we are still waiting to hear from.
     let mut waiting_for: HashSet<PeerId> = room

@@ -61,7 +61,8 @@ pub struct TransferEntry {
     pub peer: String,
     /// `incoming` | `outgoing`.
     pub direction: String,
-    /// `offered` | `declined` | `transferring` | `verifying` | `done` | `cancelled` | `failed`.
+    /// `offered` | `declined` | `transferring` | `verifying` | `paused` | `done` | `cancelled` |
+    /// `failed`.
     pub state: String,
     pub title: String,
     pub files: Vec<OfferedFile>,
