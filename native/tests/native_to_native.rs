@@ -258,11 +258,12 @@ fn huge_file_and_inbox(work: &Path) -> (TestFile, PathBuf) {
     (file, dir)
 }
 
-/// Bob receives into `dir`, Ann sends `file`; returns once bytes are flowing.
+/// Bob receives into `dir`, Ann sends `file` (giving Bob 2 s to come back if he leaves);
+/// returns once both say bytes are flowing.
 async fn start_huge_transfer(server: &str, file: &TestFile, dir: &Path) -> (Meshdrop, Meshdrop) {
     let mut bob = start_receiver(server, "bob", "r", dir);
     bob.expect_status("joined room r").await;
-    let ann = Meshdrop::start(
+    let mut ann = Meshdrop::start(
         server,
         "ann",
         &[
@@ -275,6 +276,7 @@ async fn start_huge_transfer(server: &str, file: &TestFile, dir: &Path) -> (Mesh
         ],
     );
     bob.expect_status("receiving huge.bin").await;
+    ann.expect_status("sending huge.bin").await;
     (ann, bob)
 }
 

@@ -254,7 +254,7 @@ impl Transfers {
             .is_some_and(|deadline| now_ms >= deadline)
         {
             let grace = self.grace.as_secs();
-            let (count, unit) = if grace % 60 == 0 && grace > 0 {
+            let (count, unit) = if grace > 0 && grace.is_multiple_of(60) {
                 (grace / 60, "minute")
             } else {
                 (grace, "second")
