@@ -905,3 +905,38 @@ fn a_receiver_that_cannot_store_an_offer_fails_it_and_the_sender_learns_why() {
         Err(TransferError::Unexpected { .. })
     ));
 }
+
+#[test]
+fn block_frames_out_of_place_are_refused_and_a_malformed_digest_fails() {
+    let (mut alice, mut bob) = peers();
+    let id = alice.offer(&[("a", b"abc".to_vec())]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(id);
+    let block = |index, block, sha256: &str| ControlFrame::Block {
+        transfer: id,
+        index,
+        block,
+        sha256: sha256.into(),
+    };
+    assert_eq!(
+        bob.engine.on_control(block(0, 1, &"00".repeat(32))),
+        Err(TransferError::NoSuchBlock {
+            transfer: id,
+            index: 0,
+            block: 1
+        })
+    );
+    assert_eq!(
+        bob.engine.on_control(block(1, 0, &"00".repeat(32))),
+        Err(TransferError::NoSuchFile {
+            transfer: id,
+            index: 1
+        })
+    );
+    assert_eq!(bob.state(id), TransferState::Transferring);
+    bob.receive_control(block(0, 0, "not hex"));
+    let reason = failed("the digest of block 0 of file 0 is not 64 hexadecimal digits");
+    assert_eq!(bob.state(id), reason);
+    deliver(&mut bob, &mut alice, Race::ControlFirst);
+    assert_eq!(alice.state(id), reason);
+}
