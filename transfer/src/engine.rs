@@ -210,7 +210,11 @@ impl Transfers {
     }
 
     /// A new link to the same peer is up: call it once its control channel is open,
-    /// before handing in anything that arrives on it. (It implies
+    /// before handing in anything that arrives on it. Only for new channels (a new peer
+    /// connection): while the channels themselves stay open, as through an ICE restart,
+    /// nothing is lost, and the engine needs neither this nor [`Self::on_link_down`];
+    /// bytes of the old plan still in flight on the same ordered channel would land in
+    /// the new one's place (and fail their blocks' digests). (It implies
     /// [`Self::on_link_down`] of the link before, if the driver did not call that.)
     /// The receiver of each running transfer sends a `resume` naming what it lacks,
     /// and the sender goes on with exactly that; offers are made again, and each end
