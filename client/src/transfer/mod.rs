@@ -43,6 +43,10 @@ const HIGH_WATER: u32 = 8 << 20;
 const CHUNK_MESSAGE_BYTES: usize = 256 << 10;
 /// Progress is redrawn at most this often; state changes are shown at once.
 const PROGRESS_INTERVAL_MS: f64 = 250.0;
+/// How long control frames wait after a link opens unless the peer speaks first: a
+/// webrtc-rs peer drops what reaches it before its own end of the channel is set up
+/// (docs/protocol.md, "Opening"), and a lost `resume` would leave a transfer paused.
+const OPEN_HOLD_MS: u32 = 500;
 
 /// The reason a person's Cancel sends. The page shows a cancel with it as "Cancelled by
 /// <name>" without repeating it.
@@ -124,6 +128,10 @@ struct Driver {
     emit: Rc<dyn Fn(TransferView)>,
     /// Fires when the grace period of a peer that left runs out.
     grace_timer: Option<gloo_timers::callback::Timeout>,
+    /// Control frames held back since the link opened, until the peer speaks or
+    /// [`OPEN_HOLD_MS`] pass (`hold_timer`); `None` once they went.
+    held: Option<Vec<ControlFrame>>,
+    hold_timer: Option<gloo_timers::callback::Timeout>,
     /// The files we offered, by transfer.
     sources: HashMap<TransferId, Vec<web_sys::File>>,
     read_ahead: HashMap<TransferId, ReadAhead>,
@@ -157,6 +165,8 @@ impl PeerTransfers {
                 channels: None,
                 emit: Rc::new(emit),
                 grace_timer: None,
+                held: None,
+                hold_timer: None,
                 sources: HashMap::new(),
                 read_ahead: HashMap::new(),
                 incoming: HashMap::new(),
@@ -202,6 +212,7 @@ impl PeerTransfers {
 
     /// A control frame other than chat arrived.
     pub fn on_control(&self, frame: ControlFrame) {
+        release_held(&self.inner);
         // A refused frame changes nothing; the engine has already judged it.
         let _ = self.inner.borrow_mut().engine.on_control(frame);
         carry_out(&self.inner);
@@ -262,6 +273,16 @@ impl PeerTransfers {
             }
             driver.channels = Some(channels);
             driver.grace_timer = None;
+            driver.held = Some(Vec::new());
+            let weak = Rc::downgrade(&self.inner);
+            driver.hold_timer = Some(gloo_timers::callback::Timeout::new(
+                OPEN_HOLD_MS,
+                move || {
+                    if let Some(inner) = weak.upgrade() {
+                        release_held(&inner);
+                    }
+                },
+            ));
             driver.engine.on_link_up();
         }
         carry_out(&self.inner);
@@ -273,6 +294,8 @@ impl PeerTransfers {
         {
             let mut driver = self.inner.borrow_mut();
             driver.channels = None;
+            driver.held = None;
+            driver.hold_timer = None;
             driver.engine.on_link_down();
         }
         carry_out(&self.inner);
@@ -376,8 +399,12 @@ fn carry_out(inner: &Rc<RefCell<Driver>>) {
             // Without a link the frame is lost; the engine says again on the next link
             // whatever still matters.
             Output::Control(frame) => {
-                if let Some(channels) = &inner.borrow().channels {
-                    channels.send_control(&frame);
+                let mut driver = inner.borrow_mut();
+                let Driver { held, channels, .. } = &mut *driver;
+                match (held, channels) {
+                    (Some(held), _) => held.push(frame),
+                    (None, Some(channels)) => channels.send_control(&frame),
+                    (None, None) => {}
                 }
             }
             Output::FileVerified { transfer, index } => finish_file(inner, transfer, index),
@@ -394,6 +421,20 @@ fn carry_out(inner: &Rc<RefCell<Driver>>) {
                 }
                 show(inner, transfer);
             }
+        }
+    }
+}
+
+/// Send the control frames held back since the link opened.
+fn release_held(inner: &Rc<RefCell<Driver>>) {
+    let mut driver = inner.borrow_mut();
+    driver.hold_timer = None;
+    let Some(held) = driver.held.take() else {
+        return;
+    };
+    if let Some(channels) = &driver.channels {
+        for frame in &held {
+            channels.send_control(frame);
         }
     }
 }
