@@ -217,7 +217,8 @@ impl Transfers {
     /// the new one's place (and fail their blocks' digests). (It implies
     /// [`Self::on_link_down`] of the link before, if the driver did not call that.)
     /// The receiver of each running transfer sends a `resume` naming what it lacks,
-    /// and the sender goes on with exactly that; offers are made again, and each end
+    /// and the sender goes on with exactly that; offers of transfers not done are made
+    /// again (a receiver that lost one, its page reloaded, is asked again), and each end
     /// repeats its last word about transfers that ended since the link before came up
     /// (`complete`, `decline`, `cancel`, `fail`), in case it was lost. The grace
     /// period, if running, stops.

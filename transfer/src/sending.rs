@@ -78,9 +78,17 @@ impl Sending {
         }));
     }
 
+    /// An `accept` of the offer, or, while paused, of the offer made again on a new
+    /// link to a receiver that had lost the transfer (its page reloaded): everything
+    /// is sent from the start.
     pub fn on_accept(&mut self, outputs: &mut VecDeque<Output>) -> Result<(), TransferError> {
-        self.transfer
-            .expect(&[TransferState::Offered], "an Accept")?;
+        if !matches!(
+            self.transfer.state(),
+            TransferState::Offered | TransferState::Paused { .. }
+        ) {
+            return Err(self.transfer.unexpected("an Accept"));
+        }
+        self.on_link_down();
         self.plan = Plan::whole(self.transfer.files());
         self.file_ends_due = (0..self.digests.len() as u32).collect();
         self.transfer.enter(TransferState::Transferring, outputs);
@@ -88,13 +96,14 @@ impl Sending {
         Ok(())
     }
 
-    /// A `decline`; one repeated on a new link changes nothing.
+    /// A `decline` (of the offer, or of the offer made again while paused); one
+    /// repeated on a new link changes nothing.
     pub fn on_decline(&mut self, outputs: &mut VecDeque<Output>) -> Result<(), TransferError> {
-        if self.transfer.state() == &TransferState::Declined {
-            return Ok(());
+        match self.transfer.state() {
+            TransferState::Declined => return Ok(()),
+            TransferState::Offered | TransferState::Paused { .. } => {}
+            _ => return Err(self.transfer.unexpected("a Decline")),
         }
-        self.transfer
-            .expect(&[TransferState::Offered], "a Decline")?;
         self.transfer.enter(TransferState::Declined, outputs);
         Ok(())
     }
@@ -204,11 +213,15 @@ impl Sending {
         self.hasher.reset();
     }
 
-    /// A new link is up. An offer that may not have crossed is made again (the peer
-    /// drops a repeat); a running transfer stays paused until the receiver's `resume`
-    /// says what it lacks.
+    /// A new link is up. The offer of a transfer not done is made again: a receiver
+    /// that has it drops the repeat, and one that lost it (its page reloaded) is asked
+    /// again. A running transfer stays paused until the receiver's `resume` says what
+    /// it lacks, or its new `accept` asks for everything.
     pub fn on_link_up(&mut self, outputs: &mut VecDeque<Output>) {
-        if self.transfer.state() == &TransferState::Offered {
+        if matches!(
+            self.transfer.state(),
+            TransferState::Offered | TransferState::Paused { .. }
+        ) {
             self.send_offer(outputs);
         }
     }

@@ -336,3 +336,31 @@ fn a_peer_that_left_fails_its_transfers_after_the_grace_unless_it_is_back() {
         "the empty file was verified"
     );
 }
+
+#[test]
+fn a_receiver_that_lost_the_transfer_is_offered_it_again_and_gets_it_whole() {
+    let files = files();
+    let (mut alice, mut bob) = peers(false);
+    let id = alice.offer(&files);
+    for _ in 0..8 {
+        round(&mut alice, &mut bob, Race::ControlFirst);
+    }
+    assert_eq!(alice.state(id), TransferState::Transferring);
+    // Bob's page reloads: same peer id, nothing of the transfer left.
+    let mut bob = Peer::new(IdParity::Odd, CHUNK_LEN);
+    alice.link_down();
+    alice.link_up();
+    bob.link_up();
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    assert_eq!(bob.state(id), TransferState::Offered, "asked again");
+    let sent_before = alice.bytes_sent;
+    while round(&mut alice, &mut bob, Race::ControlFirst) {}
+    assert_eq!(alice.state(id), TransferState::Done);
+    assert!(bob.kept[&(id, 1)] == files[1].1);
+    let total: u64 = files.iter().map(|(_, bytes)| bytes.len() as u64).sum();
+    assert_eq!(
+        alice.bytes_sent - sent_before,
+        total,
+        "all of it, once more"
+    );
+}
