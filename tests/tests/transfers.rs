@@ -216,6 +216,48 @@ fn cancel_mid_way_then_send_again(canceller: Canceller) -> Result<()> {
     })
 }
 
+/// A receiver whose page goes away mid-transfer (reloaded: a new page, a new peer) only
+/// pauses the sender's transfer, which shows when it gives up, and can still be
+/// cancelled; it does not fail at once.
+#[test]
+fn a_receiver_that_leaves_mid_transfer_pauses_the_sender_until_a_deadline() -> Result<()> {
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = named_mesh(&server, "leave", &["alice", "bob"]).await?;
+        let (alice, bob) = (&peers[0], &peers[1]);
+        let dir = scratch_dir()?;
+        let big = TestFile::sparse(dir.path(), "big.bin", 1024 * MIB)?;
+        let id = offer(alice, bob, &[&big]).await?;
+        bob.0
+            .click_transfer_button(&alice.1, &id, TransferButton::Accept)
+            .await?;
+        alice.0.wait_for_progress(&bob.1, &id).await?;
+
+        bob.0.reload().await?;
+        let paused = alice
+            .0
+            .wait_for_transfer_where(&bob.1, &id, "paused with a deadline", |entry| {
+                entry.state == "paused" && entry.status.contains("gives up at")
+            })
+            .await?;
+        assert!(
+            paused
+                .status
+                .starts_with("Paused: reconnecting… bob left the room; gives up at "),
+            "{paused:#?}"
+        );
+        assert_eq!(paused.buttons, ["cancel"], "{paused:#?}");
+        alice
+            .0
+            .click_transfer_button(&bob.1, &id, TransferButton::Cancel)
+            .await?;
+        let cancelled = alice.0.wait_for_transfer(&bob.1, &id, "cancelled").await?;
+        assert_eq!(cancelled.error, "You cancelled.");
+        Ok(())
+    })
+}
+
 /// A page loaded over plain http from another host is not a secure context, so it has
 /// no WebCrypto and its engine hashes the files' blocks in wasm. What it sends must
 /// verify at a page that hashes with WebCrypto.

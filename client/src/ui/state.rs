@@ -33,6 +33,9 @@ pub struct RoomState {
     pub signaling: SignalingStatus,
     pub self_id: Option<PeerId>,
     pub peers: BTreeMap<PeerId, PeerView>,
+    /// The name of every peer seen this visit, kept after it left for the transfers
+    /// and chat lines it leaves behind.
+    pub names: BTreeMap<PeerId, String>,
     pub chat: Rc<Vec<ChatLine>>,
     /// Every transfer of this visit, oldest first; finished ones stay listed until
     /// the user clears them.
@@ -48,6 +51,7 @@ impl Default for RoomState {
             signaling: SignalingStatus::Connecting,
             self_id: None,
             peers: BTreeMap::new(),
+            names: BTreeMap::new(),
             chat: Rc::default(),
             transfers: Rc::default(),
             saved: Rc::default(),
@@ -74,9 +78,9 @@ pub enum RoomAction {
 impl RoomState {
     /// The display name for a peer id, falling back to the id itself.
     pub fn name_of(&self, peer: &PeerId) -> String {
-        self.peers
+        self.names
             .get(peer)
-            .map(|view| view.name.clone())
+            .cloned()
             .unwrap_or_else(|| peer.to_string())
     }
 
@@ -97,6 +101,7 @@ impl Reducible for RoomState {
                 next.last_error = None;
             }
             RoomAction::Mesh(MeshEvent::PeerSeen(peer)) => {
+                next.names.insert(peer.id.clone(), peer.name.clone());
                 next.peers
                     .entry(peer.id)
                     .and_modify(|view| view.name = peer.name.clone())

@@ -214,7 +214,7 @@ fn status_words(view: &TransferView, saved: bool, peer: &str) -> Option<String> 
         let mut words = "Paused: reconnecting…".to_owned();
         if let Some(at) = gives_up_at_ms {
             words.push_str(&format!(
-                " {peer} left; fails at {} unless back",
+                " {peer} left the room; gives up at {} unless back.",
                 clock_time(at)
             ));
         }

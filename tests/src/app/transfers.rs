@@ -213,7 +213,8 @@ impl App {
             .await
     }
 
-    async fn wait_for_transfer_where(
+    /// Waits until transfer `id` with `peer` passes `check`, described as `condition`.
+    pub async fn wait_for_transfer_where(
         &self,
         peer: &str,
         id: &str,
