@@ -11,6 +11,8 @@ use meshdrop_protocol::signaling::{IceServer, MAX_NAME_CHARS, NETWORK_ROOM_PREFI
 use meshdrop_protocol::RoomId;
 use rand::seq::IndexedRandom;
 
+use crate::driver::Corruption;
+
 const EXIT_CODES: &str = "\
 Exit status:
   0  done: every file was accepted and verified, or the chat ended
@@ -92,6 +94,11 @@ pub struct SendArgs {
     #[arg(long, hide = true, value_name = "JSON", value_parser = parse_raw_paths)]
     pub raw_paths: Option<RawPaths>,
 
+    /// For testing receivers: damage block BLOCK of every file on its way out (after
+    /// hashing it), the first TIMES times it is sent, or every time with `always`
+    #[arg(long, hide = true, value_name = "BLOCK:TIMES", value_parser = parse_corruption)]
+    pub corrupt: Option<Corruption>,
+
     /// Send only to the peer with this display name
     #[arg(long, value_name = "NAME")]
     pub to: Option<String>,
@@ -136,6 +143,17 @@ fn parse_raw_paths(value: &str) -> Result<RawPaths, String> {
     serde_json::from_str(value)
         .map(RawPaths)
         .map_err(|error| format!("not a JSON array of strings: {error}"))
+}
+
+fn parse_corruption(value: &str) -> Result<Corruption, String> {
+    let bad = || format!("{value:?} is not BLOCK:TIMES (like 2:1 or 2:always)");
+    let (block, times) = value.split_once(':').ok_or_else(bad)?;
+    let block = block.parse().map_err(|_| bad())?;
+    let times = match times {
+        "always" => None,
+        times => Some(times.parse().map_err(|_| bad())?),
+    };
+    Ok(Corruption { block, times })
 }
 
 fn parse_room(value: &str) -> Result<RoomId, String> {

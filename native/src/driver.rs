@@ -19,10 +19,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use meshdrop_protocol::frame::{ControlFrame, TransferId};
+use meshdrop_protocol::frame::{ControlFrame, TransferId, CHUNK_HEADER_LEN};
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{
     IdParity, Output, ReadRequest, SafePath, Transfer, TransferState, Transfers, Write,
+    DIGEST_BLOCK_LEN,
 };
 use rand::RngCore;
 use tokio::fs::File;
@@ -43,6 +44,30 @@ pub enum DriverEvent {
     },
     /// A received file was verified and saved here.
     Saved { path: PathBuf },
+}
+
+/// A sender that damages what it sends, for testing receivers (`send --corrupt`): the
+/// first byte of block `block` of every file, after it was hashed, the first `times`
+/// times it goes out (`None`: every time).
+#[derive(Debug, Clone, Copy)]
+pub struct Corruption {
+    pub block: u64,
+    pub times: Option<u32>,
+}
+
+impl Corruption {
+    /// Flips the block's first byte if `message`, the chunk of `request`, holds it.
+    fn damage(&mut self, request: &ReadRequest, message: &mut [u8]) {
+        let at = self.block * DIGEST_BLOCK_LEN;
+        let holds = (request.offset..request.offset + request.len as u64).contains(&at);
+        if !holds || self.times == Some(0) {
+            return;
+        }
+        if let Some(times) = &mut self.times {
+            *times -= 1;
+        }
+        message[CHUNK_HEADER_LEN + (at - request.offset) as usize] ^= 0xff;
+    }
 }
 
 /// Bytes moved to or from disk per blocking file operation: each tokio file operation
@@ -79,6 +104,7 @@ pub struct PeerTransfers {
     /// Whether the data channel's send buffer is below its high-water mark.
     data_has_room: bool,
     read_buffer: Vec<u8>,
+    corruption: Option<Corruption>,
 }
 
 impl PeerTransfers {
@@ -102,6 +128,7 @@ impl PeerTransfers {
             unfinished: BTreeSet::new(),
             data_has_room: false,
             read_buffer: Vec::new(),
+            corruption: None,
         }
     }
 
@@ -137,6 +164,11 @@ impl PeerTransfers {
     pub async fn cancel(&mut self, transfer: TransferId, reason: &str) -> Vec<DriverEvent> {
         let result = self.engine.cancel(transfer, reason);
         self.after(result).await
+    }
+
+    /// Damage what is sent from now on, to test receivers.
+    pub fn corrupt(&mut self, corruption: Corruption) {
+        self.corruption = Some(corruption);
     }
 
     /// The link up now, if any.
@@ -308,6 +340,9 @@ impl PeerTransfers {
             Ok(Some(chunk)) => {
                 let mut message = Vec::new();
                 chunk.encode_into(&mut message);
+                if let Some(corruption) = &mut self.corruption {
+                    corruption.damage(&request, &mut message);
+                }
                 let Some(link) = &self.link else {
                     self.data_has_room = false;
                     self.read_buffer = buffer;

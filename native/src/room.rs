@@ -18,7 +18,7 @@ use meshdrop_protocol::frame::{ControlFrame, TransferId};
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{Direction, Transfer, TransferState};
 
-use crate::driver::{DriverEvent, PeerTransfers};
+use crate::driver::{Corruption, DriverEvent, PeerTransfers};
 use crate::error::Result;
 use crate::mesh::{JoinConfig, Mesh, MeshEvent};
 use crate::outgoing::OutgoingFile;
@@ -69,6 +69,8 @@ pub struct Room {
     download_dir: Option<PathBuf>,
     /// How long a peer that left has to come back before its transfers fail.
     grace: Duration,
+    /// What to damage of what is sent, to test receivers.
+    corruption: Option<Corruption>,
     peers: HashMap<PeerId, Peer>,
     ui: ProgressUi,
 }
@@ -105,9 +107,16 @@ impl Room {
             names,
             download_dir,
             grace,
+            corruption: None,
             peers: HashMap::new(),
             ui,
         })
+    }
+
+    /// Damage what is sent to peers met from now on (`send --corrupt`), to test
+    /// receivers.
+    pub fn corrupt_what_is_sent(&mut self, corruption: Corruption) {
+        self.corruption = Some(corruption);
     }
 
     /// Names of the peers that were in the room when we joined.
@@ -171,10 +180,17 @@ impl Room {
                 self.names.insert(peer.clone(), name.clone());
                 let known = self.peers.contains_key(&peer);
                 let (self_id, download_dir) = (&self.self_id, &self.download_dir);
-                let grace = self.grace;
-                let entry = self.peers.entry(peer.clone()).or_insert_with(|| Peer {
-                    transfers: PeerTransfers::new(self_id, &peer, download_dir.clone(), grace),
-                    in_room: true,
+                let (grace, corruption) = (self.grace, self.corruption);
+                let entry = self.peers.entry(peer.clone()).or_insert_with(|| {
+                    let mut transfers =
+                        PeerTransfers::new(self_id, &peer, download_dir.clone(), grace);
+                    if let Some(corruption) = corruption {
+                        transfers.corrupt(corruption);
+                    }
+                    Peer {
+                        transfers,
+                        in_room: true,
+                    }
                 });
                 entry.in_room = true;
                 let events = entry.transfers.on_link_up(link).await;

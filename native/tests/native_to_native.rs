@@ -249,6 +249,56 @@ fn a_receiver_that_vanishes_mid_transfer_pauses_the_sender_then_fails_it_after_t
     });
 }
 
+#[test]
+fn a_block_damaged_once_is_fetched_again_and_one_damaged_every_time_fails_and_leaves_nothing() {
+    let work = tempfile::tempdir().unwrap();
+    let (once_dir, always_dir) = (work.path().join("once"), work.path().join("always"));
+    std::fs::create_dir_all(&once_dir).unwrap();
+    std::fs::create_dir_all(&always_dir).unwrap();
+    let file = TestFile::random(work.path(), "blocks.bin", 3 * MIB + 5).unwrap();
+    let digest = file.sha256().unwrap();
+    let (once, always) = (&once_dir, &always_dir);
+    in_private_network(|server| async move {
+        let send = |room: &'static str, corrupt: &'static str| {
+            let path = file.path().to_str().unwrap().to_owned();
+            let args = [
+                "send",
+                &path,
+                "--room",
+                room,
+                "--to",
+                "bob",
+                "--corrupt",
+                corrupt,
+            ];
+            Meshdrop::start(&server, "ann", &args)
+        };
+        let mut bob = start_receiver(&server, "bob", "once", once);
+        bob.expect_status("joined room once").await;
+        let mut ann = send("once", "1:1");
+        assert_eq!(ann.exit_code().await, 0, "sender");
+        assert_eq!(bob.exit_code().await, 0, "receiver");
+
+        let mut bob = start_receiver(&server, "bob", "always", always);
+        bob.expect_status("joined room always").await;
+        let mut ann = send("always", "2:always");
+        let failure = bob.expect_status("from ann: failed").await;
+        let reason = "block 2 of file 0 (blocks.bin) did not match its SHA-256, twice";
+        assert!(failure.contains(reason), "{failure:?}");
+        let failure = ann.expect_status("to bob: failed").await;
+        assert!(failure.contains(reason), "{failure:?}");
+        assert_eq!(ann.exit_code().await, 5, "sender");
+        assert_eq!(bob.exit_code().await, 5, "receiver");
+    });
+    assert_eq!(listing(&once_dir), ["blocks.bin"]);
+    assert_eq!(sha256_of(&once_dir.join("blocks.bin")), digest);
+    assert!(
+        listing(&always_dir).is_empty(),
+        "{:?}",
+        listing(&always_dir)
+    );
+}
+
 /// An 8 GiB file, sparse so it costs no disk and large enough to still be moving when a
 /// test interrupts it, and an empty download directory.
 fn huge_file_and_inbox(work: &Path) -> (TestFile, PathBuf) {

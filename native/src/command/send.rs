@@ -30,6 +30,9 @@ pub async fn run(args: SendArgs) -> Result<()> {
         Duration::from_secs(args.common.grace),
     )
     .await?;
+    if let Some(corruption) = args.corrupt {
+        room.corrupt_what_is_sent(corruption);
+    }
     let wanted = |name: &str| args.to.as_deref().is_none_or(|to| to == name);
     // Peers already in the room that we are still waiting to hear from.
     let mut waiting_for: HashSet<PeerId> = room
