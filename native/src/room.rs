@@ -133,8 +133,15 @@ impl Room {
     pub async fn handle(&mut self, event: MeshEvent) -> Vec<RoomEvent> {
         match event {
             MeshEvent::Connected { peer, name, link } => {
-                self.ui.status(format!("connected to {name}"));
                 self.names.insert(peer.clone(), name.clone());
+                if let Some(known) = self.peers.get_mut(&peer) {
+                    // LINK UP: the link to a peer we know is back, perhaps a new one.
+                    // The transfer engine's `on_link_up` is wired here at merge.
+                    self.ui.status(format!("reconnected to {name}"));
+                    known.link = link;
+                    return Vec::new();
+                }
+                self.ui.status(format!("connected to {name}"));
                 let transfers = PeerTransfers::new(
                     &self.self_id,
                     &peer,
@@ -143,6 +150,20 @@ impl Room {
                 );
                 self.peers.insert(peer.clone(), Peer { link, transfers });
                 vec![RoomEvent::Connected { peer, name }]
+            }
+            MeshEvent::LinkDown(peer) => {
+                // LINK DOWN: transfers wait for the link to come back; they fail only
+                // on `Disconnected`. The engine's `on_link_down` is wired here at merge.
+                self.ui.status(format!(
+                    "connection to {} lost; reconnecting",
+                    self.name(&peer)
+                ));
+                Vec::new()
+            }
+            MeshEvent::Left(peer) => {
+                self.ui
+                    .status(format!("{} left the room", self.name(&peer)));
+                Vec::new()
             }
             MeshEvent::Disconnected(peer) => self.on_disconnected(peer).await,
             MeshEvent::Renamed { peer, name } => {
