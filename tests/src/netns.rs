@@ -151,8 +151,10 @@ impl TwoHosts {
             return self.a.ip(&["link", "set", "veth-a", "down"]);
         }
         self.a.ip(&["link", "set", "veth-a", "up"])?;
-        #[rustfmt::skip]
-        self.a.ip(&["route", "replace", "default", "via", &HOST_B.to_string(), "dev", "veth-a"])
+        let gateway = HOST_B.to_string();
+        self.a.ip(&[
+            "route", "replace", "default", "via", &gateway, "dev", "veth-a",
+        ])
     }
 }
 
