@@ -58,6 +58,11 @@ pub enum MeshEvent {
     Left(PeerId),
     /// `peer` has been away too long: gone for good. Its `link` is dead.
     Disconnected(PeerId),
+    /// The signaling server is back (after a restart or a lost socket) and let us in
+    /// again under `self_id`, our id from before.
+    Rejoined {
+        self_id: PeerId,
+    },
     Renamed {
         peer: PeerId,
         name: String,
@@ -196,7 +201,13 @@ impl MeshState {
                         tracing::info!("signaling server connection lost; links stay up");
                         self.rules.handle_signaling_lost();
                     }
-                    Some(SignalingEvent::Rejoined(welcome)) => self.on_welcome(welcome),
+                    Some(SignalingEvent::Rejoined(welcome)) => {
+                        let self_id = welcome.peer_id.clone();
+                        self.on_welcome(welcome);
+                        if !self.emit(MeshEvent::Rejoined { self_id }).await {
+                            break;
+                        }
+                    }
                     None => break,
                 },
                 Some((id, event)) = self.control_events.recv() => {

@@ -166,6 +166,11 @@ impl Room {
                 Vec::new()
             }
             MeshEvent::Disconnected(peer) => self.on_disconnected(peer).await,
+            MeshEvent::Rejoined { self_id } => {
+                self.ui
+                    .status(format!("back in the room (peer id {self_id})"));
+                Vec::new()
+            }
             MeshEvent::Renamed { peer, name } => {
                 self.names.insert(peer, name);
                 Vec::new()
