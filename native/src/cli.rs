@@ -73,6 +73,11 @@ pub struct Common {
     /// STUN or TURN server, repeatable; TURN credentials as turn:USER:PASSWORD@HOST:PORT
     #[arg(long = "ice-server", value_name = "URL", value_parser = parse_ice_server)]
     pub ice_servers: Vec<IceServer>,
+
+    /// How long a peer that left the room may take to come back (a reload, a network
+    /// change) before its transfers fail
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    pub gone_after: u64,
 }
 
 #[derive(Debug, Args)]

@@ -41,6 +41,8 @@ pub struct JoinConfig {
     pub name: String,
     /// Ours, from the command line; the server's from `welcome` are added to them.
     pub ice_servers: Vec<IceServer>,
+    /// How long a peer out of the room may take to come back before it is gone.
+    pub gone_after: Duration,
 }
 
 /// What the mesh tells the application, in the order it happened.
@@ -100,7 +102,11 @@ impl Mesh {
         let self_id = welcome.peer_id.clone();
         let (events_tx, events) = mpsc::channel(EVENT_BACKLOG);
         let (shutdown, shutdown_rx) = oneshot::channel();
-        let state = MeshState::new(signaling, welcome, config.ice_servers, events_tx);
+        let rules = meshdrop_mesh::Mesh::new(Config {
+            gone_after: config.gone_after,
+            ..Config::default()
+        });
+        let state = MeshState::new(signaling, welcome, config.ice_servers, rules, events_tx);
         let task = tokio::spawn(state.run(shutdown_rx));
         Ok(Self {
             self_id,
@@ -158,6 +164,7 @@ impl MeshState {
         signaling: Signaling,
         welcome: Welcome,
         ours: Vec<IceServer>,
+        rules: meshdrop_mesh::Mesh,
         app: mpsc::Sender<MeshEvent>,
     ) -> Self {
         let (control, control_events) = mpsc::unbounded_channel();
@@ -166,7 +173,7 @@ impl MeshState {
             signaling,
             ours,
             ice_servers: Vec::new(),
-            rules: meshdrop_mesh::Mesh::new(Config::default()),
+            rules,
             epoch: tokio::time::Instant::now(),
             names: HashMap::new(),
             links: HashMap::new(),

@@ -213,7 +213,7 @@ fn cancelling_mid_transfer_ends_both_with_status_5_and_leaves_nothing() {
     let work = tempfile::tempdir().unwrap();
     let (file, dir) = huge_file_and_inbox(work.path());
     in_private_network(|server| async move {
-        let (mut ann, mut bob) = start_huge_transfer(&server, &file, &dir).await;
+        let (mut ann, mut bob) = start_huge_transfer(&server, &file, &dir, &[]).await;
         ann.interrupt();
         let reason = bob.expect_status("cancelled by ann").await;
         assert!(reason.contains("cancelled by the sender"), "{reason:?}");
@@ -229,7 +229,9 @@ fn a_receiver_that_vanishes_mid_transfer_ends_the_sender_with_status_5() {
     let work = tempfile::tempdir().unwrap();
     let (file, dir) = huge_file_and_inbox(work.path());
     in_private_network(|server| async move {
-        let (mut ann, mut bob) = start_huge_transfer(&server, &file, &dir).await;
+        // Bob may come back for 5 s (not the default 5 minutes) before Ann gives up.
+        let grace = ["--gone-after", "5"];
+        let (mut ann, mut bob) = start_huge_transfer(&server, &file, &dir, &grace).await;
         // No goodbye of any kind: only ICE noticing the silence can tell Ann.
         bob.kill().await;
         let failure = ann
@@ -250,14 +252,17 @@ fn huge_file_and_inbox(work: &Path) -> (TestFile, PathBuf) {
 }
 
 /// Bob receives into `dir`, Ann sends `file`; returns once bytes are flowing.
-async fn start_huge_transfer(server: &str, file: &TestFile, dir: &Path) -> (Meshdrop, Meshdrop) {
+async fn start_huge_transfer(
+    server: &str,
+    file: &TestFile,
+    dir: &Path,
+    sender_options: &[&str],
+) -> (Meshdrop, Meshdrop) {
     let mut bob = start_receiver(server, "bob", "r", dir);
     bob.expect_status("joined room r").await;
-    let ann = Meshdrop::start(
-        server,
-        "ann",
-        &["send", file.path().to_str().unwrap(), "--room", "r"],
-    );
+    let mut args = vec!["send", file.path().to_str().unwrap(), "--room", "r"];
+    args.extend_from_slice(sender_options);
+    let ann = Meshdrop::start(server, "ann", &args);
     bob.expect_status("receiving huge.bin").await;
     (ann, bob)
 }

@@ -3,36 +3,17 @@
 //!
 //! Needs the web app in `dist/` (`cargo xtask test` builds it first).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use meshdrop_e2e::room::{
-    everyone_chats, everyone_connected, everyone_names_themselves, join_across, Peer,
+    cut_wire_for, everyone_chats, everyone_connected, everyone_names_themselves, join_across, Peer,
 };
 use meshdrop_e2e::{run_in, Result, SignalingServer, TwoHosts};
 
-/// Cut the wire for `cut`, checking the page on host A shows the link reconnecting,
-/// then mend it and wait until both show each other connected again. Returns how long
-/// that took after the mend.
+/// Cut the wire for `cut`, then mend it and wait until both pages show each other
+/// connected again. Returns how long that took after the mend.
 async fn cut_and_mend(hosts: &TwoHosts, peers: &[Peer], cut: Duration) -> Result<Duration> {
-    hosts.set_wire(false)?;
-    let start = Instant::now();
-    // Only the page on host A: the test drives host B's browser across the wire.
-    let (app, _) = &peers[0];
-    app.wait_for("the peer shown reconnecting", |s| {
-        s.peers
-            .iter()
-            .any(|peer| peer.state == "reconnecting")
-            .then_some(())
-    })
-    .await?;
-    println!(
-        "{}: link down {:?} into the cut",
-        app.label(),
-        start.elapsed()
-    );
-    tokio::time::sleep(cut.saturating_sub(start.elapsed())).await;
-    hosts.set_wire(true)?;
-    let mended = Instant::now();
+    let mended = cut_wire_for(hosts, &peers[0].0, cut).await?;
     everyone_connected(peers).await?;
     Ok(mended.elapsed())
 }
