@@ -297,7 +297,16 @@ impl MeshState {
 
     async fn act(&mut self, output: Output) -> bool {
         match output {
-            Output::OpenLink { peer, link, .. } => self.open_link(peer, link, None).await,
+            Output::OpenLink {
+                peer,
+                link,
+                rebuild,
+            } => {
+                if rebuild {
+                    tracing::info!(%peer, "offering a new connection");
+                }
+                self.open_link(peer, link, None).await;
+            }
             Output::AnswerOffer {
                 peer, link, sdp, ..
             } => self.open_link(peer, link, Some(sdp)).await,
@@ -354,12 +363,8 @@ impl MeshState {
             // LINK DOWN: the single place the application learns the link to `peer` is
             // down for now; nothing may fail because of it.
             Output::LinkDown { peer } => return self.emit(MeshEvent::LinkDown(peer)).await,
-            Output::PeerLeft { peer } => {
-                if let Some(old) = self.links.remove(&peer) {
-                    tokio::spawn(async move { old.peer.close().await });
-                }
-                return self.emit(MeshEvent::Left(peer)).await;
-            }
+            // Its link was closed just before.
+            Output::PeerLeft { peer } => return self.emit(MeshEvent::Left(peer)).await,
             Output::PeerGone { peer } => return self.emit(MeshEvent::Disconnected(peer)).await,
         }
         true

@@ -12,10 +12,12 @@ use common::{peer_id, signaling_url, Meshdrop};
 use meshdrop_e2e::room::join;
 use meshdrop_e2e::{run_in, NetNs, Result, SignalingServer, TwoHosts, HOST_A};
 
-/// Two `meshdrop chat` peers on two hosts: an 8 s cut takes their link down, it comes
-/// back (ICE restart) and chat goes on.
+/// Two `meshdrop chat` peers on two hosts: an 8 s cut takes their link down, the
+/// offering side restarts ICE, the link comes back and chat goes on.
 #[test]
 fn native_peers_recover_their_link_after_a_wire_cut() -> Result<()> {
+    // The mesh logs its recovery steps at info.
+    std::env::set_var("RUST_LOG", "error,meshdrop=info");
     let hosts = TwoHosts::create()?;
     run_in(&hosts.a, async {
         let server = SignalingServer::start().await?;

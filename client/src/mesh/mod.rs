@@ -362,10 +362,8 @@ fn act(inner: &Rc<RefCell<Inner>>, output: Output) {
         }
         Output::LinkUp { peer } => link_up(inner, &peer),
         Output::LinkDown { peer } => link_down(inner, &peer),
-        Output::PeerLeft { peer } => {
-            inner.borrow_mut().links.remove(&peer);
-            emit(inner, MeshEvent::PeerGone(peer));
-        }
+        // Its link was closed just before: the peer list drops it; its transfers wait.
+        Output::PeerLeft { peer } => emit(inner, MeshEvent::PeerGone(peer)),
         Output::PeerGone { peer } => {
             // Gone for good: only now do its transfers fail.
             let transfers = inner.borrow_mut().transfers.remove(&peer);
