@@ -174,7 +174,8 @@ impl Mesh {
         sent_at_ms as f64
     }
 
-    /// Offer `files` to one peer, or to every connected peer when `to` is `None`.
+    /// Offer `files` to one connected peer, or to every connected peer when `to` is
+    /// `None`.
     pub fn send_files(&self, to: Option<&PeerId>, files: Vec<OutgoingFile>) {
         let targets: Vec<PeerTransfers> = {
             let inner = self.inner.borrow();
@@ -182,6 +183,10 @@ impl Mesh {
                 .transfers
                 .iter()
                 .filter(|(peer, _)| to.is_none_or(|to| to == *peer))
+                .filter(|(peer, _)| {
+                    let link = inner.links.get(*peer);
+                    link.is_some_and(|link| link.peer.channels().is_open())
+                })
                 .map(|(_, transfers)| transfers.clone())
                 .collect()
         };
