@@ -162,6 +162,8 @@ struct Link {
     id: LinkId,
     role: Role,
     state: LinkState,
+    /// Whether it was ever connected: only such a link is worth waiting for.
+    was_up: bool,
     /// The SDP session of the peer's end, once its offer or answer is seen.
     remote_session: Option<String>,
     /// The next recovery step and when it is due.
@@ -332,6 +334,7 @@ impl Mesh {
             LinkState::Connecting => {}
             LinkState::Connected => {
                 current.due = None;
+                current.was_up = true;
                 peer.away_since = None;
                 if !peer.up {
                     peer.up = true;
@@ -479,6 +482,7 @@ impl Mesh {
             id: link,
             role,
             state: LinkState::Connecting,
+            was_up: false,
             remote_session: None,
             due,
         });
@@ -518,12 +522,11 @@ impl Mesh {
             return;
         };
         peer.present = false;
-        // A link that only lost its path may yet come back, or be restarted once the
-        // peer is back in the room.
-        let dead = peer
-            .link
-            .as_ref()
-            .is_none_or(|link| matches!(link.state, LinkState::Failed | LinkState::Closed));
+        // A link that was up and only lost its path may yet come back, or be restarted
+        // once the peer is back in the room; one still being set up never will.
+        let dead = peer.link.as_ref().is_none_or(|link| {
+            !link.was_up || matches!(link.state, LinkState::Failed | LinkState::Closed)
+        });
         if dead {
             self.left(now, id);
         }

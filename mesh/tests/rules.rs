@@ -227,6 +227,31 @@ fn a_leaver_is_dropped_at_once_and_gone_for_good_after_the_grace() {
 }
 
 #[test]
+fn a_leaver_whose_link_closes_before_the_server_notices_is_dropped_too() {
+    let mut world = World::new();
+    // Alice joins second: she offered the link, so she rebuilds it when it closes.
+    for name in ["bob", "alice"] {
+        world.join(name);
+    }
+    world.run_for(secs(1));
+    world.clear_logs();
+    world.close_noticed_after("bob", secs(1));
+    assert_eq!(
+        world.count("alice", is_open),
+        1,
+        "{:?}",
+        world.outputs("alice")
+    );
+    assert_eq!(
+        world.count("alice", |o| matches!(o, Output::PeerLeft { .. })),
+        1,
+        "{:?}",
+        world.outputs("alice")
+    );
+    assert_eq!(world.connections("alice"), 0);
+}
+
+#[test]
 fn a_reloaded_page_comes_back_under_its_id_and_is_not_gone() {
     let mut world = World::new();
     for name in ["alice", "bob"] {

@@ -127,11 +127,17 @@ impl World {
 
     /// The page closes: its connections close, the server says it left.
     pub fn close(&mut self, name: &str) {
+        self.close_noticed_after(name, Duration::ZERO);
+    }
+
+    /// The page closes, and the server notices only `delay` later.
+    pub fn close_noticed_after(&mut self, name: &str, delay: Duration) {
         let peer = id(name);
         let node = self.nodes.remove(&peer).unwrap();
         for (_, connection) in node.connections {
             self.remote_closed(&peer, &connection);
         }
+        self.run_for(delay);
         self.leave_room(&peer);
         self.settle();
     }
