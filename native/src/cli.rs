@@ -76,8 +76,9 @@ pub struct Common {
     #[arg(long = "ice-server", value_name = "URL", value_parser = parse_ice_server)]
     pub ice_servers: Vec<IceServer>,
 
-    /// Seconds a peer that left the room has to come back before the transfers with it
-    /// fail; until then they are paused, and resume from the verified blocks
+    /// Seconds a peer that left the room (a reload, a network change) has to come back
+    /// before it is gone for good and the transfers with it fail; until then they are
+    /// paused, and resume from the verified blocks
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub grace: u64,
 }

@@ -1,7 +1,8 @@
 //! One WebRTC connection to one other peer, with its two pre-negotiated data channels.
 //!
-//! A link is created either as the *offerer* (we are the newcomer in the room) or as
-//! the *answerer* (the newcomer sent us an offer). Both channels are negotiated out of
+//! A link is created either as the *offerer* or as the *answerer*, as the mesh rules
+//! (`meshdrop-mesh`) decide; it reports its connection states to them, and restarts ICE
+//! when they say so. Both channels are negotiated out of
 //! band with the fixed stream ids of [`meshdrop_protocol::frame`], exactly like the web
 //! client, so they exist on both sides from the start.
 //!
@@ -10,10 +11,12 @@
 //! poll. The link turns both into [`LinkEvent`]s tagged with its [`LinkId`], so the mesh
 //! can tell events of a replaced link from those of the current one.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use meshdrop_mesh::LinkState;
 use meshdrop_protocol::frame::{
     ControlFrame, CONTROL_CHANNEL, CONTROL_CHANNEL_ID, DATA_CHANNEL, DATA_CHANNEL_ID,
 };
@@ -51,10 +54,9 @@ pub struct LinkId {
 pub enum LinkEvent {
     /// Send this to the peer through the signaling server.
     Signal(Signal),
-    /// The control channel opened: the peer can be talked to.
-    Open,
-    /// The connection failed or closed; the link is dead.
-    Closed,
+    /// The connection's state, for the mesh rules; `Connected` once the control
+    /// channel is open too.
+    State(LinkState),
     Control(ControlFrame),
     /// A binary message from the data channel.
     Data(Bytes),
@@ -125,10 +127,12 @@ impl PeerLink {
         sinks: &EventSinks,
     ) -> Result<(Self, oneshot::Sender<Signal>)> {
         let (candidates_tx, candidates_rx) = mpsc::unbounded_channel();
+        let opened = Arc::new(AtomicBool::new(false));
         let handler = Handler {
             candidates: candidates_tx,
             events: sinks.control.clone(),
             id: id.clone(),
+            opened: opened.clone(),
         };
         let connection: Arc<dyn PeerConnection> = Arc::new(
             PeerConnectionBuilder::new()
@@ -161,6 +165,7 @@ impl PeerLink {
                 id.clone(),
                 control.clone(),
                 sinks.control.clone(),
+                opened,
             )),
             tokio::spawn(forward_data(id, data.clone(), sinks.data.clone())),
         ];
@@ -173,13 +178,34 @@ impl PeerLink {
         Ok((link, description_tx))
     }
 
-    /// Apply the peer's answer or one of its ICE candidates.
-    pub async fn apply_signal(&self, signal: Signal) -> Result<()> {
+    /// Offer fresh ICE credentials on this connection; returns the offer to send. The
+    /// data channels stay open.
+    pub async fn restart_ice(&self) -> Result<Signal> {
+        self.connection.restart_ice().await?;
+        let offer = self.connection.create_offer(None).await?;
+        let sdp = offer.sdp.clone();
+        self.connection.set_local_description(offer).await?;
+        Ok(Signal::Offer { sdp })
+    }
+
+    /// Apply the peer's answer, one of its ICE candidates, or its offer renegotiating
+    /// this connection (an ICE restart), whose answer is returned to send back.
+    pub async fn apply_signal(&self, signal: Signal) -> Result<Option<Signal>> {
         match signal {
+            Signal::Offer { sdp } => {
+                self.connection
+                    .set_remote_description(RTCSessionDescription::offer(sdp)?)
+                    .await?;
+                let answer = self.connection.create_answer(None).await?;
+                let sdp = answer.sdp.clone();
+                self.connection.set_local_description(answer).await?;
+                Ok(Some(Signal::Answer { sdp }))
+            }
             Signal::Answer { sdp } => {
                 self.connection
                     .set_remote_description(RTCSessionDescription::answer(sdp)?)
-                    .await
+                    .await?;
+                Ok(None)
             }
             Signal::Candidate {
                 candidate,
@@ -189,7 +215,7 @@ impl PeerLink {
             } => {
                 // An empty candidate only marks the end of the peer's gathering.
                 if candidate.is_empty() {
-                    return Ok(());
+                    return Ok(None);
                 }
                 self.connection
                     .add_ice_candidate(RTCIceCandidateInit {
@@ -199,10 +225,9 @@ impl PeerLink {
                         username_fragment,
                         ..Default::default()
                     })
-                    .await
+                    .await?;
+                Ok(None)
             }
-            // Offers create links; the mesh never hands one to an existing link.
-            Signal::Offer { .. } => Ok(()),
         }
     }
 
@@ -260,6 +285,8 @@ struct Handler {
     candidates: mpsc::UnboundedSender<Signal>,
     events: mpsc::UnboundedSender<(LinkId, LinkEvent)>,
     id: LinkId,
+    /// Whether the control channel has opened: only then is a connection "connected".
+    opened: Arc<AtomicBool>,
 }
 
 #[async_trait::async_trait]
@@ -279,12 +306,16 @@ impl PeerConnectionEventHandler for Handler {
     }
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
-        if matches!(
-            state,
-            RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
-        ) {
-            let _ = self.events.send((self.id.clone(), LinkEvent::Closed));
-        }
+        let state = match state {
+            RTCPeerConnectionState::Connected if self.opened.load(Ordering::Acquire) => {
+                LinkState::Connected
+            }
+            RTCPeerConnectionState::Disconnected => LinkState::Disconnected,
+            RTCPeerConnectionState::Failed => LinkState::Failed,
+            RTCPeerConnectionState::Closed => LinkState::Closed,
+            _ => LinkState::Connecting,
+        };
+        let _ = self.events.send((self.id.clone(), LinkEvent::State(state)));
     }
 }
 
@@ -315,6 +346,7 @@ async fn forward_control(
     id: LinkId,
     channel: Arc<dyn DataChannel>,
     events: mpsc::UnboundedSender<(LinkId, LinkEvent)>,
+    opened: Arc<AtomicBool>,
 ) {
     // An event that arrived while the opening was held back, still to be forwarded.
     let mut early = None;
@@ -329,9 +361,10 @@ async fn forward_control(
         let event = match event {
             DataChannelEvent::OnOpen => {
                 early = peer_ready(&*channel).await;
-                LinkEvent::Open
+                opened.store(true, Ordering::Release);
+                LinkEvent::State(LinkState::Connected)
             }
-            DataChannelEvent::OnClose => LinkEvent::Closed,
+            DataChannelEvent::OnClose => LinkEvent::State(LinkState::Closed),
             DataChannelEvent::OnMessage(message) => {
                 // A frame we cannot parse is the peer's bug; dropping it keeps us alive.
                 match serde_json::from_slice::<ControlFrame>(&message.data) {

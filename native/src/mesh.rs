@@ -1,12 +1,9 @@
 //! The mesh: one [`PeerLink`] to every other peer in the room, steered by signaling.
 //!
-//! The rules are the web client's (see `docs/protocol.md`, section 2), so a terminal and
-//! a browser can share a room:
-//! * the **newcomer offers**: `welcome` lists the peers already there and we offer to
-//!   each; a `peer_joined` only records the peer and waits for its offer;
-//! * an **offer replaces** whatever link we had with its sender;
-//! * the server is needed only to set links up: a peer the server reports gone keeps a
-//!   working link until the link itself closes.
+//! Which link to open, answer, ICE-restart, rebuild or close is decided by the mesh rules
+//! of `meshdrop-mesh`, the web app's too (see `docs/protocol.md`, section 2), so a
+//! terminal and a browser can share a room: this module feeds them what signaling, the
+//! links and the clock say, and carries out their outputs on webrtc-rs.
 //!
 //! The mesh runs as a task of its own so that its negotiation steps never sit inside an
 //! application `select!` that might drop them half-way. The application gets a
@@ -18,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use meshdrop_mesh::{Config, LinkState, Output};
 use meshdrop_protocol::frame::ControlFrame;
 use meshdrop_protocol::signaling::{ClientMessage, IceServer, PeerInfo, ServerMessage, Signal};
 use meshdrop_protocol::{PeerId, RoomId};
@@ -27,7 +25,7 @@ use webrtc::peer_connection::RTCIceServer;
 
 use crate::error::Result;
 use crate::link::{EventSinks, LinkEvent, LinkId, PeerLink};
-use crate::signaling::{Signaling, Welcome};
+use crate::signaling::{Signaling, SignalingEvent, Welcome};
 
 /// Events waiting for the application before the mesh stops reading its links. Small, so
 /// a slow disk slows the sending peer down instead of filling memory.
@@ -43,21 +41,30 @@ pub struct JoinConfig {
     pub name: String,
     /// Ours, from the command line; the server's from `welcome` are added to them.
     pub ice_servers: Vec<IceServer>,
+    /// How long a peer out of the room may take to come back before it is gone.
+    pub gone_after: Duration,
 }
 
 /// What the mesh tells the application, in the order it happened.
 pub enum MeshEvent {
-    /// The control channel to `peer` is open; send to it through `link`.
+    /// The link to `peer` is up (first, or again: then `link` may be a new one); send
+    /// to it through `link`.
     Connected {
         peer: PeerId,
         name: String,
         link: Arc<PeerLink>,
     },
-    /// The link to `peer` failed, closed, or could not be set up. Its `link` is dead.
-    Disconnected(PeerId),
-    /// The server says `peer` left the room. Its link, if working, stays up until it
-    /// closes (the peer may only be reconnecting to the server).
+    /// The link to `peer` is down for now; the mesh is recovering it.
+    LinkDown(PeerId),
+    /// `peer` left the room without a working link; it may come back under its id.
     Left(PeerId),
+    /// `peer` has been away too long: gone for good. Its `link` is dead.
+    Disconnected(PeerId),
+    /// The signaling server is back (after a restart or a lost socket) and let us in
+    /// again under `self_id`, our id from before.
+    Rejoined {
+        self_id: PeerId,
+    },
     Renamed {
         peer: PeerId,
         name: String,
@@ -95,7 +102,11 @@ impl Mesh {
         let self_id = welcome.peer_id.clone();
         let (events_tx, events) = mpsc::channel(EVENT_BACKLOG);
         let (shutdown, shutdown_rx) = oneshot::channel();
-        let state = MeshState::new(signaling, welcome, config.ice_servers, events_tx);
+        let rules = meshdrop_mesh::Mesh::new(Config {
+            gone_after: config.gone_after,
+            ..Config::default()
+        });
+        let state = MeshState::new(signaling, welcome, config.ice_servers, rules, events_tx);
         let task = tokio::spawn(state.run(shutdown_rx));
         Ok(Self {
             self_id,
@@ -123,23 +134,29 @@ impl Mesh {
 }
 
 struct Link {
-    generation: u64,
+    id: meshdrop_mesh::LinkId,
     peer: Arc<PeerLink>,
-    open: bool,
 }
 
 /// Everything the mesh task owns.
 struct MeshState {
-    signaling: Option<Signaling>,
+    signaling: Signaling,
+    /// Our ICE servers; the server's from the latest `welcome` are added to them.
+    ours: Vec<IceServer>,
     ice_servers: Vec<RTCIceServer>,
+    /// The mesh rules; every decision about links is theirs.
+    rules: meshdrop_mesh::Mesh,
+    /// The rules' clock starts here.
+    epoch: tokio::time::Instant,
     names: HashMap<PeerId, String>,
     links: HashMap<PeerId, Link>,
-    next_generation: u64,
     sinks: EventSinks,
     control_events: mpsc::UnboundedReceiver<(LinkId, LinkEvent)>,
     data_events: mpsc::Receiver<(LinkId, LinkEvent)>,
     app: mpsc::Sender<MeshEvent>,
-    welcome_peers: Vec<PeerInfo>,
+    welcome: Option<Welcome>,
+    /// Renames still to be told to the application.
+    renamed: Vec<PeerInfo>,
 }
 
 impl MeshState {
@@ -147,168 +164,191 @@ impl MeshState {
         signaling: Signaling,
         welcome: Welcome,
         ours: Vec<IceServer>,
+        rules: meshdrop_mesh::Mesh,
         app: mpsc::Sender<MeshEvent>,
     ) -> Self {
         let (control, control_events) = mpsc::unbounded_channel();
         let (data, data_events) = mpsc::channel(EVENT_BACKLOG);
-        let ice_servers = ours
-            .iter()
-            .chain(&welcome.ice_servers)
-            .map(to_rtc_ice_server)
-            .collect();
         Self {
-            signaling: Some(signaling),
-            ice_servers,
+            signaling,
+            ours,
+            ice_servers: Vec::new(),
+            rules,
+            epoch: tokio::time::Instant::now(),
             names: HashMap::new(),
             links: HashMap::new(),
-            next_generation: 0,
             sinks: EventSinks { control, data },
             control_events,
             data_events,
             app,
-            welcome_peers: welcome.peers,
+            welcome: Some(welcome),
+            renamed: Vec::new(),
         }
     }
 
+    fn now(&self) -> Duration {
+        self.epoch.elapsed()
+    }
+
     async fn run(mut self, mut shutdown: oneshot::Receiver<()>) {
-        for peer in std::mem::take(&mut self.welcome_peers) {
-            self.see(&peer);
-            self.open_link(peer.id, None).await;
+        if let Some(welcome) = self.welcome.take() {
+            self.on_welcome(welcome);
         }
         loop {
-            let keep_going = tokio::select! {
-                _ = &mut shutdown => break,
-                message = recv_server(&mut self.signaling) => match message {
-                    Some(message) => self.on_server_message(message).await,
-                    None => {
-                        tracing::info!("signaling server connection closed; links stay up");
-                        self.signaling = None;
-                        true
-                    }
-                },
-                Some((id, event)) = self.control_events.recv() => self.on_link_event(id, event).await,
-                Some((id, event)) = self.data_events.recv() => self.on_link_event(id, event).await,
-            };
-            if !keep_going {
+            if !self.drive().await {
                 break;
+            }
+            let wake = self.rules.poll_timeout().map(|due| self.epoch + due);
+            let now = self.now();
+            tokio::select! {
+                _ = &mut shutdown => break,
+                event = self.signaling.recv() => match event {
+                    Some(SignalingEvent::Message(message)) => self.on_server_message(message, now),
+                    Some(SignalingEvent::Lost) => {
+                        tracing::info!("signaling server connection lost; links stay up");
+                        self.rules.handle_signaling_lost();
+                    }
+                    Some(SignalingEvent::Rejoined(welcome)) => {
+                        let self_id = welcome.peer_id.clone();
+                        self.on_welcome(welcome);
+                        if !self.emit(MeshEvent::Rejoined { self_id }).await {
+                            break;
+                        }
+                    }
+                    None => break,
+                },
+                Some((id, event)) = self.control_events.recv() => {
+                    if !self.on_link_event(id, event).await {
+                        break;
+                    }
+                }
+                Some((id, event)) = self.data_events.recv() => {
+                    if !self.on_link_event(id, event).await {
+                        break;
+                    }
+                }
+                () = sleep_until(wake) => {
+                    let now = self.now();
+                    self.rules.handle_timeout(now);
+                }
             }
         }
         self.close_all().await;
     }
 
-    fn see(&mut self, peer: &PeerInfo) {
-        self.names.insert(peer.id.clone(), peer.name.clone());
+    fn on_welcome(&mut self, welcome: Welcome) {
+        self.ice_servers = self
+            .ours
+            .iter()
+            .chain(&welcome.ice_servers)
+            .map(to_rtc_ice_server)
+            .collect();
+        for peer in &welcome.peers {
+            self.names.insert(peer.id.clone(), peer.name.clone());
+        }
+        let ids: Vec<PeerId> = welcome.peers.iter().map(|peer| peer.id.clone()).collect();
+        let now = self.now();
+        self.rules.handle_welcome(now, welcome.peer_id, &ids);
     }
 
-    /// Handle one server message; false once the application is gone.
-    async fn on_server_message(&mut self, message: ServerMessage) -> bool {
+    fn on_server_message(&mut self, message: ServerMessage, now: Duration) {
         match message {
-            ServerMessage::PeerJoined { peer } => self.see(&peer),
+            ServerMessage::PeerJoined { peer } => {
+                self.names.insert(peer.id.clone(), peer.name);
+                self.rules.handle_peer_joined(now, &peer.id);
+            }
             ServerMessage::PeerRenamed { peer } => {
-                self.see(&peer);
-                return self
-                    .emit(MeshEvent::Renamed {
-                        peer: peer.id,
-                        name: peer.name,
-                    })
-                    .await;
+                self.names.insert(peer.id.clone(), peer.name.clone());
+                // Told to the application with the next drive.
+                self.renamed.push(peer);
             }
-            ServerMessage::PeerLeft { peer_id } => {
-                if !self.emit(MeshEvent::Left(peer_id.clone())).await {
-                    return false;
-                }
-                let working = self.links.get(&peer_id).is_some_and(|link| link.open);
-                if !working {
-                    return self.drop_link(&peer_id).await;
-                }
-            }
+            ServerMessage::PeerLeft { peer_id } => self.rules.handle_peer_left(now, &peer_id),
             ServerMessage::Signal { from, signal } => match signal.to_signal() {
                 Err(error) => {
                     tracing::warn!(peer = %from, %error, "ignored a signal this peer cannot read");
                 }
-                Ok(signal @ Signal::Offer { .. }) => self.open_link(from, Some(signal)).await,
-                Ok(other) => self.apply_signal(&from, other).await,
+                Ok(signal) => self.rules.handle_signal(now, &from, signal),
             },
             ServerMessage::Error { code, message } => {
                 tracing::warn!(?code, %message, "the signaling server refused a message");
             }
             ServerMessage::Welcome { .. } | ServerMessage::Pong => {}
         }
+    }
+
+    /// Carry out everything the rules ask; false once the application is gone.
+    async fn drive(&mut self) -> bool {
+        for peer in std::mem::take(&mut self.renamed) {
+            let event = MeshEvent::Renamed {
+                peer: peer.id,
+                name: peer.name,
+            };
+            if !self.emit(event).await {
+                return false;
+            }
+        }
+        while let Some(output) = self.rules.poll_output() {
+            if !self.act(output).await {
+                return false;
+            }
+        }
         true
     }
 
-    /// Open a fresh link to `peer`, replacing any old one: as the offerer when `offer` is
-    /// `None`, else as the answerer of that offer.
-    async fn open_link(&mut self, peer: PeerId, offer: Option<Signal>) {
-        self.next_generation += 1;
-        let generation = self.next_generation;
-        let id = LinkId {
-            peer: peer.clone(),
-            generation,
-        };
-        if let Some(old) = self.links.remove(&peer) {
-            tokio::spawn(async move { old.peer.close().await });
-            if old.open {
-                self.emit(MeshEvent::Disconnected(peer.clone())).await;
-            }
-        }
-        let opened = match offer {
-            Some(Signal::Offer { sdp }) => {
-                PeerLink::answer(id, &self.ice_servers, &self.sinks, sdp).await
-            }
-            _ => PeerLink::offer(id, &self.ice_servers, &self.sinks).await,
-        };
-        match opened {
-            Ok(link) => {
-                let link = Link {
-                    generation,
-                    peer: Arc::new(link),
-                    open: false,
-                };
-                self.links.insert(peer, link);
-            }
-            Err(error) => {
-                tracing::warn!(%peer, %error, "cannot set up a connection");
-                self.emit(MeshEvent::Disconnected(peer)).await;
-            }
-        }
-    }
-
-    async fn apply_signal(&mut self, from: &PeerId, signal: Signal) {
-        let Some(link) = self.links.get(from) else {
-            return;
-        };
-        // A candidate the stack refuses only costs that one path.
-        if let Err(error) = link.peer.apply_signal(signal).await {
-            tracing::debug!(peer = %from, %error, "signal not applied");
-        }
-    }
-
-    /// Handle one link event; false once the application is gone.
-    async fn on_link_event(&mut self, id: LinkId, event: LinkEvent) -> bool {
-        let current = self
-            .links
-            .get(&id.peer)
-            .is_some_and(|link| link.generation == id.generation);
-        if !current {
-            return true;
-        }
-        let peer = id.peer;
-        match event {
-            LinkEvent::Signal(signal) => {
-                if let Some(signaling) = &self.signaling {
-                    signaling.send(ClientMessage::Signal {
-                        to: peer,
-                        signal: signal.into(),
-                    });
+    async fn act(&mut self, output: Output) -> bool {
+        match output {
+            Output::OpenLink {
+                peer,
+                link,
+                rebuild,
+            } => {
+                if rebuild {
+                    tracing::info!(%peer, "offering a new connection");
                 }
-                true
+                self.open_link(peer, link, None).await;
             }
-            LinkEvent::Open => {
-                let Some(link) = self.links.get_mut(&peer) else {
+            Output::AnswerOffer {
+                peer, link, sdp, ..
+            } => self.open_link(peer, link, Some(sdp)).await,
+            Output::ApplySignal { peer, link, signal } => {
+                let Some(current) = self.links.get(&peer).filter(|l| l.id == link) else {
                     return true;
                 };
-                link.open = true;
+                match current.peer.apply_signal(signal).await {
+                    Ok(Some(answer)) => self.send_signal(peer, answer),
+                    Ok(None) => {}
+                    // A candidate the stack refuses only costs that one path.
+                    Err(error) => tracing::debug!(%peer, %error, "signal not applied"),
+                }
+            }
+            Output::RestartIce { peer, link } => {
+                let Some(current) = self.links.get(&peer).filter(|l| l.id == link) else {
+                    return true;
+                };
+                tracing::info!(%peer, "restarting ICE");
+                match current.peer.restart_ice().await {
+                    Ok(offer) => self.send_signal(peer, offer),
+                    Err(error) => {
+                        tracing::warn!(%peer, %error, "cannot restart ICE");
+                        let now = self.now();
+                        self.rules
+                            .handle_link_state(now, &peer, link, LinkState::Failed);
+                    }
+                }
+            }
+            Output::CloseLink { peer, link } => {
+                if self.links.get(&peer).is_some_and(|l| l.id == link) {
+                    if let Some(old) = self.links.remove(&peer) {
+                        tokio::spawn(async move { old.peer.close().await });
+                    }
+                }
+            }
+            Output::LinkUp { peer } => {
+                // LINK UP: the single place the application learns the link to `peer`
+                // is (again) up, with the link to go on with.
+                let Some(link) = self.links.get(&peer) else {
+                    return true;
+                };
                 let event = MeshEvent::Connected {
                     name: self
                         .names
@@ -318,21 +358,85 @@ impl MeshState {
                     link: link.peer.clone(),
                     peer,
                 };
-                self.emit(event).await
+                return self.emit(event).await;
             }
-            LinkEvent::Closed => self.drop_link(&peer).await,
+            // LINK DOWN: the single place the application learns the link to `peer` is
+            // down for now; nothing may fail because of it.
+            Output::LinkDown { peer } => return self.emit(MeshEvent::LinkDown(peer)).await,
+            // Its link was closed just before.
+            Output::PeerLeft { peer } => return self.emit(MeshEvent::Left(peer)).await,
+            Output::PeerGone { peer } => return self.emit(MeshEvent::Disconnected(peer)).await,
+        }
+        true
+    }
+
+    /// Create link `link` to `peer`: as the offerer when `offer` is `None`, else as the
+    /// answerer of that offer.
+    async fn open_link(
+        &mut self,
+        peer: PeerId,
+        link: meshdrop_mesh::LinkId,
+        offer: Option<String>,
+    ) {
+        let id = LinkId {
+            peer: peer.clone(),
+            generation: link.0,
+        };
+        let opened = match offer {
+            Some(sdp) => PeerLink::answer(id, &self.ice_servers, &self.sinks, sdp).await,
+            None => PeerLink::offer(id, &self.ice_servers, &self.sinks).await,
+        };
+        match opened {
+            Ok(connection) => {
+                let connection = Link {
+                    id: link,
+                    peer: Arc::new(connection),
+                };
+                if let Some(old) = self.links.insert(peer, connection) {
+                    tokio::spawn(async move { old.peer.close().await });
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%peer, %error, "cannot set up a connection");
+                let now = self.now();
+                self.rules
+                    .handle_link_state(now, &peer, link, LinkState::Failed);
+            }
+        }
+    }
+
+    fn send_signal(&self, to: PeerId, signal: Signal) {
+        self.signaling.send(ClientMessage::Signal {
+            to,
+            signal: signal.into(),
+        });
+    }
+
+    /// Handle one link event; false once the application is gone.
+    async fn on_link_event(&mut self, id: LinkId, event: LinkEvent) -> bool {
+        let current = self
+            .links
+            .get(&id.peer)
+            .is_some_and(|link| link.id.0 == id.generation);
+        if !current {
+            return true;
+        }
+        let peer = id.peer;
+        match event {
+            LinkEvent::Signal(signal) => {
+                self.send_signal(peer, signal);
+                true
+            }
+            LinkEvent::State(state) => {
+                let now = self.now();
+                let link = meshdrop_mesh::LinkId(id.generation);
+                self.rules.handle_link_state(now, &peer, link, state);
+                true
+            }
             LinkEvent::Control(frame) => self.emit(MeshEvent::Control { from: peer, frame }).await,
             LinkEvent::Data(chunk) => self.emit(MeshEvent::Data { from: peer, chunk }).await,
             LinkEvent::DataDrained => self.emit(MeshEvent::DataDrained(peer)).await,
         }
-    }
-
-    async fn drop_link(&mut self, peer: &PeerId) -> bool {
-        let Some(link) = self.links.remove(peer) else {
-            return true;
-        };
-        link.peer.close().await;
-        self.emit(MeshEvent::Disconnected(peer.clone())).await
     }
 
     /// Hand an event to the application; false once it stopped listening.
@@ -352,10 +456,10 @@ impl MeshState {
     }
 }
 
-/// The next server message, or never once the server is gone (the links carry on).
-async fn recv_server(signaling: &mut Option<Signaling>) -> Option<ServerMessage> {
-    match signaling {
-        Some(signaling) => signaling.recv().await,
+/// Wait until `wake`, or forever without one.
+async fn sleep_until(wake: Option<tokio::time::Instant>) {
+    match wake {
+        Some(wake) => tokio::time::sleep_until(wake).await,
         None => std::future::pending().await,
     }
 }

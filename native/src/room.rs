@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use meshdrop_protocol::frame::{ControlFrame, TransferId};
@@ -178,6 +179,14 @@ impl Room {
         match event {
             MeshEvent::Connected { peer, name, link } => {
                 self.names.insert(peer.clone(), name.clone());
+                let restored = self.peers.get(&peer).is_some_and(|known| {
+                    known.transfers.link().is_some_and(|old| Arc::ptr_eq(old, &link))
+                });
+                if restored {
+                    // An ICE restart kept the channels: nothing was lost, nothing resumes.
+                    self.ui.status(format!("reconnected to {name}"));
+                    return Vec::new();
+                }
                 let known = self.peers.contains_key(&peer);
                 let (self_id, download_dir) = (&self.self_id, &self.download_dir);
                 let (grace, corruption) = (self.grace, self.corruption);
@@ -207,19 +216,21 @@ impl Room {
                 room_events.extend(self.report(&peer, events));
                 room_events
             }
+            MeshEvent::LinkDown(peer) => {
+                // The mesh is recovering the link (ICE restart, else a new connection,
+                // whose `Connected` resumes the transfers); nothing fails meanwhile.
+                self.ui.status(format!(
+                    "connection to {} lost; transfers paused, reconnecting",
+                    self.name(&peer)
+                ));
+                Vec::new()
+            }
+            MeshEvent::Left(peer) => self.on_left(peer).await,
             MeshEvent::Disconnected(peer) => self.on_disconnected(peer).await,
-            MeshEvent::Left(peer) => {
-                let Some(known) = self.peers.get_mut(&peer) else {
-                    return Vec::new();
-                };
-                known.in_room = false;
-                // A working link stays up; the grace starts when it closes.
-                let events = if known.transfers.link().is_none() {
-                    known.transfers.on_peer_left(now_ms()).await
-                } else {
-                    Vec::new()
-                };
-                self.report(&peer, events)
+            MeshEvent::Rejoined { self_id } => {
+                self.ui
+                    .status(format!("back in the room (peer id {self_id})"));
+                Vec::new()
             }
             MeshEvent::Renamed { peer, name } => {
                 self.names.insert(peer, name);
@@ -327,19 +338,27 @@ impl Room {
         self.mesh.shutdown().await;
     }
 
-    /// The link to `peer` is gone: its transfers pause, and wait out the grace period
-    /// if the peer also left the room.
-    async fn on_disconnected(&mut self, peer: PeerId) -> Vec<RoomEvent> {
+    /// `peer` left the room and has no working link: its transfers pause and wait out
+    /// the grace period.
+    async fn on_left(&mut self, peer: PeerId) -> Vec<RoomEvent> {
+        self.ui.status(format!("{} left the room", self.name(&peer)));
         let Some(known) = self.peers.get_mut(&peer) else {
             return Vec::new();
         };
-        if known.transfers.link().is_none() {
-            return Vec::new();
-        }
+        known.in_room = false;
         let mut driver_events = known.transfers.on_link_down().await;
-        if !known.in_room {
-            driver_events.extend(known.transfers.on_peer_left(now_ms()).await);
-        }
+        driver_events.extend(known.transfers.on_peer_left(now_ms()).await);
+        self.report(&peer, driver_events)
+    }
+
+    /// The mesh says `peer` is gone for good, its grace over. The transfers' own grace,
+    /// as long and started at the same `Left`, has failed them or does so now.
+    async fn on_disconnected(&mut self, peer: PeerId) -> Vec<RoomEvent> {
+        let Some(mut known) = self.peers.remove(&peer) else {
+            return Vec::new();
+        };
+        let due = known.transfers.poll_timeout().unwrap_or(0).max(now_ms());
+        let driver_events = known.transfers.handle_timeout(due).await;
         let mut events = self.report(&peer, driver_events);
         self.ui.status(format!("{} disconnected", self.name(&peer)));
         events.push(RoomEvent::Disconnected { peer });

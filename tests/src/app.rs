@@ -9,12 +9,15 @@
 //!   child). `#new-private-room`: a button that moves the page to a new random room.
 //! * `#self-id[data-peer-id]`: own peer id once welcomed (a hidden element: people never
 //!   see ids). `#name-input`: display name, sent on `change`.
-//! * `#peers li.peer[data-peer-id][data-state]` (`connecting` | `connected` | `failed`)
+//! * `#peers li.peer[data-peer-id][data-state]` (`connecting` | `connected` |
+//!   `reconnecting` | `failed`)
 //!   with a `.peer-name` child and, once connected, a `.peer-device` ("Chrome on Android").
 //! * `#chat-form` with `#chat-input`; `#chat-log .chat-message[data-from]` with
 //!   `.chat-sender`, `.chat-time` and `.chat-text` children (own messages included).
 //! * `document.body.dataset.firstPeerMs`: ms from navigation to the first peer shown;
-//!   `document.body.dataset.firstChannelMs`: to the first open channel.
+//!   `document.body.dataset.firstChannelMs`: to the first open channel;
+//!   `document.body.dataset.iceRestarts` / `.linkRebuilds`: how many ICE restarts this
+//!   page offered and links it rebuilt (absent while none).
 //! * `input.send-files` (a multiple file input, out of sight: its tile's button opens it)
 //!   in each connected peer's tile, and in the `#everyone` tile, which sends to every
 //!   connected peer; in the same tiles `input.send-folder` (a `webkitdirectory` input,
@@ -88,6 +91,8 @@ return {
   })),
   firstPeerMs: document.body?.dataset.firstPeerMs ?? null,
   firstChannelMs: document.body?.dataset.firstChannelMs ?? null,
+  iceRestarts: Number(document.body?.dataset.iceRestarts ?? 0),
+  linkRebuilds: Number(document.body?.dataset.linkRebuilds ?? 0),
   transfers: [...document.querySelectorAll("li.transfer")].map((li) => ({
     id: li.dataset.transferId ?? "",
     peer: li.dataset.peerId ?? "",
@@ -133,6 +138,10 @@ pub struct Snapshot {
     pub chat: Vec<ChatEntry>,
     pub first_peer_ms: Option<String>,
     pub first_channel_ms: Option<String>,
+    /// ICE restarts this page offered.
+    pub ice_restarts: u32,
+    /// Links this page replaced by new connections.
+    pub link_rebuilds: u32,
     pub transfers: Vec<TransferEntry>,
 }
 

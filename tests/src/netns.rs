@@ -143,6 +143,19 @@ impl TwoHosts {
         b.route_default("veth-b", HOST_A)?;
         Ok(TwoHosts { a, b })
     }
+
+    /// Cut (`false`) or mend (`true`) the wire between the hosts: `ip link set veth-a
+    /// down` / `up`. Taking the device down drops A's default route; mending puts it back.
+    pub fn set_wire(&self, up: bool) -> Result<()> {
+        if !up {
+            return self.a.ip(&["link", "set", "veth-a", "down"]);
+        }
+        self.a.ip(&["link", "set", "veth-a", "up"])?;
+        let gateway = HOST_B.to_string();
+        self.a.ip(&[
+            "route", "replace", "default", "via", &gateway, "dev", "veth-a",
+        ])
+    }
 }
 
 /// A host in another namespace than the test body's, and how the test body reaches it.

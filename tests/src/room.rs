@@ -177,3 +177,26 @@ pub async fn assert_delivered(
     }
     Ok(())
 }
+
+/// Cuts the wire between `hosts` for `cut`, checking that `watcher` (a page on host A:
+/// host B's browser is driven across that wire) shows its peer reconnecting meanwhile,
+/// then mends it. Returns when the wire was mended.
+pub async fn cut_wire_for(
+    hosts: &TwoHosts,
+    watcher: &App,
+    cut: std::time::Duration,
+) -> Result<std::time::Instant> {
+    hosts.set_wire(false)?;
+    let start = std::time::Instant::now();
+    watcher
+        .wait_for("the peer shown reconnecting", |s| {
+            s.peers
+                .iter()
+                .any(|peer| peer.state == "reconnecting")
+                .then_some(())
+        })
+        .await?;
+    tokio::time::sleep(cut.saturating_sub(start.elapsed())).await;
+    hosts.set_wire(true)?;
+    Ok(std::time::Instant::now())
+}

@@ -142,6 +142,11 @@ impl Transfers {
         self.entries.get(&id).map(Entry::transfer)
     }
 
+    /// Every transfer with this peer, by id.
+    pub fn iter(&self) -> impl Iterator<Item = (TransferId, &Transfer)> {
+        self.entries.iter().map(|(id, entry)| (*id, entry.transfer()))
+    }
+
     /// Offers `files` to the peer and returns the new transfer's id.
     pub fn offer(&mut self, files: Vec<FileMeta>) -> Result<TransferId, TransferError> {
         let id = self.next_id;

@@ -1,12 +1,14 @@
 //! One WebRTC connection to one other peer, with its two data channels.
 //!
-//! A link is created either as the *offerer* (we are the newcomer in the room) or as the
-//! *answerer* (the newcomer sent us an offer). Both data channels are pre-negotiated
+//! A link is created either as the *offerer* or as the *answerer*, as the mesh rules
+//! (`meshdrop-mesh`) decide; it reports its connection states to them, and the offerer
+//! restarts ICE on it when they say so. Both data channels are pre-negotiated
 //! with fixed stream ids (see [`meshdrop_protocol::frame`]), so they exist on both sides
 //! from the start and no `datachannel` event has to be awaited or matched up.
 
 use gloo_events::EventListener;
 use js_sys::{Reflect, JSON};
+use meshdrop_mesh::LinkState;
 use meshdrop_protocol::frame::{
     ControlFrame, CONTROL_CHANNEL, CONTROL_CHANNEL_ID, DATA_CHANNEL, DATA_CHANNEL_ID,
 };
@@ -15,36 +17,20 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelInit, RtcDataChannelState,
-    RtcDataChannelType, RtcIceCandidateInit, RtcPeerConnection, RtcPeerConnectionIceEvent,
-    RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
+    RtcDataChannelType, RtcIceCandidateInit, RtcOfferOptions, RtcPeerConnection,
+    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
 };
 
 /// `RTCIceCandidate.usernameFragment`, which web-sys does not bind: it names the ICE
 /// generation a candidate belongs to, so candidates survive an ICE restart unmixed.
 const USERNAME_FRAGMENT: &str = "usernameFragment";
 
-/// How far a link has come, as the peer list shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkState {
-    Connecting,
-    Connected,
-    Failed,
-}
-
-impl LinkState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Connecting => "connecting",
-            Self::Connected => "connected",
-            Self::Failed => "failed",
-        }
-    }
-}
-
 /// What a link reports to the mesh. The mesh knows which peer the link belongs to.
 pub enum LinkEvent {
     /// Send this to the peer through the signaling server.
     Signal(Signal),
+    /// The connection's state, for the mesh rules; `Connected` once the control
+    /// channel is open too.
     State(LinkState),
     Control(ControlFrame),
     /// A binary message from the data channel.
@@ -109,13 +95,20 @@ impl PeerLink {
             EventListener::new(&connection, "connectionstatechange", {
                 let on_event = on_event.clone();
                 let connection = connection.clone();
+                let control = control.clone();
                 move |_| {
-                    if matches!(
-                        connection.connection_state(),
-                        RtcPeerConnectionState::Failed | RtcPeerConnectionState::Closed
-                    ) {
-                        on_event(LinkEvent::State(LinkState::Failed));
-                    }
+                    let state = match connection.connection_state() {
+                        RtcPeerConnectionState::Connected
+                            if control.ready_state() == RtcDataChannelState::Open =>
+                        {
+                            LinkState::Connected
+                        }
+                        RtcPeerConnectionState::Disconnected => LinkState::Disconnected,
+                        RtcPeerConnectionState::Failed => LinkState::Failed,
+                        RtcPeerConnectionState::Closed => LinkState::Closed,
+                        _ => LinkState::Connecting,
+                    };
+                    on_event(LinkEvent::State(state));
                 }
             }),
             EventListener::new(&control, "open", {
@@ -124,7 +117,7 @@ impl PeerLink {
             }),
             EventListener::new(&control, "close", {
                 let on_event = on_event.clone();
-                move |_| on_event(LinkEvent::State(LinkState::Failed))
+                move |_| on_event(LinkEvent::State(LinkState::Closed))
             }),
             EventListener::new(&control, "message", {
                 let on_event = on_event.clone();
@@ -169,14 +162,27 @@ impl PeerLink {
     pub fn start_offer(&self, on_event: impl Fn(LinkEvent) + 'static) {
         let connection = self.connection.clone();
         wasm_bindgen_futures::spawn_local(async move {
-            match create_local_description(&connection, RtcSdpType::Offer).await {
+            match create_local_description(&connection, RtcSdpType::Offer, false).await {
                 Ok(sdp) => on_event(LinkEvent::Signal(Signal::Offer { sdp })),
                 Err(_) => on_event(LinkEvent::State(LinkState::Failed)),
             }
         });
     }
 
-    /// Apply a signal from the peer. An offer is answered through `on_event`.
+    /// Offer fresh ICE credentials on this connection (`createOffer({iceRestart})`);
+    /// the offer comes back as a [`LinkEvent::Signal`]. The data channels stay open.
+    pub fn restart_ice(&self, on_event: impl Fn(LinkEvent) + 'static) {
+        let connection = self.connection.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match create_local_description(&connection, RtcSdpType::Offer, true).await {
+                Ok(sdp) => on_event(LinkEvent::Signal(Signal::Offer { sdp })),
+                Err(_) => on_event(LinkEvent::State(LinkState::Failed)),
+            }
+        });
+    }
+
+    /// Apply a signal from the peer. An offer (the first, or one restarting ICE) is
+    /// answered through `on_event`.
     ///
     /// The browser's calls are started synchronously, in arrival order, so the
     /// connection's own operations chain keeps candidates behind the description
@@ -189,7 +195,7 @@ impl PeerLink {
                 wasm_bindgen_futures::spawn_local(async move {
                     let answer = async {
                         JsFuture::from(applied).await?;
-                        create_local_description(&connection, RtcSdpType::Answer).await
+                        create_local_description(&connection, RtcSdpType::Answer, false).await
                     };
                     match answer.await {
                         Ok(sdp) => on_event(LinkEvent::Signal(Signal::Answer { sdp })),
@@ -284,13 +290,19 @@ fn negotiated_channel(connection: &RtcPeerConnection, label: &str, id: u16) -> R
     connection.create_data_channel_with_data_channel_dict(label, &init)
 }
 
-/// Create an offer or answer, apply it locally and return its SDP.
+/// Create an offer (restarting ICE if `ice_restart`) or an answer, apply it locally and
+/// return its SDP.
 async fn create_local_description(
     connection: &RtcPeerConnection,
     kind: RtcSdpType,
+    ice_restart: bool,
 ) -> Result<String, JsValue> {
     let created = match kind {
-        RtcSdpType::Offer => connection.create_offer(),
+        RtcSdpType::Offer => {
+            let options = RtcOfferOptions::new();
+            options.set_ice_restart(ice_restart);
+            connection.create_offer_with_rtc_offer_options(&options)
+        }
         _ => connection.create_answer(),
     };
     let created = JsFuture::from(created).await?;

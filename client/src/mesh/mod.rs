@@ -1,14 +1,10 @@
 //! The mesh: one [`PeerLink`] to every other peer in the room, steered by signaling.
 //!
-//! Rules that keep the mesh to exactly one connection per pair without glare:
-//! * the **newcomer offers**: a `welcome` lists the peers already there, and we offer to
-//!   each one we have no working link with; a `peer_joined` only records the peer and
-//!   waits for its offer;
-//! * an **offer replaces** whatever link we had with its sender, since the sender only
-//!   offers when it has no working link to us;
-//! * the server is needed only to set links up: when it goes away, working links stay,
-//!   and a peer the server reports gone keeps its link until the link itself closes
-//!   (it may just be reconnecting its own socket, with the same id).
+//! Which link to open, answer, ICE-restart, rebuild or close is decided by the mesh rules
+//! of `meshdrop-mesh` (shared with the native peer): this module only feeds them what
+//! the signaling socket, the links and the clock say, and carries out their outputs on
+//! the browser's WebRTC. Transfers live per peer, not per link, so a rebuilt link
+//! takes the running transfers over.
 //!
 //! This module knows nothing about the UI: it reports [`MeshEvent`]s to a callback.
 
@@ -18,16 +14,40 @@ mod signaling;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::rc::{Rc, Weak};
+use std::time::Duration;
 
+use gloo_timers::callback::Timeout;
+use meshdrop_mesh::{Config, LinkId, Output};
 use meshdrop_protocol::frame::{ControlFrame, Device};
 use meshdrop_protocol::signaling::{ClientMessage, IceServer, PeerInfo, ServerMessage, Signal};
 use meshdrop_protocol::{PeerId, RoomId, PROTOCOL_VERSION};
 
-pub use link::{Channels, LinkState};
+pub use link::Channels;
 use link::{LinkEvent, PeerLink};
 
 use crate::transfer::{OutgoingFile, PeerTransfers, TransferAction, TransferKey, TransferView};
 use signaling::{Signaling, SignalingEvent};
+
+/// How far the link to a peer has come, as the peer list shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    Connecting,
+    Connected,
+    /// It was up and is being recovered.
+    Reconnecting,
+    Failed,
+}
+
+impl LinkState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connecting => "connecting",
+            Self::Connected => "connected",
+            Self::Reconnecting => "reconnecting",
+            Self::Failed => "failed",
+        }
+    }
+}
 
 /// The state of the signaling connection, as the UI shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,19 +110,21 @@ struct Inner {
     signaling: Option<Signaling>,
     self_id: Option<PeerId>,
     ice_servers: Vec<IceServer>,
-    /// Peers the server last said are in the room.
-    present: HashSet<PeerId>,
+    /// The mesh rules; every decision about links is theirs.
+    rules: meshdrop_mesh::Mesh,
+    /// The rules' wake-up call, replaced each time they are driven.
+    timer: Option<Timeout>,
     links: HashMap<PeerId, Link>,
-    /// Each peer's transfers, made when a link to it first opens; they outlive links.
+    /// Per peer, not per link: they outlive a link's rebuild.
     transfers: HashMap<PeerId, PeerTransfers>,
-    /// Stamps each link so events from a replaced link are recognised and ignored.
-    next_generation: u64,
     /// The [`Milestone`]s recorded so far.
     milestones: HashSet<Milestone>,
+    /// ICE restarts and rebuilt links, counted for the end-to-end tests.
+    recoveries: HashMap<Recovery, u32>,
 }
 
 struct Link {
-    generation: u64,
+    id: LinkId,
     peer: PeerLink,
 }
 
@@ -118,11 +140,12 @@ impl Mesh {
             signaling: None,
             self_id: None,
             ice_servers: Vec::new(),
-            present: HashSet::new(),
+            rules: meshdrop_mesh::Mesh::new(Config::default()),
+            timer: None,
             links: HashMap::new(),
             transfers: HashMap::new(),
-            next_generation: 0,
             milestones: HashSet::new(),
+            recoveries: HashMap::new(),
         }));
         let weak = Rc::downgrade(&inner);
         let signaling = Signaling::connect(server_url, move |event| {
@@ -151,7 +174,8 @@ impl Mesh {
         sent_at_ms as f64
     }
 
-    /// Offer `files` to one peer, or to every connected peer when `to` is `None`.
+    /// Offer `files` to one connected peer, or to every connected peer when `to` is
+    /// `None`.
     pub fn send_files(&self, to: Option<&PeerId>, files: Vec<OutgoingFile>) {
         let targets: Vec<PeerTransfers> = {
             let inner = self.inner.borrow();
@@ -159,7 +183,10 @@ impl Mesh {
                 .transfers
                 .iter()
                 .filter(|(peer, _)| to.is_none_or(|to| to == *peer))
-                .filter(|(peer, _)| inner.links.contains_key(*peer))
+                .filter(|(peer, _)| {
+                    let link = inner.links.get(*peer);
+                    link.is_some_and(|link| link.peer.channels().is_open())
+                })
                 .map(|(_, transfers)| transfers.clone())
                 .collect()
         };
@@ -183,18 +210,20 @@ impl Inner {
             signaling.send(message);
         }
     }
-
-    fn has_working_link(&self, peer: &PeerId) -> bool {
-        self.links
-            .get(peer)
-            .is_some_and(|link| link.peer.channels().is_open())
-    }
 }
 
 /// Report an event without holding a borrow, so the UI may call back into the mesh.
 fn emit(inner: &Rc<RefCell<Inner>>, event: MeshEvent) {
     let emit = inner.borrow().emit.clone();
     emit(event);
+}
+
+/// The rules' clock: the page's monotonic time.
+fn now() -> Duration {
+    let ms = web_sys::window()
+        .and_then(|window| window.performance())
+        .map_or(0.0, |performance| performance.now());
+    Duration::from_secs_f64(ms.max(0.0) / 1000.0)
 }
 
 fn on_signaling_event(inner: &Rc<RefCell<Inner>>, event: SignalingEvent) {
@@ -208,10 +237,13 @@ fn on_signaling_event(inner: &Rc<RefCell<Inner>>, event: SignalingEvent) {
                 session_key: state.identity.session_key.clone(),
             });
         }
-        SignalingEvent::Lost { retry_in_ms } => emit(
-            inner,
-            MeshEvent::Signaling(SignalingStatus::Reconnecting { retry_in_ms }),
-        ),
+        SignalingEvent::Lost { retry_in_ms } => {
+            inner.borrow_mut().rules.handle_signaling_lost();
+            emit(
+                inner,
+                MeshEvent::Signaling(SignalingStatus::Reconnecting { retry_in_ms }),
+            );
+        }
         SignalingEvent::Message(message) => on_server_message(inner, message),
     }
 }
@@ -228,51 +260,40 @@ fn on_server_message(inner: &Rc<RefCell<Inner>>, message: ServerMessage) {
                 let mut state = inner.borrow_mut();
                 state.ice_servers = ice_servers;
                 state.self_id = Some(peer_id.clone());
-                state.present = peers.iter().map(|peer| peer.id.clone()).collect();
                 if let Some(signaling) = &state.signaling {
                     signaling.reset_backoff();
                 }
             }
             emit(inner, MeshEvent::Signaling(SignalingStatus::Connected));
-            emit(inner, MeshEvent::Joined { self_id: peer_id });
+            emit(
+                inner,
+                MeshEvent::Joined {
+                    self_id: peer_id.clone(),
+                },
+            );
+            let ids: Vec<PeerId> = peers.iter().map(|peer| peer.id.clone()).collect();
             for peer in peers {
-                let offer = !inner.borrow().has_working_link(&peer.id);
-                let id = peer.id.clone();
                 peer_seen(inner, peer);
-                if offer {
-                    open_link(inner, id, None);
-                }
             }
+            inner
+                .borrow_mut()
+                .rules
+                .handle_welcome(now(), peer_id, &ids);
         }
-        ServerMessage::PeerJoined { peer } | ServerMessage::PeerRenamed { peer } => {
-            inner.borrow_mut().present.insert(peer.id.clone());
+        ServerMessage::PeerJoined { peer } => {
+            inner.borrow_mut().rules.handle_peer_joined(now(), &peer.id);
             peer_seen(inner, peer);
         }
+        ServerMessage::PeerRenamed { peer } => peer_seen(inner, peer),
         ServerMessage::PeerLeft { peer_id } => {
-            let linger = {
-                let mut state = inner.borrow_mut();
-                state.present.remove(&peer_id);
-                state.has_working_link(&peer_id)
-            };
-            if !linger {
-                remove_link(inner, &peer_id);
-            }
+            inner.borrow_mut().rules.handle_peer_left(now(), &peer_id);
         }
         ServerMessage::Signal { from, signal } => match signal.to_signal() {
             // A kind or shape this app does not know, perhaps from a newer peer.
             Err(error) => web_sys::console::warn_1(
                 &format!("ignored a signal from {from} that this app cannot read: {error}").into(),
             ),
-            Ok(signal @ Signal::Offer { .. }) => open_link(inner, from, Some(signal)),
-            Ok(other) => {
-                let generation = inner.borrow().links.get(&from).map(|link| link.generation);
-                if let Some(generation) = generation {
-                    let on_event = link_handler(inner, &from, generation);
-                    if let Some(link) = inner.borrow().links.get(&from) {
-                        link.peer.apply_signal(other, on_event);
-                    }
-                }
-            }
+            Ok(signal) => inner.borrow_mut().rules.handle_signal(now(), &from, signal),
         },
         ServerMessage::Pong => {}
         ServerMessage::Error { code, message } => emit(
@@ -280,6 +301,7 @@ fn on_server_message(inner: &Rc<RefCell<Inner>>, message: ServerMessage) {
             MeshEvent::ServerError(format!("{code:?}: {message}")),
         ),
     }
+    drive(inner);
 }
 
 /// Tell the UI about a peer in the room.
@@ -288,65 +310,179 @@ fn peer_seen(inner: &Rc<RefCell<Inner>>, peer: PeerInfo) {
     emit(inner, MeshEvent::PeerSeen(peer));
 }
 
-/// Open a fresh link to `peer`, replacing any old one: as the offerer when `offer` is
-/// `None`, else as the answerer of that offer.
-fn open_link(inner: &Rc<RefCell<Inner>>, peer: PeerId, offer: Option<Signal>) {
-    let generation = {
-        let mut state = inner.borrow_mut();
-        state.next_generation += 1;
-        state.next_generation
-    };
-    let on_event = link_handler(inner, &peer, generation);
-    let ice_servers = inner.borrow().ice_servers.clone();
-    let link = match PeerLink::new(&ice_servers, on_event.clone()) {
-        Ok(link) => link,
-        Err(_) => {
-            emit(
-                inner,
-                MeshEvent::PeerState {
-                    peer,
-                    state: LinkState::Failed,
-                },
-            );
-            return;
+/// Carry out everything the rules ask, then set their next wake-up.
+fn drive(inner: &Rc<RefCell<Inner>>) {
+    loop {
+        let output = inner.borrow_mut().rules.poll_output();
+        let Some(output) = output else { break };
+        act(inner, output);
+    }
+    let due = inner.borrow().rules.poll_timeout();
+    let timer = due.map(|due| {
+        let delay = due.saturating_sub(now()).as_millis();
+        let weak = Rc::downgrade(inner);
+        Timeout::new(u32::try_from(delay).unwrap_or(u32::MAX), move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.borrow_mut().rules.handle_timeout(now());
+                drive(&inner);
+            }
+        })
+    });
+    // Replacing the timer cancels the previous one.
+    inner.borrow_mut().timer = timer;
+}
+
+fn act(inner: &Rc<RefCell<Inner>>, output: Output) {
+    match output {
+        Output::OpenLink {
+            peer,
+            link,
+            rebuild,
+        } => open_link(inner, peer, link, None, rebuild),
+        Output::AnswerOffer {
+            peer,
+            link,
+            sdp,
+            rebuild,
+        } => open_link(inner, peer, link, Some(sdp), rebuild),
+        Output::ApplySignal { peer, link, signal } => {
+            let on_event = link_handler(inner, &peer, link);
+            if let Some(current) = inner.borrow().links.get(&peer).filter(|l| l.id == link) {
+                current.peer.apply_signal(signal, on_event);
+            }
         }
+        Output::RestartIce { peer, link } => {
+            count(inner, Recovery::IceRestart);
+            let on_event = link_handler(inner, &peer, link);
+            if let Some(current) = inner.borrow().links.get(&peer).filter(|l| l.id == link) {
+                current.peer.restart_ice(on_event);
+            }
+        }
+        Output::CloseLink { peer, link } => {
+            let closed = {
+                let mut state = inner.borrow_mut();
+                let current = state.links.get(&peer).is_some_and(|l| l.id == link);
+                // Dropping a link closes its connection.
+                current.then(|| state.links.remove(&peer))
+            };
+            if closed.is_some() {
+                with_transfers(inner, &peer, PeerTransfers::on_link_down);
+            }
+        }
+        Output::LinkUp { peer } => link_up(inner, &peer),
+        Output::LinkDown { peer } => link_down(inner, &peer),
+        // Its link was closed just before: the peer list drops it; its transfers wait.
+        // Its link was closed just before: the peer list drops it; its transfers wait
+        // out their grace period, and go on if it is back in time.
+        Output::PeerLeft { peer } => {
+            with_transfers(inner, &peer, PeerTransfers::on_peer_left);
+            emit(inner, MeshEvent::PeerGone(peer));
+        }
+        // The transfers' own grace period, as long as the rules', has failed them.
+        Output::PeerGone { .. } => {}
+    }
+}
+
+/// Create link `link` to `peer`: as the offerer when `offer` is `None`, else as the
+/// answerer of that offer.
+fn open_link(
+    inner: &Rc<RefCell<Inner>>,
+    peer: PeerId,
+    link: LinkId,
+    offer: Option<String>,
+    rebuild: bool,
+) {
+    if rebuild {
+        count(inner, Recovery::Rebuild);
+    }
+    let on_event = link_handler(inner, &peer, link);
+    let ice_servers = inner.borrow().ice_servers.clone();
+    let Ok(connection) = PeerLink::new(&ice_servers, on_event.clone()) else {
+        inner.borrow_mut().links.remove(&peer);
+        let state = meshdrop_mesh::LinkState::Failed;
+        inner
+            .borrow_mut()
+            .rules
+            .handle_link_state(now(), &peer, link, state);
+        emit(
+            inner,
+            MeshEvent::PeerState {
+                peer,
+                state: LinkState::Failed,
+            },
+        );
+        return;
     };
     match offer {
-        Some(offer) => link.apply_signal(offer, on_event),
-        None => link.start_offer(on_event),
+        Some(sdp) => connection.apply_signal(Signal::Offer { sdp }, on_event),
+        None => connection.start_offer(on_event),
     }
-    let link = Link {
-        generation,
-        peer: link,
-    };
-    let replaced = inner.borrow_mut().links.insert(peer.clone(), link);
-    // Dropping a replaced link closes its connection; its transfers pause.
+    let replaced = inner.borrow_mut().links.insert(
+        peer.clone(),
+        Link {
+            id: link,
+            peer: connection,
+        },
+    );
+    // Dropping a replaced link closes its connection; transfers on its channels pause
+    // until the new link is up.
     if replaced.is_some() {
         with_transfers(inner, &peer, PeerTransfers::on_link_down);
+    }
+    if !rebuild {
+        emit(
+            inner,
+            MeshEvent::PeerState {
+                peer,
+                state: LinkState::Connecting,
+            },
+        );
+    }
+}
+
+/// The link to `peer` carries data (again). Transfers go on here: on the same channels
+/// after an ICE restart (nothing was lost), or from what the receiver lacks on a new
+/// link's.
+fn link_up(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
+    mark_once(inner, Milestone::FirstChannelOpen);
+    say_hello(inner, peer);
+    let restored = inner
+        .borrow()
+        .transfers
+        .get(peer)
+        .is_some_and(PeerTransfers::has_channels);
+    if restored {
+        with_transfers(inner, peer, PeerTransfers::on_link_restored);
+    } else {
+        start_transfers(inner, peer);
     }
     emit(
         inner,
         MeshEvent::PeerState {
-            peer,
-            state: LinkState::Connecting,
+            peer: peer.clone(),
+            state: LinkState::Connected,
         },
     );
 }
 
-/// The peer left the room and its link is gone: its transfers wait out the grace
-/// period, and resume if it is back in time.
-fn remove_link(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
-    let removed = inner.borrow_mut().links.remove(peer);
-    drop(removed);
-    with_transfers(inner, peer, PeerTransfers::on_peer_left);
-    emit(inner, MeshEvent::PeerGone(peer.clone()));
+/// The link to `peer` stopped carrying data; the rules are recovering it. Transfers
+/// show Paused; they fail only if the peer leaves and is not back within the grace.
+fn link_down(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
+    with_transfers(inner, peer, PeerTransfers::on_link_interrupted);
+    emit(
+        inner,
+        MeshEvent::PeerState {
+            peer: peer.clone(),
+            state: LinkState::Reconnecting,
+        },
+    );
 }
 
-/// The callback a link reports through, bound to its peer and generation.
+/// The callback a link reports through, bound to its peer and id.
 fn link_handler(
     inner: &Rc<RefCell<Inner>>,
     peer: &PeerId,
-    generation: u64,
+    link: LinkId,
 ) -> impl Fn(LinkEvent) + Clone + 'static {
     let weak: Weak<RefCell<Inner>> = Rc::downgrade(inner);
     let peer = peer.clone();
@@ -356,44 +492,25 @@ fn link_handler(
             .borrow()
             .links
             .get(&peer)
-            .is_some_and(|link| link.generation == generation);
+            .is_some_and(|current| current.id == link);
         if current {
-            on_link_event(&inner, &peer, event);
+            on_link_event(&inner, &peer, link, event);
         }
     }
 }
 
-fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, event: LinkEvent) {
+fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, link: LinkId, event: LinkEvent) {
     match event {
         LinkEvent::Signal(signal) => inner.borrow().send_signaling(&ClientMessage::Signal {
             to: peer.clone(),
             signal: signal.into(),
         }),
-        LinkEvent::State(LinkState::Connected) => {
-            mark_once(inner, Milestone::FirstChannelOpen);
-            say_hello(inner, peer);
-            start_transfers(inner, peer);
-            emit(
-                inner,
-                MeshEvent::PeerState {
-                    peer: peer.clone(),
-                    state: LinkState::Connected,
-                },
-            );
-        }
         LinkEvent::State(state) => {
-            with_transfers(inner, peer, PeerTransfers::on_link_down);
-            if inner.borrow().present.contains(peer) {
-                emit(
-                    inner,
-                    MeshEvent::PeerState {
-                        peer: peer.clone(),
-                        state,
-                    },
-                );
-            } else {
-                remove_link(inner, peer);
-            }
+            inner
+                .borrow_mut()
+                .rules
+                .handle_link_state(now(), peer, link, state);
+            drive(inner);
         }
         LinkEvent::Control(ControlFrame::Chat { text, sent_at_ms }) => emit(
             inner,
@@ -436,8 +553,8 @@ fn say_hello(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
     }
 }
 
-/// The link just opened: hand its channels to the peer's transfers (made on its first
-/// link, reporting through the mesh), which resume on them.
+/// A new link to `peer` has its channels open: hand them to the peer's transfers (made
+/// on its first link, reporting through the mesh), which resume on them.
 fn start_transfers(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
     let channels = {
         let mut state = inner.borrow_mut();
@@ -458,6 +575,39 @@ fn start_transfers(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
         channels
     };
     with_transfers(inner, peer, |transfers| transfers.on_link_up(channels));
+}
+
+/// How a link came back, counted in `document.body.dataset` for the end-to-end tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Recovery {
+    IceRestart,
+    Rebuild,
+}
+
+impl Recovery {
+    fn dataset_key(self) -> &'static str {
+        match self {
+            Self::IceRestart => "iceRestarts",
+            Self::Rebuild => "linkRebuilds",
+        }
+    }
+}
+
+fn count(inner: &Rc<RefCell<Inner>>, recovery: Recovery) {
+    let total = {
+        let mut state = inner.borrow_mut();
+        let total = state.recoveries.entry(recovery).or_default();
+        *total += 1;
+        *total
+    };
+    let body = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.body());
+    if let Some(body) = body {
+        let _ = body
+            .dataset()
+            .set(recovery.dataset_key(), &total.to_string());
+    }
 }
 
 /// Moments of a page's start that the end-to-end tests and the benchmark read.

@@ -125,6 +125,9 @@ struct Driver {
     webcrypto: Option<WebCrypto>,
     /// The channels of the link up now, if any.
     channels: Option<Channels>,
+    /// The link's connection is being recovered (ICE restart) with its channels kept:
+    /// nothing is lost, so the engine goes on as it was; only the views say Paused.
+    interrupted: bool,
     emit: Rc<dyn Fn(TransferView)>,
     /// Fires when the grace period of a peer that left runs out.
     grace_timer: Option<gloo_timers::callback::Timeout>,
@@ -163,6 +166,7 @@ impl PeerTransfers {
                 engine,
                 webcrypto,
                 channels: None,
+                interrupted: false,
                 emit: Rc::new(emit),
                 grace_timer: None,
                 held: None,
@@ -289,11 +293,45 @@ impl PeerTransfers {
         pump(&self.inner);
     }
 
+    /// Whether transfers have channels to go on with: a link that comes back with these
+    /// still open was restored, not replaced.
+    pub fn has_channels(&self) -> bool {
+        self.inner.borrow().channels.is_some()
+    }
+
+    /// The link stopped carrying data but keeps its channels while its connection is
+    /// recovered: transfers show Paused, and lose nothing.
+    pub fn on_link_interrupted(&self) {
+        self.set_interrupted(true);
+    }
+
+    /// The link's connection is back with the same channels: transfers go on as they were.
+    pub fn on_link_restored(&self) {
+        self.set_interrupted(false);
+        pump(&self.inner);
+    }
+
+    fn set_interrupted(&self, interrupted: bool) {
+        self.inner.borrow_mut().interrupted = interrupted;
+        let running: Vec<TransferId> = self
+            .inner
+            .borrow()
+            .engine
+            .iter()
+            .filter(|(_, transfer)| transfer.state().is_running())
+            .map(|(id, _)| id)
+            .collect();
+        for id in running {
+            show(&self.inner, id);
+        }
+    }
+
     /// The link's channels closed or its connection failed: transfers pause.
     pub fn on_link_down(&self) {
         {
             let mut driver = self.inner.borrow_mut();
             driver.channels = None;
+            driver.interrupted = false;
             driver.held = None;
             driver.hold_timer = None;
             driver.engine.on_link_down();
@@ -658,15 +696,19 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
             engine,
             saved,
             meters,
+            interrupted,
             ..
         } = &mut *driver;
         let Some(record) = engine.get(transfer) else {
             return;
         };
-        let running = matches!(
-            record.state(),
-            TransferState::Transferring | TransferState::Verifying
-        );
+        let state = match record.state() {
+            state if *interrupted && state.is_running() => TransferState::Paused {
+                gives_up_at_ms: None,
+            },
+            state => state.clone(),
+        };
+        let running = matches!(state, TransferState::Transferring | TransferState::Verifying);
         let (mib_per_second, seconds_left) = if running {
             let now = now_ms();
             let meter = meters.entry(transfer).or_insert_with(|| Meter {
@@ -688,7 +730,7 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
             direction: record.direction(),
             files: record.files().to_vec(),
             paths: record.paths().to_vec(),
-            state: record.state().clone(),
+            state,
             progress: record.progress(),
             mib_per_second,
             seconds_left,

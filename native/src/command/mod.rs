@@ -14,5 +14,6 @@ fn join_config(common: &Common) -> JoinConfig {
         room: common.room.clone(),
         name: common.name.clone().unwrap_or_else(friendly_name),
         ice_servers: common.ice_servers.clone(),
+        gone_after: std::time::Duration::from_secs(common.grace),
     }
 }

@@ -65,7 +65,23 @@ pub struct Meshdrop {
 impl Meshdrop {
     /// Start `meshdrop <args>` against `server`, named `name`.
     pub fn start(server: &str, name: &str, args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_meshdrop"))
+        Self::spawn(
+            Command::new(env!("CARGO_BIN_EXE_meshdrop")),
+            server,
+            name,
+            args,
+        )
+    }
+
+    /// [`Meshdrop::start`] on another host: in namespace `ns`.
+    pub fn start_in(ns: &NetNs, server: &str, name: &str, args: &[&str]) -> Self {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", ns.name(), env!("CARGO_BIN_EXE_meshdrop")]);
+        Self::spawn(command, server, name, args)
+    }
+
+    fn spawn(mut command: Command, server: &str, name: &str, args: &[&str]) -> Self {
+        let mut child = command
             .args(args)
             .args(["--server", server, "--name", name])
             .stdin(Stdio::piped())

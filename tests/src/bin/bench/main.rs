@@ -16,13 +16,16 @@
 //! First of all, the page weight: what a first visit downloads, gzipped.
 //! It prints figures and asserts nothing: a benchmark informs, the tests decide.
 //!
-//! Then [`discovery`] times a second page finding the first on the same network.
+//! Then [`discovery`] times a second page finding the first on the same network, and
+//! [`recovery`] how soon bytes flow again after a wire cut ends.
 //!
-//! `bench SECTION...` runs only the sections named (`transfers`, `discovery`); without
+//! `bench SECTION...` runs only the sections named (`transfers`, `discovery`,
+//! `recovery`); without
 //! arguments it runs them all.
 
 mod discovery;
 mod native_peer;
+mod recovery;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -83,10 +86,11 @@ const PAGE_WEIGHT_TARGET_KB: f64 = 250.0;
 type Section = (&'static str, fn() -> Result<()>);
 
 /// The sections of the benchmark, in the order they run.
-const SECTIONS: [Section; 3] = [
+const SECTIONS: [Section; 4] = [
     ("page", page),
     ("transfers", transfers),
     ("discovery", discovery::run),
+    ("recovery", recovery::run),
 ];
 
 fn main() -> Result<()> {

@@ -1,0 +1,116 @@
+//! `meshdrop` recovering its links and its place in the room: a wire cut between two
+//! hosts (`ip link set DEV down` / `up`) and a signaling server restart, with real
+//! processes, browsers and server. Needs root, `ip`, chromedriver, Chromium and the
+//! built web app in `dist/`.
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use common::{peer_id, signaling_url, Meshdrop};
+use meshdrop_e2e::room::join;
+use meshdrop_e2e::{run_in, NetNs, Result, SignalingServer, TwoHosts, HOST_A};
+
+/// Two `meshdrop chat` peers on two hosts: an 8 s cut takes their link down, the
+/// offering side restarts ICE, the link comes back and chat goes on.
+#[test]
+fn native_peers_recover_their_link_after_a_wire_cut() -> Result<()> {
+    // The mesh logs its recovery steps at info.
+    std::env::set_var("RUST_LOG", "error,meshdrop=info");
+    let hosts = TwoHosts::create()?;
+    run_in(&hosts.a, async {
+        let server = SignalingServer::start().await?;
+        let url = format!("ws://{}/ws", server.address(HOST_A));
+        let mut ann = Meshdrop::start(&url, "ann", &["chat", "--room", "cut"]);
+        ann.expect_status("joined room cut").await;
+        let mut bob = Meshdrop::start_in(&hosts.b, &url, "bob", &["chat", "--room", "cut"]);
+        ann.expect_status("connected to bob").await;
+        bob.expect_status("connected to ann").await;
+
+        hosts.set_wire(false)?;
+        let cut = Instant::now();
+        ann.expect_status("connection to bob lost; reconnecting")
+            .await;
+        println!("ann: link down {:?} into the cut", cut.elapsed());
+        tokio::time::sleep(Duration::from_secs(8).saturating_sub(cut.elapsed())).await;
+        hosts.set_wire(true)?;
+        let mended = Instant::now();
+        ann.expect_status("reconnected to bob").await;
+        bob.expect_status("reconnected to ann").await;
+        println!(
+            "native 8 s cut: link up again {:?} after the mend",
+            mended.elapsed()
+        );
+
+        ann.type_line("ann after the cut").await;
+        bob.expect_output(|line| line.ends_with("ann: ann after the cut"))
+            .await;
+        bob.type_line("bob after the cut").await;
+        ann.expect_output(|line| line.ends_with("bob: bob after the cut"))
+            .await;
+        ann.close_stdin();
+        bob.close_stdin();
+        assert_eq!(ann.exit_code().await, 0);
+        assert_eq!(bob.exit_code().await, 0);
+        Ok(())
+    })
+}
+
+/// The server is killed and started again 5 s later: the native peer and both pages
+/// rejoin under their ids (the figure is printed), their links never went down, and a
+/// newcomer meets all of them.
+#[test]
+fn a_native_peer_and_pages_rejoin_after_a_server_restart() -> Result<()> {
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = join(&server, "restart", &["alice", "bob"]).await?;
+        let mut carl = Meshdrop::start(
+            &signaling_url(&server),
+            "carl",
+            &["chat", "--room", "restart"],
+        );
+        let carl_id = peer_id(&carl.expect_status("joined room restart").await);
+        for (app, id) in &peers {
+            let mut others: Vec<&str> = peers
+                .iter()
+                .map(|(_, other)| other.as_str())
+                .filter(|other| other != id)
+                .collect();
+            others.push(&carl_id);
+            app.wait_for_peers(&others, "connected").await?;
+        }
+
+        let port = server.address(Ipv4Addr::LOCALHOST).port();
+        server.stop().await?;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let server = SignalingServer::start_on(port).await?;
+        let restarted = Instant::now();
+        let back = carl.expect_status("back in the room").await;
+        println!(
+            "carl (native): back in the room {:?} after the restart",
+            restarted.elapsed()
+        );
+        assert!(back.contains(&carl_id), "same id: {back:?}");
+        for (app, id) in &peers {
+            app.wait_for_connection("connected").await?;
+            println!(
+                "{}: back in the room {:?} after the restart",
+                app.label(),
+                restarted.elapsed()
+            );
+            assert_eq!(&app.self_id().await?, id, "{} keeps its id", app.label());
+        }
+
+        // A newcomer is offered to by no one and offers to all: all are in the room.
+        let dave = join(&server, "restart", &["dave"]).await?;
+        let (dave_app, _) = &dave[0];
+        let mut everyone: Vec<&str> = peers.iter().map(|(_, id)| id.as_str()).collect();
+        everyone.push(&carl_id);
+        dave_app.wait_for_peers(&everyone, "connected").await?;
+        carl.close_stdin();
+        assert_eq!(carl.exit_code().await, 0);
+        Ok(())
+    })
+}
