@@ -180,7 +180,10 @@ impl Room {
             MeshEvent::Connected { peer, name, link } => {
                 self.names.insert(peer.clone(), name.clone());
                 let restored = self.peers.get(&peer).is_some_and(|known| {
-                    known.transfers.link().is_some_and(|old| Arc::ptr_eq(old, &link))
+                    known
+                        .transfers
+                        .link()
+                        .is_some_and(|old| Arc::ptr_eq(old, &link))
                 });
                 if restored {
                     // An ICE restart kept the channels: nothing was lost, nothing resumes.
@@ -341,7 +344,8 @@ impl Room {
     /// `peer` left the room and has no working link: its transfers pause and wait out
     /// the grace period.
     async fn on_left(&mut self, peer: PeerId) -> Vec<RoomEvent> {
-        self.ui.status(format!("{} left the room", self.name(&peer)));
+        self.ui
+            .status(format!("{} left the room", self.name(&peer)));
         let Some(known) = self.peers.get_mut(&peer) else {
             return Vec::new();
         };
@@ -354,12 +358,13 @@ impl Room {
     /// The mesh says `peer` is gone for good, its grace over. The transfers' own grace,
     /// as long and started at the same `Left`, has failed them or does so now.
     async fn on_disconnected(&mut self, peer: PeerId) -> Vec<RoomEvent> {
-        let Some(mut known) = self.peers.remove(&peer) else {
+        let Some(known) = self.peers.get_mut(&peer) else {
             return Vec::new();
         };
         let due = known.transfers.poll_timeout().unwrap_or(0).max(now_ms());
         let driver_events = known.transfers.handle_timeout(due).await;
         let mut events = self.report(&peer, driver_events);
+        self.peers.remove(&peer);
         self.ui.status(format!("{} disconnected", self.name(&peer)));
         events.push(RoomEvent::Disconnected { peer });
         events

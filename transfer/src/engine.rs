@@ -144,7 +144,9 @@ impl Transfers {
 
     /// Every transfer with this peer, by id.
     pub fn iter(&self) -> impl Iterator<Item = (TransferId, &Transfer)> {
-        self.entries.iter().map(|(id, entry)| (*id, entry.transfer()))
+        self.entries
+            .iter()
+            .map(|(id, entry)| (*id, entry.transfer()))
     }
 
     /// Offers `files` to the peer and returns the new transfer's id.

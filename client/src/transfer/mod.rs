@@ -708,7 +708,10 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
             },
             state => state.clone(),
         };
-        let running = matches!(state, TransferState::Transferring | TransferState::Verifying);
+        let running = matches!(
+            state,
+            TransferState::Transferring | TransferState::Verifying
+        );
         let (mib_per_second, seconds_left) = if running {
             let now = now_ms();
             let meter = meters.entry(transfer).or_insert_with(|| Meter {
