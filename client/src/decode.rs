@@ -110,7 +110,7 @@ pub fn server_message(text: &str) -> Result<ServerMessage, DecodeError> {
 struct Fields(Map<String, Value>);
 
 impl Fields {
-    /// Field `name` as a `T`; a missing field reads as `null`, so only an `Option` may
+    /// `field` as a `T`; a missing field reads as `null`, so only an `Option` may
     /// be missing, as with serde's derive.
     fn take<T: DeserializeOwned>(&mut self, field: &'static str) -> Result<T, DecodeError> {
         let value = self.0.remove(field).unwrap_or(Value::Null);
