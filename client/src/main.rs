@@ -5,6 +5,7 @@
 //! method calls on `Mesh` coming down. [`pwa`] makes it an installable app that opens
 //! offline, and [`notify`] reaches the person while the page is hidden.
 
+mod decode;
 mod device;
 mod identity;
 mod mesh;

@@ -48,7 +48,7 @@ mod gestures;
 mod share;
 mod transfers;
 
-pub use folders::{folder_digests, FolderFile};
+pub use folders::{folder_digests, folder_file_digests, zip_digests, FolderFile};
 pub use share::Notification;
 pub use transfers::{
     OfferedFile, ReceivedFile, Recipient, SavedSlices, TransferButton, TransferEntry,

@@ -153,6 +153,7 @@ impl<'a> Launch<'a> {
             .await?;
         Ok(Browser {
             client,
+            kind: self.kind,
             driver,
             _profile: profile,
         })
@@ -183,6 +184,7 @@ impl<'a> Launch<'a> {
 #[derive(Debug)]
 pub struct Browser {
     client: Client,
+    kind: BrowserKind,
     // Dropped after `client`, in this order: kill the processes, then delete their profile.
     driver: Driver,
     _profile: TempDir,
@@ -201,6 +203,10 @@ impl Browser {
     }
 
     /// The WebDriver client, for anything the helpers here do not cover.
+    pub fn kind(&self) -> BrowserKind {
+        self.kind
+    }
+
     pub fn client(&self) -> &Client {
         &self.client
     }

@@ -3,7 +3,10 @@
 //!
 //! Most end-to-end tests start this way, whatever they test afterwards.
 
-use crate::app::App;
+use std::path::Path;
+use std::time::Instant;
+
+use crate::app::{App, Recipient, TransferButton, TransferEntry};
 use crate::browser::{Browser, Launch};
 use crate::error::Result;
 use crate::files::TestFile;
@@ -199,4 +202,58 @@ pub async fn cut_wire_for(
     tokio::time::sleep(cut.saturating_sub(start.elapsed())).await;
     hosts.set_wire(true)?;
     Ok(std::time::Instant::now())
+}
+
+/// `sender` picks `folder` for `receiver`, who accepts the offer of `files` files; returns
+/// the receiver's row once every file is ready to save.
+pub async fn send_folder(
+    sender: &Peer,
+    receiver: &Peer,
+    folder: &Path,
+    files: usize,
+) -> Result<TransferEntry> {
+    let (sending, sender_id) = sender;
+    let (receiving, receiver_id) = receiver;
+    let offered = Instant::now();
+    sending
+        .send_folder(Recipient::Peer(receiver_id), folder)
+        .await?;
+    let offer = receiving
+        .wait_for(
+            &format!("an offer of {files} files from {sender_id}"),
+            |s| {
+                s.transfers
+                    .iter()
+                    .find(|entry| {
+                        entry.peer == *sender_id
+                            && entry.direction == "incoming"
+                            && entry.state == "offered"
+                            && entry.files.len() == files
+                    })
+                    .cloned()
+            },
+        )
+        .await?;
+    println!(
+        "{files} files: offer shown {:?} after picking",
+        offered.elapsed()
+    );
+    receiving
+        .click_transfer_button(sender_id, &offer.id, TransferButton::Accept)
+        .await?;
+    receiving
+        .wait_for_transfer(sender_id, &offer.id, "done")
+        .await?;
+    sending
+        .wait_for_transfer(receiver_id, &offer.id, "done")
+        .await?;
+    receiving
+        .wait_for("a save link for every file", |s| {
+            s.transfers
+                .iter()
+                .find(|entry| entry.peer == *sender_id && entry.id == offer.id)
+                .filter(|entry| entry.saved_paths.len() == files)
+                .cloned()
+        })
+        .await
 }

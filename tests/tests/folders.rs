@@ -4,15 +4,11 @@
 //!
 //! Needs the web app in `dist/` (`cargo xtask test` builds it first).
 
-use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Instant;
 
-use meshdrop_e2e::app::{folder_digests, FolderFile, TransferEntry};
-use meshdrop_e2e::room::{everyone_connected, join, Peer};
-use meshdrop_e2e::{
-    files::scratch_dir, run_in, NetNs, Recipient, Result, SignalingServer, TestFile, TransferButton,
-};
+use meshdrop_e2e::app::{folder_digests, folder_file_digests, zip_digests};
+use meshdrop_e2e::room::{everyone_connected, join, send_folder};
+use meshdrop_e2e::{files::scratch_dir, run_in, NetNs, Result, SignalingServer, TestFile};
 use sha2::{Digest, Sha256};
 
 const MIB: u64 = 1 << 20;
@@ -77,7 +73,7 @@ fn a_folder_arrives_with_its_paths_and_is_saved_into_a_picked_folder() -> Result
             hex::encode(Sha256::digest("keep")),
         );
         let written = bob.0.private_folder_files("picked").await?;
-        assert_eq!(digests(&written), expected);
+        assert_eq!(folder_file_digests(&written), expected);
         server.stop().await
     })
 }
@@ -104,19 +100,7 @@ fn without_a_folder_picker_save_all_makes_one_zip() -> Result<()> {
         let done = send_folder(alice, bob, &album, sent.len()).await?;
         bob.0.save_all(&alice.1, &done.id).await?;
         let bytes = bob.0.saved_zip(&alice.1, &done.id).await?;
-        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip");
-        let mut unzipped = BTreeMap::new();
-        for index in 0..zip.len() {
-            let mut entry = zip.by_index(index).expect("a readable entry");
-            let mut contents = Vec::new();
-            // Reading to the end also checks the entry's CRC-32.
-            std::io::Read::read_to_end(&mut entry, &mut contents).expect("intact contents");
-            unzipped.insert(
-                entry.name().to_owned(),
-                hex::encode(Sha256::digest(&contents)),
-            );
-        }
-        assert_eq!(unzipped, sent);
+        assert_eq!(zip_digests(bytes), sent);
         server.stop().await
     })
 }
@@ -161,70 +145,9 @@ fn a_folder_of_hundreds_of_files_goes_through() -> Result<()> {
             saving.elapsed()
         );
         let written = bob.0.private_folder_files("picked").await?;
-        assert_eq!(digests(&written), sent);
+        assert_eq!(folder_file_digests(&written), sent);
         server.stop().await
     })
-}
-
-/// `sender` picks `folder` for `receiver`, who accepts the offer of `files` files; returns
-/// the receiver's row once every file is ready to save.
-async fn send_folder(
-    sender: &Peer,
-    receiver: &Peer,
-    folder: &Path,
-    files: usize,
-) -> Result<TransferEntry> {
-    let (sending, sender_id) = sender;
-    let (receiving, receiver_id) = receiver;
-    let offered = Instant::now();
-    sending
-        .send_folder(Recipient::Peer(receiver_id), folder)
-        .await?;
-    let offer = receiving
-        .wait_for(
-            &format!("an offer of {files} files from {sender_id}"),
-            |s| {
-                s.transfers
-                    .iter()
-                    .find(|entry| {
-                        entry.peer == *sender_id
-                            && entry.direction == "incoming"
-                            && entry.state == "offered"
-                            && entry.files.len() == files
-                    })
-                    .cloned()
-            },
-        )
-        .await?;
-    println!(
-        "{files} files: offer shown {:?} after picking",
-        offered.elapsed()
-    );
-    receiving
-        .click_transfer_button(sender_id, &offer.id, TransferButton::Accept)
-        .await?;
-    receiving
-        .wait_for_transfer(sender_id, &offer.id, "done")
-        .await?;
-    sending
-        .wait_for_transfer(receiver_id, &offer.id, "done")
-        .await?;
-    receiving
-        .wait_for("a save link for every file", |s| {
-            s.transfers
-                .iter()
-                .find(|entry| entry.peer == *sender_id && entry.id == offer.id)
-                .filter(|entry| entry.saved_paths.len() == files)
-                .cloned()
-        })
-        .await
-}
-
-fn digests(files: &[FolderFile]) -> BTreeMap<String, String> {
-    files
-        .iter()
-        .map(|file| (file.path.clone(), file.sha256.clone()))
-        .collect()
 }
 
 fn sorted(mut paths: Vec<String>) -> Vec<String> {

@@ -125,7 +125,7 @@ impl PeerLink {
                     let frame = event
                         .dyn_ref::<MessageEvent>()
                         .and_then(|message| message.data().as_string())
-                        .and_then(|text| serde_json::from_str::<ControlFrame>(&text).ok());
+                        .and_then(|text| crate::decode::control_frame(&text).ok());
                     if let Some(frame) = frame {
                         on_event(LinkEvent::Control(frame));
                     }

@@ -113,7 +113,7 @@ fn dial(inner: &Rc<RefCell<Inner>>) {
             else {
                 return;
             };
-            if let Ok(message) = serde_json::from_str::<ServerMessage>(&text) {
+            if let Ok(message) = crate::decode::server_message(&text) {
                 emit(&weak, SignalingEvent::Message(message));
             }
         }

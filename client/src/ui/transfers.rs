@@ -168,7 +168,7 @@ fn transfer_row(
                 { files }
             }
             if running {
-                <progress max="1" value={view.progress.fraction().to_string()}
+                <progress max="1000" value={permille(view.progress.fraction()).to_string()}
                     aria-label={progress_label} />
                 <div class="transfer-progress">{ progress_line(view) }</div>
             }
@@ -269,13 +269,13 @@ fn files_summary(count: usize) -> String {
 fn progress_line(view: &TransferView) -> String {
     let progress = view.progress;
     let mut line = format!(
-        "{} of {} · {:.0}%",
+        "{} of {} · {}%",
         format_bytes(progress.bytes_done),
         format_bytes(progress.bytes_total),
-        progress.fraction() * 100.0
+        (progress.fraction() * 100.0).round() as u64
     );
     if let Some(rate) = view.mib_per_second {
-        line.push_str(&format!(" · {rate:.1} MiB/s"));
+        line.push_str(&format!(" · {} MiB/s", one_decimal(rate)));
     }
     if let Some(left) = view.seconds_left {
         line.push_str(&format!(" · {} left", format_duration(left)));
@@ -294,7 +294,20 @@ pub fn format_bytes(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    format!("{value:.1} {}", UNITS[unit])
+    format!("{} {}", one_decimal(value), UNITS[unit])
+}
+
+/// "21.4": a non-negative number rounded to one decimal, in integer arithmetic, because
+/// core's float formatting (`{:.1}`) costs the web app about 10 KB of wasm.
+fn one_decimal(value: f64) -> String {
+    let tenths = (value.max(0.0) * 10.0).round() as u64;
+    format!("{}.{}", tenths / 10, tenths % 10)
+}
+
+/// A fraction as thousandths, for `<progress max="1000">` (integers format without core's
+/// float formatting).
+fn permille(fraction: f64) -> u64 {
+    (fraction.clamp(0.0, 1.0) * 1000.0).round() as u64
 }
 
 fn format_duration(seconds: f64) -> String {

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::App;
 use crate::app::Recipient;
+use crate::browser::BrowserKind;
 use crate::error::Result;
 use crate::files::sha256_of;
 
@@ -40,6 +41,31 @@ return (async () => {
   await writable.write(text);
   await writable.close();
 })();
+"##;
+
+/// Hands the folder input `arguments[0]` the files of the scratch input `arguments[1]`,
+/// each with its path `arguments[2][i]` as `webkitRelativePath`, as the folder picker
+/// would, and tells the page they were picked.
+const PICKED_AS_FOLDER_SCRIPT: &str = r##"
+const [folderInput, scratchId, paths] = arguments;
+const scratch = document.getElementById(scratchId);
+Array.from(scratch.files).forEach((file, index) =>
+  Object.defineProperty(file, "webkitRelativePath", { value: paths[index] }));
+Object.defineProperty(document.querySelector(folderInput), "files", {
+  value: scratch.files,
+  configurable: true,
+});
+scratch.remove();
+document.querySelector(folderInput).dispatchEvent(new Event("change", { bubbles: true }));
+"##;
+
+/// Adds an `<input type="file" multiple>` with id `arguments[0]` to the page.
+const SCRATCH_INPUT_SCRIPT: &str = r##"
+const input = document.createElement("input");
+input.type = "file";
+input.multiple = true;
+input.id = arguments[0];
+document.body.append(input);
 "##;
 
 /// Takes `showDirectoryPicker` away, as in browsers without it (Firefox, Safari).
@@ -69,16 +95,48 @@ pub struct FolderFile {
 
 impl App {
     /// Picks the folder `dir` in the recipient's "Send folder" input, as a user would.
-    /// ChromeDriver uploads every file under it, with its relative path.
+    /// ChromeDriver uploads every file under it, with its relative path. Geckodriver
+    /// uploads files only, never a folder (Marionette: "File not found"), so in Firefox
+    /// the files under `dir` are uploaded into a scratch input and handed to the folder
+    /// input with the relative paths Firefox's folder picker would give them.
     pub async fn send_folder(&self, to: Recipient<'_>, dir: &Path) -> Result<()> {
-        let row = to.row_selector();
+        let folder_input = format!("{} input.send-folder", to.row_selector());
+        if self.browser.kind() == BrowserKind::Chromium {
+            self.browser
+                .client()
+                .find(Locator::Css(&folder_input))
+                .await?
+                .send_keys(&dir.display().to_string())
+                .await?;
+            return Ok(());
+        }
+        const SCRATCH: &str = "e2e-folder-files";
+        let parent = dir.parent().unwrap_or(dir);
+        let paths: Vec<String> = folder_digests(dir)?.into_keys().collect();
+        let files: Vec<String> = paths
+            .iter()
+            .map(|path| parent.join(path).display().to_string())
+            .collect();
+        self.browser
+            .run::<()>(
+                "adding a scratch file input",
+                SCRATCH_INPUT_SCRIPT,
+                vec![json!(SCRATCH)],
+            )
+            .await?;
         self.browser
             .client()
-            .find(Locator::Css(&format!("{row} input.send-folder")))
+            .find(Locator::Id(SCRATCH))
             .await?
-            .send_keys(&dir.display().to_string())
+            .send_keys(&files.join("\n"))
             .await?;
-        Ok(())
+        self.browser
+            .run(
+                "picking the files as a folder",
+                PICKED_AS_FOLDER_SCRIPT,
+                vec![json!(folder_input), json!(SCRATCH), json!(paths)],
+            )
+            .await
     }
 
     /// From now on, the app's folder picker picks the private folder `name`.
@@ -176,4 +234,29 @@ pub fn folder_digests(dir: &Path) -> Result<BTreeMap<String, String>> {
         }
     }
     Ok(found)
+}
+
+/// `files` by path, with their SHA-256, to compare with [`folder_digests`].
+pub fn folder_file_digests(files: &[FolderFile]) -> BTreeMap<String, String> {
+    files
+        .iter()
+        .map(|file| (file.path.clone(), file.sha256.clone()))
+        .collect()
+}
+
+/// Every entry of the zip `bytes`, by name, with the SHA-256 of its contents, to compare
+/// with [`folder_digests`]. Reading each entry to its end also checks its CRC-32.
+pub fn zip_digests(bytes: Vec<u8>) -> BTreeMap<String, String> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip");
+    let mut unzipped = BTreeMap::new();
+    for index in 0..zip.len() {
+        let mut entry = zip.by_index(index).expect("a readable entry");
+        let mut contents = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut contents).expect("intact contents");
+        unzipped.insert(
+            entry.name().to_owned(),
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&contents)),
+        );
+    }
+    unzipped
 }

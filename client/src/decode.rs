@@ -1,0 +1,387 @@
+//! Reads the two tagged messages the app receives, [`ControlFrame`] and [`ServerMessage`],
+//! from their JSON text: the same wire format as their serde derives, for much less wasm.
+//!
+//! Serde derives an internally tagged enum (`{"type": "offer", ...}`) as a buffer of the
+//! whole object followed by a full struct deserializer per variant over that buffer: about
+//! 40 KB of the app's wasm for these two enums. Here the object is parsed once into a JSON
+//! map, the `type` picks the variant, and each field is read from the map with the field
+//! type's own `Deserialize`, which the app needs anyway. The protocol crate keeps its
+//! derives (the server and the native peer use them); the tests below check that both
+//! read the same messages the same way, variant by variant.
+
+use meshdrop_protocol::frame::ControlFrame;
+use meshdrop_protocol::signaling::ServerMessage;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+/// Why a message could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("not a JSON object: {0}")]
+    NotAnObject(serde_json::Error),
+    #[error("no \"type\" field")]
+    NoType,
+    #[error("unknown type \"{0}\"")]
+    UnknownType(String),
+    #[error("field `{field}`: {error}")]
+    Field {
+        field: &'static str,
+        error: serde_json::Error,
+    },
+}
+
+/// A frame from the control channel.
+pub fn control_frame(text: &str) -> Result<ControlFrame, DecodeError> {
+    let (kind, mut fields) = tagged(text)?;
+    Ok(match kind.as_str() {
+        "chat" => ControlFrame::Chat {
+            text: fields.take("text")?,
+            sent_at_ms: whole_millis(fields.take("sent_at_ms")?)?,
+        },
+        "offer" => ControlFrame::Offer {
+            transfer: fields.take("transfer")?,
+            files: fields.take("files")?,
+        },
+        "accept" => ControlFrame::Accept {
+            transfer: fields.take("transfer")?,
+        },
+        "decline" => ControlFrame::Decline {
+            transfer: fields.take("transfer")?,
+        },
+        "cancel" => ControlFrame::Cancel {
+            transfer: fields.take("transfer")?,
+            reason: fields.take("reason")?,
+        },
+        "fail" => ControlFrame::Fail {
+            transfer: fields.take("transfer")?,
+            reason: fields.take("reason")?,
+        },
+        "file_end" => ControlFrame::FileEnd {
+            transfer: fields.take("transfer")?,
+            index: fields.take("index")?,
+            sha256: fields.take("sha256")?,
+        },
+        "complete" => ControlFrame::Complete {
+            transfer: fields.take("transfer")?,
+        },
+        "block" => ControlFrame::Block {
+            transfer: fields.take("transfer")?,
+            index: fields.take("index")?,
+            block: fields.take("block")?,
+            sha256: fields.take("sha256")?,
+        },
+        "resume" => ControlFrame::Resume {
+            transfer: fields.take("transfer")?,
+            files: fields.take("files")?,
+        },
+        "refetch" => ControlFrame::Refetch {
+            transfer: fields.take("transfer")?,
+            index: fields.take("index")?,
+            block: fields.take("block")?,
+        },
+        "hello" => ControlFrame::Hello {
+            device: fields.take("device")?,
+        },
+        _ => return Err(DecodeError::UnknownType(kind)),
+    })
+}
+
+/// A message from the signaling server.
+pub fn server_message(text: &str) -> Result<ServerMessage, DecodeError> {
+    let (kind, mut fields) = tagged(text)?;
+    Ok(match kind.as_str() {
+        "welcome" => ServerMessage::Welcome {
+            version: fields.take("version")?,
+            peer_id: fields.take("peer_id")?,
+            room: fields.take("room")?,
+            network: fields.take::<Option<bool>>("network")?.unwrap_or_default(),
+            peers: fields.take("peers")?,
+            ice_servers: fields.take("ice_servers")?,
+            limits: fields.take("limits")?,
+        },
+        "peer_joined" => ServerMessage::PeerJoined {
+            peer: fields.take("peer")?,
+        },
+        "peer_left" => ServerMessage::PeerLeft {
+            peer_id: fields.take("peer_id")?,
+        },
+        "peer_renamed" => ServerMessage::PeerRenamed {
+            peer: fields.take("peer")?,
+        },
+        "signal" => ServerMessage::Signal {
+            from: fields.take("from")?,
+            signal: fields.take("signal")?,
+        },
+        "pong" => ServerMessage::Pong,
+        "error" => ServerMessage::Error {
+            code: fields.take("code")?,
+            message: fields.take("message")?,
+        },
+        _ => return Err(DecodeError::UnknownType(kind)),
+    })
+}
+
+/// The fields of one message, `type` taken out.
+struct Fields(Map<String, Value>);
+
+impl Fields {
+    /// `field` as a `T`; a missing field reads as `null`, so only an `Option` may
+    /// be missing, as with serde's derive.
+    fn take<T: DeserializeOwned>(&mut self, field: &'static str) -> Result<T, DecodeError> {
+        let value = self.0.remove(field).unwrap_or(Value::Null);
+        serde_json::from_value(value).map_err(|error| DecodeError::Field { field, error })
+    }
+}
+
+fn tagged(text: &str) -> Result<(String, Fields), DecodeError> {
+    let mut object: Map<String, Value> =
+        serde_json::from_str(text).map_err(DecodeError::NotAnObject)?;
+    match object.remove("type") {
+        Some(Value::String(kind)) => Ok((kind, Fields(object))),
+        _ => Err(DecodeError::NoType),
+    }
+}
+
+/// `sent_at_ms` as the protocol reads it: whole milliseconds, or a float (as version 2
+/// web apps sent) truncated.
+fn whole_millis(number: serde_json::Number) -> Result<u64, DecodeError> {
+    match (number.as_u64(), number.as_f64()) {
+        (Some(whole), _) => Ok(whole),
+        (None, Some(float)) if float >= 0.0 && float < u64::MAX as f64 => Ok(float as u64),
+        _ => Err(DecodeError::Field {
+            field: "sent_at_ms",
+            error: serde::de::Error::custom("not milliseconds since 1970"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use meshdrop_protocol::frame::{Device, DeviceKind, FileMeta, ResumeFile};
+    use meshdrop_protocol::signaling::{ErrorCode, IceServer, Limits, PeerInfo, Signal};
+    use meshdrop_protocol::{PeerId, RoomId};
+    use serde_json::json;
+
+    use super::*;
+
+    /// Every variant, so a variant added to the protocol fails to compile here until the
+    /// decoder above reads it (no wildcard arm).
+    fn control_frames() -> Vec<ControlFrame> {
+        let frames = vec![
+            ControlFrame::Chat {
+                text: "héllo\n\"there\"".into(),
+                sent_at_ms: 1_795_983_180_621,
+            },
+            ControlFrame::Offer {
+                transfer: 7,
+                files: vec![
+                    FileMeta {
+                        name: "a.txt".into(),
+                        size: 0,
+                        mime: String::new(),
+                        path: None,
+                    },
+                    FileMeta {
+                        name: "ü.bin".into(),
+                        size: u64::MAX,
+                        mime: "application/octet-stream".into(),
+                        path: Some("dir/sub/ü.bin".into()),
+                    },
+                ],
+            },
+            ControlFrame::Accept { transfer: 1 },
+            ControlFrame::Decline { transfer: 2 },
+            ControlFrame::Cancel {
+                transfer: 3,
+                reason: "cancelled by the user".into(),
+            },
+            ControlFrame::Fail {
+                transfer: u32::MAX,
+                reason: "digest mismatch".into(),
+            },
+            ControlFrame::FileEnd {
+                transfer: 4,
+                index: 1,
+                sha256: "ab".repeat(32),
+            },
+            ControlFrame::Complete { transfer: 5 },
+            ControlFrame::Block {
+                transfer: 6,
+                index: 2,
+                block: 7,
+                sha256: "cd".repeat(32),
+            },
+            ControlFrame::Resume {
+                transfer: 6,
+                files: vec![ResumeFile {
+                    index: 2,
+                    blocks: vec![[0, 3], [5, 9]],
+                }],
+            },
+            ControlFrame::Refetch {
+                transfer: 6,
+                index: 2,
+                block: 4,
+            },
+            ControlFrame::Hello {
+                device: Device {
+                    kind: DeviceKind::Phone,
+                    browser: "Firefox".into(),
+                    os: "Android".into(),
+                },
+            },
+        ];
+        for frame in &frames {
+            match frame {
+                ControlFrame::Chat { .. }
+                | ControlFrame::Offer { .. }
+                | ControlFrame::Accept { .. }
+                | ControlFrame::Decline { .. }
+                | ControlFrame::Cancel { .. }
+                | ControlFrame::Fail { .. }
+                | ControlFrame::FileEnd { .. }
+                | ControlFrame::Complete { .. }
+                | ControlFrame::Block { .. }
+                | ControlFrame::Resume { .. }
+                | ControlFrame::Refetch { .. }
+                | ControlFrame::Hello { .. } => {}
+            }
+        }
+        frames
+    }
+
+    /// Every variant, as [`control_frames`].
+    fn server_messages() -> Vec<ServerMessage> {
+        let peer = PeerInfo {
+            id: PeerId::new("0123456789abcdef").unwrap(),
+            name: "Quiet Otter".into(),
+        };
+        let signal = |signal: &Signal| serde_json::from_value(json!(signal)).unwrap();
+        let messages = vec![
+            ServerMessage::Welcome {
+                version: 3,
+                peer_id: peer.id.clone(),
+                room: RoomId::new("room-1").unwrap(),
+                network: true,
+                peers: vec![peer.clone()],
+                ice_servers: vec![IceServer {
+                    urls: vec!["stun:127.0.0.1:3478".into()],
+                    username: Some("u".into()),
+                    credential: None,
+                }],
+                limits: Limits {
+                    max_message_bytes: 65_536,
+                    max_messages_per_second: 50,
+                    max_peers_per_room: 16,
+                    idle_timeout_secs: 60,
+                },
+            },
+            ServerMessage::PeerJoined { peer: peer.clone() },
+            ServerMessage::PeerLeft {
+                peer_id: peer.id.clone(),
+            },
+            ServerMessage::PeerRenamed { peer: peer.clone() },
+            ServerMessage::Signal {
+                from: peer.id.clone(),
+                signal: signal(&Signal::Offer { sdp: "v=0".into() }),
+            },
+            ServerMessage::Pong,
+            ServerMessage::Error {
+                code: ErrorCode::RateLimited,
+                message: "slow down".into(),
+            },
+        ];
+        for message in &messages {
+            match message {
+                ServerMessage::Welcome { .. }
+                | ServerMessage::PeerJoined { .. }
+                | ServerMessage::PeerLeft { .. }
+                | ServerMessage::PeerRenamed { .. }
+                | ServerMessage::Signal { .. }
+                | ServerMessage::Pong
+                | ServerMessage::Error { .. } => {}
+            }
+        }
+        messages
+    }
+
+    #[test]
+    fn reads_every_control_frame_as_serde_writes_it() {
+        for frame in control_frames() {
+            let text = serde_json::to_string(&frame).unwrap();
+            assert_eq!(control_frame(&text).unwrap(), frame, "{text}");
+        }
+    }
+
+    #[test]
+    fn reads_every_server_message_as_serde_writes_it() {
+        for message in server_messages() {
+            let text = serde_json::to_string(&message).unwrap();
+            assert_eq!(server_message(&text).unwrap(), message, "{text}");
+        }
+    }
+
+    #[test]
+    fn agrees_with_serde_on_loose_and_broken_messages() {
+        let frames = [
+            // Version 2's float timestamp, truncated; extra fields are ignored.
+            r#"{"type":"chat","text":"hi","sent_at_ms":1795983180621.7,"extra":1}"#,
+            r#"{"type":"chat","text":"hi","sent_at_ms":-1}"#,
+            r#"{"type":"chat","text":"hi"}"#,
+            r#"{"type":"accept","transfer":"1"}"#,
+            r#"{"type":"accept","transfer":4294967296}"#,
+            r#"{"type":"teleport","transfer":1}"#,
+            r#"{"transfer":1}"#,
+            r#"{"type":7}"#,
+            "not json",
+        ];
+        for text in frames {
+            let serde = serde_json::from_str::<ControlFrame>(text).ok();
+            assert_eq!(control_frame(text).ok(), serde, "{text}");
+        }
+        let messages = [
+            // `network` may be missing (servers before network rooms).
+            r#"{"type":"welcome","version":3,"peer_id":"0123456789abcdef","room":"r",
+                "peers":[],"ice_servers":[],"limits":{"max_message_bytes":1,
+                "max_messages_per_second":1,"max_peers_per_room":2,"idle_timeout_secs":3}}"#,
+            r#"{"type":"peer_left","peer_id":"not an id"}"#,
+            r#"{"type":"error","code":"no_such_code","message":""}"#,
+            r#"{"type":"signal","from":"0123456789abcdef","signal":"offer"}"#,
+            r#"{"type":"pong","extra":true}"#,
+            r#"{"type":"welcome"}"#,
+        ];
+        for text in messages {
+            let serde = serde_json::from_str::<ServerMessage>(text).ok();
+            assert_eq!(server_message(text).ok(), serde, "{text}");
+        }
+    }
+
+    #[test]
+    fn says_what_is_wrong() {
+        assert!(matches!(
+            control_frame(r#"{"type":"teleport"}"#),
+            Err(DecodeError::UnknownType(kind)) if kind == "teleport"
+        ));
+        assert!(matches!(
+            control_frame(r#"{"type":"accept"}"#),
+            Err(DecodeError::Field {
+                field: "transfer",
+                ..
+            })
+        ));
+        // Serde's derive also reads a variant's fields as an array (`["accept", 1]`); the
+        // protocol sends objects only.
+        assert!(matches!(
+            control_frame(r#"["accept",1]"#),
+            Err(DecodeError::NotAnObject(_))
+        ));
+        assert!(matches!(
+            server_message("[]"),
+            Err(DecodeError::NotAnObject(_))
+        ));
+        assert!(matches!(
+            server_message(r#"{"peer":1}"#),
+            Err(DecodeError::NoType)
+        ));
+    }
+}
