@@ -17,6 +17,7 @@ use meshdrop_protocol::frame::{
 };
 
 use crate::digest::{BlockDigest, BlockHashing};
+use crate::partial::{BadPartial, Partial};
 use crate::receiving::Receiving;
 use crate::sending::Sending;
 use crate::transfer::{Ending, Transfer};
@@ -45,6 +46,9 @@ pub struct Transfers {
     grace: Duration,
     /// Once the peer left the room: when its transfers fail unless it is back.
     gives_up_at_ms: Option<u64>,
+    /// Partial incoming transfers handed to [`Self::restore`], by the driver's key,
+    /// waiting for an offer of their files.
+    restored: Vec<(String, Partial)>,
 }
 
 /// One transfer and the half of the protocol this end plays in it. Ids of this end's
@@ -111,6 +115,7 @@ impl Transfers {
             link_up: true,
             grace: DEFAULT_GRACE,
             gives_up_at_ms: None,
+            restored: Vec::new(),
         }
     }
 
@@ -150,6 +155,29 @@ impl Transfers {
         // Wrapping takes 2^31 offers to one peer; ids stay of this end's parity.
         self.next_id = id.wrapping_add(2);
         Ok(id)
+    }
+
+    /// Keeps `partial`, an incoming transfer this end accepted and partly received
+    /// before it lost its engine (saved from [`Self::partial`]), to continue it when the
+    /// peer offers the same files: see [`crate::partial`]. `key` is the driver's name
+    /// for it, given back in [`Output::Resumed`]. Restoring under a key already kept
+    /// replaces that one.
+    pub fn restore(&mut self, key: impl Into<String>, partial: Partial) -> Result<(), BadPartial> {
+        partial.digests()?;
+        let key = key.into();
+        self.restored.retain(|(kept, _)| *kept != key);
+        self.restored.push((key, partial));
+        Ok(())
+    }
+
+    /// What to save of incoming transfer `id` to go on after a restart ([`Self::restore`]);
+    /// `None` unless it is incoming, accepted and not ended. Cheap enough to call once per
+    /// verified block, but a driver saving it to disk might do so once a second.
+    pub fn partial(&self, id: TransferId) -> Option<Partial> {
+        match self.entries.get(&id) {
+            Some(Entry::Receiving(receiving)) => receiving.partial(),
+            _ => None,
+        }
     }
 
     /// The user takes the files the peer offered.
@@ -402,6 +430,13 @@ impl Transfers {
             Err(TransferError::WrongParity(id))
         } else if self.entries.contains_key(&id) {
             Err(TransferError::DuplicateTransfer(id))
+        } else if let Some(at) = self.restored.iter().position(|(_, p)| p.files == files) {
+            let (key, partial) = self.restored.remove(at);
+            self.outputs
+                .push_back(Output::Resumed { transfer: id, key });
+            // `restore` checked the partial.
+            Receiving::restored(id, &partial, self.hashing, &mut self.outputs)
+                .map_err(|error| TransferError::BadPartial(error.0))
         } else {
             Receiving::offered(id, files, self.hashing, &mut self.outputs)
         };
