@@ -382,8 +382,9 @@ impl Transfers {
     }
 
     /// The bytes of the outstanding read of transfer `id`. Returns the chunk to send on
-    /// the data channel, or `None` if the transfer ended while the read was in flight or
-    /// the read failed it. Encode it with [`DataChunk::encode_into`].
+    /// the data channel, or `None` if the transfer ended while the read was in flight,
+    /// the read failed it, or the bytes were only to hash (a block the receiver kept
+    /// from before this end restarted; see [`crate::partial`]). Encode it with [`DataChunk::encode_into`].
     pub fn on_read<'a>(
         &mut self,
         id: TransferId,
