@@ -8,14 +8,17 @@
 //! mesh tells it when a link's channels open ([`PeerTransfers::on_link_up`]) or close
 //! ([`PeerTransfers::on_link_down`]), so transfers pause and resume instead of failing,
 //! and when the peer left the room ([`PeerTransfers::on_peer_left`]), which starts the
-//! grace period after which they fail.
+//! grace period after which they fail. Incoming transfers outlive a reload of the page
+//! too: what they verified is kept in the tab ([`partials`]) and handed to the engine
+//! of the same peer after the reload, which goes on when the peer offers them again.
 
 mod opfs;
+mod partials;
 mod read_ahead;
 mod webcrypto;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::rc::{Rc, Weak};
 
 use js_sys::{ArrayBuffer, Uint8Array};
@@ -73,6 +76,9 @@ pub struct TransferView {
     pub seconds_left: Option<f64>,
     /// Received files that passed their SHA-256 check, ready to save.
     pub saved: Vec<SavedFile>,
+    /// Payload bytes this page handed to data channels for an outgoing transfer, over
+    /// all links: the files' size, plus what went again, minus what the receiver had.
+    pub bytes_sent: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -137,8 +143,17 @@ struct Driver {
     read_ahead: HashMap<TransferId, ReadAhead>,
     /// Files being received, by (transfer, index).
     incoming: HashMap<(TransferId, u32), IncomingFile>,
+    /// The files of transfers kept from before a reload and restored into the engine,
+    /// opened, by their key, until the peer offers them again.
+    restored: HashMap<String, Vec<(u32, IncomingFile)>>,
+    /// When the incoming transfers were last kept ([`partials`]), and whether that is
+    /// still under way.
+    kept_at_ms: f64,
+    keeping: bool,
     saved: HashMap<TransferId, Vec<SavedFile>>,
     meters: HashMap<TransferId, Meter>,
+    /// See [`TransferView::bytes_sent`].
+    bytes_sent: HashMap<TransferId, u64>,
     /// Reused for encoding chunks.
     chunk: Vec<u8>,
 }
@@ -156,7 +171,7 @@ impl PeerTransfers {
         if webcrypto.is_some() {
             engine.set_block_hashing(BlockHashing::Driver);
         }
-        Self {
+        let transfers = Self {
             inner: Rc::new(RefCell::new(Driver {
                 me,
                 peer,
@@ -170,11 +185,17 @@ impl PeerTransfers {
                 sources: HashMap::new(),
                 read_ahead: HashMap::new(),
                 incoming: HashMap::new(),
+                restored: HashMap::new(),
+                kept_at_ms: 0.0,
+                keeping: false,
                 saved: HashMap::new(),
                 meters: HashMap::new(),
+                bytes_sent: HashMap::new(),
                 chunk: Vec::new(),
             })),
-        }
+        };
+        restore_kept(&transfers.inner);
+        transfers
     }
 
     /// Offer `files` to the peer.
@@ -256,6 +277,7 @@ impl PeerTransfers {
         }
         carry_out(&self.inner);
         show_progress(&self.inner);
+        keep_incoming(&self.inner);
     }
 
     /// The data channel drained: send more.
@@ -413,16 +435,128 @@ fn carry_out(inner: &Rc<RefCell<Driver>>) {
                     wasm_bindgen_futures::spawn_local(file.discard());
                 }
             }
+            Output::Resumed { transfer, key } => {
+                let mut driver = inner.borrow_mut();
+                for (index, file) in driver.restored.remove(&key).unwrap_or_default() {
+                    driver.incoming.insert((transfer, index), file);
+                }
+                // Kept from now on under the transfer's new key.
+                partials::forget(&key);
+            }
             Output::State { transfer, state } => {
                 if state.is_final() {
                     let mut driver = inner.borrow_mut();
                     driver.sources.remove(&transfer);
                     driver.read_ahead.remove(&transfer);
+                    partials::forget(&partials::key(&driver.peer, transfer));
                 }
                 show(inner, transfer);
             }
         }
     }
+}
+
+/// Opens the files of the transfers from this peer that the tab kept before it was
+/// reloaded, and hands them to the engine, which goes on with each when the peer offers
+/// its files again. One whose files cannot be opened is dropped.
+fn restore_kept(inner: &Rc<RefCell<Driver>>) {
+    let kept = partials::of_peer(&inner.borrow().peer);
+    if kept.is_empty() {
+        return;
+    }
+    let weak = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        for (key, saved) in kept {
+            let mut files = Vec::new();
+            let mut opened = true;
+            let named = saved.stored_names.iter().zip(&saved.partial.files);
+            for (index, (name, meta)) in (0..).zip(named) {
+                let Some(name) = name else { continue };
+                match IncomingFile::create(name.clone(), meta.size).await {
+                    Ok(file) => files.push((index, file)),
+                    Err(_) => {
+                        opened = false;
+                        break;
+                    }
+                }
+            }
+            let Some(inner) = weak.upgrade() else { return };
+            let restored = opened
+                && inner
+                    .borrow_mut()
+                    .engine
+                    .restore(key.as_str(), saved.partial)
+                    .is_ok();
+            if restored {
+                inner.borrow_mut().restored.insert(key, files);
+            } else {
+                partials::forget(&key);
+                for (_, file) in files {
+                    file.discard().await;
+                }
+            }
+        }
+    });
+}
+
+/// Keeps what each running incoming transfer verified ([`partials`]), at most every
+/// [`partials::SAVE_EVERY_MS`]: a snapshot, written once the writer has every block it
+/// calls verified in the files.
+fn keep_incoming(inner: &Rc<RefCell<Driver>>) {
+    let now = now_ms();
+    let (snapshots, settling) = {
+        let mut driver = inner.borrow_mut();
+        if driver.keeping || now - driver.kept_at_ms < partials::SAVE_EVERY_MS {
+            return;
+        }
+        driver.kept_at_ms = now;
+        let ids: BTreeSet<TransferId> = driver.incoming.keys().map(|(id, _)| *id).collect();
+        let mut snapshots = Vec::new();
+        let mut settling = Vec::new();
+        for id in ids {
+            let Some(partial) = driver.engine.partial(id) else {
+                continue;
+            };
+            let files =
+                (0..partial.files.len() as u32).map(|index| driver.incoming.get(&(id, index)));
+            let mut stored_names = Vec::new();
+            for file in files {
+                stored_names.push(file.map(|file| file.stored_name().to_owned()));
+                settling.extend(file.map(IncomingFile::settled));
+            }
+            snapshots.push((
+                id,
+                partials::Saved {
+                    partial,
+                    stored_names,
+                },
+            ));
+        }
+        if snapshots.is_empty() {
+            return;
+        }
+        driver.keeping = true;
+        (snapshots, settling)
+    };
+    let weak = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        let mut written = true;
+        for settled in settling {
+            written &= settled.await.is_ok();
+        }
+        let Some(inner) = weak.upgrade() else { return };
+        let mut driver = inner.borrow_mut();
+        driver.keeping = false;
+        if !written {
+            return;
+        }
+        for (id, saved) in snapshots {
+            // One that ended meanwhile is no longer kept.
+            if driver.engine.partial(id).is_some() {
+                partials::save(&partials::key(&driver.peer, id), &saved);
+            }
+        }
+    });
 }
 
 /// Send the control frames held back since the link opened.
@@ -619,9 +753,11 @@ fn send_read(inner: &Rc<RefCell<Driver>>, transfer: TransferId, bytes: &[u8]) {
             engine,
             channels,
             chunk,
+            bytes_sent,
             ..
         } = &mut *driver;
         if let Ok(Some(data)) = engine.on_read(transfer, bytes) {
+            *bytes_sent.entry(transfer).or_default() += data.payload.len() as u64;
             data.encode_into(chunk);
             // A chunk the channel refuses (it is closing) is lost with the link, and
             // sent again on the next one.
@@ -658,6 +794,7 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
             engine,
             saved,
             meters,
+            bytes_sent,
             ..
         } = &mut *driver;
         let Some(record) = engine.get(transfer) else {
@@ -693,6 +830,7 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
             mib_per_second,
             seconds_left,
             saved: saved.get(&transfer).cloned().unwrap_or_default(),
+            bytes_sent: bytes_sent.get(&transfer).copied().unwrap_or(0),
         };
         view
     };

@@ -147,7 +147,8 @@ fn transfer_row(
             key={format!("{}-{}", view.key.peer, view.key.id)}
             data-transfer-id={view.key.id.to_string()} data-peer-id={view.key.peer.to_string()}
             data-direction={if incoming { "incoming" } else { "outgoing" }}
-            data-state={state_name(&view.state)}>
+            data-state={state_name(&view.state)}
+            data-bytes-sent={(!incoming).then(|| view.bytes_sent.to_string())}>
             <div class="transfer-head">
                 <span class="transfer-arrow" aria-hidden="true">{ if incoming { "↓" } else { "↑" } }</span>
                 <span class="transfer-title">{ headline }</span>

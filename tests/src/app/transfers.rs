@@ -64,6 +64,8 @@ pub struct TransferEntry {
     /// `offered` | `declined` | `transferring` | `verifying` | `paused` | `done` | `cancelled` |
     /// `failed`.
     pub state: String,
+    /// Payload bytes the sending page sent for it, over all links; 0 for incoming ones.
+    pub bytes_sent: u64,
     pub title: String,
     pub files: Vec<OfferedFile>,
     /// The state in words, like "Waiting for answer" or "Done"; empty when `error` says it.
