@@ -180,6 +180,40 @@ impl Transfers {
         }
     }
 
+    /// Takes back transfer `id` of `files`, which this end offered before it lost its
+    /// engine (the sending page reloaded) and which is not done: it is
+    /// [`crate::TransferState::Paused`] and offered again on each new link, and the
+    /// receiver's answer (a `resume`, or an `accept` if it lost the transfer too) waits
+    /// until the driver has the files again and says so with [`Self::files_found`].
+    /// Ids offered from now on come after `id`.
+    pub fn restore_sending(
+        &mut self,
+        id: TransferId,
+        files: Vec<FileMeta>,
+    ) -> Result<(), TransferError> {
+        if !self.parity.owns(id) {
+            return Err(TransferError::WrongParity(id));
+        }
+        if self.entries.contains_key(&id) {
+            return Err(TransferError::DuplicateTransfer(id));
+        }
+        let sending = Sending::restored(id, files, self.hashing, &mut self.outputs)?;
+        self.entries.insert(id, Entry::Sending(sending));
+        if id >= self.next_id {
+            self.next_id = id.wrapping_add(2);
+        }
+        Ok(())
+    }
+
+    /// The driver can read the files of transfer `id` (restored with
+    /// [`Self::restore_sending`]) again: what the receiver asked for meanwhile is sent.
+    pub fn files_found(&mut self, id: TransferId) -> Result<(), TransferError> {
+        match live_sending(&mut self.entries, id)? {
+            Some(sending) => sending.files_found(&mut self.outputs),
+            None => Ok(()),
+        }
+    }
+
     /// The user takes the files the peer offered.
     pub fn accept(&mut self, id: TransferId) -> Result<(), TransferError> {
         let receiving = receiving(&mut self.entries, id)?;

@@ -37,6 +37,18 @@ pub(crate) struct Sending {
     pending_read: Option<PendingRead>,
     /// Files whose `file_end` is owed on this link.
     file_ends_due: BTreeSet<u32>,
+    /// Restored without its files (the sending page reloaded), until the driver has
+    /// them again: the receiver's answer waits meanwhile.
+    awaiting_files: bool,
+    /// The receiver's latest answer while the files are awaited.
+    held_answer: Option<Answer>,
+}
+
+/// An answer of the receiver that starts sending.
+#[derive(Debug)]
+enum Answer {
+    Accept,
+    Resume(Vec<ResumeFile>),
 }
 
 /// The read handed out by `next_read` and not yet answered by `on_read`.
@@ -75,9 +87,43 @@ impl Sending {
             to_hash: Plan::default(),
             pending_read: None,
             file_ends_due: BTreeSet::new(),
+            awaiting_files: false,
+            held_answer: None,
         };
         sending.send_offer(outputs);
         Ok(sending)
+    }
+
+    /// A transfer this end offered before it lost its engine, without the files yet:
+    /// paused, and offered again on each new link, until [`Self::files_found`].
+    pub fn restored(
+        id: TransferId,
+        files: Vec<FileMeta>,
+        hashing: BlockHashing,
+        outputs: &mut VecDeque<Output>,
+    ) -> Result<Self, TransferError> {
+        let mut unseen = VecDeque::new();
+        let mut sending = Self::offer(id, files, hashing, &mut unseen)?;
+        sending.awaiting_files = true;
+        let paused = TransferState::Paused {
+            gives_up_at_ms: None,
+        };
+        sending.transfer.enter(paused, outputs);
+        Ok(sending)
+    }
+
+    /// The driver has the files of a restored transfer again: the receiver's answer
+    /// held meanwhile is followed now (or the next one, on the next link).
+    pub fn files_found(&mut self, outputs: &mut VecDeque<Output>) -> Result<(), TransferError> {
+        if !self.awaiting_files {
+            return Err(self.transfer.unexpected("files found again"));
+        }
+        self.awaiting_files = false;
+        match self.held_answer.take() {
+            Some(Answer::Accept) => self.on_accept(outputs),
+            Some(Answer::Resume(files)) => self.on_resume(files, outputs),
+            None => Ok(()),
+        }
     }
 
     fn send_offer(&self, outputs: &mut VecDeque<Output>) {
@@ -96,6 +142,10 @@ impl Sending {
             TransferState::Offered | TransferState::Paused { .. }
         ) {
             return Err(self.transfer.unexpected("an Accept"));
+        }
+        if self.awaiting_files {
+            self.held_answer = Some(Answer::Accept);
+            return Ok(());
         }
         self.on_link_down();
         self.plan = Plan::whole(self.transfer.files());
@@ -270,6 +320,10 @@ impl Sending {
             if let Some(word) = self.transfer.last_word.clone() {
                 outputs.push_back(Output::Control(word));
             }
+            return Ok(());
+        }
+        if self.awaiting_files {
+            self.held_answer = Some(Answer::Resume(files));
             return Ok(());
         }
         let plan = match self.plan_of(&files) {

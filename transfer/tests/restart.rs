@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use meshdrop_protocol::frame::{ControlFrame, TransferId};
 use meshdrop_transfer::{IdParity, Partial, TransferState, DIGEST_BLOCK_LEN};
-use support::{exchange, noise, Peer, Race};
+use support::{exchange, metas, noise, Peer, Race};
 
 const CHUNK_LEN: usize = 64 * 1024;
 
@@ -201,4 +201,48 @@ fn an_offer_of_other_files_is_asked_about_and_a_damaged_partial_is_refused() {
         bob.restored.contains_key("saved"),
         "still waiting for its files"
     );
+}
+
+#[test]
+fn a_reloaded_sender_waits_for_the_files_then_sends_only_what_the_receiver_lacks() {
+    for driver_hashes in [false, true] {
+        let files = files(6);
+        let total: u64 = files.iter().map(|(_, bytes)| bytes.len() as u64).sum();
+        let mut alice = peer(IdParity::Even, driver_hashes);
+        let mut bob = peer(IdParity::Odd, driver_hashes);
+        let id = alice.offer(&files);
+        let (partial, _) = half_sent(&mut alice, &mut bob, id, 2);
+        let held = verified_bytes(&partial);
+        // Alice's page reloads: her new engine knows the transfer, not its files.
+        let mut alice = peer(IdParity::Even, driver_hashes);
+        alice.engine.restore_sending(id, metas(&files)).unwrap();
+        alice.carry_out();
+        bob.link_down();
+        bob.link_up();
+        alice.link_up();
+        exchange(&mut alice, &mut bob, Race::ControlFirst);
+        let paused = TransferState::Paused {
+            gives_up_at_ms: None,
+        };
+        assert_eq!(alice.state(id), paused, "waiting for the files");
+        assert_eq!(alice.bytes_sent, 0);
+        assert_eq!(bob.state(id), TransferState::Transferring);
+
+        // The person picks the files again.
+        alice
+            .sources
+            .insert(id, files.iter().map(|(_, b)| b.clone()).collect());
+        alice.engine.files_found(id).unwrap();
+        alice.carry_out();
+        exchange(&mut alice, &mut bob, Race::DataFirst);
+        assert_eq!(alice.state(id), TransferState::Done);
+        assert_eq!(bob.state(id), TransferState::Done);
+        assert_eq!(bob.kept[&(id, 1)], files[1].1);
+        assert!(
+            alice.bytes_sent <= total - held,
+            "{} of {total}",
+            alice.bytes_sent
+        );
+        assert_eq!(alice.offer(&files), id + 2, "new ids come after");
+    }
 }

@@ -132,16 +132,7 @@ impl Peer {
     }
 
     pub fn offer(&mut self, files: &[(&str, Vec<u8>)]) -> TransferId {
-        let metas = files
-            .iter()
-            .map(|(name, bytes)| FileMeta {
-                name: (*name).into(),
-                size: bytes.len() as u64,
-                mime: "application/octet-stream".into(),
-                path: None,
-            })
-            .collect();
-        let id = self.engine.offer(metas).unwrap();
+        let id = self.engine.offer(metas(files)).unwrap();
         let contents = files.iter().map(|(_, bytes)| bytes.clone()).collect();
         self.sources.insert(id, contents);
         self.carry_out();
@@ -327,6 +318,19 @@ pub fn exchange(a: &mut Peer, b: &mut Peer, race: Race) {
             break;
         }
     }
+}
+
+/// What an offer of `files` says of them.
+pub fn metas(files: &[(&str, Vec<u8>)]) -> Vec<FileMeta> {
+    files
+        .iter()
+        .map(|(name, bytes)| FileMeta {
+            name: (*name).into(),
+            size: bytes.len() as u64,
+            mime: "application/octet-stream".into(),
+            path: None,
+        })
+        .collect()
 }
 
 /// Random-looking bytes, the same for the same seed, without a `rand` dependency.
