@@ -303,6 +303,66 @@ fn a_receiving_page_reloaded_at_half_resumes_without_the_verified_blocks() -> Re
     })
 }
 
+/// A sending page reloaded at about half has lost its `File`: it shows the transfer
+/// paused until the person picks the file again, then sends only what the receiver
+/// lacks.
+#[test]
+fn a_sending_page_reloaded_at_half_resumes_once_the_file_is_picked_again() -> Result<()> {
+    const SIZE: u64 = 128 * MIB;
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = named_mesh(&server, "repick", &["alice", "bob"]).await?;
+        let (alice, bob) = (&peers[0], &peers[1]);
+        let dir = scratch_dir()?;
+        let file = TestFile::random(dir.path(), "picked-again.bin", SIZE)?;
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).map_err(meshdrop_e2e::Error::io("make a folder"))?;
+        let other = TestFile::random(&elsewhere, "picked-again.bin", SIZE)?;
+        let id = offer(alice, bob, &[&file]).await?;
+        bob.0
+            .click_transfer_button(&alice.1, &id, TransferButton::Accept)
+            .await?;
+        let half = alice
+            .0
+            .wait_for_transfer_where(&bob.1, &id, "half sent", |entry| {
+                entry.bytes_sent >= SIZE / 2 || entry.state == "done"
+            })
+            .await?;
+        assert_ne!(half.state, "done", "the transfer ended before the reload");
+
+        alice.0.reload().await?;
+        let waiting = alice
+            .0
+            .wait_for_transfer_where(&bob.1, &id, "asking for the file", |entry| {
+                entry.state == "paused" && entry.status.contains("pick the file again")
+            })
+            .await?;
+        assert_eq!(waiting.bytes_sent, 0, "{waiting:#?}");
+        // Another file of the same name and size is not taken.
+        alice.0.pick_again(&bob.1, &id, &[&other]).await?;
+        alice
+            .0
+            .wait_for_transfer_where(&bob.1, &id, "refusing another file", |entry| {
+                entry.status.contains("not the same files")
+            })
+            .await?;
+        alice.0.pick_again(&bob.1, &id, &[&file]).await?;
+        let done = alice.0.wait_for_transfer(&bob.1, &id, "done").await?;
+        println!(
+            "reloaded at {} MiB sent; {} MiB sent after the file was picked again",
+            half.bytes_sent / MIB,
+            done.bytes_sent / MIB
+        );
+        assert!(
+            done.bytes_sent <= SIZE * 3 / 4,
+            "{} bytes sent",
+            done.bytes_sent
+        );
+        assert_delivered(alice, bob, &id, &[&file]).await
+    })
+}
+
 /// A page loaded over plain http from another host is not a secure context, so it has
 /// no WebCrypto and its engine hashes the files' blocks in wasm. What it sends must
 /// verify at a page that hashes with WebCrypto.

@@ -79,6 +79,11 @@ pub struct TransferView {
     /// Payload bytes this page handed to data channels for an outgoing transfer, over
     /// all links: the files' size, plus what went again, minus what the receiver had.
     pub bytes_sent: u64,
+    /// An outgoing transfer from before the page was reloaded, paused until the person
+    /// picks its files again.
+    pub needs_files: bool,
+    /// The files last picked for it were not the same (name, size, first block).
+    pub picked_wrong: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -108,11 +113,14 @@ impl From<web_sys::File> for OutgoingFile {
 }
 
 /// A user's decision about a transfer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TransferAction {
     Accept,
     Decline,
     Cancel,
+    /// The files of an outgoing transfer from before the page was reloaded, picked
+    /// again ([`TransferView::needs_files`]).
+    PickedAgain(Vec<web_sys::File>),
 }
 
 /// The transfers with one peer, over all the links to it. Cloning shares the same
@@ -154,6 +162,10 @@ struct Driver {
     meters: HashMap<TransferId, Meter>,
     /// See [`TransferView::bytes_sent`].
     bytes_sent: HashMap<TransferId, u64>,
+    /// Outgoing transfers kept from before a reload, waiting for their files: each
+    /// file's first block digest, to know them again ([`partials::Send`]).
+    awaiting: HashMap<TransferId, Vec<String>>,
+    picked_wrong: BTreeSet<TransferId>,
     /// Reused for encoding chunks.
     chunk: Vec<u8>,
 }
@@ -191,10 +203,13 @@ impl PeerTransfers {
                 saved: HashMap::new(),
                 meters: HashMap::new(),
                 bytes_sent: HashMap::new(),
+                awaiting: HashMap::new(),
+                picked_wrong: BTreeSet::new(),
                 chunk: Vec::new(),
             })),
         };
         restore_kept(&transfers.inner);
+        restore_sends(&transfers.inner);
         transfers
     }
 
@@ -209,10 +224,11 @@ impl PeerTransfers {
                 path: outgoing.path.clone(),
             })
             .collect();
-        let files = files.into_iter().map(|outgoing| outgoing.file).collect();
+        let files: Vec<web_sys::File> = files.into_iter().map(|outgoing| outgoing.file).collect();
         let offered = self.inner.borrow_mut().engine.offer(metas);
         if let Ok(id) = offered {
-            self.inner.borrow_mut().sources.insert(id, files);
+            self.inner.borrow_mut().sources.insert(id, files.clone());
+            keep_send(&self.inner, id, files);
         }
         carry_out(&self.inner);
     }
@@ -228,6 +244,7 @@ impl PeerTransfers {
                 let _ = self.inner.borrow_mut().engine.cancel(id, CANCELLED_BY_USER);
                 carry_out(&self.inner);
             }
+            TransferAction::PickedAgain(files) => picked_again(&self.inner, id, files),
         }
     }
 
@@ -448,7 +465,9 @@ fn carry_out(inner: &Rc<RefCell<Driver>>) {
                     let mut driver = inner.borrow_mut();
                     driver.sources.remove(&transfer);
                     driver.read_ahead.remove(&transfer);
+                    driver.awaiting.remove(&transfer);
                     partials::forget(&partials::key(&driver.peer, transfer));
+                    partials::forget_send(&driver.peer, transfer);
                 }
                 show(inner, transfer);
             }
@@ -497,6 +516,130 @@ fn restore_kept(inner: &Rc<RefCell<Driver>>) {
             }
         }
     });
+}
+
+/// Keeps outgoing transfer `id` of `files` in the tab, to go on after a reload once
+/// the person picks the files again. Needs WebCrypto for the first blocks' digests;
+/// without it (not a secure context) nothing is kept.
+fn keep_send(inner: &Rc<RefCell<Driver>>, id: TransferId, files: Vec<web_sys::File>) {
+    let Some(webcrypto) = inner.borrow().webcrypto.clone() else {
+        return;
+    };
+    let weak = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        let mut first_blocks = Vec::new();
+        for file in &files {
+            match first_block_digest(&webcrypto, file).await {
+                Ok(digest) => first_blocks.push(digest),
+                Err(_) => return,
+            }
+        }
+        let Some(inner) = weak.upgrade() else { return };
+        let driver = inner.borrow();
+        // One that ended meanwhile is not kept.
+        let Some(transfer) = driver.engine.get(id) else {
+            return;
+        };
+        if transfer.state().is_final() {
+            return;
+        }
+        let send = partials::Send {
+            files: transfer.files().to_vec(),
+            first_blocks,
+        };
+        partials::save_send(&driver.peer, id, &send);
+    });
+}
+
+/// Takes back the outgoing transfers to this peer that the tab kept before it was
+/// reloaded: paused, offered again, each waiting for its files. They show from the
+/// first link on (its `carry_out`): the mesh makes this driver while it holds its own
+/// state, which showing them now would need.
+fn restore_sends(inner: &Rc<RefCell<Driver>>) {
+    let peer = inner.borrow().peer.clone();
+    for (id, send) in partials::sends_to(&peer) {
+        let mut driver = inner.borrow_mut();
+        match driver.engine.restore_sending(id, send.files) {
+            Ok(()) => {
+                driver.awaiting.insert(id, send.first_blocks);
+            }
+            Err(_) => partials::forget_send(&peer, id),
+        }
+    }
+}
+
+/// The person picked `files` for outgoing transfer `id`, which waits for its files
+/// since the page was reloaded: each of its files must be among them, with the same
+/// name, size and first block; then the transfer goes on.
+fn picked_again(inner: &Rc<RefCell<Driver>>, id: TransferId, files: Vec<web_sys::File>) {
+    let (wanted, webcrypto) = {
+        let driver = inner.borrow();
+        let (Some(first_blocks), Some(transfer), Some(webcrypto)) = (
+            driver.awaiting.get(&id),
+            driver.engine.get(id),
+            driver.webcrypto.clone(),
+        ) else {
+            return;
+        };
+        let wanted: Vec<(FileMeta, String)> = transfer
+            .files()
+            .iter()
+            .cloned()
+            .zip(first_blocks.iter().cloned())
+            .collect();
+        (wanted, webcrypto)
+    };
+    let weak = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        let mut found = Vec::new();
+        for (meta, first_block) in &wanted {
+            let mut matching = None;
+            for file in &files {
+                let alike = file.name() == meta.name && file.size() as u64 == meta.size;
+                if alike
+                    && first_block_digest(&webcrypto, file).await.ok().as_ref() == Some(first_block)
+                {
+                    matching = Some(file.clone());
+                    break;
+                }
+            }
+            match matching {
+                Some(file) => found.push(file),
+                None => break,
+            }
+        }
+        let Some(inner) = weak.upgrade() else { return };
+        if found.len() < wanted.len() {
+            inner.borrow_mut().picked_wrong.insert(id);
+            show(&inner, id);
+            return;
+        }
+        {
+            let mut driver = inner.borrow_mut();
+            driver.awaiting.remove(&id);
+            driver.picked_wrong.remove(&id);
+            driver.sources.insert(id, found);
+            let _ = driver.engine.files_found(id);
+        }
+        carry_out(&inner);
+        show(&inner, id);
+        pump(&inner);
+    });
+}
+
+/// The SHA-256 of the first block of `file`, in lowercase hex.
+async fn first_block_digest(
+    webcrypto: &WebCrypto,
+    file: &web_sys::File,
+) -> Result<String, JsValue> {
+    let end = file.size().min(meshdrop_transfer::DIGEST_BLOCK_LEN as f64);
+    let blob = file.slice_with_f64_and_f64(0.0, end)?;
+    let buffer = JsFuture::from(blob.array_buffer()).await?;
+    let digest = webcrypto
+        .hash_buffer(0, buffer.unchecked_ref())?
+        .digest()
+        .await?;
+    Ok(digest.iter().map(|byte| format!("{byte:02x}")).collect())
 }
 
 /// Keeps what each running incoming transfer verified ([`partials`]), at most every
@@ -795,6 +938,8 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
             saved,
             meters,
             bytes_sent,
+            awaiting,
+            picked_wrong,
             ..
         } = &mut *driver;
         let Some(record) = engine.get(transfer) else {
@@ -831,6 +976,8 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
             seconds_left,
             saved: saved.get(&transfer).cloned().unwrap_or_default(),
             bytes_sent: bytes_sent.get(&transfer).copied().unwrap_or(0),
+            needs_files: awaiting.contains_key(&transfer),
+            picked_wrong: picked_wrong.contains(&transfer),
         };
         view
     };

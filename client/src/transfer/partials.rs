@@ -1,4 +1,4 @@
-//! Incoming transfers a reloaded page goes on with.
+//! Transfers a reloaded page goes on with.
 //!
 //! The bytes of an incoming transfer are in the private file system already
 //! ([`super::opfs`]); what the page must keep besides is which blocks of them are
@@ -10,8 +10,13 @@
 //! every [`SAVE_EVERY_MS`] while blocks arrive, each time only once the writer worker
 //! has written every block the snapshot calls verified, and removes it when the
 //! transfer ends.
+//!
+//! Outgoing transfers are kept too ([`Send`]): their files and the digest of each
+//! one's first block. A reloaded page cannot read the files any more (a `File` lives as
+//! long as its page), so it shows the transfer paused, asking for the files again, and
+//! takes a picked file only if its name, size and first block match.
 
-use meshdrop_protocol::frame::TransferId;
+use meshdrop_protocol::frame::{FileMeta, TransferId};
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::Partial;
 use serde::{Deserialize, Serialize};
@@ -83,4 +88,57 @@ pub fn forget(key: &str) {
     if let Some(storage) = session_storage() {
         let _ = storage.remove_item(key);
     }
+}
+
+const SENDING_PREFIX: &str = "meshdrop.sending.";
+
+/// What is kept of one outgoing transfer: a reloaded page has lost the `File`s, so it
+/// asks the person to pick them again, and takes a file only if it is the same one.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Send {
+    pub files: Vec<FileMeta>,
+    /// Per file: the SHA-256 of its first block (1 MiB, or the whole file if shorter),
+    /// in lowercase hex.
+    pub first_blocks: Vec<String>,
+}
+
+fn send_key(peer: &PeerId, id: TransferId) -> String {
+    format!("{SENDING_PREFIX}{peer}.{id}")
+}
+
+pub fn save_send(peer: &PeerId, id: TransferId, send: &Send) {
+    if let (Some(storage), Ok(text)) = (session_storage(), serde_json::to_string(send)) {
+        let _ = storage.set_item(&send_key(peer, id), &text);
+    }
+}
+
+pub fn forget_send(peer: &PeerId, id: TransferId) {
+    if let Some(storage) = session_storage() {
+        let _ = storage.remove_item(&send_key(peer, id));
+    }
+}
+
+/// The sends to `peer` this tab kept, by transfer id.
+pub fn sends_to(peer: &PeerId) -> Vec<(TransferId, Send)> {
+    let Some(storage) = session_storage() else {
+        return Vec::new();
+    };
+    let prefix = format!("{SENDING_PREFIX}{peer}.");
+    let keys: Vec<String> = (0..storage.length().unwrap_or(0))
+        .filter_map(|at| storage.key(at).ok().flatten())
+        .filter(|key| key.starts_with(&prefix))
+        .collect();
+    keys.into_iter()
+        .filter_map(|key| {
+            let id = key[prefix.len()..].parse().ok()?;
+            let text = storage.get_item(&key).ok().flatten()?;
+            match serde_json::from_str::<Send>(&text) {
+                Ok(send) if send.first_blocks.len() == send.files.len() => Some((id, send)),
+                _ => {
+                    let _ = storage.remove_item(&key);
+                    None
+                }
+            }
+        })
+        .collect()
 }

@@ -174,6 +174,23 @@ impl App {
         Ok(())
     }
 
+    /// Picks `files` again for outgoing transfer `id` to `peer`, paused since this page
+    /// was reloaded until the person does.
+    pub async fn pick_again(&self, peer: &str, id: &str, files: &[&TestFile]) -> Result<()> {
+        let row = format!(r#"li.transfer[data-peer-id="{peer}"][data-transfer-id="{id}"]"#);
+        let paths: Vec<String> = files
+            .iter()
+            .map(|file| file.path().display().to_string())
+            .collect();
+        self.browser
+            .client()
+            .find(Locator::Css(&format!("{row} input.pick-again")))
+            .await?
+            .send_keys(&paths.join("\n"))
+            .await?;
+        Ok(())
+    }
+
     /// Waits for an offer from `peer` of exactly `files` (by name), and returns it.
     pub async fn wait_for_offer(&self, peer: &str, files: &[&TestFile]) -> Result<TransferEntry> {
         let names: Vec<&str> = files.iter().map(|file| file.name()).collect();
