@@ -49,7 +49,10 @@
 //! one, and answers it with a `resume` of the lacking blocks instead of asking the user
 //! again ([`Output::Resumed`]). A sender that has no digest for blocks the receiver
 //! holds reads and hashes them without sending, so each file's `file_end` still
-//! covers every block. See [`partial`].
+//! covers every block. See [`partial`]. A sender that lost its engine (a reloaded page,
+//! which lost its `File`s too) takes an unfinished transfer back under its id with
+//! [`Transfers::restore_sending`]: paused and offered again, it holds the receiver's
+//! answer until the driver has the files again ([`Transfers::files_found`]).
 //!
 //! # Driving it
 //!
