@@ -19,6 +19,7 @@ const ANIMALS: &[&str] = &[
     "Narwhal", "Otter", "Owl", "Panda", "Puffin", "Quokka", "Raven", "Seal", "Tapir", "Walrus",
 ];
 const NAME_KEY: &str = "meshdrop.name";
+const SESSION_KEY: &str = "meshdrop.session_key";
 const ROOM_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 
 /// `count` random bytes from the browser's CSPRNG.
@@ -86,12 +87,33 @@ pub fn remember_name(name: &str) {
     }
 }
 
-/// A fresh 128-bit secret for this page's lifetime (see `ClientMessage::Join`).
+/// This tab's 128-bit secret (see `ClientMessage::Join`), from which the server
+/// derives its peer id. Kept in `sessionStorage`, which belongs to the tab and outlives
+/// its reloads: a reloaded page is the same peer, so its peers' transfers with it go on
+/// (see `transfer::partials`). A new tab, or a copy of one, gets a new key... except a
+/// duplicated tab, which copies `sessionStorage`; the server then lets the newer
+/// connection take the id over, as for any reconnection.
 pub fn session_key() -> String {
-    random_bytes(16)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    let storage = session_storage();
+    let kept = storage
+        .as_ref()
+        .and_then(|storage| storage.get_item(SESSION_KEY).ok().flatten())
+        .filter(|key| key.len() == 32 && key.bytes().all(|b| b.is_ascii_hexdigit()));
+    kept.unwrap_or_else(|| {
+        let key: String = random_bytes(16)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        if let Some(storage) = storage {
+            let _ = storage.set_item(SESSION_KEY, &key);
+        }
+        key
+    })
+}
+
+/// The tab's own storage, kept across its reloads.
+pub fn session_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.session_storage().ok()?
 }
 
 /// `ws://` or `wss://` URL of the signaling endpoint on the server that served the page.

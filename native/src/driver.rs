@@ -10,13 +10,15 @@
 //! the offset of each write (blocks after a resume, or fetched again, land anywhere),
 //! and only moved to their sanitised path ([`crate::destination`]) once the engine has
 //! verified their digest, so a half-received or corrupt file never appears under a real
-//! name.
+//! name. Beside them, a manifest says which of their blocks are verified
+//! ([`crate::partials`]), so a receiver killed and started again goes on from there when
+//! the same files are offered again.
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use meshdrop_protocol::frame::{ControlFrame, TransferId, CHUNK_HEADER_LEN};
@@ -25,7 +27,6 @@ use meshdrop_transfer::{
     IdParity, Output, ReadRequest, SafePath, Transfer, TransferState, Transfers, Write,
     DIGEST_BLOCK_LEN,
 };
-use rand::RngCore;
 use tokio::fs::File;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufWriter};
 
@@ -33,6 +34,7 @@ use crate::destination::free_destination;
 use crate::error::{Error, Result};
 use crate::link::PeerLink;
 use crate::outgoing::OutgoingFile;
+use crate::partials::{self, Manifest};
 
 /// Something the application should show.
 #[derive(Debug)]
@@ -44,6 +46,9 @@ pub enum DriverEvent {
     },
     /// A received file was verified and saved here.
     Saved { path: PathBuf },
+    /// Incoming `transfer` continues one saved by an earlier run; the bytes it has
+    /// already are in its progress.
+    Resumed { transfer: TransferId },
 }
 
 /// A sender that damages what it sends, for testing receivers (`send --corrupt`): the
@@ -99,8 +104,16 @@ pub struct PeerTransfers {
     outgoing: HashMap<TransferId, Vec<PathBuf>>,
     source: Option<Source>,
     incoming: HashMap<(TransferId, u32), PartFile>,
+    /// The manifest of each incoming transfer that has one.
+    manifests: HashMap<TransferId, PathBuf>,
+    /// When the manifests were last written.
+    saved_at: Instant,
     /// Transfers in either direction that have not reached a final state.
     unfinished: BTreeSet<TransferId>,
+    /// Payload bytes handed to the data channel per outgoing transfer, over all links:
+    /// more than the files' size when blocks went again, less when the receiver had
+    /// some already.
+    bytes_sent: HashMap<TransferId, u64>,
     /// Whether the data channel's send buffer is below its high-water mark.
     data_has_room: bool,
     read_buffer: Vec<u8>,
@@ -109,7 +122,8 @@ pub struct PeerTransfers {
 
 impl PeerTransfers {
     /// Transfers with `peer`, with no link yet (see [`Self::on_link_up`]); `grace` is
-    /// how long the peer has to come back once it left the room.
+    /// how long the peer has to come back once it left the room. Partial transfers
+    /// saved in `download_dir` are continued if the peer offers their files.
     pub fn new(
         self_id: &PeerId,
         peer: &PeerId,
@@ -118,6 +132,13 @@ impl PeerTransfers {
     ) -> Self {
         let mut engine = Transfers::new(IdParity::for_connection(self_id, peer));
         engine.set_grace(grace);
+        if let Some(dir) = &download_dir {
+            for (name, manifest) in partials::load_all(dir) {
+                if let Err(error) = engine.restore(name.as_str(), manifest.partial) {
+                    tracing::warn!(%error, name, "partial transfer not restored");
+                }
+            }
+        }
         Self {
             link: None,
             engine,
@@ -125,6 +146,9 @@ impl PeerTransfers {
             outgoing: HashMap::new(),
             source: None,
             incoming: HashMap::new(),
+            manifests: HashMap::new(),
+            saved_at: Instant::now(),
+            bytes_sent: HashMap::new(),
             unfinished: BTreeSet::new(),
             data_has_room: false,
             read_buffer: Vec::new(),
@@ -134,6 +158,11 @@ impl PeerTransfers {
 
     pub fn get(&self, transfer: TransferId) -> Option<&Transfer> {
         self.engine.get(transfer)
+    }
+
+    /// Payload bytes sent so far for outgoing `transfer`.
+    pub fn bytes_sent(&self, transfer: TransferId) -> u64 {
+        self.bytes_sent.get(&transfer).copied().unwrap_or(0)
     }
 
     /// Offer `files` to the peer.
@@ -237,7 +266,11 @@ impl PeerTransfers {
                 return self.cancel(transfer, &reason).await;
             }
         }
-        self.carry_out().await
+        let events = self.carry_out().await;
+        if self.saved_at.elapsed() >= partials::SAVE_EVERY {
+            self.save_manifests().await;
+        }
+        events
     }
 
     /// The data channel drained: send more.
@@ -299,13 +332,89 @@ impl PeerTransfers {
                     let _ = tokio::fs::remove_file(&part.temp_path).await;
                 }
             }
+            Output::Resumed { transfer, key } => {
+                match self.take_up(transfer, &key).await {
+                    Ok(()) => events.push(DriverEvent::Resumed { transfer }),
+                    Err(reason) => {
+                        // Queues a fail; the loop in `carry_out` carries it out.
+                        let _ = self.engine.fail(transfer, reason);
+                    }
+                }
+            }
             Output::State { transfer, state } => {
                 if state.is_final() {
+                    if let Some(path) = self.manifests.remove(&transfer) {
+                        let _ = tokio::fs::remove_file(path).await;
+                    }
                     self.release(transfer);
                 } else {
                     self.unfinished.insert(transfer);
                 }
                 events.push(DriverEvent::State { transfer, state });
+            }
+        }
+    }
+
+    /// Incoming `transfer` continues the one saved in manifest `key`: claims the
+    /// manifest and opens its `.part` files, which hold the blocks already verified.
+    async fn take_up(&mut self, transfer: TransferId, key: &str) -> Result<(), String> {
+        let dir = self.download_dir()?.to_owned();
+        let (path, manifest) = partials::claim(&dir, key)
+            .await
+            .map_err(|error| format!("cannot continue the partial transfer {key}: {error}"))?;
+        self.manifests.insert(transfer, path);
+        for (index, name) in (0..).zip(manifest.parts) {
+            let Some(name) = name else { continue };
+            let temp_path = dir.join(name);
+            let file = tokio::fs::OpenOptions::new()
+                .write(true)
+                .open(&temp_path)
+                .await
+                .map_err(|error| format!("cannot open {}: {error}", temp_path.display()))?;
+            let part = PartFile {
+                temp_path,
+                file: BufWriter::with_capacity(FILE_BUFFER, file),
+                // Unknown: the first write seeks.
+                position: u64::MAX,
+            };
+            self.incoming.insert((transfer, index), part);
+        }
+        Ok(())
+    }
+
+    /// Rewrites the manifest of every incoming transfer that runs, after flushing its
+    /// `.part` files, so that what it calls verified is on disk.
+    async fn save_manifests(&mut self) {
+        self.saved_at = Instant::now();
+        let Ok(dir) = self.download_dir().map(Path::to_owned) else {
+            return;
+        };
+        for &transfer in &self.unfinished {
+            let Some(partial) = self.engine.partial(transfer) else {
+                continue;
+            };
+            let mut parts = Vec::with_capacity(partial.files.len());
+            for index in 0..partial.files.len() as u32 {
+                let part = self.incoming.get_mut(&(transfer, index));
+                let name = match part {
+                    Some(part) => {
+                        if let Err(error) = part.file.flush().await {
+                            tracing::warn!(%error, "cannot flush a part file");
+                            return;
+                        }
+                        let name = part.temp_path.file_name().and_then(|name| name.to_str());
+                        name.map(str::to_owned)
+                    }
+                    None => None,
+                };
+                parts.push(name);
+            }
+            let path = self
+                .manifests
+                .entry(transfer)
+                .or_insert_with(|| partials::new_manifest_path(&dir));
+            if let Err(error) = partials::save(path, &Manifest { partial, parts }).await {
+                tracing::warn!(%error, "cannot save the state of a partial transfer");
             }
         }
     }
@@ -338,6 +447,7 @@ impl PeerTransfers {
         };
         match chunk {
             Ok(Some(chunk)) => {
+                *self.bytes_sent.entry(request.transfer).or_default() += chunk.payload.len() as u64;
                 let mut message = Vec::new();
                 chunk.encode_into(&mut message);
                 if let Some(corruption) = &mut self.corruption {
@@ -475,18 +585,21 @@ impl PeerTransfers {
 }
 
 impl Drop for PeerTransfers {
-    /// Temporary files of transfers that never finished are litter.
+    /// Temporary files of transfers that never finished are litter, once this end
+    /// gave up on them. (A killed process leaves them, with their manifests, for the
+    /// next run to continue.)
     fn drop(&mut self) {
         for part in self.incoming.values() {
             let _ = std::fs::remove_file(&part.temp_path);
+        }
+        for manifest in self.manifests.values() {
+            let _ = std::fs::remove_file(manifest);
         }
     }
 }
 
 async fn create_part_file(dir: &Path) -> Result<PartFile, String> {
-    let mut random = [0u8; 8];
-    rand::rng().fill_bytes(&mut random);
-    let temp_path = dir.join(format!(".meshdrop-{}.part", hex::encode(random)));
+    let temp_path = dir.join(partials::new_part_name());
     let file = tokio::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

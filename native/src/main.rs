@@ -16,6 +16,7 @@ mod input;
 mod link;
 mod mesh;
 mod outgoing;
+mod partials;
 mod progress;
 mod room;
 mod signaling;

@@ -429,6 +429,19 @@ impl Room {
         for event in events {
             match event {
                 DriverEvent::Saved { path } => self.ui.status(format!("saved {}", path.display())),
+                DriverEvent::Resumed { transfer } => {
+                    let resumed = self.peers.get(peer).and_then(|p| p.transfers.get(transfer));
+                    if let Some(t) = resumed {
+                        let progress = t.progress();
+                        self.ui.status(format!(
+                            "resuming {} from {}: {} of {} bytes already here",
+                            describe(t),
+                            self.name(peer),
+                            progress.bytes_done,
+                            progress.bytes_total
+                        ));
+                    }
+                }
                 DriverEvent::State { transfer, state } => {
                     self.show_state(peer, transfer, &state);
                     room_events.push(RoomEvent::Transfer {
@@ -483,7 +496,15 @@ impl Room {
                     .status(format!("{files} {towards}: paused, reconnecting…{until}"));
             }
             TransferState::Declined => self.ui.status(format!("{files} {towards}: declined")),
-            TransferState::Done => self.ui.status(format!("{files} {towards}: done")),
+            TransferState::Done => {
+                let sent = match t.direction() {
+                    Direction::Outgoing => {
+                        format!(" ({} bytes sent)", known.transfers.bytes_sent(transfer))
+                    }
+                    Direction::Incoming => String::new(),
+                };
+                self.ui.status(format!("{files} {towards}: done{sent}"));
+            }
             TransferState::Cancelled { by_me, reason } => {
                 let who = if *by_me { "you" } else { name };
                 self.ui

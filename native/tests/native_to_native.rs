@@ -364,3 +364,78 @@ fn start_receiver(server: &str, name: &str, room: &str, dir: &Path) -> Meshdrop 
         ],
     )
 }
+
+#[test]
+fn a_receiver_killed_mid_transfer_resumes_its_part_when_the_file_is_offered_again() {
+    let work = tempfile::tempdir().unwrap();
+    let file = TestFile::random(work.path(), "big.bin", 192 * MIB).unwrap();
+    let digest = file.sha256().unwrap();
+    let dir = work.path().join("inbox");
+    std::fs::create_dir_all(&dir).unwrap();
+    let inbox = &dir;
+    in_private_network(|server| async move {
+        let send = || {
+            let args = ["send", file.path().to_str().unwrap(), "--room", "r"];
+            Meshdrop::start(&server, "ann", &args)
+        };
+        let mut bob = start_receiver(&server, "bob", "r", inbox);
+        bob.expect_status("joined room r").await;
+        let mut ann = send();
+        bob.expect_status("receiving big.bin").await;
+        let verified = verified_blocks_at_least(inbox, 48);
+        let verified = tokio::time::timeout(common::STEP_TIMEOUT, verified)
+            .await
+            .expect("48 blocks verified and saved, in time");
+        // No goodbye: the process is gone, its `.part` and manifest stay.
+        bob.kill().await;
+        ann.kill().await;
+        assert!(verified < 192, "the transfer ended before the kill");
+
+        let mut bob = start_receiver(&server, "bob", "r", inbox);
+        bob.expect_status("joined room r").await;
+        let mut ann = send();
+        let resuming = bob.expect_status("resuming big.bin").await;
+        let held: u64 = number_before(&resuming, " of ");
+        assert!(held >= 48 * MIB, "{resuming:?}");
+        let done = ann.expect_status("to bob: done").await;
+        let sent: u64 = number_before(&done, " bytes sent");
+        assert_eq!(sent, 192 * MIB - held, "only the blocks lacking: {done:?}");
+        eprintln!("killed at {verified} blocks verified and saved; {resuming}; {done}");
+        assert_eq!(ann.exit_code().await, 0, "sender");
+        assert_eq!(bob.exit_code().await, 0, "receiver");
+    });
+    // The manifest and the part went with the transfer.
+    assert_eq!(listing(&dir), ["big.bin"]);
+    assert_eq!(sha256_of(&dir.join("big.bin")), digest);
+}
+
+/// Waits until a manifest in `dir` says at least `blocks` blocks are verified; returns
+/// how many it says.
+async fn verified_blocks_at_least(dir: &Path, blocks: usize) -> usize {
+    loop {
+        let manifests = std::fs::read_dir(dir).unwrap().flatten().filter(|entry| {
+            let name = entry.file_name().into_string().unwrap_or_default();
+            name.ends_with(".resume.json")
+        });
+        for entry in manifests {
+            let Ok(text) = std::fs::read(entry.path()) else {
+                continue;
+            };
+            let manifest: serde_json::Value = serde_json::from_slice(&text).unwrap();
+            let held = &manifest["partial"]["held"][0]["blocks"];
+            let verified = held.as_array().unwrap().iter().filter(|b| !b.is_null());
+            let verified = verified.count();
+            if verified >= blocks {
+                return verified;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// The number that ends right before `marker` in `line`.
+fn number_before(line: &str, marker: &str) -> u64 {
+    let head = &line[..line.find(marker).unwrap_or_else(|| panic!("{line:?}"))];
+    let digits = head.rsplit(|c: char| !c.is_ascii_digit()).next().unwrap();
+    digits.parse().unwrap_or_else(|_| panic!("{line:?}"))
+}

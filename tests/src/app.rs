@@ -23,7 +23,9 @@
 //!   connected peer; in the same tiles `input.send-folder` (a `webkitdirectory` input,
 //!   out of sight too), which sends a folder.
 //! * `li.transfer[data-transfer-id][data-peer-id][data-direction][data-state]`
-//!   (see [`TransferEntry`]), in `#offers` while an incoming one waits for an answer,
+//!   (see [`TransferEntry`]), outgoing ones with `[data-bytes-sent]` (payload bytes the
+//!   page sent for it, over all links) and, when the page was reloaded since it was
+//!   offered, `input.pick-again` (a file input) until its files are picked again, in `#offers` while an incoming one waits for an answer,
 //!   else in `#transfers`, with `.transfer-title`, `.transfer-files li` (`.file-name`,
 //!   `.file-size`, `.file-type`, and `.file-folder` " in album/2024" for a file in a
 //!   folder), `.transfer-status` (the state in words), `.transfer-progress` (only while
@@ -98,6 +100,7 @@ return {
     peer: li.dataset.peerId ?? "",
     direction: li.dataset.direction ?? "",
     state: li.dataset.state ?? "",
+    bytes_sent: Number(li.dataset.bytesSent ?? 0),
     title: text(li, ".transfer-title"),
     files: [...li.querySelectorAll(".transfer-files li")].map((file) => ({
       name: text(file, ".file-name"),

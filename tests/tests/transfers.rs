@@ -216,7 +216,7 @@ fn cancel_mid_way_then_send_again(canceller: Canceller) -> Result<()> {
     })
 }
 
-/// A receiver whose page goes away mid-transfer (reloaded: a new page, a new peer) only
+/// A receiver whose page goes away mid-transfer (a new tab instead: a new peer) only
 /// pauses the sender's transfer, which shows when it gives up, and can still be
 /// cancelled; it does not fail at once.
 #[test]
@@ -234,7 +234,7 @@ fn a_receiver_that_leaves_mid_transfer_pauses_the_sender_until_a_deadline() -> R
             .await?;
         alice.0.wait_for_progress(&bob.1, &id).await?;
 
-        bob.0.reload().await?;
+        bob.0.reload_as_new_tab().await?;
         let paused = alice
             .0
             .wait_for_transfer_where(&bob.1, &id, "paused with a deadline", |entry| {
@@ -255,6 +255,111 @@ fn a_receiver_that_leaves_mid_transfer_pauses_the_sender_until_a_deadline() -> R
         let cancelled = alice.0.wait_for_transfer(&bob.1, &id, "cancelled").await?;
         assert_eq!(cancelled.error, "You cancelled.");
         Ok(())
+    })
+}
+
+/// A receiving page reloaded at about half of a file is the same peer (its session key
+/// is kept in the tab), still holds what it verified, and goes on when the sender
+/// offers the transfer again: done, digest equal, and the verified blocks are not sent
+/// again, only what arrived since the page last kept its state or was in flight.
+#[test]
+fn a_receiving_page_reloaded_at_half_resumes_without_the_verified_blocks() -> Result<()> {
+    const SIZE: u64 = 128 * MIB;
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = named_mesh(&server, "reload", &["alice", "bob"]).await?;
+        let (alice, bob) = (&peers[0], &peers[1]);
+        let dir = scratch_dir()?;
+        let file = TestFile::random(dir.path(), "reloaded.bin", SIZE)?;
+        let id = offer(alice, bob, &[&file]).await?;
+        bob.0
+            .click_transfer_button(&alice.1, &id, TransferButton::Accept)
+            .await?;
+        let half = alice
+            .0
+            .wait_for_transfer_where(&bob.1, &id, "half sent", |entry| {
+                entry.bytes_sent >= SIZE / 2 || entry.state == "done"
+            })
+            .await?;
+        assert_ne!(half.state, "done", "the transfer ended before the reload");
+
+        bob.0.reload().await?;
+        bob.0.wait_for_transfer(&alice.1, &id, "done").await?;
+        let done = alice.0.wait_for_transfer(&bob.1, &id, "done").await?;
+        let again = done.bytes_sent - SIZE;
+        println!(
+            "reloaded at {} MiB sent; {} bytes ({:.1} MiB) sent twice",
+            half.bytes_sent / MIB,
+            again,
+            again as f64 / MIB as f64
+        );
+        // From zero would be at least half the file again.
+        assert!(again < SIZE / 4, "{again} bytes sent twice");
+        let rows = bob.0.snapshot().await?.transfers;
+        let rows: Vec<_> = rows.iter().filter(|row| row.id == id).collect();
+        assert_eq!(rows.len(), 1, "one row, never offered again: {rows:#?}");
+        assert_delivered(alice, bob, &id, &[&file]).await
+    })
+}
+
+/// A sending page reloaded at about half has lost its `File`: it shows the transfer
+/// paused until the person picks the file again, then sends only what the receiver
+/// lacks.
+#[test]
+fn a_sending_page_reloaded_at_half_resumes_once_the_file_is_picked_again() -> Result<()> {
+    const SIZE: u64 = 128 * MIB;
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = named_mesh(&server, "repick", &["alice", "bob"]).await?;
+        let (alice, bob) = (&peers[0], &peers[1]);
+        let dir = scratch_dir()?;
+        let file = TestFile::random(dir.path(), "picked-again.bin", SIZE)?;
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).map_err(meshdrop_e2e::Error::io("make a folder"))?;
+        let other = TestFile::random(&elsewhere, "picked-again.bin", SIZE)?;
+        let id = offer(alice, bob, &[&file]).await?;
+        bob.0
+            .click_transfer_button(&alice.1, &id, TransferButton::Accept)
+            .await?;
+        let half = alice
+            .0
+            .wait_for_transfer_where(&bob.1, &id, "half sent", |entry| {
+                entry.bytes_sent >= SIZE / 2 || entry.state == "done"
+            })
+            .await?;
+        assert_ne!(half.state, "done", "the transfer ended before the reload");
+
+        alice.0.reload().await?;
+        let waiting = alice
+            .0
+            .wait_for_transfer_where(&bob.1, &id, "asking for the file", |entry| {
+                entry.state == "paused" && entry.status.contains("pick the file again")
+            })
+            .await?;
+        assert_eq!(waiting.bytes_sent, 0, "{waiting:#?}");
+        // Another file of the same name and size is not taken.
+        alice.0.pick_again(&bob.1, &id, &[&other]).await?;
+        alice
+            .0
+            .wait_for_transfer_where(&bob.1, &id, "refusing another file", |entry| {
+                entry.status.contains("not the same files")
+            })
+            .await?;
+        alice.0.pick_again(&bob.1, &id, &[&file]).await?;
+        let done = alice.0.wait_for_transfer(&bob.1, &id, "done").await?;
+        println!(
+            "reloaded at {} MiB sent; {} MiB sent after the file was picked again",
+            half.bytes_sent / MIB,
+            done.bytes_sent / MIB
+        );
+        assert!(
+            done.bytes_sent <= SIZE * 3 / 4,
+            "{} bytes sent",
+            done.bytes_sent
+        );
+        assert_delivered(alice, bob, &id, &[&file]).await
     })
 }
 

@@ -17,6 +17,7 @@ use meshdrop_protocol::frame::{
 };
 
 use crate::digest::{BlockDigest, BlockHashing};
+use crate::partial::{BadPartial, Partial};
 use crate::receiving::Receiving;
 use crate::sending::Sending;
 use crate::transfer::{Ending, Transfer};
@@ -45,6 +46,9 @@ pub struct Transfers {
     grace: Duration,
     /// Once the peer left the room: when its transfers fail unless it is back.
     gives_up_at_ms: Option<u64>,
+    /// Partial incoming transfers handed to [`Self::restore`], by the driver's key,
+    /// waiting for an offer of their files.
+    restored: Vec<(String, Partial)>,
 }
 
 /// One transfer and the half of the protocol this end plays in it. Ids of this end's
@@ -111,6 +115,7 @@ impl Transfers {
             link_up: true,
             grace: DEFAULT_GRACE,
             gives_up_at_ms: None,
+            restored: Vec::new(),
         }
     }
 
@@ -157,6 +162,63 @@ impl Transfers {
         // Wrapping takes 2^31 offers to one peer; ids stay of this end's parity.
         self.next_id = id.wrapping_add(2);
         Ok(id)
+    }
+
+    /// Keeps `partial`, an incoming transfer this end accepted and partly received
+    /// before it lost its engine (saved from [`Self::partial`]), to continue it when the
+    /// peer offers the same files: see [`crate::partial`]. `key` is the driver's name
+    /// for it, given back in [`Output::Resumed`]. Restoring under a key already kept
+    /// replaces that one.
+    pub fn restore(&mut self, key: impl Into<String>, partial: Partial) -> Result<(), BadPartial> {
+        partial.digests()?;
+        let key = key.into();
+        self.restored.retain(|(kept, _)| *kept != key);
+        self.restored.push((key, partial));
+        Ok(())
+    }
+
+    /// What to save of incoming transfer `id` to go on after a restart ([`Self::restore`]);
+    /// `None` unless it is incoming, accepted and not ended. Cheap enough to call once per
+    /// verified block, but a driver saving it to disk might do so once a second.
+    pub fn partial(&self, id: TransferId) -> Option<Partial> {
+        match self.entries.get(&id) {
+            Some(Entry::Receiving(receiving)) => receiving.partial(),
+            _ => None,
+        }
+    }
+
+    /// Takes back transfer `id` of `files`, which this end offered before it lost its
+    /// engine (the sending page reloaded) and which is not done: it is
+    /// [`crate::TransferState::Paused`] and offered again on each new link, and the
+    /// receiver's answer (a `resume`, or an `accept` if it lost the transfer too) waits
+    /// until the driver has the files again and says so with [`Self::files_found`].
+    /// Ids offered from now on come after `id`.
+    pub fn restore_sending(
+        &mut self,
+        id: TransferId,
+        files: Vec<FileMeta>,
+    ) -> Result<(), TransferError> {
+        if !self.parity.owns(id) {
+            return Err(TransferError::WrongParity(id));
+        }
+        if self.entries.contains_key(&id) {
+            return Err(TransferError::DuplicateTransfer(id));
+        }
+        let sending = Sending::restored(id, files, self.hashing, &mut self.outputs)?;
+        self.entries.insert(id, Entry::Sending(sending));
+        if id >= self.next_id {
+            self.next_id = id.wrapping_add(2);
+        }
+        Ok(())
+    }
+
+    /// The driver can read the files of transfer `id` (restored with
+    /// [`Self::restore_sending`]) again: what the receiver asked for meanwhile is sent.
+    pub fn files_found(&mut self, id: TransferId) -> Result<(), TransferError> {
+        match live_sending(&mut self.entries, id)? {
+            Some(sending) => sending.files_found(&mut self.outputs),
+            None => Ok(()),
+        }
     }
 
     /// The user takes the files the peer offered.
@@ -361,8 +423,9 @@ impl Transfers {
     }
 
     /// The bytes of the outstanding read of transfer `id`. Returns the chunk to send on
-    /// the data channel, or `None` if the transfer ended while the read was in flight or
-    /// the read failed it. Encode it with [`DataChunk::encode_into`].
+    /// the data channel, or `None` if the transfer ended while the read was in flight,
+    /// the read failed it, or the bytes were only to hash (a block the receiver kept
+    /// from before this end restarted; see [`crate::partial`]). Encode it with [`DataChunk::encode_into`].
     pub fn on_read<'a>(
         &mut self,
         id: TransferId,
@@ -409,6 +472,13 @@ impl Transfers {
             Err(TransferError::WrongParity(id))
         } else if self.entries.contains_key(&id) {
             Err(TransferError::DuplicateTransfer(id))
+        } else if let Some(at) = self.restored.iter().position(|(_, p)| p.files == files) {
+            let (key, partial) = self.restored.remove(at);
+            self.outputs
+                .push_back(Output::Resumed { transfer: id, key });
+            // `restore` checked the partial.
+            Receiving::restored(id, &partial, self.hashing, &mut self.outputs)
+                .map_err(|error| TransferError::BadPartial(error.0))
         } else {
             Receiving::offered(id, files, self.hashing, &mut self.outputs)
         };

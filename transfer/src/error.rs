@@ -43,6 +43,8 @@ pub enum TransferError {
     EngineHashes,
     #[error("chat and hello frames are not about file transfers")]
     NotATransferFrame,
+    #[error("the saved partial transfer is damaged: {0}")]
+    BadPartial(String),
     #[error(transparent)]
     ShortChunk(#[from] ShortChunk),
 }

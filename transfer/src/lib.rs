@@ -40,6 +40,20 @@
 //! only when the peer is gone for good: it left the room and was not back within the
 //! grace period ([`DEFAULT_GRACE`]), or the driver says so.
 //!
+//! # Engines come and go too
+//!
+//! A receiver that loses its engine (a reloaded page, a killed process) keeps the
+//! bytes it wrote; saved with them, a [`Partial`] (from [`Transfers::partial`]) says
+//! which blocks are verified. Handed to a new engine with [`Transfers::restore`], it
+//! waits for an offer of the same files, from the same sender's engine or from a new
+//! one, and answers it with a `resume` of the lacking blocks instead of asking the user
+//! again ([`Output::Resumed`]). A sender that has no digest for blocks the receiver
+//! holds reads and hashes them without sending, so each file's `file_end` still
+//! covers every block. See [`partial`]. A sender that lost its engine (a reloaded page,
+//! which lost its `File`s too) takes an unfinished transfer back under its id with
+//! [`Transfers::restore_sending`]: paused and offered again, it holds the receiver's
+//! answer until the driver has the files again ([`Transfers::files_found`]).
+//!
 //! # Driving it
 //!
 //! Keep one [`Transfers`] per peer, made with
@@ -54,7 +68,7 @@
 //! `Accept`, when its buffered amount drops, after each sent chunk), loop:
 //! [`Transfers::next_read`] gives a [`ReadRequest`], at any offset of any file; read
 //! those bytes; pass them to [`Transfers::on_read`]; send the returned chunk on the
-//! data channel.
+//! data channel (there is none for a block read only to hash it).
 //!
 //! Receiving: an [`Output::State`] with [`TransferState::Offered`] for an id whose
 //! [`Transfer::direction`] is [`Direction::Incoming`] asks the user; answer with
@@ -105,6 +119,7 @@ mod engine;
 mod error;
 mod output;
 mod parity;
+pub mod partial;
 mod plan;
 mod rate;
 mod receiving;
@@ -118,6 +133,7 @@ pub use engine::{Transfers, DEFAULT_CHUNK_LEN, DEFAULT_GRACE};
 pub use error::TransferError;
 pub use output::{Output, ReadRequest, Write};
 pub use parity::IdParity;
+pub use partial::{BadPartial, Partial, PartialFile};
 pub use rate::RateMeter;
 pub use safe_path::{safe_paths, SafePath};
 pub use state::{Direction, Progress, TransferState};

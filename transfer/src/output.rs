@@ -22,8 +22,16 @@ pub enum Output {
     /// File `index` of incoming `transfer` will never be complete: delete what was
     /// written of it. Files already verified are not discarded.
     FileDiscarded { transfer: TransferId, index: u32 },
+    /// The peer offered incoming `transfer`, and it continues the partial transfer
+    /// restored under `key` ([`crate::Transfers::restore`]): write to the files of that
+    /// partial, which keep the bytes already held, and ask the user nothing. Comes
+    /// before the transfer's first [`Output::State`], which is not
+    /// [`TransferState::Offered`] but [`TransferState::Transferring`] (or
+    /// [`TransferState::Done`], if only the `complete` was missing).
+    Resumed { transfer: TransferId, key: String },
     /// `transfer` entered `state`. The first one for each transfer is
-    /// [`TransferState::Offered`]; [`crate::Transfers::get`] tells its files and direction.
+    /// [`TransferState::Offered`] (unless [`Output::Resumed`] came first);
+    /// [`crate::Transfers::get`] tells its files and direction.
     State {
         transfer: TransferId,
         state: TransferState,

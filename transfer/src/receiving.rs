@@ -18,6 +18,7 @@ use crate::digest::{
     block_count, block_len, blocks_completed, file_digest, parse_block_digest, BlockDigest,
     BlockHasher, BlockHashing, DIGEST_BLOCK_LEN,
 };
+use crate::partial::{BadPartial, Partial, PartialFile};
 use crate::plan::{PastEnd, Plan};
 use crate::transfer::{Ending, Transfer};
 use crate::{Direction, Output, TransferError, TransferState, Write};
@@ -100,6 +101,74 @@ impl Receiving {
             held_bytes: 0,
             partial_bytes: 0,
             verified_files: 0,
+        })
+    }
+
+    /// The peer offers `files` again, and they are those of `partial`, which this end
+    /// accepted and partly received before it lost its engine: it asks at once for the
+    /// blocks it lacks, with a `resume` that stands for the accept. Nothing is asked of
+    /// the user, so no [`TransferState::Offered`] is shown.
+    pub fn restored(
+        id: TransferId,
+        partial: &Partial,
+        hashing: BlockHashing,
+        outputs: &mut VecDeque<Output>,
+    ) -> Result<Self, BadPartial> {
+        let digests = partial.digests()?;
+        let mut unseen = VecDeque::new();
+        let mut receiving = Self::offered(id, partial.files.clone(), hashing, &mut unseen)
+            .map_err(|error| BadPartial(error.to_string()))?;
+        for ((file, held), digests) in receiving.files.iter_mut().zip(&partial.held).zip(digests) {
+            for (block, (entry, digest)) in (0..).zip(file.blocks.iter_mut().zip(digests)) {
+                if let Some(digest) = digest {
+                    entry.announced = Some(digest);
+                    entry.held = Held::Verified;
+                    receiving.held_bytes += block_len(file.size, block);
+                    file.written = true;
+                }
+            }
+            if held.verified {
+                file.verified = true;
+                receiving.verified_files += 1;
+            }
+        }
+        if receiving.verified_files == receiving.files.len() {
+            // Lost before the complete went out: say it now.
+            let transfer = receiving.transfer.id();
+            receiving
+                .transfer
+                .say_last(ControlFrame::Complete { transfer }, outputs);
+            receiving.transfer.enter(TransferState::Done, outputs);
+        } else {
+            receiving.ask_lacking(outputs);
+        }
+        Ok(receiving)
+    }
+
+    /// What to save to go on after a restart, while the transfer runs; `None` once it
+    /// ended or before it was accepted.
+    pub fn partial(&self) -> Option<Partial> {
+        if !self.transfer.state().is_running() {
+            return None;
+        }
+        let held = self
+            .files
+            .iter()
+            .map(|file| PartialFile {
+                verified: file.verified,
+                blocks: file
+                    .blocks
+                    .iter()
+                    .map(|block| match (block.held, block.announced) {
+                        (Held::Verified, Some(digest)) => Some(hex::encode(digest)),
+                        _ => None,
+                    })
+                    .collect(),
+            })
+            .collect();
+        Some(Partial {
+            files: self.transfer.files().to_vec(),
+            held,
         })
     }
 
@@ -291,9 +360,14 @@ impl Receiving {
     /// A new link is up: asks the sender for everything not verified yet, with a
     /// `resume` naming each block this end lacks, or holds without the sender's digest.
     pub fn on_link_up(&mut self, outputs: &mut VecDeque<Output>) {
-        if !self.transfer.state().is_running() {
-            return;
+        if self.transfer.state().is_running() {
+            self.ask_lacking(outputs);
         }
+    }
+
+    /// Sends the `resume` naming every block not verified yet, and plans to receive
+    /// exactly those.
+    fn ask_lacking(&mut self, outputs: &mut VecDeque<Output>) {
         self.on_link_down();
         let mut resume = Vec::new();
         for (index, file) in (0..).zip(&mut self.files) {

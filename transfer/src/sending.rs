@@ -14,7 +14,9 @@ use std::collections::{BTreeSet, VecDeque};
 
 use meshdrop_protocol::frame::{ControlFrame, DataChunk, FileMeta, ResumeFile, TransferId};
 
-use crate::digest::{block_count, file_digest, BlockDigest, BlockHasher, BlockHashing};
+use crate::digest::{
+    block_count, block_span, file_digest, BlockDigest, BlockHasher, BlockHashing, DIGEST_BLOCK_LEN,
+};
 use crate::plan::Plan;
 use crate::transfer::{Ending, Transfer};
 use crate::{Direction, Output, ReadRequest, TransferError, TransferState};
@@ -28,9 +30,25 @@ pub(crate) struct Sending {
     /// file's digest is known without reading again the blocks the receiver has.
     digests: Vec<Vec<Option<BlockDigest>>>,
     plan: Plan,
+    /// Blocks the receiver holds but whose digests this end does not know (it
+    /// restarted since they were sent): read and hashed after the plan, not sent, so
+    /// that the files' `file_end` can be computed.
+    to_hash: Plan,
     pending_read: Option<PendingRead>,
     /// Files whose `file_end` is owed on this link.
     file_ends_due: BTreeSet<u32>,
+    /// Restored without its files (the sending page reloaded), until the driver has
+    /// them again: the receiver's answer waits meanwhile.
+    awaiting_files: bool,
+    /// The receiver's latest answer while the files are awaited.
+    held_answer: Option<Answer>,
+}
+
+/// An answer of the receiver that starts sending.
+#[derive(Debug)]
+enum Answer {
+    Accept,
+    Resume(Vec<ResumeFile>),
 }
 
 /// The read handed out by `next_read` and not yet answered by `on_read`.
@@ -39,6 +57,8 @@ struct PendingRead {
     index: u32,
     offset: u64,
     len: usize,
+    /// Only to hash, from `to_hash`.
+    hash_only: bool,
     /// Asked for on a link that is gone, or under a plan a `resume` replaced: its bytes
     /// are dropped when they come.
     stale: bool,
@@ -64,11 +84,46 @@ impl Sending {
             hasher: BlockHasher::default(),
             digests,
             plan: Plan::default(),
+            to_hash: Plan::default(),
             pending_read: None,
             file_ends_due: BTreeSet::new(),
+            awaiting_files: false,
+            held_answer: None,
         };
         sending.send_offer(outputs);
         Ok(sending)
+    }
+
+    /// A transfer this end offered before it lost its engine, without the files yet:
+    /// paused, and offered again on each new link, until [`Self::files_found`].
+    pub fn restored(
+        id: TransferId,
+        files: Vec<FileMeta>,
+        hashing: BlockHashing,
+        outputs: &mut VecDeque<Output>,
+    ) -> Result<Self, TransferError> {
+        let mut unseen = VecDeque::new();
+        let mut sending = Self::offer(id, files, hashing, &mut unseen)?;
+        sending.awaiting_files = true;
+        let paused = TransferState::Paused {
+            gives_up_at_ms: None,
+        };
+        sending.transfer.enter(paused, outputs);
+        Ok(sending)
+    }
+
+    /// The driver has the files of a restored transfer again: the receiver's answer
+    /// held meanwhile is followed now (or the next one, on the next link).
+    pub fn files_found(&mut self, outputs: &mut VecDeque<Output>) -> Result<(), TransferError> {
+        if !self.awaiting_files {
+            return Err(self.transfer.unexpected("files found again"));
+        }
+        self.awaiting_files = false;
+        match self.held_answer.take() {
+            Some(Answer::Accept) => self.on_accept(outputs),
+            Some(Answer::Resume(files)) => self.on_resume(files, outputs),
+            None => Ok(()),
+        }
     }
 
     fn send_offer(&self, outputs: &mut VecDeque<Output>) {
@@ -88,8 +143,13 @@ impl Sending {
         ) {
             return Err(self.transfer.unexpected("an Accept"));
         }
+        if self.awaiting_files {
+            self.held_answer = Some(Answer::Accept);
+            return Ok(());
+        }
         self.on_link_down();
         self.plan = Plan::whole(self.transfer.files());
+        self.to_hash = Plan::default();
         self.file_ends_due = (0..self.digests.len() as u32).collect();
         self.transfer.enter(TransferState::Transferring, outputs);
         self.announce(outputs);
@@ -122,18 +182,33 @@ impl Sending {
     }
 
     /// The next bytes to read, at most `chunk_len` of them, unless a read is already
-    /// outstanding or there is nothing (more) to send now.
+    /// outstanding or there is nothing (more) to send now. Once everything planned is
+    /// sent, blocks only to hash are read whole, one per read, so that a `refetch`
+    /// never cuts into one.
     pub fn next_read(&mut self, chunk_len: usize) -> Option<ReadRequest> {
         if self.pending_read.is_some() || self.transfer.state() != &TransferState::Transferring {
             return None;
         }
-        let span = self.plan.front()?;
-        let len = usize::try_from(span.end - span.start)
-            .map_or(chunk_len, |remaining| remaining.min(chunk_len));
+        let (span, hash_only) = match self.plan.front() {
+            Some(span) => (span, false),
+            None => (self.to_hash.front()?, true),
+        };
+        let limit = if hash_only {
+            let size = self.transfer.files()[span.index as usize].size;
+            block_span(size, span.start / DIGEST_BLOCK_LEN).end - span.start
+        } else {
+            span.end - span.start
+        };
+        let len = match usize::try_from(limit) {
+            Ok(limit) if hash_only => limit,
+            Ok(limit) => limit.min(chunk_len),
+            Err(_) => chunk_len,
+        };
         self.pending_read = Some(PendingRead {
             index: span.index,
             offset: span.start,
             len,
+            hash_only,
             stale: false,
         });
         Some(ReadRequest {
@@ -144,9 +219,10 @@ impl Sending {
         })
     }
 
-    /// Takes the bytes of the outstanding read and makes them a chunk to send. A read of
-    /// the wrong length means the file changed under us: its digest could never match,
-    /// so the transfer fails. The bytes of a stale read are dropped.
+    /// Takes the bytes of the outstanding read and makes them a chunk to send (or only
+    /// hashes them, for a block the receiver has). A read of the wrong length means the
+    /// file changed under us: its digest could never match, so the transfer fails. The
+    /// bytes of a stale read are dropped.
     pub fn on_read<'a>(
         &mut self,
         bytes: &'a [u8],
@@ -159,7 +235,12 @@ impl Sending {
         if read.stale {
             return Ok(None);
         }
-        if bytes.len() != read.len || self.plan.advance(bytes.len()).is_err() {
+        let plan = if read.hash_only {
+            &mut self.to_hash
+        } else {
+            &mut self.plan
+        };
+        if bytes.len() != read.len || plan.advance(bytes.len()).is_err() {
             let reason = format!(
                 "reading a file gave {} bytes instead of {}; did it change on disk?",
                 bytes.len(),
@@ -176,7 +257,7 @@ impl Sending {
         }
         self.update_progress();
         self.announce(outputs);
-        if self.transfer.state().is_final() {
+        if read.hash_only || self.transfer.state().is_final() {
             return Ok(None);
         }
         Ok(Some(DataChunk {
@@ -241,6 +322,10 @@ impl Sending {
             }
             return Ok(());
         }
+        if self.awaiting_files {
+            self.held_answer = Some(Answer::Resume(files));
+            return Ok(());
+        }
         let plan = match self.plan_of(&files) {
             Ok(plan) => plan,
             Err(reason) => {
@@ -249,6 +334,7 @@ impl Sending {
             }
         };
         self.plan = plan;
+        self.to_hash = self.unknown_held(&files);
         self.on_link_down();
         self.file_ends_due = files.iter().map(|file| file.index).collect();
         let transfer = self.transfer.id();
@@ -337,6 +423,26 @@ impl Sending {
         Ok(plan)
     }
 
+    /// The blocks of the files listed in a (followable) `resume` that the receiver
+    /// holds and whose digests this end does not know: all of them, when this end
+    /// restarted since it sent them. Their digests are needed for the `file_end`.
+    fn unknown_held(&self, files: &[ResumeFile]) -> Plan {
+        let mut to_hash = Plan::default();
+        for file in files {
+            let size = self.transfer.files()[file.index as usize].size;
+            let digests = &self.digests[file.index as usize];
+            let mut lacking = file.blocks.iter().peekable();
+            for (block, digest) in (0..).zip(digests) {
+                while lacking.next_if(|&&[_, end]| end <= block).is_some() {}
+                let sent = lacking.peek().is_some_and(|&&[first, _]| first <= block);
+                if digest.is_none() && !sent {
+                    to_hash.push_blocks(file.index, size, block, block + 1);
+                }
+            }
+        }
+        to_hash
+    }
+
     fn check_block(&self, index: u32, block: u64) -> Result<(), TransferError> {
         let transfer = self.transfer.id();
         let blocks = self
@@ -405,7 +511,8 @@ impl Sending {
             }));
             false
         });
-        if self.plan.is_done() && self.transfer.state() == &TransferState::Transferring {
+        let all_read = self.plan.is_done() && self.to_hash.is_done();
+        if all_read && self.transfer.state() == &TransferState::Transferring {
             self.transfer.enter(TransferState::Verifying, outputs);
         }
     }

@@ -8,14 +8,17 @@
 //! mesh tells it when a link's channels open ([`PeerTransfers::on_link_up`]) or close
 //! ([`PeerTransfers::on_link_down`]), so transfers pause and resume instead of failing,
 //! and when the peer left the room ([`PeerTransfers::on_peer_left`]), which starts the
-//! grace period after which they fail.
+//! grace period after which they fail. Incoming transfers outlive a reload of the page
+//! too: what they verified is kept in the tab ([`partials`]) and handed to the engine
+//! of the same peer after the reload, which goes on when the peer offers them again.
 
 mod opfs;
+mod partials;
 mod read_ahead;
 mod webcrypto;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::rc::{Rc, Weak};
 
 use js_sys::{ArrayBuffer, Uint8Array};
@@ -73,6 +76,14 @@ pub struct TransferView {
     pub seconds_left: Option<f64>,
     /// Received files that passed their SHA-256 check, ready to save.
     pub saved: Vec<SavedFile>,
+    /// Payload bytes this page handed to data channels for an outgoing transfer, over
+    /// all links: the files' size, plus what went again, minus what the receiver had.
+    pub bytes_sent: u64,
+    /// An outgoing transfer from before the page was reloaded, paused until the person
+    /// picks its files again.
+    pub needs_files: bool,
+    /// The files last picked for it were not the same (name, size, first block).
+    pub picked_wrong: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -102,11 +113,14 @@ impl From<web_sys::File> for OutgoingFile {
 }
 
 /// A user's decision about a transfer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum TransferAction {
     Accept,
     Decline,
     Cancel,
+    /// The files of an outgoing transfer from before the page was reloaded, picked
+    /// again ([`TransferView::needs_files`]).
+    PickedAgain(Vec<web_sys::File>),
 }
 
 /// The transfers with one peer, over all the links to it. Cloning shares the same
@@ -140,8 +154,21 @@ struct Driver {
     read_ahead: HashMap<TransferId, ReadAhead>,
     /// Files being received, by (transfer, index).
     incoming: HashMap<(TransferId, u32), IncomingFile>,
+    /// The files of transfers kept from before a reload and restored into the engine,
+    /// opened, by their key, until the peer offers them again.
+    restored: HashMap<String, Vec<(u32, IncomingFile)>>,
+    /// When the incoming transfers were last kept ([`partials`]), and whether that is
+    /// still under way.
+    kept_at_ms: f64,
+    keeping: bool,
     saved: HashMap<TransferId, Vec<SavedFile>>,
     meters: HashMap<TransferId, Meter>,
+    /// See [`TransferView::bytes_sent`].
+    bytes_sent: HashMap<TransferId, u64>,
+    /// Outgoing transfers kept from before a reload, waiting for their files: each
+    /// file's first block digest, to know them again ([`partials::Send`]).
+    awaiting: HashMap<TransferId, Vec<String>>,
+    picked_wrong: BTreeSet<TransferId>,
     /// Reused for encoding chunks.
     chunk: Vec<u8>,
 }
@@ -159,7 +186,7 @@ impl PeerTransfers {
         if webcrypto.is_some() {
             engine.set_block_hashing(BlockHashing::Driver);
         }
-        Self {
+        let transfers = Self {
             inner: Rc::new(RefCell::new(Driver {
                 me,
                 peer,
@@ -174,11 +201,20 @@ impl PeerTransfers {
                 sources: HashMap::new(),
                 read_ahead: HashMap::new(),
                 incoming: HashMap::new(),
+                restored: HashMap::new(),
+                kept_at_ms: 0.0,
+                keeping: false,
                 saved: HashMap::new(),
                 meters: HashMap::new(),
+                bytes_sent: HashMap::new(),
+                awaiting: HashMap::new(),
+                picked_wrong: BTreeSet::new(),
                 chunk: Vec::new(),
             })),
-        }
+        };
+        restore_kept(&transfers.inner);
+        restore_sends(&transfers.inner);
+        transfers
     }
 
     /// Offer `files` to the peer.
@@ -192,10 +228,11 @@ impl PeerTransfers {
                 path: outgoing.path.clone(),
             })
             .collect();
-        let files = files.into_iter().map(|outgoing| outgoing.file).collect();
+        let files: Vec<web_sys::File> = files.into_iter().map(|outgoing| outgoing.file).collect();
         let offered = self.inner.borrow_mut().engine.offer(metas);
         if let Ok(id) = offered {
-            self.inner.borrow_mut().sources.insert(id, files);
+            self.inner.borrow_mut().sources.insert(id, files.clone());
+            keep_send(&self.inner, id, files);
         }
         carry_out(&self.inner);
     }
@@ -211,6 +248,7 @@ impl PeerTransfers {
                 let _ = self.inner.borrow_mut().engine.cancel(id, CANCELLED_BY_USER);
                 carry_out(&self.inner);
             }
+            TransferAction::PickedAgain(files) => picked_again(&self.inner, id, files),
         }
     }
 
@@ -260,6 +298,7 @@ impl PeerTransfers {
         }
         carry_out(&self.inner);
         show_progress(&self.inner);
+        keep_incoming(&self.inner);
     }
 
     /// The data channel drained: send more.
@@ -451,16 +490,254 @@ fn carry_out(inner: &Rc<RefCell<Driver>>) {
                     wasm_bindgen_futures::spawn_local(file.discard());
                 }
             }
+            Output::Resumed { transfer, key } => {
+                let mut driver = inner.borrow_mut();
+                for (index, file) in driver.restored.remove(&key).unwrap_or_default() {
+                    driver.incoming.insert((transfer, index), file);
+                }
+                // Kept from now on under the transfer's new key.
+                partials::forget(&key);
+            }
             Output::State { transfer, state } => {
                 if state.is_final() {
                     let mut driver = inner.borrow_mut();
                     driver.sources.remove(&transfer);
                     driver.read_ahead.remove(&transfer);
+                    driver.awaiting.remove(&transfer);
+                    partials::forget(&partials::key(&driver.peer, transfer));
+                    partials::forget_send(&driver.peer, transfer);
                 }
                 show(inner, transfer);
             }
         }
     }
+}
+
+/// Opens the files of the transfers from this peer that the tab kept before it was
+/// reloaded, and hands them to the engine, which goes on with each when the peer offers
+/// its files again. One whose files cannot be opened is dropped.
+fn restore_kept(inner: &Rc<RefCell<Driver>>) {
+    let kept = partials::of_peer(&inner.borrow().peer);
+    if kept.is_empty() {
+        return;
+    }
+    let weak = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        for (key, saved) in kept {
+            let mut files = Vec::new();
+            let mut opened = true;
+            let named = saved.stored_names.iter().zip(&saved.partial.files);
+            for (index, (name, meta)) in (0..).zip(named) {
+                let Some(name) = name else { continue };
+                match IncomingFile::create(name.clone(), meta.size).await {
+                    Ok(file) => files.push((index, file)),
+                    Err(_) => {
+                        opened = false;
+                        break;
+                    }
+                }
+            }
+            let Some(inner) = weak.upgrade() else { return };
+            let restored = opened
+                && inner
+                    .borrow_mut()
+                    .engine
+                    .restore(key.as_str(), saved.partial)
+                    .is_ok();
+            if restored {
+                inner.borrow_mut().restored.insert(key, files);
+            } else {
+                partials::forget(&key);
+                for (_, file) in files {
+                    file.discard().await;
+                }
+            }
+        }
+    });
+}
+
+/// Keeps outgoing transfer `id` of `files` in the tab, to go on after a reload once
+/// the person picks the files again. Needs WebCrypto for the first blocks' digests;
+/// without it (not a secure context) nothing is kept.
+fn keep_send(inner: &Rc<RefCell<Driver>>, id: TransferId, files: Vec<web_sys::File>) {
+    let Some(webcrypto) = inner.borrow().webcrypto.clone() else {
+        return;
+    };
+    let weak = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        let mut first_blocks = Vec::new();
+        for file in &files {
+            match first_block_digest(&webcrypto, file).await {
+                Ok(digest) => first_blocks.push(digest),
+                Err(_) => return,
+            }
+        }
+        let Some(inner) = weak.upgrade() else { return };
+        let driver = inner.borrow();
+        // One that ended meanwhile is not kept.
+        let Some(transfer) = driver.engine.get(id) else {
+            return;
+        };
+        if transfer.state().is_final() {
+            return;
+        }
+        let send = partials::Send {
+            files: transfer.files().to_vec(),
+            first_blocks,
+        };
+        partials::save_send(&driver.peer, id, &send);
+    });
+}
+
+/// Takes back the outgoing transfers to this peer that the tab kept before it was
+/// reloaded: paused, offered again, each waiting for its files. They show from the
+/// first link on (its `carry_out`): the mesh makes this driver while it holds its own
+/// state, which showing them now would need.
+fn restore_sends(inner: &Rc<RefCell<Driver>>) {
+    let peer = inner.borrow().peer.clone();
+    for (id, send) in partials::sends_to(&peer) {
+        let mut driver = inner.borrow_mut();
+        match driver.engine.restore_sending(id, send.files) {
+            Ok(()) => {
+                driver.awaiting.insert(id, send.first_blocks);
+            }
+            Err(_) => partials::forget_send(&peer, id),
+        }
+    }
+}
+
+/// The person picked `files` for outgoing transfer `id`, which waits for its files
+/// since the page was reloaded: each of its files must be among them, with the same
+/// name, size and first block; then the transfer goes on.
+fn picked_again(inner: &Rc<RefCell<Driver>>, id: TransferId, files: Vec<web_sys::File>) {
+    let (wanted, webcrypto) = {
+        let driver = inner.borrow();
+        let (Some(first_blocks), Some(transfer), Some(webcrypto)) = (
+            driver.awaiting.get(&id),
+            driver.engine.get(id),
+            driver.webcrypto.clone(),
+        ) else {
+            return;
+        };
+        let wanted: Vec<(FileMeta, String)> = transfer
+            .files()
+            .iter()
+            .cloned()
+            .zip(first_blocks.iter().cloned())
+            .collect();
+        (wanted, webcrypto)
+    };
+    let weak = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        let mut found = Vec::new();
+        for (meta, first_block) in &wanted {
+            let mut matching = None;
+            for file in &files {
+                let alike = file.name() == meta.name && file.size() as u64 == meta.size;
+                if alike
+                    && first_block_digest(&webcrypto, file).await.ok().as_ref() == Some(first_block)
+                {
+                    matching = Some(file.clone());
+                    break;
+                }
+            }
+            match matching {
+                Some(file) => found.push(file),
+                None => break,
+            }
+        }
+        let Some(inner) = weak.upgrade() else { return };
+        if found.len() < wanted.len() {
+            inner.borrow_mut().picked_wrong.insert(id);
+            show(&inner, id);
+            return;
+        }
+        {
+            let mut driver = inner.borrow_mut();
+            driver.awaiting.remove(&id);
+            driver.picked_wrong.remove(&id);
+            driver.sources.insert(id, found);
+            let _ = driver.engine.files_found(id);
+        }
+        carry_out(&inner);
+        show(&inner, id);
+        pump(&inner);
+    });
+}
+
+/// The SHA-256 of the first block of `file`, in lowercase hex.
+async fn first_block_digest(
+    webcrypto: &WebCrypto,
+    file: &web_sys::File,
+) -> Result<String, JsValue> {
+    let end = file.size().min(meshdrop_transfer::DIGEST_BLOCK_LEN as f64);
+    let blob = file.slice_with_f64_and_f64(0.0, end)?;
+    let buffer = JsFuture::from(blob.array_buffer()).await?;
+    let digest = webcrypto
+        .hash_buffer(0, buffer.unchecked_ref())?
+        .digest()
+        .await?;
+    Ok(digest.iter().map(|byte| format!("{byte:02x}")).collect())
+}
+
+/// Keeps what each running incoming transfer verified ([`partials`]), at most every
+/// [`partials::SAVE_EVERY_MS`]: a snapshot, written once the writer has every block it
+/// calls verified in the files.
+fn keep_incoming(inner: &Rc<RefCell<Driver>>) {
+    let now = now_ms();
+    let (snapshots, settling) = {
+        let mut driver = inner.borrow_mut();
+        if driver.keeping || now - driver.kept_at_ms < partials::SAVE_EVERY_MS {
+            return;
+        }
+        driver.kept_at_ms = now;
+        let ids: BTreeSet<TransferId> = driver.incoming.keys().map(|(id, _)| *id).collect();
+        let mut snapshots = Vec::new();
+        let mut settling = Vec::new();
+        for id in ids {
+            let Some(partial) = driver.engine.partial(id) else {
+                continue;
+            };
+            let files =
+                (0..partial.files.len() as u32).map(|index| driver.incoming.get(&(id, index)));
+            let mut stored_names = Vec::new();
+            for file in files {
+                stored_names.push(file.map(|file| file.stored_name().to_owned()));
+                settling.extend(file.map(IncomingFile::settled));
+            }
+            snapshots.push((
+                id,
+                partials::Saved {
+                    partial,
+                    stored_names,
+                },
+            ));
+        }
+        if snapshots.is_empty() {
+            return;
+        }
+        driver.keeping = true;
+        (snapshots, settling)
+    };
+    let weak = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        let mut written = true;
+        for settled in settling {
+            written &= settled.await.is_ok();
+        }
+        let Some(inner) = weak.upgrade() else { return };
+        let mut driver = inner.borrow_mut();
+        driver.keeping = false;
+        if !written {
+            return;
+        }
+        for (id, saved) in snapshots {
+            // One that ended meanwhile is no longer kept.
+            if driver.engine.partial(id).is_some() {
+                partials::save(&partials::key(&driver.peer, id), &saved);
+            }
+        }
+    });
 }
 
 /// Send the control frames held back since the link opened.
@@ -657,9 +934,11 @@ fn send_read(inner: &Rc<RefCell<Driver>>, transfer: TransferId, bytes: &[u8]) {
             engine,
             channels,
             chunk,
+            bytes_sent,
             ..
         } = &mut *driver;
         if let Ok(Some(data)) = engine.on_read(transfer, bytes) {
+            *bytes_sent.entry(transfer).or_default() += data.payload.len() as u64;
             data.encode_into(chunk);
             // A chunk the channel refuses (it is closing) is lost with the link, and
             // sent again on the next one.
@@ -697,6 +976,9 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
             saved,
             meters,
             interrupted,
+            bytes_sent,
+            awaiting,
+            picked_wrong,
             ..
         } = &mut *driver;
         let Some(record) = engine.get(transfer) else {
@@ -738,6 +1020,9 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
             mib_per_second,
             seconds_left,
             saved: saved.get(&transfer).cloned().unwrap_or_default(),
+            bytes_sent: bytes_sent.get(&transfer).copied().unwrap_or(0),
+            needs_files: awaiting.contains_key(&transfer),
+            picked_wrong: picked_wrong.contains(&transfer),
         };
         view
     };

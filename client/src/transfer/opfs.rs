@@ -92,6 +92,20 @@ impl PrivateFile {
         self.writer.request(self.id, "sync", &[]).await
     }
 
+    /// Resolves once every write made so far is in the file; unlike
+    /// [`PrivateFile::written`], it borrows nothing while it waits and may be in flight
+    /// beside any other request for the file.
+    pub fn settled(&self) -> impl std::future::Future<Output = Result<(), JsValue>> + 'static {
+        let (writer, id) = (self.writer.clone(), self.id);
+        async move {
+            let reply = writer.new_id();
+            let field = JsValue::from(reply);
+            writer
+                .request_as(id, "sync", &[("reply", &field)], reply)
+                .await
+        }
+    }
+
     /// Flush and close; returns the stored file, disk-backed.
     pub async fn finish(self) -> Result<web_sys::File, JsValue> {
         self.writer
@@ -121,7 +135,8 @@ pub struct IncomingFile {
 }
 
 impl IncomingFile {
-    /// A new, empty file of `size` bytes to come.
+    /// A file of `size` bytes to come, empty or holding what an earlier page wrote
+    /// under the same name (bytes are written over, never cut off).
     pub async fn create(stored_name: String, size: u64) -> Result<Self, JsValue> {
         Ok(Self {
             file: PrivateFile::create(stored_name).await?,
@@ -153,6 +168,17 @@ impl IncomingFile {
                 self.pending.clear();
             }
         }
+    }
+
+    /// Its name in the private folder.
+    pub fn stored_name(&self) -> &str {
+        &self.file.stored_name
+    }
+
+    /// See [`PrivateFile::settled`]: whole blocks are handed to the writer at once, so
+    /// every block this file took before the call is then in the file.
+    pub fn settled(&self) -> impl std::future::Future<Output = Result<(), JsValue>> + 'static {
+        self.file.settled()
     }
 
     /// Flush and close once every block is written; returns the stored file, ready to
@@ -288,11 +314,22 @@ impl Writer {
         kind: &str,
         fields: &[(&str, &JsValue)],
     ) -> Result<(), JsValue> {
+        self.request_as(id, kind, fields, id).await
+    }
+
+    /// Like [`Self::request`], for a reply that comes under the id `reply`.
+    async fn request_as(
+        &self,
+        id: u32,
+        kind: &str,
+        fields: &[(&str, &JsValue)],
+        reply: u32,
+    ) -> Result<(), JsValue> {
         if let Some(reason) = self.stopped.borrow().as_deref() {
             return Err(JsValue::from_str(reason));
         }
         let reply = Promise::new(&mut |resolve, _reject| {
-            self.waiting.borrow_mut().insert(id, resolve);
+            self.waiting.borrow_mut().insert(reply, resolve);
         });
         self.worker.post_message(&message(id, kind, fields))?;
         match JsFuture::from(reply).await?.as_string() {
@@ -335,8 +372,12 @@ fn storage_manager() -> Result<web_sys::StorageManager, JsValue> {
 }
 
 /// Delete the files earlier visits left behind. Files another tab is still writing are
-/// locked by the browser and survive.
+/// locked by the browser and survive; so does everything while this tab has partial
+/// transfers to go on with after its reload ([`super::partials`]).
 pub async fn clear_leftovers() {
+    if super::partials::any() {
+        return;
+    }
     let Ok(manager) = storage_manager() else {
         return;
     };

@@ -101,7 +101,7 @@ fn transfer_row(
         let (key, on_action) = (view.key.clone(), on_action.clone());
         let secondary = (action != TransferAction::Accept).then_some("secondary");
         html! {
-            <button type="button" class={classes!(class, secondary)} onclick={move |_| on_action.emit((key.clone(), action))}>
+            <button type="button" class={classes!(class, secondary)} onclick={move |_| on_action.emit((key.clone(), action.clone()))}>
                 { label }
             </button>
         }
@@ -138,6 +138,28 @@ fn transfer_row(
             }) }
         </ul>
     };
+    let on_pick_again = {
+        let (key, on_action) = (view.key.clone(), on_action.clone());
+        Callback::from(move |event: Event| {
+            let Some(input) = event.target_dyn_into::<web_sys::HtmlInputElement>() else {
+                return;
+            };
+            let files = input.files().map(|list| {
+                (0..list.length())
+                    .filter_map(|at| list.get(at))
+                    .collect::<Vec<_>>()
+            });
+            input.set_value("");
+            if let Some(files) = files.filter(|files| !files.is_empty()) {
+                on_action.emit((key.clone(), TransferAction::PickedAgain(files)));
+            }
+        })
+    };
+    let pick_label = if view.files.len() == 1 {
+        "Pick the file again"
+    } else {
+        "Pick the files again"
+    };
     let on_save = {
         let (room, key) = (room.clone(), view.key.clone());
         Callback::from(move |_: MouseEvent| room.dispatch(RoomAction::Saved(key.clone())))
@@ -147,7 +169,8 @@ fn transfer_row(
             key={format!("{}-{}", view.key.peer, view.key.id)}
             data-transfer-id={view.key.id.to_string()} data-peer-id={view.key.peer.to_string()}
             data-direction={if incoming { "incoming" } else { "outgoing" }}
-            data-state={state_name(&view.state)}>
+            data-state={state_name(&view.state)}
+            data-bytes-sent={(!incoming).then(|| view.bytes_sent.to_string())}>
             <div class="transfer-head">
                 <span class="transfer-arrow" aria-hidden="true">{ if incoming { "↓" } else { "↑" } }</span>
                 <span class="transfer-title">{ headline }</span>
@@ -176,6 +199,12 @@ fn transfer_row(
                 if offered && incoming {
                     { button("accept", "Accept", TransferAction::Accept) }
                     { button("decline", "Decline", TransferAction::Decline) }
+                }
+                if view.needs_files {
+                    <label class="button pick-again-label">
+                        { pick_label }
+                        <input type="file" class="pick-again visually-hidden" multiple=true onchange={on_pick_again} />
+                    </label>
                 }
                 if (offered && !incoming) || running {
                     { button("cancel", "Cancel", TransferAction::Cancel) }
@@ -210,6 +239,18 @@ pub fn state_name(state: &TransferState) -> &'static str {
 /// Where a transfer stands, in words; `None` for the endings [`failure_reason`] says.
 fn status_words(view: &TransferView, saved: bool, peer: &str) -> Option<String> {
     let incoming = view.direction == Direction::Incoming;
+    if view.needs_files {
+        let which = if view.files.len() == 1 {
+            "the file"
+        } else {
+            "the files"
+        };
+        let mut words = format!("Paused: this page was reloaded; pick {which} again to go on.");
+        if view.picked_wrong {
+            words.push_str(" Those were not the same files.");
+        }
+        return Some(words);
+    }
     if let TransferState::Paused { gives_up_at_ms } = view.state {
         let mut words = "Paused: reconnecting…".to_owned();
         if let Some(at) = gives_up_at_ms {

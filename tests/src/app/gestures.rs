@@ -108,9 +108,21 @@ impl App {
         self.click("button.clear-finished").await
     }
 
-    /// Reloads the page, as a person pressing F5 would.
+    /// Reloads the page, as a person pressing F5 would: the tab keeps its session key,
+    /// so the page is the same peer, and its partial incoming transfers.
     pub async fn reload(&self) -> Result<()> {
         Ok(self.browser.client().refresh().await?)
+    }
+
+    /// Reloads the page as a new peer, as if its tab were closed and another opened:
+    /// what the tab kept (`sessionStorage`) is forgotten first.
+    pub async fn reload_as_new_tab(&self) -> Result<()> {
+        let forget = "sessionStorage.clear(); return null";
+        let () = self
+            .browser
+            .run("forgetting the tab's session", forget, vec![])
+            .await?;
+        self.reload().await
     }
 }
 

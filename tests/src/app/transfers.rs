@@ -64,6 +64,8 @@ pub struct TransferEntry {
     /// `offered` | `declined` | `transferring` | `verifying` | `paused` | `done` | `cancelled` |
     /// `failed`.
     pub state: String,
+    /// Payload bytes the sending page sent for it, over all links; 0 for incoming ones.
+    pub bytes_sent: u64,
     pub title: String,
     pub files: Vec<OfferedFile>,
     /// The state in words, like "Waiting for answer" or "Done"; empty when `error` says it.
@@ -166,6 +168,23 @@ impl App {
         self.browser
             .client()
             .find(Locator::Css(&format!("{row} input.send-files")))
+            .await?
+            .send_keys(&paths.join("\n"))
+            .await?;
+        Ok(())
+    }
+
+    /// Picks `files` again for outgoing transfer `id` to `peer`, paused since this page
+    /// was reloaded until the person does.
+    pub async fn pick_again(&self, peer: &str, id: &str, files: &[&TestFile]) -> Result<()> {
+        let row = format!(r#"li.transfer[data-peer-id="{peer}"][data-transfer-id="{id}"]"#);
+        let paths: Vec<String> = files
+            .iter()
+            .map(|file| file.path().display().to_string())
+            .collect();
+        self.browser
+            .client()
+            .find(Locator::Css(&format!("{row} input.pick-again")))
             .await?
             .send_keys(&paths.join("\n"))
             .await?;

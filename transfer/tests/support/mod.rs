@@ -19,6 +19,9 @@ pub struct Peer {
     pub sources: HashMap<TransferId, Vec<Vec<u8>>>,
     /// Files being written, by (transfer, index).
     pub partial: HashMap<(TransferId, u32), Vec<u8>>,
+    /// Files of partial transfers restored into the engine and not yet resumed, by the
+    /// key they were restored under, then file index.
+    pub restored: HashMap<String, HashMap<u32, Vec<u8>>>,
     /// Files verified and handed to the user.
     pub kept: HashMap<(TransferId, u32), Vec<u8>>,
     pub discarded: Vec<(TransferId, u32)>,
@@ -64,6 +67,7 @@ impl Peer {
             engine,
             sources: HashMap::new(),
             partial: HashMap::new(),
+            restored: HashMap::new(),
             kept: HashMap::new(),
             discarded: Vec::new(),
             history: Vec::new(),
@@ -128,16 +132,7 @@ impl Peer {
     }
 
     pub fn offer(&mut self, files: &[(&str, Vec<u8>)]) -> TransferId {
-        let metas = files
-            .iter()
-            .map(|(name, bytes)| FileMeta {
-                name: (*name).into(),
-                size: bytes.len() as u64,
-                mime: "application/octet-stream".into(),
-                path: None,
-            })
-            .collect();
-        let id = self.engine.offer(metas).unwrap();
+        let id = self.engine.offer(metas(files)).unwrap();
         let contents = files.iter().map(|(_, bytes)| bytes.clone()).collect();
         self.sources.insert(id, contents);
         self.carry_out();
@@ -179,6 +174,12 @@ impl Peer {
                 Output::FileDiscarded { transfer, index } => {
                     assert!(self.partial.remove(&(transfer, index)).is_some());
                     self.discarded.push((transfer, index));
+                }
+                Output::Resumed { transfer, key } => {
+                    let files = self.restored.remove(&key).unwrap();
+                    for (index, bytes) in files {
+                        self.partial.insert((transfer, index), bytes);
+                    }
                 }
                 Output::State { transfer, state } => self.history.push((transfer, state)),
             }
@@ -317,6 +318,19 @@ pub fn exchange(a: &mut Peer, b: &mut Peer, race: Race) {
             break;
         }
     }
+}
+
+/// What an offer of `files` says of them.
+pub fn metas(files: &[(&str, Vec<u8>)]) -> Vec<FileMeta> {
+    files
+        .iter()
+        .map(|(name, bytes)| FileMeta {
+            name: (*name).into(),
+            size: bytes.len() as u64,
+            mime: "application/octet-stream".into(),
+            path: None,
+        })
+        .collect()
 }
 
 /// Random-looking bytes, the same for the same seed, without a `rand` dependency.
