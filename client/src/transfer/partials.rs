@@ -56,7 +56,7 @@ pub fn of_peer(peer: &PeerId) -> Vec<(String, Saved)> {
     keys.into_iter()
         .filter_map(|key| {
             let text = storage.get_item(&key).ok().flatten()?;
-            match serde_json::from_str::<Saved>(&text) {
+            match read::<Saved>(&text) {
                 Ok(saved) if saved.stored_names.len() == saved.partial.files.len() => {
                     Some((key, saved))
                 }
@@ -132,7 +132,7 @@ pub fn sends_to(peer: &PeerId) -> Vec<(TransferId, Send)> {
         .filter_map(|key| {
             let id = key[prefix.len()..].parse().ok()?;
             let text = storage.get_item(&key).ok().flatten()?;
-            match serde_json::from_str::<Send>(&text) {
+            match read::<Send>(&text) {
                 Ok(send) if send.first_blocks.len() == send.files.len() => Some((id, send)),
                 _ => {
                     let _ = storage.remove_item(&key);
@@ -141,4 +141,11 @@ pub fn sends_to(peer: &PeerId) -> Vec<(TransferId, Send)> {
             }
         })
         .collect()
+}
+
+/// A kept record from its JSON text. Read through a `serde_json::Value`, whose parser
+/// the app has anyway (`crate::decode`): a typed `from_str` would add a second JSON
+/// parser, with float formatting in its errors, to the wasm.
+fn read<T: serde::de::DeserializeOwned>(text: &str) -> serde_json::Result<T> {
+    serde_json::from_str::<serde_json::Value>(text).and_then(serde_json::from_value)
 }
