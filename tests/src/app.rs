@@ -18,8 +18,9 @@
 //!   `document.body.dataset.firstChannelMs`: to the first open channel;
 //!   `document.body.dataset.iceRestarts` / `.linkRebuilds`: how many ICE restarts this
 //!   page offered and links it rebuilt (absent while none);
-//!   `.bytesSent` / `.bytesReceived`: file bytes (chunk payloads) the page's data
-//!   channels took and delivered, which exceed the files' sizes by what was sent twice.
+//!   `.bytesSent` / `.bytesReceived`: file bytes (chunk payloads) that left through the
+//!   page's data channels (what was still queued in a dropped link does not count) and
+//!   that arrived on them; beyond the files' sizes, they are what was sent twice.
 //! * `input.send-files` (a multiple file input, out of sight: its tile's button opens it)
 //!   in each connected peer's tile, and in the `#everyone` tile, which sends to every
 //!   connected peer; in the same tiles `input.send-folder` (a `webkitdirectory` input,
