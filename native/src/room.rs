@@ -21,6 +21,7 @@ use meshdrop_transfer::{Direction, Transfer, TransferState};
 
 use crate::driver::{Corruption, DriverEvent, PeerTransfers};
 use crate::error::Result;
+use crate::link::PeerLink;
 use crate::mesh::{JoinConfig, Mesh, MeshEvent};
 use crate::outgoing::OutgoingFile;
 use crate::progress::ProgressUi;
@@ -58,6 +59,10 @@ struct Peer {
     transfers: PeerTransfers,
     /// False once the server said the peer left, until a link is up again.
     in_room: bool,
+    /// Chat lines written while the link is down, in order; `Some` exactly while it is
+    /// down. A rebuilt link would lose what was sent on the old one, so they wait for
+    /// the link to be up again.
+    outbox: Option<Vec<ControlFrame>>,
 }
 
 pub struct Room {
@@ -188,6 +193,7 @@ impl Room {
                 if restored {
                     // An ICE restart kept the channels: nothing was lost, nothing resumes.
                     self.ui.status(format!("reconnected to {name}"));
+                    self.send_outbox(&peer).await;
                     return Vec::new();
                 }
                 let known = self.peers.contains_key(&peer);
@@ -202,10 +208,12 @@ impl Room {
                     Peer {
                         transfers,
                         in_room: true,
+                        outbox: None,
                     }
                 });
                 entry.in_room = true;
                 let events = entry.transfers.on_link_up(link).await;
+                self.send_outbox(&peer).await;
                 let mut room_events = Vec::new();
                 if known {
                     self.ui.status(format!("reconnected to {name}"));
@@ -220,6 +228,9 @@ impl Room {
                 room_events
             }
             MeshEvent::LinkDown(peer) => {
+                if let Some(known) = self.peers.get_mut(&peer) {
+                    known.outbox.get_or_insert_with(Vec::new);
+                }
                 // The mesh is recovering the link (ICE restart, else a new connection,
                 // whose `Connected` resumes the transfers); nothing fails meanwhile.
                 self.ui.status(format!(
@@ -322,17 +333,29 @@ impl Room {
         room_events
     }
 
-    /// Send a chat line to every connected peer.
-    pub async fn chat(&self, text: String, sent_at_ms: u64) {
+    /// Send a chat line to every connected peer; a peer whose link is down gets it
+    /// when the link is up again.
+    pub async fn chat(&mut self, text: String, sent_at_ms: u64) {
         let frame = ControlFrame::Chat { text, sent_at_ms };
-        for (id, peer) in &self.peers {
-            let Some(link) = peer.transfers.link() else {
-                continue;
-            };
-            if let Err(error) = link.send_control(&frame).await {
-                // The link is dying; the mesh reports it as disconnected.
-                tracing::debug!(peer = %id, %error, "chat line not sent");
+        for (id, peer) in &mut self.peers {
+            if let Some(outbox) = &mut peer.outbox {
+                outbox.push(frame.clone());
+            } else if let Some(link) = peer.transfers.link() {
+                send_chat(id, link, &frame).await;
             }
+        }
+    }
+
+    /// The link to `peer` is up again: send what was written while it was down.
+    async fn send_outbox(&mut self, peer: &PeerId) {
+        let Some(known) = self.peers.get_mut(peer) else {
+            return;
+        };
+        let (Some(outbox), Some(link)) = (known.outbox.take(), known.transfers.link()) else {
+            return;
+        };
+        for frame in &outbox {
+            send_chat(peer, link, frame).await;
         }
     }
 
@@ -536,4 +559,11 @@ fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
+}
+
+async fn send_chat(peer: &PeerId, link: &PeerLink, frame: &ControlFrame) {
+    if let Err(error) = link.send_control(frame).await {
+        // The link is dying; the mesh reports it as disconnected.
+        tracing::debug!(%peer, %error, "chat line not sent");
+    }
 }

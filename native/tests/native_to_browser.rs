@@ -5,11 +5,14 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
 use common::{open_app, peer_id, sha256_of, signaling_url, Meshdrop};
 use meshdrop_e2e::app::TransferEntry;
 use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::{
-    run_in, App, NetNs, Recipient, Result, SignalingServer, TestFile, TransferButton,
+    run_in, App, NetNs, Recipient, Result, SignalingServer, TestFile, TransferButton, TwoHosts,
+    HOST_A,
 };
 
 const MIB: u64 = 1 << 20;
@@ -38,6 +41,55 @@ fn a_file_goes_from_the_browser_to_meshdrop() -> Result<()> {
         assert_eq!(bob.exit_code().await, 0, "receiver");
         let sent = outgoing_transfer(&alice, &bob_id).await?;
         alice.wait_for_transfer(&bob_id, &sent.id, "done").await?;
+        server.stop().await
+    })?;
+
+    assert_eq!(sha256_of(&inbox.join(file.name())), file.sha256()?);
+    Ok(())
+}
+
+/// The page on host a sends 64 MiB to `meshdrop receive` on host b, and the wire between
+/// them is cut for 12 s at about 40 %: long enough for the link to go down and be
+/// ICE-restarted. The transfer goes on and the file arrives whole.
+#[test]
+fn a_file_from_the_browser_to_meshdrop_survives_a_wire_cut() -> Result<()> {
+    let work = scratch_dir()?;
+    let file = TestFile::random(work.path(), "across-the-cut.bin", 64 * MIB)?;
+    let inbox = work.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+
+    let hosts = TwoHosts::create()?;
+    run_in(&hosts.a, async {
+        let server = SignalingServer::start().await?;
+        let alice = open_app(&server, "cut", "alice").await?;
+        let url = format!("ws://{}/ws", server.address(HOST_A));
+        let dir = inbox.to_str().unwrap();
+        let mut bob = Meshdrop::start_in(
+            &hosts.b,
+            &url,
+            "bob",
+            &["receive", "--room", "cut", "--yes", "--dir", dir],
+        );
+        let bob_id = peer_id(&bob.expect_status("joined room cut").await);
+        alice.wait_for_peers(&[&bob_id], "connected").await?;
+
+        alice.send_files(Recipient::Peer(&bob_id), &[&file]).await?;
+        let sent = outgoing_transfer(&alice, &bob_id).await?;
+        alice
+            .wait_for_transfer_where(&bob_id, &sent.id, "at 40%", |entry| {
+                entry.percent().is_some_and(|percent| percent >= 40)
+            })
+            .await?;
+        hosts.set_wire(false)?;
+        let cut = Instant::now();
+        alice.wait_for_transfer(&bob_id, &sent.id, "paused").await?;
+        println!("the page showed it paused {:?} into the cut", cut.elapsed());
+        tokio::time::sleep(Duration::from_secs(12).saturating_sub(cut.elapsed())).await;
+        hosts.set_wire(true)?;
+        let mended = Instant::now();
+        alice.wait_for_transfer(&bob_id, &sent.id, "done").await?;
+        assert_eq!(bob.exit_code().await, 0, "receiver");
+        println!("done {:?} after the mend", mended.elapsed());
         server.stop().await
     })?;
 

@@ -17,7 +17,10 @@
 //! * `document.body.dataset.firstPeerMs`: ms from navigation to the first peer shown;
 //!   `document.body.dataset.firstChannelMs`: to the first open channel;
 //!   `document.body.dataset.iceRestarts` / `.linkRebuilds`: how many ICE restarts this
-//!   page offered and links it rebuilt (absent while none).
+//!   page offered and links it rebuilt (absent while none);
+//!   `.bytesSent` / `.bytesReceived`: file bytes (chunk payloads) that left through the
+//!   page's data channels (what was still queued in a dropped link does not count) and
+//!   that arrived on them; beyond the files' sizes, they are what was sent twice.
 //! * `input.send-files` (a multiple file input, out of sight: its tile's button opens it)
 //!   in each connected peer's tile, and in the `#everyone` tile, which sends to every
 //!   connected peer; in the same tiles `input.send-folder` (a `webkitdirectory` input,
@@ -95,6 +98,8 @@ return {
   firstChannelMs: document.body?.dataset.firstChannelMs ?? null,
   iceRestarts: Number(document.body?.dataset.iceRestarts ?? 0),
   linkRebuilds: Number(document.body?.dataset.linkRebuilds ?? 0),
+  bytesSent: Number(document.body?.dataset.bytesSent ?? 0),
+  bytesReceived: Number(document.body?.dataset.bytesReceived ?? 0),
   transfers: [...document.querySelectorAll("li.transfer")].map((li) => ({
     id: li.dataset.transferId ?? "",
     peer: li.dataset.peerId ?? "",
@@ -145,6 +150,10 @@ pub struct Snapshot {
     pub ice_restarts: u32,
     /// Links this page replaced by new connections.
     pub link_rebuilds: u32,
+    /// File bytes (chunk payloads) this page handed to its data channels.
+    pub bytes_sent: u64,
+    /// File bytes that arrived on its data channels.
+    pub bytes_received: u64,
     pub transfers: Vec<TransferEntry>,
 }
 

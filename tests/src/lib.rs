@@ -17,6 +17,7 @@ pub mod app;
 pub mod baseline;
 mod browser;
 mod chromium;
+pub mod cuts;
 mod driver;
 mod error;
 pub mod files;

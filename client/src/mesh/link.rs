@@ -10,11 +10,14 @@ use gloo_events::EventListener;
 use js_sys::{Reflect, JSON};
 use meshdrop_mesh::LinkState;
 use meshdrop_protocol::frame::{
-    ControlFrame, CONTROL_CHANNEL, CONTROL_CHANNEL_ID, DATA_CHANNEL, DATA_CHANNEL_ID,
+    ControlFrame, CHUNK_HEADER_LEN, CONTROL_CHANNEL, CONTROL_CHANNEL_ID, DATA_CHANNEL,
+    DATA_CHANNEL_ID,
 };
 use meshdrop_protocol::signaling::{IceServer, Signal};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
+
+use super::tally::{self, Tally};
 use web_sys::{
     MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelInit, RtcDataChannelState,
     RtcDataChannelType, RtcIceCandidateInit, RtcOfferOptions, RtcPeerConnection,
@@ -136,8 +139,9 @@ impl PeerLink {
                 move |event| {
                     if let Some(buffer) = event
                         .dyn_ref::<MessageEvent>()
-                        .and_then(|message| message.data().dyn_into().ok())
+                        .and_then(|message| message.data().dyn_into::<js_sys::ArrayBuffer>().ok())
                     {
+                        tally::add(Tally::BytesReceived, payload_len(buffer.byte_length()));
                         on_event(LinkEvent::Data(buffer));
                     }
                 }
@@ -257,7 +261,11 @@ impl Channels {
 
     /// Send one binary message on the data channel; false if the channel refused it.
     pub fn send_data(&self, message: &[u8]) -> bool {
-        self.data.send_with_u8_array(message).is_ok()
+        let sent = self.data.send_with_u8_array(message).is_ok();
+        if sent {
+            tally::add(Tally::BytesSent, payload_len(message.len() as u32));
+        }
+        sent
     }
 
     /// Bytes queued on the data channel but not yet sent.
@@ -276,8 +284,16 @@ impl Channels {
     }
 }
 
+/// File bytes in a data-channel message: all of it but the chunk header.
+fn payload_len(message_len: u32) -> u64 {
+    u64::from(message_len).saturating_sub(CHUNK_HEADER_LEN as u64)
+}
+
 impl Drop for PeerLink {
     fn drop(&mut self) {
+        // What is still queued never leaves: the transfers send it again on a new link.
+        // (Its chunk headers are counted too: 4 bytes per 64 KiB.)
+        tally::take_back(Tally::BytesSent, u64::from(self.channels.buffered_amount()));
         self.connection.close();
     }
 }

@@ -10,6 +10,7 @@
 
 mod link;
 mod signaling;
+mod tally;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -27,6 +28,7 @@ use link::{LinkEvent, PeerLink};
 
 use crate::transfer::{OutgoingFile, PeerTransfers, TransferAction, TransferKey, TransferView};
 use signaling::{Signaling, SignalingEvent};
+use tally::Tally;
 
 /// How far the link to a peer has come, as the peer list shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,8 +121,9 @@ struct Inner {
     transfers: HashMap<PeerId, PeerTransfers>,
     /// The [`Milestone`]s recorded so far.
     milestones: HashSet<Milestone>,
-    /// ICE restarts and rebuilt links, counted for the end-to-end tests.
-    recoveries: HashMap<Recovery, u32>,
+    /// Chat lines for peers whose link is down, in the order they were written: sent
+    /// when it is up again. A peer has an entry exactly while its link is down.
+    outbox: HashMap<PeerId, Vec<ControlFrame>>,
 }
 
 struct Link {
@@ -145,7 +148,7 @@ impl Mesh {
             links: HashMap::new(),
             transfers: HashMap::new(),
             milestones: HashSet::new(),
-            recoveries: HashMap::new(),
+            outbox: HashMap::new(),
         }));
         let weak = Rc::downgrade(&inner);
         let signaling = Signaling::connect(server_url, move |event| {
@@ -164,12 +167,21 @@ impl Mesh {
         inner.send_signaling(&ClientMessage::Rename { name });
     }
 
-    /// Send a chat line to every connected peer; returns the timestamp it carries.
+    /// Send a chat line to every connected peer; returns the timestamp it carries. For a
+    /// peer whose link is down it waits in the outbox: a rebuilt link would lose what
+    /// was sent on the old one, so nothing is sent on a link until it is up again.
     pub fn send_chat(&self, text: String) -> f64 {
         let sent_at_ms = js_sys::Date::now() as u64;
         let frame = ControlFrame::Chat { text, sent_at_ms };
-        for link in self.inner.borrow().links.values() {
-            link.peer.channels().send_control(&frame);
+        let mut guard = self.inner.borrow_mut();
+        let Inner { links, outbox, .. } = &mut *guard;
+        for queued in outbox.values_mut() {
+            queued.push(frame.clone());
+        }
+        for (peer, link) in links.iter() {
+            if !outbox.contains_key(peer) {
+                link.peer.channels().send_control(&frame);
+            }
         }
         sent_at_ms as f64
     }
@@ -352,7 +364,7 @@ fn act(inner: &Rc<RefCell<Inner>>, output: Output) {
             }
         }
         Output::RestartIce { peer, link } => {
-            count(inner, Recovery::IceRestart);
+            tally::add(Tally::IceRestarts, 1);
             let on_event = link_handler(inner, &peer, link);
             if let Some(current) = inner.borrow().links.get(&peer).filter(|l| l.id == link) {
                 current.peer.restart_ice(on_event);
@@ -375,6 +387,7 @@ fn act(inner: &Rc<RefCell<Inner>>, output: Output) {
         // Its link was closed just before: the peer list drops it; its transfers wait
         // out their grace period, and go on if it is back in time.
         Output::PeerLeft { peer } => {
+            inner.borrow_mut().outbox.remove(&peer);
             with_transfers(inner, &peer, PeerTransfers::on_peer_left);
             emit(inner, MeshEvent::PeerGone(peer));
         }
@@ -393,7 +406,7 @@ fn open_link(
     rebuild: bool,
 ) {
     if rebuild {
-        count(inner, Recovery::Rebuild);
+        tally::add(Tally::LinkRebuilds, 1);
     }
     let on_event = link_handler(inner, &peer, link);
     let ice_servers = inner.borrow().ice_servers.clone();
@@ -446,6 +459,7 @@ fn open_link(
 fn link_up(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
     mark_once(inner, Milestone::FirstChannelOpen);
     say_hello(inner, peer);
+    send_outbox(inner, peer);
     let restored = inner
         .borrow()
         .transfers
@@ -468,6 +482,7 @@ fn link_up(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
 /// The link to `peer` stopped carrying data; the rules are recovering it. Transfers
 /// show Paused; they fail only if the peer leaves and is not back within the grace.
 fn link_down(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
+    inner.borrow_mut().outbox.entry(peer.clone()).or_default();
     with_transfers(inner, peer, PeerTransfers::on_link_interrupted);
     emit(
         inner,
@@ -553,6 +568,17 @@ fn say_hello(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
     }
 }
 
+/// The link to `peer` is up again: send what was written while it was down, in order.
+fn send_outbox(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
+    let queued = inner.borrow_mut().outbox.remove(peer);
+    let inner = inner.borrow();
+    if let (Some(queued), Some(link)) = (queued, inner.links.get(peer)) {
+        for frame in &queued {
+            link.peer.channels().send_control(frame);
+        }
+    }
+}
+
 /// A new link to `peer` has its channels open: hand them to the peer's transfers (made
 /// on its first link, reporting through the mesh), which resume on them.
 fn start_transfers(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
@@ -575,39 +601,6 @@ fn start_transfers(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
         channels
     };
     with_transfers(inner, peer, |transfers| transfers.on_link_up(channels));
-}
-
-/// How a link came back, counted in `document.body.dataset` for the end-to-end tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Recovery {
-    IceRestart,
-    Rebuild,
-}
-
-impl Recovery {
-    fn dataset_key(self) -> &'static str {
-        match self {
-            Self::IceRestart => "iceRestarts",
-            Self::Rebuild => "linkRebuilds",
-        }
-    }
-}
-
-fn count(inner: &Rc<RefCell<Inner>>, recovery: Recovery) {
-    let total = {
-        let mut state = inner.borrow_mut();
-        let total = state.recoveries.entry(recovery).or_default();
-        *total += 1;
-        *total
-    };
-    let body = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.body());
-    if let Some(body) = body {
-        let _ = body
-            .dataset()
-            .set(recovery.dataset_key(), &total.to_string());
-    }
 }
 
 /// Moments of a page's start that the end-to-end tests and the benchmark read.

@@ -44,6 +44,26 @@ return (async () => {
 })();
 "##;
 
+/// Records, in the page, every state each transfer row shows from now on, so a test can
+/// tell what a page showed while it could not be asked (its browser across a cut wire).
+const RECORD_STATES_SCRIPT: &str = r##"
+const seen = (window.meshdropStatesSeen ??= {});
+const record = () => {
+  for (const li of document.querySelectorAll("li.transfer")) {
+    const states = (seen[`${li.dataset.peerId} ${li.dataset.transferId}`] ??= []);
+    if (states[states.length - 1] !== li.dataset.state) states.push(li.dataset.state);
+  }
+};
+record();
+new MutationObserver(record).observe(document.body, {
+  subtree: true, childList: true, attributes: true, attributeFilter: ["data-state"],
+});
+"##;
+
+const STATES_SEEN_SCRIPT: &str = r##"
+return window.meshdropStatesSeen?.[`${arguments[0]} ${arguments[1]}`] ?? [];
+"##;
+
 /// What [`App::received_slices`] read back of a saved file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct SavedSlices {
@@ -92,6 +112,13 @@ impl TransferEntry {
 
     fn is_final(&self) -> bool {
         FINAL_STATES.contains(&self.state.as_str())
+    }
+
+    /// How far it is, from the progress line ("… · 19% · …"); `None` while it shows none.
+    pub fn percent(&self) -> Option<u32> {
+        self.progress
+            .split('·')
+            .find_map(|part| part.trim().strip_suffix('%')?.parse().ok())
     }
 
     /// True once some bytes have moved: the progress line no longer starts at zero.
@@ -294,6 +321,26 @@ impl App {
                     json!(offsets),
                     json!(len),
                 ],
+            )
+            .await
+    }
+
+    /// From now on, the page records every state its transfer rows show; read them
+    /// with [`App::transfer_states_seen`].
+    pub async fn record_transfer_states(&self) -> Result<()> {
+        self.browser
+            .run("recording transfer states", RECORD_STATES_SCRIPT, vec![])
+            .await
+    }
+
+    /// The states transfer `id` with `peer` showed since [`App::record_transfer_states`],
+    /// in order, each change once.
+    pub async fn transfer_states_seen(&self, peer: &str, id: &str) -> Result<Vec<String>> {
+        self.browser
+            .run(
+                "reading the recorded transfer states",
+                STATES_SEEN_SCRIPT,
+                vec![json!(peer), json!(id)],
             )
             .await
     }

@@ -17,7 +17,8 @@
 //! It prints figures and asserts nothing: a benchmark informs, the tests decide.
 //!
 //! Then [`discovery`] times a second page finding the first on the same network, and
-//! [`recovery`] how soon bytes flow again after a wire cut ends.
+//! [`recovery`] how soon bytes flow again after a wire cut ends, what a cut or a server
+//! restart costs a transfer.
 //!
 //! `bench SECTION...` runs only the sections named (`transfers`, `discovery`,
 //! `recovery`); without
