@@ -14,9 +14,8 @@ use meshdrop_e2e::room::{
 use meshdrop_e2e::{run_in, Result, SignalingServer, TestFile, TwoHosts};
 
 const MIB: u64 = 1 << 20;
-/// The issue asks for 256 MiB; 128 MiB keeps each test near a minute on a busy 2-core
-/// machine, and is still far more than the data channels hold in flight.
-const FILE_SIZE: u64 = 128 * MIB;
+/// As the issue asks: far more than the data channels hold in flight.
+const FILE_SIZE: u64 = 256 * MIB;
 /// At most this much may be sent (and arrive) twice: the block being received when the
 /// wire was cut, and a little.
 const TWICE_AT_MOST: u64 = 2 * MIB;
@@ -81,7 +80,7 @@ fn a_forty_five_second_cut_is_mended_by_a_new_connection() -> Result<()> {
     })
 }
 
-/// A 128 MiB file whose wire is cut for `cut` at about 40 %, with chat typed during the
+/// A 256 MiB file whose wire is cut for `cut` at about 40 %, with chat typed during the
 /// cut: it arrives whole, both pages showed it paused then done, the chat arrives once
 /// and in order, and at most [`TWICE_AT_MOST`] bytes were sent twice.
 fn transfer_across_a_cut(cut: Duration) -> Result<CutTransfer> {

@@ -6,7 +6,7 @@
 //! at that moment is shown by B (bytes flowing). An 8 s cut is mended by an ICE restart,
 //! a 45 s cut (past ICE's failure) by a new connection; the pages' counters say which.
 //!
-//! Then what a recovery costs a transfer: a 128 MiB file from A to B cut at 40 % for
+//! Then what a recovery costs a transfer: a 256 MiB file from A to B cut at 40 % for
 //! 12 s (ICE restart) and for 45 s (new connection), with the file bytes the pages'
 //! counters say were sent and received twice; and the same file sent undisturbed and
 //! with the signaling server restarted (killed at 30 %, started 5 s later), timed.
@@ -27,7 +27,7 @@ const LONG_CUT: Duration = Duration::from_secs(45);
 const RESTART_GOAL_MS: f64 = 3000.0;
 const REBUILD_GOAL_MS: f64 = 6000.0;
 const MIB: u64 = 1 << 20;
-const TRANSFER_SIZE: u64 = 128 * MIB;
+const TRANSFER_SIZE: u64 = 256 * MIB;
 /// Long enough for the offering side's ICE restart, which is due about 8 s into a cut.
 const RESTART_CUT: Duration = Duration::from_secs(12);
 const SERVER_DOWN: Duration = Duration::from_secs(5);
