@@ -634,8 +634,9 @@ fn mark_once(inner: &Rc<RefCell<Inner>>, milestone: Milestone) {
         .map(|p| p.now());
     let body = window.and_then(|w| w.document()).and_then(|d| d.body());
     if let (Some(elapsed), Some(body)) = (elapsed, body) {
-        let _ = body
-            .dataset()
-            .set(milestone.dataset_key(), &format!("{}", elapsed.round()));
+        let _ = body.dataset().set(
+            milestone.dataset_key(),
+            &(elapsed.round() as u64).to_string(),
+        );
     }
 }
