@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{in_private_network, listing, sha256_of, Meshdrop};
+use common::{
+    in_private_network, listing, number_before, sha256_of, verified_blocks_at_least, Meshdrop,
+};
 use std::path::{Path, PathBuf};
 
 use meshdrop_e2e::TestFile;
@@ -407,35 +409,4 @@ fn a_receiver_killed_mid_transfer_resumes_its_part_when_the_file_is_offered_agai
     // The manifest and the part went with the transfer.
     assert_eq!(listing(&dir), ["big.bin"]);
     assert_eq!(sha256_of(&dir.join("big.bin")), digest);
-}
-
-/// Waits until a manifest in `dir` says at least `blocks` blocks are verified; returns
-/// how many it says.
-async fn verified_blocks_at_least(dir: &Path, blocks: usize) -> usize {
-    loop {
-        let manifests = std::fs::read_dir(dir).unwrap().flatten().filter(|entry| {
-            let name = entry.file_name().into_string().unwrap_or_default();
-            name.ends_with(".resume.json")
-        });
-        for entry in manifests {
-            let Ok(text) = std::fs::read(entry.path()) else {
-                continue;
-            };
-            let manifest: serde_json::Value = serde_json::from_slice(&text).unwrap();
-            let held = &manifest["partial"]["held"][0]["blocks"];
-            let verified = held.as_array().unwrap().iter().filter(|b| !b.is_null());
-            let verified = verified.count();
-            if verified >= blocks {
-                return verified;
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-}
-
-/// The number that ends right before `marker` in `line`.
-fn number_before(line: &str, marker: &str) -> u64 {
-    let head = &line[..line.find(marker).unwrap_or_else(|| panic!("{line:?}"))];
-    let digits = head.rsplit(|c: char| !c.is_ascii_digit()).next().unwrap();
-    digits.parse().unwrap_or_else(|_| panic!("{line:?}"))
 }
