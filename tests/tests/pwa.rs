@@ -92,23 +92,21 @@ fn files_shared_to_the_app_are_ready_to_send_to_a_peer() -> Result<()> {
             .browser()
             .goto(&server.room_url("share-sheet"))
             .await?;
-        // A new page load is a new peer id.
-        let alice_id = bob
-            .wait_for("alice back in the room", |s| {
-                s.peers
-                    .iter()
-                    .find(|peer| peer.id != *alice_id && peer.state == "connected")
-                    .map(|peer| peer.id.clone())
-            })
-            .await?;
+        // A new page load in the same tab keeps its peer id (the session key is kept in
+        // `sessionStorage`), and links up with bob again.
+        alice.wait_for_peers(&[bob_id], "connected").await?;
+        assert_eq!(
+            alice.snapshot().await?.self_id,
+            *alice_id,
+            "the same peer id"
+        );
         alice.send_shared_files_to(bob_id).await?;
 
-        let offered = bob.wait_for_offer(&alice_id, &[&file]).await?;
-        bob.click_transfer_button(&alice_id, &offered.id, TransferButton::Accept)
+        let offered = bob.wait_for_offer(alice_id, &[&file]).await?;
+        bob.click_transfer_button(alice_id, &offered.id, TransferButton::Accept)
             .await?;
-        bob.wait_for_transfer(&alice_id, &offered.id, "done")
-            .await?;
-        let received = bob.received_files(&alice_id, &offered.id).await?;
+        bob.wait_for_transfer(alice_id, &offered.id, "done").await?;
+        let received = bob.received_files(alice_id, &offered.id).await?;
         assert_eq!(received.len(), 1);
         assert_eq!(received[0].sha256, file.sha256()?);
         Ok(())
