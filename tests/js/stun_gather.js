@@ -1,10 +1,11 @@
 // Joins a room over the app's signaling socket to learn the ICE servers the server hands
 // out, then gathers candidates through them. Returns what it saw, for the test to judge.
+// arguments[0]: the protocol version to join with.
 return (async () => {
   const socket = new WebSocket(`ws://${location.host}/ws`);
   const welcome = await new Promise((resolve, reject) => {
     socket.onopen = () => socket.send(JSON.stringify({
-      type: "join", version: 2, room: "stun-probe", name: "probe",
+      type: "join", version: arguments[0], room: "stun-probe", name: "probe",
       session_key: "0123456789abcdef0123456789abcdef",
     }));
     socket.onmessage = (event) => resolve(JSON.parse(event.data));

@@ -2,6 +2,7 @@
 //! `welcome`, and Chromium gathers a server-reflexive candidate through it.
 
 use meshdrop_e2e::{run_in, Launch, NetNs, Result, SignalingServer, HOST_A};
+use meshdrop_protocol::PROTOCOL_VERSION;
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -32,7 +33,7 @@ fn a_browser_gathers_a_server_reflexive_candidate_from_the_built_in_stun() -> Re
             .run(
                 "candidates gathered through the built-in STUN server",
                 include_str!("../js/stun_gather.js"),
-                vec![],
+                vec![PROTOCOL_VERSION.into()],
             )
             .await?;
 
