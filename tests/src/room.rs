@@ -257,3 +257,14 @@ pub async fn send_folder(
         })
         .await
 }
+
+/// Totals of (ICE restarts, rebuilt links) over the pages.
+pub async fn recoveries(peers: &[Peer]) -> Result<(u32, u32)> {
+    let mut totals = (0, 0);
+    for (app, _) in peers {
+        let snapshot = app.snapshot().await?;
+        totals.0 += snapshot.ice_restarts;
+        totals.1 += snapshot.link_rebuilds;
+    }
+    Ok(totals)
+}

@@ -9,7 +9,7 @@ use meshdrop_e2e::cuts::{send_across_a_cut, send_across_a_server_restart, CutTra
 use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::room::{
     connected_and_named, cut_wire_for, everyone_chats, everyone_connected,
-    everyone_names_themselves, join_across, Peer,
+    everyone_names_themselves, join_across, recoveries, Peer,
 };
 use meshdrop_e2e::{run_in, Result, SignalingServer, TestFile, TwoHosts};
 
@@ -26,17 +26,6 @@ async fn cut_and_mend(hosts: &TwoHosts, peers: &[Peer], cut: Duration) -> Result
     let mended = cut_wire_for(hosts, &peers[0].0, cut).await?;
     everyone_connected(peers).await?;
     Ok(mended.elapsed())
-}
-
-/// Totals of (ICE restarts, rebuilt links) over the pages.
-async fn recoveries(peers: &[Peer]) -> Result<(u32, u32)> {
-    let mut totals = (0, 0);
-    for (app, _) in peers {
-        let snapshot = app.snapshot().await?;
-        totals.0 += snapshot.ice_restarts;
-        totals.1 += snapshot.link_rebuilds;
-    }
-    Ok(totals)
 }
 
 /// An 8 s cut: the links go down, the offering page restarts ICE on the same

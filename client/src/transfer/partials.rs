@@ -49,11 +49,8 @@ pub fn of_peer(peer: &PeerId) -> Vec<(String, Saved)> {
         return Vec::new();
     };
     let prefix = format!("{PREFIX}{peer}.");
-    let keys: Vec<String> = (0..storage.length().unwrap_or(0))
-        .filter_map(|at| storage.key(at).ok().flatten())
-        .filter(|key| key.starts_with(&prefix))
-        .collect();
-    keys.into_iter()
+    keys_starting_with(&storage, &prefix)
+        .into_iter()
         .filter_map(|key| {
             let text = storage.get_item(&key).ok().flatten()?;
             match read::<Saved>(&text) {
@@ -124,11 +121,8 @@ pub fn sends_to(peer: &PeerId) -> Vec<(TransferId, Send)> {
         return Vec::new();
     };
     let prefix = format!("{SENDING_PREFIX}{peer}.");
-    let keys: Vec<String> = (0..storage.length().unwrap_or(0))
-        .filter_map(|at| storage.key(at).ok().flatten())
-        .filter(|key| key.starts_with(&prefix))
-        .collect();
-    keys.into_iter()
+    keys_starting_with(&storage, &prefix)
+        .into_iter()
         .filter_map(|key| {
             let id = key[prefix.len()..].parse().ok()?;
             let text = storage.get_item(&key).ok().flatten()?;
@@ -148,4 +142,12 @@ pub fn sends_to(peer: &PeerId) -> Vec<(TransferId, Send)> {
 /// parser, with float formatting in its errors, to the wasm.
 fn read<T: serde::de::DeserializeOwned>(text: &str) -> serde_json::Result<T> {
     serde_json::from_str::<serde_json::Value>(text).and_then(serde_json::from_value)
+}
+
+/// The keys in `storage` that start with `prefix`, read before any is removed.
+fn keys_starting_with(storage: &web_sys::Storage, prefix: &str) -> Vec<String> {
+    (0..storage.length().unwrap_or(0))
+        .filter_map(|at| storage.key(at).ok().flatten())
+        .filter(|key| key.starts_with(prefix))
+        .collect()
 }

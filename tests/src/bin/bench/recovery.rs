@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use meshdrop_e2e::cuts::{send_across_a_cut, send_across_a_server_restart};
 use meshdrop_e2e::files::scratch_dir;
-use meshdrop_e2e::room::{cut_wire_for, everyone_connected, join_across, Peer};
+use meshdrop_e2e::room::{cut_wire_for, everyone_connected, join_across, recoveries, Peer};
 use meshdrop_e2e::{run_in, Result, SignalingServer, TestFile, TwoHosts};
 
 use crate::median;
@@ -130,15 +130,4 @@ async fn round_trip(
         after.1 - before.1
     );
     Ok((link_ms, chat_ms, how))
-}
-
-/// Totals of (ICE restarts, rebuilt links) over the pages.
-async fn recoveries(peers: &[Peer]) -> Result<(u32, u32)> {
-    let mut totals = (0, 0);
-    for (app, _) in peers {
-        let snapshot = app.snapshot().await?;
-        totals.0 += snapshot.ice_restarts;
-        totals.1 += snapshot.link_rebuilds;
-    }
-    Ok(totals)
 }
