@@ -7,9 +7,7 @@
 // Messages in, each with the file's `id` (chosen by the page):
 //   { kind: "open", id, handle }   handle: a FileSystemFileHandle      -> reply
 //   { kind: "write", id, at, bytes }   bytes: an ArrayBuffer, at: file offset -> spent
-//   { kind: "sync", id, reply? }   once every earlier write is done    -> reply
-//                                  (with `reply` as its id, if given, so that it can
-//                                  be in flight beside another request for the file)
+//   { kind: "sync", id }           once every earlier write is done    -> reply
 //   { kind: "close", id, flush }   after the last write, or to give up  -> reply
 // A reply is { id, error }: error is null, or why the file failed. A failed write is
 // remembered and reported by the file's "close" reply. After each write, the buffer goes
@@ -42,7 +40,7 @@ onmessage = async ({ data }) => {
     }
     postMessage({ spent: data.bytes }, [data.bytes]);
   } else if (kind === "sync") {
-    postMessage({ id: data.reply ?? id, error: files.get(id)?.error ?? null });
+    postMessage({ id, error: files.get(id)?.error ?? null });
   } else if (kind === "close") {
     const file = files.get(id);
     files.delete(id);

@@ -326,6 +326,9 @@ impl PeerTransfers {
                     let _ = self.engine.cancel(transfer, reason);
                 }
             },
+            // The manifest is rewritten whole, on a timer (`partials::SAVE_EVERY`), after
+            // the `.part` files are flushed: a killed process loses at most that much.
+            Output::BlockVerified { .. } => {}
             Output::FileDiscarded { transfer, index } => {
                 if let Some(part) = self.incoming.remove(&(transfer, index)) {
                     drop(part.file);

@@ -27,7 +27,9 @@
 //!   out of sight too), which sends a folder.
 //! * `li.transfer[data-transfer-id][data-peer-id][data-direction][data-state]`
 //!   (see [`TransferEntry`]), outgoing ones with `[data-bytes-sent]` (payload bytes the
-//!   page sent for it, over all links) and, when the page was reloaded since it was
+//!   page sent for it, over all links), incoming ones with `[data-blocks-kept]` (blocks
+//!   verified and recorded, which a reload keeps) and `[data-blocks-restored]` (of them,
+//!   those kept from before the page was reloaded), and, when the page was reloaded since it was
 //!   offered, `input.pick-again` (a file input) until its files are picked again, in `#offers` while an incoming one waits for an answer,
 //!   else in `#transfers`, with `.transfer-title`, `.transfer-files li` (`.file-name`,
 //!   `.file-size`, `.file-type`, and `.file-folder` " in album/2024" for a file in a
@@ -71,6 +73,9 @@ use crate::browser::Browser;
 use crate::error::Result;
 use crate::wait::{self, Probe};
 
+/// The folder of the origin private file system where the app stores what it receives.
+pub const INCOMING_FOLDER: &str = "meshdrop-incoming";
+
 /// How long the UI may take to reflect something: a peer joining, a message, a rename.
 /// Generous because a 2-core machine may run several Chromiums at once.
 pub const UI_TIMEOUT: Duration = Duration::from_secs(60);
@@ -106,6 +111,8 @@ return {
     direction: li.dataset.direction ?? "",
     state: li.dataset.state ?? "",
     bytes_sent: Number(li.dataset.bytesSent ?? 0),
+    blocks_kept: Number(li.dataset.blocksKept ?? 0),
+    blocks_restored: Number(li.dataset.blocksRestored ?? 0),
     title: text(li, ".transfer-title"),
     files: [...li.querySelectorAll(".transfer-files li")].map((file) => ({
       name: text(file, ".file-name"),

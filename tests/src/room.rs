@@ -241,9 +241,16 @@ pub async fn send_folder(
     receiving
         .click_transfer_button(sender_id, &offer.id, TransferButton::Accept)
         .await?;
-    receiving
+    let done = receiving
         .wait_for_transfer(sender_id, &offer.id, "done")
-        .await?;
+        .await;
+    if done.is_err() {
+        // What the other end saw tells a stalled sender from a stalled receiver.
+        if let Ok(snapshot) = sending.snapshot().await {
+            println!("the sender when the receiver gave up: {snapshot:#?}");
+        }
+    }
+    done?;
     sending
         .wait_for_transfer(receiver_id, &offer.id, "done")
         .await?;

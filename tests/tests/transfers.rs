@@ -4,7 +4,9 @@
 //!
 //! Needs the web app in `dist/` (`cargo xtask test` builds it first).
 
+use meshdrop_e2e::app::{INCOMING_FOLDER, UI_TIMEOUT};
 use meshdrop_e2e::room::{assert_delivered, connected_and_named, join, join_across_with, Peer};
+use meshdrop_e2e::wait::{self, Probe};
 use meshdrop_e2e::{
     files::scratch_dir, run_in, Launch, NetNs, Recipient, Result, SignalingServer, TestFile,
     TransferButton, TwoHosts,
@@ -260,8 +262,8 @@ fn a_receiver_that_leaves_mid_transfer_pauses_the_sender_until_a_deadline() -> R
 
 /// A receiving page reloaded at about half of a file is the same peer (its session key
 /// is kept in the tab), still holds what it verified, and goes on when the sender
-/// offers the transfer again: done, digest equal, and the verified blocks are not sent
-/// again, only what arrived since the page last kept its state or was in flight.
+/// offers the transfer again: done, digest equal, and no block it showed verified and
+/// kept before the reload is asked for again; only what was in flight is sent twice.
 #[test]
 fn a_receiving_page_reloaded_at_half_resumes_without_the_verified_blocks() -> Result<()> {
     const SIZE: u64 = 128 * MIB;
@@ -283,8 +285,28 @@ fn a_receiving_page_reloaded_at_half_resumes_without_the_verified_blocks() -> Re
             })
             .await?;
         assert_ne!(half.state, "done", "the transfer ended before the reload");
+        let before = bob.0.snapshot().await?.transfers;
+        let kept = before
+            .iter()
+            .find(|entry| entry.is(&alice.1, &id))
+            .map_or(0, |entry| entry.blocks_kept);
+        assert!(kept > 0, "bob kept no block by half of the file");
 
         bob.0.reload().await?;
+        let resumed = bob
+            .0
+            .wait_for_transfer_where(&alice.1, &id, "resumed", |entry| {
+                entry.blocks_restored > 0 || entry.is_final()
+            })
+            .await?;
+        println!(
+            "{kept} blocks kept before the reload, {} restored after it",
+            resumed.blocks_restored
+        );
+        assert!(
+            resumed.blocks_restored >= kept,
+            "every block kept before the reload is kept after it: {resumed:#?}"
+        );
         bob.0.wait_for_transfer(&alice.1, &id, "done").await?;
         let done = alice.0.wait_for_transfer(&bob.1, &id, "done").await?;
         let again = done.bytes_sent - SIZE;
@@ -299,7 +321,23 @@ fn a_receiving_page_reloaded_at_half_resumes_without_the_verified_blocks() -> Re
         let rows = bob.0.snapshot().await?.transfers;
         let rows: Vec<_> = rows.iter().filter(|row| row.id == id).collect();
         assert_eq!(rows.len(), 1, "one row, never offered again: {rows:#?}");
-        assert_delivered(alice, bob, &id, &[&file]).await
+        assert_delivered(alice, bob, &id, &[&file]).await?;
+
+        // Reloaded once more, the page keeps nothing of the ended transfer.
+        bob.0.reload().await?;
+        wait::until(
+            "bob's page to delete what it stored",
+            UI_TIMEOUT,
+            || async {
+                // Reading races the deleting: a file listed may be gone when read.
+                Ok(match bob.0.private_folder_files(INCOMING_FOLDER).await {
+                    Ok(left) if left.is_empty() => Probe::Ready(()),
+                    Ok(left) => Probe::NotYet(format!("{left:#?}")),
+                    Err(error) => Probe::NotYet(error.to_string()),
+                })
+            },
+        )
+        .await
     })
 }
 

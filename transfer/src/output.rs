@@ -9,7 +9,7 @@
 
 use meshdrop_protocol::frame::{ControlFrame, TransferId};
 
-use crate::TransferState;
+use crate::{BlockDigest, TransferState};
 
 /// An effect for the driver, taken with [`crate::Transfers::poll_output`] in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +19,15 @@ pub enum Output {
     /// File `index` of incoming `transfer` is complete and matched its SHA-256: close it
     /// and give it to the user. A file that never got a [`Write`] is empty; create it.
     FileVerified { transfer: TransferId, index: u32 },
+    /// Block `block` of file `index` of incoming `transfer` matched the sender's
+    /// `digest`: a driver that keeps partial transfers ([`crate::partial`]) may record it
+    /// at once, after the block's bytes, instead of snapshotting the whole map.
+    BlockVerified {
+        transfer: TransferId,
+        index: u32,
+        block: u64,
+        digest: BlockDigest,
+    },
     /// File `index` of incoming `transfer` will never be complete: delete what was
     /// written of it. Files already verified are not discarded.
     FileDiscarded { transfer: TransferId, index: u32 },

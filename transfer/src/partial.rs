@@ -48,6 +48,19 @@ pub struct PartialFile {
 pub struct BadPartial(pub String);
 
 impl Partial {
+    /// Nothing held yet of `files`: where a driver that records verified blocks one by
+    /// one ([`crate::Output::BlockVerified`]) starts from.
+    pub fn empty(files: Vec<FileMeta>) -> Self {
+        let held = files
+            .iter()
+            .map(|meta| PartialFile {
+                verified: false,
+                blocks: vec![None; block_count(meta.size) as usize],
+            })
+            .collect();
+        Self { files, held }
+    }
+
     /// The block digests of each file, checked against the files' sizes.
     pub(crate) fn digests(&self) -> Result<Vec<Vec<Option<BlockDigest>>>, BadPartial> {
         if self.files.is_empty() || self.files.len() != self.held.len() {

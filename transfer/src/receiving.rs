@@ -448,6 +448,12 @@ impl Receiving {
         };
         if held == announced {
             entry.held = Held::Verified;
+            outputs.push_back(Output::BlockVerified {
+                transfer: self.transfer.id(),
+                index,
+                block,
+                digest: held,
+            });
             self.judge_file(index, outputs);
             return;
         }

@@ -458,6 +458,16 @@ fn a_block_read_damaged_once_is_fetched_again_alone() {
             source.len() as u64 + DIGEST_BLOCK_LEN,
             "block 1 twice, the others once"
         );
+        // Each block is reported verified once, with its true digest: block 1 only
+        // once it came again undamaged.
+        let mut verified = bob.verified_blocks.clone();
+        verified.sort_by_key(|&(_, _, block, _)| block);
+        let expected: Vec<_> = source
+            .chunks(DIGEST_BLOCK_LEN as usize)
+            .zip(0..)
+            .map(|(bytes, block)| (id, 0, block, Sha256::digest(bytes).into()))
+            .collect();
+        assert_eq!(verified, expected, "hashing by driver: {hashing}");
     }
 }
 

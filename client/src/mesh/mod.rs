@@ -26,7 +26,9 @@ use meshdrop_protocol::{PeerId, RoomId, PROTOCOL_VERSION};
 pub use link::Channels;
 use link::{LinkEvent, PeerLink};
 
-use crate::transfer::{OutgoingFile, PeerTransfers, TransferAction, TransferKey, TransferView};
+use crate::transfer::{
+    self, OutgoingFile, PeerTransfers, TransferAction, TransferKey, TransferView,
+};
 use signaling::{Signaling, SignalingEvent};
 use tally::Tally;
 
@@ -271,6 +273,10 @@ fn on_server_message(inner: &Rc<RefCell<Inner>>, message: ServerMessage) {
             {
                 let mut state = inner.borrow_mut();
                 state.ice_servers = ice_servers;
+                if state.self_id.is_none() {
+                    // Only now is it known which stored files are this tab's.
+                    wasm_bindgen_futures::spawn_local(transfer::clear_leftovers(peer_id.clone()));
+                }
                 state.self_id = Some(peer_id.clone());
                 if let Some(signaling) = &state.signaling {
                     signaling.reset_backoff();

@@ -9,9 +9,12 @@
 //! ([`PeerTransfers::on_link_down`]), so transfers pause and resume instead of failing,
 //! and when the peer left the room ([`PeerTransfers::on_peer_left`]), which starts the
 //! grace period after which they fail. Incoming transfers outlive a reload of the page
-//! too: what they verified is kept in the tab ([`partials`]) and handed to the engine
-//! of the same peer after the reload, which goes on when the peer offers them again.
+//! too: what they verified is kept beside their files in the private file system
+//! ([`journal`]) and handed to the engine of the same peer after the reload, which goes
+//! on when the peer offers them again. Outgoing ones are kept in the tab ([`partials`]),
+//! waiting for their files to be picked again.
 
+mod journal;
 mod opfs;
 mod partials;
 mod read_ahead;
@@ -31,8 +34,10 @@ use meshdrop_transfer::{
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+pub use journal::clear_leftovers;
+use journal::Journal;
 use opfs::IncomingFile;
-pub use opfs::{clear_leftovers, PrivateFile};
+pub use opfs::PrivateFile;
 use read_ahead::{Ahead, ReadAhead};
 use webcrypto::{HashingBlock, WebCrypto};
 
@@ -79,6 +84,11 @@ pub struct TransferView {
     /// Payload bytes this page handed to data channels for an outgoing transfer, over
     /// all links: the files' size, plus what went again, minus what the receiver had.
     pub bytes_sent: u64,
+    /// For an incoming transfer: its blocks verified and recorded ([`journal`]), which a
+    /// reload of the page keeps.
+    pub blocks_kept: u64,
+    /// Of those, the blocks kept from before the page was reloaded.
+    pub blocks_restored: u64,
     /// An outgoing transfer from before the page was reloaded, paused until the person
     /// picks its files again.
     pub needs_files: bool,
@@ -154,13 +164,11 @@ struct Driver {
     read_ahead: HashMap<TransferId, ReadAhead>,
     /// Files being received, by (transfer, index).
     incoming: HashMap<(TransferId, u32), IncomingFile>,
-    /// The files of transfers kept from before a reload and restored into the engine,
-    /// opened, by their key, until the peer offers them again.
-    restored: HashMap<String, Vec<(u32, IncomingFile)>>,
-    /// When the incoming transfers were last kept ([`partials`]), and whether that is
-    /// still under way.
-    kept_at_ms: f64,
-    keeping: bool,
+    /// The journals of incoming transfers, by transfer.
+    journals: HashMap<TransferId, Journal>,
+    /// The journals and files of transfers kept from before a reload and restored into
+    /// the engine, opened, by their key, until the peer offers them again.
+    restored: HashMap<String, (Journal, Vec<(u32, IncomingFile)>)>,
     saved: HashMap<TransferId, Vec<SavedFile>>,
     meters: HashMap<TransferId, Meter>,
     /// See [`TransferView::bytes_sent`].
@@ -201,9 +209,8 @@ impl PeerTransfers {
                 sources: HashMap::new(),
                 read_ahead: HashMap::new(),
                 incoming: HashMap::new(),
+                journals: HashMap::new(),
                 restored: HashMap::new(),
-                kept_at_ms: 0.0,
-                keeping: false,
                 saved: HashMap::new(),
                 meters: HashMap::new(),
                 bytes_sent: HashMap::new(),
@@ -298,7 +305,6 @@ impl PeerTransfers {
         }
         carry_out(&self.inner);
         show_progress(&self.inner);
-        keep_incoming(&self.inner);
     }
 
     /// The data channel drained: send more.
@@ -416,54 +422,80 @@ fn chunk_len_for(max_message_size: f64) -> std::num::NonZeroUsize {
         .unwrap_or(meshdrop_transfer::DEFAULT_CHUNK_LEN)
 }
 
-/// Open every file of the offer in the private file system, then accept. Opening first
-/// means no chunk can arrive for a file that does not exist yet.
+/// Open every file of the offer in the private file system, and its journal, then
+/// accept. Opening first means no chunk can arrive for a file that does not exist yet.
 fn accept(inner: &Rc<RefCell<Driver>>, id: TransferId) {
-    let (prefix, sizes) = {
+    let (me, peer, files) = {
         let driver = inner.borrow();
         let Some(transfer) = driver.engine.get(id) else {
             return;
         };
-        (
-            format!("{}-{}-{id}", driver.me, driver.peer),
-            transfer
-                .files()
-                .iter()
-                .map(|file| file.size)
-                .collect::<Vec<_>>(),
-        )
+        let files = transfer.files().to_vec();
+        (driver.me.clone(), driver.peer.clone(), files)
     };
     let weak = Rc::downgrade(inner);
     wasm_bindgen_futures::spawn_local(async move {
-        let mut opened = Vec::new();
-        for (index, size) in (0..).zip(sizes) {
-            match IncomingFile::create(format!("{prefix}-{index}"), size).await {
-                Ok(file) => opened.push((index, file)),
-                Err(error) => {
-                    let Some(inner) = weak.upgrade() else { return };
-                    for (_, file) in opened {
-                        file.discard().await;
-                    }
-                    let reason = format!(
-                        "the receiving page cannot store files: {}",
-                        describe(&error)
-                    );
-                    let _ = inner.borrow_mut().engine.fail(id, reason);
-                    carry_out(&inner);
-                    return;
-                }
-            }
-        }
+        let opened = open_incoming(&me, &peer, id, &files).await;
         let Some(inner) = weak.upgrade() else { return };
-        {
-            let mut driver = inner.borrow_mut();
-            for (index, file) in opened {
-                driver.incoming.insert((id, index), file);
+        match opened {
+            Ok((journal, opened)) => {
+                let mut driver = inner.borrow_mut();
+                driver
+                    .incoming
+                    .extend(opened.into_iter().map(|(index, file)| ((id, index), file)));
+                driver.journals.insert(id, journal);
+                let _ = driver.engine.accept(id);
             }
-            let _ = driver.engine.accept(id);
+            Err(error) => {
+                let reason = format!(
+                    "the receiving page cannot store files: {}",
+                    describe(&error)
+                );
+                let _ = inner.borrow_mut().engine.fail(id, reason);
+            }
         }
         carry_out(&inner);
     });
+}
+
+/// Opens a file in the private file system for each of `files`, incoming transfer `id`
+/// from `peer`, and its journal; on failure, deletes what it opened.
+async fn open_incoming(
+    me: &PeerId,
+    peer: &PeerId,
+    id: TransferId,
+    files: &[FileMeta],
+) -> Result<(Journal, Vec<(u32, IncomingFile)>), JsValue> {
+    let prefix = format!("{}{id}", journal::prefix(me, peer));
+    let mut opened = Vec::new();
+    let mut failure = None;
+    for (index, meta) in (0..).zip(files) {
+        match IncomingFile::create(format!("{prefix}-{index}"), meta.size).await {
+            Ok(file) => opened.push((index, file)),
+            Err(error) => {
+                failure = Some(error);
+                break;
+            }
+        }
+    }
+    let journal = match failure {
+        None => {
+            let names = opened
+                .iter()
+                .map(|(_, file)| Some(file.stored_name().to_owned()));
+            Journal::create(me, peer, id, files, names.collect()).await
+        }
+        Some(error) => Err(error),
+    };
+    match journal {
+        Ok(journal) => Ok((journal, opened)),
+        Err(error) => {
+            for (_, file) in opened {
+                file.discard().await;
+            }
+            Err(error)
+        }
+    }
 }
 
 /// Carry out everything the engine asked for, in order.
@@ -484,7 +516,22 @@ fn carry_out(inner: &Rc<RefCell<Driver>>) {
                     (None, None) => {}
                 }
             }
-            Output::FileVerified { transfer, index } => finish_file(inner, transfer, index),
+            Output::BlockVerified {
+                transfer,
+                index,
+                block,
+                digest,
+            } => {
+                if let Some(journal) = inner.borrow_mut().journals.get_mut(&transfer) {
+                    journal.record_block(index, block, &digest);
+                }
+            }
+            Output::FileVerified { transfer, index } => {
+                if let Some(journal) = inner.borrow_mut().journals.get_mut(&transfer) {
+                    journal.record_file_done(index);
+                }
+                finish_file(inner, transfer, index);
+            }
             Output::FileDiscarded { transfer, index } => {
                 if let Some(file) = inner.borrow_mut().incoming.remove(&(transfer, index)) {
                     wasm_bindgen_futures::spawn_local(file.discard());
@@ -492,11 +539,13 @@ fn carry_out(inner: &Rc<RefCell<Driver>>) {
             }
             Output::Resumed { transfer, key } => {
                 let mut driver = inner.borrow_mut();
-                for (index, file) in driver.restored.remove(&key).unwrap_or_default() {
-                    driver.incoming.insert((transfer, index), file);
+                if let Some((journal, files)) = driver.restored.remove(&key) {
+                    for (index, file) in files {
+                        driver.incoming.insert((transfer, index), file);
+                    }
+                    // Goes on under the transfer's new id.
+                    driver.journals.insert(transfer, journal);
                 }
-                // Kept from now on under the transfer's new key.
-                partials::forget(&key);
             }
             Output::State { transfer, state } => {
                 if state.is_final() {
@@ -504,7 +553,9 @@ fn carry_out(inner: &Rc<RefCell<Driver>>) {
                     driver.sources.remove(&transfer);
                     driver.read_ahead.remove(&transfer);
                     driver.awaiting.remove(&transfer);
-                    partials::forget(&partials::key(&driver.peer, transfer));
+                    if let Some(journal) = driver.journals.remove(&transfer) {
+                        wasm_bindgen_futures::spawn_local(journal.discard());
+                    }
                     partials::forget_send(&driver.peer, transfer);
                 }
                 show(inner, transfer);
@@ -513,20 +564,20 @@ fn carry_out(inner: &Rc<RefCell<Driver>>) {
     }
 }
 
-/// Opens the files of the transfers from this peer that the tab kept before it was
-/// reloaded, and hands them to the engine, which goes on with each when the peer offers
-/// its files again. One whose files cannot be opened is dropped.
+/// Opens the files of the transfers from this peer that the page kept before it was
+/// reloaded ([`journal`]), and hands them to the engine, which goes on with each when
+/// the peer offers its files again. One whose files cannot be opened is dropped.
 fn restore_kept(inner: &Rc<RefCell<Driver>>) {
-    let kept = partials::of_peer(&inner.borrow().peer);
-    if kept.is_empty() {
-        return;
-    }
+    let (me, peer) = {
+        let driver = inner.borrow();
+        (driver.me.clone(), driver.peer.clone())
+    };
     let weak = Rc::downgrade(inner);
     wasm_bindgen_futures::spawn_local(async move {
-        for (key, saved) in kept {
+        for (kept, journal) in journal::kept(&me, &peer).await {
             let mut files = Vec::new();
             let mut opened = true;
-            let named = saved.stored_names.iter().zip(&saved.partial.files);
+            let named = kept.stored_names.iter().zip(&kept.partial.files);
             for (index, (name, meta)) in (0..).zip(named) {
                 let Some(name) = name else { continue };
                 match IncomingFile::create(name.clone(), meta.size).await {
@@ -538,16 +589,17 @@ fn restore_kept(inner: &Rc<RefCell<Driver>>) {
                 }
             }
             let Some(inner) = weak.upgrade() else { return };
+            let key = journal.name().to_owned();
             let restored = opened
                 && inner
                     .borrow_mut()
                     .engine
-                    .restore(key.as_str(), saved.partial)
+                    .restore(key.as_str(), kept.partial)
                     .is_ok();
             if restored {
-                inner.borrow_mut().restored.insert(key, files);
+                inner.borrow_mut().restored.insert(key, (journal, files));
             } else {
-                partials::forget(&key);
+                journal.discard().await;
                 for (_, file) in files {
                     file.discard().await;
                 }
@@ -678,66 +730,6 @@ async fn first_block_digest(
         .digest()
         .await?;
     Ok(digest.iter().map(|byte| format!("{byte:02x}")).collect())
-}
-
-/// Keeps what each running incoming transfer verified ([`partials`]), at most every
-/// [`partials::SAVE_EVERY_MS`]: a snapshot, written once the writer has every block it
-/// calls verified in the files.
-fn keep_incoming(inner: &Rc<RefCell<Driver>>) {
-    let now = now_ms();
-    let (snapshots, settling) = {
-        let mut driver = inner.borrow_mut();
-        if driver.keeping || now - driver.kept_at_ms < partials::SAVE_EVERY_MS {
-            return;
-        }
-        driver.kept_at_ms = now;
-        let ids: BTreeSet<TransferId> = driver.incoming.keys().map(|(id, _)| *id).collect();
-        let mut snapshots = Vec::new();
-        let mut settling = Vec::new();
-        for id in ids {
-            let Some(partial) = driver.engine.partial(id) else {
-                continue;
-            };
-            let files =
-                (0..partial.files.len() as u32).map(|index| driver.incoming.get(&(id, index)));
-            let mut stored_names = Vec::new();
-            for file in files {
-                stored_names.push(file.map(|file| file.stored_name().to_owned()));
-                settling.extend(file.map(IncomingFile::settled));
-            }
-            snapshots.push((
-                id,
-                partials::Saved {
-                    partial,
-                    stored_names,
-                },
-            ));
-        }
-        if snapshots.is_empty() {
-            return;
-        }
-        driver.keeping = true;
-        (snapshots, settling)
-    };
-    let weak = Rc::downgrade(inner);
-    wasm_bindgen_futures::spawn_local(async move {
-        let mut written = true;
-        for settled in settling {
-            written &= settled.await.is_ok();
-        }
-        let Some(inner) = weak.upgrade() else { return };
-        let mut driver = inner.borrow_mut();
-        driver.keeping = false;
-        if !written {
-            return;
-        }
-        for (id, saved) in snapshots {
-            // One that ended meanwhile is no longer kept.
-            if driver.engine.partial(id).is_some() {
-                partials::save(&partials::key(&driver.peer, id), &saved);
-            }
-        }
-    });
 }
 
 /// Send the control frames held back since the link opened.
@@ -977,6 +969,7 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
             meters,
             interrupted,
             bytes_sent,
+            journals,
             awaiting,
             picked_wrong,
             ..
@@ -1021,6 +1014,8 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
             seconds_left,
             saved: saved.get(&transfer).cloned().unwrap_or_default(),
             bytes_sent: bytes_sent.get(&transfer).copied().unwrap_or(0),
+            blocks_kept: journals.get(&transfer).map_or(0, Journal::blocks),
+            blocks_restored: journals.get(&transfer).map_or(0, Journal::restored),
             needs_files: awaiting.contains_key(&transfer),
             picked_wrong: picked_wrong.contains(&transfer),
         };

@@ -26,7 +26,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     FileSystemDirectoryHandle, FileSystemFileHandle, FileSystemGetDirectoryOptions,
-    FileSystemGetFileOptions, FileSystemRemoveOptions, MessageEvent, Worker,
+    FileSystemGetFileOptions, MessageEvent, Worker,
 };
 
 /// The folder, inside the origin's private file system, that holds incoming files.
@@ -71,6 +71,11 @@ impl PrivateFile {
         })
     }
 
+    /// Its name in the private folder.
+    pub fn stored_name(&self) -> &str {
+        &self.stored_name
+    }
+
     /// Write `bytes` at offset `at`. Writes happen in the order made; a failed one fails
     /// [`PrivateFile::written`] and [`PrivateFile::finish`], which is where it is
     /// reported.
@@ -90,20 +95,6 @@ impl PrivateFile {
     /// disk writes waits here instead of queueing the difference in memory.
     pub async fn written(&self) -> Result<(), JsValue> {
         self.writer.request(self.id, "sync", &[]).await
-    }
-
-    /// Resolves once every write made so far is in the file; unlike
-    /// [`PrivateFile::written`], it borrows nothing while it waits and may be in flight
-    /// beside any other request for the file.
-    pub fn settled(&self) -> impl std::future::Future<Output = Result<(), JsValue>> + 'static {
-        let (writer, id) = (self.writer.clone(), self.id);
-        async move {
-            let reply = writer.new_id();
-            let field = JsValue::from(reply);
-            writer
-                .request_as(id, "sync", &[("reply", &field)], reply)
-                .await
-        }
     }
 
     /// Flush and close; returns the stored file, disk-backed.
@@ -172,13 +163,7 @@ impl IncomingFile {
 
     /// Its name in the private folder.
     pub fn stored_name(&self) -> &str {
-        &self.file.stored_name
-    }
-
-    /// See [`PrivateFile::settled`]: whole blocks are handed to the writer at once, so
-    /// every block this file took before the call is then in the file.
-    pub fn settled(&self) -> impl std::future::Future<Output = Result<(), JsValue>> + 'static {
-        self.file.settled()
+        self.file.stored_name()
     }
 
     /// Flush and close once every block is written; returns the stored file, ready to
@@ -314,22 +299,11 @@ impl Writer {
         kind: &str,
         fields: &[(&str, &JsValue)],
     ) -> Result<(), JsValue> {
-        self.request_as(id, kind, fields, id).await
-    }
-
-    /// Like [`Self::request`], for a reply that comes under the id `reply`.
-    async fn request_as(
-        &self,
-        id: u32,
-        kind: &str,
-        fields: &[(&str, &JsValue)],
-        reply: u32,
-    ) -> Result<(), JsValue> {
         if let Some(reason) = self.stopped.borrow().as_deref() {
             return Err(JsValue::from_str(reason));
         }
         let reply = Promise::new(&mut |resolve, _reject| {
-            self.waiting.borrow_mut().insert(reply, resolve);
+            self.waiting.borrow_mut().insert(id, resolve);
         });
         self.worker.post_message(&message(id, kind, fields))?;
         match JsFuture::from(reply).await?.as_string() {
@@ -371,21 +345,44 @@ fn storage_manager() -> Result<web_sys::StorageManager, JsValue> {
     Ok(navigator.storage())
 }
 
-/// Delete the files earlier visits left behind. Files another tab is still writing are
-/// locked by the browser and survive; so does everything while this tab has partial
-/// transfers to go on with after its reload ([`super::partials`]).
-pub async fn clear_leftovers() {
-    if super::partials::any() {
-        return;
+/// The names in the folder of incoming files.
+pub async fn names() -> Vec<String> {
+    let Ok(directory) = incoming_directory().await else {
+        return Vec::new();
+    };
+    let keys = directory.keys();
+    let mut names = Vec::new();
+    while let Ok(next) = keys.next() {
+        let Ok(step) = JsFuture::from(next).await else {
+            break;
+        };
+        let step: js_sys::IteratorNext = step.unchecked_into();
+        if step.done() {
+            break;
+        }
+        names.extend(step.value().as_string());
     }
-    let Ok(manager) = storage_manager() else {
-        return;
-    };
-    let Ok(root) = JsFuture::from(manager.get_directory()).await else {
-        return;
-    };
-    let root: FileSystemDirectoryHandle = root.unchecked_into();
-    let options = FileSystemRemoveOptions::new();
-    options.set_recursive(true);
-    let _ = JsFuture::from(root.remove_entry_with_options(INCOMING_DIR, &options)).await;
+    names
+}
+
+/// The text of file `name` of the folder of incoming files, if it can be read: not
+/// while a worker has it open.
+pub async fn read_text(name: &str) -> Option<String> {
+    let directory = incoming_directory().await.ok()?;
+    let handle: FileSystemFileHandle = JsFuture::from(directory.get_file_handle(name))
+        .await
+        .ok()?
+        .unchecked_into();
+    let file: web_sys::File = JsFuture::from(handle.get_file())
+        .await
+        .ok()?
+        .unchecked_into();
+    JsFuture::from(file.text()).await.ok()?.as_string()
+}
+
+/// Delete file `name` of the folder of incoming files.
+pub async fn remove(name: &str) {
+    if let Ok(directory) = incoming_directory().await {
+        let _ = JsFuture::from(directory.remove_entry(name)).await;
+    }
 }

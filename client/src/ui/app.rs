@@ -27,7 +27,7 @@ use super::transfers::{OfferList, TransferList};
 use crate::mesh::{Identity, LinkState, Mesh, SignalingStatus};
 use crate::pwa;
 use crate::transfer::OutgoingFile;
-use crate::transfer::{self, TransferAction, TransferKey};
+use crate::transfer::{TransferAction, TransferKey};
 use crate::{device, identity};
 
 #[function_component(App)]
@@ -63,7 +63,6 @@ pub fn app() -> Html {
     {
         let mesh = mesh.clone();
         use_effect_with((), move |_| {
-            wasm_bindgen_futures::spawn_local(transfer::clear_leftovers());
             pwa::register();
             // A hand-edited fragment names another room: start over in it.
             let reload = web_sys::window().map(|window| {

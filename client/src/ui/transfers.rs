@@ -170,7 +170,9 @@ fn transfer_row(
             data-transfer-id={view.key.id.to_string()} data-peer-id={view.key.peer.to_string()}
             data-direction={if incoming { "incoming" } else { "outgoing" }}
             data-state={state_name(&view.state)}
-            data-bytes-sent={(!incoming).then(|| view.bytes_sent.to_string())}>
+            data-bytes-sent={(!incoming).then(|| view.bytes_sent.to_string())}
+            data-blocks-kept={incoming.then(|| view.blocks_kept.to_string())}
+            data-blocks-restored={incoming.then(|| view.blocks_restored.to_string())}>
             <div class="transfer-head">
                 <span class="transfer-arrow" aria-hidden="true">{ if incoming { "↓" } else { "↑" } }</span>
                 <span class="transfer-title">{ headline }</span>

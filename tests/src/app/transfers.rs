@@ -86,6 +86,11 @@ pub struct TransferEntry {
     pub state: String,
     /// Payload bytes the sending page sent for it, over all links; 0 for incoming ones.
     pub bytes_sent: u64,
+    /// Incoming ones: blocks verified and recorded, which a reload of the page keeps;
+    /// 0 once the transfer ended.
+    pub blocks_kept: u64,
+    /// Incoming ones: of `blocks_kept`, those kept from before the page was reloaded.
+    pub blocks_restored: u64,
     pub title: String,
     pub files: Vec<OfferedFile>,
     /// The state in words, like "Waiting for answer" or "Done"; empty when `error` says it.
@@ -106,11 +111,13 @@ pub struct TransferEntry {
 }
 
 impl TransferEntry {
-    fn is(&self, peer: &str, id: &str) -> bool {
+    /// Whether it is transfer `id` with `peer`.
+    pub fn is(&self, peer: &str, id: &str) -> bool {
         self.peer == peer && self.id == id
     }
 
-    fn is_final(&self) -> bool {
+    /// Whether it ended: done, declined, cancelled or failed.
+    pub fn is_final(&self) -> bool {
         FINAL_STATES.contains(&self.state.as_str())
     }
 

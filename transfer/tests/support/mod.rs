@@ -25,6 +25,8 @@ pub struct Peer {
     /// Files verified and handed to the user.
     pub kept: HashMap<(TransferId, u32), Vec<u8>>,
     pub discarded: Vec<(TransferId, u32)>,
+    /// Every block reported verified, in order.
+    pub verified_blocks: Vec<HashedBlock>,
     /// Every state change, in order.
     pub history: Vec<(TransferId, TransferState)>,
     /// Every control frame sent, in order.
@@ -70,6 +72,7 @@ impl Peer {
             restored: HashMap::new(),
             kept: HashMap::new(),
             discarded: Vec::new(),
+            verified_blocks: Vec::new(),
             history: Vec::new(),
             sent: Vec::new(),
             control_out: VecDeque::new(),
@@ -171,6 +174,12 @@ impl Peer {
                     let bytes = self.partial.remove(&(transfer, index)).unwrap_or_default();
                     self.kept.insert((transfer, index), bytes);
                 }
+                Output::BlockVerified {
+                    transfer,
+                    index,
+                    block,
+                    digest,
+                } => self.verified_blocks.push((transfer, index, block, digest)),
                 Output::FileDiscarded { transfer, index } => {
                     assert!(self.partial.remove(&(transfer, index)).is_some());
                     self.discarded.push((transfer, index));
