@@ -63,8 +63,15 @@ pub struct Journal {
 
 /// The prefix of the names of what this page (`me`) keeps of transfers from `peer`:
 /// see the module documentation.
-pub fn prefix(me: &PeerId, peer: &PeerId) -> String {
+fn prefix(me: &PeerId, peer: &PeerId) -> String {
     format!("{me}-{peer}-")
+}
+
+/// The name, in the private folder, of file `index` of incoming transfer `id` from
+/// `peer`: its journal's name with the index for suffix, which [`clear_leftovers`]
+/// goes by.
+pub fn stored_name(me: &PeerId, peer: &PeerId, id: TransferId, index: u32) -> String {
+    format!("{}{id}-{index}", prefix(me, peer))
 }
 
 impl Journal {
@@ -77,6 +84,7 @@ impl Journal {
         files: &[FileMeta],
         stored_names: Vec<Option<String>>,
     ) -> Result<Self, JsValue> {
+        // Its files are named after it ([`stored_name`]).
         let name = format!("{}{id}{SUFFIX}", prefix(me, peer));
         let header = Header {
             files: files.to_vec(),
@@ -159,23 +167,24 @@ pub async fn kept(me: &PeerId, peer: &PeerId) -> Vec<(Kept, Journal)> {
 
 /// Delete what earlier pages left behind in the private folder: everything but the
 /// transfers this page (`me`) kept before it was reloaded, their journals and files.
-/// Files another tab is writing are locked by the browser and survive.
+/// It goes by names alone (a transfer's files are named after its journal), so it
+/// never depends on reading a journal the page may have open already. Files another
+/// tab is writing are locked by the browser and survive.
 pub async fn clear_leftovers(me: PeerId) {
     let names = opfs::names().await;
-    let mut keep = HashSet::new();
     let prefix = format!("{me}-");
-    let mine = names
+    let journals: HashSet<&str> = names
         .iter()
-        .filter(|name| name.starts_with(&prefix) && name.ends_with(SUFFIX));
-    for name in mine {
-        if let Some(kept) = opfs::read_text(name).await.as_deref().and_then(parse) {
-            keep.insert(name.clone());
-            keep.extend(kept.stored_names.into_iter().flatten());
-        }
-    }
-    for name in names {
-        if !keep.contains(&name) {
-            opfs::remove(&name).await;
+        .filter_map(|name| name.strip_suffix(SUFFIX))
+        .filter(|stem| stem.starts_with(&prefix))
+        .collect();
+    for name in &names {
+        let stem = match name.strip_suffix(SUFFIX) {
+            Some(stem) => Some(stem),
+            None => name.rsplit_once('-').map(|(stem, _index)| stem),
+        };
+        if !stem.is_some_and(|stem| journals.contains(stem)) {
+            opfs::remove(name).await;
         }
     }
 }

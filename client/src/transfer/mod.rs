@@ -466,11 +466,11 @@ async fn open_incoming(
     id: TransferId,
     files: &[FileMeta],
 ) -> Result<(Journal, Vec<(u32, IncomingFile)>), JsValue> {
-    let prefix = format!("{}{id}", journal::prefix(me, peer));
     let mut opened = Vec::new();
     let mut failure = None;
     for (index, meta) in (0..).zip(files) {
-        match IncomingFile::create(format!("{prefix}-{index}"), meta.size).await {
+        let name = journal::stored_name(me, peer, id, index);
+        match IncomingFile::create(name, meta.size).await {
             Ok(file) => opened.push((index, file)),
             Err(error) => {
                 failure = Some(error);
