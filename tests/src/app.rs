@@ -131,11 +131,37 @@ return {
 };
 "##;
 
+const LOAD_TIMINGS_SCRIPT: &str = r##"
+const arrived = (pattern) =>
+  performance.getEntriesByType("resource")
+    .find((entry) => pattern.test(new URL(entry.name).pathname))?.responseEnd ?? null;
+const navigation = performance.getEntriesByType("navigation")[0];
+return {
+  html: navigation?.responseEnd ?? null,
+  js: arrived(/\/meshdrop-client-[^/]*\.js$/),
+  wasm: arrived(/\.wasm$/),
+  dom_content_loaded: navigation?.domContentLoadedEventEnd ?? null,
+};
+"##;
+
 const RENAME_SCRIPT: &str = r##"
 const input = document.querySelector("#name-input");
 input.value = arguments[0];
 input.dispatchEvent(new Event("change", { bubbles: true }));
 "##;
+
+/// See [`App::load_timings`]; `None` where the page has no entry.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+pub struct LoadTimings {
+    /// index.html arrived.
+    pub html: Option<f64>,
+    /// The app's JavaScript arrived.
+    pub js: Option<f64>,
+    /// The app's wasm arrived.
+    pub wasm: Option<f64>,
+    /// The document was parsed and its deferred scripts ran.
+    pub dom_content_loaded: Option<f64>,
+}
 
 /// Everything the UI contract exposes, at one moment.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -330,6 +356,14 @@ impl App {
             milliseconds(&s.first_channel_ms)
         })
         .await
+    }
+
+    /// When the page's parts had arrived, in milliseconds from navigation, by the page's
+    /// clock (Resource Timing): where a slow start spent its time.
+    pub async fn load_timings(&self) -> Result<LoadTimings> {
+        self.browser
+            .run("reading resource timings", LOAD_TIMINGS_SCRIPT, vec![])
+            .await
     }
 
     /// Types `text` into the chat input and presses Enter, as a user would.

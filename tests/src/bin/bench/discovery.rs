@@ -33,8 +33,15 @@ pub fn run() -> Result<()> {
             second.wait_for_peers(&[&first_id], "connected").await?;
             let peer_ms = second.first_peer_ms().await?;
             let channel_ms = second.first_channel_ms().await?;
+            let loaded = second.load_timings().await?;
+            let at = |ms: Option<f64>| ms.map_or("?".to_owned(), |ms| format!("{ms:.0}"));
             println!(
-                "  round {round}: peer shown {peer_ms:.0} ms, first channel open {channel_ms:.0} ms"
+                "  round {round}: peer shown {peer_ms:.0} ms, first channel open {channel_ms:.0} ms \
+                 (index.html in at {}, JS at {}, wasm at {}, DOMContentLoaded at {})",
+                at(loaded.html),
+                at(loaded.js),
+                at(loaded.wasm),
+                at(loaded.dom_content_loaded),
             );
             shown.push(peer_ms);
             open.push(channel_ms);
