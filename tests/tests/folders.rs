@@ -8,10 +8,74 @@ use std::time::Instant;
 
 use meshdrop_e2e::app::{folder_digests, folder_file_digests, zip_digests};
 use meshdrop_e2e::room::{everyone_connected, join, send_folder};
-use meshdrop_e2e::{files::scratch_dir, run_in, NetNs, Result, SignalingServer, TestFile};
+use meshdrop_e2e::{
+    files::scratch_dir, run_in, NetNs, Result, SignalingServer, TestFile, TransferButton,
+};
 use sha2::{Digest, Sha256};
 
 const MIB: u64 = 1 << 20;
+
+/// A folder dropped on the page (to its only peer) is walked, entry by entry, a
+/// folder of 150 files in two batches, and arrives with every file's path.
+#[test]
+fn a_dropped_folder_arrives_with_its_paths() -> Result<()> {
+    let dir = scratch_dir()?;
+    let album = dir.path().join("album");
+    std::fs::create_dir_all(album.join("2024/summer")).unwrap();
+    std::fs::create_dir_all(album.join("many")).unwrap();
+    for n in 0..150 {
+        TestFile::random(&album.join("many"), &format!("{n:03}.txt"), 10)?;
+    }
+    TestFile::random(&album.join("2024/summer"), "beach.bin", MIB)?;
+    TestFile::random(&album.join("2024"), "notes.txt", 1000)?;
+    TestFile::random(&album, "Grüße 日本語.txt", 77)?;
+    TestFile::random(&album, "empty.txt", 0)?;
+    let sent = folder_digests(&album)?;
+
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = join(&server, "dropped", &["alice", "bob"]).await?;
+        everyone_connected(&peers).await?;
+        let (alice, bob) = (&peers[0], &peers[1]);
+        alice.0.drop_folder(".app", &album).await?;
+        let offer = bob
+            .0
+            .wait_for(&format!("an offer of {} files", sent.len()), |s| {
+                s.transfers
+                    .iter()
+                    .find(|entry| entry.state == "offered" && entry.files.len() == sent.len())
+                    .cloned()
+            })
+            .await?;
+        bob.0
+            .click_transfer_button(&alice.1, &offer.id, TransferButton::Accept)
+            .await?;
+        let done = bob
+            .0
+            .wait_for("every file ready to save", |s| {
+                s.transfers
+                    .iter()
+                    .find(|entry| entry.id == offer.id && entry.saved_paths.len() == sent.len())
+                    .cloned()
+            })
+            .await?;
+        let sent_paths: Vec<String> = sent.keys().cloned().collect();
+        assert_eq!(sorted(done.saved_paths.clone()), sent_paths);
+        for file in bob.0.received_files(&alice.1, &done.id).await? {
+            let path = done
+                .saved_paths
+                .iter()
+                .find(|path| path.ends_with(&*file.name));
+            assert_eq!(
+                path.and_then(|path| sent.get(path)),
+                Some(&file.sha256),
+                "{file:?}"
+            );
+        }
+        server.stop().await
+    })
+}
 
 #[test]
 fn a_folder_arrives_with_its_paths_and_is_saved_into_a_picked_folder() -> Result<()> {

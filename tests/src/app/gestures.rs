@@ -9,6 +9,9 @@
 //!   `button.picker-choice[data-peer-id]` per connected device and `.picker-everyone`.
 //! * `button.clear-finished`, shown while some transfer has ended.
 
+use std::path::Path;
+
+use fantoccini::Locator;
 use serde_json::{json, Value};
 
 use super::App;
@@ -24,6 +27,68 @@ const target = document.querySelector(selector);
 for (const type of ["dragover", "drop"]) {
   target.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: data }));
 }
+"##;
+
+/// Fires `dragover` and `drop` on the element `arguments[0]`, dropping the folder picked
+/// in the folder input `arguments[1]`. A desktop drop hands the page the folder as a
+/// `FileSystemDirectoryEntry`; no page can make one (a picked input's `webkitEntries`
+/// stays empty when ChromeDriver picks), so the entries are built here, around the real
+/// picked `File`s, answering as Chromium's do: `readEntries` in batches of at most 100,
+/// then an empty one, every answer in a later task.
+const DROP_FOLDER_SCRIPT: &str = r##"
+const [selector, inputId] = arguments;
+const input = document.getElementById(inputId);
+const files = [...input.files];
+input.remove();
+const later = (answer, value) => setTimeout(() => answer(value));
+const folder = (fullPath) => ({
+  isFile: false,
+  isDirectory: true,
+  name: fullPath.split("/").pop(),
+  fullPath,
+  children: new Map(),
+  createReader() {
+    const rest = [...this.children.values()];
+    return { readEntries: (answer) => later(answer, rest.splice(0, 100)) };
+  },
+});
+const root = folder("");
+for (const file of files) {
+  let at = root;
+  for (const name of file.webkitRelativePath.split("/").slice(0, -1)) {
+    if (!at.children.has(name)) at.children.set(name, folder(`${at.fullPath}/${name}`));
+    at = at.children.get(name);
+  }
+  const fullPath = `${at.fullPath}/${file.name}`;
+  at.children.set(file.name, {
+    isFile: true,
+    isDirectory: false,
+    name: file.name,
+    fullPath,
+    file: (answer) => later(answer, file),
+  });
+}
+const items = [...root.children.values()].map((entry) => ({
+  kind: "file",
+  type: "",
+  webkitGetAsEntry: () => entry,
+}));
+const dropped = { items, files: new DataTransfer().files, types: ["Files"] };
+const target = document.querySelector(selector);
+for (const type of ["dragover", "drop"]) {
+  const event = new DragEvent(type, { bubbles: true, cancelable: true });
+  Object.defineProperty(event, "dataTransfer", { value: dropped });
+  target.dispatchEvent(event);
+}
+"##;
+
+/// Adds a folder input (`webkitdirectory`) with id `arguments[0]` to the page.
+const SCRATCH_FOLDER_INPUT_SCRIPT: &str = r##"
+const input = document.createElement("input");
+input.type = "file";
+input.webkitdirectory = true;
+input.id = arguments[0];
+document.body.append(input);
 "##;
 
 /// Fires `paste` on the focused element (or the body) with `arguments[0]` (files) or
@@ -43,6 +108,32 @@ impl App {
         let files = file_values(files)?;
         self.browser
             .run("dropping files", DROP_SCRIPT, vec![json!(selector), files])
+            .await
+    }
+
+    /// Drops the folder `dir` from disk on the element `selector` matches, as if dragged
+    /// from the desktop (Chromium only: ChromeDriver picks folders in inputs).
+    pub async fn drop_folder(&self, selector: &str, dir: &Path) -> Result<()> {
+        const SCRATCH: &str = "e2e-dropped-folder";
+        self.browser
+            .run::<()>(
+                "adding a scratch folder input",
+                SCRATCH_FOLDER_INPUT_SCRIPT,
+                vec![json!(SCRATCH)],
+            )
+            .await?;
+        self.browser
+            .client()
+            .find(Locator::Id(SCRATCH))
+            .await?
+            .send_keys(&dir.display().to_string())
+            .await?;
+        self.browser
+            .run(
+                "dropping a folder",
+                DROP_FOLDER_SCRIPT,
+                vec![json!(selector), json!(SCRATCH)],
+            )
             .await
     }
 
