@@ -21,7 +21,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use meshdrop_protocol::frame::{ControlFrame, TransferId, CHUNK_HEADER_LEN};
+use meshdrop_protocol::frame::{
+    offers_within, ControlFrame, TransferId, CHUNK_HEADER_LEN, MIN_MAX_MESSAGE_LEN,
+};
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{
     IdParity, Output, ReadRequest, SafePath, Transfer, TransferState, Transfers, Write,
@@ -165,19 +167,25 @@ impl PeerTransfers {
         self.bytes_sent.get(&transfer).copied().unwrap_or(0)
     }
 
-    /// Offer `files` to the peer.
+    /// Offer `files` to the peer: in one transfer, or in several if their offer would
+    /// not fit one message a browser or another native peer takes.
     pub async fn offer(
         &mut self,
         files: &[OutgoingFile],
-    ) -> Result<(TransferId, Vec<DriverEvent>)> {
+    ) -> Result<(Vec<TransferId>, Vec<DriverEvent>)> {
         let metas = files.iter().map(|file| file.meta.clone()).collect();
-        let id = self
-            .engine
-            .offer(metas)
-            .map_err(|error| Error::Usage(error.to_string()))?;
-        let sources = files.iter().map(|file| file.source.clone()).collect();
-        self.outgoing.insert(id, sources);
-        Ok((id, self.carry_out().await))
+        let mut sources = files.iter().map(|file| file.source.clone());
+        let mut ids = Vec::new();
+        for run in offers_within(metas, MIN_MAX_MESSAGE_LEN) {
+            let run_sources = sources.by_ref().take(run.len()).collect();
+            let id = self
+                .engine
+                .offer(run)
+                .map_err(|error| Error::Usage(error.to_string()))?;
+            self.outgoing.insert(id, run_sources);
+            ids.push(id);
+        }
+        Ok((ids, self.carry_out().await))
     }
 
     pub async fn accept(&mut self, transfer: TransferId) -> Vec<DriverEvent> {

@@ -288,19 +288,20 @@ impl Room {
         }
     }
 
-    /// Offer files to a connected peer.
+    /// Offer files to a connected peer, in one transfer or several (see
+    /// [`crate::driver`]'s `offer`).
     pub async fn offer(
         &mut self,
         peer: &PeerId,
         files: &[OutgoingFile],
-    ) -> Result<(TransferId, Vec<RoomEvent>)> {
+    ) -> Result<(Vec<TransferId>, Vec<RoomEvent>)> {
         let Some(known) = self.peers.get_mut(peer) else {
             return Err(crate::error::Error::NoPeer(format!(
                 "{peer} is not connected"
             )));
         };
-        let (id, events) = known.transfers.offer(files).await?;
-        Ok((id, self.report(peer, events)))
+        let (ids, events) = known.transfers.offer(files).await?;
+        Ok((ids, self.report(peer, events)))
     }
 
     pub async fn accept(&mut self, peer: &PeerId, transfer: TransferId) -> Vec<RoomEvent> {

@@ -103,6 +103,34 @@ fn a_folder_arrives_with_its_paths_and_contents() {
     assert_eq!(tree(&work.path().join("inbox")), sent);
 }
 
+/// 400 files with 200-character names make an offer of some 190 KB, where a native
+/// peer sends 64 KiB messages: it goes as several offers, and `meshdrop receive`
+/// (without `--stay`) takes them all before it exits.
+#[test]
+fn a_folder_too_large_for_one_offer_arrives_whole() {
+    let work = tempfile::tempdir().unwrap();
+    let album = work.path().join("album");
+    std::fs::create_dir_all(&album).unwrap();
+    for n in 0..400 {
+        let name = format!("{n:03}-{}.txt", "ü".repeat(98));
+        TestFile::random(&album, &name, 16).unwrap();
+    }
+    let inbox = work.path().join("inbox");
+    std::fs::create_dir(&inbox).unwrap();
+    let album_arg = album.to_str().unwrap();
+
+    in_private_network(|server| async move {
+        send_to_receiver(&server, "big-folder", &inbox, &[album_arg]).await;
+    });
+
+    let sent: BTreeMap<String, String> = tree(&album)
+        .into_iter()
+        .map(|(path, digest)| (format!("album/{path}"), digest))
+        .collect();
+    assert_eq!(sent.len(), 400);
+    assert_eq!(tree(&work.path().join("inbox")), sent);
+}
+
 #[test]
 fn hostile_paths_stay_inside_the_receiving_directory() {
     let work = tempfile::tempdir().unwrap();

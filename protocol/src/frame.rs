@@ -160,6 +160,42 @@ pub struct FileMeta {
     pub path: Option<String>,
 }
 
+/// The largest message every peer takes on a data channel: webrtc-rs's 64 KiB (browsers
+/// take 256 KiB or more). Used where the connection's own maximum is not known.
+pub const MIN_MAX_MESSAGE_LEN: usize = 64 * 1024;
+
+/// `files` in runs of whole files, in order, each small enough that its `offer` frame
+/// fits a message of `max_message_len` bytes: an offer is one control message, so a
+/// folder of more files than one holds goes as several offers. A file whose offer alone
+/// would not fit still gets a run of its own (the connection will refuse it).
+pub fn offers_within(files: Vec<FileMeta>, max_message_len: usize) -> Vec<Vec<FileMeta>> {
+    let frame_len = |files: Vec<FileMeta>| {
+        let frame = ControlFrame::Offer {
+            transfer: TransferId::MAX,
+            files,
+        };
+        serde_json::to_string(&frame).map_or(usize::MAX, |text| text.len())
+    };
+    let empty_len = frame_len(Vec::new());
+    let mut runs: Vec<Vec<FileMeta>> = Vec::new();
+    let mut run_len = empty_len;
+    for file in files {
+        // One more file in the run: its JSON, and a comma unless it is the first.
+        let file_len = frame_len(vec![file.clone()]) - empty_len;
+        match runs.last_mut() {
+            Some(run) if run_len + 1 + file_len <= max_message_len => {
+                run_len += 1 + file_len;
+                run.push(file);
+            }
+            _ => {
+                run_len = empty_len + file_len;
+                runs.push(vec![file]);
+            }
+        }
+    }
+    runs
+}
+
 /// Bytes of the files of one transfer, in order. On the wire: the transfer id as a
 /// 4-byte big-endian integer, then the payload. Offsets are implicit because the data
 /// channel is ordered and reliable.
@@ -220,6 +256,42 @@ mod tests {
     fn empty_payload_is_allowed_and_short_header_is_not() {
         assert_eq!(DataChunk::decode(&[0, 0, 0, 7]).unwrap().payload, b"");
         assert_eq!(DataChunk::decode(&[0, 0, 7]), Err(ShortChunk(3)));
+    }
+
+    #[test]
+    fn a_folder_too_large_for_one_offer_goes_as_offers_that_each_fit() {
+        let files: Vec<FileMeta> = (0..3000)
+            .map(|n| FileMeta {
+                name: format!("Grüße \"{n}\".txt"),
+                size: n,
+                mime: "text/plain".into(),
+                path: Some(format!("album/{}/Grüße \"{n}\".txt", n % 7)),
+            })
+            .collect();
+        let runs = offers_within(files.clone(), MIN_MAX_MESSAGE_LEN);
+        assert!(runs.len() > 1, "3,000 files do not fit one 64 KiB offer");
+        for (at, run) in runs.iter().enumerate() {
+            let frame = ControlFrame::Offer {
+                transfer: TransferId::MAX,
+                files: run.clone(),
+            };
+            let len = serde_json::to_string(&frame).unwrap().len();
+            assert!(len <= MIN_MAX_MESSAGE_LEN, "{len} bytes");
+            // Runs but the last are packed: the next file would not have fitted.
+            let last = at == runs.len() - 1;
+            assert!(last || len > MIN_MAX_MESSAGE_LEN - 200, "{len} bytes");
+        }
+        assert_eq!(runs.concat(), files, "every file once, in order");
+        assert_eq!(
+            offers_within(files[..3].to_vec(), MIN_MAX_MESSAGE_LEN).len(),
+            1
+        );
+        assert!(offers_within(Vec::new(), MIN_MAX_MESSAGE_LEN).is_empty());
+        assert_eq!(
+            offers_within(files[..2].to_vec(), 10).len(),
+            2,
+            "one file per run"
+        );
     }
 
     #[test]

@@ -4,12 +4,13 @@
 //!
 //! Needs the web app in `dist/` (`cargo xtask test` builds it first).
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use meshdrop_e2e::app::{folder_digests, folder_file_digests, zip_digests};
 use meshdrop_e2e::room::{everyone_connected, join, send_folder};
 use meshdrop_e2e::{
-    files::scratch_dir, run_in, NetNs, Result, SignalingServer, TestFile, TransferButton,
+    files::scratch_dir, run_in, NetNs, Recipient, Result, SignalingServer, TestFile, TransferButton,
 };
 use sha2::{Digest, Sha256};
 
@@ -73,6 +74,78 @@ fn a_dropped_folder_arrives_with_its_paths() -> Result<()> {
                 "{file:?}"
             );
         }
+        server.stop().await
+    })
+}
+
+/// A folder whose offer would not fit one message (1,000 files with 200-character
+/// names: some 450 KB of offer, where Chromium takes 256 KiB messages) goes as several
+/// offers of whole files; accepting each brings every file, path and hash intact.
+#[test]
+fn a_folder_too_large_for_one_offer_goes_as_several() -> Result<()> {
+    const FILES: usize = 1000;
+    let dir = scratch_dir()?;
+    let album = dir.path().join("album");
+    std::fs::create_dir_all(&album).unwrap();
+    for n in 0..FILES {
+        let name = format!("{n:04}-{}.txt", "ü".repeat(98));
+        TestFile::random(&album, &name, 16)?;
+    }
+    let sent = folder_digests(&album)?;
+    assert_eq!(sent.len(), FILES);
+
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = join(&server, "big-folder", &["alice", "bob"]).await?;
+        everyone_connected(&peers).await?;
+        let (alice, bob) = (&peers[0], &peers[1]);
+        alice.0.send_folder(Recipient::Peer(&bob.1), &album).await?;
+        let offers = bob
+            .0
+            .wait_for(&format!("offers of {FILES} files in all"), |s| {
+                let offers: Vec<_> = s
+                    .transfers
+                    .iter()
+                    .filter(|entry| entry.state == "offered")
+                    .cloned()
+                    .collect();
+                let files: usize = offers.iter().map(|entry| entry.files.len()).sum();
+                (files == FILES).then_some(offers)
+            })
+            .await?;
+        println!("{FILES} files offered in {} offers", offers.len());
+        assert!(
+            offers.len() > 1,
+            "one offer cannot hold them: {}",
+            offers.len()
+        );
+        let mut received = BTreeMap::new();
+        for offer in &offers {
+            bob.0
+                .click_transfer_button(&alice.1, &offer.id, TransferButton::Accept)
+                .await?;
+        }
+        for offer in &offers {
+            let done = bob
+                .0
+                .wait_for(&format!("offer {} with every file saved", offer.id), |s| {
+                    s.transfers
+                        .iter()
+                        .find(|entry| entry.is(&alice.1, &offer.id))
+                        .filter(|entry| entry.saved_paths.len() == offer.files.len())
+                        .cloned()
+                })
+                .await?;
+            for file in bob.0.received_files(&alice.1, &done.id).await? {
+                let path = done
+                    .saved_paths
+                    .iter()
+                    .find(|path| path.ends_with(&*file.name));
+                received.insert(path.cloned().unwrap_or_default(), file.sha256);
+            }
+        }
+        assert_eq!(received, sent, "every file once, with its path and bytes");
         server.stop().await
     })
 }

@@ -25,7 +25,9 @@ use std::collections::{BTreeSet, HashMap};
 use std::rc::{Rc, Weak};
 
 use js_sys::{ArrayBuffer, Uint8Array};
-use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId};
+use meshdrop_protocol::frame::{
+    offers_within, ControlFrame, FileMeta, TransferId, MIN_MAX_MESSAGE_LEN,
+};
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{
     BlockHashing, Direction, IdParity, Output, Progress, RateMeter, ReadRequest, SafePath,
@@ -47,7 +49,8 @@ use crate::mesh::Channels;
 /// Chrome closes a channel whose buffer passes 16 MiB, and a few MiB keep it busy
 /// (4 MiB, the raw loop's mark, measured no faster).
 const HIGH_WATER: u32 = 8 << 20;
-/// The size of a data-channel message carrying a chunk, where the connection allows it.
+/// The size of a data-channel message carrying a chunk, where the connection allows it;
+/// the largest offer too.
 const CHUNK_MESSAGE_BYTES: usize = 256 << 10;
 /// Progress is redrawn at most this often; state changes are shown at once.
 const PROGRESS_INTERVAL_MS: f64 = 250.0;
@@ -225,6 +228,8 @@ impl PeerTransfers {
     }
 
     /// Offer `files` to the peer.
+    /// Offer `files` to the peer: in one transfer, or in several if their offer would
+    /// not fit one message of the connection (a folder of thousands of files).
     pub fn offer(&self, files: Vec<OutgoingFile>) {
         let metas = files
             .iter()
@@ -235,11 +240,23 @@ impl PeerTransfers {
                 path: outgoing.path.clone(),
             })
             .collect();
-        let files: Vec<web_sys::File> = files.into_iter().map(|outgoing| outgoing.file).collect();
-        let offered = self.inner.borrow_mut().engine.offer(metas);
-        if let Ok(id) = offered {
-            self.inner.borrow_mut().sources.insert(id, files.clone());
-            keep_send(&self.inner, id, files);
+        let max_message_len = self
+            .inner
+            .borrow()
+            .channels
+            .as_ref()
+            .and_then(Channels::max_message_size)
+            .map_or(MIN_MAX_MESSAGE_LEN, |max| {
+                (max as usize).min(CHUNK_MESSAGE_BYTES)
+            });
+        let mut files = files.into_iter().map(|outgoing| outgoing.file);
+        for run in offers_within(metas, max_message_len) {
+            let sources: Vec<web_sys::File> = files.by_ref().take(run.len()).collect();
+            let offered = self.inner.borrow_mut().engine.offer(run);
+            if let Ok(id) = offered {
+                self.inner.borrow_mut().sources.insert(id, sources.clone());
+                keep_send(&self.inner, id, sources);
+            }
         }
         carry_out(&self.inner);
     }

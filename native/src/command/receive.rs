@@ -1,12 +1,13 @@
 //! `meshdrop receive`: wait for offers, accept them (asking first unless `--yes`) and
 //! save the files in `--dir`.
 //!
-//! Without `--stay` the run ends with the first transfer that ends, and its outcome is
-//! the exit status; with it, `meshdrop` keeps receiving until Ctrl-C. Questions are
+//! Without `--stay` the run ends once a transfer ended and none is left offered or
+//! running (a folder too large for one offer comes as several), and the worst outcome
+//! is the exit status; with it, `meshdrop` keeps receiving until Ctrl-C. Questions are
 //! asked one at a time on stderr and answered with a line on stdin; an offer still
 //! waiting when stdin ends is declined, since nobody is left to answer it.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 use std::time::Duration;
 
@@ -33,6 +34,7 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
     .await?;
     let mut answers = (!args.yes).then(input::lines);
     let mut questions: VecDeque<Question> = VecDeque::new();
+    let mut open = Incoming::default();
     let mut outcome = None;
 
     // Made once: a signal that arrives between two polls of a fresh `ctrl_c()` is lost.
@@ -43,7 +45,7 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
             event = room.recv() => {
                 let Some(event) = event else { break };
                 let events = room.handle(event).await;
-                outcome = on_events(&mut room, &args, &mut questions, events).await;
+                outcome = on_events(&mut room, &args, &mut questions, &mut open, events).await;
             }
             answer = next_answer(&mut answers), if !questions.is_empty() => {
                 let (peer, transfer) = questions.pop_front().expect("not empty");
@@ -56,14 +58,14 @@ pub async fn run(args: ReceiveArgs) -> Result<()> {
                 if answer.is_none() {
                     answers = None;
                 }
-                outcome = on_events(&mut room, &args, &mut questions, events).await;
+                outcome = on_events(&mut room, &args, &mut questions, &mut open, events).await;
                 if outcome.is_none() {
                     ask_next(&room, &questions);
                 }
             }
             _ = &mut interrupted => {
                 let events = room.cancel_all("cancelled by the receiver").await;
-                outcome = on_events(&mut room, &args, &mut questions, events).await;
+                outcome = on_events(&mut room, &args, &mut questions, &mut open, events).await;
                 break;
             }
         }
@@ -84,11 +86,44 @@ fn check_directory(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The incoming transfers not ended yet, and the outcome of those that ended.
+#[derive(Default)]
+struct Incoming {
+    open: HashSet<(PeerId, TransferId)>,
+    outcome: Option<Result<()>>,
+}
+
+impl Incoming {
+    /// Notes `transfer`'s new state; once it ended, returns the run's outcome if no
+    /// other is left: the first failure, or success.
+    fn update(
+        &mut self,
+        room: &Room,
+        peer: PeerId,
+        transfer: TransferId,
+        state: TransferState,
+    ) -> Option<Result<()>> {
+        if !state.is_final() {
+            self.open.insert((peer, transfer));
+            return None;
+        }
+        self.open.remove(&(peer.clone(), transfer));
+        let result = result_of(room.name(&peer), state);
+        if self.outcome.as_ref().is_none_or(Result::is_ok) {
+            self.outcome = Some(result);
+        }
+        self.open
+            .is_empty()
+            .then(|| self.outcome.take().unwrap_or(Ok(())))
+    }
+}
+
 /// React to what happened; returns the run's outcome once it is over.
 async fn on_events(
     room: &mut Room,
     args: &ReceiveArgs,
     questions: &mut VecDeque<Question>,
+    open: &mut Incoming,
     events: Vec<RoomEvent>,
 ) -> Option<Result<()>> {
     let mut pending = VecDeque::from(events);
@@ -105,6 +140,7 @@ async fn on_events(
                 if !incoming {
                     continue;
                 }
+                let over = open.update(room, peer.clone(), transfer, state.clone());
                 if state == TransferState::Offered {
                     if args.yes {
                         pending.extend(room.accept(&peer, transfer).await);
@@ -119,8 +155,8 @@ async fn on_events(
                     let question = (peer.clone(), transfer);
                     let was_asked = questions.front() == Some(&question);
                     questions.retain(|queued| *queued != question);
-                    if !args.stay {
-                        return Some(result_of(room.name(&peer), state));
+                    if !args.stay && over.is_some() {
+                        return over;
                     }
                     if was_asked {
                         ask_next(room, questions);

@@ -59,9 +59,11 @@ pub async fn run(args: SendArgs) -> Result<()> {
                         RoomEvent::Connected { peer, name } => {
                             waiting_for.remove(&peer);
                             if wanted(&name) {
-                                let (id, events) = room.offer(&peer, &files).await?;
+                                let (ids, events) = room.offer(&peer, &files).await?;
                                 room.ui().status(format!("offered to {name}, waiting for an answer"));
-                                offers.insert((peer.clone(), id), TransferState::Offered);
+                                for id in ids {
+                                    offers.insert((peer.clone(), id), TransferState::Offered);
+                                }
                                 record(&room, &mut offers, events);
                             }
                         }
