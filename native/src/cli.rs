@@ -122,7 +122,7 @@ pub struct ReceiveArgs {
     #[arg(long, short = 'y')]
     pub yes: bool,
 
-    /// Keep receiving after the first transfer ends (until Ctrl-C)
+    /// Keep receiving after the transfers offered so far end (until Ctrl-C)
     #[arg(long)]
     pub stay: bool,
 
