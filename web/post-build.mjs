@@ -3,8 +3,9 @@
 //
 // - wasm-bindgen names each import the wasm takes from its JavaScript glue like
 //   `__wbg_createElement_1f2e3d4c5b6a7980`: 264 names whose random hashes gzip cannot
-//   shrink, written twice, in the wasm and in the glue. Both are renamed to short names
-//   (`a`, `b`, ..., `aa`, ...), the same in each, and so is the one import module.
+//   shrink, written twice, in the wasm and in the glue. They are renamed to short names
+//   (`a`, `b`, ..., `aa`, ...), the same in both, and so are the import module and the
+//   exports the glue calls (`__wbindgen_malloc`, closures' `..._invoke__h1a2b...`).
 // - Trunk's own minifier cannot parse wasm-bindgen's glue (it gives up on the glue's
 //   `export { ..., __wbg_init as default }`) and leaves copied files as they are, so
 //   terser minifies the glue and the two copied workers (sw.js, opfs-writer.js).
@@ -21,6 +22,8 @@ import { fileURLToPath } from "node:url";
 
 /// The copied JavaScript files that are not modules (workers), minified as scripts.
 const COPIED_SCRIPTS = ["sw.js", "opfs-writer.js"];
+const IMPORT_SECTION = 2;
+const EXPORT_SECTION = 7;
 
 if (process.env.TRUNK_PROFILE !== "release") {
   process.exit(0);
@@ -68,49 +71,64 @@ async function minify(code, module, name) {
   }
 }
 
-/// The wasm and its glue with every import renamed, the same in both.
+/// The wasm and its glue with every import, and every export that the glue only reads
+/// as `wasm.NAME`, renamed, the same in both.
 function renameImports(wasm, glue) {
-  const names = new Map();
   const modules = new Map();
-  const shortName = (index) => {
-    let name = "";
-    do {
-      name = String.fromCharCode(97 + (index % 26)) + name;
-      index = Math.floor(index / 26) - 1;
-    } while (index >= 0);
-    return name;
-  };
-  const out = rewriteImportSection(wasm, (module, name) => {
-    if (!modules.has(module)) {
-      modules.set(module, shortName(modules.size));
-    }
+  const imports = new Map();
+  const exports = new Map();
+  const short = (names, name) => {
     if (!names.has(name)) {
-      names.set(name, shortName(names.size));
+      let index = names.size;
+      let short = "";
+      do {
+        short = String.fromCharCode(97 + (index % 26)) + short;
+        index = Math.floor(index / 26) - 1;
+      } while (index >= 0);
+      names.set(name, short);
     }
-    return [modules.get(module), names.get(name)];
+    return names.get(name);
+  };
+  const out = rewriteNames(wasm, {
+    import: (module, name) => [short(modules, module), short(imports, name)],
+    export: (name) => {
+      const uses = countWord(glue, name);
+      return uses > 0 && uses === countWord(glue, `wasm.${name}`) ? short(exports, name) : name;
+    },
   });
   for (const [from, to] of modules) {
-    glue = replaceOnce(glue, JSON.stringify(from), JSON.stringify(to));
+    glue = replaceWord(glue, JSON.stringify(from), JSON.stringify(to), 1);
   }
-  for (const [from, to] of names) {
-    glue = replaceOnce(glue, from, to, true);
+  for (const [from, to] of imports) {
+    glue = replaceWord(glue, from, to, 1);
+  }
+  for (const [from, to] of exports) {
+    glue = replaceWord(glue, `wasm.${from}`, `wasm.${to}`, countWord(glue, from));
   }
   return { wasm: out, glue };
 }
 
-/// `from` replaced in `text`, where it must occur exactly once (as a whole word if `word`).
-function replaceOnce(text, from, to, word = false) {
-  const escaped = from.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const pattern = new RegExp(word ? `(?<![\\w$])${escaped}(?![\\w$])` : escaped, "g");
-  const found = text.match(pattern)?.length ?? 0;
-  if (found !== 1) {
-    fail(`the glue names the import ${from} ${found} times, not once`);
-  }
-  return text.replace(pattern, to);
+function wordPattern(word) {
+  const escaped = word.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`(?<![\\w$])${escaped}(?![\\w$])`, "g");
 }
 
-/// The wasm module with its import section's names replaced by `rename(module, name)`.
-function rewriteImportSection(wasm, rename) {
+function countWord(text, word) {
+  return text.match(wordPattern(word))?.length ?? 0;
+}
+
+/// `from` replaced in `text` as a whole word, where it must occur `times` times.
+function replaceWord(text, from, to, times) {
+  const found = countWord(text, from);
+  if (found !== times) {
+    fail(`the glue names ${from} ${found} times, not ${times}`);
+  }
+  return text.replace(wordPattern(from), to);
+}
+
+/// The wasm module with the names in its import and export sections replaced by
+/// `rename.import(module, name)` and `rename.export(name)`.
+function rewriteNames(wasm, rename) {
   const reader = { at: 8 };
   const parts = [wasm.subarray(0, 8)];
   while (reader.at < wasm.length) {
@@ -118,7 +136,7 @@ function rewriteImportSection(wasm, rename) {
     const id = wasm[reader.at++];
     const size = readLeb(wasm, reader);
     const end = reader.at + size;
-    if (id !== 2) {
+    if (id !== IMPORT_SECTION && id !== EXPORT_SECTION) {
       parts.push(wasm.subarray(start, end));
       reader.at = end;
       continue;
@@ -126,18 +144,26 @@ function rewriteImportSection(wasm, rename) {
     const count = readLeb(wasm, reader);
     const body = [leb(count)];
     for (let i = 0; i < count; i++) {
-      const module = readName(wasm, reader);
-      const name = readName(wasm, reader);
-      const descStart = reader.at;
-      skipImportDesc(wasm, reader);
-      const [newModule, newName] = rename(module, name);
-      body.push(nameBytes(newModule), nameBytes(newName), wasm.subarray(descStart, reader.at));
+      if (id === IMPORT_SECTION) {
+        const module = readName(wasm, reader);
+        const name = readName(wasm, reader);
+        const descStart = reader.at;
+        skipImportDesc(wasm, reader);
+        const [newModule, newName] = rename.import(module, name);
+        body.push(nameBytes(newModule), nameBytes(newName), wasm.subarray(descStart, reader.at));
+      } else {
+        const name = readName(wasm, reader);
+        const descStart = reader.at;
+        reader.at++; // kind
+        readLeb(wasm, reader); // index
+        body.push(nameBytes(rename.export(name)), wasm.subarray(descStart, reader.at));
+      }
     }
     if (reader.at !== end) {
-      fail("the wasm import section did not parse to its end");
+      fail(`wasm section ${id} did not parse to its end`);
     }
     const section = Buffer.concat(body);
-    parts.push(Buffer.from([2]), leb(section.length), section);
+    parts.push(Buffer.from([id]), leb(section.length), section);
   }
   return Buffer.concat(parts);
 }
