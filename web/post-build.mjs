@@ -72,7 +72,7 @@ async function minify(code, module, name) {
 }
 
 /// The wasm and its glue with every import, and every export that the glue only reads
-/// as `wasm.NAME`, renamed, the same in both.
+/// as `wasm.NAME`, renamed, the same in both (the glue's own functions are left to terser).
 function renameImports(wasm, glue) {
   const modules = new Map();
   const imports = new Map();
@@ -92,8 +92,12 @@ function renameImports(wasm, glue) {
   const out = rewriteNames(wasm, {
     import: (module, name) => [short(modules, module), short(imports, name)],
     export: (name) => {
-      const uses = countWord(glue, name);
-      return uses > 0 && uses === countWord(glue, `wasm.${name}`) ? short(exports, name) : name;
+      // Read as a property only as `wasm.NAME`, never written as a string. (The glue also
+      // has a function of the same name for each closure it calls: terser renames those.)
+      const reads = countWord(glue, `wasm.${name}`);
+      const properties = glue.split(`.${name}`).length - 1;
+      const quoted = ['"', "'", "`"].some((quote) => glue.includes(`${quote}${name}${quote}`));
+      return reads > 0 && reads === properties && !quoted ? short(exports, name) : name;
     },
   });
   for (const [from, to] of modules) {
@@ -103,7 +107,7 @@ function renameImports(wasm, glue) {
     glue = replaceWord(glue, from, to, 1);
   }
   for (const [from, to] of exports) {
-    glue = replaceWord(glue, `wasm.${from}`, `wasm.${to}`, countWord(glue, from));
+    glue = replaceWord(glue, `wasm.${from}`, `wasm.${to}`, countWord(glue, `wasm.${from}`));
   }
   return { wasm: out, glue };
 }
