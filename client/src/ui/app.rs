@@ -14,14 +14,14 @@ use wasm_bindgen::JsCast;
 use web_sys::{ClipboardEvent, DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
-use super::attention::Attention;
+use super::attention::use_attention;
 use super::chat::ChatPanel;
 use super::peers::peer_list;
 use super::picker::RecipientPicker;
 use super::picking;
 use super::room::room_choice;
 use super::share::SharePanel;
-use super::shared::SharedFiles;
+use super::shared::use_shared_files;
 use super::state::{RoomAction, RoomState};
 use super::transfers::{offer_list, transfer_list};
 use crate::mesh::{Identity, LinkState, Mesh, SignalingStatus};
@@ -164,6 +164,8 @@ pub fn app() -> Html {
         Callback::from(move |()| pending.set(None))
     };
 
+    let attention = use_attention(&state);
+    let shared_files = use_shared_files(&state.peers, &on_send_files);
     let self_id = state.self_id.as_ref().map(ToString::to_string);
     html! {
         <div class="app" ondragover={on_drag_over} ondrop={on_drop}>
@@ -172,7 +174,7 @@ pub fn app() -> Html {
                     { logo() }
                     <h1>{ "Meshdrop" }</h1>
                 </div>
-                <Attention state={state.clone()} />
+                { attention }
                 { connection_badge(state.signaling) }
                 // The room's own tools (which room, how to share it) live here.
                 <div class="room-tools">
@@ -198,7 +200,7 @@ pub fn app() -> Html {
             if let Some(error) = &state.last_error {
                 <p class="error" role="alert">{ error }</p>
             }
-            <SharedFiles peers={state.peers.clone()} on_send_files={on_send_files.clone()} />
+            { shared_files }
             { offer_list(&state, &on_transfer_action) }
             <main class="panels">
                 <div class="stack">

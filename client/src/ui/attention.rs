@@ -11,11 +11,6 @@ use super::state::RoomState;
 use crate::notify::{self, TitleCount};
 use crate::transfer::TransferKey;
 
-#[derive(Properties, PartialEq)]
-pub struct AttentionProps {
-    pub state: UseReducerHandle<RoomState>,
-}
-
 /// What has already been announced, so each line and offer is announced once.
 #[derive(Default)]
 struct Announced {
@@ -23,15 +18,17 @@ struct Announced {
     offers: HashSet<TransferKey>,
 }
 
-#[function_component(Attention)]
-pub fn attention(props: &AttentionProps) -> Html {
+/// The control, from the page's own component: a hook, not a component of its own, as it
+/// is in the page once (a component costs the app about 0.7 KB of gzipped wasm).
+#[hook]
+pub fn use_attention(state: &UseReducerHandle<RoomState>) -> Html {
     let permission = use_state(notify::permission);
     let title = use_memo((), |_| TitleCount::new());
     let announced = use_mut_ref(Announced::default);
 
     {
         let (title, announced) = (title.clone(), announced.clone());
-        let state = props.state.clone();
+        let state = state.clone();
         use_effect_with((state.chat.clone(), state.transfers.clone()), move |_| {
             announce(&state, &mut announced.borrow_mut(), &title)
         });
