@@ -1,8 +1,6 @@
 //! The "Notify me" control, and what it is for: while the page is hidden, each incoming
 //! offer and chat line from someone else raises a notification and counts in the title.
 
-use std::collections::HashSet;
-
 use meshdrop_transfer::{Direction, TransferState};
 use web_sys::NotificationPermission;
 use yew::prelude::*;
@@ -15,7 +13,7 @@ use crate::transfer::TransferKey;
 #[derive(Default)]
 struct Announced {
     chat_lines: usize,
-    offers: HashSet<TransferKey>,
+    offers: Vec<TransferKey>,
 }
 
 /// The control, from the page's own component: a hook, not a component of its own, as it
@@ -70,7 +68,13 @@ fn announce(state: &RoomState, announced: &mut Announced, title: &TitleCount) {
         .iter()
         .filter(|view| view.direction == Direction::Incoming)
         .filter(|view| view.state == TransferState::Offered)
-        .filter(|view| announced.offers.insert(view.key.clone()))
+        .filter(|view| {
+            let new = !announced.offers.contains(&view.key);
+            if new {
+                announced.offers.push(view.key.clone());
+            }
+            new
+        })
         .collect();
     if !notify::page_hidden() {
         return;
