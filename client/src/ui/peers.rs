@@ -1,15 +1,13 @@
 //! The other devices in the room, as large tiles: tap one to pick files for it, or drop
 //! files on it. "Everyone" sends to every connected device.
 
-use std::collections::BTreeMap;
-
 use meshdrop_protocol::frame::{Device, DeviceKind};
 use meshdrop_protocol::PeerId;
 use web_sys::{DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
 use super::picking;
-use super::state::PeerView;
+use super::state::Peers;
 use crate::device;
 use crate::mesh::LinkState;
 use crate::transfer::OutgoingFile;
@@ -17,10 +15,10 @@ use crate::transfer::OutgoingFile;
 /// Files picked for one peer (`Some`) or for everyone (`None`).
 pub type SendFiles = Callback<(Option<PeerId>, Vec<OutgoingFile>)>;
 
-pub fn peer_list(peers: &BTreeMap<PeerId, PeerView>, on_send_files: &SendFiles) -> Html {
+pub fn peer_list(peers: &Peers, on_send_files: &SendFiles) -> Html {
     let connected = peers
-        .values()
-        .filter(|peer| peer.state == LinkState::Connected)
+        .iter()
+        .filter(|(_, peer)| peer.state == LinkState::Connected)
         .count();
     html! {
         <section class="panel peers-panel" aria-labelledby="peers-heading">

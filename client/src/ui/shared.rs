@@ -1,13 +1,11 @@
 //! Files shared to the app from another app (the system's share sheet, see
 //! [`crate::pwa`]), shown ready to send: the person picks the peer.
 
-use std::collections::BTreeMap;
-
 use meshdrop_protocol::PeerId;
 use yew::prelude::*;
 
 use super::peers::SendFiles;
-use super::state::PeerView;
+use super::state::Peers;
 use crate::mesh::LinkState;
 use crate::pwa;
 use crate::transfer::OutgoingFile;
@@ -15,7 +13,7 @@ use crate::transfer::OutgoingFile;
 /// The panel, from the page's own component: a hook, not a component of its own, as it
 /// is in the page once (a component costs the app about 0.7 KB of gzipped wasm).
 #[hook]
-pub fn use_shared_files(peers: &BTreeMap<PeerId, PeerView>, on_send_files: &SendFiles) -> Html {
+pub fn use_shared_files(peers: &Peers, on_send_files: &SendFiles) -> Html {
     let files = use_state(Vec::<web_sys::File>::new);
     {
         let files = files.clone();

@@ -3,7 +3,6 @@
 //! Keeping this a plain reducer means every screen is a pure function of this state,
 //! and the mesh never touches the DOM.
 
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use meshdrop_protocol::frame::Device;
@@ -21,6 +20,10 @@ pub struct PeerView {
     pub device: Option<Device>,
 }
 
+/// The peers in the room, ordered by id, each once. A room has a few: a sorted list
+/// costs the app less wasm than a map.
+pub type Peers = Vec<(PeerId, PeerView)>;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatLine {
     pub from: PeerId,
@@ -32,7 +35,7 @@ pub struct ChatLine {
 pub struct RoomState {
     pub signaling: SignalingStatus,
     pub self_id: Option<PeerId>,
-    pub peers: BTreeMap<PeerId, PeerView>,
+    pub peers: Peers,
     /// The name of every peer seen this visit, kept after it left for the transfers
     /// and chat lines it leaves behind. (A few: a list, which costs less wasm than a map.)
     pub names: Vec<(PeerId, String)>,
@@ -50,7 +53,7 @@ impl Default for RoomState {
         Self {
             signaling: SignalingStatus::Connecting,
             self_id: None,
-            peers: BTreeMap::new(),
+            peers: Vec::new(),
             names: Vec::new(),
             chat: Rc::default(),
             transfers: Rc::default(),
@@ -84,6 +87,10 @@ impl RoomState {
             .map_or_else(|| peer.to_string(), |(_, name)| name.clone())
     }
 
+    fn peer_mut(&mut self, peer: &PeerId) -> Option<&mut (PeerId, PeerView)> {
+        self.peers.iter_mut().find(|(id, _)| id == peer)
+    }
+
     fn push_chat(&mut self, line: ChatLine) {
         Rc::make_mut(&mut self.chat).push(line);
     }
@@ -105,27 +112,33 @@ impl Reducible for RoomState {
                     Some((_, name)) => name.clone_from(&peer.name),
                     None => next.names.push((peer.id.clone(), peer.name.clone())),
                 }
-                next.peers
-                    .entry(peer.id)
-                    .and_modify(|view| view.name = peer.name.clone())
-                    .or_insert(PeerView {
-                        name: peer.name,
-                        state: LinkState::Connecting,
-                        device: None,
-                    });
+                match next.peers.binary_search_by(|(id, _)| id.cmp(&peer.id)) {
+                    Ok(at) => next.peers[at].1.name = peer.name,
+                    Err(at) => next.peers.insert(
+                        at,
+                        (
+                            peer.id,
+                            PeerView {
+                                name: peer.name,
+                                state: LinkState::Connecting,
+                                device: None,
+                            },
+                        ),
+                    ),
+                }
             }
             RoomAction::Mesh(MeshEvent::PeerState { peer, state }) => {
-                if let Some(view) = next.peers.get_mut(&peer) {
+                if let Some((_, view)) = next.peer_mut(&peer) {
                     view.state = state;
                 }
             }
             RoomAction::Mesh(MeshEvent::PeerDevice { peer, device }) => {
-                if let Some(view) = next.peers.get_mut(&peer) {
+                if let Some((_, view)) = next.peer_mut(&peer) {
                     view.device = Some(device);
                 }
             }
             RoomAction::Mesh(MeshEvent::PeerGone(peer)) => {
-                next.peers.remove(&peer);
+                next.peers.retain(|(id, _)| *id != peer);
             }
             RoomAction::Mesh(MeshEvent::Chat {
                 from,
