@@ -39,7 +39,7 @@ const glueName = wasmName.replace(/_bg\.wasm$/, ".js");
 const wasmPath = join(staging, wasmName);
 const gluePath = join(staging, glueName);
 
-const renamed = renameImports(readFileSync(wasmPath), readFileSync(gluePath, "utf8"));
+const renamed = shortenNames(readFileSync(wasmPath), readFileSync(gluePath, "utf8"));
 writeFileSync(wasmPath, renamed.wasm);
 writeFileSync(gluePath, await minify(renamed.glue, true, glueName));
 for (const name of COPIED_SCRIPTS) {
@@ -73,7 +73,7 @@ async function minify(code, module, name) {
 
 /// The wasm and its glue with every import, and every export that the glue only reads
 /// as `wasm.NAME`, renamed, the same in both (the glue's own functions are left to terser).
-function renameImports(wasm, glue) {
+function shortenNames(wasm, glue) {
   const modules = new Map();
   const imports = new Map();
   const exports = new Map();
