@@ -16,6 +16,7 @@ FROM rust:1-bookworm AS build
 ARG TRUNK_VERSION=0.21.14
 ARG WASM_BINDGEN_VERSION=0.2.130
 ARG BINARYEN_VERSION=132
+ARG TERSER_VERSION=5.51.4
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nodejs npm \
  && rm -rf /var/lib/apt/lists/*
@@ -26,7 +27,9 @@ RUN rustup target add wasm32-unknown-unknown \
 
 WORKDIR /src
 COPY . .
-RUN trunk build --release \
+# terser for Trunk's post-build hook (web/post-build.mjs), where the hook looks for it.
+RUN npm install --prefix .tools --no-audit --no-fund "terser@${TERSER_VERSION}" \
+ && trunk build --release \
  && cargo build --release --locked -p meshdrop-signaling-server --features embed-web \
  && install -D target/release/meshdrop-server /out/meshdrop-server
 

@@ -31,13 +31,16 @@
 //!   Then it has [`Output::PeerLeft`] the room; if it is not back within
 //!   [`Config::gone_after`] it is [`Output::PeerGone`] for good.
 
+mod peers;
 pub mod sdp;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use meshdrop_protocol::signaling::Signal;
 use meshdrop_protocol::PeerId;
+
+use crate::peers::Peers;
 
 /// The delays of the rules; [`Config::default`] holds the ones both apps use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +138,7 @@ pub struct Mesh {
     config: Config,
     me: Option<PeerId>,
     signaling_up: bool,
-    peers: BTreeMap<PeerId, Peer>,
+    peers: Peers<Peer>,
     next_link: u64,
     outputs: VecDeque<Output>,
 }
@@ -182,7 +185,7 @@ impl Mesh {
             config,
             me: None,
             signaling_up: false,
-            peers: BTreeMap::new(),
+            peers: Peers::new(),
             next_link: 0,
             outputs: VecDeque::new(),
         }
@@ -230,7 +233,7 @@ impl Mesh {
             self.peer_out(now, &id);
         }
         for id in peers {
-            let peer = self.peers.entry(id.clone()).or_default();
+            let peer = self.peers.or_default(id);
             peer.present = true;
             peer.away_since = None;
             let link = peer.link.as_ref();
@@ -258,7 +261,7 @@ impl Mesh {
     /// `peer` entered the room (perhaps again, with the same id): it offers to us.
     pub fn handle_peer_joined(&mut self, now: Duration, id: &PeerId) {
         let hold = now + self.config.rebuild_after;
-        let peer = self.peers.entry(id.clone()).or_default();
+        let peer = self.peers.or_default(id);
         peer.present = true;
         peer.away_since = None;
         // Its offer is on the way: our own recovery would cross it.
@@ -278,7 +281,7 @@ impl Mesh {
     pub fn handle_signal(&mut self, now: Duration, from: &PeerId, signal: Signal) {
         let Some(peer) = self.peers.get_mut(from) else {
             // A signal from someone the server never showed us; it is in the room.
-            self.peers.entry(from.clone()).or_default().present = true;
+            self.peers.or_default(from).present = true;
             return self.handle_signal(now, from, signal);
         };
         match signal {
@@ -477,7 +480,7 @@ impl Mesh {
             Role::Offerer => Some((now + self.config.rebuild_after, Step::Rebuild)),
             Role::Answerer => None,
         };
-        let peer = self.peers.entry(id.clone()).or_default();
+        let peer = self.peers.or_default(id);
         peer.link = Some(Link {
             id: link,
             role,

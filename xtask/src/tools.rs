@@ -4,7 +4,7 @@
 //! Every tool is asked its version first, so a second run installs nothing. Versions come
 //! from the workspace: Trunk.toml pins trunk and wasm-opt, and Cargo.lock decides
 //! wasm-bindgen (the CLI must match the library exactly; Trunk.toml must agree).
-//! geckodriver is pinned here.
+//! geckodriver, axe-core and terser are pinned here.
 
 use std::env;
 use std::path::PathBuf;
@@ -38,7 +38,8 @@ pub fn install_web_build_tools() -> Result<()> {
     wasm_target()?;
     trunk()?;
     wasm_bindgen()?;
-    wasm_opt()
+    wasm_opt()?;
+    terser()
 }
 
 fn wasm_target() -> Result<()> {
@@ -134,17 +135,29 @@ fn geckodriver() -> Result<()> {
 }
 
 fn axe_core() -> Result<()> {
-    step(&format!("axe-core {AXE_CORE_VERSION}"));
-    let package = workspace::tools_dir().join("node_modules/axe-core/package.json");
+    npm_package("axe-core", AXE_CORE_VERSION)
+}
+
+/// The JavaScript minifier of web/post-build.mjs, Trunk's post-build hook.
+const TERSER_VERSION: &str = "5.51.4";
+
+fn terser() -> Result<()> {
+    npm_package("terser", TERSER_VERSION)
+}
+
+/// Installs `name@version` from npm into .tools/ unless that version is there.
+fn npm_package(name: &str, version: &str) -> Result<()> {
+    step(&format!("{name} {version}"));
+    let package = workspace::tools_dir().join(format!("node_modules/{name}/package.json"));
     let installed = std::fs::read_to_string(&package).unwrap_or_default();
-    if installed.contains(&format!("\"version\": \"{AXE_CORE_VERSION}\"")) {
+    if installed.contains(&format!("\"version\": \"{version}\"")) {
         println!("installed");
         return Ok(());
     }
     run(command("npm")
         .args(["install", "--no-audit", "--no-fund", "--prefix"])
         .arg(workspace::tools_dir())
-        .arg(format!("axe-core@{AXE_CORE_VERSION}")))
+        .arg(format!("{name}@{version}")))
 }
 
 /// The cargo that runs this xtask, so installs use the same toolchain.

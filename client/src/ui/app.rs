@@ -14,16 +14,16 @@ use wasm_bindgen::JsCast;
 use web_sys::{ClipboardEvent, DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
-use super::attention::Attention;
+use super::attention::use_attention;
 use super::chat::ChatPanel;
-use super::peers::PeerList;
+use super::peers::peer_list;
 use super::picker::RecipientPicker;
 use super::picking;
-use super::room::RoomChoice;
+use super::room::room_choice;
 use super::share::SharePanel;
-use super::shared::SharedFiles;
+use super::shared::use_shared_files;
 use super::state::{RoomAction, RoomState};
-use super::transfers::{OfferList, TransferList};
+use super::transfers::{offer_list, transfer_list};
 use crate::mesh::{Identity, LinkState, Mesh, SignalingStatus};
 use crate::pwa;
 use crate::transfer::OutgoingFile;
@@ -163,6 +163,8 @@ pub fn app() -> Html {
         Callback::from(move |()| pending.set(None))
     };
 
+    let attention = use_attention(&state);
+    let shared_files = use_shared_files(&state.peers, &on_send_files);
     let self_id = state.self_id.as_ref().map(ToString::to_string);
     html! {
         <div class="app" ondragover={on_drag_over} ondrop={on_drop}>
@@ -171,11 +173,11 @@ pub fn app() -> Html {
                     { logo() }
                     <h1>{ "Meshdrop" }</h1>
                 </div>
-                <Attention state={state.clone()} />
-                <ConnectionBadge status={state.signaling} />
+                { attention }
+                { connection_badge(state.signaling) }
                 // The room's own tools (which room, how to share it) live here.
                 <div class="room-tools">
-                    <RoomChoice room={(*room).clone()} />
+                    { room_choice((*room).as_ref()) }
                     // Open while nobody else is here, the moment it is needed; folded away
                     // once a device has joined, so the devices come first.
                     <details class="invite" open={state.peers.is_empty()}>
@@ -197,12 +199,12 @@ pub fn app() -> Html {
             if let Some(error) = &state.last_error {
                 <p class="error" role="alert">{ error }</p>
             }
-            <SharedFiles peers={state.peers.clone()} on_send_files={on_send_files.clone()} />
-            <OfferList room={state.clone()} on_action={on_transfer_action.clone()} />
+            { shared_files }
+            { offer_list(&state, &on_transfer_action) }
             <main class="panels">
                 <div class="stack">
-                    <PeerList peers={state.peers.clone()} on_send_files={on_send_files.clone()} />
-                    <TransferList room={state.clone()} on_action={on_transfer_action} />
+                    { peer_list(&state.peers, &on_send_files) }
+                    { transfer_list(&state, &on_transfer_action) }
                 </div>
                 <ChatPanel state={state.clone()} on_send={on_send_chat} input={chat_input} />
             </main>
@@ -268,16 +270,10 @@ fn logo() -> Html {
     }
 }
 
-#[derive(Properties, PartialEq)]
-struct ConnectionBadgeProps {
-    status: SignalingStatus,
-}
-
 /// Says plainly whether the signaling server is reachable. Devices already connected
 /// keep working without it, which the label says too.
-#[function_component(ConnectionBadge)]
-fn connection_badge(props: &ConnectionBadgeProps) -> Html {
-    let (state, label) = match props.status {
+fn connection_badge(status: SignalingStatus) -> Html {
+    let (state, label) = match status {
         SignalingStatus::Connecting => ("connecting", "Connecting…".to_string()),
         SignalingStatus::Connected => ("connected", "Online".to_string()),
         SignalingStatus::Reconnecting { retry_in_ms } => (

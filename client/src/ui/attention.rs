@@ -1,8 +1,6 @@
 //! The "Notify me" control, and what it is for: while the page is hidden, each incoming
 //! offer and chat line from someone else raises a notification and counts in the title.
 
-use std::collections::HashSet;
-
 use meshdrop_transfer::{Direction, TransferState};
 use web_sys::NotificationPermission;
 use yew::prelude::*;
@@ -11,27 +9,24 @@ use super::state::RoomState;
 use crate::notify::{self, TitleCount};
 use crate::transfer::TransferKey;
 
-#[derive(Properties, PartialEq)]
-pub struct AttentionProps {
-    pub state: UseReducerHandle<RoomState>,
-}
-
 /// What has already been announced, so each line and offer is announced once.
 #[derive(Default)]
 struct Announced {
     chat_lines: usize,
-    offers: HashSet<TransferKey>,
+    offers: Vec<TransferKey>,
 }
 
-#[function_component(Attention)]
-pub fn attention(props: &AttentionProps) -> Html {
+/// The control, from the page's own component: a hook, not a component of its own, as it
+/// is in the page once (a component costs the app about 0.7 KB of gzipped wasm).
+#[hook]
+pub fn use_attention(state: &UseReducerHandle<RoomState>) -> Html {
     let permission = use_state(notify::permission);
     let title = use_memo((), |_| TitleCount::new());
     let announced = use_mut_ref(Announced::default);
 
     {
         let (title, announced) = (title.clone(), announced.clone());
-        let state = props.state.clone();
+        let state = state.clone();
         use_effect_with((state.chat.clone(), state.transfers.clone()), move |_| {
             announce(&state, &mut announced.borrow_mut(), &title)
         });
@@ -73,7 +68,13 @@ fn announce(state: &RoomState, announced: &mut Announced, title: &TitleCount) {
         .iter()
         .filter(|view| view.direction == Direction::Incoming)
         .filter(|view| view.state == TransferState::Offered)
-        .filter(|view| announced.offers.insert(view.key.clone()))
+        .filter(|view| {
+            let new = !announced.offers.contains(&view.key);
+            if new {
+                announced.offers.push(view.key.clone());
+            }
+            new
+        })
         .collect();
     if !notify::page_hidden() {
         return;

@@ -1,15 +1,13 @@
 //! The other devices in the room, as large tiles: tap one to pick files for it, or drop
 //! files on it. "Everyone" sends to every connected device.
 
-use std::collections::BTreeMap;
-
 use meshdrop_protocol::frame::{Device, DeviceKind};
 use meshdrop_protocol::PeerId;
 use web_sys::{DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
 use super::picking;
-use super::state::PeerView;
+use super::state::Peers;
 use crate::device;
 use crate::mesh::LinkState;
 use crate::transfer::OutgoingFile;
@@ -17,38 +15,30 @@ use crate::transfer::OutgoingFile;
 /// Files picked for one peer (`Some`) or for everyone (`None`).
 pub type SendFiles = Callback<(Option<PeerId>, Vec<OutgoingFile>)>;
 
-#[derive(Properties, PartialEq)]
-pub struct PeerListProps {
-    pub peers: BTreeMap<PeerId, PeerView>,
-    pub on_send_files: SendFiles,
-}
-
-#[function_component(PeerList)]
-pub fn peer_list(props: &PeerListProps) -> Html {
-    let connected = props
-        .peers
-        .values()
-        .filter(|peer| peer.state == LinkState::Connected)
+pub fn peer_list(peers: &Peers, on_send_files: &SendFiles) -> Html {
+    let connected = peers
+        .iter()
+        .filter(|(_, peer)| peer.state == LinkState::Connected)
         .count();
     html! {
         <section class="panel peers-panel" aria-labelledby="peers-heading">
             <h2 id="peers-heading">{ "Send to" }</h2>
-            if props.peers.is_empty() {
+            if peers.is_empty() {
                 <p class="hint empty">{ "Nobody else is here yet. Open this room on another device to send files to it." }</p>
             } else {
                 <p class="hint">{ "Tap a device, or drop files anywhere." }</p>
             }
             <ul id="peers" class="peer-grid">
-                { for props.peers.iter().map(|(id, view)| html! {
-                    <PeerTile key={id.to_string()} target={Some(id.clone())} on_send_files={props.on_send_files.clone()}
+                { for peers.iter().map(|(id, view)| html! {
+                    <PeerTile key={id.to_string()} target={Some(id.clone())} on_send_files={on_send_files.clone()}
                         enabled={view.state == LinkState::Connected} state={Some(view.state.as_str())}
                         name={view.name.clone()} device={view.device.clone()} />
                 }) }
             </ul>
             // Only worth a tile when it means more than one device; always in the page,
             // so that what it does never depends on how many peers just happen to be here.
-            <ul class={classes!("everyone", (props.peers.len() < 2).then_some("single"))}>
-                <PeerTile target={None} on_send_files={props.on_send_files.clone()} enabled={connected > 0}
+            <ul class={classes!("everyone", (peers.len() < 2).then_some("single"))}>
+                <PeerTile target={None} on_send_files={on_send_files.clone()} enabled={connected > 0}
                     name="Everyone" device={None} />
             </ul>
         </section>

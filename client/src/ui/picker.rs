@@ -3,14 +3,12 @@
 //!
 //! A native modal `<dialog>`: the browser keeps focus inside it and closes it on Escape.
 
-use std::collections::BTreeMap;
-
 use meshdrop_protocol::PeerId;
 use web_sys::HtmlDialogElement;
 use yew::prelude::*;
 
 use super::peers::{device_icon, SendFiles};
-use super::state::PeerView;
+use super::state::Peers;
 use crate::mesh::LinkState;
 use crate::transfer::OutgoingFile;
 
@@ -18,7 +16,7 @@ use crate::transfer::OutgoingFile;
 pub struct RecipientPickerProps {
     /// The files waiting for a recipient; the dialog is open while there are some.
     pub files: Option<Vec<OutgoingFile>>,
-    pub peers: BTreeMap<PeerId, PeerView>,
+    pub peers: Peers,
     pub on_send_files: SendFiles,
     pub on_cancel: Callback<()>,
 }

@@ -10,17 +10,11 @@ use yew::prelude::*;
 
 use crate::identity;
 
-#[derive(Properties, PartialEq)]
-pub struct RoomChoiceProps {
-    /// The private room from the link, or `None` for the network's room.
-    pub room: Option<RoomId>,
-}
-
-#[function_component(RoomChoice)]
-pub fn room_choice(props: &RoomChoiceProps) -> Html {
+/// `room`: the private room from the link, or `None` for the network's room.
+pub fn room_choice(room: Option<&RoomId>) -> Html {
     let new_private_room =
         Callback::from(|_: MouseEvent| identity::go_to_room(&identity::new_private_room()));
-    let current = match &props.room {
+    let current = match room {
         None => html! {
             <span id="room-kind" data-kind="network" title="Everyone who opens Meshdrop on this network without a room link is here">
                 { "On this network" }

@@ -1,25 +1,19 @@
 //! Files shared to the app from another app (the system's share sheet, see
 //! [`crate::pwa`]), shown ready to send: the person picks the peer.
 
-use std::collections::BTreeMap;
-
 use meshdrop_protocol::PeerId;
 use yew::prelude::*;
 
 use super::peers::SendFiles;
-use super::state::PeerView;
+use super::state::Peers;
 use crate::mesh::LinkState;
 use crate::pwa;
 use crate::transfer::OutgoingFile;
 
-#[derive(Properties, PartialEq)]
-pub struct SharedFilesProps {
-    pub peers: BTreeMap<PeerId, PeerView>,
-    pub on_send_files: SendFiles,
-}
-
-#[function_component(SharedFiles)]
-pub fn shared_files(props: &SharedFilesProps) -> Html {
+/// The panel, from the page's own component: a hook, not a component of its own, as it
+/// is in the page once (a component costs the app about 0.7 KB of gzipped wasm).
+#[hook]
+pub fn use_shared_files(peers: &Peers, on_send_files: &SendFiles) -> Html {
     let files = use_state(Vec::<web_sys::File>::new);
     {
         let files = files.clone();
@@ -44,7 +38,7 @@ pub fn shared_files(props: &SharedFilesProps) -> Html {
         let (peer, files, on_send, done) = (
             peer.clone(),
             files.clone(),
-            props.on_send_files.clone(),
+            on_send_files.clone(),
             done.clone(),
         );
         Callback::from(move |_: MouseEvent| {
@@ -57,8 +51,7 @@ pub fn shared_files(props: &SharedFilesProps) -> Html {
         let done = done.clone();
         Callback::from(move |_: MouseEvent| done())
     };
-    let connected: Vec<_> = props
-        .peers
+    let connected: Vec<_> = peers
         .iter()
         .filter(|(_, view)| view.state == LinkState::Connected)
         .collect();

@@ -3,7 +3,6 @@
 //! Keeping this a plain reducer means every screen is a pure function of this state,
 //! and the mesh never touches the DOM.
 
-use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 
 use meshdrop_protocol::frame::Device;
@@ -21,6 +20,10 @@ pub struct PeerView {
     pub device: Option<Device>,
 }
 
+/// The peers in the room, ordered by id, each once. A room has a few: a sorted list
+/// costs the app less wasm than a map.
+pub type Peers = Vec<(PeerId, PeerView)>;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatLine {
     pub from: PeerId,
@@ -32,16 +35,16 @@ pub struct ChatLine {
 pub struct RoomState {
     pub signaling: SignalingStatus,
     pub self_id: Option<PeerId>,
-    pub peers: BTreeMap<PeerId, PeerView>,
+    pub peers: Peers,
     /// The name of every peer seen this visit, kept after it left for the transfers
-    /// and chat lines it leaves behind.
-    pub names: BTreeMap<PeerId, String>,
+    /// and chat lines it leaves behind. (A few: a list, which costs less wasm than a map.)
+    pub names: Vec<(PeerId, String)>,
     pub chat: Rc<Vec<ChatLine>>,
     /// Every transfer of this visit, oldest first; finished ones stay listed until
     /// the user clears them.
     pub transfers: Rc<Vec<TransferView>>,
-    /// Received transfers whose files the user saved (clicked "Save").
-    pub saved: Rc<HashSet<TransferKey>>,
+    /// Received transfers whose files the user saved (clicked "Save"), each once.
+    pub saved: Rc<Vec<TransferKey>>,
     pub last_error: Option<String>,
 }
 
@@ -50,8 +53,8 @@ impl Default for RoomState {
         Self {
             signaling: SignalingStatus::Connecting,
             self_id: None,
-            peers: BTreeMap::new(),
-            names: BTreeMap::new(),
+            peers: Vec::new(),
+            names: Vec::new(),
             chat: Rc::default(),
             transfers: Rc::default(),
             saved: Rc::default(),
@@ -79,9 +82,13 @@ impl RoomState {
     /// The display name for a peer id, falling back to the id itself.
     pub fn name_of(&self, peer: &PeerId) -> String {
         self.names
-            .get(peer)
-            .cloned()
-            .unwrap_or_else(|| peer.to_string())
+            .iter()
+            .find(|(id, _)| id == peer)
+            .map_or_else(|| peer.to_string(), |(_, name)| name.clone())
+    }
+
+    fn peer_mut(&mut self, peer: &PeerId) -> Option<&mut (PeerId, PeerView)> {
+        self.peers.iter_mut().find(|(id, _)| id == peer)
     }
 
     fn push_chat(&mut self, line: ChatLine) {
@@ -101,28 +108,37 @@ impl Reducible for RoomState {
                 next.last_error = None;
             }
             RoomAction::Mesh(MeshEvent::PeerSeen(peer)) => {
-                next.names.insert(peer.id.clone(), peer.name.clone());
-                next.peers
-                    .entry(peer.id)
-                    .and_modify(|view| view.name = peer.name.clone())
-                    .or_insert(PeerView {
-                        name: peer.name,
-                        state: LinkState::Connecting,
-                        device: None,
-                    });
+                match next.names.iter_mut().find(|(id, _)| *id == peer.id) {
+                    Some((_, name)) => name.clone_from(&peer.name),
+                    None => next.names.push((peer.id.clone(), peer.name.clone())),
+                }
+                match next.peers.binary_search_by(|(id, _)| id.cmp(&peer.id)) {
+                    Ok(at) => next.peers[at].1.name = peer.name,
+                    Err(at) => next.peers.insert(
+                        at,
+                        (
+                            peer.id,
+                            PeerView {
+                                name: peer.name,
+                                state: LinkState::Connecting,
+                                device: None,
+                            },
+                        ),
+                    ),
+                }
             }
             RoomAction::Mesh(MeshEvent::PeerState { peer, state }) => {
-                if let Some(view) = next.peers.get_mut(&peer) {
+                if let Some((_, view)) = next.peer_mut(&peer) {
                     view.state = state;
                 }
             }
             RoomAction::Mesh(MeshEvent::PeerDevice { peer, device }) => {
-                if let Some(view) = next.peers.get_mut(&peer) {
+                if let Some((_, view)) = next.peer_mut(&peer) {
                     view.device = Some(device);
                 }
             }
             RoomAction::Mesh(MeshEvent::PeerGone(peer)) => {
-                next.peers.remove(&peer);
+                next.peers.retain(|(id, _)| *id != peer);
             }
             RoomAction::Mesh(MeshEvent::Chat {
                 from,
@@ -142,13 +158,15 @@ impl Reducible for RoomState {
             }
             RoomAction::Mesh(MeshEvent::ServerError(message)) => next.last_error = Some(message),
             RoomAction::Saved(key) => {
-                Rc::make_mut(&mut next.saved).insert(key);
+                if !next.saved.contains(&key) {
+                    Rc::make_mut(&mut next.saved).push(key);
+                }
             }
             RoomAction::ClearFinished => {
                 Rc::make_mut(&mut next.transfers).retain(|view| !view.state.is_final());
-                let live: HashSet<&TransferKey> = next.transfers.iter().map(|v| &v.key).collect();
-                let saved = next.saved.iter().filter(|key| live.contains(key)).cloned();
-                next.saved = Rc::new(saved.collect());
+                let transfers = &next.transfers;
+                let live = |key: &&TransferKey| transfers.iter().any(|view| view.key == **key);
+                next.saved = Rc::new(next.saved.iter().filter(live).cloned().collect());
             }
             RoomAction::Problem(message) => next.last_error = Some(message),
             RoomAction::SentChat { text, sent_at_ms } => {

@@ -1,6 +1,6 @@
 //! Transfers, in the two places people look for them: offers waiting for an answer on
-//! top of the page ([`OfferList`]), and everything sent or received below
-//! ([`TransferList`]), where finished ones fold into one line each until cleared.
+//! top of the page ([`offer_list`]), and everything sent or received below
+//! ([`transfer_list`]), where finished ones fold into one line each until cleared.
 
 use std::rc::Rc;
 
@@ -14,17 +14,9 @@ use crate::transfer::{TransferAction, TransferKey, TransferView, CANCELLED_BY_US
 /// A user's answer or cancel for one transfer.
 pub type OnTransferAction = Callback<(TransferKey, TransferAction)>;
 
-#[derive(Properties, PartialEq)]
-pub struct TransfersProps {
-    pub room: UseReducerHandle<RoomState>,
-    pub on_action: OnTransferAction,
-}
-
 /// Incoming offers waiting for an answer. Always in the page, and a live region, so a
 /// screen reader announces each new offer as it arrives.
-#[function_component(OfferList)]
-pub fn offer_list(props: &TransfersProps) -> Html {
-    let room = &props.room;
+pub fn offer_list(room: &UseReducerHandle<RoomState>, on_action: &OnTransferAction) -> Html {
     let offers: Vec<&TransferView> = room
         .transfers
         .iter()
@@ -33,7 +25,7 @@ pub fn offer_list(props: &TransfersProps) -> Html {
     html! {
         <section id="offers" class={classes!("offers", offers.is_empty().then_some("empty"))} aria-label="Offers for you">
             <ul class="transfer-list" aria-live="polite" aria-relevant="additions">
-                { for offers.into_iter().map(|view| transfer_row(view, room, &props.on_action)) }
+                { for offers.into_iter().map(|view| transfer_row(view, room, on_action)) }
             </ul>
         </section>
     }
@@ -41,9 +33,7 @@ pub fn offer_list(props: &TransfersProps) -> Html {
 
 /// Everything that is not an offer waiting for us: running transfers first, newest
 /// first, then the finished ones, folded.
-#[function_component(TransferList)]
-pub fn transfer_list(props: &TransfersProps) -> Html {
-    let room = &props.room;
+pub fn transfer_list(room: &UseReducerHandle<RoomState>, on_action: &OnTransferAction) -> Html {
     let others = room
         .transfers
         .iter()
@@ -65,7 +55,7 @@ pub fn transfer_list(props: &TransfersProps) -> Html {
                 <p class="hint">{ "Files you send or receive show up here." }</p>
             }
             <ul class="transfer-list">
-                { for running.into_iter().map(|view| transfer_row(view, room, &props.on_action)) }
+                { for running.into_iter().map(|view| transfer_row(view, room, on_action)) }
             </ul>
             if !finished.is_empty() {
                 <div class="finished-head">
@@ -73,7 +63,7 @@ pub fn transfer_list(props: &TransfersProps) -> Html {
                     <button type="button" class="clear-finished secondary" onclick={on_clear}>{ "Clear finished" }</button>
                 </div>
                 <ul class="transfer-list finished">
-                    { for finished.into_iter().map(|view| transfer_row(view, room, &props.on_action)) }
+                    { for finished.into_iter().map(|view| transfer_row(view, room, on_action)) }
                 </ul>
             }
         </section>
