@@ -16,5 +16,9 @@ mod transfer;
 mod ui;
 
 fn main() {
+    // A panic stops the app (wasm aborts); say why in the console, for a bug report.
+    std::panic::set_hook(Box::new(|panic| {
+        web_sys::console::error_1(&format!("Meshdrop stopped: {panic}").into());
+    }));
     yew::Renderer::<ui::App>::new().render();
 }

@@ -70,8 +70,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::browser::Browser;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::wait::{self, Probe};
+
+/// How the app's console message about a panic starts (client/src/main.rs).
+const APP_STOPPED: &str = "Meshdrop stopped:";
 
 /// The folder of the origin private file system where the app stores what it receives.
 pub const INCOMING_FOLDER: &str = "meshdrop-incoming";
@@ -82,7 +85,20 @@ pub const UI_TIMEOUT: Duration = Duration::from_secs(60);
 
 const SNAPSHOT_SCRIPT: &str = r##"
 const text = (root, selector) => root.querySelector(selector)?.textContent ?? "";
+// From the first snapshot of each page on, keep what the page reports as errors: the
+// app's panics (logged with console.error) and uncaught exceptions, such as a trap.
+if (!window.e2ePageErrors) {
+  const errors = (window.e2ePageErrors = []);
+  const logError = console.error.bind(console);
+  console.error = (...parts) => {
+    errors.push(parts.map(String).join(" "));
+    logError(...parts);
+  };
+  addEventListener("error", (event) => errors.push(String(event.error ?? event.message)));
+  addEventListener("unhandledrejection", (event) => errors.push(String(event.reason)));
+}
 return {
+  pageErrors: window.e2ePageErrors.slice(-5),
   connection: document.querySelector("#connection")?.dataset.state ?? null,
   roomKind: document.querySelector("#room-kind")?.dataset.kind ?? null,
   roomName: text(document, "#room-kind .room-name"),
@@ -188,6 +204,9 @@ pub struct Snapshot {
     /// File bytes that arrived on its data channels.
     pub bytes_received: u64,
     pub transfers: Vec<TransferEntry>,
+    /// The last errors the page reported since its first snapshot: the app's panics and
+    /// uncaught exceptions. Shown with the snapshot when a wait gives up.
+    pub page_errors: Vec<String>,
 }
 
 /// One `#peers li.peer`.
@@ -236,10 +255,23 @@ impl App {
     }
 
     /// Reads the UI contract once.
+    /// Fails once the app stopped on a panic: nothing it shows will change any more.
     pub async fn snapshot(&self) -> Result<Snapshot> {
-        self.browser
+        let snapshot: Snapshot = self
+            .browser
             .run("the UI snapshot", SNAPSHOT_SCRIPT, vec![])
-            .await
+            .await?;
+        let stopped = snapshot
+            .page_errors
+            .iter()
+            .find(|error| error.starts_with(APP_STOPPED));
+        match stopped {
+            Some(error) => Err(Error::AppStopped {
+                page: self.label.clone(),
+                error: error.clone(),
+            }),
+            None => Ok(snapshot),
+        }
     }
 
     /// Waits until `check` accepts a snapshot, and returns what it returned.

@@ -57,6 +57,9 @@ pub enum Error {
     #[error("{what}, but it ended otherwise: {last_seen}")]
     TransferEnded { what: String, last_seen: String },
 
+    #[error("the app in {page}'s page stopped: {error}")]
+    AppStopped { page: String, error: String },
+
     #[error(
         "the web app is not built ({} is missing): run `cargo xtask test`, which builds the web app first",
         .index.display()
