@@ -59,12 +59,15 @@ scratch.remove();
 document.querySelector(folderInput).dispatchEvent(new Event("change", { bubbles: true }));
 "##;
 
-/// Adds an `<input type="file" multiple>` with id `arguments[0]` to the page.
+/// Adds an `<input type="file" multiple>` with id `arguments[0]` to the page, a folder
+/// input (`webkitdirectory`) if `arguments[1]`.
 const SCRATCH_INPUT_SCRIPT: &str = r##"
+const [id, folder] = arguments;
 const input = document.createElement("input");
 input.type = "file";
 input.multiple = true;
-input.id = arguments[0];
+input.webkitdirectory = folder;
+input.id = id;
 document.body.append(input);
 "##;
 
@@ -117,18 +120,7 @@ impl App {
             .iter()
             .map(|path| parent.join(path).display().to_string())
             .collect();
-        self.browser
-            .run::<()>(
-                "adding a scratch file input",
-                SCRATCH_INPUT_SCRIPT,
-                vec![json!(SCRATCH)],
-            )
-            .await?;
-        self.browser
-            .client()
-            .find(Locator::Id(SCRATCH))
-            .await?
-            .send_keys(&files.join("\n"))
+        self.upload_to_scratch_input(SCRATCH, false, &files.join("\n"))
             .await?;
         self.browser
             .run(
@@ -137,6 +129,30 @@ impl App {
                 vec![json!(folder_input), json!(SCRATCH), json!(paths)],
             )
             .await
+    }
+
+    /// Adds a scratch input `id` (a folder input if `folder`) out of the app's sight and
+    /// has the WebDriver upload `paths` (newline-separated) into it, as a person picking.
+    pub(super) async fn upload_to_scratch_input(
+        &self,
+        id: &str,
+        folder: bool,
+        paths: &str,
+    ) -> Result<()> {
+        self.browser
+            .run::<()>(
+                "adding a scratch file input",
+                SCRATCH_INPUT_SCRIPT,
+                vec![json!(id), json!(folder)],
+            )
+            .await?;
+        self.browser
+            .client()
+            .find(Locator::Id(id))
+            .await?
+            .send_keys(paths)
+            .await?;
+        Ok(())
     }
 
     /// From now on, the app's folder picker picks the private folder `name`.

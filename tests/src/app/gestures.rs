@@ -11,7 +11,6 @@
 
 use std::path::Path;
 
-use fantoccini::Locator;
 use serde_json::{json, Value};
 
 use super::App;
@@ -82,15 +81,6 @@ for (const type of ["dragover", "drop"]) {
 }
 "##;
 
-/// Adds a folder input (`webkitdirectory`) with id `arguments[0]` to the page.
-const SCRATCH_FOLDER_INPUT_SCRIPT: &str = r##"
-const input = document.createElement("input");
-input.type = "file";
-input.webkitdirectory = true;
-input.id = arguments[0];
-document.body.append(input);
-"##;
-
 /// Fires `paste` on the focused element (or the body) with `arguments[0]` (files) or
 /// `arguments[1]` (text).
 const PASTE_SCRIPT: &str = r##"
@@ -115,18 +105,7 @@ impl App {
     /// from the desktop (Chromium only: ChromeDriver picks folders in inputs).
     pub async fn drop_folder(&self, selector: &str, dir: &Path) -> Result<()> {
         const SCRATCH: &str = "e2e-dropped-folder";
-        self.browser
-            .run::<()>(
-                "adding a scratch folder input",
-                SCRATCH_FOLDER_INPUT_SCRIPT,
-                vec![json!(SCRATCH)],
-            )
-            .await?;
-        self.browser
-            .client()
-            .find(Locator::Id(SCRATCH))
-            .await?
-            .send_keys(&dir.display().to_string())
+        self.upload_to_scratch_input(SCRATCH, true, &dir.display().to_string())
             .await?;
         self.browser
             .run(
