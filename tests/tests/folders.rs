@@ -7,10 +7,11 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use meshdrop_e2e::app::{folder_digests, folder_file_digests, zip_digests};
+use meshdrop_e2e::app::{folder_digests, folder_file_digests, zip_digests, TransferEntry};
 use meshdrop_e2e::room::{everyone_connected, join, send_folder};
 use meshdrop_e2e::{
-    files::scratch_dir, run_in, NetNs, Recipient, Result, SignalingServer, TestFile, TransferButton,
+    files::scratch_dir, run_in, App, NetNs, Recipient, Result, SignalingServer, TestFile,
+    TransferButton,
 };
 use sha2::{Digest, Sha256};
 
@@ -63,23 +64,13 @@ fn a_dropped_folder_arrives_with_its_paths() -> Result<()> {
             .await?;
         let sent_paths: Vec<String> = sent.keys().cloned().collect();
         assert_eq!(sorted(done.saved_paths.clone()), sent_paths);
-        for file in bob.0.received_files(&alice.1, &done.id).await? {
-            let path = done
-                .saved_paths
-                .iter()
-                .find(|path| path.ends_with(&*file.name));
-            assert_eq!(
-                path.and_then(|path| sent.get(path)),
-                Some(&file.sha256),
-                "{file:?}"
-            );
-        }
+        assert_eq!(received_by_path(&bob.0, &alice.1, &done).await?, sent);
         server.stop().await
     })
 }
 
-/// A folder whose offer would not fit one message (1,000 files with 200-character
-/// names: some 450 KB of offer, where Chromium takes 256 KiB messages) goes as several
+/// A folder whose offer would not fit one message (1,000 files with 205-byte names:
+/// some 450 KB of offer, where Chromium takes 256 KiB messages) goes as several
 /// offers of whole files; accepting each brings every file, path and hash intact.
 #[test]
 fn a_folder_too_large_for_one_offer_goes_as_several() -> Result<()> {
@@ -137,13 +128,7 @@ fn a_folder_too_large_for_one_offer_goes_as_several() -> Result<()> {
                         .cloned()
                 })
                 .await?;
-            for file in bob.0.received_files(&alice.1, &done.id).await? {
-                let path = done
-                    .saved_paths
-                    .iter()
-                    .find(|path| path.ends_with(&*file.name));
-                received.insert(path.cloned().unwrap_or_default(), file.sha256);
-            }
+            received.extend(received_by_path(&bob.0, &alice.1, &done).await?);
         }
         assert_eq!(received, sent, "every file once, with its path and bytes");
         server.stop().await
@@ -185,17 +170,7 @@ fn a_folder_arrives_with_its_paths_and_is_saved_into_a_picked_folder() -> Result
         assert_eq!(sorted(listed.collect()), sent_paths);
         assert_eq!(sorted(done.saved_paths.clone()), sent_paths);
         // Each save link holds its file: names are unique in this folder.
-        for file in bob.0.received_files(&alice.1, &done.id).await? {
-            let path = done
-                .saved_paths
-                .iter()
-                .find(|path| path.ends_with(&*file.name));
-            assert_eq!(
-                path.and_then(|path| sent.get(path)),
-                Some(&file.sha256),
-                "{file:?}"
-            );
-        }
+        assert_eq!(received_by_path(&bob.0, &alice.1, &done).await?, sent);
 
         // The picked folder already holds a file where one is to go: it is kept.
         bob.0
@@ -290,4 +265,24 @@ fn a_folder_of_hundreds_of_files_goes_through() -> Result<()> {
 fn sorted(mut paths: Vec<String>) -> Vec<String> {
     paths.sort_unstable();
     paths
+}
+
+/// What `receiver` got of transfer `done` from `sender`, read back from its save links:
+/// each file's SHA-256 by the path it is saved under (names are unique in these folders).
+async fn received_by_path(
+    receiver: &App,
+    sender: &str,
+    done: &TransferEntry,
+) -> Result<BTreeMap<String, String>> {
+    let files = receiver.received_files(sender, &done.id).await?;
+    Ok(files
+        .into_iter()
+        .map(|file| {
+            let path = done
+                .saved_paths
+                .iter()
+                .find(|path| path.ends_with(&*file.name));
+            (path.cloned().unwrap_or_default(), file.sha256)
+        })
+        .collect())
 }
