@@ -194,31 +194,28 @@ impl TransferButton {
 impl App {
     /// Picks `files` in the recipient's "Send files" input, as a user would.
     pub async fn send_files(&self, to: Recipient<'_>, files: &[&TestFile]) -> Result<()> {
-        let row = to.row_selector();
-        let paths: Vec<String> = files
-            .iter()
-            .map(|file| file.path().display().to_string())
-            .collect();
-        self.browser
-            .client()
-            .find(Locator::Css(&format!("{row} input.send-files")))
-            .await?
-            .send_keys(&paths.join("\n"))
-            .await?;
-        Ok(())
+        let input = format!("{} input.send-files", to.row_selector());
+        self.pick_files(&input, files).await
     }
 
     /// Picks `files` again for outgoing transfer `id` to `peer`, paused since this page
     /// was reloaded until the person does.
     pub async fn pick_again(&self, peer: &str, id: &str, files: &[&TestFile]) -> Result<()> {
-        let row = format!(r#"li.transfer[data-peer-id="{peer}"][data-transfer-id="{id}"]"#);
+        let input = format!(
+            r#"li.transfer[data-peer-id="{peer}"][data-transfer-id="{id}"] input.pick-again"#
+        );
+        self.pick_files(&input, files).await
+    }
+
+    /// Picks `files` in the file input `selector` matches.
+    async fn pick_files(&self, selector: &str, files: &[&TestFile]) -> Result<()> {
         let paths: Vec<String> = files
             .iter()
             .map(|file| file.path().display().to_string())
             .collect();
         self.browser
             .client()
-            .find(Locator::Css(&format!("{row} input.pick-again")))
+            .find(Locator::Css(selector))
             .await?
             .send_keys(&paths.join("\n"))
             .await?;
