@@ -50,7 +50,7 @@ use crate::mesh::Channels;
 /// (4 MiB, the raw loop's mark, measured no faster).
 const HIGH_WATER: u32 = 8 << 20;
 /// The size of a data-channel message carrying a chunk, where the connection allows it;
-/// the largest offer too.
+/// the largest offer too ([`message_len_for`]).
 const CHUNK_MESSAGE_BYTES: usize = 256 << 10;
 /// Progress is redrawn at most this often; state changes are shown at once.
 const PROGRESS_INTERVAL_MS: f64 = 250.0;
@@ -246,9 +246,7 @@ impl PeerTransfers {
             .channels
             .as_ref()
             .and_then(Channels::max_message_size)
-            .map_or(MIN_MAX_MESSAGE_LEN, |max| {
-                (max as usize).min(CHUNK_MESSAGE_BYTES)
-            });
+            .map_or(MIN_MAX_MESSAGE_LEN, message_len_for);
         let mut files = files.into_iter().map(|outgoing| outgoing.file);
         for run in offers_within(metas, max_message_len) {
             let sources: Vec<web_sys::File> = files.by_ref().take(run.len()).collect();
@@ -430,11 +428,16 @@ impl PeerTransfers {
     }
 }
 
-/// Payload size per chunk: a [`CHUNK_MESSAGE_BYTES`] message, unless the connection
-/// allows less.
+/// The largest message this page sends (a chunk, an offer) on a connection that takes
+/// messages of `max_message_size`: [`CHUNK_MESSAGE_BYTES`], unless it allows less.
+fn message_len_for(max_message_size: f64) -> usize {
+    (max_message_size as usize).min(CHUNK_MESSAGE_BYTES)
+}
+
+/// Payload size per chunk: see [`message_len_for`].
 fn chunk_len_for(max_message_size: f64) -> std::num::NonZeroUsize {
     let header = meshdrop_protocol::frame::CHUNK_HEADER_LEN;
-    let allowed = (max_message_size as usize).min(CHUNK_MESSAGE_BYTES);
+    let allowed = message_len_for(max_message_size);
     std::num::NonZeroUsize::new(allowed.saturating_sub(header))
         .unwrap_or(meshdrop_transfer::DEFAULT_CHUNK_LEN)
 }
@@ -994,6 +997,7 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
         let Some(record) = engine.get(transfer) else {
             return;
         };
+        let journal = journals.get(&transfer);
         let state = match record.state() {
             state if *interrupted && state.is_running() => TransferState::Paused {
                 gives_up_at_ms: None,
@@ -1031,8 +1035,8 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
             seconds_left,
             saved: saved.get(&transfer).cloned().unwrap_or_default(),
             bytes_sent: bytes_sent.get(&transfer).copied().unwrap_or(0),
-            blocks_kept: journals.get(&transfer).map_or(0, Journal::blocks),
-            blocks_restored: journals.get(&transfer).map_or(0, Journal::restored),
+            blocks_kept: journal.map_or(0, Journal::blocks),
+            blocks_restored: journal.map_or(0, Journal::restored),
             needs_files: awaiting.contains_key(&transfer),
             picked_wrong: picked_wrong.contains(&transfer),
         };
