@@ -313,6 +313,8 @@ impl Mesh {
                     });
                 }
             }
+            // Pairing by code, not link set-up: drivers hand it to their `Pairing`.
+            Signal::Pake { .. } => {}
         }
     }
 

@@ -228,6 +228,8 @@ impl PeerLink {
                     .await?;
                 Ok(None)
             }
+            // The mesh rules never pass a pairing message to a link.
+            Signal::Pake { .. } => Ok(None),
         }
     }
 

@@ -100,6 +100,20 @@ pub enum ControlFrame {
     /// ("Chrome on Android", with a phone icon). Purely informative; a peer may never
     /// send it, and one that does not know it drops it like any unknown frame.
     Hello { device: Device },
+    /// Either side, once per link, as the control channel opens: the SHA-256 (lowercase
+    /// hex) of a fresh 32-byte nonce, the first half of the safety-number exchange. See
+    /// `docs/security.md`: a peer reveals its nonce only after it holds the other's
+    /// commitment, so nobody in the middle can pick a nonce that makes two safety
+    /// numbers match.
+    SafetyCommit { commitment: String },
+    /// Either side, once it holds the other's [`ControlFrame::SafetyCommit`]: the nonce
+    /// it committed to (lowercase hex).
+    SafetyReveal { nonce: String },
+    /// Either side of a pairing by code, once the link is up and the PAKE is done: two
+    /// HMAC-SHA-256 tags (lowercase hex) under the key both sides derived from the code.
+    /// `key_mac` proves the sender knows the code; `link_mac` binds the two DTLS
+    /// fingerprints as the sender sees them, so a link through anybody else fails.
+    PairConfirm { key_mac: String, link_mac: String },
 }
 
 /// One file of a [`ControlFrame::Resume`]: the receiver lacks the blocks in `blocks`

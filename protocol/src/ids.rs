@@ -90,6 +90,12 @@ impl RoomId {
     pub fn is_network_room(&self) -> bool {
         self.0.starts_with(crate::signaling::NETWORK_ROOM_PREFIX)
     }
+
+    /// Whether this is the meeting place of a pairing code (see
+    /// [`MEETING_PLACE_PREFIX`](crate::signaling::MEETING_PLACE_PREFIX)).
+    pub fn is_meeting_place(&self) -> bool {
+        self.0.starts_with(crate::signaling::MEETING_PLACE_PREFIX)
+    }
 }
 
 string_id!(
@@ -127,6 +133,13 @@ mod tests {
         assert!(RoomId::new("_net-0123abcd").unwrap().is_network_room());
         assert!(!RoomId::new("net-party").unwrap().is_network_room());
         assert!(!RoomId::new("quiet-otter").unwrap().is_network_room());
+    }
+
+    #[test]
+    fn meeting_places_are_told_apart() {
+        assert!(RoomId::new("_pair-4172").unwrap().is_meeting_place());
+        assert!(!RoomId::new("pair-4172").unwrap().is_meeting_place());
+        assert!(!RoomId::new("_net-0123abcd").unwrap().is_meeting_place());
     }
 
     #[test]

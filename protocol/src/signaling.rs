@@ -136,6 +136,11 @@ pub enum Signal {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         username_fragment: Option<String>,
     },
+    /// One SPAKE2 message (lowercase hex) of a pairing by code. It reveals nothing that
+    /// allows an offline guess of the code; see `docs/security.md`.
+    Pake {
+        message: String,
+    },
 }
 
 /// One entry of `RTCConfiguration.iceServers`.
@@ -185,6 +190,9 @@ pub enum ErrorCode {
     InvalidField,
     /// The same session key joined again from another connection, which replaces this one.
     Replaced,
+    /// A `join` to a meeting place that already had its two devices: the pairing code
+    /// is spent. The connection is closed.
+    CodeSpent,
 }
 
 impl ErrorCode {
@@ -192,7 +200,11 @@ impl ErrorCode {
     pub fn is_fatal(self) -> bool {
         matches!(
             self,
-            Self::MessageTooLarge | Self::UnsupportedVersion | Self::RoomFull | Self::Replaced
+            Self::MessageTooLarge
+                | Self::UnsupportedVersion
+                | Self::RoomFull
+                | Self::Replaced
+                | Self::CodeSpent
         )
     }
 }
@@ -204,6 +216,12 @@ pub const MAX_NAME_CHARS: usize = 64;
 /// a room and refuses a `join` that names one, so a network room can only be entered
 /// from that network.
 pub const NETWORK_ROOM_PREFIX: &str = "_net-";
+
+/// How the names of meeting places start: the one-off room that a pairing code names
+/// (`_pair-` and the code's number; the rest of the code never reaches the server). The
+/// server lets at most two devices into a meeting place, ever, so a code is spent after
+/// one attempt, right or wrong.
+pub const MEETING_PLACE_PREFIX: &str = "_pair-";
 
 /// Shortest accepted `session_key`, in hex digits (128 bits).
 pub const MIN_SESSION_KEY_HEX: usize = 32;

@@ -37,7 +37,7 @@ use tokio::time::{sleep_until, timeout, Instant};
 use crate::network_room::room_to_join;
 use crate::outbox::{self, Delivery, Outbox, OutboxReceiver};
 use crate::rate_limit::{RateLimiter, Verdict};
-use crate::rooms::Membership;
+use crate::rooms::{JoinError, Membership};
 use crate::state::State;
 use crate::{ice, identity};
 
@@ -261,7 +261,13 @@ impl Connection {
         };
         let (membership, peers) = match self.state.join(room, peer, self.outbox.clone()) {
             Ok(joined) => joined,
-            Err(full) => return self.refuse(ErrorCode::RoomFull, full.to_string()).await,
+            Err(refused) => {
+                let code = match refused {
+                    JoinError::RoomFull { .. } => ErrorCode::RoomFull,
+                    JoinError::CodeSpent => ErrorCode::CodeSpent,
+                };
+                return self.refuse(code, refused.to_string()).await;
+            }
         };
         tracing::debug!(room = %membership.room(), network, peer = %membership.peer(), "joined");
         let welcome = ServerMessage::Welcome {

@@ -14,18 +14,27 @@
 //! `Membership` goes stale: leaving, renaming or looking peers up with it does nothing.
 //! That is what lets the old connection clean up after itself without evicting its
 //! successor. Empty rooms are deleted.
+//!
+//! A meeting place (the room a pairing code names) seats at most two peers while it
+//! exists, and never a third one, even after one of the two left: a pairing code is
+//! good for one attempt, right or wrong.
 
 use std::collections::HashMap;
 
 use meshdrop_protocol::signaling::PeerInfo;
 use meshdrop_protocol::{PeerId, RoomId};
 
-/// A room already holds the maximum number of peers.
+/// Why [`Rooms::join`] refused a seat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the room already has {max} peers")]
-pub struct RoomFull {
-    pub max: usize,
+pub enum JoinError {
+    #[error("the room already has {max} peers")]
+    RoomFull { max: usize },
+    #[error("this pairing code was already used: make a new one")]
+    CodeSpent,
 }
+
+/// How many peers a meeting place ever seats: the two ends of one pairing.
+const MEETING_PLACE_SEATS: usize = 2;
 
 /// Proof of holding a seat in a room; handed out by [`Rooms::join`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +83,8 @@ pub struct Replaced<H> {
 #[derive(Debug)]
 pub struct Rooms<H> {
     rooms: HashMap<RoomId, Vec<Member<H>>>,
+    /// Per meeting place, every peer it has seated since it was made.
+    admitted: HashMap<RoomId, Vec<PeerId>>,
     max_peers_per_room: usize,
     next_seat: u64,
 }
@@ -82,6 +93,7 @@ impl<H> Rooms<H> {
     pub fn new(max_peers_per_room: usize) -> Self {
         Self {
             rooms: HashMap::new(),
+            admitted: HashMap::new(),
             max_peers_per_room,
             next_seat: 0,
         }
@@ -91,7 +103,21 @@ impl<H> Rooms<H> {
     ///
     /// A peer id already in the room never counts against the capacity: it takes
     /// over its own seat, with the new name and handle.
-    pub fn join(&mut self, room: RoomId, peer: PeerInfo, handle: H) -> Result<Joined<H>, RoomFull> {
+    pub fn join(
+        &mut self,
+        room: RoomId,
+        peer: PeerInfo,
+        handle: H,
+    ) -> Result<Joined<H>, JoinError> {
+        if room.is_meeting_place() {
+            let admitted = self.admitted.entry(room.clone()).or_default();
+            if !admitted.contains(&peer.id) {
+                if admitted.len() >= MEETING_PLACE_SEATS {
+                    return Err(JoinError::CodeSpent);
+                }
+                admitted.push(peer.id.clone());
+            }
+        }
         let seat = self.next_seat;
         let members = self.rooms.entry(room.clone()).or_default();
         let membership = Membership {
@@ -121,7 +147,7 @@ impl<H> Rooms<H> {
                 if members.is_empty() {
                     self.rooms.remove(&membership.room);
                 }
-                return Err(RoomFull { max });
+                return Err(JoinError::RoomFull { max });
             }
             None => {
                 members.push(Member {
@@ -149,6 +175,7 @@ impl<H> Rooms<H> {
         let member = members.remove(index);
         if members.is_empty() {
             self.rooms.remove(&membership.room);
+            self.admitted.remove(&membership.room);
         }
         Some(member)
     }
@@ -243,6 +270,45 @@ mod tests {
     }
 
     #[test]
+    fn a_meeting_place_seats_two_peers_ever() {
+        let mut rooms = Rooms::new(16);
+        let place = room("_pair-4172");
+        let a = rooms.join(place.clone(), peer("a", "Ann"), 1).unwrap();
+        let b = rooms.join(place.clone(), peer("b", "Bob"), 2).unwrap();
+        assert_eq!(
+            rooms.join(place.clone(), peer("c", "Cy"), 3).unwrap_err(),
+            JoinError::CodeSpent
+        );
+        // One of the two left: still no third, but the one who left may come back.
+        rooms.leave(&b.membership).unwrap();
+        assert_eq!(
+            rooms.join(place.clone(), peer("c", "Cy"), 3).unwrap_err(),
+            JoinError::CodeSpent
+        );
+        rooms.join(place.clone(), peer("b", "Bob"), 4).unwrap();
+        // A reconnect keeps its seat.
+        let again = rooms.join(place.clone(), peer("a", "Ann"), 5).unwrap();
+        assert_eq!(again.replaced.map(|r| r.handle), Some(1));
+        assert_eq!(other_ids(&rooms, &a.membership), Vec::<String>::new());
+        // Private rooms are not limited so.
+        for (id, handle) in [("a", 1), ("b", 2), ("c", 3)] {
+            rooms.join(room("party"), peer(id, id), handle).unwrap();
+        }
+    }
+
+    #[test]
+    fn an_emptied_meeting_place_is_forgotten() {
+        let mut rooms = Rooms::new(16);
+        let place = room("_pair-1");
+        let a = rooms.join(place.clone(), peer("a", "Ann"), 1).unwrap();
+        let b = rooms.join(place.clone(), peer("b", "Bob"), 2).unwrap();
+        rooms.leave(&a.membership).unwrap();
+        rooms.leave(&b.membership).unwrap();
+        assert_eq!(rooms.room_count(), 0);
+        rooms.join(place, peer("c", "Cy"), 3).unwrap();
+    }
+
+    #[test]
     fn rooms_are_separate() {
         let mut rooms = Rooms::new(16);
         let a = rooms.join(room("r1"), peer("a", "Ann"), 1).unwrap();
@@ -258,7 +324,7 @@ mod tests {
         let a = rooms.join(room("r"), peer("a", "Ann"), 1).unwrap();
         rooms.join(room("r"), peer("b", "Bob"), 2).unwrap();
         let refused = rooms.join(room("r"), peer("c", "Cy"), 3).unwrap_err();
-        assert_eq!(refused, RoomFull { max: 2 });
+        assert_eq!(refused, JoinError::RoomFull { max: 2 });
         assert_eq!(other_ids(&rooms, &a.membership), ["b"]);
     }
 

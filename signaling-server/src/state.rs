@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::metrics::{Gauges, Metrics};
 use crate::network_room::NetworkRooms;
 use crate::outbox::Outbox;
-use crate::rooms::{Joined, Membership, RoomFull, Rooms};
+use crate::rooms::{JoinError, Joined, Membership, Rooms};
 
 pub struct State {
     pub config: Config,
@@ -66,7 +66,7 @@ impl State {
         room: RoomId,
         peer: PeerInfo,
         outbox: Outbox,
-    ) -> Result<(Membership, Vec<PeerInfo>), RoomFull> {
+    ) -> Result<(Membership, Vec<PeerInfo>), JoinError> {
         let mut rooms = self.rooms();
         let Joined {
             membership,

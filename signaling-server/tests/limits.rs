@@ -155,6 +155,31 @@ async fn a_full_room_refuses_and_closes_and_its_members_carry_on() {
 }
 
 #[tokio::test]
+async fn a_meeting_place_takes_two_devices_ever_then_the_code_is_spent() {
+    let server = TestServer::with_defaults().await;
+    let place = "_pair-4172";
+    let mut ann = server.join(place, "Ann", 'a').await;
+    let bob = server.join(place, "Bob", 'b').await;
+    // A wrong code used the place up: Bob leaves, and nobody else gets in.
+    bob.client.close().await;
+    let mut third = server.connect().await;
+    third.send_join(place, "Cy", 'c').await;
+    third.expect_error(ErrorCode::CodeSpent).await;
+    assert_eq!(third.expect_close().await, (1008, "code_spent".into()));
+    // Ann, who was there, saw Bob come and go, and nobody else; she may reconnect.
+    assert!(matches!(
+        ann.client.recv().await,
+        ServerMessage::PeerJoined { .. }
+    ));
+    assert!(matches!(
+        ann.client.recv().await,
+        ServerMessage::PeerLeft { .. }
+    ));
+    ann.client.expect_silence().await;
+    server.join(place, "Ann", 'a').await;
+}
+
+#[tokio::test]
 async fn a_version_2_join_is_refused_with_what_to_do_and_closes_the_connection() {
     let server = TestServer::with_defaults().await;
     let (mut ann, mut bob) = bystanders(&server).await;

@@ -355,9 +355,11 @@ impl Transfers {
     /// A frame arrived on the control channel.
     pub fn on_control(&mut self, frame: ControlFrame) -> Result<(), TransferError> {
         match frame {
-            ControlFrame::Chat { .. } | ControlFrame::Hello { .. } => {
-                Err(TransferError::NotATransferFrame)
-            }
+            ControlFrame::Chat { .. }
+            | ControlFrame::Hello { .. }
+            | ControlFrame::SafetyCommit { .. }
+            | ControlFrame::SafetyReveal { .. }
+            | ControlFrame::PairConfirm { .. } => Err(TransferError::NotATransferFrame),
             ControlFrame::Offer { transfer, files } => self.on_offer(transfer, files),
             ControlFrame::Accept { transfer } => self.on_answer(transfer, Sending::on_accept),
             ControlFrame::Decline { transfer } => self.on_answer(transfer, Sending::on_decline),

@@ -232,6 +232,8 @@ impl PeerLink {
                     .connection
                     .add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init));
             }
+            // The mesh rules never pass a pairing message to a link.
+            Signal::Pake { .. } => {}
         }
     }
 

@@ -382,6 +382,7 @@ impl World {
                             ));
                         }
                         Signal::Candidate { .. } => {}
+                        Signal::Pake { .. } => panic!("the rules passed a PAKE message to a link"),
                     }
                 }
                 Output::RestartIce { peer: to, link } => {

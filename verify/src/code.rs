@@ -1,0 +1,200 @@
+//! Pairing codes: a number and two words, like `4172-pupil-brave`.
+//!
+//! The number names the meeting place on the server (`_pair-4172`) and is no secret.
+//! The two words are the secret that goes into the PAKE and never leaves the device:
+//! each is one of the 2048 words of the BIP-39 English list, so the code carries
+//! 22 bits a guesser has to find, online, in the one attempt the meeting place allows.
+//! That list is made to be typed: its words are told apart by their first four letters,
+//! which is all [`PairingCode::parse`] needs.
+
+use std::fmt;
+use std::str::FromStr;
+
+use meshdrop_protocol::signaling::MEETING_PLACE_PREFIX;
+use meshdrop_protocol::RoomId;
+
+/// The meeting-place numbers handed out: short to say, and plenty for the pairings
+/// that wait on one server at the same time.
+const NUMBERS: u16 = 9999;
+/// How many letters tell two words of the list apart.
+const DISTINCT_PREFIX: usize = 4;
+
+/// Why a typed code was refused, in words for the person who typed it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodeError {
+    #[error("a code is a number and two words, like 4172-pupil-brave")]
+    Shape,
+    #[error("a code starts with a number from 1 to {NUMBERS}")]
+    Number,
+    #[error("\"{0}\" is not one of the code words: check its spelling")]
+    UnknownWord(String),
+}
+
+/// A pairing code.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PairingCode {
+    number: u16,
+    words: [u16; 2],
+}
+
+impl PairingCode {
+    /// Secret bits of a code: what an attacker must guess.
+    pub const SECRET_BITS: u32 = 22;
+
+    /// A fresh code from 8 random bytes of the caller's CSPRNG.
+    pub fn generate(entropy: [u8; 8]) -> Self {
+        let half = |at: usize| u16::from_be_bytes([entropy[at], entropy[at + 1]]);
+        Self {
+            number: 1 + half(0) % NUMBERS,
+            // 2048 divides 65536: every word is equally likely.
+            words: [half(2) % 2048, half(4) % 2048],
+        }
+    }
+
+    /// Reads a code as a person typed it: any case, words apart by `-` or spaces,
+    /// each word by its first four letters or more.
+    pub fn parse(text: &str) -> Result<Self, CodeError> {
+        let lower = text.trim().to_lowercase();
+        let parts: Vec<&str> = lower
+            .split(|c: char| c == '-' || c.is_whitespace())
+            .filter(|part| !part.is_empty())
+            .collect();
+        let [number, first, second] = parts[..] else {
+            return Err(CodeError::Shape);
+        };
+        let number = number
+            .parse::<u16>()
+            .ok()
+            .filter(|n| (1..=NUMBERS).contains(n))
+            .ok_or(CodeError::Number)?;
+        Ok(Self {
+            number,
+            words: [word_index(first)?, word_index(second)?],
+        })
+    }
+
+    /// The room on the server where the two devices meet.
+    pub fn meeting_place(&self) -> RoomId {
+        RoomId::new(format!("{MEETING_PLACE_PREFIX}{}", self.number))
+            .expect("a prefix and digits make a valid room name")
+    }
+
+    /// The PAKE password: the two words, and only they.
+    pub(crate) fn secret(&self) -> String {
+        format!("{} {}", word(self.words[0]), word(self.words[1]))
+    }
+
+    pub(crate) fn number(&self) -> u16 {
+        self.number
+    }
+}
+
+fn word(index: u16) -> &'static str {
+    bip39::Language::English.word_list()[usize::from(index)]
+}
+
+/// The list's word that `typed` spells out, whole or by its first four letters or more.
+fn word_index(typed: &str) -> Result<u16, CodeError> {
+    bip39::Language::English
+        .word_list()
+        .iter()
+        .position(|word| {
+            *word == typed || typed.len() >= DISTINCT_PREFIX && word.starts_with(typed)
+        })
+        .map(|index| index as u16)
+        .ok_or_else(|| CodeError::UnknownWord(typed.to_owned()))
+}
+
+/// `4172-pupil-brave`
+impl fmt::Display for PairingCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let [first, second] = self.words;
+        write!(f, "{}-{}-{}", self.number, word(first), word(second))
+    }
+}
+
+/// Never prints the secret words, so a code cannot leak through a log line.
+impl fmt::Debug for PairingCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PairingCode({}-…)", self.number)
+    }
+}
+
+impl FromStr for PairingCode {
+    type Err = CodeError;
+
+    fn from_str(text: &str) -> Result<Self, CodeError> {
+        Self::parse(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_reads_back_as_it_prints() {
+        for seed in 0..200u8 {
+            let code = PairingCode::generate([seed, seed ^ 0x5a, seed, 7, seed, 1, 2, seed]);
+            assert_eq!(PairingCode::parse(&code.to_string()), Ok(code.clone()));
+            assert!((1..=NUMBERS).contains(&code.number));
+        }
+    }
+
+    #[test]
+    fn people_may_type_it_loosely() {
+        let code = PairingCode::parse("4172-pupil-brave").unwrap();
+        assert_eq!(
+            PairingCode::parse("4172-pupils-brave"),
+            Err(CodeError::UnknownWord("pupils".into()))
+        );
+        for typed in [
+            "4172 pupil brave",
+            "  4172-PUPIL-Brave ",
+            "4172 pupi brav",
+            "4172--pupil  brave",
+        ] {
+            assert_eq!(PairingCode::parse(typed), Ok(code.clone()), "{typed}");
+        }
+        // Short words of the list are typed whole.
+        assert!(PairingCode::parse("7-act-add").is_ok());
+    }
+
+    #[test]
+    fn a_bad_code_says_what_is_wrong() {
+        assert_eq!(PairingCode::parse("4172-pupil"), Err(CodeError::Shape));
+        assert_eq!(PairingCode::parse(""), Err(CodeError::Shape));
+        assert_eq!(
+            PairingCode::parse("four-pupil-brave"),
+            Err(CodeError::Number)
+        );
+        assert_eq!(PairingCode::parse("0-pupil-brave"), Err(CodeError::Number));
+        assert_eq!(
+            PairingCode::parse("12-pupil-bravx"),
+            Err(CodeError::UnknownWord("bravx".into()))
+        );
+        assert_eq!(
+            PairingCode::parse("12-pupil-ac"),
+            Err(CodeError::UnknownWord("ac".into()))
+        );
+        assert_eq!(
+            PairingCode::parse("12-pupil-ünïcode"),
+            Err(CodeError::UnknownWord("ünïcode".into()))
+        );
+    }
+
+    #[test]
+    fn only_the_number_names_the_meeting_place() {
+        let code = PairingCode::parse("4172-pupil-brave").unwrap();
+        assert_eq!(code.meeting_place().as_str(), "_pair-4172");
+        assert!(code.meeting_place().is_meeting_place());
+        assert_eq!(code.secret(), "pupil brave");
+        assert!(!format!("{code:?}").contains("pupil"));
+    }
+
+    #[test]
+    fn the_words_carry_the_bits_claimed() {
+        assert_eq!(bip39::Language::English.word_list().len(), 1 << 11);
+        assert_eq!(PairingCode::SECRET_BITS, 2 * 11);
+    }
+}
