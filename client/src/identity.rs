@@ -23,7 +23,7 @@ const SESSION_KEY: &str = "meshdrop.session_key";
 const ROOM_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
 
 /// `count` random bytes from the browser's CSPRNG.
-fn random_bytes(count: usize) -> Vec<u8> {
+pub(crate) fn random_bytes(count: usize) -> Vec<u8> {
     let mut bytes = vec![0u8; count];
     if let Some(crypto) = web_sys::window().and_then(|window| window.crypto().ok()) {
         let _ = crypto.get_random_values_with_u8_array(&mut bytes);

@@ -13,6 +13,7 @@ mod notify;
 mod pwa;
 mod saving;
 mod transfer;
+mod trust;
 mod ui;
 
 fn main() {

@@ -85,7 +85,7 @@ impl KnownDevices {
 
 /// Names as people read them: "Sam's phone" and "sam's phone " are the same name.
 fn same_name(a: &str, b: &str) -> bool {
-    a.trim().to_lowercase() == b.trim().to_lowercase()
+    a.trim().eq_ignore_ascii_case(b.trim())
 }
 
 #[cfg(test)]

@@ -243,6 +243,18 @@ impl PeerLink {
         self.connection.set_remote_description(&description)
     }
 
+    /// The DTLS fingerprints of this connection as this side sees them: (ours, from the
+    /// local description; the peer's, from the remote one). `None` until both are set.
+    pub fn fingerprints(&self) -> Option<(String, String)> {
+        let of = |description: Option<web_sys::RtcSessionDescription>| {
+            meshdrop_mesh::sdp::fingerprint(&description?.sdp())
+        };
+        Some((
+            of(self.connection.local_description())?,
+            of(self.connection.remote_description())?,
+        ))
+    }
+
     pub fn channels(&self) -> &Channels {
         &self.channels
     }

@@ -11,6 +11,7 @@
 mod link;
 mod signaling;
 mod tally;
+mod verification;
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -22,6 +23,7 @@ use meshdrop_mesh::{Config, LinkId, Output};
 use meshdrop_protocol::frame::{ControlFrame, Device};
 use meshdrop_protocol::signaling::{ClientMessage, IceServer, PeerInfo, ServerMessage, Signal};
 use meshdrop_protocol::{PeerId, RoomId, PROTOCOL_VERSION};
+use meshdrop_verify::PairingCode;
 
 pub use link::Channels;
 use link::{LinkEvent, PeerLink};
@@ -31,11 +33,15 @@ use crate::transfer::{
 };
 use signaling::{Signaling, SignalingEvent};
 use tally::Tally;
+pub use verification::VerificationEvent;
+use verification::{Effects, Verification};
 
 /// How far the link to a peer has come, as the peer list shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkState {
     Connecting,
+    /// Up, and waiting for the peer to prove the pairing code.
+    Verifying,
     Connected,
     /// It was up and is being recovered.
     Reconnecting,
@@ -46,6 +52,7 @@ impl LinkState {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Connecting => "connecting",
+            Self::Verifying => "verifying",
             Self::Connected => "connected",
             Self::Reconnecting => "reconnecting",
             Self::Failed => "failed",
@@ -88,6 +95,8 @@ pub enum MeshEvent {
     },
     /// A transfer changed: its state, progress or saved files.
     Transfer(TransferView),
+    /// Who a peer is: its fingerprint, the safety number, a pairing's outcome.
+    Verification(VerificationEvent),
     /// The server refused something; shown to the user.
     ServerError(String),
 }
@@ -101,6 +110,8 @@ pub struct Identity {
     pub session_key: String,
     /// Told to every peer as its link opens.
     pub device: Device,
+    /// In a meeting place, the code to pair with the other device by.
+    pub pairing: Option<PairingCode>,
 }
 
 /// A handle to the running mesh; dropping it closes the socket and every link.
@@ -124,8 +135,10 @@ struct Inner {
     /// The [`Milestone`]s recorded so far.
     milestones: HashSet<Milestone>,
     /// Chat lines for peers whose link is down, in the order they were written: sent
-    /// when it is up again. A peer has an entry exactly while its link is down.
+    /// when it is up again. A peer has an entry exactly while its link is down (or
+    /// up, but not yet admitted by `verification`).
     outbox: HashMap<PeerId, Vec<ControlFrame>>,
+    verification: Verification,
 }
 
 struct Link {
@@ -139,6 +152,7 @@ impl Mesh {
         identity: Identity,
         on_event: impl Fn(MeshEvent) + 'static,
     ) -> Self {
+        let verification = Verification::new(identity.pairing.as_ref());
         let inner = Rc::new(RefCell::new(Inner {
             identity,
             emit: Rc::new(on_event),
@@ -151,6 +165,7 @@ impl Mesh {
             transfers: HashMap::new(),
             milestones: HashSet::new(),
             outbox: HashMap::new(),
+            verification,
         }));
         let weak = Rc::downgrade(&inner);
         let signaling = Signaling::connect(server_url, move |event| {
@@ -293,6 +308,10 @@ fn on_server_message(inner: &Rc<RefCell<Inner>>, message: ServerMessage) {
             for peer in peers {
                 peer_seen(inner, peer);
             }
+            for peer in &ids {
+                let effects = inner.borrow_mut().verification.on_peer_present(peer);
+                apply(inner, peer, effects, true);
+            }
             inner
                 .borrow_mut()
                 .rules
@@ -300,6 +319,8 @@ fn on_server_message(inner: &Rc<RefCell<Inner>>, message: ServerMessage) {
         }
         ServerMessage::PeerJoined { peer } => {
             inner.borrow_mut().rules.handle_peer_joined(now(), &peer.id);
+            let effects = inner.borrow_mut().verification.on_peer_present(&peer.id);
+            apply(inner, &peer.id, effects, true);
             peer_seen(inner, peer);
         }
         ServerMessage::PeerRenamed { peer } => peer_seen(inner, peer),
@@ -311,6 +332,10 @@ fn on_server_message(inner: &Rc<RefCell<Inner>>, message: ServerMessage) {
             Err(error) => web_sys::console::warn_1(
                 &format!("ignored a signal from {from} that this app cannot read: {error}").into(),
             ),
+            Ok(Signal::Pake { message }) => {
+                let effects = inner.borrow_mut().verification.on_pake(&from, &message);
+                apply(inner, &from, effects, true);
+            }
             Ok(signal) => inner.borrow_mut().rules.handle_signal(now(), &from, signal),
         },
         ServerMessage::Pong => {}
@@ -387,7 +412,7 @@ fn act(inner: &Rc<RefCell<Inner>>, output: Output) {
                 with_transfers(inner, &peer, PeerTransfers::on_link_down);
             }
         }
-        Output::LinkUp { peer } => link_up(inner, &peer),
+        Output::LinkUp { peer } => link_opened(inner, &peer),
         Output::LinkDown { peer } => link_down(inner, &peer),
         // Its link was closed just before: the peer list drops it; its transfers wait.
         // Its link was closed just before: the peer list drops it; its transfers wait
@@ -456,6 +481,70 @@ fn open_link(
                 state: LinkState::Connecting,
             },
         );
+    }
+}
+
+/// The link to `peer` is open: verification starts on it, and unless it waits for a
+/// pairing to succeed, the link is up for chat and files.
+fn link_opened(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
+    let opened = {
+        let state = inner.borrow();
+        state
+            .links
+            .get(peer)
+            .map(|link| (link.id, link.peer.fingerprints()))
+    };
+    if let Some((link, Some(fingerprints))) = opened {
+        let effects = inner
+            .borrow_mut()
+            .verification
+            .on_link_up(peer, link, &fingerprints);
+        apply(inner, peer, effects, false);
+    }
+    if inner.borrow().verification.admits(peer) {
+        link_up(inner, peer);
+    } else {
+        // Chat written meanwhile waits, as for a link that is down.
+        inner.borrow_mut().outbox.entry(peer.clone()).or_default();
+        emit(
+            inner,
+            MeshEvent::PeerState {
+                peer: peer.clone(),
+                state: LinkState::Verifying,
+            },
+        );
+    }
+}
+
+/// Carry out what verification asks: frames on the peer's link, signals through the
+/// server, events for the page. A pairing that just succeeded lets an open link up,
+/// unless the caller does that itself (`link_opened`).
+fn apply(inner: &Rc<RefCell<Inner>>, peer: &PeerId, effects: Effects, let_up: bool) {
+    {
+        let state = inner.borrow();
+        if let Some(link) = state.links.get(peer) {
+            for frame in &effects.frames {
+                link.peer.channels().send_control(frame);
+            }
+        }
+        for signal in effects.signals {
+            state.send_signaling(&ClientMessage::Signal {
+                to: peer.clone(),
+                signal: signal.into(),
+            });
+        }
+    }
+    for event in effects.events {
+        let paired = matches!(event, VerificationEvent::Paired { .. });
+        emit(inner, MeshEvent::Verification(event));
+        let open = inner
+            .borrow()
+            .links
+            .get(peer)
+            .is_some_and(|link| link.peer.channels().is_open());
+        if paired && open && let_up {
+            link_up(inner, peer);
+        }
     }
 }
 
@@ -532,6 +621,29 @@ fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, link: LinkId, event:
                 .rules
                 .handle_link_state(now(), peer, link, state);
             drive(inner);
+        }
+        LinkEvent::Control(
+            frame @ (ControlFrame::SafetyCommit { .. }
+            | ControlFrame::SafetyReveal { .. }
+            | ControlFrame::PairConfirm { .. }),
+        ) => {
+            let fingerprints = inner
+                .borrow()
+                .links
+                .get(peer)
+                .and_then(|current| current.peer.fingerprints());
+            let effects =
+                inner
+                    .borrow_mut()
+                    .verification
+                    .on_frame(peer, link, fingerprints.as_ref(), &frame);
+            apply(inner, peer, effects, true);
+        }
+        LinkEvent::Control(_) | LinkEvent::Data(_) if !inner.borrow().verification.admits(peer) => {
+            web_sys::console::warn_1(
+                &format!("dropped a message from {peer}, who has not proved the pairing code")
+                    .into(),
+            );
         }
         LinkEvent::Control(ControlFrame::Chat { text, sent_at_ms }) => emit(
             inner,

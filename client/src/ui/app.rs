@@ -16,31 +16,50 @@ use yew::prelude::*;
 
 use super::attention::use_attention;
 use super::chat::ChatPanel;
+use super::pairing::{pairing_panel, PairWithCode};
 use super::peers::peer_list;
 use super::picker::RecipientPicker;
 use super::picking;
 use super::room::room_choice;
 use super::share::SharePanel;
 use super::shared::use_shared_files;
-use super::state::{RoomAction, RoomState};
+use super::state::{PairingView, RoomAction, RoomState};
 use super::transfers::{offer_list, transfer_list};
 use crate::mesh::{Identity, LinkState, Mesh, SignalingStatus};
-use crate::pwa;
 use crate::transfer::OutgoingFile;
 use crate::transfer::{TransferAction, TransferKey};
-use crate::{device, identity};
+use crate::{device, identity, pwa, trust};
+use meshdrop_transfer::{Direction, TransferState};
 
 #[function_component(App)]
 pub fn app() -> Html {
-    let room = use_memo((), |_| identity::room_in_link());
+    let room = use_memo((), |_| {
+        trust::take_code_from_link();
+        identity::room_in_link()
+    });
+    let pairing = use_memo(room.clone(), |room| {
+        trust::pairing_code(room.as_ref().as_ref())
+    });
     let me = use_memo((), |_| identity::this_device());
     let name = use_state(identity::display_name);
-    let state = use_reducer(RoomState::default);
+    let state = {
+        let pairing = pairing.clone();
+        use_reducer(move || {
+            let view = match &*pairing {
+                Some((code, shows)) => PairingView::Waiting {
+                    shown: shows.then(|| code.to_string()),
+                },
+                None => PairingView::None,
+            };
+            RoomState::new(trust::known_devices(), view)
+        })
+    };
     // Started while the first view is being built rather than after it (in the effect
     // below): the socket's handshake and `join` then overlap the first render, about
     // 80 ms of a fresh page's time to meet the others.
     let mesh: Rc<RefCell<Option<Mesh>>> = {
         let (room, me, name) = (room.clone(), me.clone(), (*name).clone());
+        let pairing = pairing.as_ref().as_ref().map(|(code, _)| code.clone());
         let dispatch = state.dispatcher();
         use_mut_ref(move || {
             let identity = Identity {
@@ -48,6 +67,7 @@ pub fn app() -> Html {
                 name,
                 session_key: identity::session_key(),
                 device: (*me).clone(),
+                pairing,
             };
             Some(Mesh::start(
                 identity::signaling_url(),
@@ -78,6 +98,51 @@ pub fn app() -> Html {
             }
         });
     }
+
+    // A pairing that ended spent its code; one that failed leaves the meeting place.
+    {
+        let mesh = mesh.clone();
+        use_effect_with(state.pairing.clone(), move |pairing| {
+            if matches!(pairing, PairingView::Paired { .. } | PairingView::Failed(_)) {
+                trust::forget_pairing_code();
+            }
+            if matches!(pairing, PairingView::Failed(_)) {
+                mesh.borrow_mut().take();
+            }
+        });
+    }
+    use_auto_accept(&state, &mesh);
+
+    let on_remember = {
+        let state = state.clone();
+        Callback::from(move |()| {
+            if let PairingView::Paired { peer, fingerprint } = &state.pairing {
+                let mut known = (*state.known).clone();
+                known.verify(&state.name_of(peer), fingerprint, true);
+                trust::save_known_devices(&known);
+                state.dispatch(RoomAction::Known(known));
+            }
+        })
+    };
+    let on_trust = {
+        let state = state.clone();
+        Callback::from(move |(peer, verified): (PeerId, bool)| {
+            let Some((_, view)) = state.peers.iter().find(|(id, _)| *id == peer) else {
+                return;
+            };
+            let Some(fingerprint) = &view.fingerprint else {
+                return;
+            };
+            let mut known = (*state.known).clone();
+            if verified {
+                known.verify(&view.name, fingerprint, false);
+            } else {
+                known.forget(fingerprint);
+            }
+            trust::save_known_devices(&known);
+            state.dispatch(RoomAction::Known(known));
+        })
+    };
 
     let on_rename = {
         let (name, mesh) = (name.clone(), mesh.clone());
@@ -180,10 +245,13 @@ pub fn app() -> Html {
                     { room_choice((*room).as_ref()) }
                     // Open while nobody else is here, the moment it is needed; folded away
                     // once a device has joined, so the devices come first.
-                    <details class="invite" open={state.peers.is_empty()}>
-                        <summary>{ "Invite a device" }</summary>
-                        <SharePanel />
-                    </details>
+                    if state.pairing == PairingView::None {
+                        <details class="invite" open={state.peers.is_empty()}>
+                            <summary>{ "Invite a device" }</summary>
+                            <SharePanel />
+                            <PairWithCode />
+                        </details>
+                    }
                 </div>
             </header>
             <section class="me" aria-label="You">
@@ -199,11 +267,12 @@ pub fn app() -> Html {
             if let Some(error) = &state.last_error {
                 <p class="error" role="alert">{ error }</p>
             }
+            { pairing_panel(&state, &on_remember) }
             { shared_files }
             { offer_list(&state, &on_transfer_action) }
             <main class="panels">
                 <div class="stack">
-                    { peer_list(&state.peers, &on_send_files) }
+                    { peer_list(&state, &on_send_files, &on_trust) }
                     { transfer_list(&state, &on_transfer_action) }
                 </div>
                 <ChatPanel state={state.clone()} on_send={on_send_chat} input={chat_input} />
@@ -212,6 +281,36 @@ pub fn app() -> Html {
                 on_send_files={on_send_files} on_cancel={on_pick_cancel} />
         </div>
     }
+}
+
+/// Accepts offers from verified devices at once, where the person chose so (off by
+/// default): a device they paired with or compared numbers with may drop files
+/// straight in, as on their own devices.
+#[hook]
+fn use_auto_accept(state: &UseReducerHandle<RoomState>, mesh: &Rc<RefCell<Option<Mesh>>>) {
+    let (state, mesh) = (state.clone(), mesh.clone());
+    use_effect_with(state.transfers.clone(), move |transfers| {
+        if !trust::auto_accept() {
+            return;
+        }
+        let verified = |peer: &PeerId| {
+            state
+                .peers
+                .iter()
+                .find(|(id, _)| id == peer)
+                .and_then(|(_, view)| state.trust(view))
+                == Some(meshdrop_verify::Trust::Verified)
+        };
+        for view in transfers.iter() {
+            let offered =
+                view.direction == Direction::Incoming && view.state == TransferState::Offered;
+            if offered && verified(&view.key.peer) {
+                if let Some(mesh) = mesh.borrow().as_ref() {
+                    mesh.act(&view.key, TransferAction::Accept);
+                }
+            }
+        }
+    });
 }
 
 /// Listens for Ctrl/Cmd-V anywhere on the page: files go to `route_files`; text pasted

@@ -4,6 +4,7 @@
 mod app;
 mod attention;
 mod chat;
+mod pairing;
 mod peers;
 mod picker;
 mod picking;

@@ -1,21 +1,29 @@
 //! The other devices in the room, as large tiles: tap one to pick files for it, or drop
 //! files on it. "Everyone" sends to every connected device.
+//!
+//! Each tile also says whether the device is verified, and opens onto its safety
+//! number, to compare with the other device's and mark it verified.
 
 use meshdrop_protocol::frame::{Device, DeviceKind};
 use meshdrop_protocol::PeerId;
 use web_sys::{DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
+use meshdrop_verify::{SafetyNumber, Trust};
+
 use super::picking;
-use super::state::Peers;
+use super::state::RoomState;
 use crate::device;
 use crate::mesh::LinkState;
 use crate::transfer::OutgoingFile;
 
 /// Files picked for one peer (`Some`) or for everyone (`None`).
 pub type SendFiles = Callback<(Option<PeerId>, Vec<OutgoingFile>)>;
+/// The person marked a device verified (`true`) or forgot it (`false`).
+pub type SetTrust = Callback<(PeerId, bool)>;
 
-pub fn peer_list(peers: &Peers, on_send_files: &SendFiles) -> Html {
+pub fn peer_list(state: &RoomState, on_send_files: &SendFiles, on_trust: &SetTrust) -> Html {
+    let peers = &state.peers;
     let connected = peers
         .iter()
         .filter(|(_, peer)| peer.state == LinkState::Connected)
@@ -32,7 +40,9 @@ pub fn peer_list(peers: &Peers, on_send_files: &SendFiles) -> Html {
                 { for peers.iter().map(|(id, view)| html! {
                     <PeerTile key={id.to_string()} target={Some(id.clone())} on_send_files={on_send_files.clone()}
                         enabled={view.state == LinkState::Connected} state={Some(view.state.as_str())}
-                        name={view.name.clone()} device={view.device.clone()} />
+                        name={view.name.clone()} device={view.device.clone()}
+                        trust={state.trust(view)} safety={view.safety} fingerprint={view.fingerprint.clone()}
+                        on_trust={on_trust.clone()} />
                 }) }
             </ul>
             // Only worth a tile when it means more than one device; always in the page,
@@ -41,6 +51,16 @@ pub fn peer_list(peers: &Peers, on_send_files: &SendFiles) -> Html {
                 <PeerTile target={None} on_send_files={on_send_files.clone()} enabled={connected > 0}
                     name="Everyone" device={None} />
             </ul>
+            if state.known.iter().next().is_some() {
+                <label class="auto-accept">
+                    <input id="auto-accept" type="checkbox" checked={crate::trust::auto_accept()}
+                        onchange={Callback::from(|event: Event| {
+                            let input: HtmlInputElement = event.target_unchecked_into();
+                            crate::trust::set_auto_accept(input.checked());
+                        })} />
+                    { "Accept files from verified devices without asking" }
+                </label>
+            }
         </section>
     }
 }
@@ -55,6 +75,14 @@ struct PeerTileProps {
     /// The link state, for one peer's tile (`data-state`).
     #[prop_or_default]
     state: Option<&'static str>,
+    #[prop_or_default]
+    trust: Option<Trust>,
+    #[prop_or_default]
+    safety: Option<SafetyNumber>,
+    #[prop_or_default]
+    fingerprint: Option<String>,
+    #[prop_or_default]
+    on_trust: Option<SetTrust>,
 }
 
 /// A device's tile. The button opens the file picker; the file input itself is out of
@@ -129,6 +157,8 @@ fn peer_tile(props: &PeerTileProps) -> Html {
     let tile_id = everyone.then_some("everyone");
     html! {
         <li id={tile_id} data-peer-id={peer_id} data-state={props.state}
+            data-trust={props.trust.as_ref().map(trust_name)} data-fingerprint={props.fingerprint.clone()}
+            data-safety-number={props.safety.map(|number| number.words().collect::<Vec<_>>().join(" "))}
             class={classes!("peer", props.state, everyone.then_some("everyone-target"), (*hovering).then_some("drop-target"))}
             ondragover={on_drag_over} ondragleave={on_drag_leave} ondrop={on_drop}>
             <button type="button" class="peer-button" disabled={!props.enabled} onclick={on_open_picker}>
@@ -144,7 +174,63 @@ fn peer_tile(props: &PeerTileProps) -> Html {
             </button>
             <input type="file" ref={folder_picker} class="send-folder" webkitdirectory=true tabindex="-1" aria-hidden="true"
                 disabled={!props.enabled} onchange={on_pick} />
+            { verification(props) }
         </li>
+    }
+}
+
+/// The device's trust badge, opening onto its safety number and what to do about it.
+fn verification(props: &PeerTileProps) -> Html {
+    let (Some(trust), Some(peer), Some(on_trust)) = (&props.trust, &props.target, &props.on_trust)
+    else {
+        return html! {};
+    };
+    let badge = match trust {
+        Trust::Verified => "✓ Verified".to_owned(),
+        Trust::Unverified => "Not verified".to_owned(),
+        Trust::NameOfVerified => format!("⚠ Not the {} you verified", props.name),
+    };
+    let set = |verified: bool| {
+        let peer = peer.clone();
+        on_trust.reform(move |_: MouseEvent| (peer.clone(), verified))
+    };
+    let number = match &props.safety {
+        Some(number) => html! {
+            <>
+                <p class="safety-number" aria-label="Safety number">
+                    { for number.symbols().zip(number.words()).map(|(symbol, word)| html! {
+                        <span class="safety-symbol"><span aria-hidden="true">{ symbol }</span>{ word }</span>
+                    }) }
+                </p>
+                <p class="hint">{ format!("{} should show the same. If it does, nobody is in between.", props.name) }</p>
+            </>
+        },
+        None => html! { <p class="hint">{ "Working out the safety number…" }</p> },
+    };
+    html! {
+        <details class={classes!("verify", trust_name(trust))}>
+            <summary class="trust">{ badge }</summary>
+            if *trust == Trust::NameOfVerified {
+                <p class="warning" role="alert">{ format!(
+                    "You verified a device called {}, but this is another device. Compare the safety number before you trust it.",
+                    props.name
+                ) }</p>
+            }
+            { number }
+            if *trust == Trust::Verified {
+                <button type="button" class="secondary forget-device" onclick={set(false)}>{ "Forget verification" }</button>
+            } else if props.safety.is_some() {
+                <button type="button" class="mark-verified" onclick={set(true)}>{ "They match: mark verified" }</button>
+            }
+        </details>
+    }
+}
+
+fn trust_name(trust: &Trust) -> &'static str {
+    match trust {
+        Trust::Verified => "verified",
+        Trust::Unverified => "unverified",
+        Trust::NameOfVerified => "name-of-verified",
     }
 }
 
@@ -162,6 +248,7 @@ fn open_on_click(input: &NodeRef) -> Callback<MouseEvent> {
 fn state_words(state: &str) -> &'static str {
     match state {
         "connecting" => "Connecting…",
+        "verifying" => "Checking the pairing code…",
         "failed" => "Can't reach this device",
         _ => "",
     }

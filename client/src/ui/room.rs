@@ -20,6 +20,11 @@ pub fn room_choice(room: Option<&RoomId>) -> Html {
                 { "On this network" }
             </span>
         },
+        Some(room) if room.is_meeting_place() => html! {
+            <span id="room-kind" data-kind="pairing" title="Only the device with the code can come here">
+                { "Pairing with a code" }
+            </span>
+        },
         Some(room) => html! {
             <span id="room-kind" data-kind="private" title="Only people with this room's link are here">
                 { "Private room " }<strong class="room-name">{ room.as_str() }</strong>

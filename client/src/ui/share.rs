@@ -76,7 +76,7 @@ pub fn share_panel() -> Html {
 
     html! {
         <section id="share" class="share-panel" aria-label="Invite a device">
-            { qr_svg(&link) }
+            { qr_svg(&link, "room-qr", "QR code of the room link") }
             <div class="share-actions">
                 <input id="room-link" ref={link_input} readonly=true value={link.clone()}
                     aria-label="Room link" onfocus={select_all()} />
@@ -103,7 +103,7 @@ fn page_url() -> String {
 
 /// The QR code of `text` as one SVG path, one unit per module, dark on light so that
 /// scanners read it in dark mode too.
-fn qr_svg(text: &str) -> Html {
+pub(super) fn qr_svg(text: &str, id: &'static str, label: &'static str) -> Html {
     let Ok(code) = QrCode::encode_text(text, QrCodeEcc::Medium) else {
         // Longer than any QR code holds; the link field and buttons still work.
         return html! {};
@@ -118,8 +118,8 @@ fn qr_svg(text: &str) -> Html {
         }
     }
     html! {
-        <svg id="room-qr" class="room-qr" viewBox={format!("0 0 {side} {side}")}
-            role="img" aria-label="QR code of the room link" data-link={text.to_owned()}
+        <svg {id} class="room-qr" viewBox={format!("0 0 {side} {side}")}
+            role="img" aria-label={label} data-link={text.to_owned()}
             shape-rendering="crispEdges">
             <rect width={side.to_string()} height={side.to_string()} fill="#fff" />
             <path d={path} fill="#000" />

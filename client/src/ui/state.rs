@@ -7,9 +7,10 @@ use std::rc::Rc;
 
 use meshdrop_protocol::frame::Device;
 use meshdrop_protocol::PeerId;
+use meshdrop_verify::{KnownDevices, SafetyNumber, Trust};
 use yew::Reducible;
 
-use crate::mesh::{LinkState, MeshEvent, SignalingStatus};
+use crate::mesh::{LinkState, MeshEvent, SignalingStatus, VerificationEvent};
 use crate::transfer::{TransferKey, TransferView};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -18,6 +19,10 @@ pub struct PeerView {
     pub state: LinkState,
     /// What the peer said it runs on, once its link opened.
     pub device: Option<Device>,
+    /// Its DTLS fingerprint, from the link's remote description.
+    pub fingerprint: Option<String>,
+    /// The number both ends of the link agreed on.
+    pub safety: Option<SafetyNumber>,
 }
 
 /// The peers in the room, ordered by id, each once. A room has a few: a sorted list
@@ -46,6 +51,41 @@ pub struct RoomState {
     /// Received transfers whose files the user saved (clicked "Save"), each once.
     pub saved: Rc<Vec<TransferKey>>,
     pub last_error: Option<String>,
+    /// The devices verified on this browser.
+    pub known: Rc<KnownDevices>,
+    pub pairing: PairingView,
+}
+
+/// A pairing by code, as the page shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PairingView {
+    /// This page is not pairing.
+    None,
+    /// Waiting for the other device; `shown` is the code when this page shows it.
+    Waiting {
+        shown: Option<String>,
+    },
+    Paired {
+        peer: PeerId,
+        fingerprint: String,
+    },
+    Failed(String),
+}
+
+impl RoomState {
+    pub fn new(known: KnownDevices, pairing: PairingView) -> Self {
+        Self {
+            known: Rc::new(known),
+            pairing,
+            ..Self::default()
+        }
+    }
+
+    /// How to show `peer`: verified, unverified, or using a verified device's name.
+    pub fn trust(&self, peer: &PeerView) -> Option<Trust> {
+        let fingerprint = peer.fingerprint.as_deref()?;
+        Some(self.known.trust(&peer.name, fingerprint))
+    }
 }
 
 impl Default for RoomState {
@@ -59,6 +99,8 @@ impl Default for RoomState {
             transfers: Rc::default(),
             saved: Rc::default(),
             last_error: None,
+            known: Rc::default(),
+            pairing: PairingView::None,
         }
     }
 }
@@ -76,6 +118,8 @@ pub enum RoomAction {
     ClearFinished,
     /// Something the user tried could not be done; shown like a server error.
     Problem(String),
+    /// The person verified or forgot a device (already stored).
+    Known(KnownDevices),
 }
 
 impl RoomState {
@@ -93,6 +137,31 @@ impl RoomState {
 
     fn push_chat(&mut self, line: ChatLine) {
         Rc::make_mut(&mut self.chat).push(line);
+    }
+}
+
+impl RoomState {
+    fn verification(&mut self, event: VerificationEvent) {
+        match event {
+            VerificationEvent::Fingerprint { peer, fingerprint } => {
+                if let Some((_, view)) = self.peer_mut(&peer) {
+                    // A new link may lead to another device: its old number is void.
+                    if view.fingerprint.as_ref() != Some(&fingerprint) {
+                        view.safety = None;
+                    }
+                    view.fingerprint = Some(fingerprint);
+                }
+            }
+            VerificationEvent::SafetyNumber { peer, number } => {
+                if let Some((_, view)) = self.peer_mut(&peer) {
+                    view.safety = Some(number);
+                }
+            }
+            VerificationEvent::Paired { peer, fingerprint } => {
+                self.pairing = PairingView::Paired { peer, fingerprint }
+            }
+            VerificationEvent::PairingFailed(reason) => self.pairing = PairingView::Failed(reason),
+        }
     }
 }
 
@@ -122,6 +191,8 @@ impl Reducible for RoomState {
                                 name: peer.name,
                                 state: LinkState::Connecting,
                                 device: None,
+                                fingerprint: None,
+                                safety: None,
                             },
                         ),
                     ),
@@ -157,6 +228,8 @@ impl Reducible for RoomState {
                 }
             }
             RoomAction::Mesh(MeshEvent::ServerError(message)) => next.last_error = Some(message),
+            RoomAction::Mesh(MeshEvent::Verification(event)) => next.verification(event),
+            RoomAction::Known(known) => next.known = Rc::new(known),
             RoomAction::Saved(key) => {
                 if !next.saved.contains(&key) {
                     Rc::make_mut(&mut next.saved).push(key);
