@@ -46,6 +46,8 @@
 //!   browser has Web Share; `#notify-me[data-permission]` (`default` | `granted`);
 //!   `#shared-files` with `.shared-file` items and `button.send-shared[data-peer-id]`.
 //!   These are read by the methods of [`share`], not in the snapshot.
+//! * Who the peers are (fingerprints, safety numbers, trust, pairing by code): see
+//!   [`verification`], also read apart from the snapshot.
 //!
 //! The rest of the contract is read in one script call ([`Snapshot`]); waits are predicates on
 //! snapshots, so a timeout reports everything the page showed last.
@@ -54,9 +56,11 @@ mod folders;
 mod gestures;
 mod share;
 mod transfers;
+mod verification;
 
 pub use folders::{folder_digests, folder_file_digests, zip_digests, FolderFile};
 pub use share::Notification;
+pub use verification::{PeerVerification, Verification};
 pub use transfers::{
     OfferedFile, ReceivedFile, Recipient, SavedSlices, TransferButton, TransferEntry,
     TRANSFER_TIMEOUT,

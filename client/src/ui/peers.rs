@@ -158,7 +158,7 @@ fn peer_tile(props: &PeerTileProps) -> Html {
     html! {
         <li id={tile_id} data-peer-id={peer_id} data-state={props.state}
             data-trust={props.trust.as_ref().map(trust_name)} data-fingerprint={props.fingerprint.clone()}
-            data-safety-number={props.safety.map(|number| number.words().collect::<Vec<_>>().join(" "))}
+            data-safety-number={props.safety.map(|number| number.words().collect::<Vec<_>>().join(", "))}
             class={classes!("peer", props.state, everyone.then_some("everyone-target"), (*hovering).then_some("drop-target"))}
             ondragover={on_drag_over} ondragleave={on_drag_leave} ondrop={on_drop}>
             <button type="button" class="peer-button" disabled={!props.enabled} onclick={on_open_picker}>

@@ -1,0 +1,150 @@
+//! Who is on the other end of a link: the safety number both pages show, devices marked
+//! verified, and pairing by code. Real Chromium pages and the real server; the man in
+//! the middle has tests of its own (tests/tests/mitm.rs).
+
+use meshdrop_e2e::room::{assert_delivered, connected_and_named, join, welcomed};
+use meshdrop_e2e::{
+    run_in, scratch_dir, App, Browser, NetNs, Recipient, Result, SignalingServer, TestFile,
+    TransferButton,
+};
+
+#[test]
+fn an_honest_server_gives_both_pages_the_same_safety_number() -> Result<()> {
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = connected_and_named(join(&server, "honest", &["alice", "bob"]).await?).await?;
+        let ((alice, alice_id), (bob, bob_id)) = (&peers[0], &peers[1]);
+        let seen_by_alice = alice.wait_for_safety_number(bob_id).await?;
+        let seen_by_bob = bob.wait_for_safety_number(alice_id).await?;
+        assert_eq!(seen_by_alice, seen_by_bob);
+        assert_eq!(seen_by_alice.split(", ").count(), 7, "{seen_by_alice}");
+        for (app, peer) in [(alice, bob_id), (bob, alice_id)] {
+            let shown = app.verification().await?;
+            assert_eq!(shown.peer(peer).unwrap().trust, "unverified", "{shown:#?}");
+        }
+        Ok(())
+    })
+}
+
+#[test]
+fn a_device_marked_verified_stays_verified_and_its_name_on_another_device_is_a_warning(
+) -> Result<()> {
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = connected_and_named(join(&server, "remember", &["alice", "bob"]).await?).await?;
+        let ((alice, alice_id), (bob, bob_id)) = (&peers[0], &peers[1]);
+        alice.wait_for_safety_number(bob_id).await?;
+        alice.mark_verified(bob_id).await?;
+
+        for app in [alice, bob] {
+            app.reload().await?;
+        }
+        alice.wait_for_peers(&[bob_id], "connected").await?;
+        let bob_now = alice.wait_for_trust(bob_id, "verified").await?;
+        assert!(!bob_now.fingerprint.is_empty(), "{bob_now:#?}");
+        // Verification is this side's decision: Bob has not verified Alice.
+        bob.wait_for_trust(alice_id, "unverified").await?;
+
+        // Another browser calls itself Bob.
+        let (carol, carol_id) =
+            welcomed(App::open(Browser::launch().await?, &server.room_url("remember"), "carol").await?)
+                .await?;
+        carol.set_name("bob").await?;
+        alice.wait_for_peer_name(&carol_id, "bob").await?;
+        let impostor = alice.wait_for_trust(&carol_id, "name-of-verified").await?;
+        assert_ne!(impostor.fingerprint, bob_now.fingerprint);
+        // The real Bob is still verified.
+        alice.wait_for_trust(bob_id, "verified").await?;
+        Ok(())
+    })
+}
+
+#[test]
+fn pairing_by_code_finds_the_other_device_verifies_it_and_a_file_goes_through() -> Result<()> {
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        // Two rooms: the code is what brings them together.
+        let alice = App::open(Browser::launch().await?, &server.room_url("alices-room"), "alice").await?;
+        let bob = App::open(Browser::launch().await?, &server.room_url("bobs-room"), "bob").await?;
+        let code = alice.show_pairing_code().await?;
+        bob.enter_pairing_code(&code).await?;
+        let alice_sees = alice.wait_for_pairing("paired").await?;
+        let bob_sees = bob.wait_for_pairing("paired").await?;
+        let (alice, bob) = (welcomed(alice).await?, welcomed(bob).await?);
+        alice.0.wait_for_peers(&[&bob.1], "connected").await?;
+        bob.0.wait_for_peers(&[&alice.1], "connected").await?;
+        // Each saw the other's real fingerprint, and the QR code carries the code.
+        let alice_fingerprint = &bob_sees.peer(&alice.1).unwrap().fingerprint;
+        assert!(alice_sees.code_link.ends_with(&format!("#code={code}")), "{alice_sees:#?}");
+        assert!(!alice_fingerprint.is_empty());
+
+        alice.0.remember_paired_device().await?;
+        alice.0.wait_for_trust(&bob.1, "verified").await?;
+
+        let dir = scratch_dir()?;
+        let file = TestFile::random(dir.path(), "paired.bin", 3 << 20)?;
+        alice.0.send_files(Recipient::Peer(&bob.1), &[&file]).await?;
+        let offered = bob.0.wait_for_offer(&alice.1, &[&file]).await?;
+        bob.0
+            .click_transfer_button(&alice.1, &offered.id, TransferButton::Accept)
+            .await?;
+        assert_delivered(&alice, &bob, &offered.id, &[&file]).await
+    })
+}
+
+#[test]
+fn a_wrong_code_fails_on_both_sides_with_a_clear_message() -> Result<()> {
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let alice = App::open(Browser::launch().await?, &server.room_url("a-room"), "alice").await?;
+        let bob = App::open(Browser::launch().await?, &server.room_url("b-room"), "bob").await?;
+        let code = alice.show_pairing_code().await?;
+        let wrong = with_other_last_word(&code);
+        bob.enter_pairing_code(&wrong).await?;
+        for app in [&alice, &bob] {
+            let failed = app.wait_for_pairing("failed").await?;
+            assert!(
+                failed.error.contains("wrong code"),
+                "{} says why: {failed:#?}",
+                app.label()
+            );
+            // Nothing from the other side is let in, and the pairing is over.
+            assert!(
+                failed.peers.iter().all(|peer| peer.state != "connected"),
+                "{failed:#?}"
+            );
+        }
+        Ok(())
+    })
+}
+
+#[test]
+fn a_mistyped_code_is_refused_before_the_page_goes_anywhere() -> Result<()> {
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let bob = App::open(Browser::launch().await?, &server.room_url("stay"), "bob").await?;
+        bob.self_id().await?;
+        bob.enter_pairing_code("4172-pupil-bravx").await?;
+        let refused = bob
+            .wait_for_verification("why the code is refused", |seen| {
+                (!seen.error.is_empty()).then(|| seen.clone())
+            })
+            .await?;
+        assert!(refused.error.contains("\"bravx\""), "{refused:#?}");
+        assert_eq!(refused.pairing, "", "no pairing started: {refused:#?}");
+        assert_eq!(bob.wait_for_room_kind("private").await?, "stay");
+        Ok(())
+    })
+}
+
+/// `code` with its last word replaced by another word of the list.
+fn with_other_last_word(code: &str) -> String {
+    let (rest, last) = code.rsplit_once('-').expect("a code has words");
+    let other = if last == "zoo" { "abandon" } else { "zoo" };
+    format!("{rest}-{other}")
+}
