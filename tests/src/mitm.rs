@@ -26,6 +26,8 @@
 //! namespace's interfaces, like the native peer.
 
 use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -64,7 +66,8 @@ const OPEN_GRACE: Duration = Duration::from_millis(500);
 /// down instead of filling memory.
 const SEND_BUFFER: usize = 16 << 20;
 
-/// A running man in the middle; see the module documentation.
+/// A running man in the middle; see the module documentation. Dropping it stops it
+/// accepting connections; those it has live on until the test's runtime ends.
 pub struct MitmServer {
     http: StandIn,
     mitm: Arc<Mitm>,
@@ -109,8 +112,8 @@ impl MitmServer {
 }
 
 impl ServesApp for MitmServer {
-    fn room_url(&self, room: &str) -> String {
-        self.http.room_url(room)
+    fn address(&self, host: Ipv4Addr) -> SocketAddr {
+        self.http.address(host)
     }
 }
 
@@ -168,8 +171,8 @@ async fn accept(upgrade: WebSocketUpgrade, State(mitm): State<Arc<Mitm>>) -> Res
 
 /// Serves one client's WebSocket until it closes.
 async fn client(socket: WebSocket, mitm: Arc<Mitm>) {
-    static NEXT_SOCKET: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let socket_id = NEXT_SOCKET.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    static NEXT_SOCKET: AtomicU64 = AtomicU64::new(0);
+    let socket_id = NEXT_SOCKET.fetch_add(1, Ordering::Relaxed);
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut messages) = mpsc::unbounded_channel::<ServerMessage>();
     let writer = tokio::spawn(async move {
@@ -188,8 +191,14 @@ async fn client(socket: WebSocket, mitm: Arc<Mitm>) {
     });
     let mut joined = None;
     while let Some(Ok(frame)) = stream.next().await {
-        let Message::Text(text) = frame else {
-            continue;
+        let text = match frame {
+            Message::Text(text) => text,
+            // Like the real server: messages are text.
+            Message::Binary(_) => {
+                let _ = outbox.send(refusal(ErrorCode::MalformedMessage));
+                continue;
+            }
+            _ => continue,
         };
         mitm.record.lock().unwrap().received.push(text.to_string());
         let reply = match parse_client_message(&text) {
@@ -200,15 +209,19 @@ async fn client(socket: WebSocket, mitm: Arc<Mitm>) {
             },
         };
         if let Err(code) = reply {
-            let _ = outbox.send(ServerMessage::Error {
-                code,
-                message: format!("the man in the middle refused this: {code:?}"),
-            });
+            let _ = outbox.send(refusal(code));
         }
     }
     writer.abort();
     if let Some(id) = joined {
         leave(&mitm, &id, socket_id);
+    }
+}
+
+fn refusal(code: ErrorCode) -> ServerMessage {
+    ServerMessage::Error {
+        code,
+        message: format!("the man in the middle refused this: {code:?}"),
     }
 }
 

@@ -6,7 +6,7 @@
 //! received ([`RecordingProxy::received`]): that no secret, and nothing derived from one
 //! that would allow an offline guess, ever reached it.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
 use axum::extract::ws::{self, WebSocket, WebSocketUpgrade};
@@ -42,7 +42,7 @@ impl RecordingProxy {
     /// Starts a proxy in front of `server`, on a free port of every address.
     pub async fn start(server: &SignalingServer) -> Result<RecordingProxy> {
         let proxy = Arc::new(Proxy {
-            upstream: format!("ws://{}/ws", server.address(Ipv4Addr::LOCALHOST)),
+            upstream: server.websocket_url(Ipv4Addr::LOCALHOST),
             received: Mutex::default(),
         });
         let routes = Router::new()
@@ -60,8 +60,8 @@ impl RecordingProxy {
 }
 
 impl ServesApp for RecordingProxy {
-    fn room_url(&self, room: &str) -> String {
-        self.http.room_url(room)
+    fn address(&self, host: Ipv4Addr) -> SocketAddr {
+        self.http.address(host)
     }
 }
 

@@ -36,13 +36,24 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// ([`crate::MitmServer`]) or in front of it ([`crate::RecordingProxy`]), so the helpers of
 /// [`crate::room`] take any of them.
 pub trait ServesApp {
+    /// Its address on `host` (loopback, [`crate::HOST_A`], ...); it listens on every
+    /// address of the namespace.
+    fn address(&self, host: Ipv4Addr) -> SocketAddr;
+
     /// The app's URL on loopback, in `room`: what a browser on this host opens.
-    fn room_url(&self, room: &str) -> String;
+    fn room_url(&self, room: &str) -> String {
+        format!("http://{}/#{room}", self.address(Ipv4Addr::LOCALHOST))
+    }
+
+    /// The signaling WebSocket's URL at `host`: what a native peer connects to.
+    fn websocket_url(&self, host: Ipv4Addr) -> String {
+        format!("ws://{}/ws", self.address(host))
+    }
 }
 
 impl ServesApp for SignalingServer {
-    fn room_url(&self, room: &str) -> String {
-        SignalingServer::room_url(self, room)
+    fn address(&self, host: Ipv4Addr) -> SocketAddr {
+        SignalingServer::address(self, host)
     }
 }
 

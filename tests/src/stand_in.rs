@@ -41,12 +41,9 @@ impl StandIn {
         Ok(StandIn { port, task })
     }
 
-    /// The app's URL on loopback, in `room`.
-    pub(crate) fn room_url(&self, room: &str) -> String {
-        format!(
-            "http://{}/#{room}",
-            SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
-        )
+    /// Its address on `host`.
+    pub(crate) fn address(&self, host: Ipv4Addr) -> SocketAddr {
+        SocketAddr::from((host, self.port))
     }
 }
 
