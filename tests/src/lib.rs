@@ -6,7 +6,9 @@
 //! it with [`run_in`], starts the real signaling server there ([`SignalingServer`]) and
 //! browsers ([`Browser::launch`], or [`Launch`] for Firefox and other placements), and
 //! drives the web app through its UI contract ([`App`]), the same in either browser;
-//! [`room`] gathers several apps into one mesh.
+//! [`room`] gathers several apps into one mesh. Instead of the real server, pages may open
+//! a man in the middle ([`MitmServer`]), or the real server through a proxy that records
+//! what the clients send it ([`RecordingProxy`]).
 //! [`baseline`] measures a raw RTCDataChannel between two browsers, with none of our code.
 //!
 //! Everything here needs root (namespaces), `ip`, `chromedriver` and `/usr/bin/chromium`,
@@ -23,17 +25,22 @@ mod error;
 pub mod files;
 mod firefox;
 pub mod memory;
+mod mitm;
 mod netns;
 pub mod page_weight;
 pub mod permissions;
 pub mod processes;
+mod recording_proxy;
 pub mod room;
 mod server;
+mod stand_in;
 pub mod wait;
 
 pub use app::{App, Recipient, TransferButton, TRANSFER_TIMEOUT};
 pub use browser::{Browser, BrowserKind, Launch, PHONE_SCREEN};
 pub use error::{Error, Result};
 pub use files::TestFile;
+pub use mitm::{MitmServer, ShownFingerprint};
 pub use netns::{run_in, NetNs, PublicNetworks, RemoteHost, Site, TwoHosts, HOST_A, HOST_B};
-pub use server::SignalingServer;
+pub use recording_proxy::RecordingProxy;
+pub use server::{ServesApp, SignalingServer};

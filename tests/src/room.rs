@@ -11,14 +11,14 @@ use crate::browser::{Browser, Launch};
 use crate::error::Result;
 use crate::files::TestFile;
 use crate::netns::{Site, TwoHosts, HOST_A};
-use crate::server::SignalingServer;
+use crate::server::{ServesApp, SignalingServer};
 
 /// An app in a room, with the peer id the server gave it.
 pub type Peer = (App, String);
 
 /// Opens the app in `room` once per label, in parallel, each in a browser of its own on this
 /// host, and waits until each is welcomed. Returns them in label order.
-pub async fn join(server: &SignalingServer, room: &str, labels: &[&str]) -> Result<Vec<Peer>> {
+pub async fn join(server: &impl ServesApp, room: &str, labels: &[&str]) -> Result<Vec<Peer>> {
     let url = server.room_url(room);
     let opening: Vec<_> = labels
         .iter()

@@ -19,8 +19,43 @@ use crate::error::{Error, Result};
 /// Where `trunk build` puts the web app.
 pub(crate) const DIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../dist");
 
+/// The built web app's directory, or why there is none.
+pub(crate) fn web_app() -> Result<PathBuf> {
+    let dist = PathBuf::from(DIST);
+    let index = dist.join("index.html");
+    if !index.is_file() {
+        return Err(Error::WebAppNotBuilt { index });
+    }
+    Ok(dist)
+}
+
 /// How long [`SignalingServer::stop`] waits for every WebSocket to close.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A server pages open the web app from: the real one, or a stand-in in its place
+/// ([`crate::MitmServer`]) or in front of it ([`crate::RecordingProxy`]), so the helpers of
+/// [`crate::room`] take any of them.
+pub trait ServesApp {
+    /// Its address on `host` (loopback, [`crate::HOST_A`], ...); it listens on every
+    /// address of the namespace.
+    fn address(&self, host: Ipv4Addr) -> SocketAddr;
+
+    /// The app's URL on loopback, in `room`: what a browser on this host opens.
+    fn room_url(&self, room: &str) -> String {
+        format!("http://{}/#{room}", self.address(Ipv4Addr::LOCALHOST))
+    }
+
+    /// The signaling WebSocket's URL at `host`: what a native peer connects to.
+    fn websocket_url(&self, host: Ipv4Addr) -> String {
+        format!("ws://{}/ws", self.address(host))
+    }
+}
+
+impl ServesApp for SignalingServer {
+    fn address(&self, host: Ipv4Addr) -> SocketAddr {
+        SignalingServer::address(self, host)
+    }
+}
 
 /// A running signaling server; dropping it without [`stop`](SignalingServer::stop) leaves it
 /// running until the test's runtime ends.
@@ -54,13 +89,8 @@ impl SignalingServer {
 
     /// Starts the server on `port`, or on a free one for 0.
     async fn start_with(stun: Option<UdpSocket>, port: u16) -> Result<SignalingServer> {
-        let dist = PathBuf::from(DIST);
-        let index = dist.join("index.html");
-        if !index.is_file() {
-            return Err(Error::WebAppNotBuilt { index });
-        }
         let config = Config {
-            static_dir: Some(dist),
+            static_dir: Some(web_app()?),
             ..Config::default()
         };
         let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))
