@@ -1,5 +1,6 @@
-//! Reads the two tagged messages the app receives, [`ControlFrame`] and [`ServerMessage`],
-//! from their JSON text: the same wire format as their serde derives, for much less wasm.
+//! Reads the tagged messages the app receives, [`ControlFrame`], [`ServerMessage`] and the
+//! [`Signal`] inside one, from their JSON: the same wire format as their serde derives,
+//! for much less wasm.
 //!
 //! Serde derives an internally tagged enum (`{"type": "offer", ...}`) as a buffer of the
 //! whole object followed by a full struct deserializer per variant over that buffer: about
@@ -10,7 +11,7 @@
 //! read the same messages the same way, variant by variant.
 
 use meshdrop_protocol::frame::ControlFrame;
-use meshdrop_protocol::signaling::ServerMessage;
+use meshdrop_protocol::signaling::{ServerMessage, Signal, SignalObject};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -19,7 +20,7 @@ use serde_json::{Map, Value};
 pub enum DecodeError {
     #[error("not a JSON object: {0}")]
     NotAnObject(serde_json::Error),
-    #[error("no \"type\" field")]
+    #[error("no \"type\" (or, in a signal, \"kind\") field")]
     NoType,
     #[error("unknown type \"{0}\"")]
     UnknownType(String),
@@ -81,6 +82,43 @@ pub fn control_frame(text: &str) -> Result<ControlFrame, DecodeError> {
         },
         "hello" => ControlFrame::Hello {
             device: fields.take("device")?,
+        },
+        "safety_commit" => ControlFrame::SafetyCommit {
+            commitment: fields.take("commitment")?,
+        },
+        "safety_reveal" => ControlFrame::SafetyReveal {
+            nonce: fields.take("nonce")?,
+        },
+        "pair_confirm" => ControlFrame::PairConfirm {
+            key_mac: fields.take("key_mac")?,
+            link_mac: fields.take("link_mac")?,
+        },
+        _ => return Err(DecodeError::UnknownType(kind)),
+    })
+}
+
+/// The signal a peer sent through the server (tagged by `kind`).
+pub fn signal(object: &SignalObject) -> Result<Signal, DecodeError> {
+    let mut object = object.fields().clone();
+    let Some(Value::String(kind)) = object.remove("kind") else {
+        return Err(DecodeError::NoType);
+    };
+    let mut fields = Fields(object);
+    Ok(match kind.as_str() {
+        "offer" => Signal::Offer {
+            sdp: fields.take("sdp")?,
+        },
+        "answer" => Signal::Answer {
+            sdp: fields.take("sdp")?,
+        },
+        "candidate" => Signal::Candidate {
+            candidate: fields.take("candidate")?,
+            sdp_mid: fields.take("sdp_mid")?,
+            sdp_m_line_index: fields.take("sdp_m_line_index")?,
+            username_fragment: fields.take("username_fragment")?,
+        },
+        "pake" => Signal::Pake {
+            message: fields.take("message")?,
         },
         _ => return Err(DecodeError::UnknownType(kind)),
     })
@@ -230,6 +268,16 @@ mod tests {
                     os: "Android".into(),
                 },
             },
+            ControlFrame::SafetyCommit {
+                commitment: "ef".repeat(32),
+            },
+            ControlFrame::SafetyReveal {
+                nonce: "01".repeat(32),
+            },
+            ControlFrame::PairConfirm {
+                key_mac: "23".repeat(32),
+                link_mac: "45".repeat(32),
+            },
         ];
         for frame in &frames {
             match frame {
@@ -244,7 +292,10 @@ mod tests {
                 | ControlFrame::Block { .. }
                 | ControlFrame::Resume { .. }
                 | ControlFrame::Refetch { .. }
-                | ControlFrame::Hello { .. } => {}
+                | ControlFrame::Hello { .. }
+                | ControlFrame::SafetyCommit { .. }
+                | ControlFrame::SafetyReveal { .. }
+                | ControlFrame::PairConfirm { .. } => {}
             }
         }
         frames
@@ -311,6 +362,42 @@ mod tests {
             let text = serde_json::to_string(&frame).unwrap();
             assert_eq!(control_frame(&text).unwrap(), frame, "{text}");
         }
+    }
+
+    #[test]
+    fn reads_every_signal_as_serde_writes_it() {
+        let signals = [
+            Signal::Offer { sdp: "v=0".into() },
+            Signal::Answer { sdp: "v=1".into() },
+            Signal::Candidate {
+                candidate: "candidate:1 1 udp 1 10.0.0.1 9 typ host".into(),
+                sdp_mid: Some("0".into()),
+                sdp_m_line_index: Some(0),
+                username_fragment: None,
+            },
+            Signal::Pake {
+                message: "53".repeat(33),
+            },
+        ];
+        for signal in signals {
+            match &signal {
+                Signal::Offer { .. }
+                | Signal::Answer { .. }
+                | Signal::Candidate { .. }
+                | Signal::Pake { .. } => {}
+            }
+            let object = SignalObject::from(signal.clone());
+            assert_eq!(super::signal(&object).unwrap(), signal);
+            assert_eq!(object.to_signal().unwrap(), signal);
+        }
+        let unknown: SignalObject =
+            serde_json::from_str(r#"{"kind":"teleport","sdp":"v=0"}"#).unwrap();
+        assert!(matches!(
+            super::signal(&unknown),
+            Err(DecodeError::UnknownType(_))
+        ));
+        let incomplete: SignalObject = serde_json::from_str(r#"{"kind":"offer"}"#).unwrap();
+        assert!(incomplete.to_signal().is_err() && super::signal(&incomplete).is_err());
     }
 
     #[test]

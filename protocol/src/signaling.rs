@@ -103,6 +103,11 @@ impl SignalObject {
     pub fn to_signal(&self) -> Result<Signal, serde_json::Error> {
         serde_json::from_value(serde_json::Value::Object(self.0.clone()))
     }
+
+    /// Its fields as sent, `kind` included.
+    pub fn fields(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.0
+    }
 }
 
 impl From<Signal> for SignalObject {

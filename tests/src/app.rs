@@ -60,11 +60,11 @@ mod verification;
 
 pub use folders::{folder_digests, folder_file_digests, zip_digests, FolderFile};
 pub use share::Notification;
-pub use verification::{PeerVerification, Verification};
 pub use transfers::{
     OfferedFile, ReceivedFile, Recipient, SavedSlices, TransferButton, TransferEntry,
     TRANSFER_TIMEOUT,
 };
+pub use verification::{PeerVerification, Verification};
 
 use std::time::Duration;
 

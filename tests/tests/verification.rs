@@ -1,12 +1,14 @@
 //! Who is on the other end of a link: the safety number both pages show, devices marked
-//! verified, and pairing by code. Real Chromium pages and the real server; the man in
-//! the middle has tests of its own (tests/tests/mitm.rs).
+//! verified, and pairing by code. Real Chromium pages, with the real server (behind a
+//! proxy that records what it receives), or with a real man in the middle in its place.
 
+use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::room::{assert_delivered, connected_and_named, join, welcomed};
 use meshdrop_e2e::{
-    run_in, scratch_dir, App, Browser, NetNs, Recipient, Result, SignalingServer, TestFile,
-    TransferButton,
+    run_in, App, Browser, MitmServer, NetNs, Recipient, RecordingProxy, Result, ServesApp,
+    SignalingServer, TestFile, TransferButton,
 };
+use serde_json::Value;
 
 #[test]
 fn an_honest_server_gives_both_pages_the_same_safety_number() -> Result<()> {
@@ -33,7 +35,8 @@ fn a_device_marked_verified_stays_verified_and_its_name_on_another_device_is_a_w
     let ns = NetNs::create()?;
     run_in(&ns, async {
         let server = SignalingServer::start().await?;
-        let peers = connected_and_named(join(&server, "remember", &["alice", "bob"]).await?).await?;
+        let peers =
+            connected_and_named(join(&server, "remember", &["alice", "bob"]).await?).await?;
         let ((alice, alice_id), (bob, bob_id)) = (&peers[0], &peers[1]);
         alice.wait_for_safety_number(bob_id).await?;
         alice.mark_verified(bob_id).await?;
@@ -48,9 +51,15 @@ fn a_device_marked_verified_stays_verified_and_its_name_on_another_device_is_a_w
         bob.wait_for_trust(alice_id, "unverified").await?;
 
         // Another browser calls itself Bob.
-        let (carol, carol_id) =
-            welcomed(App::open(Browser::launch().await?, &server.room_url("remember"), "carol").await?)
-                .await?;
+        let (carol, carol_id) = welcomed(
+            App::open(
+                Browser::launch().await?,
+                &server.room_url("remember"),
+                "carol",
+            )
+            .await?,
+        )
+        .await?;
         carol.set_name("bob").await?;
         alice.wait_for_peer_name(&carol_id, "bob").await?;
         let impostor = alice.wait_for_trust(&carol_id, "name-of-verified").await?;
@@ -66,9 +75,20 @@ fn pairing_by_code_finds_the_other_device_verifies_it_and_a_file_goes_through() 
     let ns = NetNs::create()?;
     run_in(&ns, async {
         let server = SignalingServer::start().await?;
+        let proxy = RecordingProxy::start(&server).await?;
         // Two rooms: the code is what brings them together.
-        let alice = App::open(Browser::launch().await?, &server.room_url("alices-room"), "alice").await?;
-        let bob = App::open(Browser::launch().await?, &server.room_url("bobs-room"), "bob").await?;
+        let alice = App::open(
+            Browser::launch().await?,
+            &proxy.room_url("alices-room"),
+            "alice",
+        )
+        .await?;
+        let bob = App::open(
+            Browser::launch().await?,
+            &proxy.room_url("bobs-room"),
+            "bob",
+        )
+        .await?;
         let code = alice.show_pairing_code().await?;
         bob.enter_pairing_code(&code).await?;
         let alice_sees = alice.wait_for_pairing("paired").await?;
@@ -78,15 +98,23 @@ fn pairing_by_code_finds_the_other_device_verifies_it_and_a_file_goes_through() 
         bob.0.wait_for_peers(&[&alice.1], "connected").await?;
         // Each saw the other's real fingerprint, and the QR code carries the code.
         let alice_fingerprint = &bob_sees.peer(&alice.1).unwrap().fingerprint;
-        assert!(alice_sees.code_link.ends_with(&format!("#code={code}")), "{alice_sees:#?}");
+        assert!(
+            alice_sees.code_link.ends_with(&format!("#code={code}")),
+            "{alice_sees:#?}"
+        );
         assert!(!alice_fingerprint.is_empty());
+
+        server_learnt_nothing_of(&code, &proxy.received());
 
         alice.0.remember_paired_device().await?;
         alice.0.wait_for_trust(&bob.1, "verified").await?;
 
         let dir = scratch_dir()?;
         let file = TestFile::random(dir.path(), "paired.bin", 3 << 20)?;
-        alice.0.send_files(Recipient::Peer(&bob.1), &[&file]).await?;
+        alice
+            .0
+            .send_files(Recipient::Peer(&bob.1), &[&file])
+            .await?;
         let offered = bob.0.wait_for_offer(&alice.1, &[&file]).await?;
         bob.0
             .click_transfer_button(&alice.1, &offered.id, TransferButton::Accept)
@@ -100,7 +128,12 @@ fn a_wrong_code_fails_on_both_sides_with_a_clear_message() -> Result<()> {
     let ns = NetNs::create()?;
     run_in(&ns, async {
         let server = SignalingServer::start().await?;
-        let alice = App::open(Browser::launch().await?, &server.room_url("a-room"), "alice").await?;
+        let alice = App::open(
+            Browser::launch().await?,
+            &server.room_url("a-room"),
+            "alice",
+        )
+        .await?;
         let bob = App::open(Browser::launch().await?, &server.room_url("b-room"), "bob").await?;
         let code = alice.show_pairing_code().await?;
         let wrong = with_other_last_word(&code);
@@ -140,6 +173,114 @@ fn a_mistyped_code_is_refused_before_the_page_goes_anywhere() -> Result<()> {
         assert_eq!(bob.wait_for_room_kind("private").await?, "stay");
         Ok(())
     })
+}
+
+#[test]
+fn through_a_man_in_the_middle_the_pages_show_different_safety_numbers() -> Result<()> {
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let mitm = MitmServer::start().await?;
+        let peers = connected_and_named(join(&mitm, "middle", &["alice", "bob"]).await?).await?;
+        let ((alice, alice_id), (bob, bob_id)) = (&peers[0], &peers[1]);
+        let seen_by_alice = alice.wait_for_safety_number(bob_id).await?;
+        let seen_by_bob = bob.wait_for_safety_number(alice_id).await?;
+        assert_ne!(
+            seen_by_alice, seen_by_bob,
+            "the two numbers tell the people"
+        );
+        // Each page saw the man in the middle's certificate as the other's.
+        for (app, me, other) in [(alice, alice_id, bob_id), (bob, bob_id, alice_id)] {
+            let shown = app.verification().await?;
+            let mitm_shown = mitm.fingerprints();
+            let theirs = mitm_shown.iter().find(|shown| &shown.client == me).unwrap();
+            assert_eq!(shown.peer(other).unwrap().fingerprint, theirs.fingerprint);
+        }
+        Ok(())
+    })
+}
+
+#[test]
+fn paired_by_code_through_a_man_in_the_middle_both_pages_refuse_the_connection() -> Result<()> {
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let mitm = MitmServer::start().await?;
+        let alice = App::open(Browser::launch().await?, &mitm.room_url("a-room"), "alice").await?;
+        let bob = App::open(Browser::launch().await?, &mitm.room_url("b-room"), "bob").await?;
+        let code = alice.show_pairing_code().await?;
+        bob.enter_pairing_code(&code).await?;
+        for app in [&alice, &bob] {
+            let failed = app.wait_for_pairing("failed").await?;
+            assert!(
+                failed.error.contains("not authentic"),
+                "{} says the connection is not authentic: {failed:#?}",
+                app.label()
+            );
+            assert!(
+                failed.peers.iter().all(|peer| peer.state != "connected"),
+                "{failed:#?}"
+            );
+        }
+        // The confirmations did go through it, and nothing else did.
+        let relayed = mitm.relayed_control();
+        let kinds: Vec<String> = relayed
+            .iter()
+            .filter_map(|message| serde_json::from_str::<Value>(message).ok())
+            .filter_map(|frame| frame["type"].as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(
+            kinds.iter().filter(|kind| *kind == "pair_confirm").count(),
+            2,
+            "{relayed:#?}"
+        );
+        for kind in &kinds {
+            assert!(
+                ["pair_confirm", "safety_commit", "safety_reveal"].contains(&kind.as_str()),
+                "nothing but verification crossed before the pairing: {relayed:#?}"
+            );
+        }
+        Ok(())
+    })
+}
+
+/// Everything the server received while two devices paired with `code`: never the
+/// code's words, nor anything that would let it test guesses offline. What pairing sent
+/// it is the meeting place (the code's public number) and one SPAKE2 message per side,
+/// random each time: both sides had the same code and still sent different ones.
+fn server_learnt_nothing_of(code: &str, received: &[String]) {
+    let (number, words) = code.split_once('-').unwrap();
+    for frame in received {
+        let lower = frame.to_lowercase();
+        for word in words.split('-') {
+            assert!(
+                !lower.contains(word),
+                "{word:?} reached the server: {frame}"
+            );
+        }
+        assert!(
+            !lower.contains("confirm") && !lower.contains("mac"),
+            "{frame}"
+        );
+    }
+    let frames: Vec<Value> = received
+        .iter()
+        .map(|frame| serde_json::from_str(frame).expect("the app sends JSON"))
+        .collect();
+    let place = format!("_pair-{number}");
+    let joined_place = frames
+        .iter()
+        .filter(|frame| frame["type"] == "join" && frame["room"] == place.as_str())
+        .count();
+    assert!(joined_place >= 2, "both joined {place}: {received:#?}");
+    let pake: Vec<&str> = frames
+        .iter()
+        .filter(|frame| frame["signal"]["kind"] == "pake")
+        .map(|frame| frame["signal"]["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(pake.len(), 2, "one PAKE message each: {received:#?}");
+    assert_ne!(pake[0], pake[1]);
+    for message in pake {
+        assert_eq!(message.len(), 2 * 33, "a SPAKE2 message: {message}");
+    }
 }
 
 /// `code` with its last word replaced by another word of the list.

@@ -327,7 +327,7 @@ fn on_server_message(inner: &Rc<RefCell<Inner>>, message: ServerMessage) {
         ServerMessage::PeerLeft { peer_id } => {
             inner.borrow_mut().rules.handle_peer_left(now(), &peer_id);
         }
-        ServerMessage::Signal { from, signal } => match signal.to_signal() {
+        ServerMessage::Signal { from, signal } => match crate::decode::signal(&signal) {
             // A kind or shape this app does not know, perhaps from a newer peer.
             Err(error) => web_sys::console::warn_1(
                 &format!("ignored a signal from {from} that this app cannot read: {error}").into(),

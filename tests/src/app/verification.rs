@@ -48,11 +48,20 @@ button.click();
 return true;
 "##;
 
-/// Opens the "Invite a device" panel, where pairing starts.
-const OPEN_INVITE_SCRIPT: &str = r##"
-const invite = document.querySelector("details.invite");
-if (invite) invite.open = true;
-return invite !== null;
+/// Clicks "Show a code" (in the invite panel, which folds away once a device is here).
+const SHOW_CODE_SCRIPT: &str = r##"
+const button = document.querySelector("#pair-show-code");
+button?.click();
+return button != null;
+"##;
+
+/// Types a code into "Pair with a code" and submits it, as Enter would.
+const ENTER_CODE_SCRIPT: &str = r##"
+const form = document.querySelector("#pair-form");
+if (!form) return false;
+form.querySelector("#pair-code-input").value = arguments[0];
+form.requestSubmit();
+return true;
 "##;
 
 /// Who the peers are, as the page shows it.
@@ -136,35 +145,25 @@ impl App {
 
     /// Clicks "They match: mark verified" on `peer`'s tile.
     pub async fn mark_verified(&self, peer: &str) -> Result<()> {
-        self.click_trust_button(peer, "button.mark-verified").await?;
+        self.click_trust_button(peer, "button.mark-verified")
+            .await?;
         self.wait_for_trust(peer, "verified").await.map(drop)
     }
 
     async fn click_trust_button(&self, peer: &str, button: &str) -> Result<()> {
-        let what = format!("{}'s {button} for {peer}", self.label);
-        wait::until(what, UI_TIMEOUT, || async {
-            let clicked: bool = self
-                .browser
-                .run(
-                    "clicking a verification button",
-                    TRUST_BUTTON_SCRIPT,
-                    vec![peer.into(), button.into()],
-                )
-                .await?;
-            Ok(if clicked {
-                Probe::Ready(())
-            } else {
-                Probe::NotYet("no such button yet".into())
-            })
-        })
+        self.run_until_done(
+            "clicking a verification button",
+            TRUST_BUTTON_SCRIPT,
+            vec![peer.into(), button.into()],
+        )
         .await
     }
 
     /// Clicks "Show a code" and returns the code the page then shows (in its meeting
     /// place, after the reload that takes it there).
     pub async fn show_pairing_code(&self) -> Result<String> {
-        self.open_invite_panel().await?;
-        self.find("#pair-show-code").await?.click().await?;
+        self.run_until_done("clicking \"Show a code\"", SHOW_CODE_SCRIPT, vec![])
+            .await?;
         self.wait_for_verification("a pairing code", |seen| {
             (!seen.code.is_empty()).then(|| seen.code.clone())
         })
@@ -173,11 +172,12 @@ impl App {
 
     /// Types `code` into "Pair with a code" and submits it.
     pub async fn enter_pairing_code(&self, code: &str) -> Result<()> {
-        self.open_invite_panel().await?;
-        let input = self.find("#pair-code-input").await?;
-        input.send_keys(code).await?;
-        self.find("#pair-join").await?.click().await?;
-        Ok(())
+        self.run_until_done(
+            "entering a pairing code",
+            ENTER_CODE_SCRIPT,
+            vec![code.into()],
+        )
+        .await
     }
 
     /// Waits until `#pairing[data-state]` is `state`.
@@ -194,11 +194,21 @@ impl App {
         Ok(())
     }
 
-    async fn open_invite_panel(&self) -> Result<()> {
-        let _: bool = self
-            .browser
-            .run("opening the invite panel", OPEN_INVITE_SCRIPT, vec![])
-            .await?;
-        Ok(())
+    /// Runs `script` until it returns `true` (once what it acts on is on the page).
+    async fn run_until_done(
+        &self,
+        what: &'static str,
+        script: &'static str,
+        args: Vec<serde_json::Value>,
+    ) -> Result<()> {
+        wait::until(format!("{}: {what}", self.label), UI_TIMEOUT, || async {
+            let done: bool = self.browser.run(what, script, args.clone()).await?;
+            Ok(if done {
+                Probe::Ready(())
+            } else {
+                Probe::NotYet("not on the page yet".into())
+            })
+        })
+        .await
     }
 }

@@ -175,6 +175,8 @@ impl Leg {
                     })
                     .await?;
             }
+            // Passed on verbatim before it gets here (see `is_negotiation`).
+            Signal::Pake { .. } => {}
         }
         Ok(())
     }
