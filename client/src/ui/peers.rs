@@ -32,7 +32,8 @@ pub fn peer_list(peers: &Peers, on_send_files: &SendFiles) -> Html {
                 { for peers.iter().map(|(id, view)| html! {
                     <PeerTile key={id.to_string()} target={Some(id.clone())} on_send_files={on_send_files.clone()}
                         enabled={view.state == LinkState::Connected} state={Some(view.state.as_str())}
-                        name={view.name.clone()} device={view.device.clone()} />
+                        name={view.name.clone()} device={view.device.clone()}
+                        fingerprint={view.fingerprint.clone()} />
                 }) }
             </ul>
             // Only worth a tile when it means more than one device; always in the page,
@@ -55,6 +56,9 @@ struct PeerTileProps {
     /// The link state, for one peer's tile (`data-state`).
     #[prop_or_default]
     state: Option<&'static str>,
+    /// The peer device's DTLS fingerprint (`data-fingerprint`, while connected).
+    #[prop_or_default]
+    fingerprint: Option<String>,
 }
 
 /// A device's tile. The button opens the file picker; the file input itself is out of
@@ -127,8 +131,9 @@ fn peer_tile(props: &PeerTileProps) -> Html {
     // The tests find tiles by these attributes; "everyone" is the tile without a peer.
     let peer_id = props.target.as_ref().map(ToString::to_string);
     let tile_id = everyone.then_some("everyone");
+    let fingerprint = props.fingerprint.clone().filter(|_| connected && !everyone);
     html! {
-        <li id={tile_id} data-peer-id={peer_id} data-state={props.state}
+        <li id={tile_id} data-peer-id={peer_id} data-state={props.state} data-fingerprint={fingerprint}
             class={classes!("peer", props.state, everyone.then_some("everyone-target"), (*hovering).then_some("drop-target"))}
             ondragover={on_drag_over} ondragleave={on_drag_leave} ondrop={on_drop}>
             <button type="button" class="peer-button" disabled={!props.enabled} onclick={on_open_picker}>

@@ -18,6 +18,9 @@ pub struct PeerView {
     pub state: LinkState,
     /// What the peer said it runs on, once its link opened.
     pub device: Option<Device>,
+    /// The DTLS fingerprint of the peer's device, from its link's remote description,
+    /// once a link opened.
+    pub fingerprint: Option<String>,
 }
 
 /// The peers in the room, ordered by id, each once. A room has a few: a sorted list
@@ -122,6 +125,7 @@ impl Reducible for RoomState {
                                 name: peer.name,
                                 state: LinkState::Connecting,
                                 device: None,
+                                fingerprint: None,
                             },
                         ),
                     ),
@@ -130,6 +134,11 @@ impl Reducible for RoomState {
             RoomAction::Mesh(MeshEvent::PeerState { peer, state }) => {
                 if let Some((_, view)) = next.peer_mut(&peer) {
                     view.state = state;
+                }
+            }
+            RoomAction::Mesh(MeshEvent::PeerFingerprint { peer, fingerprint }) => {
+                if let Some((_, view)) = next.peer_mut(&peer) {
+                    view.fingerprint = Some(fingerprint);
                 }
             }
             RoomAction::Mesh(MeshEvent::PeerDevice { peer, device }) => {
