@@ -1,0 +1,57 @@
+//! A device's identity: every page presents its browser profile's one certificate, so
+//! its DTLS fingerprint is the same on every visit, and what a peer's connection sees
+//! is what the page says it is.
+//!
+//! Needs the web app in `dist/` (`cargo xtask test` builds it first).
+
+use meshdrop_e2e::room::{everyone_connected, join, Peer};
+use meshdrop_e2e::{run_in, NetNs, Result, SignalingServer};
+
+#[test]
+fn a_device_keeps_its_fingerprint_across_reloads_and_its_peers_see_that_one() -> Result<()> {
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = join(&server, "identity", &["alice", "bob"]).await?;
+        everyone_connected(&peers).await?;
+        let before = fingerprints_seen(&peers).await?;
+        assert_ne!(before[0], before[1], "two profiles, two devices");
+
+        for (app, _) in &peers {
+            app.reload().await?;
+        }
+        for (app, id) in &peers {
+            assert_eq!(&app.self_id().await?, id, "{} is back", app.label());
+        }
+        everyone_connected(&peers).await?;
+        let after = fingerprints_seen(&peers).await?;
+        assert_eq!(after, before, "the same devices after both pages reloaded");
+        server.stop().await
+    })
+}
+
+/// Each page's own device fingerprint, in order, once every other page's connection to
+/// it sees exactly that one.
+async fn fingerprints_seen(peers: &[Peer]) -> Result<Vec<String>> {
+    let mut own = Vec::new();
+    for (app, _) in peers {
+        let fingerprint = app.device_fingerprint().await?;
+        assert!(fingerprint.starts_with("sha-256 "), "{fingerprint}");
+        own.push(fingerprint);
+    }
+    for (app, id) in peers {
+        for ((other, other_id), fingerprint) in peers.iter().zip(&own) {
+            if other_id != id {
+                assert_eq!(
+                    &app.peer_fingerprint(other_id).await?,
+                    fingerprint,
+                    "{} sees {}'s device as the one {} presents",
+                    app.label(),
+                    other.label(),
+                    other.label()
+                );
+            }
+        }
+    }
+    Ok(own)
+}
