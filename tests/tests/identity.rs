@@ -4,8 +4,8 @@
 //!
 //! Needs the web app in `dist/` (`cargo xtask test` builds it first).
 
-use meshdrop_e2e::room::{everyone_connected, join, Peer};
-use meshdrop_e2e::{run_in, NetNs, Result, SignalingServer};
+use meshdrop_e2e::room::{everyone_connected, join, join_across_with, Peer};
+use meshdrop_e2e::{run_in, BrowserKind, Launch, NetNs, Result, SignalingServer, TwoHosts, HOST_A};
 
 #[test]
 fn a_device_keeps_its_fingerprint_across_reloads_and_its_peers_see_that_one() -> Result<()> {
@@ -26,6 +26,67 @@ fn a_device_keeps_its_fingerprint_across_reloads_and_its_peers_see_that_one() ->
         everyone_connected(&peers).await?;
         let after = fingerprints_seen(&peers).await?;
         assert_eq!(after, before, "the same devices after both pages reloaded");
+        server.stop().await
+    })
+}
+
+/// The fingerprint comes from what the profile keeps: with its IndexedDB cleared, the
+/// same browser is a new device.
+#[test]
+fn a_profile_with_its_storage_cleared_is_a_new_device() -> Result<()> {
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = join(&server, "forget", &["alice"]).await?;
+        let alice = &peers[0].0;
+        let first = alice.device_fingerprint().await?;
+        alice.reload().await?;
+        assert_eq!(
+            alice.device_fingerprint().await?,
+            first,
+            "kept across a reload"
+        );
+
+        let () = alice
+            .browser()
+            .run(
+                "deleting the device's database",
+                "indexedDB.deleteDatabase('meshdrop-device'); return null",
+                vec![],
+            )
+            .await?;
+        alice.reload().await?;
+        let renewed = alice.device_fingerprint().await?;
+        assert_ne!(
+            renewed, first,
+            "a new certificate once the kept one is gone"
+        );
+        server.stop().await
+    })
+}
+
+/// Firefox keeps its certificate too (and has no `getFingerprints()`), and Chromium's
+/// connection sees the one it presents, before and after Firefox reloads.
+#[test]
+fn firefox_keeps_its_device_fingerprint_too() -> Result<()> {
+    let hosts = TwoHosts::create()?;
+    run_in(&hosts.a, async {
+        let server = SignalingServer::start().await?;
+        let firefox = Launch::on_host(&hosts.b)
+            .kind(BrowserKind::Firefox)
+            .treat_as_secure(server.origin_at(HOST_A));
+        let peers = join_across_with(firefox, &server, "firefox", ["chromium", "firefox"]).await?;
+        everyone_connected(&peers).await?;
+        let before = fingerprints_seen(&peers).await?;
+        let (firefox, firefox_id) = &peers[1];
+        firefox.reload().await?;
+        assert_eq!(&firefox.self_id().await?, firefox_id, "firefox is back");
+        everyone_connected(&peers).await?;
+        assert_eq!(
+            fingerprints_seen(&peers).await?,
+            before,
+            "after firefox reloaded"
+        );
         server.stop().await
     })
 }

@@ -38,7 +38,17 @@ const RENEW_BEFORE_MS: f64 = DAY_MS;
 /// only if the browser cannot make one; every connection then makes its own.
 pub async fn load() -> Option<RtcCertificate> {
     let database = open().await;
-    let kept = match &database {
+    let certificate = load_from(&database).await;
+    // Closed at once: an open connection would hold up another tab's upgrade or the
+    // profile's deletion of the database.
+    if let Ok(database) = database {
+        database.close();
+    }
+    certificate
+}
+
+async fn load_from(database: &Result<IdbDatabase, JsValue>) -> Option<RtcCertificate> {
+    let kept = match database {
         Ok(database) => read(database).await,
         Err(error) => Err(error.clone()),
     };
@@ -63,7 +73,7 @@ pub async fn load() -> Option<RtcCertificate> {
             return None;
         }
     };
-    if let Ok(database) = &database {
+    if let Ok(database) = database {
         if let Err(error) = write(database, &certificate).await {
             warn(&format!(
                 "cannot keep this device's certificate ({}): it lasts this visit only",
