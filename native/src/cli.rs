@@ -43,6 +43,12 @@ ICE: only host candidates are used unless you add STUN/TURN servers with --ice-s
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Directory of this device's certificate (certificate.pem, made on the first run),
+    /// whose fingerprint identifies this device to its peers [default:
+    /// $XDG_CONFIG_HOME/meshdrop or ~/.config/meshdrop]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -39,6 +39,9 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("cannot use {path} as this device's certificate: {reason}")]
+    Certificate { path: PathBuf, reason: String },
+
     #[error("cannot reach the signaling server at {url}: {reason}")]
     ServerUnreachable { url: String, reason: String },
 
@@ -62,7 +65,10 @@ impl Error {
     /// The process exit status for this error; see the table in `meshdrop --help`.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Usage(_) | Self::ReadInput { .. } | Self::OutputDir { .. } => EXIT_USAGE,
+            Self::Usage(_)
+            | Self::ReadInput { .. }
+            | Self::OutputDir { .. }
+            | Self::Certificate { .. } => EXIT_USAGE,
             Self::ServerUnreachable { .. } | Self::ServerRefused { .. } | Self::ServerClosed => {
                 EXIT_SERVER
             }

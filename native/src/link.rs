@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use meshdrop_mesh::LinkState;
+use meshdrop_mesh::{sdp, LinkState};
 use meshdrop_protocol::frame::{
     ControlFrame, CONTROL_CHANNEL, CONTROL_CHANNEL_ID, DATA_CHANNEL, DATA_CHANNEL_ID,
 };
@@ -27,9 +27,8 @@ use tokio::task::JoinHandle;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
 use webrtc::error::Result;
 use webrtc::peer_connection::{
-    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfigurationBuilder,
-    RTCIceCandidateInit, RTCIceServer, RTCPeerConnectionIceEvent, RTCPeerConnectionState,
-    RTCSessionDescription,
+    PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfiguration,
+    RTCIceCandidateInit, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
 };
 
 /// The data channel's low-water mark: a paused sender resumes once the buffer drains to
@@ -89,10 +88,10 @@ impl PeerLink {
     /// Open a link as the offerer; the offer goes out as a [`LinkEvent::Signal`].
     pub async fn offer(
         id: LinkId,
-        ice_servers: &[RTCIceServer],
+        configuration: RTCConfiguration,
         sinks: &EventSinks,
     ) -> Result<Self> {
-        let (link, description) = Self::build(id, ice_servers, sinks).await?;
+        let (link, description) = Self::build(id, configuration, sinks).await?;
         let offer = link.connection.create_offer(None).await?;
         let sdp = offer.sdp.clone();
         link.connection.set_local_description(offer).await?;
@@ -104,11 +103,11 @@ impl PeerLink {
     /// [`LinkEvent::Signal`].
     pub async fn answer(
         id: LinkId,
-        ice_servers: &[RTCIceServer],
+        configuration: RTCConfiguration,
         sinks: &EventSinks,
         offer_sdp: String,
     ) -> Result<Self> {
-        let (link, description) = Self::build(id, ice_servers, sinks).await?;
+        let (link, description) = Self::build(id, configuration, sinks).await?;
         link.connection
             .set_remote_description(RTCSessionDescription::offer(offer_sdp)?)
             .await?;
@@ -123,7 +122,7 @@ impl PeerLink {
     /// slot for the local description, which must reach the peer before any candidate.
     async fn build(
         id: LinkId,
-        ice_servers: &[RTCIceServer],
+        configuration: RTCConfiguration,
         sinks: &EventSinks,
     ) -> Result<(Self, oneshot::Sender<Signal>)> {
         let (candidates_tx, candidates_rx) = mpsc::unbounded_channel();
@@ -136,11 +135,7 @@ impl PeerLink {
         };
         let connection: Arc<dyn PeerConnection> = Arc::new(
             PeerConnectionBuilder::new()
-                .with_configuration(
-                    RTCConfigurationBuilder::new()
-                        .with_ice_servers(ice_servers.to_vec())
-                        .build(),
-                )
+                .with_configuration(configuration)
                 .with_handler(Arc::new(handler))
                 // Every non-loopback interface: host candidates only, unless the ICE
                 // servers add reflexive or relayed ones.
@@ -176,6 +171,19 @@ impl PeerLink {
             tasks,
         };
         Ok((link, description_tx))
+    }
+
+    /// This connection's DTLS fingerprints as `(ours, the peer's)`, read from its current
+    /// local and remote descriptions (see [`meshdrop_mesh::sdp::fingerprint`]); `None`
+    /// until both are set. The DTLS handshake holds each side to the fingerprint in its
+    /// description, so once connected these are the two certificates really in use.
+    pub async fn fingerprints(&self) -> Option<(String, String)> {
+        let local = self.connection.current_local_description().await?;
+        let remote = self.connection.current_remote_description().await?;
+        Some((
+            sdp::fingerprint(&local.sdp)?,
+            sdp::fingerprint(&remote.sdp)?,
+        ))
     }
 
     /// Offer fresh ICE credentials on this connection; returns the offer to send. The

@@ -7,6 +7,7 @@
 //! output of [`progress`]), and the [`command`]s chosen by [`cli`]. Every failure is an
 //! [`error::Error`], turned into the exit status here and only here.
 
+mod certificate;
 mod cli;
 mod command;
 mod destination;
@@ -25,8 +26,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use certificate::DeviceCertificate;
 use cli::{Cli, Command};
-use error::{EXIT_OK, EXIT_USAGE};
+use error::{Error, EXIT_OK, EXIT_USAGE};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -56,7 +58,7 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    let result = runtime.block_on(run(cli.command));
+    let result = runtime.block_on(run(cli));
     // Tasks still waiting on sockets have nothing left to say.
     runtime.shutdown_background();
     match result {
@@ -68,10 +70,20 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> error::Result<()> {
-    match command {
-        Command::Send(args) => command::send::run(args).await,
-        Command::Receive(args) => command::receive::run(args).await,
-        Command::Chat(args) => command::chat::run(args).await,
+async fn run(cli: Cli) -> error::Result<()> {
+    let config_dir = cli
+        .config_dir
+        .or_else(certificate::default_config_dir)
+        .ok_or_else(|| {
+            Error::Usage(
+                "no config directory: set HOME or XDG_CONFIG_HOME, or pass --config-dir".into(),
+            )
+        })?;
+    let device = DeviceCertificate::load_or_create(&config_dir)?;
+    eprintln!("This device: {}", device.fingerprint);
+    match cli.command {
+        Command::Send(args) => command::send::run(args, device).await,
+        Command::Receive(args) => command::receive::run(args, device).await,
+        Command::Chat(args) => command::chat::run(args, device).await,
     }
 }

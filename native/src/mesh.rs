@@ -21,8 +21,9 @@ use meshdrop_protocol::signaling::{ClientMessage, IceServer, PeerInfo, ServerMes
 use meshdrop_protocol::{PeerId, RoomId};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
-use webrtc::peer_connection::RTCIceServer;
+use webrtc::peer_connection::{RTCCertificate, RTCConfigurationBuilder, RTCIceServer};
 
+use crate::certificate::DeviceCertificate;
 use crate::error::Result;
 use crate::link::{EventSinks, LinkEvent, LinkId, PeerLink};
 use crate::signaling::{Signaling, SignalingEvent, Welcome};
@@ -43,6 +44,8 @@ pub struct JoinConfig {
     pub ice_servers: Vec<IceServer>,
     /// How long a peer out of the room may take to come back before it is gone.
     pub gone_after: Duration,
+    /// Presented on every connection, so peers see the same device every time.
+    pub device: DeviceCertificate,
 }
 
 /// What the mesh tells the application, in the order it happened.
@@ -106,7 +109,14 @@ impl Mesh {
             gone_after: config.gone_after,
             ..Config::default()
         });
-        let state = MeshState::new(signaling, welcome, config.ice_servers, rules, events_tx);
+        let state = MeshState::new(
+            signaling,
+            welcome,
+            config.ice_servers,
+            config.device.certificate,
+            rules,
+            events_tx,
+        );
         let task = tokio::spawn(state.run(shutdown_rx));
         Ok(Self {
             self_id,
@@ -144,6 +154,8 @@ struct MeshState {
     /// Our ICE servers; the server's from the latest `welcome` are added to them.
     ours: Vec<IceServer>,
     ice_servers: Vec<RTCIceServer>,
+    /// This device's certificate, presented on every connection.
+    certificate: RTCCertificate,
     /// The mesh rules; every decision about links is theirs.
     rules: meshdrop_mesh::Mesh,
     /// The rules' clock starts here.
@@ -164,6 +176,7 @@ impl MeshState {
         signaling: Signaling,
         welcome: Welcome,
         ours: Vec<IceServer>,
+        certificate: RTCCertificate,
         rules: meshdrop_mesh::Mesh,
         app: mpsc::Sender<MeshEvent>,
     ) -> Self {
@@ -173,6 +186,7 @@ impl MeshState {
             signaling,
             ours,
             ice_servers: Vec::new(),
+            certificate,
             rules,
             epoch: tokio::time::Instant::now(),
             names: HashMap::new(),
@@ -382,9 +396,13 @@ impl MeshState {
             peer: peer.clone(),
             generation: link.0,
         };
+        let configuration = RTCConfigurationBuilder::new()
+            .with_ice_servers(self.ice_servers.clone())
+            .with_certificates(vec![self.certificate.clone()])
+            .build();
         let opened = match offer {
-            Some(sdp) => PeerLink::answer(id, &self.ice_servers, &self.sinks, sdp).await,
-            None => PeerLink::offer(id, &self.ice_servers, &self.sinks).await,
+            Some(sdp) => PeerLink::answer(id, configuration, &self.sinks, sdp).await,
+            None => PeerLink::offer(id, configuration, &self.sinks).await,
         };
         match opened {
             Ok(connection) => {

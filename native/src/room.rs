@@ -212,13 +212,20 @@ impl Room {
                     }
                 });
                 entry.in_room = true;
+                let device = match link.fingerprints().await {
+                    Some((ours, theirs)) => {
+                        tracing::debug!(%peer, %ours, %theirs, "DTLS fingerprints");
+                        format!(" (device {theirs})")
+                    }
+                    None => String::new(),
+                };
                 let events = entry.transfers.on_link_up(link).await;
                 self.send_outbox(&peer).await;
                 let mut room_events = Vec::new();
                 if known {
-                    self.ui.status(format!("reconnected to {name}"));
+                    self.ui.status(format!("reconnected to {name}{device}"));
                 } else {
-                    self.ui.status(format!("connected to {name}"));
+                    self.ui.status(format!("connected to {name}{device}"));
                     room_events.push(RoomEvent::Connected {
                         peer: peer.clone(),
                         name,

@@ -1,9 +1,18 @@
 //! Exit statuses that need no network: usage errors and an unreachable server.
 
+use std::path::Path;
 use std::process::Command;
 
+/// Runs `meshdrop args` with a config directory of its own.
 fn meshdrop(args: &[&str]) -> (i32, String) {
+    let config_dir = tempfile::tempdir().unwrap();
+    meshdrop_with_config(config_dir.path(), args)
+}
+
+fn meshdrop_with_config(config_dir: &Path, args: &[&str]) -> (i32, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_meshdrop"))
+        .arg("--config-dir")
+        .arg(config_dir)
         .args(args)
         .output()
         .expect("run meshdrop");
@@ -56,5 +65,39 @@ fn an_unreachable_server_exits_with_2() {
     assert!(
         stderr.contains("cannot reach the signaling server"),
         "{stderr}"
+    );
+}
+
+/// Chat with nobody (the server is unreachable), in `config_dir`; returns this device's
+/// fingerprint as the run printed it.
+fn device_fingerprint(config_dir: &Path) -> String {
+    let (code, stderr) = meshdrop_with_config(
+        config_dir,
+        &["chat", "--room", "r", "--server", "ws://127.0.0.1:9/ws"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    let line = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("This device: "))
+        .unwrap_or_else(|| panic!("no \"This device\" line: {stderr}"));
+    assert!(line.starts_with("sha-256 "), "{line}");
+    line.to_owned()
+}
+
+#[test]
+fn a_config_directory_keeps_the_device_certificate_across_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = device_fingerprint(dir.path());
+    assert_eq!(device_fingerprint(dir.path()), first, "the same directory");
+    let other = tempfile::tempdir().unwrap();
+    assert_ne!(device_fingerprint(other.path()), first, "another directory");
+
+    let certificate = dir.path().join("certificate.pem");
+    std::fs::write(&certificate, "not a certificate").unwrap();
+    let (code, stderr) = meshdrop_with_config(dir.path(), &["chat", "--room", "r"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&certificate.display().to_string()),
+        "the error names the file: {stderr}"
     );
 }

@@ -163,6 +163,38 @@ fn chat_goes_both_ways_between_meshdrop_and_the_browser() -> Result<()> {
     })
 }
 
+/// Each side's connection sees the other's device as the one it says it is: the page's
+/// tile shows the fingerprint `meshdrop` printed for itself, and `meshdrop` shows the
+/// page's own.
+#[test]
+fn meshdrop_and_the_browser_see_each_others_device_fingerprint() -> Result<()> {
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let alice = open_app(&server, "identity", "alice").await?;
+        let mut bob = Meshdrop::start(
+            &signaling_url(&server),
+            "bob",
+            &["chat", "--room", "identity"],
+        );
+        let printed = bob.expect_status("This device: ").await;
+        let bob_device = printed.trim_start_matches("This device: ");
+        let bob_id = peer_id(&bob.expect_status("joined room identity").await);
+        assert_eq!(alice.peer_fingerprint(&bob_id).await?, bob_device);
+
+        let alice_device = alice.device_fingerprint().await?;
+        let connected = bob.expect_status("connected to alice").await;
+        assert!(
+            connected.contains(&format!("(device {alice_device})")),
+            "meshdrop sees alice's device {alice_device}: {connected:?}"
+        );
+
+        bob.close_stdin();
+        assert_eq!(bob.exit_code().await, 0);
+        server.stop().await
+    })
+}
+
 /// The transfer `app` started towards `peer`.
 async fn outgoing_transfer(app: &App, peer: &str) -> Result<TransferEntry> {
     app.wait_for(&format!("a transfer to {peer}"), |s| {

@@ -11,7 +11,11 @@
 //!   see ids). `#name-input`: display name, sent on `change`.
 //! * `#peers li.peer[data-peer-id][data-state]` (`connecting` | `connected` |
 //!   `reconnecting` | `failed`)
-//!   with a `.peer-name` child and, once connected, a `.peer-device` ("Chrome on Android").
+//!   with a `.peer-name` child and, once connected, a `.peer-device` ("Chrome on Android")
+//!   and `[data-fingerprint]`: the DTLS fingerprint of the peer's device, from the remote
+//!   description (`sha-256 AB:CD:…`).
+//! * `document.body.dataset.deviceFingerprint`: the page's own device fingerprint, the
+//!   same on every visit of its browser profile (once the page knows it).
 //! * `#chat-form` with `#chat-input`; `#chat-log .chat-message[data-from]` with
 //!   `.chat-sender`, `.chat-time` and `.chat-text` children (own messages included).
 //! * `document.body.dataset.firstPeerMs`: ms from navigation to the first peer shown;
@@ -112,6 +116,7 @@ return {
     state: li.dataset.state ?? "",
     name: text(li, ".peer-name"),
     device: text(li, ".peer-device"),
+    fingerprint: li.dataset.fingerprint ?? "",
   })),
   chat: [...document.querySelectorAll("#chat-log .chat-message")].map((li) => ({
     from: li.dataset.from ?? "",
@@ -119,6 +124,7 @@ return {
     time: text(li, ".chat-time"),
     text: text(li, ".chat-text"),
   })),
+  deviceFingerprint: document.body?.dataset.deviceFingerprint ?? null,
   firstPeerMs: document.body?.dataset.firstPeerMs ?? null,
   firstChannelMs: document.body?.dataset.firstChannelMs ?? null,
   iceRestarts: Number(document.body?.dataset.iceRestarts ?? 0),
@@ -197,6 +203,8 @@ pub struct Snapshot {
     pub self_id: String,
     pub peers: Vec<PeerEntry>,
     pub chat: Vec<ChatEntry>,
+    /// This page's device fingerprint, once known.
+    pub device_fingerprint: Option<String>,
     pub first_peer_ms: Option<String>,
     pub first_channel_ms: Option<String>,
     /// ICE restarts this page offered.
@@ -221,6 +229,9 @@ pub struct PeerEntry {
     pub name: String,
     /// What the device said it is, like "Chrome on Android"; empty until its link opens.
     pub device: String,
+    /// The peer device's DTLS fingerprint as this page's connection sees it; empty
+    /// unless connected.
+    pub fingerprint: String,
 }
 
 /// One `#chat-log .chat-message`.
@@ -324,6 +335,25 @@ impl App {
                 (shown == expected && all_in_state).then(|| s.peers.clone())
             },
         )
+        .await
+    }
+
+    /// This page's device fingerprint, once it knows it.
+    pub async fn device_fingerprint(&self) -> Result<String> {
+        self.wait_for("its device fingerprint", |s| s.device_fingerprint.clone())
+            .await
+    }
+
+    /// The fingerprint of `peer`'s device as this page's connection to it sees it,
+    /// once connected.
+    pub async fn peer_fingerprint(&self, peer: &str) -> Result<String> {
+        self.wait_for(&format!("the device fingerprint of {peer}"), |s| {
+            s.peers
+                .iter()
+                .find(|entry| entry.id == peer && entry.state == "connected")
+                .filter(|entry| !entry.fingerprint.is_empty())
+                .map(|entry| entry.fingerprint.clone())
+        })
         .await
     }
 

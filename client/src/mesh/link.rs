@@ -7,8 +7,8 @@
 //! from the start and no `datachannel` event has to be awaited or matched up.
 
 use gloo_events::EventListener;
-use js_sys::{Reflect, JSON};
-use meshdrop_mesh::LinkState;
+use js_sys::{Array, Reflect, JSON};
+use meshdrop_mesh::{sdp, LinkState};
 use meshdrop_protocol::frame::{
     ControlFrame, CHUNK_HEADER_LEN, CONTROL_CHANNEL, CONTROL_CHANNEL_ID, DATA_CHANNEL,
     DATA_CHANNEL_ID,
@@ -19,9 +19,10 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::tally::{self, Tally};
 use web_sys::{
-    MessageEvent, RtcConfiguration, RtcDataChannel, RtcDataChannelInit, RtcDataChannelState,
-    RtcDataChannelType, RtcIceCandidateInit, RtcOfferOptions, RtcPeerConnection,
-    RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType, RtcSessionDescriptionInit,
+    MessageEvent, RtcCertificate, RtcConfiguration, RtcDataChannel, RtcDataChannelInit,
+    RtcDataChannelState, RtcDataChannelType, RtcIceCandidateInit, RtcOfferOptions,
+    RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcSdpType,
+    RtcSessionDescriptionInit,
 };
 
 /// `RTCIceCandidate.usernameFragment`, which web-sys does not bind: it names the ICE
@@ -62,13 +63,19 @@ pub struct Channels {
 impl PeerLink {
     /// Create the connection and both channels; `on_event` receives everything that
     /// happens on them. Returns an error only if the browser refuses the configuration.
+    /// The connection presents `certificate`, this device's (see `certificate`), or
+    /// without one a certificate of its own.
     pub fn new(
         ice_servers: &[IceServer],
+        certificate: Option<&RtcCertificate>,
         on_event: impl Fn(LinkEvent) + Clone + 'static,
     ) -> Result<Self, JsValue> {
         let config = RtcConfiguration::new();
         let servers = serde_json::to_string(ice_servers).unwrap_or_else(|_| "[]".into());
         config.set_ice_servers(&JSON::parse(&servers)?);
+        if let Some(certificate) = certificate {
+            config.set_certificates(&Array::of1(certificate));
+        }
         let connection = RtcPeerConnection::new_with_configuration(&config)?;
         let control = negotiated_channel(&connection, CONTROL_CHANNEL, CONTROL_CHANNEL_ID);
         let data = negotiated_channel(&connection, DATA_CHANNEL, DATA_CHANNEL_ID);
@@ -243,15 +250,16 @@ impl PeerLink {
         self.connection.set_remote_description(&description)
     }
 
-    /// The DTLS fingerprints of this connection as this side sees them: (ours, from the
-    /// local description; the peer's, from the remote one). `None` until both are set.
+    /// This connection's DTLS fingerprints as `(ours, the peer's)`, read from its current
+    /// local and remote descriptions (see [`sdp::fingerprint`]); `None` until both are
+    /// set. The DTLS handshake holds each side to the fingerprint in its description, so
+    /// once connected these are the two certificates really in use.
     pub fn fingerprints(&self) -> Option<(String, String)> {
-        let of = |description: Option<web_sys::RtcSessionDescription>| {
-            meshdrop_mesh::sdp::fingerprint(&description?.sdp())
-        };
+        let local = self.connection.current_local_description()?;
+        let remote = self.connection.current_remote_description()?;
         Some((
-            of(self.connection.local_description())?,
-            of(self.connection.remote_description())?,
+            sdp::fingerprint(&local.sdp())?,
+            sdp::fingerprint(&remote.sdp())?,
         ))
     }
 

@@ -6,8 +6,12 @@
 //! the browser's WebRTC. Transfers live per peer, not per link, so a rebuilt link
 //! takes the running transfers over.
 //!
+//! Every link presents this browser profile's one [`certificate`], so peers see the same
+//! device on every visit; the page joins once it is loaded (while the socket opens).
+//!
 //! This module knows nothing about the UI: it reports [`MeshEvent`]s to a callback.
 
+mod certificate;
 mod link;
 mod signaling;
 mod tally;
@@ -121,6 +125,7 @@ pub struct Mesh {
 
 struct Inner {
     identity: Identity,
+    certificate: DeviceCertificate,
     emit: Rc<dyn Fn(MeshEvent)>,
     signaling: Option<Signaling>,
     self_id: Option<PeerId>,
@@ -146,6 +151,15 @@ struct Link {
     peer: PeerLink,
 }
 
+/// This device's certificate, which every link presents.
+enum DeviceCertificate {
+    /// Being loaded; `join_waiting` once the socket is open and the page should join
+    /// as soon as it is there. (Joining first would open links without it.)
+    Loading { join_waiting: bool },
+    /// Loaded; `None` if the browser could not make one.
+    Ready(Option<web_sys::RtcCertificate>),
+}
+
 impl Mesh {
     pub fn start(
         server_url: String,
@@ -155,6 +169,9 @@ impl Mesh {
         let verification = Verification::new(identity.pairing.as_ref());
         let inner = Rc::new(RefCell::new(Inner {
             identity,
+            certificate: DeviceCertificate::Loading {
+                join_waiting: false,
+            },
             emit: Rc::new(on_event),
             signaling: None,
             self_id: None,
@@ -175,6 +192,7 @@ impl Mesh {
         });
         inner.borrow_mut().signaling = Some(signaling);
         emit(&inner, MeshEvent::Signaling(SignalingStatus::Connecting));
+        wasm_bindgen_futures::spawn_local(load_certificate(Rc::downgrade(&inner)));
         Self { inner }
     }
 
@@ -255,18 +273,67 @@ fn now() -> Duration {
     Duration::from_secs_f64(ms.max(0.0) / 1000.0)
 }
 
+/// Load this device's certificate, join if the socket waits for it, and record its
+/// fingerprint in `document.body.dataset.deviceFingerprint`.
+async fn load_certificate(inner: Weak<RefCell<Inner>>) {
+    let certificate = certificate::load().await;
+    let Some(strong) = inner.upgrade() else {
+        return;
+    };
+    let loaded = DeviceCertificate::Ready(certificate.clone());
+    let was = std::mem::replace(&mut strong.borrow_mut().certificate, loaded);
+    if let DeviceCertificate::Loading { join_waiting: true } = was {
+        join(&strong);
+    }
+    drop(strong);
+    let Some(certificate) = certificate else {
+        return;
+    };
+    match certificate::fingerprint(&certificate).await {
+        Ok(fingerprint) => {
+            let body = web_sys::window()
+                .and_then(|window| window.document())
+                .and_then(|document| document.body());
+            if let Some(body) = body {
+                let _ = body.dataset().set("deviceFingerprint", &fingerprint);
+            }
+        }
+        Err(error) => web_sys::console::warn_2(
+            &"Meshdrop: cannot read this device's fingerprint:".into(),
+            &error,
+        ),
+    }
+}
+
+fn join(inner: &Rc<RefCell<Inner>>) {
+    let state = inner.borrow();
+    state.send_signaling(&ClientMessage::Join {
+        version: PROTOCOL_VERSION,
+        room: state.identity.room.clone(),
+        name: state.identity.name.clone(),
+        session_key: state.identity.session_key.clone(),
+    });
+}
+
 fn on_signaling_event(inner: &Rc<RefCell<Inner>>, event: SignalingEvent) {
     match event {
         SignalingEvent::Opened => {
-            let state = inner.borrow();
-            state.send_signaling(&ClientMessage::Join {
-                version: PROTOCOL_VERSION,
-                room: state.identity.room.clone(),
-                name: state.identity.name.clone(),
-                session_key: state.identity.session_key.clone(),
-            });
+            let loading = match &mut inner.borrow_mut().certificate {
+                DeviceCertificate::Loading { join_waiting } => {
+                    *join_waiting = true;
+                    true
+                }
+                DeviceCertificate::Ready(_) => false,
+            };
+            if !loading {
+                join(inner);
+            }
         }
         SignalingEvent::Lost { retry_in_ms } => {
+            if let DeviceCertificate::Loading { join_waiting } = &mut inner.borrow_mut().certificate
+            {
+                *join_waiting = false;
+            }
             inner.borrow_mut().rules.handle_signaling_lost();
             emit(
                 inner,
@@ -440,8 +507,16 @@ fn open_link(
         tally::add(Tally::LinkRebuilds, 1);
     }
     let on_event = link_handler(inner, &peer, link);
-    let ice_servers = inner.borrow().ice_servers.clone();
-    let Ok(connection) = PeerLink::new(&ice_servers, on_event.clone()) else {
+    let (ice_servers, certificate) = {
+        let state = inner.borrow();
+        let certificate = match &state.certificate {
+            DeviceCertificate::Ready(certificate) => certificate.clone(),
+            // Not joined yet, so no link is opened.
+            DeviceCertificate::Loading { .. } => None,
+        };
+        (state.ice_servers.clone(), certificate)
+    };
+    let Ok(connection) = PeerLink::new(&ice_servers, certificate.as_ref(), on_event.clone()) else {
         inner.borrow_mut().links.remove(&peer);
         let state = meshdrop_mesh::LinkState::Failed;
         inner

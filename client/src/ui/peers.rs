@@ -79,6 +79,7 @@ struct PeerTileProps {
     trust: Option<Trust>,
     #[prop_or_default]
     safety: Option<SafetyNumber>,
+    /// The peer device's DTLS fingerprint (`data-fingerprint`, while connected).
     #[prop_or_default]
     fingerprint: Option<String>,
     #[prop_or_default]
@@ -155,9 +156,10 @@ fn peer_tile(props: &PeerTileProps) -> Html {
     // The tests find tiles by these attributes; "everyone" is the tile without a peer.
     let peer_id = props.target.as_ref().map(ToString::to_string);
     let tile_id = everyone.then_some("everyone");
+    let fingerprint = props.fingerprint.clone().filter(|_| connected && !everyone);
     html! {
         <li id={tile_id} data-peer-id={peer_id} data-state={props.state}
-            data-trust={props.trust.as_ref().map(trust_name)} data-fingerprint={props.fingerprint.clone()}
+            data-trust={props.trust.as_ref().map(trust_name)} data-fingerprint={fingerprint}
             data-safety-number={props.safety.map(|number| number.words().collect::<Vec<_>>().join(", "))}
             class={classes!("peer", props.state, everyone.then_some("everyone-target"), (*hovering).then_some("drop-target"))}
             ondragover={on_drag_over} ondragleave={on_drag_leave} ondrop={on_drop}>

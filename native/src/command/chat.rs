@@ -9,14 +9,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, Local};
 
+use crate::certificate::DeviceCertificate;
 use crate::cli::ChatArgs;
 use crate::error::Result;
 use crate::input;
 use crate::room::{Room, RoomEvent};
 
-pub async fn run(args: ChatArgs) -> Result<()> {
+pub async fn run(args: ChatArgs, device: DeviceCertificate) -> Result<()> {
     let mut room = Room::join(
-        super::join_config(&args.common),
+        super::join_config(&args.common, device),
         None,
         Duration::from_secs(args.common.grace),
     )

@@ -5,11 +5,13 @@ pub mod chat;
 pub mod receive;
 pub mod send;
 
+use crate::certificate::DeviceCertificate;
 use crate::cli::{friendly_name, Common};
 use crate::mesh::JoinConfig;
 
-fn join_config(common: &Common) -> JoinConfig {
+fn join_config(common: &Common, device: DeviceCertificate) -> JoinConfig {
     JoinConfig {
+        device,
         server_url: common.server.clone(),
         room: common.room.clone(),
         name: common.name.clone().unwrap_or_else(friendly_name),

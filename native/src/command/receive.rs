@@ -16,6 +16,7 @@ use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{Direction, TransferState};
 use tokio::sync::mpsc;
 
+use crate::certificate::DeviceCertificate;
 use crate::cli::ReceiveArgs;
 use crate::error::{Error, Result};
 use crate::input;
@@ -24,10 +25,10 @@ use crate::room::{describe, Room, RoomEvent};
 /// An offer waiting for the user's answer.
 type Question = (PeerId, TransferId);
 
-pub async fn run(args: ReceiveArgs) -> Result<()> {
+pub async fn run(args: ReceiveArgs, device: DeviceCertificate) -> Result<()> {
     check_directory(&args.dir)?;
     let mut room = Room::join(
-        super::join_config(&args.common),
+        super::join_config(&args.common, device),
         Some(args.dir.clone()),
         Duration::from_secs(args.common.grace),
     )

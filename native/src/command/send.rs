@@ -13,19 +13,20 @@ use meshdrop_protocol::frame::TransferId;
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::TransferState;
 
+use crate::certificate::DeviceCertificate;
 use crate::cli::SendArgs;
 use crate::error::{Error, Result};
 use crate::outgoing;
 use crate::room::{Room, RoomEvent};
 
-pub async fn run(args: SendArgs) -> Result<()> {
+pub async fn run(args: SendArgs, device: DeviceCertificate) -> Result<()> {
     let files = outgoing::collect(&args.files)?;
     let files = match &args.raw_paths {
         Some(raw) => outgoing::with_raw_paths(files, &raw.0)?,
         None => files,
     };
     let mut room = Room::join(
-        super::join_config(&args.common),
+        super::join_config(&args.common, device),
         None,
         Duration::from_secs(args.common.grace),
     )

@@ -18,6 +18,7 @@ use std::time::Duration;
 use meshdrop_e2e::{run_in, App, Browser, NetNs, Result, SignalingServer};
 use meshdrop_signaling_server::{serve, Config};
 use sha2::{Digest, Sha256};
+use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio::process::{Child, ChildStdin, Command};
@@ -60,6 +61,8 @@ pub struct Meshdrop {
     stderr: mpsc::UnboundedReceiver<String>,
     /// Everything it printed, for the failure message.
     transcript: Arc<Mutex<Vec<String>>>,
+    /// Its own config directory (its own device certificate), unless `args` named one.
+    _config_dir: Option<TempDir>,
 }
 
 impl Meshdrop {
@@ -81,6 +84,11 @@ impl Meshdrop {
     }
 
     fn spawn(mut command: Command, server: &str, name: &str, args: &[&str]) -> Self {
+        let config_dir = (!args.contains(&"--config-dir")).then(|| {
+            let dir = TempDir::new().expect("create a config directory");
+            command.arg("--config-dir").arg(dir.path());
+            dir
+        });
         let mut child = command
             .args(args)
             .args(["--server", server, "--name", name])
@@ -100,6 +108,7 @@ impl Meshdrop {
             stdout,
             stderr,
             transcript,
+            _config_dir: config_dir,
         }
     }
 

@@ -11,6 +11,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use meshdrop_e2e::{Error, NetNs, Result, TRANSFER_TIMEOUT};
+use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStderr, Command};
 use tokio::time::Instant;
@@ -26,6 +27,9 @@ pub struct Meshdrop {
     stderr: Lines<BufReader<ChildStderr>>,
     /// The stderr lines read so far, for error messages.
     transcript: Vec<String>,
+    /// Its own config directory, so its device certificate is its own (and the user's
+    /// is left alone).
+    _config_dir: TempDir,
 }
 
 impl Meshdrop {
@@ -42,7 +46,13 @@ impl Meshdrop {
     }
 
     fn spawn(mut command: Command, args: &[&str]) -> Result<Meshdrop> {
+        let config_dir = TempDir::new().map_err(|source| Error::Io {
+            action: "create a config directory for meshdrop".into(),
+            source,
+        })?;
         command
+            .arg("--config-dir")
+            .arg(config_dir.path())
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -59,6 +69,7 @@ impl Meshdrop {
             child,
             stderr: BufReader::new(stderr).lines(),
             transcript: Vec::new(),
+            _config_dir: config_dir,
         })
     }
 
