@@ -123,7 +123,31 @@ fn pairing_by_code_finds_the_other_device_verifies_it_and_a_file_goes_through() 
         bob.0
             .click_transfer_button(&alice.1, &offered.id, TransferButton::Accept)
             .await?;
-        assert_delivered(&alice, &bob, &offered.id, &[&file]).await
+        assert_delivered(&alice, &bob, &offered.id, &[&file]).await?;
+
+        // Bob remembers Alice too; files from her may then come in without asking, once
+        // he says so (it is off until then).
+        bob.0.remember_paired_device().await?;
+        bob.0.wait_for_trust(&alice.1, "verified").await?;
+        assert!(
+            !bob.0.set_auto_accept(true).await?,
+            "auto-accept starts off"
+        );
+        let second = TestFile::random(dir.path(), "trusted.bin", 1 << 20)?;
+        alice
+            .0
+            .send_files(Recipient::Peer(&bob.1), &[&second])
+            .await?;
+        let second_id = alice
+            .0
+            .wait_for("the second transfer", |seen| {
+                seen.transfers
+                    .iter()
+                    .find(|entry| entry.peer == bob.1 && entry.id != offered.id)
+                    .map(|entry| entry.id.clone())
+            })
+            .await?;
+        assert_delivered(&alice, &bob, &second_id, &[&second]).await
     })
 }
 

@@ -55,6 +55,15 @@ button?.click();
 return button != null;
 "##;
 
+/// Ticks or clears "Accept files from verified devices without asking".
+const AUTO_ACCEPT_SCRIPT: &str = r##"
+const box = document.querySelector("#auto-accept");
+if (!box) return null;
+const was = box.checked;
+if (box.checked !== arguments[0]) box.click();
+return was;
+"##;
+
 /// Types a code into "Pair with a code" and submits it, as Enter would.
 const ENTER_CODE_SCRIPT: &str = r##"
 const form = document.querySelector("#pair-form");
@@ -184,6 +193,23 @@ impl App {
     pub async fn wait_for_pairing(&self, state: &str) -> Result<Verification> {
         self.wait_for_verification(&format!("pairing {state}"), |seen| {
             (seen.pairing == state).then(|| seen.clone())
+        })
+        .await
+    }
+
+    /// Sets "Accept files from verified devices without asking" to `on`, once the page
+    /// offers it; returns what it was before.
+    pub async fn set_auto_accept(&self, on: bool) -> Result<bool> {
+        let what = format!("{}: the auto-accept setting", self.label);
+        wait::until(what, UI_TIMEOUT, || async {
+            let was: Option<bool> = self
+                .browser
+                .run("setting auto-accept", AUTO_ACCEPT_SCRIPT, vec![on.into()])
+                .await?;
+            Ok(match was {
+                Some(was) => Probe::Ready(was),
+                None => Probe::NotYet("no #auto-accept yet".into()),
+            })
         })
         .await
     }
