@@ -7,16 +7,13 @@
 use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::room::{assert_delivered, connected_and_named, everyone_chats, join, Peer};
 use meshdrop_e2e::{
-    run_in, MitmServer, NetNs, Recipient, RecordingProxy, Result, SignalingServer, TestFile,
-    TransferButton,
+    run_in, MitmServer, NetNs, RawClient, Recipient, RecordingProxy, Result, SignalingServer,
+    TestFile, TransferButton,
 };
 use std::net::Ipv4Addr;
-use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use meshdrop_e2e::ServesApp;
 use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::Message;
 
 /// Two pages through the man in the middle connect, chat and send a file as if nobody
 /// were there, while it reads their chat in the clear and shows each a certificate of its
@@ -77,12 +74,12 @@ fn a_man_in_the_middle_speaks_signaling_and_passes_unknown_signals_verbatim() ->
     run_in(&ns, async {
         let mitm = MitmServer::start().await?;
         let url = mitm.websocket_url(Ipv4Addr::LOCALHOST);
-        let mut first = Client::join(&url, "first", 1).await;
+        let mut first = RawClient::join(&url, "raw", "first", 1).await;
         let welcome = first.next_of("welcome").await;
         assert_eq!(welcome["peers"], json!([]), "{welcome}");
         let first_id = welcome["peer_id"].clone();
 
-        let mut second = Client::join(&url, "second", 2).await;
+        let mut second = RawClient::join(&url, "raw", "second", 2).await;
         let welcome = second.next_of("welcome").await;
         assert_eq!(welcome["peers"], json!([{"id": first_id, "name": "first"}]));
         let second_id = welcome["peer_id"].clone();
@@ -120,7 +117,7 @@ fn a_man_in_the_middle_speaks_signaling_and_passes_unknown_signals_verbatim() ->
 
         second.send(r#"{"type":"ping"}"#).await;
         second.next_of("pong").await;
-        let mut third = Client::join(&url, "third", 3).await;
+        let mut third = RawClient::join(&url, "raw", "third", 3).await;
         assert_eq!(third.next_of("error").await["code"], "room_full");
 
         drop(second);
@@ -200,50 +197,4 @@ async fn send_and_accept(sender: &Peer, receiver: &Peer, file: &TestFile) -> Res
         .click_transfer_button(&sender.1, &offered.id, TransferButton::Accept)
         .await?;
     assert_delivered(sender, receiver, &offered.id, &[file]).await
-}
-
-/// A signaling client of the test's own, on a raw WebSocket.
-struct Client(
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
-);
-
-impl Client {
-    /// Connects to `url` and joins as `name`, with a session key made of `key`.
-    async fn join(url: &str, name: &str, key: u8) -> Client {
-        let (socket, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("the WebSocket opens");
-        let mut client = Client(socket);
-        let join = json!({
-            "type": "join", "version": 3, "room": "raw", "name": name,
-            "session_key": format!("{key:02x}").repeat(16),
-        });
-        client.send(&join.to_string()).await;
-        client
-    }
-
-    async fn send(&mut self, text: &str) {
-        self.0.send(Message::text(text)).await.expect("sent");
-    }
-
-    /// The next message of `kind`, skipping others.
-    async fn next_of(&mut self, kind: &str) -> Value {
-        let waiting = async {
-            loop {
-                match self.0.next().await {
-                    Some(Ok(Message::Text(text))) => {
-                        let message: Value = serde_json::from_str(&text).expect("JSON");
-                        if message["type"] == kind {
-                            return message;
-                        }
-                    }
-                    Some(Ok(_)) => {}
-                    other => panic!("the WebSocket ended waiting for {kind}: {other:?}"),
-                }
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(10), waiting)
-            .await
-            .unwrap_or_else(|_| panic!("no {kind} within 10 s"))
-    }
 }

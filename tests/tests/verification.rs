@@ -4,11 +4,15 @@
 
 use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::room::{assert_delivered, connected_and_named, join, welcomed};
+use std::net::Ipv4Addr;
+
 use meshdrop_e2e::{
-    run_in, App, Browser, MitmServer, NetNs, Recipient, RecordingProxy, Result, ServesApp,
-    SignalingServer, TestFile, TransferButton,
+    run_in, App, Browser, MitmServer, NetNs, RawClient, Recipient, RecordingProxy, Result,
+    ServesApp, SignalingServer, TestFile, TransferButton,
 };
-use serde_json::Value;
+use meshdrop_protocol::signaling::Signal;
+use meshdrop_verify::{Pairing, PairingCode};
+use serde_json::{json, Value};
 
 #[test]
 fn an_honest_server_gives_both_pages_the_same_safety_number() -> Result<()> {
@@ -179,6 +183,42 @@ fn a_wrong_code_fails_on_both_sides_with_a_clear_message() -> Result<()> {
                 "{failed:#?}"
             );
         }
+        Ok(())
+    })
+}
+
+/// Someone who recorded a PAKE message for this very code (from an earlier pairing, or
+/// from this one) joins the meeting place and plays it to the page, twice: the page
+/// refuses, and says so.
+#[test]
+fn a_replayed_pake_message_is_refused() -> Result<()> {
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let alice = App::open(
+            Browser::launch().await?,
+            &server.room_url("a-room"),
+            "alice",
+        )
+        .await?;
+        let code: PairingCode = alice.show_pairing_code().await?.parse().unwrap();
+        let Some(Signal::Pake { message }) = Pairing::start(&code, [7; 32]).poll_signal() else {
+            unreachable!("a pairing starts with its PAKE message");
+        };
+        let url = server.websocket_url(Ipv4Addr::LOCALHOST);
+        let place = code.meeting_place();
+        let mut replayer = RawClient::join(&url, place.as_str(), "replayer", 0x5a).await;
+        let welcome = replayer.next_of("welcome").await;
+        let alice_id = welcome["peers"][0]["id"].as_str().unwrap().to_owned();
+        let replay = json!({
+            "type": "signal", "to": alice_id,
+            "signal": { "kind": "pake", "message": message },
+        });
+        for _ in 0..2 {
+            replayer.send(&replay.to_string()).await;
+        }
+        let failed = alice.wait_for_pairing("failed").await?;
+        assert!(failed.error.contains("replayed"), "{failed:#?}");
         Ok(())
     })
 }
