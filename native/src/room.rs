@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use meshdrop_protocol::frame::{ControlFrame, TransferId};
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{Direction, Transfer, TransferState};
-use meshdrop_verify::PairingError;
+use meshdrop_verify::{Admission, Effects, PairingError, VerifierEvent};
 
 use crate::driver::{Corruption, DriverEvent, PeerTransfers};
 use crate::error::Result;
@@ -26,7 +26,7 @@ use crate::link::PeerLink;
 use crate::mesh::{JoinConfig, Mesh, MeshEvent};
 use crate::outgoing::OutgoingFile;
 use crate::progress::ProgressUi;
-use crate::verification::{Admission, Effects, Verification, VerificationEvent, VerifyOptions};
+use crate::verification::{Verification, VerifyOptions};
 
 /// What happened, for the command to decide on.
 #[derive(Debug)]
@@ -136,8 +136,8 @@ impl Room {
         let present: Vec<PeerId> = room.initial_peers().map(|(id, _)| id.clone()).collect();
         for peer in present {
             // In a meeting place, the PAKE message to the one already there.
-            let effects = room.verification.on_peer_present(&peer);
-            room.carry_out(effects).await;
+            let effects = room.verification.verifier.on_peer_present(&peer);
+            room.carry_out(&peer, None, effects).await;
         }
         Ok(room)
     }
@@ -233,12 +233,12 @@ impl Room {
                 Vec::new()
             }
             MeshEvent::Joined(peer) => {
-                let effects = self.verification.on_peer_present(&peer);
-                self.carry_out(effects).await
+                let effects = self.verification.verifier.on_peer_present(&peer);
+                self.carry_out(&peer, None, effects).await
             }
             MeshEvent::Pake { from, message } => {
-                let effects = self.verification.on_pake(&from, &message);
-                self.carry_out(effects).await
+                let effects = self.verification.verifier.on_pake(&from, &message);
+                self.carry_out(&from, None, effects).await
             }
             MeshEvent::Control {
                 from,
@@ -249,10 +249,13 @@ impl Room {
                     | ControlFrame::PairConfirm { .. }),
             } => {
                 let fingerprints = link.fingerprints().await;
-                let effects =
-                    self.verification
-                        .on_frame(&from, &link, fingerprints.as_ref(), &frame);
-                self.carry_out(effects).await
+                let effects = self.verification.verifier.on_frame(
+                    &from,
+                    link.generation(),
+                    fingerprints.as_ref(),
+                    &frame,
+                );
+                self.carry_out(&from, Some(&link), effects).await
             }
             // Peers not let in (yet) are not heard: their frames go nowhere.
             MeshEvent::Control { from, .. } if !self.peers.contains_key(&from) => {
@@ -309,8 +312,11 @@ impl Room {
         let fingerprints = link.fingerprints().await;
         let mut events = Vec::new();
         if let Some(fingerprints) = &fingerprints {
-            let effects = self.verification.on_link_up(&peer, &link, fingerprints);
-            events.extend(self.carry_out(effects).await);
+            let effects =
+                self.verification
+                    .verifier
+                    .on_link_up(&peer, link.generation(), fingerprints);
+            events.extend(self.carry_out(&peer, Some(&link), effects).await);
         }
         let theirs = fingerprints.as_ref().map(|(_, theirs)| theirs.as_str());
         match self.verification.admission(&peer, theirs) {
@@ -386,25 +392,45 @@ impl Room {
         room_events
     }
 
-    /// Carries out what verification asks, and says what it found.
-    async fn carry_out(&mut self, effects: Effects) -> Vec<RoomEvent> {
-        for (link, frame) in effects.frames {
-            if let Err(error) = link.send_control(&frame).await {
-                tracing::debug!(%error, "verification frame not sent");
+    /// Carries out what verification asks about `peer`: frames on `link`, or else on
+    /// its current link, signals through the server; and says what it found.
+    async fn carry_out(
+        &mut self,
+        peer: &PeerId,
+        link: Option<&Arc<PeerLink>>,
+        effects: Effects<PeerId>,
+    ) -> Vec<RoomEvent> {
+        let current = self
+            .held
+            .get(peer)
+            .map(|(_, link)| link)
+            .or_else(|| self.peers.get(peer)?.transfers.link());
+        if let Some(link) = link.or(current) {
+            for frame in &effects.frames {
+                if let Err(error) = link.send_control(frame).await {
+                    tracing::debug!(%error, "verification frame not sent");
+                }
             }
         }
-        for (peer, signal) in effects.signals {
-            self.mesh.send_signal(peer, signal);
+        for signal in effects.signals {
+            self.mesh.send_signal(peer.clone(), signal);
         }
         let mut room_events = Vec::new();
         for event in effects.events {
             match event {
-                VerificationEvent::SafetyNumber { peer, number } => {
+                // Printed as part of "connected to NAME (device …)".
+                VerifierEvent::Fingerprint { .. } => {}
+                VerifierEvent::SafetyFailed { peer, error } => {
+                    let name = self.name(&peer);
+                    self.ui
+                        .status(format!("no safety number with {name}: {error}"));
+                }
+                VerifierEvent::SafetyNumber { peer, number } => {
                     let name = self.name(&peer);
                     self.ui
                         .status(format!("safety number with {name}: {number}"));
                 }
-                VerificationEvent::Paired { peer, fingerprint } => {
+                VerifierEvent::Paired { peer, fingerprint } => {
                     let name = self.name(&peer).to_owned();
                     self.ui
                         .status(format!("paired with {name} (device {fingerprint})"));
@@ -419,7 +445,7 @@ impl Room {
                         room_events.extend(self.admit(peer, name, link).await);
                     }
                 }
-                VerificationEvent::PairingFailed(error) => {
+                VerifierEvent::PairingFailed(error) => {
                     room_events.push(RoomEvent::PairingFailed(error));
                 }
             }
