@@ -38,6 +38,10 @@ pub enum RoomEvent {
     Disconnected {
         peer: PeerId,
     },
+    /// `peer` is not verified and `--require-verified` keeps it out for this run.
+    Refused {
+        peer: PeerId,
+    },
     Chat {
         name: String,
         text: String,
@@ -333,6 +337,7 @@ impl Room {
                         "refused {name}: not verified (fingerprint {})",
                         theirs.unwrap_or("unknown")
                     ));
+                    events.push(RoomEvent::Refused { peer: peer.clone() });
                 }
                 self.held.insert(peer, (name, link));
             }

@@ -142,11 +142,18 @@ fn require_verified_refuses_strangers_and_lets_remembered_devices_in() {
         work.path().join("bob-config"),
     );
     let (inbox, later_inbox) = (work.path().join("inbox"), work.path().join("later"));
-    for dir in [&ann_config, &bob_config, &inbox, &later_inbox] {
+    let stranger_inbox = work.path().join("stranger");
+    for dir in [
+        &ann_config,
+        &bob_config,
+        &inbox,
+        &later_inbox,
+        &stranger_inbox,
+    ] {
         std::fs::create_dir_all(dir).unwrap();
     }
     let (ann_dir, bob_dir) = (ann_config.to_str().unwrap(), bob_config.to_str().unwrap());
-    let (inbox_ref, later_ref) = (&inbox, &later_inbox);
+    let (inbox_ref, later_ref, stranger_ref_dir) = (&inbox, &later_inbox, &stranger_inbox);
     let (first_ref, stranger_ref, later_file) = (&first, &from_stranger, &later);
 
     in_private_network(|server| async move {
@@ -214,9 +221,40 @@ fn require_verified_refuses_strangers_and_lets_remembered_devices_in() {
             0,
             "the stranger's offer never completed"
         );
+
+        // A sender that requires verified peers offers to the remembered one only, and
+        // does not wait for the stranger.
+        let stranger_dir = stranger_ref_dir.to_str().unwrap();
+        let receive = |dir| ["receive", "--room", "r2", "--yes", "--dir", dir];
+        let bob_args = [&receive(later_dir)[..], &["--config-dir", bob_dir]].concat();
+        let mut bob = Meshdrop::start(&server, "bob", &bob_args);
+        bob.expect_status("joined room r2").await;
+        let mut carol = Meshdrop::start(&server, "carol", &receive(stranger_dir));
+        carol.expect_status("connected to bob").await;
+        let first_path = first_ref.path().to_str().unwrap();
+        let mut ann = Meshdrop::start(
+            &server,
+            "ann",
+            &[
+                "send",
+                first_path,
+                "--room",
+                "r2",
+                "--require-verified",
+                "--config-dir",
+                ann_dir,
+            ],
+        );
+        ann.expect_status("refused carol: not verified").await;
+        assert_eq!(ann.exit_code().await, 0, "strict sender");
+        assert_eq!(bob.exit_code().await, 0, "remembered receiver");
+        // Nothing was offered to the stranger (its inbox stays empty, below).
+        carol.interrupt();
+        carol.exit_code().await;
     });
 
-    assert_eq!(listing(&later_inbox), ["later.bin"]);
+    assert_eq!(listing(&later_inbox), ["first.bin", "later.bin"]);
+    assert!(listing(&stranger_inbox).is_empty());
     assert_eq!(sha256_of(&later_inbox.join("later.bin")), later_digest);
     let known: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(bob_config.join("verified_devices.json")).unwrap(),

@@ -68,6 +68,7 @@ async fn on_event(room: &mut Room, event: RoomEvent, held: &mut Vec<String>) {
         }
         RoomEvent::Transfer { .. }
         | RoomEvent::Disconnected { .. }
+        | RoomEvent::Refused { .. }
         | RoomEvent::PairingFailed(_) => {}
     }
 }

@@ -166,7 +166,9 @@ async fn on_events(
             }
             RoomEvent::Chat { name, text, .. } => room.ui().status(format!("{name}: {text}")),
             RoomEvent::PairingFailed(error) => return Some(Err(error.into())),
-            RoomEvent::Connected { .. } | RoomEvent::Disconnected { .. } => {}
+            RoomEvent::Connected { .. }
+            | RoomEvent::Disconnected { .. }
+            | RoomEvent::Refused { .. } => {}
         }
     }
     None

@@ -2,8 +2,8 @@
 //!
 //! Who gets the offer: with `--to NAME` every peer of that name, otherwise every peer
 //! that connects. The run ends once every offer has reached a final state and every
-//! peer that was in the room when we joined has either connected or failed to, so
-//! "everyone" means everyone who was there. If no offer could be made within `--wait`
+//! peer that was in the room when we joined has either connected, failed to, or been
+//! refused (`--require-verified`), so "everyone" means everyone who was there. If no offer could be made within `--wait`
 //! seconds the run fails with "no peer".
 //!
 //! With `--code` there is no room to pick from: the run makes a pairing code, prints it
@@ -85,7 +85,7 @@ pub async fn run(args: SendArgs, device: Device) -> Result<()> {
                                 record(&room, &mut offers, events);
                             }
                         }
-                        RoomEvent::Disconnected { peer } => {
+                        RoomEvent::Disconnected { peer } | RoomEvent::Refused { peer } => {
                             waiting_for.remove(&peer);
                         }
                         RoomEvent::PairingFailed(error) => {
@@ -135,6 +135,7 @@ fn record(
             RoomEvent::Chat { name, text, .. } => room.ui().status(format!("{name}: {text}")),
             RoomEvent::Connected { .. }
             | RoomEvent::Disconnected { .. }
+            | RoomEvent::Refused { .. }
             | RoomEvent::PairingFailed(_) => {}
         }
     }
