@@ -262,8 +262,10 @@ impl Room {
                 self.carry_out(&from, Some(&link), effects).await
             }
             // Peers not let in (yet) are not heard: their frames go nowhere.
-            MeshEvent::Control { from, .. } if !self.peers.contains_key(&from) => {
-                tracing::debug!(peer = %from, "dropped a frame from a peer not let in");
+            MeshEvent::Control { from, .. } | MeshEvent::Data { from, .. }
+                if !self.is_let_in(&from) =>
+            {
+                tracing::debug!(peer = %from, "dropped a message from a peer not let in");
                 Vec::new()
             }
             MeshEvent::Control {
@@ -328,9 +330,7 @@ impl Room {
                 self.held.remove(&peer);
                 events.extend(self.admit(peer, name, link).await);
             }
-            Admission::Pairing => {
-                self.held.insert(peer, (name, link));
-            }
+            Admission::Pairing => events.extend(self.hold(peer, name, link).await),
             Admission::Refused => {
                 if self.refused.insert(peer.clone()) {
                     self.ui.status(format!(
@@ -339,10 +339,23 @@ impl Room {
                     ));
                     events.push(RoomEvent::Refused { peer: peer.clone() });
                 }
-                self.held.insert(peer, (name, link));
+                events.extend(self.hold(peer, name, link).await);
             }
         }
         events
+    }
+
+    /// `peer`'s link is up but not let in: nothing is heard from it or sent on it. A
+    /// peer let in over an earlier link (which a new link to another device replaced)
+    /// has its transfers paused and its chat kept, as for a link that is down.
+    async fn hold(&mut self, peer: PeerId, name: String, link: Arc<PeerLink>) -> Vec<RoomEvent> {
+        self.held.insert(peer.clone(), (name, link));
+        let Some(known) = self.peers.get_mut(&peer) else {
+            return Vec::new();
+        };
+        known.outbox.get_or_insert_with(Vec::new);
+        let events = known.transfers.on_link_down().await;
+        self.report(&peer, events)
     }
 
     /// `peer` may send and receive chat and files, over `link`.
@@ -395,6 +408,11 @@ impl Room {
         }
         room_events.extend(self.report(&peer, events));
         room_events
+    }
+
+    /// Whether `peer`'s current link was let in.
+    fn is_let_in(&self, peer: &PeerId) -> bool {
+        self.peers.contains_key(peer) && !self.held.contains_key(peer)
     }
 
     /// Carries out what verification asks about `peer`: frames on `link`, or else on
