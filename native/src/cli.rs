@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use meshdrop_protocol::signaling::{IceServer, MAX_NAME_CHARS, NETWORK_ROOM_PREFIX};
 use meshdrop_protocol::RoomId;
+use meshdrop_verify::PairingCode;
 use rand::seq::IndexedRandom;
 
 use crate::driver::Corruption;
@@ -22,6 +23,7 @@ Exit status:
      (or before Ctrl-C)
   4  the offer was declined
   5  a transfer started but did not complete: cancelled, peer left, digest mismatch
+  6  pairing by code failed: a wrong code, or a connection that is not authentic
 
 ICE: only host candidates are used unless you add STUN/TURN servers with --ice-server
 (the signaling server may add its own). No public server is ever used by default.
@@ -87,6 +89,16 @@ pub struct Common {
     /// paused, and resume from the verified blocks
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     pub grace: u64,
+
+    /// Let in only peers paired in this run or remembered (`--remember`) from an earlier
+    /// one, by their certificate's fingerprint; others are refused, once said why
+    #[arg(long)]
+    pub require_verified: bool,
+
+    /// Remember the device paired with by code in this run (in verified_devices.json in
+    /// the config directory), so `--require-verified` lets it in later
+    #[arg(long)]
+    pub remember: bool,
 }
 
 #[derive(Debug, Args)]
@@ -110,9 +122,15 @@ pub struct SendArgs {
     #[arg(long, value_name = "NAME")]
     pub to: Option<String>,
 
-    /// Seconds to wait for the peer(s) to connect
-    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
-    pub wait: u64,
+    /// Pair with a code instead of joining a room: prints a code to type on the other
+    /// device (`meshdrop receive --code CODE` or the web app's "Pair with code"), and
+    /// sends only to that device once both proved the code and the connection
+    #[arg(long, conflicts_with_all = ["room", "to"])]
+    pub code: bool,
+
+    /// Seconds to wait for the peer(s) to connect [default: 30, or 300 with --code]
+    #[arg(long, value_name = "SECONDS")]
+    pub wait: Option<u64>,
 
     #[command(flatten)]
     pub common: Common,
@@ -132,12 +150,22 @@ pub struct ReceiveArgs {
     #[arg(long)]
     pub stay: bool,
 
+    /// Pair with the device that shows this code (like 4172-pupil-brave) instead of
+    /// joining a room; nothing flows until both proved the code and the connection
+    #[arg(long, value_name = "CODE", conflicts_with = "room", value_parser = parse_code)]
+    pub code: Option<PairingCode>,
+
     #[command(flatten)]
     pub common: Common,
 }
 
 #[derive(Debug, Args)]
 pub struct ChatArgs {
+    /// Pair with the device that shows this code (like 4172-pupil-brave) instead of
+    /// joining a room; nothing flows until both proved the code and the connection
+    #[arg(long, value_name = "CODE", conflicts_with = "room", value_parser = parse_code)]
+    pub code: Option<PairingCode>,
+
     #[command(flatten)]
     pub common: Common,
 }
@@ -161,6 +189,10 @@ fn parse_corruption(value: &str) -> Result<Corruption, String> {
         times => Some(times.parse().map_err(|_| bad())?),
     };
     Ok(Corruption { block, times })
+}
+
+fn parse_code(value: &str) -> Result<PairingCode, String> {
+    PairingCode::parse(value).map_err(|error| error.to_string())
 }
 
 fn parse_room(value: &str) -> Result<RoomId, String> {

@@ -21,6 +21,8 @@ pub const EXIT_NO_PEER: u8 = 3;
 pub const EXIT_DECLINED: u8 = 4;
 /// A transfer started but did not complete.
 pub const EXIT_TRANSFER_FAILED: u8 = 5;
+/// Pairing by code failed: a wrong code, or a connection that is not authentic.
+pub const EXIT_PAIRING_FAILED: u8 = 6;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -42,6 +44,9 @@ pub enum Error {
     #[error("cannot use {path} as this device's certificate: {reason}")]
     Certificate { path: PathBuf, reason: String },
 
+    #[error("cannot use {path} as the list of verified devices: {reason}")]
+    KnownDevices { path: PathBuf, reason: String },
+
     #[error("cannot reach the signaling server at {url}: {reason}")]
     ServerUnreachable { url: String, reason: String },
 
@@ -59,6 +64,9 @@ pub enum Error {
 
     #[error("transfer to/from {peer} did not complete: {reason}")]
     TransferFailed { peer: String, reason: String },
+
+    #[error("pairing failed: {0}")]
+    Pairing(#[from] meshdrop_verify::PairingError),
 }
 
 impl Error {
@@ -68,13 +76,15 @@ impl Error {
             Self::Usage(_)
             | Self::ReadInput { .. }
             | Self::OutputDir { .. }
-            | Self::Certificate { .. } => EXIT_USAGE,
+            | Self::Certificate { .. }
+            | Self::KnownDevices { .. } => EXIT_USAGE,
             Self::ServerUnreachable { .. } | Self::ServerRefused { .. } | Self::ServerClosed => {
                 EXIT_SERVER
             }
             Self::NoPeer(_) => EXIT_NO_PEER,
             Self::Declined { .. } => EXIT_DECLINED,
             Self::TransferFailed { .. } => EXIT_TRANSFER_FAILED,
+            Self::Pairing(_) => EXIT_PAIRING_FAILED,
         }
     }
 }

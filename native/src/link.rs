@@ -78,6 +78,8 @@ pub struct EventSinks {
 /// A live peer connection. Call [`PeerLink::close`] to end it; dropping it only stops
 /// its event forwarding.
 pub struct PeerLink {
+    /// Which of the links to its peer this is.
+    generation: u64,
     connection: Arc<dyn PeerConnection>,
     control: Arc<dyn DataChannel>,
     data: Arc<dyn DataChannel>,
@@ -125,6 +127,7 @@ impl PeerLink {
         configuration: RTCConfiguration,
         sinks: &EventSinks,
     ) -> Result<(Self, oneshot::Sender<Signal>)> {
+        let generation = id.generation;
         let (candidates_tx, candidates_rx) = mpsc::unbounded_channel();
         let opened = Arc::new(AtomicBool::new(false));
         let handler = Handler {
@@ -165,12 +168,19 @@ impl PeerLink {
             tokio::spawn(forward_data(id, data.clone(), sinks.data.clone())),
         ];
         let link = Self {
+            generation,
             connection,
             control,
             data,
             tasks,
         };
         Ok((link, description_tx))
+    }
+
+    /// Which of the links to its peer this is: a new link has a new one, a link after
+    /// an ICE restart the same.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// This connection's DTLS fingerprints as `(ours, the peer's)`, read from its current

@@ -21,6 +21,7 @@ mod partials;
 mod progress;
 mod room;
 mod signaling;
+mod verification;
 
 use std::process::ExitCode;
 
@@ -81,6 +82,10 @@ async fn run(cli: Cli) -> error::Result<()> {
         })?;
     let device = DeviceCertificate::load_or_create(&config_dir)?;
     eprintln!("This device: {}", device.fingerprint);
+    let device = command::Device {
+        certificate: device,
+        config_dir,
+    };
     match cli.command {
         Command::Send(args) => command::send::run(args, device).await,
         Command::Receive(args) => command::receive::run(args, device).await,

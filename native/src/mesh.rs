@@ -72,8 +72,17 @@ pub enum MeshEvent {
         peer: PeerId,
         name: String,
     },
+    /// `peer` joined the room (those already there are in [`Mesh::initial_peers`]).
+    Joined(PeerId),
+    /// A PAKE message from `peer`, for pairing by code; not the mesh rules' business.
+    Pake {
+        from: PeerId,
+        message: String,
+    },
+    /// A control frame from `peer`, on `link`, the link it arrived on.
     Control {
         from: PeerId,
+        link: Arc<PeerLink>,
         frame: ControlFrame,
     },
     Data {
@@ -90,6 +99,8 @@ pub struct Mesh {
     pub self_id: PeerId,
     /// Who was in the room when we joined: we are offering to each of them.
     pub initial_peers: Vec<PeerInfo>,
+    /// To send signals of the application's own (PAKE messages) through the server.
+    signals: mpsc::UnboundedSender<ClientMessage>,
     events: mpsc::Receiver<MeshEvent>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
@@ -103,6 +114,7 @@ impl Mesh {
         tracing::info!(peer_id = %welcome.peer_id, peers = welcome.peers.len(), "joined");
         let initial_peers = welcome.peers.clone();
         let self_id = welcome.peer_id.clone();
+        let signals = signaling.sender();
         let (events_tx, events) = mpsc::channel(EVENT_BACKLOG);
         let (shutdown, shutdown_rx) = oneshot::channel();
         let rules = meshdrop_mesh::Mesh::new(Config {
@@ -121,10 +133,19 @@ impl Mesh {
         Ok(Self {
             self_id,
             initial_peers,
+            signals,
             events,
             shutdown: Some(shutdown),
             task,
         })
+    }
+
+    /// Send `signal` to `peer` through the server (dropped while it is unreachable).
+    pub fn send_signal(&self, to: PeerId, signal: Signal) {
+        let _ = self.signals.send(ClientMessage::Signal {
+            to,
+            signal: signal.into(),
+        });
     }
 
     /// The next event; `None` once the mesh has stopped.
@@ -167,8 +188,8 @@ struct MeshState {
     data_events: mpsc::Receiver<(LinkId, LinkEvent)>,
     app: mpsc::Sender<MeshEvent>,
     welcome: Option<Welcome>,
-    /// Renames still to be told to the application.
-    renamed: Vec<PeerInfo>,
+    /// What the server said that is still to be told to the application.
+    pending: Vec<MeshEvent>,
 }
 
 impl MeshState {
@@ -196,7 +217,7 @@ impl MeshState {
             data_events,
             app,
             welcome: Some(welcome),
-            renamed: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
@@ -270,16 +291,23 @@ impl MeshState {
             ServerMessage::PeerJoined { peer } => {
                 self.names.insert(peer.id.clone(), peer.name);
                 self.rules.handle_peer_joined(now, &peer.id);
+                self.pending.push(MeshEvent::Joined(peer.id));
             }
             ServerMessage::PeerRenamed { peer } => {
                 self.names.insert(peer.id.clone(), peer.name.clone());
                 // Told to the application with the next drive.
-                self.renamed.push(peer);
+                self.pending.push(MeshEvent::Renamed {
+                    peer: peer.id,
+                    name: peer.name,
+                });
             }
             ServerMessage::PeerLeft { peer_id } => self.rules.handle_peer_left(now, &peer_id),
             ServerMessage::Signal { from, signal } => match signal.to_signal() {
                 Err(error) => {
                     tracing::warn!(peer = %from, %error, "ignored a signal this peer cannot read");
+                }
+                Ok(Signal::Pake { message }) => {
+                    self.pending.push(MeshEvent::Pake { from, message });
                 }
                 Ok(signal) => self.rules.handle_signal(now, &from, signal),
             },
@@ -292,11 +320,7 @@ impl MeshState {
 
     /// Carry out everything the rules ask; false once the application is gone.
     async fn drive(&mut self) -> bool {
-        for peer in std::mem::take(&mut self.renamed) {
-            let event = MeshEvent::Renamed {
-                peer: peer.id,
-                name: peer.name,
-            };
+        for event in std::mem::take(&mut self.pending) {
             if !self.emit(event).await {
                 return false;
             }
@@ -451,7 +475,17 @@ impl MeshState {
                 self.rules.handle_link_state(now, &peer, link, state);
                 true
             }
-            LinkEvent::Control(frame) => self.emit(MeshEvent::Control { from: peer, frame }).await,
+            LinkEvent::Control(frame) => {
+                let Some(link) = self.links.get(&peer).map(|link| link.peer.clone()) else {
+                    return true;
+                };
+                self.emit(MeshEvent::Control {
+                    from: peer,
+                    link,
+                    frame,
+                })
+                .await
+            }
             LinkEvent::Data(chunk) => self.emit(MeshEvent::Data { from: peer, chunk }).await,
             LinkEvent::DataDrained => self.emit(MeshEvent::DataDrained(peer)).await,
         }

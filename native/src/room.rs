@@ -10,7 +10,7 @@
 //! The commands loop with `tokio::select!` over [`Room::recv`] (cancel-safe) and their own
 //! inputs, and call [`Room::handle`] in the branch body, so no handling is ever cut off.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use meshdrop_protocol::frame::{ControlFrame, TransferId};
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{Direction, Transfer, TransferState};
+use meshdrop_verify::{Admission, Effects, PairingError, VerifierEvent};
 
 use crate::driver::{Corruption, DriverEvent, PeerTransfers};
 use crate::error::Result;
@@ -25,6 +26,7 @@ use crate::link::PeerLink;
 use crate::mesh::{JoinConfig, Mesh, MeshEvent};
 use crate::outgoing::OutgoingFile;
 use crate::progress::ProgressUi;
+use crate::verification::{Verification, VerifyOptions};
 
 /// What happened, for the command to decide on.
 #[derive(Debug)]
@@ -34,6 +36,10 @@ pub enum RoomEvent {
         name: String,
     },
     Disconnected {
+        peer: PeerId,
+    },
+    /// `peer` is not verified and `--require-verified` keeps it out for this run.
+    Refused {
         peer: PeerId,
     },
     Chat {
@@ -46,6 +52,8 @@ pub enum RoomEvent {
         transfer: TransferId,
         state: TransferState,
     },
+    /// Pairing by code failed: nothing will flow in this run.
+    PairingFailed(PairingError),
 }
 
 /// What the room waits for: the mesh, or the end of a grace period.
@@ -78,6 +86,13 @@ pub struct Room {
     /// What to damage of what is sent, to test receivers.
     corruption: Option<Corruption>,
     peers: HashMap<PeerId, Peer>,
+    /// Who is on the other end of each link, and whom to let in.
+    verification: Verification,
+    /// Peers with a link up that are not let in: not yet paired, or refused; with
+    /// their names and links.
+    held: HashMap<PeerId, (String, Arc<PeerLink>)>,
+    /// Peers already told refused, so each is told once.
+    refused: HashSet<PeerId>,
     ui: ProgressUi,
 }
 
@@ -89,7 +104,9 @@ impl Room {
         config: JoinConfig,
         download_dir: Option<PathBuf>,
         grace: Duration,
+        verify: VerifyOptions,
     ) -> Result<Self> {
+        let verification = Verification::new(verify)?;
         let room = match &config.room {
             Some(room) => format!("room {room}"),
             None => "this network's room".to_owned(),
@@ -107,7 +124,7 @@ impl Room {
             mesh.self_id,
             mesh.initial_peers.len()
         ));
-        Ok(Self {
+        let mut room = Self {
             self_id: mesh.self_id.clone(),
             mesh,
             names,
@@ -115,8 +132,18 @@ impl Room {
             grace,
             corruption: None,
             peers: HashMap::new(),
+            verification,
+            held: HashMap::new(),
+            refused: HashSet::new(),
             ui,
-        })
+        };
+        let present: Vec<PeerId> = room.initial_peers().map(|(id, _)| id.clone()).collect();
+        for peer in present {
+            // In a meeting place, the PAKE message to the one already there.
+            let effects = room.verification.verifier.on_peer_present(&peer);
+            room.carry_out(&peer, None, effects).await;
+        }
+        Ok(room)
     }
 
     /// Damage what is sent to peers met from now on (`send --corrupt`), to test
@@ -184,55 +211,7 @@ impl Room {
         match event {
             MeshEvent::Connected { peer, name, link } => {
                 self.names.insert(peer.clone(), name.clone());
-                let restored = self.peers.get(&peer).is_some_and(|known| {
-                    known
-                        .transfers
-                        .link()
-                        .is_some_and(|old| Arc::ptr_eq(old, &link))
-                });
-                if restored {
-                    // An ICE restart kept the channels: nothing was lost, nothing resumes.
-                    self.ui.status(format!("reconnected to {name}"));
-                    self.send_outbox(&peer).await;
-                    return Vec::new();
-                }
-                let known = self.peers.contains_key(&peer);
-                let (self_id, download_dir) = (&self.self_id, &self.download_dir);
-                let (grace, corruption) = (self.grace, self.corruption);
-                let entry = self.peers.entry(peer.clone()).or_insert_with(|| {
-                    let mut transfers =
-                        PeerTransfers::new(self_id, &peer, download_dir.clone(), grace);
-                    if let Some(corruption) = corruption {
-                        transfers.corrupt(corruption);
-                    }
-                    Peer {
-                        transfers,
-                        in_room: true,
-                        outbox: None,
-                    }
-                });
-                entry.in_room = true;
-                let device = match link.fingerprints().await {
-                    Some((ours, theirs)) => {
-                        tracing::debug!(%peer, %ours, %theirs, "DTLS fingerprints");
-                        format!(" (device {theirs})")
-                    }
-                    None => String::new(),
-                };
-                let events = entry.transfers.on_link_up(link).await;
-                self.send_outbox(&peer).await;
-                let mut room_events = Vec::new();
-                if known {
-                    self.ui.status(format!("reconnected to {name}{device}"));
-                } else {
-                    self.ui.status(format!("connected to {name}{device}"));
-                    room_events.push(RoomEvent::Connected {
-                        peer: peer.clone(),
-                        name,
-                    });
-                }
-                room_events.extend(self.report(&peer, events));
-                room_events
+                self.on_link_up(peer, name, link).await
             }
             MeshEvent::LinkDown(peer) => {
                 if let Some(known) = self.peers.get_mut(&peer) {
@@ -257,9 +236,42 @@ impl Room {
                 self.names.insert(peer, name);
                 Vec::new()
             }
+            MeshEvent::Joined(peer) => {
+                let effects = self.verification.verifier.on_peer_present(&peer);
+                self.carry_out(&peer, None, effects).await
+            }
+            MeshEvent::Pake { from, message } => {
+                let effects = self.verification.verifier.on_pake(&from, &message);
+                self.carry_out(&from, None, effects).await
+            }
+            MeshEvent::Control {
+                from,
+                link,
+                frame:
+                    frame @ (ControlFrame::SafetyCommit { .. }
+                    | ControlFrame::SafetyReveal { .. }
+                    | ControlFrame::PairConfirm { .. }),
+            } => {
+                let fingerprints = link.fingerprints().await;
+                let effects = self.verification.verifier.on_frame(
+                    &from,
+                    link.generation(),
+                    fingerprints.as_ref(),
+                    &frame,
+                );
+                self.carry_out(&from, Some(&link), effects).await
+            }
+            // Peers not let in (yet) are not heard: their frames go nowhere.
+            MeshEvent::Control { from, .. } | MeshEvent::Data { from, .. }
+                if !self.is_let_in(&from) =>
+            {
+                tracing::debug!(peer = %from, "dropped a message from a peer not let in");
+                Vec::new()
+            }
             MeshEvent::Control {
                 from,
                 frame: ControlFrame::Chat { text, sent_at_ms },
+                ..
             } => vec![RoomEvent::Chat {
                 name: self.name(&from).to_owned(),
                 text,
@@ -270,7 +282,7 @@ impl Room {
                 frame: ControlFrame::Hello { .. },
                 ..
             } => Vec::new(),
-            MeshEvent::Control { from, frame } => {
+            MeshEvent::Control { from, frame, .. } => {
                 let events = match self.transfers_mut(&from) {
                     Some(transfers) => transfers.on_control(frame).await,
                     None => Vec::new(),
@@ -293,6 +305,175 @@ impl Room {
                 self.report(&peer, events)
             }
         }
+    }
+
+    /// A link to `peer` is up: verification starts on it, and the peer is let in at
+    /// once, once paired, or never (`--require-verified`).
+    async fn on_link_up(
+        &mut self,
+        peer: PeerId,
+        name: String,
+        link: Arc<PeerLink>,
+    ) -> Vec<RoomEvent> {
+        let fingerprints = link.fingerprints().await;
+        let mut events = Vec::new();
+        if let Some(fingerprints) = &fingerprints {
+            let effects =
+                self.verification
+                    .verifier
+                    .on_link_up(&peer, link.generation(), fingerprints);
+            events.extend(self.carry_out(&peer, Some(&link), effects).await);
+        }
+        let theirs = fingerprints.as_ref().map(|(_, theirs)| theirs.as_str());
+        match self.verification.admission(&peer, theirs) {
+            Admission::Admitted => {
+                self.held.remove(&peer);
+                events.extend(self.admit(peer, name, link).await);
+            }
+            Admission::Pairing => events.extend(self.hold(peer, name, link).await),
+            Admission::Refused => {
+                if self.refused.insert(peer.clone()) {
+                    self.ui.status(format!(
+                        "refused {name}: not verified (fingerprint {})",
+                        theirs.unwrap_or("unknown")
+                    ));
+                    events.push(RoomEvent::Refused { peer: peer.clone() });
+                }
+                events.extend(self.hold(peer, name, link).await);
+            }
+        }
+        events
+    }
+
+    /// `peer`'s link is up but not let in: nothing is heard from it or sent on it. A
+    /// peer let in over an earlier link (which a new link to another device replaced)
+    /// has its transfers paused and its chat kept, as for a link that is down.
+    async fn hold(&mut self, peer: PeerId, name: String, link: Arc<PeerLink>) -> Vec<RoomEvent> {
+        self.held.insert(peer.clone(), (name, link));
+        let Some(known) = self.peers.get_mut(&peer) else {
+            return Vec::new();
+        };
+        known.outbox.get_or_insert_with(Vec::new);
+        let events = known.transfers.on_link_down().await;
+        self.report(&peer, events)
+    }
+
+    /// `peer` may send and receive chat and files, over `link`.
+    async fn admit(&mut self, peer: PeerId, name: String, link: Arc<PeerLink>) -> Vec<RoomEvent> {
+        let restored = self.peers.get(&peer).is_some_and(|known| {
+            known
+                .transfers
+                .link()
+                .is_some_and(|old| Arc::ptr_eq(old, &link))
+        });
+        if restored {
+            // An ICE restart kept the channels: nothing was lost, nothing resumes.
+            self.ui.status(format!("reconnected to {name}"));
+            self.send_outbox(&peer).await;
+            return Vec::new();
+        }
+        let known = self.peers.contains_key(&peer);
+        let (self_id, download_dir) = (&self.self_id, &self.download_dir);
+        let (grace, corruption) = (self.grace, self.corruption);
+        let entry = self.peers.entry(peer.clone()).or_insert_with(|| {
+            let mut transfers = PeerTransfers::new(self_id, &peer, download_dir.clone(), grace);
+            if let Some(corruption) = corruption {
+                transfers.corrupt(corruption);
+            }
+            Peer {
+                transfers,
+                in_room: true,
+                outbox: None,
+            }
+        });
+        entry.in_room = true;
+        let device = match link.fingerprints().await {
+            Some((ours, theirs)) => {
+                tracing::debug!(%peer, %ours, %theirs, "DTLS fingerprints");
+                format!(" (device {theirs})")
+            }
+            None => String::new(),
+        };
+        let events = entry.transfers.on_link_up(link).await;
+        self.send_outbox(&peer).await;
+        let mut room_events = Vec::new();
+        if known {
+            self.ui.status(format!("reconnected to {name}{device}"));
+        } else {
+            self.ui.status(format!("connected to {name}{device}"));
+            room_events.push(RoomEvent::Connected {
+                peer: peer.clone(),
+                name,
+            });
+        }
+        room_events.extend(self.report(&peer, events));
+        room_events
+    }
+
+    /// Whether `peer`'s current link was let in.
+    fn is_let_in(&self, peer: &PeerId) -> bool {
+        self.peers.contains_key(peer) && !self.held.contains_key(peer)
+    }
+
+    /// Carries out what verification asks about `peer`: frames on `link`, or else on
+    /// its current link, signals through the server; and says what it found.
+    async fn carry_out(
+        &mut self,
+        peer: &PeerId,
+        link: Option<&Arc<PeerLink>>,
+        effects: Effects<PeerId>,
+    ) -> Vec<RoomEvent> {
+        let current = self
+            .held
+            .get(peer)
+            .map(|(_, link)| link)
+            .or_else(|| self.peers.get(peer)?.transfers.link());
+        if let Some(link) = link.or(current) {
+            for frame in &effects.frames {
+                if let Err(error) = link.send_control(frame).await {
+                    tracing::debug!(%error, "verification frame not sent");
+                }
+            }
+        }
+        for signal in effects.signals {
+            self.mesh.send_signal(peer.clone(), signal);
+        }
+        let mut room_events = Vec::new();
+        for event in effects.events {
+            match event {
+                // Printed as part of "connected to NAME (device …)".
+                VerifierEvent::Fingerprint { .. } => {}
+                VerifierEvent::SafetyFailed { peer, error } => {
+                    let name = self.name(&peer);
+                    self.ui
+                        .status(format!("no safety number with {name}: {error}"));
+                }
+                VerifierEvent::SafetyNumber { peer, number } => {
+                    let name = self.name(&peer);
+                    self.ui
+                        .status(format!("safety number with {name}: {number}"));
+                }
+                VerifierEvent::Paired { peer, fingerprint } => {
+                    let name = self.name(&peer).to_owned();
+                    self.ui
+                        .status(format!("paired with {name} (device {fingerprint})"));
+                    match self.verification.remember(&name, &fingerprint) {
+                        Ok(Some(path)) => self
+                            .ui
+                            .status(format!("remembered {name} in {}", path.display())),
+                        Ok(None) => {}
+                        Err(error) => self.ui.status(format!("{error}")),
+                    }
+                    if let Some((name, link)) = self.held.remove(&peer) {
+                        room_events.extend(self.admit(peer, name, link).await);
+                    }
+                }
+                VerifierEvent::PairingFailed(error) => {
+                    room_events.push(RoomEvent::PairingFailed(error));
+                }
+            }
+        }
+        room_events
     }
 
     /// Offer files to a connected peer, in one transfer or several (see
@@ -389,6 +570,7 @@ impl Room {
     /// The mesh says `peer` is gone for good, its grace over. The transfers' own grace,
     /// as long and started at the same `Left`, has failed them or does so now.
     async fn on_disconnected(&mut self, peer: PeerId) -> Vec<RoomEvent> {
+        self.held.remove(&peer);
         let Some(known) = self.peers.get_mut(&peer) else {
             return Vec::new();
         };

@@ -89,6 +89,11 @@ impl Signaling {
         let _ = self.outgoing.send(message);
     }
 
+    /// A handle to queue messages with, like [`Self::send`], from elsewhere.
+    pub fn sender(&self) -> mpsc::UnboundedSender<ClientMessage> {
+        self.outgoing.clone()
+    }
+
     /// The next message from the server or loss of the socket; `None` only once the
     /// connection task has stopped.
     pub async fn recv(&mut self) -> Option<SignalingEvent> {

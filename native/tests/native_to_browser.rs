@@ -7,12 +7,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{open_app, peer_id, sha256_of, signaling_url, Meshdrop};
+use common::{after, open_app, peer_id, sha256_of, signaling_url, Meshdrop};
 use meshdrop_e2e::app::TransferEntry;
 use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::{
-    run_in, App, NetNs, Recipient, Result, SignalingServer, TestFile, TransferButton, TwoHosts,
-    HOST_A,
+    run_in, App, Browser, NetNs, Recipient, Result, SignalingServer, TestFile, TransferButton,
+    TwoHosts, HOST_A,
 };
 
 const MIB: u64 = 1 << 20;
@@ -193,6 +193,60 @@ fn meshdrop_and_the_browser_see_each_others_device_fingerprint() -> Result<()> {
         assert_eq!(bob.exit_code().await, 0);
         server.stop().await
     })
+}
+
+/// The page shows a pairing code, `meshdrop receive --code` types it: both end paired,
+/// with the same safety number, and a file goes through with its digest equal.
+#[test]
+fn meshdrop_pairs_with_the_code_the_browser_shows() -> Result<()> {
+    let work = scratch_dir()?;
+    let file = TestFile::random(work.path(), "paired.bin", 2 * MIB)?;
+    let inbox = work.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let alice = App::open(Browser::launch().await?, &server.room_url("home"), "alice").await?;
+        let code = alice.show_pairing_code().await?;
+        let dir = inbox.to_str().unwrap();
+        let mut bob = Meshdrop::start(
+            &signaling_url(&server),
+            "bob",
+            &["receive", "--code", &code, "--yes", "--dir", dir],
+        );
+        let bob_device =
+            after(&bob.expect_status("This device: ").await, "This device: ").to_owned();
+        let bob_id = peer_id(&bob.expect_status("joined room _pair-").await);
+        let paired = alice.wait_for_pairing("paired").await?;
+        assert_eq!(
+            paired.peer(&bob_id).map(|p| p.fingerprint.as_str()),
+            Some(bob_device.as_str())
+        );
+        let alice_device = alice.device_fingerprint().await?;
+        let lines = bob
+            .expect_statuses(&["paired with ", "safety number with "])
+            .await;
+        assert!(
+            lines[0].ends_with(&format!("(device {alice_device})")),
+            "{lines:?}"
+        );
+        // "🐶 dog · 🔑 key · …" on the terminal, "dog, key, …" on the page.
+        let words: Vec<&str> = after(&lines[1], ": ")
+            .split(" · ")
+            .map(|symbol| symbol.split_once(' ').unwrap().1)
+            .collect();
+        let shown = alice.wait_for_safety_number(&bob_id).await?;
+        assert_eq!(shown.split(',').map(str::trim).collect::<Vec<_>>(), words);
+
+        alice.wait_for_peers(&[&bob_id], "connected").await?;
+        alice.send_files(Recipient::Peer(&bob_id), &[&file]).await?;
+        assert_eq!(bob.exit_code().await, 0, "receiver");
+        server.stop().await
+    })?;
+
+    assert_eq!(sha256_of(&inbox.join(file.name())), file.sha256()?);
+    Ok(())
 }
 
 /// The transfer `app` started towards `peer`.

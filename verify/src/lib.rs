@@ -18,6 +18,8 @@
 //! * [`KnownDevices`]: the fingerprints a person has verified, with the names they had,
 //!   so a verified device is shown verified next time, and a stranger using its name is
 //!   shown as such.
+//! * [`Verifier`]: all of a device's links: which runs which check, whom to pair with,
+//!   whom to let in; driven by the web app and the native peer alike.
 //!
 //! Like the mesh rules, every machine here is fed what arrived and drained of what to
 //! send; randomness is passed in, so tests run two peers in memory, deterministically.
@@ -28,8 +30,10 @@ mod devices;
 mod emoji;
 mod pairing;
 mod safety;
+mod verifier;
 
 pub use code::{CodeError, PairingCode};
 pub use devices::{KnownDevice, KnownDevices, Trust};
 pub use pairing::{Pairing, PairingError, PairingState};
 pub use safety::{SafetyCheck, SafetyError, SafetyNumber};
+pub use verifier::{Admission, Effects, Verifier, VerifierEvent};

@@ -38,7 +38,7 @@ use crate::transfer::{
 use signaling::{Signaling, SignalingEvent};
 use tally::Tally;
 pub use verification::VerificationEvent;
-use verification::{Effects, Verification};
+use verification::{admits, Effects, Verification};
 
 /// How far the link to a peer has come, as the peer list shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,7 +166,7 @@ impl Mesh {
         identity: Identity,
         on_event: impl Fn(MeshEvent) + 'static,
     ) -> Self {
-        let verification = Verification::new(identity.pairing.as_ref());
+        let verification = verification::new(identity.pairing.as_ref());
         let inner = Rc::new(RefCell::new(Inner {
             identity,
             certificate: DeviceCertificate::Loading {
@@ -576,7 +576,7 @@ fn link_opened(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
             .on_link_up(peer, link, &fingerprints);
         apply(inner, peer, effects, false);
     }
-    if inner.borrow().verification.admits(peer) {
+    if admits(&inner.borrow().verification, peer) {
         link_up(inner, peer);
     } else {
         // Chat written meanwhile waits, as for a link that is down.
@@ -610,6 +610,9 @@ fn apply(inner: &Rc<RefCell<Inner>>, peer: &PeerId, effects: Effects, let_up: bo
         }
     }
     for event in effects.events {
+        if let VerificationEvent::SafetyFailed { peer, error } = &event {
+            web_sys::console::warn_1(&format!("safety number with {peer}: {error}").into());
+        }
         let paired = matches!(event, VerificationEvent::Paired { .. });
         emit(inner, MeshEvent::Verification(event));
         let open = inner
@@ -714,7 +717,9 @@ fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, link: LinkId, event:
                     .on_frame(peer, link, fingerprints.as_ref(), &frame);
             apply(inner, peer, effects, true);
         }
-        LinkEvent::Control(_) | LinkEvent::Data(_) if !inner.borrow().verification.admits(peer) => {
+        LinkEvent::Control(_) | LinkEvent::Data(_)
+            if !admits(&inner.borrow().verification, peer) =>
+        {
             web_sys::console::warn_1(
                 &format!("dropped a message from {peer}, who has not proved the pairing code")
                     .into(),

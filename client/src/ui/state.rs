@@ -160,7 +160,15 @@ impl RoomState {
             VerificationEvent::Paired { peer, fingerprint } => {
                 self.pairing = PairingView::Paired { peer, fingerprint }
             }
-            VerificationEvent::PairingFailed(reason) => self.pairing = PairingView::Failed(reason),
+            // The exchange broke: that link shows no number.
+            VerificationEvent::SafetyFailed { peer, .. } => {
+                if let Some((_, view)) = self.peer_mut(&peer) {
+                    view.safety = None;
+                }
+            }
+            VerificationEvent::PairingFailed(error) => {
+                self.pairing = PairingView::Failed(error.to_string())
+            }
         }
     }
 }

@@ -5,23 +5,16 @@
 //! connects, so `echo hi | meshdrop chat` does what it says. The run ends at end of
 //! input or on Ctrl-C, after what was sent has been delivered.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Local};
 
-use crate::certificate::DeviceCertificate;
+use super::Device;
 use crate::cli::ChatArgs;
 use crate::error::Result;
 use crate::input;
 use crate::room::{Room, RoomEvent};
 
-pub async fn run(args: ChatArgs, device: DeviceCertificate) -> Result<()> {
-    let mut room = Room::join(
-        super::join_config(&args.common, device),
-        None,
-        Duration::from_secs(args.common.grace),
-    )
-    .await?;
+pub async fn run(args: ChatArgs, device: Device) -> Result<()> {
+    let mut room = super::join(&args.common, device, args.code.clone(), None).await?;
     let mut lines = input::lines();
     let mut held: Vec<String> = Vec::new();
     let mut input_open = true;
@@ -34,6 +27,10 @@ pub async fn run(args: ChatArgs, device: DeviceCertificate) -> Result<()> {
             event = room.recv() => {
                 let Some(event) = event else { break };
                 for event in room.handle(event).await {
+                    if let RoomEvent::PairingFailed(error) = event {
+                        room.leave().await;
+                        return Err(error.into());
+                    }
                     on_event(&mut room, event, &mut held).await;
                 }
             }
@@ -69,7 +66,10 @@ async fn on_event(room: &mut Room, event: RoomEvent, held: &mut Vec<String>) {
                 room.chat(line, now_ms()).await;
             }
         }
-        RoomEvent::Transfer { .. } | RoomEvent::Disconnected { .. } => {}
+        RoomEvent::Transfer { .. }
+        | RoomEvent::Disconnected { .. }
+        | RoomEvent::Refused { .. }
+        | RoomEvent::PairingFailed(_) => {}
     }
 }
 

@@ -9,14 +9,13 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
-use std::time::Duration;
 
 use meshdrop_protocol::frame::TransferId;
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{Direction, TransferState};
 use tokio::sync::mpsc;
 
-use crate::certificate::DeviceCertificate;
+use super::Device;
 use crate::cli::ReceiveArgs;
 use crate::error::{Error, Result};
 use crate::input;
@@ -25,12 +24,13 @@ use crate::room::{describe, Room, RoomEvent};
 /// An offer waiting for the user's answer.
 type Question = (PeerId, TransferId);
 
-pub async fn run(args: ReceiveArgs, device: DeviceCertificate) -> Result<()> {
+pub async fn run(args: ReceiveArgs, device: Device) -> Result<()> {
     check_directory(&args.dir)?;
-    let mut room = Room::join(
-        super::join_config(&args.common, device),
+    let mut room = super::join(
+        &args.common,
+        device,
+        args.code.clone(),
         Some(args.dir.clone()),
-        Duration::from_secs(args.common.grace),
     )
     .await?;
     let mut answers = (!args.yes).then(input::lines);
@@ -165,7 +165,10 @@ async fn on_events(
                 }
             }
             RoomEvent::Chat { name, text, .. } => room.ui().status(format!("{name}: {text}")),
-            RoomEvent::Connected { .. } | RoomEvent::Disconnected { .. } => {}
+            RoomEvent::PairingFailed(error) => return Some(Err(error.into())),
+            RoomEvent::Connected { .. }
+            | RoomEvent::Disconnected { .. }
+            | RoomEvent::Refused { .. } => {}
         }
     }
     None

@@ -2,9 +2,13 @@
 //!
 //! Who gets the offer: with `--to NAME` every peer of that name, otherwise every peer
 //! that connects. The run ends once every offer has reached a final state and every
-//! peer that was in the room when we joined has either connected or failed to, so
-//! "everyone" means everyone who was there. If no offer could be made within `--wait`
+//! peer that was in the room when we joined has either connected, failed to, or been
+//! refused (`--require-verified`), so "everyone" means everyone who was there. If no offer could be made within `--wait`
 //! seconds the run fails with "no peer".
+//!
+//! With `--code` there is no room to pick from: the run makes a pairing code, prints it
+//! for the person to type on the other device, and waits in the code's meeting place,
+//! which seats one other device; the offer goes to it once the pairing succeeded.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -13,24 +17,32 @@ use meshdrop_protocol::frame::TransferId;
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::TransferState;
 
-use crate::certificate::DeviceCertificate;
+use meshdrop_verify::PairingCode;
+
+use super::Device;
 use crate::cli::SendArgs;
 use crate::error::{Error, Result};
 use crate::outgoing;
 use crate::room::{Room, RoomEvent};
+use crate::verification::random;
 
-pub async fn run(args: SendArgs, device: DeviceCertificate) -> Result<()> {
+/// How long to wait for a peer by default; with a code, someone has to type it first.
+const WAIT: Duration = Duration::from_secs(30);
+const WAIT_FOR_CODE: Duration = Duration::from_secs(300);
+
+pub async fn run(args: SendArgs, device: Device) -> Result<()> {
     let files = outgoing::collect(&args.files)?;
     let files = match &args.raw_paths {
         Some(raw) => outgoing::with_raw_paths(files, &raw.0)?,
         None => files,
     };
-    let mut room = Room::join(
-        super::join_config(&args.common, device),
-        None,
-        Duration::from_secs(args.common.grace),
-    )
-    .await?;
+    let code = args.code.then(|| PairingCode::generate(random()));
+    let mut room = super::join(&args.common, device, code.clone(), None).await?;
+    if let Some(code) = &code {
+        // The one place the code's words are shown: the person has to read them.
+        room.ui()
+            .status(format!("On the other device, type: {code}"));
+    }
     if let Some(corruption) = args.corrupt {
         room.corrupt_what_is_sent(corruption);
     }
@@ -42,7 +54,12 @@ pub async fn run(args: SendArgs, device: DeviceCertificate) -> Result<()> {
         .map(|(id, _)| id.clone())
         .collect();
     let mut offers: HashMap<(PeerId, TransferId), TransferState> = HashMap::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.wait);
+    let wait = match (args.wait, args.code) {
+        (Some(seconds), _) => Duration::from_secs(seconds),
+        (None, false) => WAIT,
+        (None, true) => WAIT_FOR_CODE,
+    };
+    let deadline = tokio::time::Instant::now() + wait;
 
     // Made once: a signal that arrives between two polls of a fresh `ctrl_c()` is lost.
     let interrupted = tokio::signal::ctrl_c();
@@ -68,8 +85,12 @@ pub async fn run(args: SendArgs, device: DeviceCertificate) -> Result<()> {
                                 record(&room, &mut offers, events);
                             }
                         }
-                        RoomEvent::Disconnected { peer } => {
+                        RoomEvent::Disconnected { peer } | RoomEvent::Refused { peer } => {
                             waiting_for.remove(&peer);
+                        }
+                        RoomEvent::PairingFailed(error) => {
+                            room.leave().await;
+                            return Err(error.into());
                         }
                         event => record(&room, &mut offers, vec![event]),
                     }
@@ -78,8 +99,8 @@ pub async fn run(args: SendArgs, device: DeviceCertificate) -> Result<()> {
             _ = tokio::time::sleep_until(deadline), if offers.is_empty() => {
                 room.leave().await;
                 return Err(Error::NoPeer(match &args.to {
-                    Some(to) => format!("no peer named {to:?} connected within {}s", args.wait),
-                    None => format!("nobody connected within {}s", args.wait),
+                    Some(to) => format!("no peer named {to:?} connected within {}s", wait.as_secs()),
+                    None => format!("nobody connected within {}s", wait.as_secs()),
                 }));
             }
             _ = &mut interrupted => {
@@ -112,7 +133,10 @@ fn record(
                 }
             }
             RoomEvent::Chat { name, text, .. } => room.ui().status(format!("{name}: {text}")),
-            RoomEvent::Connected { .. } | RoomEvent::Disconnected { .. } => {}
+            RoomEvent::Connected { .. }
+            | RoomEvent::Disconnected { .. }
+            | RoomEvent::Refused { .. }
+            | RoomEvent::PairingFailed(_) => {}
         }
     }
 }

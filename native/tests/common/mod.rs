@@ -119,6 +119,34 @@ impl Meshdrop {
         found.unwrap_or_else(|| self.fail(&format!("no stderr line with {needle:?}")))
     }
 
+    /// Wait for stderr lines containing each of `needles`, in any order; returns them
+    /// in the order of `needles`.
+    pub async fn expect_statuses(&mut self, needles: &[&str]) -> Vec<String> {
+        let mut found: Vec<Option<String>> = vec![None; needles.len()];
+        while found.iter().any(Option::is_none) {
+            let missing: Vec<&str> = (needles.iter().zip(&found))
+                .filter(|(_, line)| line.is_none())
+                .map(|(needle, _)| *needle)
+                .collect();
+            let line = wait_for_line(&mut self.stderr, |line| {
+                missing.iter().any(|needle| line.contains(needle))
+            })
+            .await
+            .unwrap_or_else(|| self.fail(&format!("no stderr lines with {missing:?}")));
+            for (needle, slot) in needles.iter().zip(&mut found) {
+                if slot.is_none() && line.contains(needle) {
+                    *slot = Some(line.clone());
+                }
+            }
+        }
+        found.into_iter().flatten().collect()
+    }
+
+    /// Everything it printed so far, stdout and stderr.
+    pub fn printed(&self) -> String {
+        self.transcript.lock().unwrap().join("\n")
+    }
+
     /// Wait for a stdout line for which `accept` holds.
     pub async fn expect_output(&mut self, accept: impl Fn(&str) -> bool) -> String {
         let found = wait_for_line(&mut self.stdout, accept).await;
@@ -262,4 +290,12 @@ pub fn number_before(line: &str, marker: &str) -> u64 {
     let head = &line[..line.find(marker).unwrap_or_else(|| panic!("{line:?}"))];
     let digits = head.rsplit(|c: char| !c.is_ascii_digit()).next().unwrap();
     digits.parse().unwrap_or_else(|_| panic!("{line:?}"))
+}
+
+/// What follows `marker` in `line`.
+pub fn after<'a>(line: &'a str, marker: &str) -> &'a str {
+    let at = line
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker:?} in {line:?}"));
+    &line[at + marker.len()..]
 }
