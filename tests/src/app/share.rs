@@ -240,10 +240,20 @@ impl App {
         Ok(())
     }
 
+    /// Waits until the element at `selector` has attribute `name` = `value`. Read in
+    /// one script call: the element may be replaced between two WebDriver calls (a button
+    /// that becomes a label once clicked), which would leave a found element stale.
     async fn wait_for_attribute(&self, selector: &str, name: &str, value: &str) -> Result<()> {
         let what = format!("{} to show {selector}[{name}={value:?}]", self.label);
         wait::until(what, UI_TIMEOUT, || async {
-            let seen = self.find(selector).await?.attr(name).await?;
+            let seen: Option<String> = self
+                .browser
+                .run(
+                    "reading an attribute",
+                    "return document.querySelector(arguments[0])?.getAttribute(arguments[1]) ?? null;",
+                    vec![selector.into(), name.into()],
+                )
+                .await?;
             Ok(if seen.as_deref() == Some(value) {
                 Probe::Ready(())
             } else {
