@@ -18,8 +18,10 @@ use serde_json::{Map, Value};
 /// Why a message could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    #[error("not a JSON object: {0}")]
-    NotAnObject(serde_json::Error),
+    #[error("not JSON: {0}")]
+    NotJson(serde_json::Error),
+    #[error("not a JSON object")]
+    NotAnObject,
     #[error("no \"type\" (or, in a signal, \"kind\") field")]
     NoType,
     #[error("unknown type \"{0}\"")]
@@ -159,6 +161,14 @@ pub fn server_message(text: &str) -> Result<ServerMessage, DecodeError> {
     })
 }
 
+/// A record the app kept (in `localStorage`, `sessionStorage` or a journal file), from
+/// its JSON text. Read through a `serde_json::Value`, whose parser the app has anyway:
+/// a typed `from_str` adds a second JSON parser, with float formatting in its errors,
+/// to the wasm.
+pub fn record<T: DeserializeOwned>(text: &str) -> serde_json::Result<T> {
+    serde_json::from_str::<Value>(text).and_then(serde_json::from_value)
+}
+
 /// The fields of one message, `type` taken out.
 struct Fields(Map<String, Value>);
 
@@ -172,8 +182,11 @@ impl Fields {
 }
 
 fn tagged(text: &str) -> Result<(String, Fields), DecodeError> {
-    let mut object: Map<String, Value> =
-        serde_json::from_str(text).map_err(DecodeError::NotAnObject)?;
+    // Parsed as any value, not as a map: one JSON parser in the wasm (see [`record`]).
+    let mut object = match serde_json::from_str(text).map_err(DecodeError::NotJson)? {
+        Value::Object(object) => object,
+        _ => return Err(DecodeError::NotAnObject),
+    };
     match object.remove("type") {
         Some(Value::String(kind)) => Ok((kind, Fields(object))),
         _ => Err(DecodeError::NoType),
@@ -460,11 +473,15 @@ mod tests {
         // protocol sends objects only.
         assert!(matches!(
             control_frame(r#"["accept",1]"#),
-            Err(DecodeError::NotAnObject(_))
+            Err(DecodeError::NotAnObject)
         ));
         assert!(matches!(
             server_message("[]"),
-            Err(DecodeError::NotAnObject(_))
+            Err(DecodeError::NotAnObject)
+        ));
+        assert!(matches!(
+            server_message(r#"{"type":"pong""#),
+            Err(DecodeError::NotJson(_))
         ));
         assert!(matches!(
             server_message(r#"{"peer":1}"#),

@@ -25,7 +25,7 @@ const CODE_FRAGMENT: &str = "#code=";
 pub fn known_devices() -> KnownDevices {
     local()
         .and_then(|storage| storage.get_item(KNOWN_KEY).ok().flatten())
-        .and_then(|json| serde_json::from_str(&json).ok())
+        .and_then(|json| crate::decode::record(&json).ok())
         .unwrap_or_default()
 }
 

@@ -195,7 +195,7 @@ pub async fn clear_leftovers(me: PeerId) {
 pub fn parse(text: &str) -> Option<Kept> {
     let whole = text.rfind('\n').map_or(0, |end| end + 1);
     let mut lines = text[..whole].lines();
-    let header: Header = super::partials::read(lines.next()?).ok()?;
+    let header: Header = crate::decode::record(lines.next()?).ok()?;
     if header.stored_names.len() != header.files.len() {
         return None;
     }

@@ -53,7 +53,7 @@ pub fn sends_to(peer: &PeerId) -> Vec<(TransferId, Send)> {
         .filter_map(|key| {
             let id = key[prefix.len()..].parse().ok()?;
             let text = storage.get_item(&key).ok().flatten()?;
-            match read::<Send>(&text) {
+            match crate::decode::record::<Send>(&text) {
                 Ok(send) if send.first_blocks.len() == send.files.len() => Some((id, send)),
                 _ => {
                     let _ = storage.remove_item(&key);
@@ -62,13 +62,6 @@ pub fn sends_to(peer: &PeerId) -> Vec<(TransferId, Send)> {
             }
         })
         .collect()
-}
-
-/// A kept record from its JSON text. Read through a `serde_json::Value`, whose parser
-/// the app has anyway (`crate::decode`): a typed `from_str` would add a second JSON
-/// parser, with float formatting in its errors, to the wasm.
-pub(super) fn read<T: serde::de::DeserializeOwned>(text: &str) -> serde_json::Result<T> {
-    serde_json::from_str::<serde_json::Value>(text).and_then(serde_json::from_value)
 }
 
 /// The keys in `storage` that start with `prefix`, read before any is removed.
