@@ -257,6 +257,19 @@ impl Inner {
             signaling.send(message);
         }
     }
+
+    /// Sends `signal` to `peer` through the server. Its object is made from its JSON
+    /// text rather than by `SignalObject::from` (`serde_json::to_value`), so the wasm
+    /// has one JSON writer and one reader, not a value serializer too.
+    fn send_signal(&self, peer: &PeerId, signal: &Signal) {
+        let object = serde_json::to_string(signal).and_then(|text| crate::decode::record(&text));
+        if let Ok(signal) = object {
+            self.send_signaling(&ClientMessage::Signal {
+                to: peer.clone(),
+                signal,
+            });
+        }
+    }
 }
 
 /// Report an event without holding a borrow, so the UI may call back into the mesh.
@@ -602,11 +615,8 @@ fn apply(inner: &Rc<RefCell<Inner>>, peer: &PeerId, effects: Effects, let_up: bo
                 link.peer.channels().send_control(frame);
             }
         }
-        for signal in effects.signals {
-            state.send_signaling(&ClientMessage::Signal {
-                to: peer.clone(),
-                signal: signal.into(),
-            });
+        for signal in &effects.signals {
+            state.send_signal(peer, signal);
         }
     }
     for event in effects.events {
@@ -686,10 +696,7 @@ fn link_handler(
 
 fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, link: LinkId, event: LinkEvent) {
     match event {
-        LinkEvent::Signal(signal) => inner.borrow().send_signaling(&ClientMessage::Signal {
-            to: peer.clone(),
-            signal: signal.into(),
-        }),
+        LinkEvent::Signal(signal) => inner.borrow().send_signal(peer, &signal),
         LinkEvent::State(state) => {
             inner
                 .borrow_mut()
