@@ -207,7 +207,7 @@ fn whole_millis(number: serde_json::Number) -> Result<u64, DecodeError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use meshdrop_protocol::frame::{Device, DeviceKind, FileMeta, ResumeFile};
     use meshdrop_protocol::signaling::{ErrorCode, IceServer, Limits, PeerInfo, Signal};
     use meshdrop_protocol::{PeerId, RoomId};
@@ -217,7 +217,7 @@ mod tests {
 
     /// Every variant, so a variant added to the protocol fails to compile here until the
     /// decoder above reads it (no wildcard arm).
-    fn control_frames() -> Vec<ControlFrame> {
+    pub(crate) fn control_frames() -> Vec<ControlFrame> {
         let frames = vec![
             ControlFrame::Chat {
                 text: "héllo\n\"there\"".into(),

@@ -7,6 +7,7 @@
 
 mod decode;
 mod device;
+mod encode;
 mod identity;
 mod mesh;
 mod notify;

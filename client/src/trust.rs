@@ -30,8 +30,8 @@ pub fn known_devices() -> KnownDevices {
 }
 
 pub fn save_known_devices(known: &KnownDevices) {
-    if let (Some(storage), Ok(json)) = (local(), serde_json::to_string(known)) {
-        let _ = storage.set_item(KNOWN_KEY, &json);
+    if let Some(storage) = local() {
+        let _ = storage.set_item(KNOWN_KEY, &crate::encode::known_devices(known));
     }
 }
 

@@ -86,11 +86,9 @@ impl Journal {
     ) -> Result<Self, JsValue> {
         // Its files are named after it ([`stored_name`]).
         let name = format!("{}{id}{SUFFIX}", prefix(me, peer));
-        let header = Header {
-            files: files.to_vec(),
-            stored_names,
-        };
-        let line = serde_json::to_string(&header).map_err(|error| error.to_string())?;
+        // A `Header`.
+        let names = stored_names.iter().map(Option::as_deref);
+        let line = crate::encode::files_record(files, "stored_names", names);
         let mut journal = Self {
             file: PrivateFile::create(name).await?,
             len: 0,
@@ -253,6 +251,22 @@ mod tests {
             stored_names: vec![Some("me-peer-0-0".into()), Some("me-peer-0-1".into())],
         };
         serde_json::to_string(&header).unwrap()
+    }
+
+    #[test]
+    fn the_header_is_written_as_serde_writes_it() {
+        let files = [file("a.bin", 7), file("b\"\n.txt", 5)];
+        for stored_names in [vec![Some("me-peer-0-0"), None], vec![]] {
+            let header = Header {
+                files: files[..stored_names.len()].to_vec(),
+                stored_names: stored_names
+                    .iter()
+                    .map(|name| name.map(String::from))
+                    .collect(),
+            };
+            let written = crate::encode::files_record(&header.files, "stored_names", stored_names);
+            assert_eq!(written, serde_json::to_string(&header).unwrap());
+        }
     }
 
     #[test]

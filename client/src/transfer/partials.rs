@@ -26,13 +26,21 @@ pub struct Send {
     pub first_blocks: Vec<String>,
 }
 
+impl Send {
+    /// Its JSON, as serde writes it (see [`crate::encode`]).
+    fn to_json(&self) -> String {
+        let first_blocks = self.first_blocks.iter().map(|digest| Some(digest.as_str()));
+        crate::encode::files_record(&self.files, "first_blocks", first_blocks)
+    }
+}
+
 fn send_key(peer: &PeerId, id: TransferId) -> String {
     format!("{SENDING_PREFIX}{peer}.{id}")
 }
 
 pub fn save_send(peer: &PeerId, id: TransferId, send: &Send) {
-    if let (Some(storage), Ok(text)) = (session_storage(), serde_json::to_string(send)) {
-        let _ = storage.set_item(&send_key(peer, id), &text);
+    if let Some(storage) = session_storage() {
+        let _ = storage.set_item(&send_key(peer, id), &send.to_json());
     }
 }
 
@@ -70,4 +78,24 @@ fn keys_starting_with(storage: &web_sys::Storage, prefix: &str) -> Vec<String> {
         .filter_map(|at| storage.key(at).ok().flatten())
         .filter(|key| key.starts_with(prefix))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_send_is_written_as_serde_writes_it() {
+        let file = |name: &str, path: Option<&str>| FileMeta {
+            name: name.into(),
+            size: 1 << 40,
+            mime: "text/plain".into(),
+            path: path.map(String::from),
+        };
+        let send = Send {
+            files: vec![file("a.txt", None), file("b\\.txt", Some("dir/b.txt"))],
+            first_blocks: vec!["ab".repeat(32), "cd".repeat(32)],
+        };
+        assert_eq!(send.to_json(), serde_json::to_string(&send).unwrap());
+    }
 }
