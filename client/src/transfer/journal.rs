@@ -24,7 +24,6 @@ use std::collections::HashSet;
 use meshdrop_protocol::frame::{FileMeta, TransferId};
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{BlockDigest, Partial};
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
 use super::opfs::{self, PrivateFile};
@@ -32,10 +31,22 @@ use super::opfs::{self, PrivateFile};
 const SUFFIX: &str = ".blocks";
 
 /// The first line of a journal.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug)]
+// Written and read by `crate::encode` and `crate::decode`; the tests compare with serde.
+#[cfg_attr(test, derive(serde::Serialize))]
 struct Header {
     files: Vec<FileMeta>,
     stored_names: Vec<Option<String>>,
+}
+
+impl crate::decode::FromJson for Header {
+    fn from_json(value: serde_json::Value) -> Result<Self, &'static str> {
+        let mut fields = crate::decode::Fields::of(value)?;
+        Ok(Self {
+            files: fields.get("files")?,
+            stored_names: fields.get("stored_names")?,
+        })
+    }
 }
 
 /// An incoming transfer as its journal has it.

@@ -10,7 +10,6 @@
 
 use meshdrop_protocol::frame::{FileMeta, TransferId};
 use meshdrop_protocol::PeerId;
-use serde::{Deserialize, Serialize};
 
 use crate::identity::session_storage;
 
@@ -18,12 +17,24 @@ const SENDING_PREFIX: &str = "meshdrop.sending.";
 
 /// What is kept of one outgoing transfer: a reloaded page has lost the `File`s, so it
 /// asks the person to pick them again, and takes a file only if it is the same one.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug)]
+// Written and read by `crate::encode` and `crate::decode`; the tests compare with serde.
+#[cfg_attr(test, derive(serde::Serialize))]
 pub struct Send {
     pub files: Vec<FileMeta>,
     /// Per file: the SHA-256 of its first block (1 MiB, or the whole file if shorter),
     /// in lowercase hex.
     pub first_blocks: Vec<String>,
+}
+
+impl crate::decode::FromJson for Send {
+    fn from_json(value: serde_json::Value) -> Result<Self, &'static str> {
+        let mut fields = crate::decode::Fields::of(value)?;
+        Ok(Self {
+            files: fields.get("files")?,
+            first_blocks: fields.get("first_blocks")?,
+        })
+    }
 }
 
 impl Send {
@@ -97,5 +108,10 @@ mod tests {
             first_blocks: vec!["ab".repeat(32), "cd".repeat(32)],
         };
         assert_eq!(send.to_json(), serde_json::to_string(&send).unwrap());
+        let read: Send = crate::decode::record(&send.to_json()).unwrap();
+        assert_eq!(
+            (read.files, read.first_blocks),
+            (send.files, send.first_blocks)
+        );
     }
 }
