@@ -19,11 +19,13 @@ use meshdrop_protocol::{PeerId, RoomId};
 use meshdrop_verify::{KnownDevice, KnownDevices};
 use serde_json::{Map, Value};
 
+use crate::json::{self, NotJson};
+
 /// Why a message could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    #[error("not JSON: {0}")]
-    NotJson(serde_json::Error),
+    #[error(transparent)]
+    NotJson(#[from] NotJson),
     #[error("not a JSON object")]
     NotAnObject,
     #[error("no \"type\" (or, in a signal, \"kind\") field")]
@@ -170,7 +172,7 @@ pub fn server_message(text: &str) -> Result<ServerMessage, DecodeError> {
 /// A record the app kept (in `localStorage`, `sessionStorage` or a journal file), from
 /// its JSON text.
 pub fn record<T: FromJson>(text: &str) -> Result<T, DecodeError> {
-    let value = serde_json::from_str(text).map_err(DecodeError::NotJson)?;
+    let value = json::parse(text)?;
     T::from_json(value).map_err(|expected| DecodeError::Field {
         field: "",
         expected,
@@ -410,8 +412,7 @@ impl FromJson for KnownDevices {
 }
 
 fn tagged(text: &str) -> Result<(String, Fields), DecodeError> {
-    // Parsed as any value, not as a map: one JSON parser in the wasm.
-    let mut object = match serde_json::from_str(text).map_err(DecodeError::NotJson)? {
+    let mut object = match json::parse(text)? {
         Value::Object(object) => object,
         _ => return Err(DecodeError::NotAnObject),
     };

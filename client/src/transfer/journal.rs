@@ -215,7 +215,7 @@ pub fn parse(text: &str) -> Option<Kept> {
         len: whole as u64,
     };
     for line in lines {
-        let record: serde_json::Value = serde_json::from_str(line).ok()?;
+        let record = crate::json::parse(line).ok()?;
         let record = record.as_array()?;
         let index = usize::try_from(record.first()?.as_u64()?).ok()?;
         let held = kept.partial.held.get_mut(index)?;
