@@ -264,7 +264,14 @@ impl<T: FromJson> FromJson for Option<T> {
 impl<T: FromJson> FromJson for Vec<T> {
     fn from_json(value: Value) -> Result<Self, &'static str> {
         match value {
-            Value::Array(items) => items.into_iter().map(T::from_json).collect(),
+            // A loop rather than `collect` into a `Result`: less wasm per `T`.
+            Value::Array(items) => {
+                let mut read = Vec::with_capacity(items.len());
+                for item in items {
+                    read.push(T::from_json(item)?);
+                }
+                Ok(read)
+            }
             _ => Err("an array"),
         }
     }
@@ -388,26 +395,24 @@ impl FromJson for SignalObject {
     }
 }
 
+impl FromJson for KnownDevice {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        let mut fields = Fields::of(value)?;
+        Ok(Self {
+            fingerprint: fields.get("fingerprint")?,
+            name: fields.get("name")?,
+            // `#[serde(default)]`: may be missing, but not `null`.
+            paired: match fields.0.remove("paired") {
+                Some(paired) => bool::from_json(paired)?,
+                None => false,
+            },
+        })
+    }
+}
+
 impl FromJson for KnownDevices {
     fn from_json(value: Value) -> Result<Self, &'static str> {
-        let devices: Vec<Value> = Vec::from_json(value)?;
-        let read = |value| {
-            let mut fields = Fields::of(value)?;
-            Ok(KnownDevice {
-                fingerprint: fields.get("fingerprint")?,
-                name: fields.get("name")?,
-                // `#[serde(default)]`: may be missing, but not `null`.
-                paired: match fields.0.remove("paired") {
-                    Some(paired) => bool::from_json(paired)?,
-                    None => false,
-                },
-            })
-        };
-        devices
-            .into_iter()
-            .map(read)
-            .collect::<Result<Vec<_>, _>>()
-            .map(Self::from)
+        Vec::from_json(value).map(Self::from)
     }
 }
 
