@@ -5,29 +5,39 @@
 //! Serde derives an internally tagged enum (`{"type": "offer", ...}`) as a buffer of the
 //! whole object followed by a full struct deserializer per variant over that buffer: about
 //! 40 KB of the app's wasm for these two enums. Here the object is parsed once into a JSON
-//! map, the `type` picks the variant, and each field is read from the map with the field
-//! type's own `Deserialize`, which the app needs anyway. The protocol crate keeps its
-//! derives (the server and the native peer use them); the tests below check that both
-//! read the same messages the same way, variant by variant.
+//! value, the `type` picks the variant, and each field is read from the value by
+//! [`FromJson`], written out for the few types the app reads (as are the records it keeps,
+//! [`record`]): no serde deserializer but the JSON parser's in the wasm. The protocol
+//! crate keeps its derives (the server and the native peer use them); the tests below
+//! check that both read the same messages the same way, variant by variant.
 
 use meshdrop_protocol::frame::ControlFrame;
+use meshdrop_protocol::frame::{Device, DeviceKind, FileMeta, ResumeFile};
+use meshdrop_protocol::signaling::{ErrorCode, IceServer, Limits, PeerInfo};
 use meshdrop_protocol::signaling::{ServerMessage, Signal, SignalObject};
-use serde::de::DeserializeOwned;
+use meshdrop_protocol::{PeerId, RoomId};
+use meshdrop_verify::{KnownDevice, KnownDevices};
 use serde_json::{Map, Value};
+
+use crate::json::{self, NotJson};
 
 /// Why a message could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
-    #[error("not a JSON object: {0}")]
-    NotAnObject(serde_json::Error),
+    #[error(transparent)]
+    NotJson(#[from] NotJson),
+    #[error("not a JSON object")]
+    NotAnObject,
     #[error("no \"type\" (or, in a signal, \"kind\") field")]
     NoType,
     #[error("unknown type \"{0}\"")]
     UnknownType(String),
-    #[error("field `{field}`: {error}")]
+    /// A field (or, for a record, the record itself: `field` empty) is not what it
+    /// should be.
+    #[error("field `{field}`: expected {expected}")]
     Field {
         field: &'static str,
-        error: serde_json::Error,
+        expected: &'static str,
     },
 }
 
@@ -159,21 +169,258 @@ pub fn server_message(text: &str) -> Result<ServerMessage, DecodeError> {
     })
 }
 
-/// The fields of one message, `type` taken out.
-struct Fields(Map<String, Value>);
+/// A record the app kept (in `localStorage`, `sessionStorage` or a journal file), from
+/// its JSON text.
+pub fn record<T: FromJson>(text: &str) -> Result<T, DecodeError> {
+    let value = json::parse(text)?;
+    T::from_json(value).map_err(|expected| DecodeError::Field {
+        field: "",
+        expected,
+    })
+}
+
+/// A type read from a JSON value as its serde derive reads it from an object (the
+/// protocol's form; serde's derive would also take an array of the fields in order).
+/// `Err` says what the value should have been.
+pub trait FromJson: Sized {
+    fn from_json(value: Value) -> Result<Self, &'static str>;
+}
+
+/// The fields of one object, each read at most once.
+pub struct Fields(Map<String, Value>);
 
 impl Fields {
-    /// `field` as a `T`; a missing field reads as `null`, so only an `Option` may
-    /// be missing, as with serde's derive.
-    fn take<T: DeserializeOwned>(&mut self, field: &'static str) -> Result<T, DecodeError> {
-        let value = self.0.remove(field).unwrap_or(Value::Null);
-        serde_json::from_value(value).map_err(|error| DecodeError::Field { field, error })
+    pub fn of(value: Value) -> Result<Self, &'static str> {
+        match value {
+            Value::Object(object) => Ok(Self(object)),
+            _ => Err("an object"),
+        }
+    }
+
+    /// `field` as a `T`; a missing field reads as `null`, so only an `Option` may be
+    /// missing, as with serde's derive.
+    pub fn get<T: FromJson>(&mut self, field: &str) -> Result<T, &'static str> {
+        T::from_json(self.0.remove(field).unwrap_or(Value::Null))
+    }
+
+    /// [`Self::get`] for a message's field, which the error names.
+    fn take<T: FromJson>(&mut self, field: &'static str) -> Result<T, DecodeError> {
+        self.get(field)
+            .map_err(|expected| DecodeError::Field { field, expected })
+    }
+}
+
+impl FromJson for Value {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        Ok(value)
+    }
+}
+
+impl FromJson for String {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        match value {
+            Value::String(text) => Ok(text),
+            _ => Err("a string"),
+        }
+    }
+}
+
+impl FromJson for bool {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        value.as_bool().ok_or("true or false")
+    }
+}
+
+impl FromJson for u64 {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        value.as_u64().ok_or("a whole number")
+    }
+}
+
+/// The unsigned integers narrower than `u64`: in their range, as serde checks.
+macro_rules! narrow_from_json {
+    ($($integer:ty),*) => {$(
+        impl FromJson for $integer {
+            fn from_json(value: Value) -> Result<Self, &'static str> {
+                value
+                    .as_u64()
+                    .and_then(|whole| Self::try_from(whole).ok())
+                    .ok_or("a whole number in range")
+            }
+        }
+    )*};
+}
+narrow_from_json!(u16, u32, usize);
+
+impl<T: FromJson> FromJson for Option<T> {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        match value {
+            Value::Null => Ok(None),
+            value => T::from_json(value).map(Some),
+        }
+    }
+}
+
+impl<T: FromJson> FromJson for Vec<T> {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        match value {
+            // A loop rather than `collect` into a `Result`: less wasm per `T`.
+            Value::Array(items) => {
+                let mut read = Vec::with_capacity(items.len());
+                for item in items {
+                    read.push(T::from_json(item)?);
+                }
+                Ok(read)
+            }
+            _ => Err("an array"),
+        }
+    }
+}
+
+/// A `[from, to]` range of blocks.
+impl FromJson for [u64; 2] {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        match <Vec<u64>>::from_json(value)?[..] {
+            [from, to] => Ok([from, to]),
+            _ => Err("two numbers"),
+        }
+    }
+}
+
+impl FromJson for PeerId {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        PeerId::new(String::from_json(value)?).map_err(|_| "a peer id")
+    }
+}
+
+impl FromJson for RoomId {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        RoomId::new(String::from_json(value)?).map_err(|_| "a room name")
+    }
+}
+
+impl FromJson for FileMeta {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        let mut fields = Fields::of(value)?;
+        Ok(Self {
+            name: fields.get("name")?,
+            size: fields.get("size")?,
+            mime: fields.get("mime")?,
+            path: fields.get("path")?,
+        })
+    }
+}
+
+impl FromJson for ResumeFile {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        let mut fields = Fields::of(value)?;
+        Ok(Self {
+            index: fields.get("index")?,
+            blocks: fields.get("blocks")?,
+        })
+    }
+}
+
+impl FromJson for Device {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        let mut fields = Fields::of(value)?;
+        let kind = match fields.get::<String>("kind")?.as_str() {
+            "phone" => DeviceKind::Phone,
+            "tablet" => DeviceKind::Tablet,
+            "desktop" => DeviceKind::Desktop,
+            _ => return Err("phone, tablet or desktop"),
+        };
+        Ok(Self {
+            kind,
+            browser: fields.get("browser")?,
+            os: fields.get("os")?,
+        })
+    }
+}
+
+impl FromJson for PeerInfo {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        let mut fields = Fields::of(value)?;
+        Ok(Self {
+            id: fields.get("id")?,
+            name: fields.get("name")?,
+        })
+    }
+}
+
+impl FromJson for IceServer {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        let mut fields = Fields::of(value)?;
+        Ok(Self {
+            urls: fields.get("urls")?,
+            username: fields.get("username")?,
+            credential: fields.get("credential")?,
+        })
+    }
+}
+
+impl FromJson for Limits {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        let mut fields = Fields::of(value)?;
+        Ok(Self {
+            max_message_bytes: fields.get("max_message_bytes")?,
+            max_messages_per_second: fields.get("max_messages_per_second")?,
+            max_peers_per_room: fields.get("max_peers_per_room")?,
+            idle_timeout_secs: fields.get("idle_timeout_secs")?,
+        })
+    }
+}
+
+impl FromJson for ErrorCode {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        Ok(match String::from_json(value)?.as_str() {
+            "malformed_message" => Self::MalformedMessage,
+            "unknown_type" => Self::UnknownType,
+            "message_too_large" => Self::MessageTooLarge,
+            "rate_limited" => Self::RateLimited,
+            "unsupported_version" => Self::UnsupportedVersion,
+            "room_full" => Self::RoomFull,
+            "unknown_peer" => Self::UnknownPeer,
+            "not_joined" => Self::NotJoined,
+            "already_joined" => Self::AlreadyJoined,
+            "invalid_field" => Self::InvalidField,
+            _ => return Err("an error code"),
+        })
+    }
+}
+
+impl FromJson for SignalObject {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        Ok(Self::from_fields(Fields::of(value)?.0))
+    }
+}
+
+impl FromJson for KnownDevice {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        let mut fields = Fields::of(value)?;
+        Ok(Self {
+            fingerprint: fields.get("fingerprint")?,
+            name: fields.get("name")?,
+            // `#[serde(default)]`: may be missing, but not `null`.
+            paired: match fields.0.remove("paired") {
+                Some(paired) => bool::from_json(paired)?,
+                None => false,
+            },
+        })
+    }
+}
+
+impl FromJson for KnownDevices {
+    fn from_json(value: Value) -> Result<Self, &'static str> {
+        Vec::from_json(value).map(Self::from)
     }
 }
 
 fn tagged(text: &str) -> Result<(String, Fields), DecodeError> {
-    let mut object: Map<String, Value> =
-        serde_json::from_str(text).map_err(DecodeError::NotAnObject)?;
+    let mut object = match json::parse(text)? {
+        Value::Object(object) => object,
+        _ => return Err(DecodeError::NotAnObject),
+    };
     match object.remove("type") {
         Some(Value::String(kind)) => Ok((kind, Fields(object))),
         _ => Err(DecodeError::NoType),
@@ -182,29 +429,27 @@ fn tagged(text: &str) -> Result<(String, Fields), DecodeError> {
 
 /// `sent_at_ms` as the protocol reads it: whole milliseconds, or a float (as version 2
 /// web apps sent) truncated.
-fn whole_millis(number: serde_json::Number) -> Result<u64, DecodeError> {
-    match (number.as_u64(), number.as_f64()) {
+fn whole_millis(value: Value) -> Result<u64, DecodeError> {
+    match (value.as_u64(), value.as_f64()) {
         (Some(whole), _) => Ok(whole),
         (None, Some(float)) if float >= 0.0 && float < u64::MAX as f64 => Ok(float as u64),
         _ => Err(DecodeError::Field {
             field: "sent_at_ms",
-            error: serde::de::Error::custom("not milliseconds since 1970"),
+            expected: "milliseconds since 1970",
         }),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use meshdrop_protocol::frame::{Device, DeviceKind, FileMeta, ResumeFile};
-    use meshdrop_protocol::signaling::{ErrorCode, IceServer, Limits, PeerInfo, Signal};
-    use meshdrop_protocol::{PeerId, RoomId};
+pub(crate) mod tests {
+    use meshdrop_protocol::signaling::Signal;
     use serde_json::json;
 
     use super::*;
 
     /// Every variant, so a variant added to the protocol fails to compile here until the
     /// decoder above reads it (no wildcard arm).
-    fn control_frames() -> Vec<ControlFrame> {
+    pub(crate) fn control_frames() -> Vec<ControlFrame> {
         let frames = vec![
             ControlFrame::Chat {
                 text: "héllo\n\"there\"".into(),
@@ -421,6 +666,21 @@ mod tests {
             r#"{"transfer":1}"#,
             r#"{"type":7}"#,
             "not json",
+            // Nested values, well and badly formed.
+            r#"{"type":"offer","transfer":1,"files":[{"name":"a","size":1,"mime":"","path":null,"x":1}]}"#,
+            r#"{"type":"offer","transfer":1,"files":[{"name":"a","size":1}]}"#,
+            r#"{"type":"offer","transfer":1,"files":[{"name":"a","size":-1,"mime":""}]}"#,
+            r#"{"type":"offer","transfer":1,"files":[{"name":"a","size":1.5,"mime":""}]}"#,
+            r#"{"type":"offer","transfer":1,"files":{"name":"a"}}"#,
+            r#"{"type":"resume","transfer":1,"files":[{"index":0,"blocks":[[0,1],[2,3]]}]}"#,
+            r#"{"type":"resume","transfer":1,"files":[{"index":0,"blocks":[[0,1,2]]}]}"#,
+            r#"{"type":"resume","transfer":1,"files":[{"index":0,"blocks":[[0]]}]}"#,
+            r#"{"type":"resume","transfer":1,"files":[{"index":4294967296,"blocks":[]}]}"#,
+            r#"{"type":"hello","device":{"kind":"phone","browser":"","os":""}}"#,
+            r#"{"type":"hello","device":{"kind":"watch","browser":"","os":""}}"#,
+            r#"{"type":"hello","device":{"kind":"desktop","browser":null,"os":""}}"#,
+            r#"{"type":"refetch","transfer":1,"index":2,"block":18446744073709551615}"#,
+            r#"{"type":"safety_commit","commitment":null}"#,
         ];
         for text in frames {
             let serde = serde_json::from_str::<ControlFrame>(text).ok();
@@ -436,10 +696,44 @@ mod tests {
             r#"{"type":"signal","from":"0123456789abcdef","signal":"offer"}"#,
             r#"{"type":"pong","extra":true}"#,
             r#"{"type":"welcome"}"#,
+            r#"{"type":"welcome","version":3,"peer_id":"0123456789abcdef","room":"r","network":true,
+                "peers":[{"id":"0123456789abcdef","name":"A"}],"ice_servers":[{"urls":["stun:x"],
+                "username":null}],"limits":{"max_message_bytes":1,"max_messages_per_second":1,
+                "max_peers_per_room":2,"idle_timeout_secs":3}}"#,
+            r#"{"type":"welcome","version":3,"peer_id":"0123456789abcdef","room":"r",
+                "peers":[],"ice_servers":[{"urls":"stun:x"}],"limits":{"max_message_bytes":1,
+                "max_messages_per_second":1,"max_peers_per_room":2,"idle_timeout_secs":3}}"#,
+            r#"{"type":"welcome","version":3,"peer_id":"0123456789abcdef","room":"r",
+                "peers":[],"ice_servers":[],"limits":{"max_message_bytes":1,
+                "max_messages_per_second":4294967296,"max_peers_per_room":2,"idle_timeout_secs":3}}"#,
+            r#"{"type":"peer_joined","peer":{"id":"0123456789abcdef","name":"A","x":[]}}"#,
+            r#"{"type":"peer_joined","peer":{"id":"0123456789abcdef"}}"#,
+            r#"{"type":"peer_renamed","peer":{"id":"not an id","name":"A"}}"#,
+            r#"{"type":"signal","from":"0123456789abcdef","signal":{"kind":"offer","sdp":"v=0"}}"#,
+            r#"{"type":"error","code":"room_full","message":"full"}"#,
+            r#"{"type":"error","code":"invalid_field","message":null}"#,
         ];
         for text in messages {
             let serde = serde_json::from_str::<ServerMessage>(text).ok();
             assert_eq!(server_message(text).ok(), serde, "{text}");
+        }
+    }
+
+    #[test]
+    fn reads_kept_verified_devices_as_serde_does() {
+        let kept = [
+            r#"[]"#,
+            r#"[{"fingerprint":"sha-256 AB","name":"Sam","paired":true},{"fingerprint":"f","name":"n","paired":false,"x":1}]"#,
+            r#"[{"fingerprint":"sha-256 AB","name":"Sam"}]"#,
+            r#"[{"fingerprint":"sha-256 AB","name":"Sam","paired":null}]"#,
+            r#"[{"fingerprint":"sha-256 AB","paired":true}]"#,
+            r#"{"fingerprint":"sha-256 AB","name":"Sam"}"#,
+            r#"[1]"#,
+            "not json",
+        ];
+        for text in kept {
+            let serde = serde_json::from_str::<KnownDevices>(text).ok();
+            assert_eq!(record::<KnownDevices>(text).ok(), serde, "{text}");
         }
     }
 
@@ -460,11 +754,15 @@ mod tests {
         // protocol sends objects only.
         assert!(matches!(
             control_frame(r#"["accept",1]"#),
-            Err(DecodeError::NotAnObject(_))
+            Err(DecodeError::NotAnObject)
         ));
         assert!(matches!(
             server_message("[]"),
-            Err(DecodeError::NotAnObject(_))
+            Err(DecodeError::NotAnObject)
+        ));
+        assert!(matches!(
+            server_message(r#"{"type":"pong""#),
+            Err(DecodeError::NotJson(_))
         ));
         assert!(matches!(
             server_message(r#"{"peer":1}"#),

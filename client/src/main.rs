@@ -7,7 +7,9 @@
 
 mod decode;
 mod device;
+mod encode;
 mod identity;
+mod json;
 mod mesh;
 mod notify;
 mod pwa;

@@ -25,13 +25,13 @@ const CODE_FRAGMENT: &str = "#code=";
 pub fn known_devices() -> KnownDevices {
     local()
         .and_then(|storage| storage.get_item(KNOWN_KEY).ok().flatten())
-        .and_then(|json| serde_json::from_str(&json).ok())
+        .and_then(|json| crate::decode::record(&json).ok())
         .unwrap_or_default()
 }
 
 pub fn save_known_devices(known: &KnownDevices) {
-    if let (Some(storage), Ok(json)) = (local(), serde_json::to_string(known)) {
-        let _ = storage.set_item(KNOWN_KEY, &json);
+    if let Some(storage) = local() {
+        let _ = storage.set_item(KNOWN_KEY, &crate::encode::known_devices(known));
     }
 }
 

@@ -183,12 +183,23 @@ pub const MIN_MAX_MESSAGE_LEN: usize = 64 * 1024;
 /// folder of more files than one holds goes as several offers. A file whose offer alone
 /// would not fit still gets a run of its own (the connection will refuse it).
 pub fn offers_within(files: Vec<FileMeta>, max_message_len: usize) -> Vec<Vec<FileMeta>> {
+    offers_within_by(files, max_message_len, |frame| {
+        serde_json::to_string(frame).map_or(usize::MAX, |text| text.len())
+    })
+}
+
+/// [`offers_within`], with frames measured by `encoded_len`: for a peer that writes its
+/// frames' JSON by other means than serde (the web app, for less wasm), the same bytes.
+pub fn offers_within_by(
+    files: Vec<FileMeta>,
+    max_message_len: usize,
+    encoded_len: impl Fn(&ControlFrame) -> usize,
+) -> Vec<Vec<FileMeta>> {
     let frame_len = |files: Vec<FileMeta>| {
-        let frame = ControlFrame::Offer {
+        encoded_len(&ControlFrame::Offer {
             transfer: TransferId::MAX,
             files,
-        };
-        serde_json::to_string(&frame).map_or(usize::MAX, |text| text.len())
+        })
     };
     let empty_len = frame_len(Vec::new());
     let mut runs: Vec<Vec<FileMeta>> = Vec::new();

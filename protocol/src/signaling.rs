@@ -105,6 +105,11 @@ impl SignalObject {
     }
 
     /// Its fields as sent, `kind` included.
+    /// The object of a signal read by other means than serde (the web app's decoder).
+    pub fn from_fields(fields: serde_json::Map<String, serde_json::Value>) -> Self {
+        Self(fields)
+    }
+
     pub fn fields(&self) -> &serde_json::Map<String, serde_json::Value> {
         &self.0
     }

@@ -83,6 +83,13 @@ impl KnownDevices {
     }
 }
 
+/// The list as it was kept, for a reader other than serde's (the web app's).
+impl From<Vec<KnownDevice>> for KnownDevices {
+    fn from(devices: Vec<KnownDevice>) -> Self {
+        Self(devices)
+    }
+}
+
 /// Names as people read them: "Sam's phone" and "sam's phone " are the same name.
 fn same_name(a: &str, b: &str) -> bool {
     a.trim().eq_ignore_ascii_case(b.trim())

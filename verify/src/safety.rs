@@ -178,16 +178,12 @@ impl SafetyNumber {
 
     /// The emoji, in order.
     pub fn symbols(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.0
-            .iter()
-            .map(|&index| emoji::SYMBOLS[usize::from(index)].0)
+        self.0.iter().map(|&index| emoji::symbol(index).0)
     }
 
     /// The emoji's names, in order, as people read them out: "dog", "key", ….
     pub fn words(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.0
-            .iter()
-            .map(|&index| emoji::SYMBOLS[usize::from(index)].1)
+        self.0.iter().map(|&index| emoji::symbol(index).1)
     }
 }
 

@@ -71,7 +71,7 @@ impl PeerLink {
         on_event: impl Fn(LinkEvent) + Clone + 'static,
     ) -> Result<Self, JsValue> {
         let config = RtcConfiguration::new();
-        let servers = serde_json::to_string(ice_servers).unwrap_or_else(|_| "[]".into());
+        let servers = crate::encode::ice_servers(ice_servers);
         config.set_ice_servers(&JSON::parse(&servers)?);
         if let Some(certificate) = certificate {
             config.set_certificates(&Array::of1(certificate));
@@ -276,8 +276,10 @@ impl Channels {
 
     /// Send a control frame; dropped if the channel is not open.
     pub fn send_control(&self, frame: &ControlFrame) {
-        if let (true, Ok(text)) = (self.is_open(), serde_json::to_string(frame)) {
-            let _ = self.control.send_with_str(&text);
+        if self.is_open() {
+            let _ = self
+                .control
+                .send_with_str(&crate::encode::control_frame(frame));
         }
     }
 

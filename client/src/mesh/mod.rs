@@ -25,13 +25,14 @@ use std::time::Duration;
 use gloo_timers::callback::Timeout;
 use meshdrop_mesh::{Config, LinkId, Output};
 use meshdrop_protocol::frame::{ControlFrame, Device};
-use meshdrop_protocol::signaling::{ClientMessage, IceServer, PeerInfo, ServerMessage, Signal};
+use meshdrop_protocol::signaling::{IceServer, PeerInfo, ServerMessage, Signal};
 use meshdrop_protocol::{PeerId, RoomId, PROTOCOL_VERSION};
 use meshdrop_verify::PairingCode;
 
 pub use link::Channels;
 use link::{LinkEvent, PeerLink};
 
+use crate::encode;
 use crate::transfer::{
     self, OutgoingFile, PeerTransfers, TransferAction, TransferKey, TransferView,
 };
@@ -199,7 +200,7 @@ impl Mesh {
     pub fn rename(&self, name: String) {
         let mut inner = self.inner.borrow_mut();
         inner.identity.name = name.clone();
-        inner.send_signaling(&ClientMessage::Rename { name });
+        inner.send_signaling(&encode::rename(&name));
     }
 
     /// Send a chat line to every connected peer; returns the timestamp it carries. For a
@@ -252,10 +253,16 @@ impl Mesh {
 }
 
 impl Inner {
-    fn send_signaling(&self, message: &ClientMessage) {
+    /// Sends a `ClientMessage`'s JSON (see [`encode`]).
+    fn send_signaling(&self, message: &str) {
         if let Some(signaling) = &self.signaling {
             signaling.send(message);
         }
+    }
+
+    /// Sends `signal` to `peer` through the server.
+    fn send_signal(&self, peer: &PeerId, signal: &Signal) {
+        self.send_signaling(&encode::signal_message(peer, signal));
     }
 }
 
@@ -307,12 +314,13 @@ async fn load_certificate(inner: Weak<RefCell<Inner>>) {
 
 fn join(inner: &Rc<RefCell<Inner>>) {
     let state = inner.borrow();
-    state.send_signaling(&ClientMessage::Join {
-        version: PROTOCOL_VERSION,
-        room: state.identity.room.clone(),
-        name: state.identity.name.clone(),
-        session_key: state.identity.session_key.clone(),
-    });
+    let identity = &state.identity;
+    state.send_signaling(&encode::join(
+        PROTOCOL_VERSION,
+        identity.room.as_ref(),
+        &identity.name,
+        &identity.session_key,
+    ));
 }
 
 fn on_signaling_event(inner: &Rc<RefCell<Inner>>, event: SignalingEvent) {
@@ -602,11 +610,8 @@ fn apply(inner: &Rc<RefCell<Inner>>, peer: &PeerId, effects: Effects, let_up: bo
                 link.peer.channels().send_control(frame);
             }
         }
-        for signal in effects.signals {
-            state.send_signaling(&ClientMessage::Signal {
-                to: peer.clone(),
-                signal: signal.into(),
-            });
+        for signal in &effects.signals {
+            state.send_signal(peer, signal);
         }
     }
     for event in effects.events {
@@ -689,10 +694,7 @@ fn link_handler(
 
 fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, link: LinkId, event: LinkEvent) {
     match event {
-        LinkEvent::Signal(signal) => inner.borrow().send_signaling(&ClientMessage::Signal {
-            to: peer.clone(),
-            signal: signal.into(),
-        }),
+        LinkEvent::Signal(signal) => inner.borrow().send_signal(peer, &signal),
         LinkEvent::State(state) => {
             inner
                 .borrow_mut()

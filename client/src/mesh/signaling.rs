@@ -11,7 +11,7 @@ use std::rc::{Rc, Weak};
 
 use gloo_events::EventListener;
 use gloo_timers::callback::{Interval, Timeout};
-use meshdrop_protocol::signaling::{ClientMessage, ServerMessage};
+use meshdrop_protocol::signaling::ServerMessage;
 use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, WebSocket};
 
@@ -75,15 +75,14 @@ impl Signaling {
 
     /// Send a message if the socket is open. Messages sent while it is down are dropped:
     /// everything the mesh says is re-derived after the next `join`.
-    pub fn send(&self, message: &ClientMessage) {
+    /// `message` is a `ClientMessage`'s JSON (see [`crate::encode`]).
+    pub fn send(&self, message: &str) {
         let inner = self.inner.borrow();
         let Some(connection) = &inner.socket else {
             return;
         };
         if connection.socket.ready_state() == WebSocket::OPEN {
-            if let Ok(text) = serde_json::to_string(message) {
-                let _ = connection.socket.send_with_str(&text);
-            }
+            let _ = connection.socket.send_with_str(message);
         }
     }
 
@@ -128,9 +127,7 @@ fn dial(inner: &Rc<RefCell<Inner>>) {
         let socket = socket.clone();
         move || {
             if socket.ready_state() == WebSocket::OPEN {
-                if let Ok(ping) = serde_json::to_string(&ClientMessage::Ping) {
-                    let _ = socket.send_with_str(&ping);
-                }
+                let _ = socket.send_with_str(crate::encode::PING);
             }
         }
     });

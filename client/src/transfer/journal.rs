@@ -24,7 +24,6 @@ use std::collections::HashSet;
 use meshdrop_protocol::frame::{FileMeta, TransferId};
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{BlockDigest, Partial};
-use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 
 use super::opfs::{self, PrivateFile};
@@ -32,10 +31,22 @@ use super::opfs::{self, PrivateFile};
 const SUFFIX: &str = ".blocks";
 
 /// The first line of a journal.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug)]
+// Written and read by `crate::encode` and `crate::decode`; the tests compare with serde.
+#[cfg_attr(test, derive(serde::Serialize))]
 struct Header {
     files: Vec<FileMeta>,
     stored_names: Vec<Option<String>>,
+}
+
+impl crate::decode::FromJson for Header {
+    fn from_json(value: serde_json::Value) -> Result<Self, &'static str> {
+        let mut fields = crate::decode::Fields::of(value)?;
+        Ok(Self {
+            files: fields.get("files")?,
+            stored_names: fields.get("stored_names")?,
+        })
+    }
 }
 
 /// An incoming transfer as its journal has it.
@@ -86,11 +97,9 @@ impl Journal {
     ) -> Result<Self, JsValue> {
         // Its files are named after it ([`stored_name`]).
         let name = format!("{}{id}{SUFFIX}", prefix(me, peer));
-        let header = Header {
-            files: files.to_vec(),
-            stored_names,
-        };
-        let line = serde_json::to_string(&header).map_err(|error| error.to_string())?;
+        // A `Header`.
+        let names = stored_names.iter().map(Option::as_deref);
+        let line = crate::encode::files_record(files, "stored_names", names);
         let mut journal = Self {
             file: PrivateFile::create(name).await?,
             len: 0,
@@ -195,7 +204,7 @@ pub async fn clear_leftovers(me: PeerId) {
 pub fn parse(text: &str) -> Option<Kept> {
     let whole = text.rfind('\n').map_or(0, |end| end + 1);
     let mut lines = text[..whole].lines();
-    let header: Header = super::partials::read(lines.next()?).ok()?;
+    let header: Header = crate::decode::record(lines.next()?).ok()?;
     if header.stored_names.len() != header.files.len() {
         return None;
     }
@@ -206,7 +215,7 @@ pub fn parse(text: &str) -> Option<Kept> {
         len: whole as u64,
     };
     for line in lines {
-        let record: serde_json::Value = serde_json::from_str(line).ok()?;
+        let record = crate::json::parse(line).ok()?;
         let record = record.as_array()?;
         let index = usize::try_from(record.first()?.as_u64()?).ok()?;
         let held = kept.partial.held.get_mut(index)?;
@@ -253,6 +262,22 @@ mod tests {
             stored_names: vec![Some("me-peer-0-0".into()), Some("me-peer-0-1".into())],
         };
         serde_json::to_string(&header).unwrap()
+    }
+
+    #[test]
+    fn the_header_is_written_as_serde_writes_it() {
+        let files = [file("a.bin", 7), file("b\"\n.txt", 5)];
+        for stored_names in [vec![Some("me-peer-0-0"), None], vec![]] {
+            let header = Header {
+                files: files[..stored_names.len()].to_vec(),
+                stored_names: stored_names
+                    .iter()
+                    .map(|name| name.map(String::from))
+                    .collect(),
+            };
+            let written = crate::encode::files_record(&header.files, "stored_names", stored_names);
+            assert_eq!(written, serde_json::to_string(&header).unwrap());
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ use std::rc::{Rc, Weak};
 
 use js_sys::{ArrayBuffer, Uint8Array};
 use meshdrop_protocol::frame::{
-    offers_within, ControlFrame, FileMeta, TransferId, MIN_MAX_MESSAGE_LEN,
+    offers_within_by, ControlFrame, FileMeta, TransferId, MIN_MAX_MESSAGE_LEN,
 };
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{
@@ -248,7 +248,9 @@ impl PeerTransfers {
             .and_then(Channels::max_message_size)
             .map_or(MIN_MAX_MESSAGE_LEN, message_len_for);
         let mut files = files.into_iter().map(|outgoing| outgoing.file);
-        for run in offers_within(metas, max_message_len) {
+        for run in offers_within_by(metas, max_message_len, |frame| {
+            crate::encode::control_frame(frame).len()
+        }) {
             let sources: Vec<web_sys::File> = files.by_ref().take(run.len()).collect();
             let offered = self.inner.borrow_mut().engine.offer(run);
             if let Ok(id) = offered {

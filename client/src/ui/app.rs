@@ -2,7 +2,7 @@
 //! you, the devices, transfers and chat.
 //!
 //! Files dropped anywhere on the page or pasted (Ctrl/Cmd-V) go to the only connected
-//! device, or, with several, to the one picked in [`RecipientPicker`]. Text pasted
+//! device, or, with several, to the one picked in [`use_recipient_picker`]. Text pasted
 //! outside a text field lands in the chat input, ready to send: nothing is sent to the
 //! room without a deliberate Enter.
 
@@ -15,10 +15,10 @@ use web_sys::{ClipboardEvent, DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
 use super::attention::use_attention;
-use super::chat::ChatPanel;
-use super::pairing::{pairing_panel, PairWithCode};
+use super::chat::use_chat_panel;
+use super::pairing::{pairing_panel, use_pair_with_code};
 use super::peers::peer_list;
-use super::picker::RecipientPicker;
+use super::picker::use_recipient_picker;
 use super::picking;
 use super::room::room_choice;
 use super::share::SharePanel;
@@ -230,6 +230,14 @@ pub fn app() -> Html {
 
     let attention = use_attention(&state);
     let shared_files = use_shared_files(&state.peers, &on_send_files);
+    let pair_with_code = use_pair_with_code();
+    let chat_panel = use_chat_panel(&state, on_send_chat, chat_input.clone());
+    let recipient_picker = use_recipient_picker(
+        pending.as_ref(),
+        &state.peers,
+        &on_send_files,
+        &on_pick_cancel,
+    );
     let self_id = state.self_id.as_ref().map(ToString::to_string);
     html! {
         <div class="app" ondragover={on_drag_over} ondrop={on_drop}>
@@ -249,7 +257,7 @@ pub fn app() -> Html {
                         <details class="invite" open={state.peers.is_empty()}>
                             <summary>{ "Invite a device" }</summary>
                             <SharePanel />
-                            <PairWithCode />
+                            { pair_with_code }
                         </details>
                     }
                 </div>
@@ -275,10 +283,9 @@ pub fn app() -> Html {
                     { peer_list(&state, &on_send_files, &on_trust) }
                     { transfer_list(&state, &on_transfer_action) }
                 </div>
-                <ChatPanel state={state.clone()} on_send={on_send_chat} input={chat_input} />
+                { chat_panel }
             </main>
-            <RecipientPicker files={(*pending).clone()} peers={state.peers.clone()}
-                on_send_files={on_send_files} on_cancel={on_pick_cancel} />
+            { recipient_picker }
         </div>
     }
 }

@@ -9,19 +9,14 @@ use yew::prelude::*;
 
 use super::state::RoomState;
 
-#[derive(Properties, PartialEq)]
-pub struct ChatPanelProps {
-    pub state: UseReducerHandle<RoomState>,
-    pub on_send: Callback<String>,
-    /// The chat input, so the page can put pasted text into it.
-    pub input: NodeRef,
-}
-
-#[function_component(ChatPanel)]
-pub fn chat_panel(props: &ChatPanelProps) -> Html {
+/// The chat panel; `input` is the chat input's, so the page can put pasted text into it.
+/// A hook of the page rather than a component of its own, which costs the app more wasm
+/// (and would render as often: its props changed with every state).
+#[hook]
+pub fn use_chat_panel(state: &RoomState, on_send: Callback<String>, input: NodeRef) -> Html {
     let expanded = use_state(|| false);
     let on_submit = {
-        let (input, on_send) = (props.input.clone(), props.on_send.clone());
+        let input = input.clone();
         Callback::from(move |event: SubmitEvent| {
             event.prevent_default();
             let Some(input) = input.cast::<HtmlInputElement>() else {
@@ -38,7 +33,6 @@ pub fn chat_panel(props: &ChatPanelProps) -> Html {
         let expanded = expanded.clone();
         Callback::from(move |_: MouseEvent| expanded.set(!*expanded))
     };
-    let state = &props.state;
     html! {
         <section class={classes!("panel", "chat-panel", expanded.then_some("expanded"))} aria-labelledby="chat-heading">
             <div class="chat-head">
@@ -66,7 +60,7 @@ pub fn chat_panel(props: &ChatPanelProps) -> Html {
                 </ol>
             </div>
             <form id="chat-form" onsubmit={on_submit}>
-                <input id="chat-input" ref={props.input.clone()} placeholder="Message everyone" aria-label="Message everyone"
+                <input id="chat-input" ref={input} placeholder="Message everyone" aria-label="Message everyone"
                     autocomplete="off" maxlength="4000" />
                 <button type="submit">{ "Send" }</button>
             </form>

@@ -13,9 +13,10 @@ use super::share::qr_svg;
 use super::state::{PairingView, RoomState};
 use crate::trust;
 
-/// "Pair with a code": make one, or type the other device's.
-#[function_component(PairWithCode)]
-pub fn pair_with_code() -> Html {
+/// "Pair with a code": make one, or type the other device's. A hook of the page rather
+/// than a component of its own, which costs the app more wasm.
+#[hook]
+pub fn use_pair_with_code() -> Html {
     let input = use_node_ref();
     let problem = use_state(|| None::<String>);
     let on_show = Callback::from(|_: MouseEvent| {

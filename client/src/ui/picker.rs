@@ -12,20 +12,19 @@ use super::state::Peers;
 use crate::mesh::LinkState;
 use crate::transfer::OutgoingFile;
 
-#[derive(Properties, PartialEq)]
-pub struct RecipientPickerProps {
-    /// The files waiting for a recipient; the dialog is open while there are some.
-    pub files: Option<Vec<OutgoingFile>>,
-    pub peers: Peers,
-    pub on_send_files: SendFiles,
-    pub on_cancel: Callback<()>,
-}
-
-#[function_component(RecipientPicker)]
-pub fn recipient_picker(props: &RecipientPickerProps) -> Html {
+/// The dialog, open while `files` wait for a recipient. A hook of the page rather than a
+/// component of its own, which costs the app more wasm (and would render as often: its
+/// callbacks changed with every render of the page).
+#[hook]
+pub fn use_recipient_picker(
+    files: Option<&Vec<OutgoingFile>>,
+    peers: &Peers,
+    on_send_files: &SendFiles,
+    on_cancel: &Callback<()>,
+) -> Html {
     let dialog = use_node_ref();
     {
-        let (dialog, open) = (dialog.clone(), props.files.is_some());
+        let (dialog, open) = (dialog.clone(), files.is_some());
         use_effect_with(open, move |open| {
             if let Some(dialog) = dialog.cast::<HtmlDialogElement>() {
                 match (*open, dialog.open()) {
@@ -38,25 +37,24 @@ pub fn recipient_picker(props: &RecipientPickerProps) -> Html {
             }
         });
     }
-    let files = props.files.clone().unwrap_or_default();
+    let files = files.cloned().unwrap_or_default();
     let choice = |to: Option<PeerId>| {
-        let (files, on_send_files) = (files.clone(), props.on_send_files.clone());
+        let (files, on_send_files) = (files.clone(), on_send_files.clone());
         Callback::from(move |_: MouseEvent| on_send_files.emit((to.clone(), files.clone())))
     };
     let on_close = {
-        let on_cancel = props.on_cancel.clone();
+        let on_cancel = on_cancel.clone();
         Callback::from(move |_: Event| on_cancel.emit(()))
     };
     let on_cancel_click = {
-        let on_cancel = props.on_cancel.clone();
+        let on_cancel = on_cancel.clone();
         Callback::from(move |_: MouseEvent| on_cancel.emit(()))
     };
     let what = match files.as_slice() {
         [one] => one.file.name(),
         files => format!("{} files", files.len()),
     };
-    let connected = props
-        .peers
+    let connected = peers
         .iter()
         .filter(|(_, peer)| peer.state == LinkState::Connected);
     html! {
