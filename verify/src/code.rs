@@ -165,24 +165,20 @@ const fn next_word(list: &[u8], start: usize) -> usize {
 
 /// The length of `list` front-coded (see [`front_code`]).
 const fn front_coded_len(list: &[u8]) -> usize {
-    let mut len = 0;
-    let (mut before_start, mut before_end, mut start) = (0, 0, 0);
-    while start < list.len() {
-        let end = next_word(list, start);
-        let (before, word) = (
-            list.split_at(before_end).0.split_at(before_start).1,
-            list.split_at(end).0.split_at(start).1,
-        );
-        len += 1 + word.len() - shared_prefix(before, word);
-        (before_start, before_end, start) = (start, end, end + 1);
-    }
-    len
+    front_code_into(list, &mut [])
 }
 
 /// `list` front-coded: each word as a digit, how many of its first letters are those
 /// of the word before, and its remaining letters.
 const fn front_code<const N: usize>(list: &[u8]) -> [u8; N] {
     let mut coded = [0; N];
+    front_code_into(list, &mut coded);
+    coded
+}
+
+/// Front-codes `list` into `coded`, as far as it holds (nothing, to measure), and
+/// returns the length of the whole.
+const fn front_code_into(list: &[u8], coded: &mut [u8]) -> usize {
     let mut at = 0;
     let (mut before_start, mut before_end, mut start) = (0, 0, 0);
     while start < list.len() {
@@ -192,17 +188,23 @@ const fn front_code<const N: usize>(list: &[u8]) -> [u8; N] {
             list.split_at(end).0.split_at(start).1,
         );
         let shared = shared_prefix(before, word);
-        coded[at] = b'0' + shared as u8;
-        at += 1;
+        at = put(coded, at, b'0' + shared as u8);
         let mut letter = shared;
         while letter < word.len() {
-            coded[at] = word[letter];
-            at += 1;
+            at = put(coded, at, word[letter]);
             letter += 1;
         }
         (before_start, before_end, start) = (start, end, end + 1);
     }
-    coded
+    at
+}
+
+/// Writes `byte` at `at` if `coded` reaches that far; where the next byte goes.
+const fn put(coded: &mut [u8], at: usize, byte: u8) -> usize {
+    if at < coded.len() {
+        coded[at] = byte;
+    }
+    at + 1
 }
 
 /// `4172-pupil-brave`
