@@ -55,15 +55,8 @@ fn a_device_marked_verified_stays_verified_and_its_name_on_another_device_is_a_w
         bob.wait_for_trust(alice_id, "unverified").await?;
 
         // Another browser calls itself Bob.
-        let (carol, carol_id) = welcomed(
-            App::open(
-                Browser::launch().await?,
-                &server.room_url("remember"),
-                "carol",
-            )
-            .await?,
-        )
-        .await?;
+        let (carol, carol_id) =
+            welcomed(open(&server.room_url("remember"), "carol").await?).await?;
         carol.set_name("bob").await?;
         alice.wait_for_peer_name(&carol_id, "bob").await?;
         let impostor = alice.wait_for_trust(&carol_id, "name-of-verified").await?;
@@ -81,18 +74,8 @@ fn pairing_by_code_finds_the_other_device_verifies_it_and_a_file_goes_through() 
         let server = SignalingServer::start().await?;
         let proxy = RecordingProxy::start(&server).await?;
         // Two rooms: the code is what brings them together.
-        let alice = App::open(
-            Browser::launch().await?,
-            &proxy.room_url("alices-room"),
-            "alice",
-        )
-        .await?;
-        let bob = App::open(
-            Browser::launch().await?,
-            &proxy.room_url("bobs-room"),
-            "bob",
-        )
-        .await?;
+        let alice = open(&proxy.room_url("alices-room"), "alice").await?;
+        let bob = open(&proxy.room_url("bobs-room"), "bob").await?;
         let code = alice.show_pairing_code().await?;
         let shown = alice.verification().await?;
         assert!(
@@ -160,30 +143,12 @@ fn a_wrong_code_fails_on_both_sides_with_a_clear_message() -> Result<()> {
     let ns = NetNs::create()?;
     run_in(&ns, async {
         let server = SignalingServer::start().await?;
-        let alice = App::open(
-            Browser::launch().await?,
-            &server.room_url("a-room"),
-            "alice",
-        )
-        .await?;
-        let bob = App::open(Browser::launch().await?, &server.room_url("b-room"), "bob").await?;
+        let alice = open(&server.room_url("a-room"), "alice").await?;
+        let bob = open(&server.room_url("b-room"), "bob").await?;
         let code = alice.show_pairing_code().await?;
         let wrong = with_other_last_word(&code);
         bob.enter_pairing_code(&wrong).await?;
-        for app in [&alice, &bob] {
-            let failed = app.wait_for_pairing("failed").await?;
-            assert!(
-                failed.error.contains("wrong code"),
-                "{} says why: {failed:#?}",
-                app.label()
-            );
-            // Nothing from the other side is let in, and the pairing is over.
-            assert!(
-                failed.peers.iter().all(|peer| peer.state != "connected"),
-                "{failed:#?}"
-            );
-        }
-        Ok(())
+        both_refuse([&alice, &bob], "wrong code").await
     })
 }
 
@@ -195,12 +160,7 @@ fn a_replayed_pake_message_is_refused() -> Result<()> {
     let ns = NetNs::create()?;
     run_in(&ns, async {
         let server = SignalingServer::start().await?;
-        let alice = App::open(
-            Browser::launch().await?,
-            &server.room_url("a-room"),
-            "alice",
-        )
-        .await?;
+        let alice = open(&server.room_url("a-room"), "alice").await?;
         let code: PairingCode = alice.show_pairing_code().await?.parse().unwrap();
         let Some(Signal::Pake { message }) = Pairing::start(&code, [7; 32]).poll_signal() else {
             unreachable!("a pairing starts with its PAKE message");
@@ -228,7 +188,7 @@ fn a_mistyped_code_is_refused_before_the_page_goes_anywhere() -> Result<()> {
     let ns = NetNs::create()?;
     run_in(&ns, async {
         let server = SignalingServer::start().await?;
-        let bob = App::open(Browser::launch().await?, &server.room_url("stay"), "bob").await?;
+        let bob = open(&server.room_url("stay"), "bob").await?;
         bob.self_id().await?;
         bob.enter_pairing_code("4172-pupil-bravx").await?;
         let refused = bob
@@ -272,24 +232,13 @@ fn paired_by_code_through_a_man_in_the_middle_both_pages_refuse_the_connection()
     let ns = NetNs::create()?;
     run_in(&ns, async {
         let mitm = MitmServer::start().await?;
-        let alice = App::open(Browser::launch().await?, &mitm.room_url("a-room"), "alice").await?;
+        let alice = open(&mitm.room_url("a-room"), "alice").await?;
         alice.show_pairing_code().await?;
         // Bob scans the QR code: the man in the middle terminates their first connection
         // (it builds no second one, which a page moving to the meeting place would need).
         let link = alice.verification().await?.code_link;
-        let bob = App::open(Browser::launch().await?, &link, "bob").await?;
-        for app in [&alice, &bob] {
-            let failed = app.wait_for_pairing("failed").await?;
-            assert!(
-                failed.error.contains("not authentic"),
-                "{} says the connection is not authentic: {failed:#?}",
-                app.label()
-            );
-            assert!(
-                failed.peers.iter().all(|peer| peer.state != "connected"),
-                "{failed:#?}"
-            );
-        }
+        let bob = open(&link, "bob").await?;
+        both_refuse([&alice, &bob], "not authentic").await?;
         // The confirmations did go through it, and nothing else did.
         let relayed = mitm.relayed_control();
         let kinds: Vec<String> = relayed
@@ -351,6 +300,29 @@ fn server_learnt_nothing_of(code: &str, received: &[String]) {
     for message in pake {
         assert_eq!(message.len(), 2 * 33, "a SPAKE2 message: {message}");
     }
+}
+
+/// Opens the app at `url` in a browser of its own.
+async fn open(url: &str, label: &str) -> Result<App> {
+    App::open(Browser::launch().await?, url, label).await
+}
+
+/// Waits until both pages say the pairing failed, with `says` in the reason, and let
+/// nothing from the other side in: the pairing is over.
+async fn both_refuse(pages: [&App; 2], says: &str) -> Result<()> {
+    for app in pages {
+        let failed = app.wait_for_pairing("failed").await?;
+        assert!(
+            failed.error.contains(says),
+            "{} says {says:?}: {failed:#?}",
+            app.label()
+        );
+        assert!(
+            failed.peers.iter().all(|peer| peer.state != "connected"),
+            "{failed:#?}"
+        );
+    }
+    Ok(())
 }
 
 /// `code` with its last word replaced by another word of the list.
