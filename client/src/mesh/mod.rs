@@ -150,7 +150,24 @@ struct Inner {
 struct Link {
     id: LinkId,
     peer: PeerLink,
+    /// Until verification starts on this link: the wake-up that starts it anyway.
+    /// Dropping it cancels it.
+    opening: Opening,
 }
+
+/// Whether verification has started on a link. Its first frames wait until the peer has
+/// spoken on the control channel, or [`OPENING_GRACE_MS`] has passed since it opened: a
+/// webrtc-rs peer (the native peer) drops what reaches it before its own end of the
+/// channel is set up (docs/protocol.md, "Opening"), and a lost commitment or
+/// confirmation would leave the link without a safety number or a pairing.
+enum Opening {
+    NotOpen,
+    Waiting { _wake_up: Timeout },
+    Started,
+}
+
+/// See [`Opening`]; the native peer waits as long before its own first message.
+const OPENING_GRACE_MS: u32 = 500;
 
 /// This device's certificate, which every link presents.
 enum DeviceCertificate {
@@ -549,6 +566,7 @@ fn open_link(
         Link {
             id: link,
             peer: connection,
+            opening: Opening::NotOpen,
         },
     );
     // Dropping a replaced link closes its connection; transfers on its channels pause
@@ -570,19 +588,18 @@ fn open_link(
 /// The link to `peer` is open: verification starts on it, and unless it waits for a
 /// pairing to succeed, the link is up for chat and files.
 fn link_opened(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
-    let opened = {
-        let state = inner.borrow();
-        state
-            .links
-            .get(peer)
-            .map(|link| (link.id, link.peer.fingerprints()))
-    };
-    if let Some((link, Some(fingerprints))) = opened {
-        let effects = inner
-            .borrow_mut()
-            .verification
-            .on_link_up(peer, link, &fingerprints);
-        apply(inner, peer, effects, false);
+    let weak = Rc::downgrade(inner);
+    let waiting = peer.clone();
+    let timer = Timeout::new(OPENING_GRACE_MS, move || {
+        if let Some(inner) = weak.upgrade() {
+            start_verification(&inner, &waiting);
+        }
+    });
+    if let Some(link) = inner.borrow_mut().links.get_mut(peer) {
+        // An ICE restart brings a link up again: its verification runs already.
+        if matches!(link.opening, Opening::NotOpen) {
+            link.opening = Opening::Waiting { _wake_up: timer };
+        }
     }
     if admits(&inner.borrow().verification, peer) {
         link_up(inner, peer);
@@ -597,6 +614,31 @@ fn link_opened(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
             },
         );
     }
+}
+
+/// Starts verification on the current link to `peer`, once (see [`Opening`]). A
+/// pairing that it completes lets the link up, unless the link was let in already.
+fn start_verification(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
+    let started = {
+        let mut state = inner.borrow_mut();
+        let Some(link) = state.links.get_mut(peer) else {
+            return;
+        };
+        if !matches!(link.opening, Opening::Waiting { .. }) {
+            return;
+        }
+        link.opening = Opening::Started;
+        (link.id, link.peer.fingerprints())
+    };
+    let (link, Some(fingerprints)) = started else {
+        return;
+    };
+    let admitted = admits(&inner.borrow().verification, peer);
+    let effects = inner
+        .borrow_mut()
+        .verification
+        .on_link_up(peer, link, &fingerprints);
+    apply(inner, peer, effects, !admitted);
 }
 
 /// Carry out what verification asks: frames on the peer's link, signals through the
@@ -693,6 +735,10 @@ fn link_handler(
 }
 
 fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, link: LinkId, event: LinkEvent) {
+    if let LinkEvent::Control(_) = &event {
+        // The peer has spoken: our side of verification may start.
+        start_verification(inner, peer);
+    }
     match event {
         LinkEvent::Signal(signal) => inner.borrow().send_signal(peer, &signal),
         LinkEvent::State(state) => {
