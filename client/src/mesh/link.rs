@@ -8,6 +8,7 @@
 
 use gloo_events::EventListener;
 use js_sys::{Array, Reflect, JSON};
+use meshdrop_mesh::path::{Candidate, CandidateKind, Path};
 use meshdrop_mesh::{sdp, LinkState};
 use meshdrop_protocol::frame::{
     ControlFrame, CHUNK_HEADER_LEN, CONTROL_CHANNEL, CONTROL_CHANNEL_ID, DATA_CHANNEL,
@@ -266,6 +267,59 @@ impl PeerLink {
     pub fn channels(&self) -> &Channels {
         &self.channels
     }
+
+    /// How this connection reaches the peer, from the candidate pair ICE selected
+    /// (`getStats`); `None` before one is selected.
+    pub fn path(&self) -> impl std::future::Future<Output = Option<Path>> + 'static {
+        let stats = self.connection.get_stats();
+        async move { selected_path(JsFuture::from(stats).await.ok()?) }
+    }
+}
+
+/// The path of the selected pair in an `RTCStatsReport`: Chromium names the pair in its
+/// `transport` entry, Firefox marks the pair itself `selected`.
+fn selected_path(report: JsValue) -> Option<Path> {
+    let entries: Vec<JsValue> = js_sys::try_iter(&report)
+        .ok()??
+        .filter_map(|entry| Some(entry.ok()?.unchecked_into::<Array>().get(1)))
+        .collect();
+    let text = |stats: &JsValue, key: &str| Reflect::get(stats, &key.into()).ok()?.as_string();
+    let by_id = |id: String| {
+        entries
+            .iter()
+            .find(|stats| text(stats, "id").as_ref() == Some(&id))
+    };
+    let of_type = |kind: &'static str| {
+        entries
+            .iter()
+            .filter(move |stats| text(stats, "type").as_deref() == Some(kind))
+    };
+    let pair = of_type("transport")
+        .find_map(|transport| by_id(text(transport, "selectedCandidatePairId")?))
+        .or_else(|| {
+            of_type("candidate-pair").find(|pair| {
+                Reflect::get(pair, &"selected".into())
+                    .ok()
+                    .and_then(|s| s.as_bool())
+                    == Some(true)
+            })
+        })?;
+    let end = |key: &str| {
+        let candidate = by_id(text(pair, key)?)?;
+        let kind = CandidateKind::parse(&text(candidate, "candidateType")?)?;
+        Some((kind, text(candidate, "address").unwrap_or_default()))
+    };
+    let (local, remote) = (end("localCandidateId")?, end("remoteCandidateId")?);
+    Some(Path::of_pair(
+        Candidate {
+            kind: local.0,
+            address: &local.1,
+        },
+        Candidate {
+            kind: remote.0,
+            address: &remote.1,
+        },
+    ))
 }
 
 impl Channels {
