@@ -6,8 +6,6 @@
 //! Both the web app and the native peer read the selected pair from their WebRTC stack
 //! and describe it with these words, so a phone and a terminal say the same thing.
 
-use std::net::IpAddr;
-
 /// The kinds of ICE candidate (RFC 8445), as `RTCIceCandidateType` names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CandidateKind {
@@ -74,25 +72,43 @@ impl Path {
         if remote.address.ends_with(".local") {
             return Path::SameNetwork;
         }
-        match remote.address.parse::<IpAddr>() {
-            Ok(address) if is_local(address) => Path::SameNetwork,
-            Ok(_) => Path::Direct,
-            Err(_) if remote.kind == Host => Path::SameNetwork,
-            Err(_) => Path::Direct,
+        match is_local(remote.address) {
+            Some(true) => Path::SameNetwork,
+            Some(false) => Path::Direct,
+            None if remote.kind == Host => Path::SameNetwork,
+            None => Path::Direct,
         }
     }
 }
 
-/// Whether `address` is only meaningful on a local network.
-fn is_local(address: IpAddr) -> bool {
-    match address {
-        IpAddr::V4(v4) => v4.is_private() || v4.is_link_local() || v4.is_loopback(),
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            // fc00::/7 unique-local, fe80::/10 link-local.
-            first & 0xfe00 == 0xfc00 || first & 0xffc0 == 0xfe80 || v6.is_loopback()
-        }
+/// Whether the IP literal `address` is only meaningful on a local network; `None` if it
+/// is not an IP literal. (Read from the text: the web app is spared the weight of the
+/// standard library's address parser.)
+fn is_local(address: &str) -> Option<bool> {
+    if address.contains(':') {
+        // fc00::/7 unique-local, fe80::/10 link-local, loopback.
+        let first = address.split(':').next()?.to_ascii_lowercase();
+        let ula = first.len() == 4 && (first.starts_with("fc") || first.starts_with("fd"));
+        let link_local = first.len() == 4
+            && ["fe8", "fe9", "fea", "feb"]
+                .iter()
+                .any(|p| first.starts_with(p));
+        return Some(ula || link_local || address == "::1");
     }
+    let mut octets = [0u8; 4];
+    let mut parts = address.split('.');
+    for octet in &mut octets {
+        *octet = parts.next()?.parse().ok()?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(match octets {
+        [10 | 127, ..] => true,
+        [172, second, ..] => (16..32).contains(&second),
+        [192, 168, ..] | [169, 254, ..] => true,
+        _ => false,
+    })
 }
 
 /// What a peer row says about how the peer is reached.
@@ -201,6 +217,51 @@ mod tests {
         // A host candidate whose address is hidden.
         assert_eq!(pair(host, (Host, "")), Path::SameNetwork);
         assert_eq!(pair(host, (Host, "2001:db8::1")), Path::Direct);
+    }
+
+    #[test]
+    fn local_addresses_are_told_from_public_ones_by_their_text() {
+        for local in [
+            "10.0.0.1",
+            "172.16.0.1",
+            "172.31.255.1",
+            "192.168.0.1",
+            "169.254.1.1",
+        ] {
+            assert_eq!(is_local(local), Some(true), "{local}");
+        }
+        for local in [
+            "127.0.0.1",
+            "::1",
+            "FD00::1",
+            "fc12:3::",
+            "fe80::1",
+            "febf::1",
+        ] {
+            assert_eq!(is_local(local), Some(true), "{local}");
+        }
+        for public in [
+            "172.15.0.1",
+            "172.32.0.1",
+            "192.0.2.1",
+            "8.8.8.8",
+            "100.64.0.1",
+        ] {
+            assert_eq!(is_local(public), Some(false), "{public}");
+        }
+        for public in ["2001:db8::1", "fc::1", "fec0::1", "::ffff:10.0.0.1"] {
+            assert_eq!(is_local(public), Some(false), "{public}");
+        }
+        for not_ip in [
+            "",
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "host.local",
+            "a.b.c.d",
+        ] {
+            assert_eq!(is_local(not_ip), None, "{not_ip}");
+        }
     }
 
     #[test]

@@ -276,38 +276,23 @@ impl PeerLink {
     }
 }
 
-/// The path of the selected pair in an `RTCStatsReport`: Chromium names the pair in its
-/// `transport` entry, Firefox marks the pair itself `selected`.
+/// The path of the selected pair in an `RTCStatsReport` (a maplike, read as a `Map`):
+/// Chromium names the pair in its `transport` entry, Firefox marks the pair `selected`.
 fn selected_path(report: JsValue) -> Option<Path> {
-    let entries: Vec<JsValue> = js_sys::try_iter(&report)
-        .ok()??
-        .filter_map(|entry| Some(entry.ok()?.unchecked_into::<Array>().get(1)))
-        .collect();
+    let report: js_sys::Map = report.unchecked_into();
     let text = |stats: &JsValue, key: &str| Reflect::get(stats, &key.into()).ok()?.as_string();
-    let by_id = |id: String| {
-        entries
-            .iter()
-            .find(|stats| text(stats, "id").as_ref() == Some(&id))
-    };
-    let of_type = |kind: &'static str| {
-        entries
-            .iter()
-            .filter(move |stats| text(stats, "type").as_deref() == Some(kind))
-    };
-    let pair = of_type("transport")
-        .find_map(|transport| by_id(text(transport, "selectedCandidatePairId")?))
-        .or_else(|| {
-            of_type("candidate-pair").find(|pair| {
-                Reflect::get(pair, &"selected".into())
-                    .ok()
-                    .and_then(|s| s.as_bool())
-                    == Some(true)
-            })
-        })?;
+    let mut pair = JsValue::UNDEFINED;
+    report.for_each(&mut |stats, _| {
+        if let Some(id) = text(&stats, "selectedCandidatePairId") {
+            pair = report.get(&id.into());
+        } else if Reflect::get(&stats, &"selected".into()).ok() == Some(JsValue::TRUE) {
+            pair = stats;
+        }
+    });
     let end = |key: &str| {
-        let candidate = by_id(text(pair, key)?)?;
-        let kind = CandidateKind::parse(&text(candidate, "candidateType")?)?;
-        Some((kind, text(candidate, "address").unwrap_or_default()))
+        let candidate = report.get(&text(&pair, key)?.into());
+        let kind = CandidateKind::parse(&text(&candidate, "candidateType")?)?;
+        Some((kind, text(&candidate, "address").unwrap_or_default()))
     };
     let (local, remote) = (end("localCandidateId")?, end("remoteCandidateId")?);
     Some(Path::of_pair(

@@ -157,16 +157,10 @@ fn peer_tile(props: &PeerTileProps) -> Html {
         (None, _) => html! { <span class="peer-device"></span> },
     };
     // How it is reached goes with a working link; no path at all is a problem to read.
-    let (path, no_path) = match props.reach {
-        Some(reach @ Reach::Via(_)) if connected => (
-            html! { <span class="peer-path">{ reach.describe() }</span> },
-            html! {},
-        ),
-        Some(reach @ Reach::NoPath { .. }) if !connected => (
-            html! {},
-            html! { <p class="warning no-path" role="status">{ reach.describe() }</p> },
-        ),
-        _ => (html! {}, html! {}),
+    let path = match props.reach {
+        Some(reach @ Reach::Via(_)) if connected => Some(("peer-path", reach)),
+        Some(reach @ Reach::NoPath { .. }) if !connected => Some(("warning no-path", reach)),
+        _ => None,
     };
     let kind = props.device.as_ref().map(|device| device.kind);
     // The tests find tiles by these attributes; "everyone" is the tile without a peer.
@@ -185,9 +179,10 @@ fn peer_tile(props: &PeerTileProps) -> Html {
                 <span class="visually-hidden">{ "Send files to " }</span>
                 <span class="peer-name">{ &props.name }</span>
                 { detail }
-                { path }
             </button>
-            { no_path }
+            if let Some((class, reach)) = path {
+                <p {class} role="status">{ reach.describe() }</p>
+            }
             <input type="file" ref={picker} class="send-files" multiple=true tabindex="-1" aria-hidden="true"
                 disabled={!props.enabled} onchange={on_pick.clone()} />
             <button type="button" class="folder-button secondary" disabled={!props.enabled} onclick={on_open_folder_picker}>
