@@ -1,0 +1,292 @@
+//! The built-in TURN relay on real sockets, so two peers that cannot reach each other
+//! directly (both behind symmetric NATs, say) connect through this one binary, without
+//! a coturn to run next to it.
+//!
+//! The relay's logic is `meshdrop_relay::Server`, which does no I/O; this module is its
+//! driver. One task owns it and the listening socket: it feeds it what clients send,
+//! what peers send to the relay sockets (each read by a task of its own that passes the
+//! datagrams on), and the time when a lifetime is due, and carries out what it asks:
+//! sending, and opening and closing a relay socket per allocation, on the relay address
+//! at a port of [`RelayConfig::ports`].
+//!
+//! Clients get credentials for it in `welcome` (see `ice`), made with
+//! [`RelayConfig::secret`] like those of a coturn that shares the secret.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use meshdrop_relay::{AllocationId, Config, Limits, Output, Server, Socket, Stats, Transmit};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::turn::{TurnSecret, DEFAULT_TTL};
+
+/// Relay ports unless configured otherwise: the dynamic range of RFC 6335, which the
+/// operating system does not hand out to outgoing connections on Linux by default
+/// (those come from 32768–60999 there, so some overlap is possible: narrow it to keep
+/// clear of them).
+pub const DEFAULT_RELAY_PORTS: RangeInclusive<u16> = 49152..=65535;
+
+/// The realm of the relay's long-term credentials.
+const REALM: &str = "meshdrop";
+
+/// The largest UDP datagram.
+const MAX_DATAGRAM: usize = 65_536;
+
+/// Datagrams from peers waiting for the relay task; beyond this, the relay sockets'
+/// readers wait and the kernel's buffers fill (and then drop).
+const PEER_QUEUE: usize = 1024;
+
+/// How the built-in relay runs.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// The address relay sockets are bound on and that peers send to: it must be
+    /// reachable from the peers (a public address, or the test network's).
+    pub relay_ip: IpAddr,
+    /// The ports relay sockets are bound on, one per allocation.
+    pub ports: RangeInclusive<u16>,
+    pub limits: Limits,
+    /// Checks the credentials; clients get theirs made with it.
+    pub secret: TurnSecret,
+    /// How long each client's credentials stay valid.
+    pub ttl: Duration,
+}
+
+impl RelayConfig {
+    /// Relaying on `relay_ip` with the default ports, limits and credential lifetime,
+    /// and a random secret (which only this process knows, so only the clients of this
+    /// server get credentials that work).
+    pub fn new(relay_ip: IpAddr) -> Self {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).expect("the operating system provides random bytes");
+        let secret: String = secret.iter().map(|byte| format!("{byte:02x}")).collect();
+        Self {
+            relay_ip,
+            ports: DEFAULT_RELAY_PORTS,
+            limits: Limits::DEFAULT,
+            secret: TurnSecret::new(secret),
+            ttl: DEFAULT_TTL,
+        }
+    }
+}
+
+/// The built-in relay: the socket clients talk TURN to, and how it relays.
+#[derive(Debug)]
+pub struct Relay {
+    pub socket: UdpSocket,
+    pub config: RelayConfig,
+}
+
+/// A datagram a peer sent to an allocation's relay socket.
+struct FromPeer {
+    allocation: AllocationId,
+    from: SocketAddr,
+    payload: Vec<u8>,
+}
+
+/// The relay's task: the core, its sockets, and the readers of the relay sockets.
+pub struct Driver {
+    core: Server,
+    listen: UdpSocket,
+    relay_ip: IpAddr,
+    ports: RangeInclusive<u16>,
+    relays: HashMap<AllocationId, RelaySocket>,
+    to_driver: mpsc::Sender<FromPeer>,
+    from_peers: mpsc::Receiver<FromPeer>,
+    readers: TaskTracker,
+}
+
+struct RelaySocket {
+    socket: Arc<UdpSocket>,
+    stop: CancellationToken,
+}
+
+/// What woke the relay task.
+enum Wake {
+    Stop,
+    Client(io::Result<(usize, SocketAddr)>),
+    Peer(FromPeer),
+    Timeout,
+}
+
+impl Driver {
+    pub fn new(relay: Relay) -> Self {
+        let config = Config {
+            secret: relay.config.secret,
+            realm: REALM.into(),
+            relay_ip: relay.config.relay_ip,
+            limits: relay.config.limits,
+        };
+        let (to_driver, from_peers) = mpsc::channel(PEER_QUEUE);
+        Self {
+            core: Server::new(config, Instant::now(), SystemTime::now()),
+            listen: relay.socket,
+            relay_ip: relay.config.relay_ip,
+            ports: relay.config.ports,
+            relays: HashMap::new(),
+            to_driver,
+            from_peers,
+            readers: TaskTracker::new(),
+        }
+    }
+
+    /// The relay's counters, for `/metrics`.
+    pub fn stats(&self) -> Arc<Stats> {
+        self.core.stats()
+    }
+
+    /// Relay until `shutdown` is cancelled; then every relay socket is closed.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let mut buffer = vec![0u8; MAX_DATAGRAM];
+        loop {
+            let wake = self.next_wake(&mut buffer, &shutdown).await;
+            let now = Instant::now();
+            match wake {
+                Wake::Stop => break,
+                Wake::Client(Ok((length, from))) => {
+                    self.core.handle_client(now, from, &buffer[..length]);
+                }
+                Wake::Client(Err(error)) => tracing::debug!(%error, "TURN receive failed"),
+                Wake::Peer(datagram) => self.core.handle_peer(
+                    now,
+                    datagram.allocation,
+                    datagram.from,
+                    &datagram.payload,
+                ),
+                Wake::Timeout => self.core.handle_timeout(now),
+            }
+            self.carry_out().await;
+        }
+        for relay in self.relays.values() {
+            relay.stop.cancel();
+        }
+        self.readers.close();
+        self.readers.wait().await;
+    }
+
+    async fn next_wake(&mut self, buffer: &mut [u8], shutdown: &CancellationToken) -> Wake {
+        let due = self.core.poll_timeout();
+        let timeout = async {
+            match due {
+                Some(due) => tokio::time::sleep_until(due.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = shutdown.cancelled() => Wake::Stop,
+            received = self.listen.recv_from(buffer) => Wake::Client(received),
+            // The driver holds a sender itself, so this never ends.
+            Some(datagram) = self.from_peers.recv() => Wake::Peer(datagram),
+            () = timeout => Wake::Timeout,
+        }
+    }
+
+    /// Do what the core asks until it asks nothing more.
+    async fn carry_out(&mut self) {
+        while let Some(output) = self.core.poll_output() {
+            match output {
+                Output::Transmit(transmit) => self.send(transmit).await,
+                Output::OpenRelay(allocation) => match self.open(allocation) {
+                    Ok(relayed) => self.core.relay_opened(Instant::now(), allocation, relayed),
+                    Err(error) => {
+                        tracing::warn!(%error, ports = ?self.ports, "no relay port could be opened");
+                        self.core.relay_failed(Instant::now(), allocation);
+                    }
+                },
+                Output::CloseRelay(allocation) => {
+                    if let Some(relay) = self.relays.remove(&allocation) {
+                        relay.stop.cancel();
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send(&self, Transmit { from, to, payload }: Transmit) {
+        let socket = match from {
+            Socket::Listen => &self.listen,
+            Socket::Relay(allocation) => match self.relays.get(&allocation) {
+                Some(relay) => &relay.socket,
+                None => return,
+            },
+        };
+        if let Err(error) = socket.send_to(&payload, to).await {
+            tracing::debug!(%error, %to, "relay datagram not sent");
+        }
+    }
+
+    /// Bind a relay socket for `allocation` and start reading it; its address.
+    fn open(&mut self, allocation: AllocationId) -> io::Result<SocketAddr> {
+        let socket = Arc::new(bind_in_range(self.relay_ip, &self.ports)?);
+        let relayed = socket.local_addr()?;
+        let stop = CancellationToken::new();
+        self.readers.spawn(read_peers(
+            allocation,
+            Arc::clone(&socket),
+            self.to_driver.clone(),
+            stop.clone(),
+        ));
+        self.relays.insert(allocation, RelaySocket { socket, stop });
+        Ok(relayed)
+    }
+}
+
+/// A UDP socket on `ip` at a free port of `ports`, trying them in turn from a random one.
+fn bind_in_range(ip: IpAddr, ports: &RangeInclusive<u16>) -> io::Result<UdpSocket> {
+    let (low, high) = (u32::from(*ports.start()), u32::from(*ports.end()));
+    let span = high.saturating_sub(low) + 1;
+    let mut start = [0u8; 4];
+    getrandom::fill(&mut start).expect("the operating system provides random bytes");
+    let start = u32::from_ne_bytes(start) % span;
+    let mut last_error = io::Error::new(io::ErrorKind::AddrInUse, "the relay port range is empty");
+    for offset in 0..span {
+        // Within `ports`, so it fits a u16.
+        let port = (low + (start + offset) % span) as u16;
+        match std::net::UdpSocket::bind((ip, port)) {
+            Ok(socket) => {
+                socket.set_nonblocking(true)?;
+                return UdpSocket::from_std(socket);
+            }
+            Err(error) if error.kind() == io::ErrorKind::AddrInUse => last_error = error,
+            Err(error) => return Err(error),
+        }
+    }
+    Err(last_error)
+}
+
+/// Pass what peers send to `socket` on to the relay task, until `stop`.
+async fn read_peers(
+    allocation: AllocationId,
+    socket: Arc<UdpSocket>,
+    to_driver: mpsc::Sender<FromPeer>,
+    stop: CancellationToken,
+) {
+    let mut buffer = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let received = tokio::select! {
+            () = stop.cancelled() => return,
+            received = socket.recv_from(&mut buffer) => received,
+        };
+        let (length, from) = match received {
+            Ok(received) => received,
+            Err(error) => {
+                tracing::debug!(%error, "relay receive failed");
+                continue;
+            }
+        };
+        let datagram = FromPeer {
+            allocation,
+            from,
+            payload: buffer[..length].to_vec(),
+        };
+        if to_driver.send(datagram).await.is_err() {
+            return;
+        }
+    }
+}
