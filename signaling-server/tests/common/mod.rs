@@ -7,9 +7,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use meshdrop_protocol::signaling::{ErrorCode, PeerInfo, ServerMessage, Signal, SignalObject};
+use meshdrop_protocol::signaling::{
+    ErrorCode, IceServer, PeerInfo, ServerMessage, Signal, SignalObject,
+};
 use meshdrop_protocol::PeerId;
-use meshdrop_signaling_server::{serve, serve_with_stun, Config};
+use meshdrop_signaling_server::{
+    serve, serve_with_relay, serve_with_stun, Config, Relay, RelayConfig,
+};
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -30,6 +34,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// Where the built-in STUN server listens, if it runs.
     pub stun: Option<SocketAddr>,
+    /// Where the built-in TURN relay listens, if it runs.
+    pub relay: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -44,21 +50,47 @@ impl TestServer {
         Self::spawn(config, Some(UdpSocket::bind((stun_ip, 0)).await.unwrap())).await
     }
 
+    /// A server with the built-in TURN relay listening on `relay.relay_ip`, any free
+    /// port, and no STUN socket of its own (the relay answers STUN).
+    pub async fn start_with_relay(config: Config, relay: RelayConfig) -> Self {
+        let socket = UdpSocket::bind((relay.relay_ip, 0)).await.unwrap();
+        Self::spawn_with(
+            config,
+            None,
+            Some(Relay {
+                socket,
+                config: relay,
+            }),
+        )
+        .await
+    }
+
     async fn spawn(config: Config, stun: Option<UdpSocket>) -> Self {
+        Self::spawn_with(config, stun, None).await
+    }
+
+    async fn spawn_with(config: Config, stun: Option<UdpSocket>, relay: Option<Relay>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stun_addr = stun.as_ref().map(|socket| socket.local_addr().unwrap());
+        let relay_addr = relay
+            .as_ref()
+            .map(|relay| relay.socket.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = async {
             let _ = stopped.await;
         };
-        let task = match stun {
-            Some(stun) => tokio::spawn(serve_with_stun(listener, stun, config, shutdown)),
-            None => tokio::spawn(serve(listener, config, shutdown)),
+        let task = match (stun, relay) {
+            (stun, Some(relay)) => {
+                tokio::spawn(serve_with_relay(listener, stun, relay, config, shutdown))
+            }
+            (Some(stun), None) => tokio::spawn(serve_with_stun(listener, stun, config, shutdown)),
+            (None, None) => tokio::spawn(serve(listener, config, shutdown)),
         };
         Self {
             addr,
             stun: stun_addr,
+            relay: relay_addr,
             stop: Some(stop),
             task,
         }
@@ -95,10 +127,16 @@ pub async fn join(addr: SocketAddr, room: &str, name: &str, seed: char) -> Joine
     let mut client = Client::connect(addr).await;
     client.send_join(room, name, seed).await;
     match client.recv().await {
-        ServerMessage::Welcome { peer_id, peers, .. } => Joined {
+        ServerMessage::Welcome {
+            peer_id,
+            peers,
+            ice_servers,
+            ..
+        } => Joined {
             client,
             id: peer_id,
             peers,
+            ice_servers,
         },
         other => panic!("expected welcome, got {other:?}"),
     }
@@ -179,6 +217,7 @@ pub struct Joined {
     pub client: Client,
     pub id: PeerId,
     pub peers: Vec<PeerInfo>,
+    pub ice_servers: Vec<IceServer>,
 }
 
 /// A valid session key: 32 copies of a hex digit.

@@ -1,0 +1,250 @@
+//! The built-in TURN relay over real UDP sockets on loopback, used by a TURN client we
+//! did not write (`rtc-turn`'s, the one webrtc-rs peers use) with the credentials of a
+//! real `welcome`: allocate, permit a peer, and relay datagrams both ways, compared by
+//! hash.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use common::{http_get, metric, TestServer, PATIENCE};
+use meshdrop_protocol::signaling::IceServer;
+use meshdrop_signaling_server::{Config, RelayConfig, TurnSecret};
+use rtc_shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use rtc_turn::client::{Client, ClientConfig, Event};
+use sansio::Protocol;
+use sha2::{Digest, Sha256};
+use tokio::net::UdpSocket;
+
+/// Datagrams relayed each way, and their size: a short exchange of DTLS-record-sized
+/// payloads.
+const DATAGRAMS: usize = 32;
+const DATAGRAM_BYTES: usize = 1200;
+
+/// `rtc-turn`'s sans-IO client on a real socket.
+struct TurnClient {
+    client: Client,
+    socket: UdpSocket,
+}
+
+impl TurnClient {
+    /// A client of the relay named by the `turn:` entry of `ice_servers`.
+    async fn of_welcome(ice_servers: &[IceServer]) -> Self {
+        let entry = ice_servers
+            .iter()
+            .find(|server| server.urls[0].starts_with("turn:"))
+            .expect("welcome lists the relay");
+        let server = entry.urls[0]
+            .strip_prefix("turn:")
+            .and_then(|rest| rest.strip_suffix("?transport=udp"))
+            .expect("a turn: URL over UDP");
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let config = ClientConfig {
+            turn_serv_addr: server.into(),
+            local_addr: socket.local_addr().unwrap(),
+            transport_protocol: TransportProtocol::UDP,
+            username: entry.username.clone().unwrap(),
+            password: entry.credential.clone().unwrap(),
+            ..ClientConfig::default()
+        };
+        let crypto = rtc_turn::crypto::default_provider().unwrap();
+        Self {
+            client: Client::new(config, crypto).unwrap(),
+            socket,
+        }
+    }
+
+    /// Run the client on its socket until it reports an event.
+    async fn next_event(&mut self) -> Event {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let mut buffer = vec![0u8; 65_536];
+        loop {
+            while let Some(transmit) = self.client.poll_write() {
+                let to = transmit.transport.peer_addr;
+                self.socket.send_to(&transmit.message, to).await.unwrap();
+            }
+            if let Some(event) = self.client.poll_event() {
+                return event;
+            }
+            let wake = self.client.poll_timeout().map_or(deadline, |due| {
+                tokio::time::Instant::from_std(due).min(deadline)
+            });
+            tokio::select! {
+                received = self.socket.recv_from(&mut buffer) => {
+                    let (length, from) = received.unwrap();
+                    let message = TaggedBytesMut {
+                        now: Instant::now(),
+                        transport: TransportContext {
+                            local_addr: self.socket.local_addr().unwrap(),
+                            peer_addr: from,
+                            transport_protocol: TransportProtocol::UDP,
+                            ecn: None,
+                        },
+                        message: BytesMut::from(&buffer[..length]),
+                    };
+                    let _ = self.client.handle_read(message);
+                }
+                () = tokio::time::sleep_until(wake) => {
+                    assert!(tokio::time::Instant::now() < deadline, "no TURN event within {PATIENCE:?}");
+                    self.client.handle_timeout(Instant::now()).unwrap();
+                }
+            }
+        }
+    }
+
+    async fn allocate(&mut self) -> SocketAddr {
+        self.client.allocate(Instant::now()).unwrap();
+        match self.next_event().await {
+            Event::AllocateResponse(_, relayed) => relayed,
+            other => panic!("expected an allocation, got {other:?}"),
+        }
+    }
+
+    async fn permit(&mut self, relayed: SocketAddr, peer: SocketAddr) {
+        let mut relay = self.client.relay(relayed).unwrap();
+        relay.create_permission(Instant::now(), peer).unwrap();
+        match self.next_event().await {
+            Event::CreatePermissionResponse(_, permitted) => assert_eq!(permitted, peer),
+            other => panic!("expected a permission, got {other:?}"),
+        }
+    }
+
+    async fn send(&mut self, relayed: SocketAddr, peer: SocketAddr, payload: &[u8]) {
+        let mut relay = self.client.relay(relayed).unwrap();
+        relay.send_to(Instant::now(), payload, peer).unwrap();
+        while let Some(transmit) = self.client.poll_write() {
+            let to = transmit.transport.peer_addr;
+            self.socket.send_to(&transmit.message, to).await.unwrap();
+        }
+    }
+
+    /// The next payload a peer sent through the relay, and who sent it.
+    async fn receive(&mut self) -> (SocketAddr, Vec<u8>) {
+        loop {
+            match self.next_event().await {
+                Event::DataIndicationOrChannelData(_, from, data) => return (from, data.to_vec()),
+                // Such as the reply to the channel binding the first send starts.
+                _ => continue,
+            }
+        }
+    }
+}
+
+/// A payload that differs from datagram to datagram.
+fn payload(direction: u8, index: usize) -> Vec<u8> {
+    (0..DATAGRAM_BYTES)
+        .map(|position| (position * 7 + index * 13) as u8 ^ direction)
+        .collect()
+}
+
+async fn relay_server() -> TestServer {
+    let mut relay = RelayConfig::new("127.0.0.1".parse().unwrap());
+    relay.secret = TurnSecret::new("relay-integration-secret");
+    TestServer::start_with_relay(Config::default(), relay).await
+}
+
+#[tokio::test]
+async fn welcome_lists_the_relay_and_its_stun_at_the_host_the_client_used() {
+    let server = relay_server().await;
+    let joined = server.join("room", "Ann", 'a').await;
+    let port = server.relay.unwrap().port();
+    let urls: Vec<&str> = joined
+        .ice_servers
+        .iter()
+        .map(|entry| entry.urls[0].as_str())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            format!("stun:127.0.0.1:{port}"),
+            format!("turn:127.0.0.1:{port}?transport=udp")
+        ]
+    );
+    let turn = &joined.ice_servers[1];
+    let username = turn.username.as_deref().unwrap();
+    assert!(username.ends_with(&format!(":{}", joined.id)));
+    assert_eq!(
+        turn.credential.as_deref(),
+        Some(
+            TurnSecret::new("relay-integration-secret")
+                .password(username)
+                .as_str()
+        )
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn datagrams_are_relayed_both_ways_unchanged() {
+    let server = relay_server().await;
+    let joined = server.join("room", "Ann", 'a').await;
+    let mut client = TurnClient::of_welcome(&joined.ice_servers).await;
+    let relayed = client.allocate().await;
+    assert_eq!(relayed.ip().to_string(), "127.0.0.1");
+    assert_ne!(relayed.port(), server.relay.unwrap().port());
+
+    let peer = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let peer_addr = peer.local_addr().unwrap();
+    client.permit(relayed, peer_addr).await;
+
+    let (mut sent, mut arrived) = (Sha256::new(), Sha256::new());
+    let (mut sent_back, mut arrived_back) = (Sha256::new(), Sha256::new());
+    let mut buffer = vec![0u8; 65_536];
+    for index in 0..DATAGRAMS {
+        // Client to peer: the first as a Send indication, then on a channel.
+        let outbound = payload(0x00, index);
+        sent.update(&outbound);
+        client.send(relayed, peer_addr, &outbound).await;
+        let (length, from) = tokio::time::timeout(PATIENCE, peer.recv_from(&mut buffer))
+            .await
+            .expect("the peer hears the client")
+            .unwrap();
+        assert_eq!(from, relayed, "the peer hears the relayed address");
+        arrived.update(&buffer[..length]);
+
+        // Peer to client, through the relayed address.
+        let inbound = payload(0xff, index);
+        sent_back.update(&inbound);
+        peer.send_to(&inbound, relayed).await.unwrap();
+        let (from, data) = client.receive().await;
+        assert_eq!(from, peer_addr);
+        arrived_back.update(&data);
+    }
+    assert_eq!(sent.finalize(), arrived.finalize());
+    assert_eq!(sent_back.finalize(), arrived_back.finalize());
+
+    let metrics = http_get(server.addr, "/metrics", &[]).await.body;
+    assert_eq!(metric(&metrics, "meshdrop_relay_allocations"), Some(1));
+    assert_eq!(
+        metric(&metrics, "meshdrop_relay_bytes_total"),
+        Some((2 * DATAGRAMS * DATAGRAM_BYTES) as u64)
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn credentials_of_another_secret_are_refused_and_counted() {
+    let server = relay_server().await;
+    let joined = server.join("room", "Ann", 'a').await;
+    let mut forged = joined.ice_servers.clone();
+    let username = forged[1].username.clone().unwrap();
+    forged[1].credential = Some(TurnSecret::new("guessed").password(&username));
+    let mut client = TurnClient::of_welcome(&forged).await;
+    client.client.allocate(Instant::now()).unwrap();
+    match client.next_event().await {
+        Event::AllocateError(_, error) => assert!(error.to_string().contains("401"), "{error}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let metrics = http_get(server.addr, "/metrics", &[]).await.body;
+    assert_eq!(
+        metric(
+            &metrics,
+            "meshdrop_relay_refused_total{reason=\"wrong_password\"}"
+        ),
+        Some(1)
+    );
+    assert_eq!(metric(&metrics, "meshdrop_relay_allocations"), Some(0));
+    server.stop().await;
+}
