@@ -11,8 +11,13 @@ use meshdrop_relay::{
     AllocationId, Config, Limits, Output, Refusal, Server, Socket, Transmit, TurnSecret, MIN_BURST,
 };
 use rtc_shared::{TaggedBytesMut, TransportContext, TransportProtocol};
+use rtc_stun::attributes::ATTR_EVEN_PORT;
 use rtc_stun::error_code::ErrorCodeAttribute;
-use rtc_stun::message::{Getter, Message, CLASS_ERROR_RESPONSE};
+use rtc_stun::message::{
+    Getter, Message, MessageType, TransactionId, CLASS_ERROR_RESPONSE, CLASS_REQUEST,
+    METHOD_ALLOCATE,
+};
+use rtc_stun::uattrs::UnknownAttributes;
 use rtc_turn::client::{Client, ClientConfig, Event};
 use sansio::Protocol;
 
@@ -41,6 +46,8 @@ struct Net {
     to_clients: Vec<Vec<u8>>,
     closed: Vec<AllocationId>,
     events: Vec<VecDeque<Event>>,
+    /// Whether the driver's relay sockets fail to open (no free port).
+    ports_exhausted: bool,
 }
 
 impl Net {
@@ -65,6 +72,7 @@ impl Net {
             to_clients: Vec::new(),
             closed: Vec::new(),
             events: Vec::new(),
+            ports_exhausted: false,
         }
     }
 
@@ -133,6 +141,9 @@ impl Net {
                         to,
                         payload,
                     }) => self.to_peers.push((id, to, payload)),
+                    Output::OpenRelay(id) if self.ports_exhausted => {
+                        self.server.relay_failed(self.now, id);
+                    }
                     Output::OpenRelay(id) => {
                         let relayed =
                             SocketAddr::new(RELAY_IP.parse().unwrap(), 50_000 + id.0 as u16);
@@ -495,6 +506,76 @@ fn peers_on_the_relay_host_s_loopback_are_forbidden() {
         other => panic!("expected a refusal, got {other:?}"),
     }
     assert_eq!(net.server.stats().refused(Refusal::ForbiddenPeer), 1);
+}
+
+#[test]
+fn a_retransmitted_allocate_is_answered_again_and_another_is_a_mismatch() {
+    let mut net = Net::new(Limits::DEFAULT);
+    let client = net.add_client(net.credential("alice"));
+    let relayed = net.allocate(client);
+    // The authenticated Allocate, as if its answer had been lost.
+    let allocate = net.from_clients[1].clone();
+    let answers = net.to_clients.len();
+    net.server
+        .handle_client(net.now, net.locals[client], &allocate);
+    net.settle();
+    let again = &net.to_clients[answers];
+    assert_eq!(again, &net.to_clients[answers - 1], "the same answer");
+    assert_eq!(net.server.stats().allocations(), 1);
+    // A new Allocate from the same address while the first lives.
+    net.clients[client].allocate(net.now).unwrap();
+    let error = match net.next_event(client) {
+        Event::AllocateError(_, error) => error.to_string(),
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    assert!(error.contains("437"), "{error}");
+    assert_eq!(net.server.stats().refused(Refusal::AllocationMismatch), 1);
+    assert!(net.closed.is_empty(), "{relayed} still stands");
+}
+
+#[test]
+fn unimplemented_required_attributes_get_420() {
+    let mut net = Net::new(Limits::DEFAULT);
+    let mut request = Message::new();
+    request
+        .build(&[
+            Box::new(TransactionId::new()),
+            Box::new(MessageType::new(METHOD_ALLOCATE, CLASS_REQUEST)),
+        ])
+        .unwrap();
+    // EVEN-PORT, which this relay does not implement.
+    request.add(ATTR_EVEN_PORT, &[0x80, 0, 0, 0]);
+    request.write_length();
+    net.server
+        .handle_client(net.now, addr("192.0.2.99:5000"), &request.raw);
+    let Some(Output::Transmit(reply)) = net.server.poll_output() else {
+        panic!("expected an answer");
+    };
+    assert_eq!(error_code(&reply.payload), Some(420));
+    let mut answer = Message::new();
+    answer.unmarshal_binary(&reply.payload).unwrap();
+    let mut unknown = UnknownAttributes(Vec::new());
+    unknown.get_from(&answer).unwrap();
+    assert_eq!(unknown.0, [ATTR_EVEN_PORT]);
+}
+
+#[test]
+fn without_a_free_relay_port_the_allocation_fails_with_508() {
+    let mut net = Net::new(Limits {
+        max_allocations: 1,
+        ..Limits::DEFAULT
+    });
+    net.ports_exhausted = true;
+    let client = net.add_client(net.credential("alice"));
+    let error = net.allocate_error(client);
+    assert!(error.contains("508"), "{error}");
+    let stats = net.server.stats();
+    assert_eq!(stats.refused(Refusal::InsufficientCapacity), 1);
+    assert_eq!(stats.allocations(), 0);
+    // The credential's one allocation is given back too.
+    net.ports_exhausted = false;
+    let retry = net.add_client(net.credential("alice"));
+    net.allocate(retry);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 use common::{http_get, metric, TestServer, PATIENCE};
 use meshdrop_protocol::signaling::IceServer;
-use meshdrop_signaling_server::{Config, RelayConfig, TurnSecret};
+use meshdrop_signaling_server::{Config, RelayConfig, RelayLimits, TurnSecret};
 use rtc_shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use rtc_turn::client::{Client, ClientConfig, Event};
 use sansio::Protocol;
@@ -102,6 +102,15 @@ impl TurnClient {
         }
     }
 
+    /// Allocate, expecting a refusal; its text.
+    async fn allocate_refused(&mut self) -> String {
+        self.client.allocate(Instant::now()).unwrap();
+        match self.next_event().await {
+            Event::AllocateError(_, error) => error.to_string(),
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
     async fn permit(&mut self, relayed: SocketAddr, peer: SocketAddr) {
         let mut relay = self.client.relay(relayed).unwrap();
         relay.create_permission(Instant::now(), peer).unwrap();
@@ -140,8 +149,13 @@ fn payload(direction: u8, index: usize) -> Vec<u8> {
 }
 
 async fn relay_server() -> TestServer {
+    relay_server_with(RelayLimits::DEFAULT).await
+}
+
+async fn relay_server_with(limits: RelayLimits) -> TestServer {
     let mut relay = RelayConfig::new("127.0.0.1".parse().unwrap());
     relay.secret = TurnSecret::new("relay-integration-secret");
+    relay.limits = limits;
     TestServer::start_with_relay(Config::default(), relay).await
 }
 
@@ -232,11 +246,8 @@ async fn credentials_of_another_secret_are_refused_and_counted() {
     let username = forged[1].username.clone().unwrap();
     forged[1].credential = Some(TurnSecret::new("guessed").password(&username));
     let mut client = TurnClient::of_welcome(&forged).await;
-    client.client.allocate(Instant::now()).unwrap();
-    match client.next_event().await {
-        Event::AllocateError(_, error) => assert!(error.to_string().contains("401"), "{error}"),
-        other => panic!("expected a refusal, got {other:?}"),
-    }
+    let error = client.allocate_refused().await;
+    assert!(error.contains("401"), "{error}");
     let metrics = http_get(server.addr, "/metrics", &[]).await.body;
     assert_eq!(
         metric(
@@ -246,5 +257,39 @@ async fn credentials_of_another_secret_are_refused_and_counted() {
         Some(1)
     );
     assert_eq!(metric(&metrics, "meshdrop_relay_allocations"), Some(0));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn one_welcome_s_credential_holds_at_most_its_quota_of_allocations() {
+    let server = relay_server_with(RelayLimits {
+        max_allocations: 2,
+        ..RelayLimits::DEFAULT
+    })
+    .await;
+    let joined = server.join("room", "Ann", 'a').await;
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        clients.push(TurnClient::of_welcome(&joined.ice_servers).await);
+    }
+    clients[0].allocate().await;
+    clients[1].allocate().await;
+    let error = clients[2].allocate_refused().await;
+    assert!(error.contains("486"), "{error}");
+    // Another client's welcome has a credential of its own.
+    let other = server.join("room", "Bob", 'b').await;
+    TurnClient::of_welcome(&other.ice_servers)
+        .await
+        .allocate()
+        .await;
+    let metrics = http_get(server.addr, "/metrics", &[]).await.body;
+    assert_eq!(metric(&metrics, "meshdrop_relay_allocations"), Some(3));
+    assert_eq!(
+        metric(
+            &metrics,
+            "meshdrop_relay_refused_total{reason=\"allocation_quota\"}"
+        ),
+        Some(1)
+    );
     server.stop().await;
 }
