@@ -32,12 +32,14 @@
 //! and [`Limits::bandwidth`] bytes per second relayed in both directions together, beyond
 //! which datagrams are dropped (see `bandwidth`). Peers on loopback, unspecified,
 //! multicast or broadcast addresses are refused (403), except loopback when the relay
-//! itself is on loopback, so the relay cannot be used to reach the server's own services.
+//! itself is on loopback, so the relay cannot be used to reach the server's own services;
+//! what a relay socket sends to the listening socket is ignored, so no allocation can
+//! be made through another.
 //!
 //! The relay never looks into what it relays: for Meshdrop that is DTLS ciphertext.
 //! Nothing that arrives makes it panic; what it cannot parse is dropped and counted.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -178,6 +180,8 @@ pub struct Server {
     epoch: (Instant, SystemTime),
     allocations: HashMap<AllocationId, Allocation>,
     by_client: HashMap<SocketAddr, AllocationId>,
+    /// The relay sockets' addresses, which are never clients.
+    relayed: HashSet<SocketAddr>,
     credentials: HashMap<String, Credential>,
     next_id: u64,
     outputs: VecDeque<Output>,
@@ -235,6 +239,7 @@ impl Server {
             epoch: (now, wall_now),
             allocations: HashMap::new(),
             by_client: HashMap::new(),
+            relayed: HashSet::new(),
             credentials: HashMap::new(),
             next_id: 0,
             outputs: VecDeque::new(),
@@ -281,6 +286,10 @@ impl Server {
 
     /// A datagram from `from` on the listening socket.
     pub fn handle_client(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+        if self.relayed.contains(&from) {
+            // Relayed to the relay itself: a client hiding behind an allocation.
+            return;
+        }
         if matches!(datagram.first(), Some(0x40..=0x7f)) {
             self.channel_data_from_client(now, from, datagram);
             return;
@@ -359,6 +368,7 @@ impl Server {
             return;
         };
         current.relayed = Some(relayed);
+        self.relayed.insert(relayed);
         self.answer_allocate(now, allocation);
     }
 
@@ -783,6 +793,9 @@ impl Server {
             return;
         };
         self.by_client.remove(&allocation.client);
+        if let Some(relayed) = allocation.relayed {
+            self.relayed.remove(&relayed);
+        }
         if let Some(credential) = self.credentials.get_mut(&allocation.username) {
             credential.allocations -= 1;
             if credential.allocations == 0 {

@@ -579,6 +579,20 @@ fn without_a_free_relay_port_the_allocation_fails_with_508() {
 }
 
 #[test]
+fn the_relay_does_not_serve_itself_through_its_own_sockets() {
+    let mut net = Net::new(Limits::DEFAULT);
+    let client = net.add_client(net.credential("alice"));
+    let relayed = net.allocate(client);
+    // The first Allocate of any client, as if relayed to the listening socket.
+    let allocate = net.from_clients[0].clone();
+    net.server.handle_client(net.now, relayed, &allocate);
+    assert_eq!(net.server.poll_output(), None);
+    net.server
+        .handle_client(net.now, addr("192.0.2.99:5000"), &allocate);
+    assert!(net.server.poll_output().is_some());
+}
+
+#[test]
 fn a_binding_request_learns_the_client_s_address() {
     let mut net = Net::new(Limits::DEFAULT);
     let client = net.add_client(net.credential("alice"));
