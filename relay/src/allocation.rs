@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use rtc_stun::message::TransactionId;
 
+use crate::server::ClientAddr;
+
 /// How long a permission lasts unless renewed (RFC 5766, section 8).
 pub const PERMISSION_LIFETIME: Duration = Duration::from_secs(300);
 
@@ -23,7 +25,7 @@ pub struct AllocationId(pub u64);
 
 #[derive(Debug)]
 pub struct Allocation {
-    pub client: SocketAddr,
+    pub client: ClientAddr,
     /// The credential that made it; every later request must carry the same.
     pub username: String,
     /// The long-term key (MD5 of username, realm, password) that signs the responses.
@@ -54,7 +56,7 @@ pub enum ChannelConflict {
 
 impl Allocation {
     pub fn new(
-        client: SocketAddr,
+        client: ClientAddr,
         username: String,
         key: Vec<u8>,
         request: TransactionId,

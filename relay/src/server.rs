@@ -6,7 +6,11 @@
 //! [`Server::poll_timeout`] is due), and carries out what [`Server::poll_output`] asks:
 //! send bytes, open a relay socket for an allocation, close one.
 //!
-//! # What it speaks (RFC 5766 over UDP, the part ICE agents use)
+//! # What it speaks (RFC 5766, the part ICE agents use)
+//!
+//! Clients reach it over UDP, or over TCP (the driver cuts the stream into messages
+//! with [`crate::frame_length`]; a TCP client's allocation ends with its connection,
+//! [`Server::client_closed`]). It relays to peers over UDP only.
 //!
 //! * Binding: answered like the built-in STUN server, without credentials.
 //! * Allocate: UDP relaying only (REQUESTED-TRANSPORT 17), the relay address's family
@@ -144,11 +148,44 @@ impl Limits {
     };
 }
 
+/// How a client reaches the relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Udp,
+    /// A TCP connection (or TLS over it), framed as RFC 5766 section 2.2 says.
+    Tcp,
+}
+
+/// A client of the relay: its address, and how it reaches the relay. A TCP client is
+/// one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientAddr {
+    pub transport: Transport,
+    pub address: SocketAddr,
+}
+
+impl ClientAddr {
+    pub fn udp(address: SocketAddr) -> Self {
+        Self {
+            transport: Transport::Udp,
+            address,
+        }
+    }
+
+    pub fn tcp(address: SocketAddr) -> Self {
+        Self {
+            transport: Transport::Tcp,
+            address,
+        }
+    }
+}
+
 /// Which of the driver's sockets a datagram leaves from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Socket {
-    /// The socket clients talk TURN to.
-    Listen,
+    /// Where clients of this transport talk TURN to (over TCP: the connection of the
+    /// [`Transmit::to`] address).
+    Listen(Transport),
     /// The relay socket of an allocation, which peers see.
     Relay(AllocationId),
 }
@@ -179,7 +216,7 @@ pub struct Server {
     /// The same moment on both clocks, to tell credential expiry from an [`Instant`].
     epoch: (Instant, SystemTime),
     allocations: HashMap<AllocationId, Allocation>,
-    by_client: HashMap<SocketAddr, AllocationId>,
+    by_client: HashMap<ClientAddr, AllocationId>,
     /// The relay sockets' addresses, which are never clients.
     relayed: HashSet<SocketAddr>,
     credentials: HashMap<String, Credential>,
@@ -284,9 +321,9 @@ impl Server {
         self.next_wake = self.allocations.values().map(Allocation::next_expiry).min();
     }
 
-    /// A datagram from `from` on the listening socket.
-    pub fn handle_client(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
-        if self.relayed.contains(&from) {
+    /// A datagram (or, over TCP, a framed message) from the client at `from`.
+    pub fn handle_client(&mut self, now: Instant, from: ClientAddr, datagram: &[u8]) {
+        if from.transport == Transport::Udp && self.relayed.contains(&from.address) {
             // Relayed to the relay itself: a client hiding behind an allocation.
             return;
         }
@@ -357,7 +394,14 @@ impl Server {
             }
         };
         self.stats.relayed(datagram.len());
-        self.transmit(Socket::Listen, client, payload);
+        self.transmit(Socket::Listen(client.transport), client.address, payload);
+    }
+
+    /// The TCP connection of `client` ended: its allocation goes with it (RFC 5766, 2.2).
+    pub fn client_closed(&mut self, client: ClientAddr) {
+        if let Some(id) = self.by_client.get(&client).copied() {
+            self.remove(id);
+        }
     }
 
     /// The driver opened the relay socket of `allocation` at `relayed`.
@@ -390,8 +434,8 @@ impl Server {
         );
     }
 
-    fn binding(&mut self, from: SocketAddr, request: &Message) {
-        let client = canonical(from);
+    fn binding(&mut self, from: ClientAddr, request: &Message) {
+        let client = canonical(from.address);
         self.reply(
             from,
             request,
@@ -404,7 +448,7 @@ impl Server {
         );
     }
 
-    fn turn_request(&mut self, now: Instant, from: SocketAddr, mut request: Message) {
+    fn turn_request(&mut self, now: Instant, from: ClientAddr, mut request: Message) {
         let unknown: Vec<AttrType> = request
             .attributes
             .0
@@ -438,7 +482,7 @@ impl Server {
     fn authenticate(
         &mut self,
         now: Instant,
-        from: SocketAddr,
+        from: ClientAddr,
         request: &mut Message,
     ) -> Option<Auth> {
         if !request.contains(ATTR_MESSAGE_INTEGRITY) {
@@ -499,7 +543,7 @@ impl Server {
     fn allocate(
         &mut self,
         now: Instant,
-        from: SocketAddr,
+        from: ClientAddr,
         request: &Message,
         auth: &Auth,
     ) -> Result<(), Refused> {
@@ -569,7 +613,7 @@ impl Server {
         let Some(relayed) = allocation.relayed else {
             return;
         };
-        let client = canonical(allocation.client);
+        let client = canonical(allocation.client.address);
         let request = request_like(allocation.request, METHOD_ALLOCATE);
         let lifetime = remaining_secs(allocation.expires, now);
         let key = allocation.key.clone();
@@ -595,7 +639,7 @@ impl Server {
     fn refresh(
         &mut self,
         now: Instant,
-        from: SocketAddr,
+        from: ClientAddr,
         request: &Message,
         auth: &Auth,
     ) -> Result<(), Refused> {
@@ -623,7 +667,7 @@ impl Server {
     fn create_permission(
         &mut self,
         now: Instant,
-        from: SocketAddr,
+        from: ClientAddr,
         request: &Message,
         auth: &Auth,
     ) -> Result<(), Refused> {
@@ -661,7 +705,7 @@ impl Server {
     fn channel_bind(
         &mut self,
         now: Instant,
-        from: SocketAddr,
+        from: ClientAddr,
         request: &Message,
         auth: &Auth,
     ) -> Result<(), Refused> {
@@ -691,7 +735,7 @@ impl Server {
         Ok(())
     }
 
-    fn send_indication(&mut self, now: Instant, from: SocketAddr, indication: &Message) {
+    fn send_indication(&mut self, now: Instant, from: ClientAddr, indication: &Message) {
         let Some(id) = self.by_client.get(&from).copied() else {
             return;
         };
@@ -706,7 +750,7 @@ impl Server {
         self.relay_to_peer(now, id, peer, data.0);
     }
 
-    fn channel_data_from_client(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
+    fn channel_data_from_client(&mut self, now: Instant, from: ClientAddr, datagram: &[u8]) {
         let mut framed = ChannelData {
             raw: datagram.to_vec(),
             ..ChannelData::default()
@@ -761,7 +805,7 @@ impl Server {
     }
 
     /// The allocation of the client at `from`, made with `auth`'s credential.
-    fn own_allocation(&self, from: SocketAddr, auth: &Auth) -> Result<AllocationId, Refused> {
+    fn own_allocation(&self, from: ClientAddr, auth: &Auth) -> Result<AllocationId, Refused> {
         let id = self
             .by_client
             .get(&from)
@@ -820,11 +864,11 @@ impl Server {
     }
 
     /// The nonce of the client at `from` (see "Credentials" in the module docs).
-    fn nonce(&self, from: SocketAddr) -> String {
-        let mac = self
-            .config
-            .secret
-            .mac(&[b"meshdrop-relay nonce ", from.to_string().as_bytes()]);
+    fn nonce(&self, from: ClientAddr) -> String {
+        let mac = self.config.secret.mac(&[
+            b"meshdrop-relay nonce ",
+            from.address.to_string().as_bytes(),
+        ]);
         mac[..16].iter().fold(String::new(), |mut hex, byte| {
             // Writing to a String cannot fail.
             let _ = write!(hex, "{byte:02x}");
@@ -832,7 +876,7 @@ impl Server {
         })
     }
 
-    fn challenge_attributes(&self, from: SocketAddr) -> Vec<Box<dyn Setter>> {
+    fn challenge_attributes(&self, from: ClientAddr) -> Vec<Box<dyn Setter>> {
         vec![
             Box::new(TextAttribute::new(ATTR_REALM, self.config.realm.clone())),
             Box::new(TextAttribute::new(ATTR_NONCE, self.nonce(from))),
@@ -840,7 +884,7 @@ impl Server {
     }
 
     /// 401 with the realm and a nonce: the first step of every authenticated exchange.
-    fn challenge(&self, from: SocketAddr) -> Vec<Box<dyn Setter>> {
+    fn challenge(&self, from: ClientAddr) -> Vec<Box<dyn Setter>> {
         let mut attributes: Vec<Box<dyn Setter>> = vec![Box::new(ErrorCodeAttribute {
             code: ErrorCode(401),
             reason: b"Unauthorized".to_vec(),
@@ -849,7 +893,7 @@ impl Server {
         attributes
     }
 
-    fn refuse(&mut self, to: SocketAddr, request: &Message, refused: Refused) {
+    fn refuse(&mut self, to: ClientAddr, request: &Message, refused: Refused) {
         self.stats.refusal(refused.reason);
         let (code, reason) = error_code(refused.reason);
         let mut attributes: Vec<Box<dyn Setter>> = vec![Box::new(ErrorCodeAttribute {
@@ -869,7 +913,7 @@ impl Server {
     /// Answer `request` with `attributes`, signed with `key` if given, and a FINGERPRINT.
     fn reply(
         &mut self,
-        to: SocketAddr,
+        to: ClientAddr,
         request: &Message,
         class: MessageClass,
         attributes: Vec<Box<dyn Setter>>,
@@ -894,7 +938,7 @@ impl Server {
         let mut reply = Message::new();
         // Every attribute written here is small and well-formed.
         if reply.build(&setters).is_ok() {
-            self.transmit(Socket::Listen, to, reply.raw);
+            self.transmit(Socket::Listen(to.transport), to.address, reply.raw);
         }
     }
 

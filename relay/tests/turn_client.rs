@@ -8,7 +8,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 use meshdrop_relay::{
-    AllocationId, Config, Limits, Output, Refusal, Server, Socket, Transmit, TurnSecret, MIN_BURST,
+    AllocationId, ClientAddr, Config, Limits, Output, Refusal, Server, Socket, Transmit, Transport,
+    TurnSecret, MIN_BURST,
 };
 use rtc_shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use rtc_stun::attributes::ATTR_EVEN_PORT;
@@ -122,8 +123,11 @@ impl Net {
                 while let Some(transmit) = self.clients[index].poll_write() {
                     assert_eq!(transmit.transport.peer_addr, addr(SERVER));
                     let bytes = transmit.message.to_vec();
-                    self.server
-                        .handle_client(self.now, self.locals[index], &bytes);
+                    self.server.handle_client(
+                        self.now,
+                        ClientAddr::udp(self.locals[index]),
+                        &bytes,
+                    );
                     self.from_clients.push(bytes);
                     moved = true;
                 }
@@ -132,7 +136,7 @@ impl Net {
                 moved = true;
                 match output {
                     Output::Transmit(Transmit {
-                        from: Socket::Listen,
+                        from: Socket::Listen(_),
                         to,
                         payload,
                     }) => self.deliver_to_client(to, payload),
@@ -517,7 +521,7 @@ fn a_retransmitted_allocate_is_answered_again_and_another_is_a_mismatch() {
     let allocate = net.from_clients[1].clone();
     let answers = net.to_clients.len();
     net.server
-        .handle_client(net.now, net.locals[client], &allocate);
+        .handle_client(net.now, ClientAddr::udp(net.locals[client]), &allocate);
     net.settle();
     let again = &net.to_clients[answers];
     assert_eq!(again, &net.to_clients[answers - 1], "the same answer");
@@ -546,8 +550,11 @@ fn unimplemented_required_attributes_get_420() {
     // EVEN-PORT, which this relay does not implement.
     request.add(ATTR_EVEN_PORT, &[0x80, 0, 0, 0]);
     request.write_length();
-    net.server
-        .handle_client(net.now, addr("192.0.2.99:5000"), &request.raw);
+    net.server.handle_client(
+        net.now,
+        ClientAddr::udp(addr("192.0.2.99:5000")),
+        &request.raw,
+    );
     let Some(Output::Transmit(reply)) = net.server.poll_output() else {
         panic!("expected an answer");
     };
@@ -585,11 +592,43 @@ fn the_relay_does_not_serve_itself_through_its_own_sockets() {
     let relayed = net.allocate(client);
     // The first Allocate of any client, as if relayed to the listening socket.
     let allocate = net.from_clients[0].clone();
-    net.server.handle_client(net.now, relayed, &allocate);
+    net.server
+        .handle_client(net.now, ClientAddr::udp(relayed), &allocate);
     assert_eq!(net.server.poll_output(), None);
     net.server
-        .handle_client(net.now, addr("192.0.2.99:5000"), &allocate);
+        .handle_client(net.now, ClientAddr::udp(addr("192.0.2.99:5000")), &allocate);
     assert!(net.server.poll_output().is_some());
+}
+
+#[test]
+fn a_tcp_client_s_allocation_ends_with_its_connection() {
+    let mut net = Net::new(Limits::DEFAULT);
+    let client = net.add_client(net.credential("alice"));
+    net.allocate(client);
+    // The same messages over a TCP connection from the same address: another client.
+    let tcp = ClientAddr::tcp(net.locals[client]);
+    let (challenge, allocate) = (net.from_clients[0].clone(), net.from_clients[1].clone());
+    net.server.handle_client(net.now, tcp, &challenge);
+    let Some(Output::Transmit(answer)) = net.server.poll_output() else {
+        panic!("expected an answer");
+    };
+    assert_eq!(answer.from, Socket::Listen(Transport::Tcp));
+    assert_eq!(error_code(&answer.payload), Some(401));
+    net.server.handle_client(net.now, tcp, &allocate);
+    let Some(Output::OpenRelay(id)) = net.server.poll_output() else {
+        panic!("expected a relay socket to open");
+    };
+    net.server
+        .relay_opened(net.now, id, addr("203.0.113.1:60000"));
+    let Some(Output::Transmit(answer)) = net.server.poll_output() else {
+        panic!("expected the allocation");
+    };
+    assert_eq!(answer.to, net.locals[client]);
+    assert_eq!(error_code(&answer.payload), None);
+    assert_eq!(net.server.stats().allocations(), 2);
+    net.server.client_closed(tcp);
+    assert_eq!(net.server.poll_output(), Some(Output::CloseRelay(id)));
+    assert_eq!(net.server.stats().allocations(), 1);
 }
 
 #[test]
@@ -635,7 +674,8 @@ fn no_datagram_makes_it_panic() {
     let mut random = XorShift(0x9E37_79B9_7F4A_7C15);
     for seed in &seeds {
         for length in 0..=seed.len() {
-            net.server.handle_client(net.now, source, &seed[..length]);
+            net.server
+                .handle_client(net.now, ClientAddr::udp(source), &seed[..length]);
         }
         for _ in 0..2000 {
             let mut mutated = seed.clone();
@@ -643,14 +683,16 @@ fn no_datagram_makes_it_panic() {
                 let position = (random.next() as usize) % mutated.len();
                 mutated[position] = random.next() as u8;
             }
-            net.server.handle_client(net.now, source, &mutated);
+            net.server
+                .handle_client(net.now, ClientAddr::udp(source), &mutated);
             net.server.handle_peer(net.now, id, peer, &mutated);
         }
     }
     for _ in 0..5000 {
         let length = (random.next() % 200) as usize;
         let junk: Vec<u8> = (0..length).map(|_| random.next() as u8).collect();
-        net.server.handle_client(net.now, source, &junk);
+        net.server
+            .handle_client(net.now, ClientAddr::udp(source), &junk);
     }
     while net.server.poll_output().is_some() {}
     assert!(net.server.stats().malformed() > 0);

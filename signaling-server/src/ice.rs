@@ -7,8 +7,9 @@
 //!    (its `Host` header), so the address works from wherever the client is; when only
 //!    the built-in relay runs, its port (it answers STUN Binding requests too);
 //! 2. the configured ICE servers, as they are;
-//! 3. the built-in TURN relay, if it runs, as `turn:<host>:<port>?transport=udp` with the
-//!    same host, and credentials made for this peer (see `turn`);
+//! 3. the built-in TURN relay, if it runs, as `turn:<host>:<port>?transport=udp` (and
+//!    `?transport=tcp` if it takes TCP) with the same host, and credentials made for
+//!    this peer (see `turn`);
 //! 4. the configured TURN relays (coturn), with credentials made for this peer.
 
 use std::time::{Duration, SystemTime};
@@ -30,7 +31,10 @@ pub struct Builtin {
 /// The built-in TURN relay, as clients are told about it.
 #[derive(Debug, Clone)]
 pub struct BuiltinRelay {
+    /// Its UDP port.
     pub port: u16,
+    /// Its TCP port, if it takes TURN over TCP.
+    pub tcp_port: Option<u16>,
     pub secret: TurnSecret,
     pub ttl: Duration,
 }
@@ -60,8 +64,12 @@ pub fn servers(
         credential: None,
     });
     let relay = relay.zip(host).map(|(relay, host)| {
-        let url = format!("turn:{host}:{}?transport=udp", relay.port);
-        turn::ice_server(vec![url], &relay.secret, relay.ttl, client.peer, now)
+        let udp = format!("turn:{host}:{}?transport=udp", relay.port);
+        let tcp = relay
+            .tcp_port
+            .map(|port| format!("turn:{host}:{port}?transport=tcp"));
+        let urls = std::iter::once(udp).chain(tcp).collect();
+        turn::ice_server(urls, &relay.secret, relay.ttl, client.peer, now)
     });
     let turn = config
         .turn
@@ -108,6 +116,7 @@ mod tests {
     fn relay_at(port: u16) -> BuiltinRelay {
         BuiltinRelay {
             port,
+            tcp_port: Some(port),
             secret: TurnSecret::new("built-in"),
             ttl: Duration::from_secs(60),
         }
@@ -205,6 +214,7 @@ mod tests {
             [
                 "stun:h:3478",
                 "turn:h:3479?transport=udp",
+                "turn:h:3479?transport=tcp",
                 "turn:coturn.example:3478"
             ]
         );
@@ -230,6 +240,13 @@ mod tests {
             client(&peer, Some("h")),
             SystemTime::now(),
         );
-        assert_eq!(urls(&servers), ["stun:h:3478", "turn:h:3478?transport=udp"]);
+        assert_eq!(
+            urls(&servers),
+            [
+                "stun:h:3478",
+                "turn:h:3478?transport=udp",
+                "turn:h:3478?transport=tcp"
+            ]
+        );
     }
 }

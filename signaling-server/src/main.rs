@@ -75,8 +75,8 @@ struct Args {
     /// the built-in relay uses it too [default for the built-in relay: random at every start].
     #[arg(long, env = "MESHDROP_TURN_SECRET", hide_env_values = true, requires = "turn_relays", value_parser = non_empty)]
     turn_secret: Option<String>,
-    /// Run the built-in TURN relay (UDP) on this address, like 0.0.0.0:3478. On the
-    /// STUN server's address, it answers STUN there instead.
+    /// Run the built-in TURN relay on this address (UDP and TCP), like 0.0.0.0:3478. On
+    /// the STUN server's address, it answers STUN there instead.
     #[arg(long, env = "MESHDROP_TURN_LISTEN")]
     turn_listen: Option<SocketAddr>,
     /// Address the built-in relay's sockets are bound on and peers send to
@@ -437,6 +437,7 @@ async fn bind_stun(address: SocketAddr) -> Result<(UdpSocket, SocketAddr), Start
     Ok((socket, bound))
 }
 
+/// The relay's UDP socket and TCP listener on `address` (the same port for both).
 async fn bind_relay(
     address: SocketAddr,
     config: RelayConfig,
@@ -444,7 +445,13 @@ async fn bind_relay(
     let error = |source| StartupError::TurnListen { address, source };
     let socket = UdpSocket::bind(address).await.map_err(error)?;
     let bound = socket.local_addr().map_err(error)?;
-    Ok((Relay { socket, config }, bound))
+    let tcp = TcpListener::bind(bound).await.map_err(error)?;
+    let relay = Relay {
+        socket,
+        tcp: Some(tcp),
+        config,
+    };
+    Ok((relay, bound))
 }
 
 /// Resolves [`SHUTDOWN_GRACE`] after `stop` is cancelled.

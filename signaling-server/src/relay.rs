@@ -3,11 +3,12 @@
 //! a coturn to run next to it.
 //!
 //! The relay's logic is `meshdrop_relay::Server`, which does no I/O; this module is its
-//! driver. One task owns it and the listening socket: it feeds it what clients send,
+//! driver. One task owns it and the listening sockets: it feeds it what clients send
+//! (over UDP, or over TCP connections whose readers frame the stream into messages),
 //! what peers send to the relay sockets (each read by a task of its own that passes the
 //! datagrams on), and the time when a lifetime is due, and carries out what it asks:
 //! sending, and opening and closing a relay socket per allocation, on the relay address
-//! at a port of [`RelayConfig::ports`].
+//! at a port of [`RelayConfig::ports`]. Relaying to peers is over UDP either way.
 //!
 //! Clients get credentials for it in `welcome` (see `ice`), made with
 //! [`RelayConfig::secret`] like those of a coturn that shares the secret.
@@ -19,8 +20,13 @@ use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use meshdrop_relay::{AllocationId, Config, Limits, Output, Server, Socket, Stats, Transmit};
-use tokio::net::UdpSocket;
+use meshdrop_relay::{
+    frame_length, AllocationId, ClientAddr, Config, Limits, Output, Server, Socket, Stats,
+    Transmit, Transport, DEFAULT_LIFETIME,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -39,9 +45,17 @@ const REALM: &str = "meshdrop";
 /// The largest UDP datagram.
 const MAX_DATAGRAM: usize = 65_536;
 
-/// Datagrams from peers waiting for the relay task; beyond this, the relay sockets'
-/// readers wait and the kernel's buffers fill (and then drop).
+/// Datagrams from peers (or messages from TCP clients) waiting for the relay task;
+/// beyond this, their readers wait and the kernel's buffers fill (and then drop).
 const PEER_QUEUE: usize = 1024;
+
+/// Messages waiting to be written to one TCP client; beyond this, they are dropped, as
+/// a datagram would be, rather than holding up the relay for one slow connection.
+const TCP_QUEUE: usize = 256;
+
+/// A TCP connection that sends nothing for this long is closed: a client that holds an
+/// allocation refreshes it well within its lifetime.
+const TCP_IDLE: Duration = Duration::from_secs(DEFAULT_LIFETIME.as_secs() + 60);
 
 /// How the built-in relay runs.
 #[derive(Debug, Clone)]
@@ -76,30 +90,48 @@ impl RelayConfig {
     }
 }
 
-/// The built-in relay: the socket clients talk TURN to, and how it relays.
+/// The built-in relay: the sockets clients talk TURN to, and how it relays.
 #[derive(Debug)]
 pub struct Relay {
     pub socket: UdpSocket,
+    /// TURN over TCP (RFC 5766, 2.1), for clients whose network lets no UDP out;
+    /// usually on the same port as [`Relay::socket`].
+    pub tcp: Option<TcpListener>,
     pub config: RelayConfig,
 }
 
-/// A datagram a peer sent to an allocation's relay socket.
-struct FromPeer {
-    allocation: AllocationId,
-    from: SocketAddr,
-    payload: Vec<u8>,
+/// What the readers pass to the relay task.
+enum Received {
+    /// A datagram a peer sent to an allocation's relay socket.
+    FromPeer {
+        allocation: AllocationId,
+        from: SocketAddr,
+        payload: Vec<u8>,
+    },
+    /// A message a TCP client sent.
+    FromTcp { from: SocketAddr, message: Vec<u8> },
+    /// A TCP client's connection ended.
+    TcpClosed(SocketAddr),
 }
 
 /// The relay's task: the core, its sockets, and the readers of the relay sockets.
 pub struct Driver {
     core: Server,
     listen: UdpSocket,
+    tcp: Option<TcpListener>,
     relay_ip: IpAddr,
     ports: RangeInclusive<u16>,
     relays: HashMap<AllocationId, RelaySocket>,
-    to_driver: mpsc::Sender<FromPeer>,
-    from_peers: mpsc::Receiver<FromPeer>,
+    /// The writers of the TCP clients' connections.
+    connections: HashMap<SocketAddr, TcpWriter>,
+    to_driver: mpsc::Sender<Received>,
+    received: mpsc::Receiver<Received>,
     readers: TaskTracker,
+}
+
+struct TcpWriter {
+    messages: mpsc::Sender<Vec<u8>>,
+    stop: CancellationToken,
 }
 
 struct RelaySocket {
@@ -111,7 +143,8 @@ struct RelaySocket {
 enum Wake {
     Stop,
     Client(io::Result<(usize, SocketAddr)>),
-    Peer(FromPeer),
+    Accepted(io::Result<(TcpStream, SocketAddr)>),
+    Received(Received),
     Timeout,
 }
 
@@ -123,15 +156,17 @@ impl Driver {
             relay_ip: relay.config.relay_ip,
             limits: relay.config.limits,
         };
-        let (to_driver, from_peers) = mpsc::channel(PEER_QUEUE);
+        let (to_driver, received) = mpsc::channel(PEER_QUEUE);
         Self {
             core: Server::new(config, Instant::now(), SystemTime::now()),
             listen: relay.socket,
+            tcp: relay.tcp,
             relay_ip: relay.config.relay_ip,
             ports: relay.config.ports,
             relays: HashMap::new(),
+            connections: HashMap::new(),
             to_driver,
-            from_peers,
+            received,
             readers: TaskTracker::new(),
         }
     }
@@ -150,21 +185,36 @@ impl Driver {
             match wake {
                 Wake::Stop => break,
                 Wake::Client(Ok((length, from))) => {
-                    self.core.handle_client(now, from, &buffer[..length]);
+                    self.core
+                        .handle_client(now, ClientAddr::udp(from), &buffer[..length]);
                 }
                 Wake::Client(Err(error)) => tracing::debug!(%error, "TURN receive failed"),
-                Wake::Peer(datagram) => self.core.handle_peer(
-                    now,
-                    datagram.allocation,
-                    datagram.from,
-                    &datagram.payload,
-                ),
+                Wake::Accepted(Ok((stream, from))) => self.connected(stream, from),
+                Wake::Accepted(Err(error)) => tracing::debug!(%error, "TURN accept failed"),
+                Wake::Received(Received::FromPeer {
+                    allocation,
+                    from,
+                    payload,
+                }) => self.core.handle_peer(now, allocation, from, &payload),
+                Wake::Received(Received::FromTcp { from, message }) => {
+                    self.core
+                        .handle_client(now, ClientAddr::tcp(from), &message);
+                }
+                Wake::Received(Received::TcpClosed(from)) => {
+                    if let Some(writer) = self.connections.remove(&from) {
+                        writer.stop.cancel();
+                    }
+                    self.core.client_closed(ClientAddr::tcp(from));
+                }
                 Wake::Timeout => self.core.handle_timeout(now),
             }
             self.carry_out().await;
         }
         for relay in self.relays.values() {
             relay.stop.cancel();
+        }
+        for connection in self.connections.values() {
+            connection.stop.cancel();
         }
         self.readers.close();
         self.readers.wait().await;
@@ -178,11 +228,18 @@ impl Driver {
                 None => std::future::pending().await,
             }
         };
+        let accepted = async {
+            match &self.tcp {
+                Some(listener) => listener.accept().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = shutdown.cancelled() => Wake::Stop,
             received = self.listen.recv_from(buffer) => Wake::Client(received),
+            accepted = accepted => Wake::Accepted(accepted),
             // The driver holds a sender itself, so this never ends.
-            Some(datagram) = self.from_peers.recv() => Wake::Peer(datagram),
+            Some(received) = self.received.recv() => Wake::Received(received),
             () = timeout => Wake::Timeout,
         }
     }
@@ -210,7 +267,14 @@ impl Driver {
 
     async fn send(&self, Transmit { from, to, payload }: Transmit) {
         let socket = match from {
-            Socket::Listen => &self.listen,
+            Socket::Listen(Transport::Udp) => &self.listen,
+            Socket::Listen(Transport::Tcp) => {
+                if let Some(connection) = self.connections.get(&to) {
+                    // Full: dropped, as a datagram would be (see `TCP_QUEUE`).
+                    let _ = connection.messages.try_send(payload);
+                }
+                return;
+            }
             Socket::Relay(allocation) => match self.relays.get(&allocation) {
                 Some(relay) => &relay.socket,
                 None => return,
@@ -234,6 +298,86 @@ impl Driver {
         ));
         self.relays.insert(allocation, RelaySocket { socket, stop });
         Ok(relayed)
+    }
+}
+
+impl Driver {
+    /// Start reading and writing a TCP client's connection.
+    fn connected(&mut self, stream: TcpStream, from: SocketAddr) {
+        let (reader, writer) = stream.into_split();
+        let (messages, queued) = mpsc::channel(TCP_QUEUE);
+        let stop = CancellationToken::new();
+        self.readers
+            .spawn(read_tcp(from, reader, self.to_driver.clone(), stop.clone()));
+        self.readers.spawn(write_tcp(writer, queued, stop.clone()));
+        self.connections.insert(from, TcpWriter { messages, stop });
+    }
+}
+
+/// Pass the messages of a TCP client's stream on to the relay task, until it ends,
+/// breaks, idles for [`TCP_IDLE`], stops being STUN or ChannelData, or `stop`; then
+/// tell the relay task it is closed.
+async fn read_tcp(
+    from: SocketAddr,
+    mut reader: OwnedReadHalf,
+    to_driver: mpsc::Sender<Received>,
+    stop: CancellationToken,
+) {
+    let ended = tokio::select! {
+        () = stop.cancelled() => return,
+        ended = read_messages(from, &mut reader, &to_driver) => ended,
+    };
+    if let Err(error) = ended {
+        tracing::debug!(%error, %from, "TURN over TCP ended");
+    }
+    let _ = to_driver.send(Received::TcpClosed(from)).await;
+}
+
+async fn read_messages(
+    from: SocketAddr,
+    reader: &mut OwnedReadHalf,
+    to_driver: &mpsc::Sender<Received>,
+) -> io::Result<()> {
+    let idle = || io::Error::new(io::ErrorKind::TimedOut, "idle");
+    loop {
+        let mut header = [0u8; 4];
+        tokio::time::timeout(TCP_IDLE, reader.read_exact(&mut header))
+            .await
+            .map_err(|_| idle())??;
+        let length = frame_length(header).ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidData, "neither STUN nor ChannelData")
+        })?;
+        let mut message = vec![0u8; length];
+        message[..4].copy_from_slice(&header);
+        tokio::time::timeout(TCP_IDLE, reader.read_exact(&mut message[4..]))
+            .await
+            .map_err(|_| idle())??;
+        if to_driver
+            .send(Received::FromTcp { from, message })
+            .await
+            .is_err()
+        {
+            return Ok(());
+        }
+    }
+}
+
+/// Write the relay's messages to a TCP client, until `stop`.
+async fn write_tcp(
+    mut writer: OwnedWriteHalf,
+    mut queued: mpsc::Receiver<Vec<u8>>,
+    stop: CancellationToken,
+) {
+    loop {
+        let message = tokio::select! {
+            () = stop.cancelled() => return,
+            message = queued.recv() => message,
+        };
+        let Some(message) = message else { return };
+        if writer.write_all(&message).await.is_err() {
+            // The reader sees the connection end and tells the relay task.
+            return;
+        }
     }
 }
 
@@ -264,7 +408,7 @@ fn bind_in_range(ip: IpAddr, ports: &RangeInclusive<u16>) -> io::Result<UdpSocke
 async fn read_peers(
     allocation: AllocationId,
     socket: Arc<UdpSocket>,
-    to_driver: mpsc::Sender<FromPeer>,
+    to_driver: mpsc::Sender<Received>,
     stop: CancellationToken,
 ) {
     let mut buffer = vec![0u8; MAX_DATAGRAM];
@@ -280,7 +424,7 @@ async fn read_peers(
                 continue;
             }
         };
-        let datagram = FromPeer {
+        let datagram = Received::FromPeer {
             allocation,
             from,
             payload: buffer[..length].to_vec(),

@@ -76,6 +76,10 @@ async fn run(
     let builtin_relay = match &relay {
         Some(relay) => Some(BuiltinRelay {
             port: relay.socket.local_addr()?.port(),
+            tcp_port: match &relay.tcp {
+                Some(listener) => Some(listener.local_addr()?.port()),
+                None => None,
+            },
             secret: relay.config.secret.clone(),
             ttl: relay.config.ttl,
         }),

@@ -1,7 +1,7 @@
-//! The built-in TURN relay over real UDP sockets on loopback, used by a TURN client we
-//! did not write (`rtc-turn`'s, the one webrtc-rs peers use) with the credentials of a
-//! real `welcome`: allocate, permit a peer, and relay datagrams both ways, compared by
-//! hash.
+//! The built-in TURN relay over real sockets on loopback (UDP, and TCP to the relay),
+//! used by a TURN client we did not write (`rtc-turn`'s, the one webrtc-rs peers use)
+//! with the credentials of a real `welcome`: allocate, permit a peer, and relay
+//! datagrams both ways, compared by hash.
 
 mod common;
 
@@ -11,40 +11,102 @@ use std::time::Instant;
 use bytes::BytesMut;
 use common::{http_get, metric, TestServer, PATIENCE};
 use meshdrop_protocol::signaling::IceServer;
+use meshdrop_relay::frame_length;
 use meshdrop_signaling_server::{Config, RelayConfig, RelayLimits, TurnSecret};
 use rtc_shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use rtc_turn::client::{Client, ClientConfig, Event};
 use sansio::Protocol;
 use sha2::{Digest, Sha256};
-use tokio::net::UdpSocket;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
 
 /// Datagrams relayed each way, and their size: a short exchange of DTLS-record-sized
 /// payloads.
 const DATAGRAMS: usize = 32;
 const DATAGRAM_BYTES: usize = 1200;
 
+/// How the client reaches the relay.
+enum Link {
+    Udp(UdpSocket),
+    /// With the relay's address: the stream has no datagram sources to tell it.
+    Tcp(TcpStream, SocketAddr),
+}
+
+impl Link {
+    fn local_addr(&self) -> SocketAddr {
+        match self {
+            Link::Udp(socket) => socket.local_addr().unwrap(),
+            Link::Tcp(stream, _) => stream.local_addr().unwrap(),
+        }
+    }
+
+    async fn send(&mut self, message: &[u8], to: SocketAddr) {
+        match self {
+            Link::Udp(socket) => {
+                socket.send_to(message, to).await.unwrap();
+            }
+            Link::Tcp(stream, _) => stream.write_all(message).await.unwrap(),
+        }
+    }
+
+    /// The next datagram, or over TCP the next message, and where it came from.
+    async fn receive(&mut self) -> (Vec<u8>, SocketAddr) {
+        match self {
+            Link::Udp(socket) => {
+                let mut buffer = vec![0u8; 65_536];
+                let (length, from) = socket.recv_from(&mut buffer).await.unwrap();
+                buffer.truncate(length);
+                (buffer, from)
+            }
+            Link::Tcp(stream, server) => {
+                let mut header = [0u8; 4];
+                stream.read_exact(&mut header).await.unwrap();
+                let mut message = vec![0u8; frame_length(header).unwrap()];
+                message[..4].copy_from_slice(&header);
+                stream.read_exact(&mut message[4..]).await.unwrap();
+                (message, *server)
+            }
+        }
+    }
+}
+
 /// `rtc-turn`'s sans-IO client on a real socket.
 struct TurnClient {
     client: Client,
-    socket: UdpSocket,
+    link: Link,
 }
 
 impl TurnClient {
-    /// A client of the relay named by the `turn:` entry of `ice_servers`.
+    /// A client of the relay named by the `turn:` entry of `ice_servers`, over UDP.
     async fn of_welcome(ice_servers: &[IceServer]) -> Self {
-        let entry = ice_servers
+        Self::over(ice_servers, "udp").await
+    }
+
+    /// A client of the relay's `turn:...?transport=<transport>` URL in `ice_servers`.
+    async fn over(ice_servers: &[IceServer], transport: &str) -> Self {
+        let suffix = format!("?transport={transport}");
+        let (entry, server) = ice_servers
             .iter()
-            .find(|server| server.urls[0].starts_with("turn:"))
+            .flat_map(|entry| entry.urls.iter().map(move |url| (entry, url)))
+            .find_map(|(entry, url)| {
+                let server = url.strip_prefix("turn:")?.strip_suffix(&suffix)?;
+                Some((entry, server.parse::<SocketAddr>().unwrap()))
+            })
             .expect("welcome lists the relay");
-        let server = entry.urls[0]
-            .strip_prefix("turn:")
-            .and_then(|rest| rest.strip_suffix("?transport=udp"))
-            .expect("a turn: URL over UDP");
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let (link, protocol) = match transport {
+            "udp" => (
+                Link::Udp(UdpSocket::bind("127.0.0.1:0").await.unwrap()),
+                TransportProtocol::UDP,
+            ),
+            _ => (
+                Link::Tcp(TcpStream::connect(server).await.unwrap(), server),
+                TransportProtocol::TCP,
+            ),
+        };
         let config = ClientConfig {
-            turn_serv_addr: server.into(),
-            local_addr: socket.local_addr().unwrap(),
-            transport_protocol: TransportProtocol::UDP,
+            turn_serv_addr: server.to_string(),
+            local_addr: link.local_addr(),
+            transport_protocol: protocol,
             username: entry.username.clone().unwrap(),
             password: entry.credential.clone().unwrap(),
             ..ClientConfig::default()
@@ -52,37 +114,40 @@ impl TurnClient {
         let crypto = rtc_turn::crypto::default_provider().unwrap();
         Self {
             client: Client::new(config, crypto).unwrap(),
-            socket,
+            link,
+        }
+    }
+
+    async fn flush(&mut self) {
+        while let Some(transmit) = self.client.poll_write() {
+            let to = transmit.transport.peer_addr;
+            self.link.send(&transmit.message, to).await;
         }
     }
 
     /// Run the client on its socket until it reports an event.
     async fn next_event(&mut self) -> Event {
         let deadline = tokio::time::Instant::now() + PATIENCE;
-        let mut buffer = vec![0u8; 65_536];
         loop {
-            while let Some(transmit) = self.client.poll_write() {
-                let to = transmit.transport.peer_addr;
-                self.socket.send_to(&transmit.message, to).await.unwrap();
-            }
+            self.flush().await;
             if let Some(event) = self.client.poll_event() {
                 return event;
             }
             let wake = self.client.poll_timeout().map_or(deadline, |due| {
                 tokio::time::Instant::from_std(due).min(deadline)
             });
+            let local_addr = self.link.local_addr();
             tokio::select! {
-                received = self.socket.recv_from(&mut buffer) => {
-                    let (length, from) = received.unwrap();
+                (received, from) = self.link.receive() => {
                     let message = TaggedBytesMut {
                         now: Instant::now(),
                         transport: TransportContext {
-                            local_addr: self.socket.local_addr().unwrap(),
+                            local_addr,
                             peer_addr: from,
                             transport_protocol: TransportProtocol::UDP,
                             ecn: None,
                         },
-                        message: BytesMut::from(&buffer[..length]),
+                        message: BytesMut::from(&received[..]),
                     };
                     let _ = self.client.handle_read(message);
                 }
@@ -123,10 +188,7 @@ impl TurnClient {
     async fn send(&mut self, relayed: SocketAddr, peer: SocketAddr, payload: &[u8]) {
         let mut relay = self.client.relay(relayed).unwrap();
         relay.send_to(Instant::now(), payload, peer).unwrap();
-        while let Some(transmit) = self.client.poll_write() {
-            let to = transmit.transport.peer_addr;
-            self.socket.send_to(&transmit.message, to).await.unwrap();
-        }
+        self.flush().await;
     }
 
     /// The next payload a peer sent through the relay, and who sent it.
@@ -177,6 +239,7 @@ async fn welcome_lists_the_relay_and_its_stun_at_the_host_the_client_used() {
         ]
     );
     let turn = &joined.ice_servers[1];
+    assert_eq!(turn.urls[1], format!("turn:127.0.0.1:{port}?transport=tcp"));
     let username = turn.username.as_deref().unwrap();
     assert!(username.ends_with(&format!(":{}", joined.id)));
     assert_eq!(
@@ -192,9 +255,20 @@ async fn welcome_lists_the_relay_and_its_stun_at_the_host_the_client_used() {
 
 #[tokio::test]
 async fn datagrams_are_relayed_both_ways_unchanged() {
+    relay_both_ways("udp").await;
+}
+
+#[tokio::test]
+async fn a_client_over_tcp_is_relayed_the_same() {
+    relay_both_ways("tcp").await;
+}
+
+/// Allocate over `transport`, then relay [`DATAGRAMS`] each way between the client
+/// and a peer on a UDP socket, comparing hashes.
+async fn relay_both_ways(transport: &str) {
     let server = relay_server().await;
     let joined = server.join("room", "Ann", 'a').await;
-    let mut client = TurnClient::of_welcome(&joined.ice_servers).await;
+    let mut client = TurnClient::over(&joined.ice_servers, transport).await;
     let relayed = client.allocate().await;
     assert_eq!(relayed.ip().to_string(), "127.0.0.1");
     assert_ne!(relayed.port(), server.relay.unwrap().port());
@@ -235,6 +309,22 @@ async fn datagrams_are_relayed_both_ways_unchanged() {
         metric(&metrics, "meshdrop_relay_bytes_total"),
         Some((2 * DATAGRAMS * DATAGRAM_BYTES) as u64)
     );
+    if transport == "tcp" {
+        // Over TCP, the allocation ends with the connection.
+        drop(client);
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let metrics = http_get(server.addr, "/metrics", &[]).await.body;
+            if metric(&metrics, "meshdrop_relay_allocations") == Some(0) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the allocation outlived its connection"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
     server.stop().await;
 }
 

@@ -51,18 +51,18 @@ impl TestServer {
     }
 
     /// A server with the built-in TURN relay listening on `relay.relay_ip`, any free
-    /// port, and no STUN socket of its own (the relay answers STUN).
+    /// port, over UDP and TCP, and no STUN socket of its own (the relay answers STUN).
     pub async fn start_with_relay(config: Config, relay: RelayConfig) -> Self {
         let socket = UdpSocket::bind((relay.relay_ip, 0)).await.unwrap();
-        Self::spawn_with(
-            config,
-            None,
-            Some(Relay {
-                socket,
-                config: relay,
-            }),
-        )
-        .await
+        let tcp = TcpListener::bind(socket.local_addr().unwrap())
+            .await
+            .unwrap();
+        let relay = Relay {
+            socket,
+            tcp: Some(tcp),
+            config: relay,
+        };
+        Self::spawn_with(config, None, Some(relay)).await
     }
 
     async fn spawn(config: Config, stun: Option<UdpSocket>) -> Self {
