@@ -57,6 +57,14 @@ const TCP_QUEUE: usize = 256;
 /// allocation refreshes it well within its lifetime.
 const TCP_IDLE: Duration = Duration::from_secs(DEFAULT_LIFETIME.as_secs() + 60);
 
+/// TCP clients at once; more wait in the listen backlog. Each costs two small tasks
+/// and buffers, and a client needs none before it has credentials.
+const MAX_TCP_CONNECTIONS: usize = 4096;
+
+/// After a failed accept (out of file descriptors, say), the wait before the next, so
+/// the relay task does not spin on it.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
 /// How the built-in relay runs.
 #[derive(Debug, Clone)]
 pub struct RelayConfig {
@@ -124,6 +132,8 @@ pub struct Driver {
     relays: HashMap<AllocationId, RelaySocket>,
     /// The writers of the TCP clients' connections.
     connections: HashMap<SocketAddr, TcpWriter>,
+    /// No accepting before this, after a failed accept.
+    accept_after: Option<tokio::time::Instant>,
     to_driver: mpsc::Sender<Received>,
     received: mpsc::Receiver<Received>,
     readers: TaskTracker,
@@ -165,6 +175,7 @@ impl Driver {
             ports: relay.config.ports,
             relays: HashMap::new(),
             connections: HashMap::new(),
+            accept_after: None,
             to_driver,
             received,
             readers: TaskTracker::new(),
@@ -189,8 +200,14 @@ impl Driver {
                         .handle_client(now, ClientAddr::udp(from), &buffer[..length]);
                 }
                 Wake::Client(Err(error)) => tracing::debug!(%error, "TURN receive failed"),
-                Wake::Accepted(Ok((stream, from))) => self.connected(stream, from),
-                Wake::Accepted(Err(error)) => tracing::debug!(%error, "TURN accept failed"),
+                Wake::Accepted(Ok((stream, from))) => {
+                    self.accept_after = None;
+                    self.connected(stream, from);
+                }
+                Wake::Accepted(Err(error)) => {
+                    tracing::debug!(%error, "TURN accept failed");
+                    self.accept_after = Some(tokio::time::Instant::now() + ACCEPT_BACKOFF);
+                }
                 Wake::Received(Received::FromPeer {
                     allocation,
                     from,
@@ -228,10 +245,17 @@ impl Driver {
                 None => std::future::pending().await,
             }
         };
+        let accepting = self.connections.len() < MAX_TCP_CONNECTIONS;
+        let accept_after = self.accept_after;
         let accepted = async {
             match &self.tcp {
-                Some(listener) => listener.accept().await,
-                None => std::future::pending().await,
+                Some(listener) if accepting => {
+                    if let Some(after) = accept_after {
+                        tokio::time::sleep_until(after).await;
+                    }
+                    listener.accept().await
+                }
+                _ => std::future::pending().await,
             }
         };
         tokio::select! {
