@@ -3,7 +3,7 @@
 //! Two peers that cannot reach each other (both behind symmetric NATs, or a firewall
 //! that lets only one port out) connect through a relay: each allocates an address on
 //! it, and the relay forwards datagrams between that address and the peer's. This crate
-//! is the relay's logic ([`Server`]: RFC 5766, clients over UDP or TCP, relaying over
+//! is the relay's logic ([`Server`]: RFC 5766, clients over UDP, TCP or TLS, relaying over
 //! UDP, with TURN REST credentials and per-credential limits); the signaling server runs
 //! it on real sockets.
 //!

@@ -8,7 +8,7 @@
 //!
 //! # What it speaks (RFC 5766, the part ICE agents use)
 //!
-//! Clients reach it over UDP, or over TCP (the driver cuts the stream into messages
+//! Clients reach it over UDP, or over TCP or TLS (the driver cuts the stream into messages
 //! with [`crate::frame_length`]; a TCP client's allocation ends with its connection,
 //! [`Server::client_closed`]). It relays to peers over UDP only.
 //!
@@ -152,8 +152,10 @@ impl Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Transport {
     Udp,
-    /// A TCP connection (or TLS over it), framed as RFC 5766 section 2.2 says.
+    /// A TCP connection, framed as RFC 5766 section 2.2 says.
     Tcp,
+    /// A TLS connection, framed the same way inside.
+    Tls,
 }
 
 /// A client of the relay: its address, and how it reaches the relay. A TCP client is
@@ -175,6 +177,13 @@ impl ClientAddr {
     pub fn tcp(address: SocketAddr) -> Self {
         Self {
             transport: Transport::Tcp,
+            address,
+        }
+    }
+
+    pub fn tls(address: SocketAddr) -> Self {
+        Self {
+            transport: Transport::Tls,
             address,
         }
     }
@@ -397,7 +406,8 @@ impl Server {
         self.transmit(Socket::Listen(client.transport), client.address, payload);
     }
 
-    /// The TCP connection of `client` ended: its allocation goes with it (RFC 5766, 2.2).
+    /// The TCP (or TLS) connection of `client` ended: its allocation goes with it
+    /// (RFC 5766, 2.2).
     pub fn client_closed(&mut self, client: ClientAddr) {
         if let Some(id) = self.by_client.get(&client).copied() {
             self.remove(id);

@@ -8,8 +8,8 @@
 //!    the built-in relay runs, its port (it answers STUN Binding requests too);
 //! 2. the configured ICE servers, as they are;
 //! 3. the built-in TURN relay, if it runs, as `turn:<host>:<port>?transport=udp` (and
-//!    `?transport=tcp` if it takes TCP) with the same host, and credentials made for
-//!    this peer (see `turn`);
+//!    `?transport=tcp` if it takes TCP, `turns:<host>:<port>?transport=tcp` if TLS)
+//!    with the same host, and credentials made for this peer (see `turn`);
 //! 4. the configured TURN relays (coturn), with credentials made for this peer.
 
 use std::time::{Duration, SystemTime};
@@ -35,6 +35,8 @@ pub struct BuiltinRelay {
     pub port: u16,
     /// Its TCP port, if it takes TURN over TCP.
     pub tcp_port: Option<u16>,
+    /// Its TLS port, if it takes TURN over TLS.
+    pub tls_port: Option<u16>,
     pub secret: TurnSecret,
     pub ttl: Duration,
 }
@@ -68,7 +70,10 @@ pub fn servers(
         let tcp = relay
             .tcp_port
             .map(|port| format!("turn:{host}:{port}?transport=tcp"));
-        let urls = std::iter::once(udp).chain(tcp).collect();
+        let tls = relay
+            .tls_port
+            .map(|port| format!("turns:{host}:{port}?transport=tcp"));
+        let urls = std::iter::once(udp).chain(tcp).chain(tls).collect();
         turn::ice_server(urls, &relay.secret, relay.ttl, client.peer, now)
     });
     let turn = config
@@ -117,6 +122,7 @@ mod tests {
         BuiltinRelay {
             port,
             tcp_port: Some(port),
+            tls_port: None,
             secret: TurnSecret::new("built-in"),
             ttl: Duration::from_secs(60),
         }
@@ -204,7 +210,10 @@ mod tests {
         };
         let builtin = Builtin {
             stun_port: Some(3478),
-            relay: Some(relay_at(3479)),
+            relay: Some(BuiltinRelay {
+                tls_port: Some(5349),
+                ..relay_at(3479)
+            }),
         };
         let peer = peer();
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
@@ -215,6 +224,7 @@ mod tests {
                 "stun:h:3478",
                 "turn:h:3479?transport=udp",
                 "turn:h:3479?transport=tcp",
+                "turns:h:5349?transport=tcp",
                 "turn:coturn.example:3478"
             ]
         );

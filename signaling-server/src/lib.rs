@@ -66,7 +66,7 @@ pub use config::{Config, DEFAULT_LIMITS};
 pub use meshdrop_relay::Limits as RelayLimits;
 pub use network_room::{NetworkSecret, SecretTooShort};
 pub use origin::{InvalidOrigin, Origin};
-pub use relay::{Relay, RelayConfig, DEFAULT_RELAY_PORTS};
+pub use relay::{Relay, RelayConfig, RelayTls, DEFAULT_RELAY_PORTS};
 pub use server::{serve, serve_with_relay, serve_with_stun};
 pub use tls::{Tls, TlsError};
 pub use turn::{Turn, TurnSecret, DEFAULT_TTL as DEFAULT_TURN_TTL};

@@ -20,7 +20,8 @@ use clap::{ArgGroup, Parser, ValueEnum};
 use meshdrop_protocol::signaling::{IceServer, Limits};
 use meshdrop_signaling_server::{
     serve, serve_with_relay, serve_with_stun, Config, NetworkSecret, Origin, Relay, RelayConfig,
-    RelayLimits, Tls, TlsError, TrustedProxy, Turn, TurnSecret, DEFAULT_LIMITS, DEFAULT_TURN_TTL,
+    RelayLimits, RelayTls, Tls, TlsError, TrustedProxy, Turn, TurnSecret, DEFAULT_LIMITS,
+    DEFAULT_TURN_TTL,
 };
 use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
@@ -79,6 +80,10 @@ struct Args {
     /// the STUN server's address, it answers STUN there instead.
     #[arg(long, env = "MESHDROP_TURN_LISTEN")]
     turn_listen: Option<SocketAddr>,
+    /// Also take TURN over TLS (turns:) on this address, like 0.0.0.0:5349, with the
+    /// --tls-cert certificate.
+    #[arg(long, env = "MESHDROP_TURN_TLS_LISTEN", requires_all = ["turn_listen", "tls_cert"])]
+    turn_tls_listen: Option<SocketAddr>,
     /// Address the built-in relay's sockets are bound on and peers send to
     /// [default: the --turn-listen address, unless that is 0.0.0.0 or ::].
     #[arg(long, env = "MESHDROP_TURN_RELAY_IP", requires = "turn_listen")]
@@ -211,6 +216,11 @@ enum StartupError {
     },
     #[error("--turn-listen {address}: {source}")]
     TurnListen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("--turn-tls-listen {address}: {source}")]
+    TurnTlsListen {
         address: SocketAddr,
         source: std::io::Error,
     },
@@ -375,7 +385,10 @@ async fn run(args: Args) -> Result<(), StartupError> {
         None => None,
     };
     let relay = match args.relay()? {
-        Some((address, config)) => Some(bind_relay(address, config).await?),
+        Some((address, config)) => {
+            let tls = args.turn_tls_listen.zip(tls.clone());
+            Some(bind_relay(address, tls, config).await?)
+        }
         None => None,
     };
     let config = args.into_config(tls);
@@ -437,18 +450,29 @@ async fn bind_stun(address: SocketAddr) -> Result<(UdpSocket, SocketAddr), Start
     Ok((socket, bound))
 }
 
-/// The relay's UDP socket and TCP listener on `address` (the same port for both).
+/// The relay's UDP socket and TCP listener on `address` (the same port for both), and
+/// its TLS listener if it takes TLS.
 async fn bind_relay(
     address: SocketAddr,
+    tls: Option<(SocketAddr, Tls)>,
     config: RelayConfig,
 ) -> Result<(Relay, SocketAddr), StartupError> {
     let error = |source| StartupError::TurnListen { address, source };
     let socket = UdpSocket::bind(address).await.map_err(error)?;
     let bound = socket.local_addr().map_err(error)?;
     let tcp = TcpListener::bind(bound).await.map_err(error)?;
+    let tls = match tls {
+        Some((address, tls)) => {
+            let error = |source| StartupError::TurnTlsListen { address, source };
+            let listener = TcpListener::bind(address).await.map_err(error)?;
+            Some(RelayTls { listener, tls })
+        }
+        None => None,
+    };
     let relay = Relay {
         socket,
         tcp: Some(tcp),
+        tls,
         config,
     };
     Ok((relay, bound))
@@ -675,6 +699,13 @@ mod tests {
         assert!(error_text(&["--turn-secret", "s"]).contains("--turn-url"));
         assert!(error_text(&["--turn-secret", "s"]).contains("--turn-listen"));
         assert!(error_text(&["--turn-relay-ip", "192.0.2.1"]).contains("--turn-listen"));
+        let tls_alone = error_text(&[
+            "--turn-listen",
+            "192.0.2.1:3478",
+            "--turn-tls-listen",
+            "192.0.2.1:5349",
+        ]);
+        assert!(tls_alone.contains("--tls-cert"), "{tls_alone}");
         assert!(error_text(&["--tls-cert", "c.pem"]).contains("--tls-key"));
         assert!(error_text(&["--no-stun", "--stun-listen", "0.0.0.0:1"]).contains("--no-stun"));
     }

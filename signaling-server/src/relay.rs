@@ -4,7 +4,8 @@
 //!
 //! The relay's logic is `meshdrop_relay::Server`, which does no I/O; this module is its
 //! driver. One task owns it and the listening sockets: it feeds it what clients send
-//! (over UDP, or over TCP connections whose readers frame the stream into messages),
+//! (over UDP, or over TCP or TLS connections whose readers frame the stream into
+//! messages),
 //! what peers send to the relay sockets (each read by a task of its own that passes the
 //! datagrams on), and the time when a lifetime is due, and carries out what it asks:
 //! sending, and opening and closing a relay socket per allocation, on the relay address
@@ -20,18 +21,20 @@ use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use axum::serve::Listener;
 use meshdrop_relay::{
     frame_length, AllocationId, ClientAddr, Config, Limits, Output, Server, Socket, Stats,
     Transmit, Transport, DEFAULT_LIFETIME,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::tls::{Tls, TlsListener};
 use crate::turn::{TurnSecret, DEFAULT_TTL};
+use tokio_rustls::server::TlsStream;
 
 /// Relay ports unless configured otherwise: the dynamic range of RFC 6335, which the
 /// operating system does not hand out to outgoing connections on Linux by default
@@ -105,7 +108,18 @@ pub struct Relay {
     /// TURN over TCP (RFC 5766, 2.1), for clients whose network lets no UDP out;
     /// usually on the same port as [`Relay::socket`].
     pub tcp: Option<TcpListener>,
+    /// TURN over TLS (`turns:`), for networks that let little but HTTPS out.
+    pub tls: Option<RelayTls>,
     pub config: RelayConfig,
+}
+
+/// Where and with which certificate the relay takes TURN over TLS.
+#[derive(Debug)]
+pub struct RelayTls {
+    pub listener: TcpListener,
+    /// The certificate of the host name clients are told (the public URL's, usually
+    /// the server's own [`crate::Config::tls`]).
+    pub tls: Tls,
 }
 
 /// What the readers pass to the relay task.
@@ -116,10 +130,10 @@ enum Received {
         from: SocketAddr,
         payload: Vec<u8>,
     },
-    /// A message a TCP client sent.
-    FromTcp { from: SocketAddr, message: Vec<u8> },
-    /// A TCP client's connection ended.
-    TcpClosed(SocketAddr),
+    /// A message a TCP (or TLS) client sent.
+    FromTcp { from: ClientAddr, message: Vec<u8> },
+    /// A TCP (or TLS) client's connection ended.
+    TcpClosed(ClientAddr),
 }
 
 /// The relay's task: the core, its sockets, and the readers of the relay sockets.
@@ -127,11 +141,12 @@ pub struct Driver {
     core: Server,
     listen: UdpSocket,
     tcp: Option<TcpListener>,
+    tls: Option<TlsListener>,
     relay_ip: IpAddr,
     ports: RangeInclusive<u16>,
     relays: HashMap<AllocationId, RelaySocket>,
-    /// The writers of the TCP clients' connections.
-    connections: HashMap<SocketAddr, TcpWriter>,
+    /// The writers of the TCP and TLS clients' connections.
+    connections: HashMap<ClientAddr, TcpWriter>,
     /// No accepting before this, after a failed accept.
     accept_after: Option<tokio::time::Instant>,
     to_driver: mpsc::Sender<Received>,
@@ -154,6 +169,8 @@ enum Wake {
     Stop,
     Client(io::Result<(usize, SocketAddr)>),
     Accepted(io::Result<(TcpStream, SocketAddr)>),
+    /// A TLS connection whose handshake is done (boxed: a TLS session is large).
+    AcceptedTls(Box<TlsStream<TcpStream>>, SocketAddr),
     Received(Received),
     Timeout,
 }
@@ -171,6 +188,9 @@ impl Driver {
             core: Server::new(config, Instant::now(), SystemTime::now()),
             listen: relay.socket,
             tcp: relay.tcp,
+            tls: relay
+                .tls
+                .map(|tls| TlsListener::new(tls.listener, &tls.tls.for_turn())),
             relay_ip: relay.config.relay_ip,
             ports: relay.config.ports,
             relays: HashMap::new(),
@@ -202,8 +222,9 @@ impl Driver {
                 Wake::Client(Err(error)) => tracing::debug!(%error, "TURN receive failed"),
                 Wake::Accepted(Ok((stream, from))) => {
                     self.accept_after = None;
-                    self.connected(stream, from);
+                    self.connected(stream, ClientAddr::tcp(from));
                 }
+                Wake::AcceptedTls(stream, from) => self.connected(stream, ClientAddr::tls(from)),
                 Wake::Accepted(Err(error)) => {
                     tracing::debug!(%error, "TURN accept failed");
                     self.accept_after = Some(tokio::time::Instant::now() + ACCEPT_BACKOFF);
@@ -214,14 +235,13 @@ impl Driver {
                     payload,
                 }) => self.core.handle_peer(now, allocation, from, &payload),
                 Wake::Received(Received::FromTcp { from, message }) => {
-                    self.core
-                        .handle_client(now, ClientAddr::tcp(from), &message);
+                    self.core.handle_client(now, from, &message);
                 }
                 Wake::Received(Received::TcpClosed(from)) => {
                     if let Some(writer) = self.connections.remove(&from) {
                         writer.stop.cancel();
                     }
-                    self.core.client_closed(ClientAddr::tcp(from));
+                    self.core.client_closed(from);
                 }
                 Wake::Timeout => self.core.handle_timeout(now),
             }
@@ -258,10 +278,19 @@ impl Driver {
                 _ => std::future::pending().await,
             }
         };
+        let accepting_tls = accepting && self.tls.is_some();
+        let accepted_tls = async {
+            match &mut self.tls {
+                // Handshake failures are the listener's business; it yields only successes.
+                Some(listener) if accepting_tls => listener.accept().await,
+                _ => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = shutdown.cancelled() => Wake::Stop,
             received = self.listen.recv_from(buffer) => Wake::Client(received),
             accepted = accepted => Wake::Accepted(accepted),
+            (stream, from) = accepted_tls => Wake::AcceptedTls(Box::new(stream), from),
             // The driver holds a sender itself, so this never ends.
             Some(received) = self.received.recv() => Wake::Received(received),
             () = timeout => Wake::Timeout,
@@ -292,8 +321,12 @@ impl Driver {
     async fn send(&self, Transmit { from, to, payload }: Transmit) {
         let socket = match from {
             Socket::Listen(Transport::Udp) => &self.listen,
-            Socket::Listen(Transport::Tcp) => {
-                if let Some(connection) = self.connections.get(&to) {
+            Socket::Listen(transport @ (Transport::Tcp | Transport::Tls)) => {
+                let client = ClientAddr {
+                    transport,
+                    address: to,
+                };
+                if let Some(connection) = self.connections.get(&client) {
                     // Full: dropped, as a datagram would be (see `TCP_QUEUE`).
                     let _ = connection.messages.try_send(payload);
                 }
@@ -326,15 +359,23 @@ impl Driver {
 }
 
 impl Driver {
-    /// Start reading and writing a TCP client's connection.
-    fn connected(&mut self, stream: TcpStream, from: SocketAddr) {
-        let (reader, writer) = stream.into_split();
+    /// Start reading and writing a TCP or TLS client's connection.
+    fn connected<S>(&mut self, stream: S, client: ClientAddr)
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (reader, writer) = tokio::io::split(stream);
         let (messages, queued) = mpsc::channel(TCP_QUEUE);
         let stop = CancellationToken::new();
-        self.readers
-            .spawn(read_tcp(from, reader, self.to_driver.clone(), stop.clone()));
+        self.readers.spawn(read_tcp(
+            client,
+            reader,
+            self.to_driver.clone(),
+            stop.clone(),
+        ));
         self.readers.spawn(write_tcp(writer, queued, stop.clone()));
-        self.connections.insert(from, TcpWriter { messages, stop });
+        self.connections
+            .insert(client, TcpWriter { messages, stop });
     }
 }
 
@@ -342,8 +383,8 @@ impl Driver {
 /// breaks, idles for [`TCP_IDLE`], stops being STUN or ChannelData, or `stop`; then
 /// tell the relay task it is closed.
 async fn read_tcp(
-    from: SocketAddr,
-    mut reader: OwnedReadHalf,
+    from: ClientAddr,
+    mut reader: impl AsyncRead + Unpin,
     to_driver: mpsc::Sender<Received>,
     stop: CancellationToken,
 ) {
@@ -352,14 +393,14 @@ async fn read_tcp(
         ended = read_messages(from, &mut reader, &to_driver) => ended,
     };
     if let Err(error) = ended {
-        tracing::debug!(%error, %from, "TURN over TCP ended");
+        tracing::debug!(%error, from = %from.address, "TURN over TCP ended");
     }
     let _ = to_driver.send(Received::TcpClosed(from)).await;
 }
 
 async fn read_messages(
-    from: SocketAddr,
-    reader: &mut OwnedReadHalf,
+    from: ClientAddr,
+    reader: &mut (impl AsyncRead + Unpin),
     to_driver: &mpsc::Sender<Received>,
 ) -> io::Result<()> {
     let idle = || io::Error::new(io::ErrorKind::TimedOut, "idle");
@@ -388,7 +429,7 @@ async fn read_messages(
 
 /// Write the relay's messages to a TCP client, until `stop`.
 async fn write_tcp(
-    mut writer: OwnedWriteHalf,
+    mut writer: impl AsyncWrite + Unpin,
     mut queued: mpsc::Receiver<Vec<u8>>,
     stop: CancellationToken,
 ) {

@@ -80,6 +80,10 @@ async fn run(
                 Some(listener) => Some(listener.local_addr()?.port()),
                 None => None,
             },
+            tls_port: match &relay.tls {
+                Some(tls) => Some(tls.listener.local_addr()?.port()),
+                None => None,
+            },
             secret: relay.config.secret.clone(),
             ttl: relay.config.ttl,
         }),

@@ -1,4 +1,4 @@
-//! The built-in TURN relay over real sockets on loopback (UDP, and TCP to the relay),
+//! The built-in TURN relay over real sockets on loopback (UDP, TCP and TLS to it),
 //! used by a TURN client we did not write (`rtc-turn`'s, the one webrtc-rs peers use)
 //! with the credentials of a real `welcome`: allocate, permit a peer, and relay
 //! datagrams both ways, compared by hash.
@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::BytesMut;
-use common::{http_get, metric, TestServer, PATIENCE};
+use common::{http_get, metric, Certificate, TestServer, PATIENCE};
 use meshdrop_protocol::signaling::IceServer;
 use meshdrop_relay::frame_length;
 use meshdrop_signaling_server::{Config, RelayConfig, RelayLimits, TurnSecret};
@@ -17,7 +17,7 @@ use rtc_shared::{TaggedBytesMut, TransportContext, TransportProtocol};
 use rtc_turn::client::{Client, ClientConfig, Event};
 use sansio::Protocol;
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
 /// Datagrams relayed each way, and their size: a short exchange of DTLS-record-sized
@@ -25,31 +25,37 @@ use tokio::net::{TcpStream, UdpSocket};
 const DATAGRAMS: usize = 32;
 const DATAGRAM_BYTES: usize = 1200;
 
+/// A TCP or TLS connection.
+trait ByteStream: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> ByteStream for S {}
+
 /// How the client reaches the relay.
 enum Link {
     Udp(UdpSocket),
     /// With the relay's address: the stream has no datagram sources to tell it.
-    Tcp(TcpStream, SocketAddr),
+    Stream(Box<dyn ByteStream>, SocketAddr),
+}
+
+/// Which of the relay's URLs a client uses.
+#[derive(Clone, Copy)]
+enum Via<'a> {
+    Udp,
+    Tcp,
+    Tls(&'a Certificate),
 }
 
 impl Link {
-    fn local_addr(&self) -> SocketAddr {
-        match self {
-            Link::Udp(socket) => socket.local_addr().unwrap(),
-            Link::Tcp(stream, _) => stream.local_addr().unwrap(),
-        }
-    }
-
     async fn send(&mut self, message: &[u8], to: SocketAddr) {
         match self {
             Link::Udp(socket) => {
                 socket.send_to(message, to).await.unwrap();
             }
-            Link::Tcp(stream, _) => stream.write_all(message).await.unwrap(),
+            Link::Stream(stream, _) => stream.write_all(message).await.unwrap(),
         }
     }
 
-    /// The next datagram, or over TCP the next message, and where it came from.
+    /// The next datagram, or over a stream the next message, and where it came from.
     async fn receive(&mut self) -> (Vec<u8>, SocketAddr) {
         match self {
             Link::Udp(socket) => {
@@ -58,7 +64,7 @@ impl Link {
                 buffer.truncate(length);
                 (buffer, from)
             }
-            Link::Tcp(stream, server) => {
+            Link::Stream(stream, server) => {
                 let mut header = [0u8; 4];
                 stream.read_exact(&mut header).await.unwrap();
                 let mut message = vec![0u8; frame_length(header).unwrap()];
@@ -74,38 +80,58 @@ impl Link {
 struct TurnClient {
     client: Client,
     link: Link,
+    local_addr: SocketAddr,
 }
 
 impl TurnClient {
     /// A client of the relay named by the `turn:` entry of `ice_servers`, over UDP.
     async fn of_welcome(ice_servers: &[IceServer]) -> Self {
-        Self::over(ice_servers, "udp").await
+        Self::over(ice_servers, Via::Udp).await
     }
 
-    /// A client of the relay's `turn:...?transport=<transport>` URL in `ice_servers`.
-    async fn over(ice_servers: &[IceServer], transport: &str) -> Self {
-        let suffix = format!("?transport={transport}");
+    /// A client of the relay's URL in `ice_servers` for `via`.
+    async fn over(ice_servers: &[IceServer], via: Via<'_>) -> Self {
+        let (scheme, suffix) = match via {
+            Via::Udp => ("turn:", "?transport=udp"),
+            Via::Tcp => ("turn:", "?transport=tcp"),
+            Via::Tls(_) => ("turns:", "?transport=tcp"),
+        };
         let (entry, server) = ice_servers
             .iter()
             .flat_map(|entry| entry.urls.iter().map(move |url| (entry, url)))
             .find_map(|(entry, url)| {
-                let server = url.strip_prefix("turn:")?.strip_suffix(&suffix)?;
+                let server = url.strip_prefix(scheme)?.strip_suffix(suffix)?;
                 Some((entry, server.parse::<SocketAddr>().unwrap()))
             })
             .expect("welcome lists the relay");
-        let (link, protocol) = match transport {
-            "udp" => (
-                Link::Udp(UdpSocket::bind("127.0.0.1:0").await.unwrap()),
-                TransportProtocol::UDP,
-            ),
-            _ => (
-                Link::Tcp(TcpStream::connect(server).await.unwrap(), server),
-                TransportProtocol::TCP,
-            ),
+        let (link, local_addr, protocol) = match via {
+            Via::Udp => {
+                let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+                let local = socket.local_addr().unwrap();
+                (Link::Udp(socket), local, TransportProtocol::UDP)
+            }
+            Via::Tcp => {
+                let stream = TcpStream::connect(server).await.unwrap();
+                let local = stream.local_addr().unwrap();
+                (
+                    Link::Stream(Box::new(stream), server),
+                    local,
+                    TransportProtocol::TCP,
+                )
+            }
+            Via::Tls(certificate) => {
+                let stream = certificate.connect(server).await;
+                let local = stream.get_ref().0.local_addr().unwrap();
+                (
+                    Link::Stream(Box::new(stream), server),
+                    local,
+                    TransportProtocol::TCP,
+                )
+            }
         };
         let config = ClientConfig {
             turn_serv_addr: server.to_string(),
-            local_addr: link.local_addr(),
+            local_addr,
             transport_protocol: protocol,
             username: entry.username.clone().unwrap(),
             password: entry.credential.clone().unwrap(),
@@ -115,6 +141,7 @@ impl TurnClient {
         Self {
             client: Client::new(config, crypto).unwrap(),
             link,
+            local_addr,
         }
     }
 
@@ -136,7 +163,7 @@ impl TurnClient {
             let wake = self.client.poll_timeout().map_or(deadline, |due| {
                 tokio::time::Instant::from_std(due).min(deadline)
             });
-            let local_addr = self.link.local_addr();
+            let local_addr = self.local_addr;
             tokio::select! {
                 (received, from) = self.link.receive() => {
                     let message = TaggedBytesMut {
@@ -210,20 +237,25 @@ fn payload(direction: u8, index: usize) -> Vec<u8> {
         .collect()
 }
 
-async fn relay_server() -> TestServer {
+/// A server with the relay on loopback over UDP, TCP and TLS (with the certificate
+/// returned).
+async fn relay_server() -> (TestServer, Certificate) {
     relay_server_with(RelayLimits::DEFAULT).await
 }
 
-async fn relay_server_with(limits: RelayLimits) -> TestServer {
+async fn relay_server_with(limits: RelayLimits) -> (TestServer, Certificate) {
     let mut relay = RelayConfig::new("127.0.0.1".parse().unwrap());
     relay.secret = TurnSecret::new("relay-integration-secret");
     relay.limits = limits;
-    TestServer::start_with_relay(Config::default(), relay).await
+    let certificate = Certificate::generate();
+    let tls = Some(certificate.tls());
+    let server = TestServer::start_with_relay(Config::default(), relay, tls).await;
+    (server, certificate)
 }
 
 #[tokio::test]
 async fn welcome_lists_the_relay_and_its_stun_at_the_host_the_client_used() {
-    let server = relay_server().await;
+    let (server, _certificate) = relay_server().await;
     let joined = server.join("room", "Ann", 'a').await;
     let port = server.relay.unwrap().port();
     let urls: Vec<&str> = joined
@@ -240,6 +272,7 @@ async fn welcome_lists_the_relay_and_its_stun_at_the_host_the_client_used() {
     );
     let turn = &joined.ice_servers[1];
     assert_eq!(turn.urls[1], format!("turn:127.0.0.1:{port}?transport=tcp"));
+    assert!(turn.urls[2].starts_with("turns:127.0.0.1:"));
     let username = turn.username.as_deref().unwrap();
     assert!(username.ends_with(&format!(":{}", joined.id)));
     assert_eq!(
@@ -255,20 +288,31 @@ async fn welcome_lists_the_relay_and_its_stun_at_the_host_the_client_used() {
 
 #[tokio::test]
 async fn datagrams_are_relayed_both_ways_unchanged() {
-    relay_both_ways("udp").await;
+    let (server, _certificate) = relay_server().await;
+    relay_both_ways(&server, Via::Udp).await;
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn a_client_over_tcp_is_relayed_the_same() {
-    relay_both_ways("tcp").await;
+    let (server, _certificate) = relay_server().await;
+    relay_both_ways(&server, Via::Tcp).await;
+    server.stop().await;
 }
 
-/// Allocate over `transport`, then relay [`DATAGRAMS`] each way between the client
-/// and a peer on a UDP socket, comparing hashes.
-async fn relay_both_ways(transport: &str) {
-    let server = relay_server().await;
+#[tokio::test]
+async fn a_client_over_tls_is_relayed_the_same() {
+    let (server, certificate) = relay_server().await;
+    relay_both_ways(&server, Via::Tls(&certificate)).await;
+    server.stop().await;
+}
+
+/// Allocate `via` a transport, then relay [`DATAGRAMS`] each way between the client
+/// and a peer on a UDP socket, comparing hashes. Over TCP or TLS, the allocation then
+/// ends with the connection.
+async fn relay_both_ways(server: &TestServer, via: Via<'_>) {
     let joined = server.join("room", "Ann", 'a').await;
-    let mut client = TurnClient::over(&joined.ice_servers, transport).await;
+    let mut client = TurnClient::over(&joined.ice_servers, via).await;
     let relayed = client.allocate().await;
     assert_eq!(relayed.ip().to_string(), "127.0.0.1");
     assert_ne!(relayed.port(), server.relay.unwrap().port());
@@ -309,8 +353,7 @@ async fn relay_both_ways(transport: &str) {
         metric(&metrics, "meshdrop_relay_bytes_total"),
         Some((2 * DATAGRAMS * DATAGRAM_BYTES) as u64)
     );
-    if transport == "tcp" {
-        // Over TCP, the allocation ends with the connection.
+    if !matches!(via, Via::Udp) {
         drop(client);
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
@@ -325,12 +368,11 @@ async fn relay_both_ways(transport: &str) {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
-    server.stop().await;
 }
 
 #[tokio::test]
 async fn credentials_of_another_secret_are_refused_and_counted() {
-    let server = relay_server().await;
+    let (server, _certificate) = relay_server().await;
     let joined = server.join("room", "Ann", 'a').await;
     let mut forged = joined.ice_servers.clone();
     let username = forged[1].username.clone().unwrap();
@@ -352,7 +394,7 @@ async fn credentials_of_another_secret_are_refused_and_counted() {
 
 #[tokio::test]
 async fn one_welcome_s_credential_holds_at_most_its_quota_of_allocations() {
-    let server = relay_server_with(RelayLimits {
+    let (server, _certificate) = relay_server_with(RelayLimits {
         max_allocations: 2,
         ..RelayLimits::DEFAULT
     })

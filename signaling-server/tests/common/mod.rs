@@ -4,6 +4,8 @@
 #![allow(dead_code)] // Each test binary uses its own share of these helpers.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -12,13 +14,17 @@ use meshdrop_protocol::signaling::{
 };
 use meshdrop_protocol::PeerId;
 use meshdrop_signaling_server::{
-    serve, serve_with_relay, serve_with_stun, Config, Relay, RelayConfig,
+    serve, serve_with_relay, serve_with_stun, Config, Relay, RelayConfig, RelayTls, Tls,
 };
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::Message;
@@ -51,15 +57,24 @@ impl TestServer {
     }
 
     /// A server with the built-in TURN relay listening on `relay.relay_ip`, any free
-    /// port, over UDP and TCP, and no STUN socket of its own (the relay answers STUN).
-    pub async fn start_with_relay(config: Config, relay: RelayConfig) -> Self {
+    /// port, over UDP and TCP (and TLS on another port, with `tls`), and no STUN socket
+    /// of its own (the relay answers STUN).
+    pub async fn start_with_relay(config: Config, relay: RelayConfig, tls: Option<Tls>) -> Self {
         let socket = UdpSocket::bind((relay.relay_ip, 0)).await.unwrap();
         let tcp = TcpListener::bind(socket.local_addr().unwrap())
             .await
             .unwrap();
+        let tls = match tls {
+            Some(tls) => Some(RelayTls {
+                listener: TcpListener::bind((relay.relay_ip, 0)).await.unwrap(),
+                tls,
+            }),
+            None => None,
+        };
         let relay = Relay {
             socket,
             tcp: Some(tcp),
+            tls,
             config: relay,
         };
         Self::spawn_with(config, None, Some(relay)).await
@@ -201,6 +216,56 @@ pub fn parse_http_response(response: &str) -> HttpResponse {
         status,
         headers,
         body: body.to_owned(),
+    }
+}
+
+/// A self-signed certificate for `localhost`, written as PEM files.
+pub struct Certificate {
+    dir: tempfile::TempDir,
+    der: CertificateDer<'static>,
+}
+
+impl Certificate {
+    pub fn generate() -> Self {
+        let generated = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cert.pem"), generated.cert.pem()).unwrap();
+        let key = generated.signing_key.serialize_pem();
+        std::fs::write(dir.path().join("key.pem"), key).unwrap();
+        Self {
+            der: generated.cert.der().clone(),
+            dir,
+        }
+    }
+
+    pub fn cert(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
+    }
+
+    pub fn key(&self) -> PathBuf {
+        self.dir.path().join("key.pem")
+    }
+
+    pub fn tls(&self) -> Tls {
+        Tls::from_pem_files(&self.cert(), &self.key()).unwrap()
+    }
+
+    /// A TLS connection to `addr` that trusts only this certificate.
+    pub async fn connect(&self, addr: SocketAddr) -> TlsStream<TcpStream> {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.der.clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .unwrap()
     }
 }
 
