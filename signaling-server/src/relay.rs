@@ -4,10 +4,10 @@
 //!
 //! The relay's logic is `meshdrop_relay::Server`, which does no I/O; this module is its
 //! driver. One task owns it and the listening sockets: it feeds it what clients send
-//! (over UDP, or over TCP or TLS connections whose readers frame the stream into
-//! messages),
-//! what peers send to the relay sockets (each read by a task of its own that passes the
-//! datagrams on), and the time when a lifetime is due, and carries out what it asks:
+//! (over UDP, or over TCP or TLS connections whose readers cut the stream into
+//! messages), what peers send to the relay sockets (each read by a task of its own that
+//! passes the datagrams on), and the time when a lifetime is due, and carries out what
+//! it asks:
 //! sending, and opening and closing a relay socket per allocation, on the relay address
 //! at a port of [`RelayConfig::ports`]. Relaying to peers is over UDP either way.
 //!
@@ -24,17 +24,17 @@ use std::time::{Duration, Instant, SystemTime};
 use axum::serve::Listener;
 use meshdrop_relay::{
     frame_length, AllocationId, ClientAddr, Config, Limits, Output, Server, Socket, Stats,
-    Transmit, Transport, DEFAULT_LIFETIME,
+    Transmit, Transport, MAX_LIFETIME,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
+use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::tls::{Tls, TlsListener};
 use crate::turn::{TurnSecret, DEFAULT_TTL};
-use tokio_rustls::server::TlsStream;
 
 /// Relay ports unless configured otherwise: the dynamic range of RFC 6335, which the
 /// operating system does not hand out to outgoing connections on Linux by default
@@ -57,8 +57,8 @@ const PEER_QUEUE: usize = 1024;
 const TCP_QUEUE: usize = 256;
 
 /// A TCP connection that sends nothing for this long is closed: a client that holds an
-/// allocation refreshes it well within its lifetime.
-const TCP_IDLE: Duration = Duration::from_secs(DEFAULT_LIFETIME.as_secs() + 60);
+/// allocation refreshes it within its lifetime, which is at most this.
+const TCP_IDLE: Duration = Duration::from_secs(MAX_LIFETIME.as_secs() + 60);
 
 /// TCP clients at once; more wait in the listen backlog. Each costs two small tasks
 /// and buffers, and a client needs none before it has credentials.
