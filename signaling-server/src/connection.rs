@@ -278,7 +278,7 @@ impl Connection {
             peers,
             ice_servers: ice::servers(
                 &self.state.config,
-                self.state.stun_port,
+                &self.state.builtin,
                 ice::Client {
                     peer: membership.peer(),
                     host: self.host.as_deref(),

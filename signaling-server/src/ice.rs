@@ -4,16 +4,42 @@
 //!
 //! 1. the built-in STUN server, if it runs, as `stun:<host>:<port>`, where the host is
 //!    the public URL's, or else the one the client itself used to reach this server
-//!    (its `Host` header), so the address works from wherever the client is;
+//!    (its `Host` header), so the address works from wherever the client is; when only
+//!    the built-in relay runs, its port (it answers STUN Binding requests too);
 //! 2. the configured ICE servers, as they are;
-//! 3. the TURN relays, with credentials made for this peer (see `turn`).
+//! 3. the built-in TURN relay, if it runs, as `turn:<host>:<port>?transport=udp` (and
+//!    `?transport=tcp` if it takes TCP, `turns:<host>:<port>?transport=tcp` if TLS)
+//!    with the same host, and credentials made for this peer (see `turn`);
+//! 4. the configured TURN relays (coturn), with credentials made for this peer.
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use meshdrop_protocol::signaling::IceServer;
 use meshdrop_protocol::PeerId;
 
 use crate::config::Config;
+use crate::turn::{self, TurnSecret};
+
+/// The UDP services this server runs itself.
+#[derive(Debug, Clone, Default)]
+pub struct Builtin {
+    /// The built-in STUN server's port, if it runs.
+    pub stun_port: Option<u16>,
+    pub relay: Option<BuiltinRelay>,
+}
+
+/// The built-in TURN relay, as clients are told about it.
+#[derive(Debug, Clone)]
+pub struct BuiltinRelay {
+    /// Its UDP port.
+    pub port: u16,
+    /// Its TCP port, if it takes TURN over TCP.
+    pub tcp_port: Option<u16>,
+    /// Its TLS port, if it takes TURN over TLS.
+    pub tls_port: Option<u16>,
+    pub secret: TurnSecret,
+    pub ttl: Duration,
+}
 
 /// Who is asking, as far as its ICE servers depend on it.
 #[derive(Debug, Clone, Copy)]
@@ -23,28 +49,40 @@ pub struct Client<'a> {
     pub host: Option<&'a str>,
 }
 
-/// The ICE servers for `client`, given the built-in STUN server's port if it runs.
+/// The ICE servers for `client`, given what runs here.
 pub fn servers(
     config: &Config,
-    stun_port: Option<u16>,
+    builtin: &Builtin,
     client: Client<'_>,
     now: SystemTime,
 ) -> Vec<IceServer> {
     let public_host = config.public_origin.as_ref().map(|origin| origin.host());
-    let builtin = stun_port
-        .zip(public_host.or(client.host))
-        .map(|(port, host)| IceServer {
-            urls: vec![format!("stun:{host}:{port}")],
-            username: None,
-            credential: None,
-        });
+    let host = public_host.or(client.host);
+    let relay = builtin.relay.as_ref();
+    let stun_port = builtin.stun_port.or(relay.map(|relay| relay.port));
+    let stun = stun_port.zip(host).map(|(port, host)| IceServer {
+        urls: vec![format!("stun:{host}:{port}")],
+        username: None,
+        credential: None,
+    });
+    let relay = relay.zip(host).map(|(relay, host)| {
+        let udp = format!("turn:{host}:{}?transport=udp", relay.port);
+        let tcp = relay
+            .tcp_port
+            .map(|port| format!("turn:{host}:{port}?transport=tcp"));
+        let tls = relay
+            .tls_port
+            .map(|port| format!("turns:{host}:{port}?transport=tcp"));
+        let urls = std::iter::once(udp).chain(tcp).chain(tls).collect();
+        turn::ice_server(urls, &relay.secret, relay.ttl, client.peer, now)
+    });
     let turn = config
         .turn
         .as_ref()
         .map(|turn| turn.ice_server(client.peer, now));
-    builtin
-        .into_iter()
+    stun.into_iter()
         .chain(config.ice_servers.iter().cloned())
+        .chain(relay)
         .chain(turn)
         .collect()
 }
@@ -55,7 +93,7 @@ mod tests {
 
     use super::*;
     use crate::origin::Origin;
-    use crate::turn::{Turn, TurnSecret};
+    use crate::turn::Turn;
 
     fn urls(servers: &[IceServer]) -> Vec<&str> {
         servers
@@ -73,6 +111,23 @@ mod tests {
         Client { peer, host }
     }
 
+    fn stun_at(port: u16) -> Builtin {
+        Builtin {
+            stun_port: Some(port),
+            relay: None,
+        }
+    }
+
+    fn relay_at(port: u16) -> BuiltinRelay {
+        BuiltinRelay {
+            port,
+            tcp_port: Some(port),
+            tls_port: None,
+            secret: TurnSecret::new("built-in"),
+            ttl: Duration::from_secs(60),
+        }
+    }
+
     #[test]
     fn builtin_stun_comes_first_at_the_host_the_client_used() {
         let config = Config {
@@ -86,7 +141,7 @@ mod tests {
         let peer = peer();
         let servers = servers(
             &config,
-            Some(3478),
+            &stun_at(3478),
             client(&peer, Some("[::1]")),
             SystemTime::now(),
         );
@@ -105,7 +160,7 @@ mod tests {
         let peer = peer();
         let servers = servers(
             &config,
-            Some(3478),
+            &stun_at(3478),
             client(&peer, Some("10.0.0.1")),
             SystemTime::now(),
         );
@@ -117,8 +172,9 @@ mod tests {
         let config = Config::default();
         let peer = peer();
         let now = SystemTime::now();
-        assert!(servers(&config, None, client(&peer, Some("a.example")), now).is_empty());
-        assert!(servers(&config, Some(3478), client(&peer, None), now).is_empty());
+        let none = Builtin::default();
+        assert!(servers(&config, &none, client(&peer, Some("a.example")), now).is_empty());
+        assert!(servers(&config, &stun_at(3478), client(&peer, None), now).is_empty());
     }
 
     #[test]
@@ -133,12 +189,74 @@ mod tests {
         };
         let peer = peer();
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
-        let servers = servers(&config, Some(3478), client(&peer, Some("h")), now);
+        let servers = servers(&config, &stun_at(3478), client(&peer, Some("h")), now);
         assert_eq!(urls(&servers)[0], "stun:h:3478");
         assert_eq!(
             servers[1].username.as_deref(),
             Some("1060:0123456789abcdef")
         );
         assert!(servers[1].credential.is_some());
+    }
+
+    #[test]
+    fn the_builtin_relay_comes_before_coturn_at_the_host_the_client_used() {
+        let config = Config {
+            turn: Some(Turn {
+                urls: vec!["turn:coturn.example:3478".into()],
+                secret: TurnSecret::new("coturn"),
+                ttl: Duration::from_secs(60),
+            }),
+            ..Config::default()
+        };
+        let builtin = Builtin {
+            stun_port: Some(3478),
+            relay: Some(BuiltinRelay {
+                tls_port: Some(5349),
+                ..relay_at(3479)
+            }),
+        };
+        let peer = peer();
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let servers = servers(&config, &builtin, client(&peer, Some("h")), now);
+        assert_eq!(
+            urls(&servers),
+            [
+                "stun:h:3478",
+                "turn:h:3479?transport=udp",
+                "turn:h:3479?transport=tcp",
+                "turns:h:5349?transport=tcp",
+                "turn:coturn.example:3478"
+            ]
+        );
+        let username = "1060:0123456789abcdef";
+        assert_eq!(servers[1].username.as_deref(), Some(username));
+        assert_eq!(
+            servers[1].credential,
+            Some(TurnSecret::new("built-in").password(username))
+        );
+        assert_ne!(servers[1].credential, servers[2].credential);
+    }
+
+    #[test]
+    fn without_a_stun_server_the_relay_answers_stun_too() {
+        let builtin = Builtin {
+            stun_port: None,
+            relay: Some(relay_at(3478)),
+        };
+        let peer = peer();
+        let servers = servers(
+            &Config::default(),
+            &builtin,
+            client(&peer, Some("h")),
+            SystemTime::now(),
+        );
+        assert_eq!(
+            urls(&servers),
+            [
+                "stun:h:3478",
+                "turn:h:3478?transport=udp",
+                "turn:h:3478?transport=tcp"
+            ]
+        );
     }
 }

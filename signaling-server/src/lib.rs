@@ -35,6 +35,8 @@
 //! * `welcome` lists the ICE servers for this client: the built-in STUN server, the
 //!   configured ones, and TURN relays with credentials of its own (see `ice`).
 //! * With [`serve_with_stun`], a STUN server answers on a UDP socket too (see `stun`).
+//! * With [`serve_with_relay`], a TURN relay runs too (see `relay`), and `welcome`
+//!   lists it with credentials for each client.
 //! * With [`Config::tls`], all of the above is HTTPS and WSS (see `tls`).
 //! * Limits ([`DEFAULT_LIMITS`]) are per connection and announced in `welcome`. The
 //!   errors, and which of them close the socket with which code, are listed in the
@@ -50,6 +52,7 @@ mod network_room;
 mod origin;
 mod outbox;
 mod rate_limit;
+mod relay;
 mod rooms;
 mod server;
 mod state;
@@ -60,8 +63,10 @@ mod web_app;
 
 pub use client_address::{InvalidTrustedProxy, TrustedProxy};
 pub use config::{Config, DEFAULT_LIMITS};
+pub use meshdrop_relay::Limits as RelayLimits;
 pub use network_room::{NetworkSecret, SecretTooShort};
 pub use origin::{InvalidOrigin, Origin};
-pub use server::{serve, serve_with_stun};
+pub use relay::{Relay, RelayConfig, RelayTls, DEFAULT_RELAY_PORTS};
+pub use server::{serve, serve_with_relay, serve_with_stun};
 pub use tls::{Tls, TlsError};
 pub use turn::{Turn, TurnSecret, DEFAULT_TTL as DEFAULT_TURN_TTL};

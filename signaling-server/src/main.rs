@@ -9,17 +9,19 @@
 //! On SIGTERM or Ctrl-C every WebSocket is closed with 1001 and the process exits 0,
 //! after at most [`SHUTDOWN_GRACE`] even if some connection does not close in time.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::builder::{BoolishValueParser, RangedU64ValueParser};
-use clap::{Parser, ValueEnum};
+use clap::{ArgGroup, Parser, ValueEnum};
 use meshdrop_protocol::signaling::{IceServer, Limits};
 use meshdrop_signaling_server::{
-    serve, serve_with_stun, Config, NetworkSecret, Origin, Tls, TlsError, TrustedProxy, Turn,
-    TurnSecret, DEFAULT_LIMITS, DEFAULT_TURN_TTL,
+    serve, serve_with_relay, serve_with_stun, Config, NetworkSecret, Origin, Relay, RelayConfig,
+    RelayLimits, RelayTls, Tls, TlsError, TrustedProxy, Turn, TurnSecret, DEFAULT_LIMITS,
+    DEFAULT_TURN_TTL,
 };
 use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
@@ -37,6 +39,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Parser)]
 #[command(version, about = "Meshdrop signaling server and web app host")]
+#[command(group(ArgGroup::new("turn_relays").args(["turn_urls", "turn_listen"]).multiple(true)))]
 struct Args {
     /// Address to listen on for HTTP(S) and WebSockets.
     #[arg(long, env = "MESHDROP_LISTEN", default_value = "127.0.0.1:8080")]
@@ -69,9 +72,32 @@ struct Args {
     /// repeat or separate with commas.
     #[arg(long = "turn-url", env = "MESHDROP_TURN_URLS", value_delimiter = ',', value_parser = turn_url, requires = "turn_secret")]
     turn_urls: Vec<String>,
-    /// Secret shared with the TURN relay (coturn: static-auth-secret, use-auth-secret).
-    #[arg(long, env = "MESHDROP_TURN_SECRET", hide_env_values = true, requires = "turn_urls", value_parser = non_empty)]
+    /// Secret shared with the TURN relay (coturn: static-auth-secret, use-auth-secret);
+    /// the built-in relay uses it too [default for the built-in relay: random at every start].
+    #[arg(long, env = "MESHDROP_TURN_SECRET", hide_env_values = true, requires = "turn_relays", value_parser = non_empty)]
     turn_secret: Option<String>,
+    /// Run the built-in TURN relay on this address (UDP and TCP), like 0.0.0.0:3478. On
+    /// the STUN server's address, it answers STUN there instead.
+    #[arg(long, env = "MESHDROP_TURN_LISTEN")]
+    turn_listen: Option<SocketAddr>,
+    /// Also take TURN over TLS (turns:) on this address, like 0.0.0.0:5349, with the
+    /// --tls-cert certificate.
+    #[arg(long, env = "MESHDROP_TURN_TLS_LISTEN", requires_all = ["turn_listen", "tls_cert"])]
+    turn_tls_listen: Option<SocketAddr>,
+    /// Address the built-in relay's sockets are bound on and peers send to
+    /// [default: the --turn-listen address, unless that is 0.0.0.0 or ::].
+    #[arg(long, env = "MESHDROP_TURN_RELAY_IP", requires = "turn_listen")]
+    turn_relay_ip: Option<IpAddr>,
+    /// UDP ports of the built-in relay's sockets, one per allocation, as LOW-HIGH.
+    #[arg(long, env = "MESHDROP_TURN_RELAY_PORTS", value_parser = port_range, default_value = "49152-65535")]
+    turn_relay_ports: RangeInclusive<u16>,
+    /// Allocations one credential (one client's welcome) may hold on the built-in relay.
+    #[arg(long, env = "MESHDROP_TURN_MAX_ALLOCATIONS", value_parser = at_least_one::<usize>(), default_value_t = RelayLimits::DEFAULT.max_allocations)]
+    turn_max_allocations: usize,
+    /// Bytes per second one credential may have relayed by the built-in relay, both
+    /// directions together; beyond it datagrams are dropped.
+    #[arg(long, env = "MESHDROP_TURN_BANDWIDTH", value_parser = at_least_one::<u64>(), default_value_t = RelayLimits::DEFAULT.bandwidth)]
+    turn_bandwidth: u64,
     /// How long the TURN credentials handed to each client stay valid, in seconds.
     #[arg(long, env = "MESHDROP_TURN_TTL_SECS", value_parser = at_least_one::<u64>(), default_value_t = DEFAULT_TURN_TTL.as_secs())]
     turn_ttl_secs: u64,
@@ -150,6 +176,20 @@ fn url_with_scheme(url: &str, schemes: &[&str]) -> Result<String, String> {
     }
 }
 
+/// `LOW-HIGH`, both ports, LOW at most HIGH.
+fn port_range(value: &str) -> Result<RangeInclusive<u16>, String> {
+    let expected = || "expected LOW-HIGH, two ports from 1 to 65535 with LOW <= HIGH".to_owned();
+    let (low, high) = value.split_once('-').ok_or_else(expected)?;
+    let (low, high): (u16, u16) = (
+        low.trim().parse().map_err(|_| expected())?,
+        high.trim().parse().map_err(|_| expected())?,
+    );
+    if low == 0 || low > high {
+        return Err(expected());
+    }
+    Ok(low..=high)
+}
+
 fn network_secret(value: &str) -> Result<NetworkSecret, String> {
     NetworkSecret::new(value).map_err(|error| error.to_string())
 }
@@ -174,6 +214,20 @@ enum StartupError {
         address: SocketAddr,
         source: std::io::Error,
     },
+    #[error("--turn-listen {address}: {source}")]
+    TurnListen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("--turn-tls-listen {address}: {source}")]
+    TurnTlsListen {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("--turn-listen {0} listens on every address: name the one peers reach the relay at with --turn-relay-ip")]
+    TurnRelayIpUnknown(SocketAddr),
+    #[error("--turn-relay-ip {0}: peers cannot send to an unspecified address")]
+    TurnRelayIpUnspecified(IpAddr),
     #[error("--static-dir {}: no index.html there; build the web app first (trunk build)", .0.display())]
     StaticDir(PathBuf),
     #[error("--tls-cert: {0}")]
@@ -194,10 +248,47 @@ impl From<TlsError> for StartupError {
 }
 
 impl Args {
-    /// Where the built-in STUN server should listen, if it runs.
+    /// Where the built-in STUN server should listen, if it runs on a socket of its own:
+    /// not when the built-in relay listens at its address (or where both would
+    /// collide), since the relay answers STUN too.
     fn stun_address(&self) -> Option<SocketAddr> {
         let default = SocketAddr::new(self.listen.ip(), DEFAULT_STUN_PORT);
-        (!self.no_stun).then_some(self.stun_listen.unwrap_or(default))
+        let stun = self.stun_listen.unwrap_or(default);
+        let served_by_relay = self.turn_listen.is_some_and(|turn| {
+            turn.port() == stun.port()
+                && (turn.ip() == stun.ip()
+                    || turn.ip().is_unspecified()
+                    || stun.ip().is_unspecified())
+        });
+        (!self.no_stun && !served_by_relay).then_some(stun)
+    }
+
+    /// The built-in relay's address and settings, if it runs.
+    fn relay(&self) -> Result<Option<(SocketAddr, RelayConfig)>, StartupError> {
+        let Some(listen) = self.turn_listen else {
+            return Ok(None);
+        };
+        let relay_ip = match self.turn_relay_ip {
+            Some(ip) if ip.is_unspecified() => {
+                return Err(StartupError::TurnRelayIpUnspecified(ip))
+            }
+            Some(ip) => ip,
+            None if listen.ip().is_unspecified() => {
+                return Err(StartupError::TurnRelayIpUnknown(listen))
+            }
+            None => listen.ip(),
+        };
+        let mut config = RelayConfig::new(relay_ip);
+        config.ports = self.turn_relay_ports.clone();
+        config.limits = RelayLimits {
+            max_allocations: self.turn_max_allocations,
+            bandwidth: self.turn_bandwidth,
+        };
+        if let Some(secret) = &self.turn_secret {
+            config.secret = TurnSecret::new(secret.clone());
+        }
+        config.ttl = Duration::from_secs(self.turn_ttl_secs);
+        Ok(Some((listen, config)))
     }
 
     /// A `--static-dir` that is given must hold a built app.
@@ -224,11 +315,15 @@ impl Args {
             let dist = Path::new(DEFAULT_STATIC_DIR);
             (!embedded && dist.is_dir()).then(|| dist.to_path_buf())
         });
-        let turn = self.turn_secret.map(|secret| Turn {
-            urls: self.turn_urls,
-            secret: TurnSecret::new(secret),
-            ttl: Duration::from_secs(self.turn_ttl_secs),
-        });
+        // Only for coturn: the built-in relay's secret goes with `Args::relay`.
+        let turn = self
+            .turn_secret
+            .filter(|_| !self.turn_urls.is_empty())
+            .map(|secret| Turn {
+                urls: self.turn_urls,
+                secret: TurnSecret::new(secret),
+                ttl: Duration::from_secs(self.turn_ttl_secs),
+            });
         Config {
             limits: Limits {
                 max_message_bytes: self.max_message_bytes,
@@ -289,6 +384,13 @@ async fn run(args: Args) -> Result<(), StartupError> {
         Some(address) => Some(bind_stun(address).await?),
         None => None,
     };
+    let relay = match args.relay()? {
+        Some((address, config)) => {
+            let tls = args.turn_tls_listen.zip(tls.clone());
+            Some(bind_relay(address, tls, config).await?)
+        }
+        None => None,
+    };
     let config = args.into_config(tls);
     let trusted_proxies: Vec<String> = config
         .trusted_proxies
@@ -301,6 +403,10 @@ async fn run(args: Args) -> Result<(), StartupError> {
         public_url = config.public_origin.as_ref().map(|origin| origin.to_string()),
         stun = stun.as_ref().map(|(_, address)| address.to_string()),
         turn = ?config.turn.as_ref().map(|turn| &turn.urls),
+        relay = relay.as_ref().map(|(_, address)| address.to_string()),
+        relay_ip = relay.as_ref().map(|(relay, _)| relay.config.relay_ip.to_string()),
+        relay_ports = ?relay.as_ref().map(|(relay, _)| &relay.config.ports),
+        relay_limits = ?relay.as_ref().map(|(relay, _)| relay.config.limits),
         static_dir = ?config.static_dir,
         limits = ?config.limits,
         ?trusted_proxies,
@@ -310,9 +416,13 @@ async fn run(args: Args) -> Result<(), StartupError> {
     tokio::spawn(cancel_on_stop_signal(stop.clone()));
     let shutdown = stop.clone().cancelled_owned();
     let served = async move {
-        match stun {
-            Some((stun, _)) => serve_with_stun(listener, stun, config, shutdown).await,
-            None => serve(listener, config, shutdown).await,
+        match (stun, relay) {
+            (stun, Some((relay, _))) => {
+                let stun = stun.map(|(socket, _)| socket);
+                serve_with_relay(listener, stun, relay, config, shutdown).await
+            }
+            (Some((stun, _)), None) => serve_with_stun(listener, stun, config, shutdown).await,
+            (None, None) => serve(listener, config, shutdown).await,
         }
     };
     tokio::select! {
@@ -338,6 +448,34 @@ async fn bind_stun(address: SocketAddr) -> Result<(UdpSocket, SocketAddr), Start
     let socket = UdpSocket::bind(address).await.map_err(error)?;
     let bound = socket.local_addr().map_err(error)?;
     Ok((socket, bound))
+}
+
+/// The relay's UDP socket and TCP listener on `address` (the same port for both), and
+/// its TLS listener if it takes TLS.
+async fn bind_relay(
+    address: SocketAddr,
+    tls: Option<(SocketAddr, Tls)>,
+    config: RelayConfig,
+) -> Result<(Relay, SocketAddr), StartupError> {
+    let error = |source| StartupError::TurnListen { address, source };
+    let socket = UdpSocket::bind(address).await.map_err(error)?;
+    let bound = socket.local_addr().map_err(error)?;
+    let tcp = TcpListener::bind(bound).await.map_err(error)?;
+    let tls = match tls {
+        Some((address, tls)) => {
+            let error = |source| StartupError::TurnTlsListen { address, source };
+            let listener = TcpListener::bind(address).await.map_err(error)?;
+            Some(RelayTls { listener, tls })
+        }
+        None => None,
+    };
+    let relay = Relay {
+        socket,
+        tcp: Some(tcp),
+        tls,
+        config,
+    };
+    Ok((relay, bound))
 }
 
 /// Resolves [`SHUTDOWN_GRACE`] after `stop` is cancelled.
@@ -379,6 +517,8 @@ async fn cancel_on_stop_signal(stop: CancellationToken) {
 
 #[cfg(test)]
 mod tests {
+    use meshdrop_signaling_server::DEFAULT_RELAY_PORTS;
+
     use super::*;
 
     fn parse(flags: &[&str]) -> Result<Args, clap::Error> {
@@ -448,6 +588,72 @@ mod tests {
     }
 
     #[test]
+    fn the_built_in_relay_takes_its_flags() {
+        let args = parse(&[
+            "--turn-listen",
+            "0.0.0.0:3479",
+            "--turn-relay-ip",
+            "203.0.113.5",
+            "--turn-relay-ports",
+            "50000-50100",
+            "--turn-max-allocations",
+            "4",
+            "--turn-bandwidth",
+            "1000000",
+            "--turn-secret",
+            "s3cret",
+        ])
+        .unwrap();
+        let (address, relay) = args.relay().unwrap().unwrap();
+        assert_eq!(address, "0.0.0.0:3479".parse().unwrap());
+        assert_eq!(relay.relay_ip, "203.0.113.5".parse::<IpAddr>().unwrap());
+        assert_eq!(relay.ports, 50000..=50100);
+        assert_eq!(
+            relay.limits,
+            RelayLimits {
+                max_allocations: 4,
+                bandwidth: 1_000_000
+            }
+        );
+        assert_eq!(
+            relay.secret.password("u"),
+            TurnSecret::new("s3cret").password("u")
+        );
+        // The secret alone configures no coturn.
+        assert!(args.into_config(None).turn.is_none());
+    }
+
+    #[test]
+    fn the_relay_is_off_by_default_and_its_defaults_are_documented() {
+        let args = parse(&[]).unwrap();
+        assert!(args.relay().unwrap().is_none());
+        assert_eq!(args.turn_relay_ports, DEFAULT_RELAY_PORTS);
+    }
+
+    #[test]
+    fn a_relay_on_every_address_needs_its_relay_ip() {
+        let args = parse(&["--turn-listen", "0.0.0.0:3478"]).unwrap();
+        let error = args.relay().unwrap_err().to_string();
+        assert!(error.contains("--turn-relay-ip"), "{error}");
+        let args = parse(&["--turn-listen", "192.0.2.1:3478", "--turn-relay-ip", "::"]).unwrap();
+        assert!(matches!(
+            args.relay(),
+            Err(StartupError::TurnRelayIpUnspecified(_))
+        ));
+        let args = parse(&["--turn-listen", "192.0.2.1:3478"]).unwrap();
+        let (_, relay) = args.relay().unwrap().unwrap();
+        assert_eq!(relay.relay_ip, "192.0.2.1".parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn a_relay_on_the_stun_port_answers_stun_itself() {
+        let args = parse(&["--listen", "0.0.0.0:80", "--turn-listen", "192.0.2.1:3478"]).unwrap();
+        assert_eq!(args.stun_address(), None);
+        let args = parse(&["--turn-listen", "127.0.0.1:3479"]).unwrap();
+        assert_eq!(args.stun_address(), Some("127.0.0.1:3478".parse().unwrap()));
+    }
+
+    #[test]
     fn zero_limits_are_refused() {
         for flag in [
             "--max-message-bytes",
@@ -455,6 +661,8 @@ mod tests {
             "--max-peers-per-room",
             "--idle-timeout-secs",
             "--turn-ttl-secs",
+            "--turn-max-allocations",
+            "--turn-bandwidth",
         ] {
             assert!(parse(&[flag, "0"]).is_err(), "{flag} 0 was accepted");
         }
@@ -476,6 +684,9 @@ mod tests {
             (&["--log-format", "xml"], "--log-format"),
             (&["--trusted-proxy", "proxy.example"], "--trusted-proxy"),
             (&["--network-secret", "short"], "--network-secret"),
+            (&["--turn-relay-ports", "5000"], "--turn-relay-ports"),
+            (&["--turn-relay-ports", "6000-5000"], "--turn-relay-ports"),
+            (&["--turn-relay-ports", "0-5000"], "--turn-relay-ports"),
         ] {
             let text = error_text(flags);
             assert!(text.contains(named), "{flags:?} gave {text}");
@@ -486,6 +697,15 @@ mod tests {
     fn flags_that_only_work_together_require_each_other() {
         assert!(error_text(&["--turn-url", "turn:a"]).contains("--turn-secret"));
         assert!(error_text(&["--turn-secret", "s"]).contains("--turn-url"));
+        assert!(error_text(&["--turn-secret", "s"]).contains("--turn-listen"));
+        assert!(error_text(&["--turn-relay-ip", "192.0.2.1"]).contains("--turn-listen"));
+        let tls_alone = error_text(&[
+            "--turn-listen",
+            "192.0.2.1:3478",
+            "--turn-tls-listen",
+            "192.0.2.1:5349",
+        ]);
+        assert!(tls_alone.contains("--tls-cert"), "{tls_alone}");
         assert!(error_text(&["--tls-cert", "c.pem"]).contains("--tls-key"));
         assert!(error_text(&["--no-stun", "--stun-listen", "0.0.0.0:1"]).contains("--no-stun"));
     }

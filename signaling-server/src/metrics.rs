@@ -3,6 +3,7 @@
 //! Counters only ever go up and live here as atomics, bumped where the event happens.
 //! Gauges (open connections, joined peers, rooms) are not kept as counters that could
 //! drift: they are read from the live state at scrape time and handed to [`render`].
+//! The built-in relay keeps its own (`meshdrop_relay::Stats`), read here at scrape time.
 //!
 //! The exposition is written by hand: a handful of series does not need a library.
 
@@ -12,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use meshdrop_protocol::signaling::ErrorCode;
+use meshdrop_relay::{Refusal, Stats as RelayStats};
 
 use crate::connection::wire_name;
 
@@ -52,8 +54,9 @@ impl Metrics {
         *rejected.entry(wire_name(reason)).or_default() += 1;
     }
 
-    /// The whole exposition: these counters and the given gauges.
-    pub fn render(&self, gauges: Gauges) -> String {
+    /// The whole exposition: these counters, the given gauges, and the built-in relay's
+    /// series if it runs.
+    pub fn render(&self, gauges: Gauges, relay: Option<&RelayStats>) -> String {
         let mut text = String::new();
         let mut series = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
             // Writing to a String cannot fail.
@@ -102,6 +105,46 @@ impl Metrics {
             "STUN requests answered by the built-in STUN server.",
             &[(String::new(), self.stun_requests.load(Ordering::Relaxed))],
         );
+        if let Some(relay) = relay {
+            let one = |value: u64| [(String::new(), value)];
+            series(
+                "meshdrop_relay_allocations",
+                "gauge",
+                "Allocations held on the built-in TURN relay.",
+                &one(relay.allocations()),
+            );
+            series(
+                "meshdrop_relay_bytes_total",
+                "counter",
+                "Payload bytes relayed by the built-in TURN relay, both directions.",
+                &one(relay.bytes_relayed()),
+            );
+            series(
+                "meshdrop_relay_dropped_over_limit_total",
+                "counter",
+                "Datagrams the built-in TURN relay dropped: their credential was over its bandwidth.",
+                &one(relay.dropped_over_limit()),
+            );
+            series(
+                "meshdrop_relay_malformed_total",
+                "counter",
+                "Datagrams to the built-in TURN relay that were neither STUN nor ChannelData.",
+                &one(relay.malformed()),
+            );
+            let refused: Vec<(String, u64)> = Refusal::ALL
+                .iter()
+                .map(|reason| {
+                    let label = format!("{{reason=\"{}\"}}", reason.name());
+                    (label, relay.refused(*reason))
+                })
+                .collect();
+            series(
+                "meshdrop_relay_refused_total",
+                "counter",
+                "TURN requests the built-in relay refused, by reason.",
+                &refused,
+            );
+        }
         text
     }
 
@@ -133,11 +176,14 @@ mod tests {
         metrics.message_rejected(ErrorCode::RateLimited);
         metrics.message_rejected(ErrorCode::UnknownPeer);
         metrics.message_rejected(ErrorCode::RateLimited);
-        let text = metrics.render(Gauges {
-            connections: 3,
-            peers: 2,
-            rooms: 1,
-        });
+        let text = metrics.render(
+            Gauges {
+                connections: 3,
+                peers: 2,
+                rooms: 1,
+            },
+            None,
+        );
         assert_eq!(sample(&text, "meshdrop_connections"), Some("3"));
         assert_eq!(sample(&text, "meshdrop_peers"), Some("2"));
         assert_eq!(sample(&text, "meshdrop_rooms"), Some("1"));
@@ -161,16 +207,43 @@ mod tests {
 
     #[test]
     fn every_series_is_typed_once() {
-        let text = Metrics::default().render(Gauges {
-            connections: 0,
-            peers: 0,
-            rooms: 0,
-        });
+        let text = Metrics::default().render(
+            Gauges {
+                connections: 0,
+                peers: 0,
+                rooms: 0,
+            },
+            None,
+        );
         let types: Vec<&str> = text
             .lines()
             .filter_map(|line| line.strip_prefix("# TYPE "))
             .collect();
         assert_eq!(types.len(), 6);
         assert!(types.contains(&"meshdrop_messages_rejected_total counter"));
+    }
+
+    #[test]
+    fn the_relay_s_series_appear_when_it_runs() {
+        let gauges = Gauges {
+            connections: 0,
+            peers: 0,
+            rooms: 0,
+        };
+        let text = Metrics::default().render(gauges, Some(&RelayStats::default()));
+        assert_eq!(sample(&text, "meshdrop_relay_allocations"), Some("0"));
+        assert_eq!(sample(&text, "meshdrop_relay_bytes_total"), Some("0"));
+        assert_eq!(
+            sample(
+                &text,
+                "meshdrop_relay_refused_total{reason=\"allocation_quota\"}"
+            ),
+            Some("0")
+        );
+        let types = text
+            .lines()
+            .filter(|line| line.starts_with("# TYPE "))
+            .count();
+        assert_eq!(types, 11);
     }
 }

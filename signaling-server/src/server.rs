@@ -18,7 +18,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::client_address::client_address;
 use crate::config::Config;
+use crate::ice::{Builtin, BuiltinRelay};
 use crate::network_room::Network;
+use crate::relay::{Driver, Relay};
 use crate::state::State;
 use crate::tls::TlsListener;
 use crate::{connection, metrics, origin, stun, web_app};
@@ -33,7 +35,7 @@ pub async fn serve(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    run(listener, None, config, shutdown).await
+    run(listener, None, None, config, shutdown).await
 }
 
 /// [`serve`], and answer STUN requests on `stun` (see the `stun` module) until the
@@ -44,12 +46,26 @@ pub async fn serve_with_stun(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    run(listener, Some(stun), config, shutdown).await
+    run(listener, Some(stun), None, config, shutdown).await
+}
+
+/// [`serve`], with the built-in TURN relay (see the `relay` module) and, if given, the
+/// STUN server, until the same shutdown; clients are told about both in `welcome`.
+/// Without a STUN socket, clients are sent to the relay's, which answers STUN too.
+pub async fn serve_with_relay(
+    listener: TcpListener,
+    stun: Option<UdpSocket>,
+    relay: Relay,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    run(listener, stun, Some(relay), config, shutdown).await
 }
 
 async fn run(
     listener: TcpListener,
     stun: Option<UdpSocket>,
+    relay: Option<Relay>,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -57,11 +73,34 @@ async fn run(
         Some(socket) => Some(socket.local_addr()?.port()),
         None => None,
     };
-    let state = Arc::new(State::new(config, stun_port));
+    let builtin_relay = match &relay {
+        Some(relay) => Some(BuiltinRelay {
+            port: relay.socket.local_addr()?.port(),
+            tcp_port: match &relay.tcp {
+                Some(listener) => Some(listener.local_addr()?.port()),
+                None => None,
+            },
+            tls_port: match &relay.tls {
+                Some(tls) => Some(tls.listener.local_addr()?.port()),
+                None => None,
+            },
+            secret: relay.config.secret.clone(),
+            ttl: relay.config.ttl,
+        }),
+        None => None,
+    };
+    let builtin = Builtin {
+        stun_port,
+        relay: builtin_relay,
+    };
+    let relay = relay.map(Driver::new);
+    let relay_stats = relay.as_ref().map(Driver::stats);
+    let state = Arc::new(State::new(config, builtin, relay_stats));
     let stun = stun.map(|socket| {
         let (metrics, stop) = (Arc::clone(&state.metrics), state.shutdown.clone());
         tokio::spawn(stun::serve(socket, metrics, stop))
     });
+    let relay = relay.map(|relay| tokio::spawn(relay.run(state.shutdown.clone())));
     let stop = state.shutdown.clone();
     let graceful = async move {
         shutdown.await;
@@ -86,9 +125,12 @@ async fn run(
     state.shutdown.cancel();
     state.connections.close();
     state.connections.wait().await;
+    // They only end on the shutdown token; a panic in one has been reported already.
     if let Some(stun) = stun {
-        // It only ends on the shutdown token; a panic in it has been reported already.
         let _ = stun.await;
+    }
+    if let Some(relay) = relay {
+        let _ = relay.await;
     }
     served
 }
@@ -106,7 +148,9 @@ fn router(state: Arc<State>) -> Router {
 }
 
 async fn metrics(Shared(state): Shared<Arc<State>>) -> impl IntoResponse {
-    let text = state.metrics.render(state.gauges());
+    let text = state
+        .metrics
+        .render(state.gauges(), state.relay_stats.as_deref());
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text)
 }
 

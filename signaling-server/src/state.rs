@@ -10,10 +10,12 @@ use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError};
 
 use meshdrop_protocol::signaling::{ErrorCode, PeerInfo, ServerMessage, SignalObject};
 use meshdrop_protocol::{PeerId, RoomId};
+use meshdrop_relay::Stats as RelayStats;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::ice::Builtin;
 use crate::metrics::{Gauges, Metrics};
 use crate::network_room::NetworkRooms;
 use crate::outbox::Outbox;
@@ -21,8 +23,10 @@ use crate::rooms::{JoinError, Joined, Membership, Rooms};
 
 pub struct State {
     pub config: Config,
-    /// The built-in STUN server's port, if it runs.
-    pub stun_port: Option<u16>,
+    /// The built-in STUN server and TURN relay, if they run.
+    pub builtin: Builtin,
+    /// The built-in relay's counters, if it runs.
+    pub relay_stats: Option<Arc<RelayStats>>,
     rooms: Mutex<Rooms<Outbox>>,
     /// Names the room of each client's network.
     pub network_rooms: NetworkRooms,
@@ -42,9 +46,10 @@ pub struct State {
 pub struct UnknownPeer(pub PeerId);
 
 impl State {
-    pub fn new(config: Config, stun_port: Option<u16>) -> Self {
+    pub fn new(config: Config, builtin: Builtin, relay_stats: Option<Arc<RelayStats>>) -> Self {
         Self {
-            stun_port,
+            builtin,
+            relay_stats,
             rooms: Mutex::new(Rooms::new(config.limits.max_peers_per_room)),
             network_rooms: NetworkRooms::new(&config.network_secret),
             untrusted_forwarding_warned: Once::new(),

@@ -78,6 +78,18 @@ impl Tls {
     }
 }
 
+impl Tls {
+    /// The same certificate for TURN over TLS, which announces "stun.turn" (RFC 7443)
+    /// rather than HTTP.
+    pub(crate) fn for_turn(&self) -> Self {
+        let mut config = ServerConfig::clone(&self.config);
+        config.alpn_protocols = vec![b"stun.turn".to_vec()];
+        Self {
+            config: Arc::new(config),
+        }
+    }
+}
+
 /// Every certificate in the PEM file at `path`; at least one.
 fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, pem::Error> {
     let chain = CertificateDer::pem_file_iter(path)?.collect::<Result<Vec<_>, _>>()?;

@@ -8,16 +8,14 @@
 //! * password `base64(HMAC-SHA1(secret, username))`.
 //!
 //! The relay recomputes the password from the username and refuses it once the time
-//! in it has passed. Nothing needs to be stored or exchanged between the two.
+//! in it has passed. Nothing needs to be stored or exchanged between the two. The
+//! password itself is computed by `meshdrop_relay`, whose built-in relay checks it.
 
-use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::prelude::{Engine, BASE64_STANDARD};
-use hmac::{Hmac, Mac};
 use meshdrop_protocol::signaling::IceServer;
 use meshdrop_protocol::PeerId;
-use sha1::Sha1;
+pub use meshdrop_relay::TurnSecret;
 
 /// How long handed-out credentials stay valid unless configured otherwise: a day, so a
 /// browser tab left open keeps working through a long transfer or a reconnect.
@@ -33,46 +31,33 @@ pub struct Turn {
     pub ttl: Duration,
 }
 
-/// The secret shared with the TURN relay (coturn's `static-auth-secret`); never logged.
-#[derive(Clone)]
-pub struct TurnSecret(String);
-
-impl TurnSecret {
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into())
-    }
-}
-
-impl fmt::Debug for TurnSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("TurnSecret(<redacted>)")
-    }
-}
-
 impl Turn {
     /// The ICE server entry for `peer`, with credentials valid for [`Turn::ttl`] from `now`.
     pub fn ice_server(&self, peer: &PeerId, now: SystemTime) -> IceServer {
-        let expires = now + self.ttl;
-        let expires = expires
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let username = format!("{expires}:{peer}");
-        IceServer {
-            urls: self.urls.clone(),
-            credential: Some(password(&self.secret, &username)),
-            username: Some(username),
-        }
+        ice_server(self.urls.clone(), &self.secret, self.ttl, peer, now)
     }
 }
 
-/// `base64(HMAC-SHA1(secret, username))`.
-fn password(secret: &TurnSecret, username: &str) -> String {
-    // HMAC takes keys of any length, so this cannot fail.
-    let mut mac =
-        Hmac::<Sha1>::new_from_slice(secret.0.as_bytes()).expect("HMAC accepts keys of any length");
-    mac.update(username.as_bytes());
-    BASE64_STANDARD.encode(mac.finalize().into_bytes())
+/// An ICE server entry of `urls` for `peer`, with credentials made with `secret` that
+/// stay valid for `ttl` from `now`.
+pub fn ice_server(
+    urls: Vec<String>,
+    secret: &TurnSecret,
+    ttl: Duration,
+    peer: &PeerId,
+    now: SystemTime,
+) -> IceServer {
+    let expires = now + ttl;
+    let expires = expires
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let username = format!("{expires}:{peer}");
+    IceServer {
+        urls,
+        credential: Some(secret.password(&username)),
+        username: Some(username),
+    }
 }
 
 #[cfg(test)]
@@ -101,11 +86,5 @@ mod tests {
             Some("1767225600:0123456789abcdef")
         );
         assert_eq!(server.credential.as_deref(), Some(PYTHON_PASSWORD));
-    }
-
-    #[test]
-    fn the_secret_is_not_printed() {
-        let debug = format!("{:?}", TurnSecret::new("north-gate-secret"));
-        assert!(!debug.contains("north"));
     }
 }

@@ -52,6 +52,7 @@ async fn welcomed_to_network_room(mut client: Client) -> InNetworkRoom {
             room,
             network,
             peers,
+            ice_servers,
             ..
         } => {
             assert!(network, "the welcome says it is a network room");
@@ -61,6 +62,7 @@ async fn welcomed_to_network_room(mut client: Client) -> InNetworkRoom {
                     client,
                     id: peer_id,
                     peers,
+                    ice_servers,
                 },
                 room,
             }

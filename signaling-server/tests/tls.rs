@@ -3,72 +3,16 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
-use common::{http_get_over, parse_http_response, session_key, TestServer, PATIENCE};
+use common::{http_get_over, parse_http_response, session_key, Certificate, TestServer, PATIENCE};
 use futures_util::{SinkExt, StreamExt};
 use meshdrop_protocol::signaling::ServerMessage;
 use meshdrop_signaling_server::{Config, Tls, TlsError};
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, RootCertStore};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
-use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::Message;
-
-/// A self-signed certificate for `localhost`, written as PEM files.
-struct Certificate {
-    dir: tempfile::TempDir,
-    der: CertificateDer<'static>,
-}
-
-impl Certificate {
-    fn generate() -> Self {
-        let generated = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("cert.pem"), generated.cert.pem()).unwrap();
-        let key = generated.signing_key.serialize_pem();
-        std::fs::write(dir.path().join("key.pem"), key).unwrap();
-        Self {
-            der: generated.cert.der().clone(),
-            dir,
-        }
-    }
-
-    fn cert(&self) -> PathBuf {
-        self.dir.path().join("cert.pem")
-    }
-
-    fn key(&self) -> PathBuf {
-        self.dir.path().join("key.pem")
-    }
-
-    fn tls(&self) -> Tls {
-        Tls::from_pem_files(&self.cert(), &self.key()).unwrap()
-    }
-
-    /// A TLS connection to `addr` that trusts only this certificate.
-    async fn connect(&self, addr: SocketAddr) -> TlsStream<TcpStream> {
-        let mut roots = RootCertStore::empty();
-        roots.add(self.der.clone()).unwrap();
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let tcp = TcpStream::connect(addr).await.unwrap();
-        let name = ServerName::try_from("localhost").unwrap();
-        TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
-            .await
-            .unwrap()
-    }
-}
 
 async fn tls_server(certificate: &Certificate) -> TestServer {
     TestServer::start(Config {

@@ -10,12 +10,9 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::prelude::{Engine, BASE64_STANDARD};
-use common::{session_key, Client, TestServer};
+use common::TestServer;
 use hmac::{Hmac, Mac};
-use meshdrop_protocol::signaling::{IceServer, ServerMessage};
-use meshdrop_protocol::PeerId;
 use meshdrop_signaling_server::{Config, Turn, TurnSecret};
-use serde_json::json;
 use sha1::Sha1;
 
 const SECRET: &str = "shared-with-coturn";
@@ -25,24 +22,6 @@ fn expected_password(username: &str) -> String {
     let mut mac = Hmac::<Sha1>::new_from_slice(SECRET.as_bytes()).unwrap();
     mac.update(username.as_bytes());
     BASE64_STANDARD.encode(mac.finalize().into_bytes())
-}
-
-/// Join and return the peer id and ICE servers of the welcome.
-async fn welcome(client: &mut Client, seed: char) -> (PeerId, Vec<IceServer>) {
-    client
-        .send_json(json!({
-            "type": "join", "version": 3, "room": "room", "name": "Ann",
-            "session_key": session_key(seed),
-        }))
-        .await;
-    match client.recv().await {
-        ServerMessage::Welcome {
-            peer_id,
-            ice_servers,
-            ..
-        } => (peer_id, ice_servers),
-        other => panic!("expected welcome, got {other:?}"),
-    }
 }
 
 fn unix_now() -> u64 {
@@ -69,8 +48,8 @@ async fn each_peer_gets_its_own_time_limited_credentials() {
     let mut usernames = Vec::new();
     for seed in ['a', 'b'] {
         let before = unix_now();
-        let mut client = server.connect().await;
-        let (peer_id, ice_servers) = welcome(&mut client, seed).await;
+        let joined = server.join("room", "Ann", seed).await;
+        let (peer_id, ice_servers) = (joined.id, joined.ice_servers);
         let after = unix_now();
         let [turn] = &ice_servers[..] else {
             panic!("expected only the TURN entry, got {ice_servers:?}");

@@ -4,17 +4,27 @@
 #![allow(dead_code)] // Each test binary uses its own share of these helpers.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use meshdrop_protocol::signaling::{ErrorCode, PeerInfo, ServerMessage, Signal, SignalObject};
+use meshdrop_protocol::signaling::{
+    ErrorCode, IceServer, PeerInfo, ServerMessage, Signal, SignalObject,
+};
 use meshdrop_protocol::PeerId;
-use meshdrop_signaling_server::{serve, serve_with_stun, Config};
+use meshdrop_signaling_server::{
+    serve, serve_with_relay, serve_with_stun, Config, Relay, RelayConfig, RelayTls, Tls,
+};
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::Message;
@@ -30,6 +40,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// Where the built-in STUN server listens, if it runs.
     pub stun: Option<SocketAddr>,
+    /// Where the built-in TURN relay listens, if it runs.
+    pub relay: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -44,21 +56,56 @@ impl TestServer {
         Self::spawn(config, Some(UdpSocket::bind((stun_ip, 0)).await.unwrap())).await
     }
 
+    /// A server with the built-in TURN relay listening on `relay.relay_ip`, any free
+    /// port, over UDP and TCP (and TLS on another port, with `tls`), and no STUN socket
+    /// of its own (the relay answers STUN).
+    pub async fn start_with_relay(config: Config, relay: RelayConfig, tls: Option<Tls>) -> Self {
+        let socket = UdpSocket::bind((relay.relay_ip, 0)).await.unwrap();
+        let tcp = TcpListener::bind(socket.local_addr().unwrap())
+            .await
+            .unwrap();
+        let tls = match tls {
+            Some(tls) => Some(RelayTls {
+                listener: TcpListener::bind((relay.relay_ip, 0)).await.unwrap(),
+                tls,
+            }),
+            None => None,
+        };
+        let relay = Relay {
+            socket,
+            tcp: Some(tcp),
+            tls,
+            config: relay,
+        };
+        Self::spawn_with(config, None, Some(relay)).await
+    }
+
     async fn spawn(config: Config, stun: Option<UdpSocket>) -> Self {
+        Self::spawn_with(config, stun, None).await
+    }
+
+    async fn spawn_with(config: Config, stun: Option<UdpSocket>, relay: Option<Relay>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let stun_addr = stun.as_ref().map(|socket| socket.local_addr().unwrap());
+        let relay_addr = relay
+            .as_ref()
+            .map(|relay| relay.socket.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = async {
             let _ = stopped.await;
         };
-        let task = match stun {
-            Some(stun) => tokio::spawn(serve_with_stun(listener, stun, config, shutdown)),
-            None => tokio::spawn(serve(listener, config, shutdown)),
+        let task = match (stun, relay) {
+            (stun, Some(relay)) => {
+                tokio::spawn(serve_with_relay(listener, stun, relay, config, shutdown))
+            }
+            (Some(stun), None) => tokio::spawn(serve_with_stun(listener, stun, config, shutdown)),
+            (None, None) => tokio::spawn(serve(listener, config, shutdown)),
         };
         Self {
             addr,
             stun: stun_addr,
+            relay: relay_addr,
             stop: Some(stop),
             task,
         }
@@ -95,10 +142,16 @@ pub async fn join(addr: SocketAddr, room: &str, name: &str, seed: char) -> Joine
     let mut client = Client::connect(addr).await;
     client.send_join(room, name, seed).await;
     match client.recv().await {
-        ServerMessage::Welcome { peer_id, peers, .. } => Joined {
+        ServerMessage::Welcome {
+            peer_id,
+            peers,
+            ice_servers,
+            ..
+        } => Joined {
             client,
             id: peer_id,
             peers,
+            ice_servers,
         },
         other => panic!("expected welcome, got {other:?}"),
     }
@@ -166,6 +219,56 @@ pub fn parse_http_response(response: &str) -> HttpResponse {
     }
 }
 
+/// A self-signed certificate for `localhost`, written as PEM files.
+pub struct Certificate {
+    dir: tempfile::TempDir,
+    der: CertificateDer<'static>,
+}
+
+impl Certificate {
+    pub fn generate() -> Self {
+        let generated = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("cert.pem"), generated.cert.pem()).unwrap();
+        let key = generated.signing_key.serialize_pem();
+        std::fs::write(dir.path().join("key.pem"), key).unwrap();
+        Self {
+            der: generated.cert.der().clone(),
+            dir,
+        }
+    }
+
+    pub fn cert(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
+    }
+
+    pub fn key(&self) -> PathBuf {
+        self.dir.path().join("key.pem")
+    }
+
+    pub fn tls(&self) -> Tls {
+        Tls::from_pem_files(&self.cert(), &self.key()).unwrap()
+    }
+
+    /// A TLS connection to `addr` that trusts only this certificate.
+    pub async fn connect(&self, addr: SocketAddr) -> TlsStream<TcpStream> {
+        let mut roots = RootCertStore::empty();
+        roots.add(self.der.clone()).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let tcp = TcpStream::connect(addr).await.unwrap();
+        let name = ServerName::try_from("localhost").unwrap();
+        TlsConnector::from(Arc::new(config))
+            .connect(name, tcp)
+            .await
+            .unwrap()
+    }
+}
+
 /// The value of one unlabelled or labelled series in a `/metrics` exposition.
 pub fn metric(exposition: &str, series: &str) -> Option<u64> {
     exposition
@@ -179,6 +282,7 @@ pub struct Joined {
     pub client: Client,
     pub id: PeerId,
     pub peers: Vec<PeerInfo>,
+    pub ice_servers: Vec<IceServer>,
 }
 
 /// A valid session key: 32 copies of a hex digit.
