@@ -5,7 +5,7 @@
 //! free port. It runs in its own process group, and dropping [`Driver`] kills the whole
 //! group: the driver and the browser processes it started, even when a test panics.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -82,7 +82,7 @@ pub(crate) struct Driver {
 impl Driver {
     /// Starts the driver for `kind` in the calling thread's namespace, reachable on
     /// loopback; or, given a remote `host`, in that host, reachable from the test body at
-    /// the host's address.
+    /// the host's address, or through a port forward on its router when it is behind one.
     pub(crate) async fn start(kind: BrowserKind, host: Option<RemoteHost<'_>>) -> Result<Driver> {
         let program = kind.driver();
         let (mut command, reachable_at) = match host {
@@ -122,7 +122,11 @@ impl Driver {
                 driver: program.name,
                 reason: format!("no port reported within {STARTUP_TIMEOUT:?}"),
             })??;
-        driver.url = format!("http://{reachable_at}:{port}");
+        let reachable_at = match host.and_then(|host| Some((host, host.behind?))) {
+            Some((host, home)) => home.forward_tcp(host.address, port, host.driven_from)?,
+            None => SocketAddr::from((reachable_at, port)),
+        };
+        driver.url = format!("http://{reachable_at}");
         Ok(driver)
     }
 
