@@ -30,7 +30,11 @@
 //!   closes (it may only be reconnecting its socket, and comes back with the same id).
 //!   Then it has [`Output::PeerLeft`] the room; if it is not back within
 //!   [`Config::gone_after`] it is [`Output::PeerGone`] for good.
+//! * **Saying there is no path.** A peer in the room that no link has reached within
+//!   [`Config::no_path_after`] of our meeting it is reported once, [`Output::NoPath`],
+//!   while the rules go on trying; a link that comes up later says [`Output::LinkUp`].
 
+pub mod path;
 mod peers;
 pub mod sdp;
 
@@ -55,6 +59,10 @@ pub struct Config {
     pub answerer_takeover_after: Duration,
     /// A peer out of the room without a working link this long is gone for good.
     pub gone_after: Duration,
+    /// A peer no link has reached this long after we met it is reported
+    /// [`Output::NoPath`]: long enough for a relayed path, short enough that nobody
+    /// waits in vain.
+    pub no_path_after: Duration,
 }
 
 impl Default for Config {
@@ -64,6 +72,7 @@ impl Default for Config {
             rebuild_after: Duration::from_secs(10),
             answerer_takeover_after: Duration::from_secs(30),
             gone_after: Duration::from_secs(5 * 60),
+            no_path_after: Duration::from_secs(8),
         }
     }
 }
@@ -131,6 +140,10 @@ pub enum Output {
     PeerLeft { peer: PeerId },
     /// `peer` has been away for [`Config::gone_after`]: give up on it.
     PeerGone { peer: PeerId },
+    /// No link has reached `peer` within [`Config::no_path_after`] of meeting it: say so
+    /// (see [`path::Reach`]). The rules keep trying; [`Output::LinkUp`] follows if a
+    /// link ever comes up.
+    NoPath { peer: PeerId },
 }
 
 /// The mesh rules for one participant of one room.
@@ -153,8 +166,20 @@ struct Peer {
     link: Option<Link>,
     /// Whether the last of `LinkUp` / `LinkDown` we reported was `LinkUp`.
     up: bool,
+    /// Since when the peer is in the room and no link has reached it yet; cleared once
+    /// one has, or once [`Output::NoPath`] was reported.
+    unreached_since: Option<Duration>,
     /// SDP sessions of replaced links, so their late answers are not taken for ours.
     retired: VecDeque<String>,
+}
+
+impl Peer {
+    /// We meet the peer in the room: if no link reaches it, [`Output::NoPath`] is due.
+    fn met(&mut self, now: Duration) {
+        if !self.up && self.unreached_since.is_none() {
+            self.unreached_since = Some(now);
+        }
+    }
 }
 
 /// How many replaced sessions a peer remembers: more than a link is rebuilt while a
@@ -203,7 +228,10 @@ impl Mesh {
             .flat_map(|peer| {
                 let due = peer.link.as_ref().and_then(|link| link.due).map(|d| d.0);
                 let gone = peer.away_since.map(|since| since + self.config.gone_after);
-                [due, gone]
+                let no_path = peer
+                    .unreached_since
+                    .map(|since| since + self.config.no_path_after);
+                [due, gone, no_path]
             })
             .flatten()
             .min()
@@ -236,6 +264,7 @@ impl Mesh {
             let peer = self.peers.or_default(id);
             peer.present = true;
             peer.away_since = None;
+            peer.met(now);
             let link = peer.link.as_ref();
             if link.is_some_and(|link| link.state == LinkState::Connected) {
                 continue;
@@ -264,6 +293,7 @@ impl Mesh {
         let peer = self.peers.or_default(id);
         peer.present = true;
         peer.away_since = None;
+        peer.met(now);
         // Its offer is on the way: our own recovery would cross it.
         if let Some(link) = peer.link.as_mut() {
             if let Some((due, _)) = link.due.as_mut() {
@@ -341,6 +371,7 @@ impl Mesh {
                 current.due = None;
                 current.was_up = true;
                 peer.away_since = None;
+                peer.unreached_since = None;
                 if !peer.up {
                     peer.up = true;
                     self.outputs.push_back(Output::LinkUp { peer: id.clone() });
@@ -383,6 +414,18 @@ impl Mesh {
         for id in gone {
             self.peers.remove(&id);
             self.outputs.push_back(Output::PeerGone { peer: id });
+        }
+        let no_path_after = self.config.no_path_after;
+        for (id, peer) in self.peers.iter_mut() {
+            let unreached = peer
+                .unreached_since
+                .filter(|since| *since + no_path_after <= now);
+            if unreached.is_some() {
+                peer.unreached_since = None;
+                if self.signaling_up && peer.present && !peer.up {
+                    self.outputs.push_back(Output::NoPath { peer: id.clone() });
+                }
+            }
         }
         let due: Vec<(PeerId, Step)> = self
             .peers
@@ -527,6 +570,7 @@ impl Mesh {
             return;
         };
         peer.present = false;
+        peer.unreached_since = None;
         // A link that was up and only lost its path may yet come back, or be restarted
         // once the peer is back in the room; one still being set up never will.
         let dead = peer.link.as_ref().is_none_or(|link| {

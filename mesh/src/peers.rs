@@ -53,6 +53,10 @@ impl<T> Peers<T> {
         self.0.iter().map(|(id, peer)| (id, peer))
     }
 
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&PeerId, &mut T)> {
+        self.0.iter_mut().map(|(id, peer)| (&*id, peer))
+    }
+
     pub fn keys(&self) -> impl Iterator<Item = &PeerId> {
         self.0.iter().map(|(id, _)| id)
     }

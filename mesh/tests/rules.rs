@@ -328,3 +328,52 @@ fn a_late_answer_for_a_replaced_connection_is_ignored() {
         Some(Output::ApplySignal { link, .. }) if link == second
     ));
 }
+
+#[test]
+fn peers_no_path_reaches_hear_so_once_in_time_and_connect_when_one_appears() {
+    let no_path = |o: &Output| matches!(o, Output::NoPath { .. });
+    let mut world = World::new();
+    world.cut("alice", "bob");
+    world.join("alice");
+    world.join("bob");
+    world.run_for(secs(7));
+    assert_eq!(
+        world.count("alice", no_path) + world.count("bob", no_path),
+        0
+    );
+    world.run_for(secs(2));
+    assert_eq!(
+        world.count("alice", no_path),
+        1,
+        "{:?}",
+        world.outputs("alice")
+    );
+    assert_eq!(world.count("bob", no_path), 1, "{:?}", world.outputs("bob"));
+    // Said once; the rules go on trying, and a path that appears is taken.
+    world.run_for(secs(30));
+    assert_eq!(
+        world.count("alice", no_path) + world.count("bob", no_path),
+        2
+    );
+    world.mend("alice", "bob");
+    world.run_for(secs(11));
+    assert!(world.linked("alice", "bob"));
+}
+
+#[test]
+fn peers_that_connect_or_leave_in_time_never_hear_of_no_path() {
+    let no_path = |o: &Output| matches!(o, Output::NoPath { .. });
+    let mut world = two_linked();
+    world.run_for(secs(60));
+    // A cut after the link was up is recovery, which the link state shows.
+    world.cut("alice", "bob");
+    world.run_for(secs(60));
+    world.join("carol");
+    world.cut("alice", "carol");
+    world.run_for(secs(2));
+    world.close("carol");
+    world.run_for(secs(60));
+    for name in ["alice", "bob"] {
+        assert_eq!(world.count(name, no_path), 0, "{:?}", world.outputs(name));
+    }
+}

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use meshdrop_mesh::path::{Candidate, CandidateKind, Path};
 use meshdrop_mesh::{sdp, LinkState};
 use meshdrop_protocol::frame::{
     ControlFrame, CONTROL_CHANNEL, CONTROL_CHANNEL_ID, DATA_CHANNEL, DATA_CHANNEL_ID,
@@ -193,6 +194,24 @@ impl PeerLink {
         Some((
             sdp::fingerprint(&local.sdp)?,
             sdp::fingerprint(&remote.sdp)?,
+        ))
+    }
+
+    /// How this connection reaches the peer, from the candidate pair ICE selected;
+    /// `None` before one is selected.
+    pub async fn path(&self) -> Option<Path> {
+        let ice = self.connection.sctp().await?.transport().ice_transport();
+        let pair = ice.get_selected_candidate_pair().await.ok()??;
+        let (local, remote) = (pair.local(), pair.remote());
+        Some(Path::of_pair(
+            Candidate {
+                kind: CandidateKind::parse(&local.typ.to_string())?,
+                address: &local.address,
+            },
+            Candidate {
+                kind: CandidateKind::parse(&remote.typ.to_string())?,
+                address: &remote.address,
+            },
         ))
     }
 

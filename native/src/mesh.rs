@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use meshdrop_mesh::path::{offers_relay, Reach};
 use meshdrop_mesh::{Config, LinkState, Output};
 use meshdrop_protocol::frame::ControlFrame;
 use meshdrop_protocol::signaling::{ClientMessage, IceServer, PeerInfo, ServerMessage, Signal};
@@ -71,6 +72,11 @@ pub enum MeshEvent {
     Renamed {
         peer: PeerId,
         name: String,
+    },
+    /// No link has reached `peer` since we met it; the mesh goes on trying.
+    NoPath {
+        peer: PeerId,
+        reach: Reach,
     },
     /// `peer` joined the room (those already there are in [`Mesh::initial_peers`]).
     Joined(PeerId),
@@ -404,6 +410,13 @@ impl MeshState {
             // Its link was closed just before.
             Output::PeerLeft { peer } => return self.emit(MeshEvent::Left(peer)).await,
             Output::PeerGone { peer } => return self.emit(MeshEvent::Disconnected(peer)).await,
+            Output::NoPath { peer } => {
+                let urls = self.ice_servers.iter().flat_map(|server| &server.urls);
+                let reach = Reach::NoPath {
+                    relay_offered: offers_relay(urls.map(String::as_str)),
+                };
+                return self.emit(MeshEvent::NoPath { peer, reach }).await;
+            }
         }
         true
     }

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use meshdrop_mesh::path::Reach;
 use meshdrop_protocol::frame::{ControlFrame, TransferId};
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{Direction, Transfer, TransferState};
@@ -227,6 +228,12 @@ impl Room {
             }
             MeshEvent::Left(peer) => self.on_left(peer).await,
             MeshEvent::Disconnected(peer) => self.on_disconnected(peer).await,
+            MeshEvent::NoPath { peer, reach } => {
+                let name = self.name(&peer);
+                self.ui
+                    .status(format!("no path to {name}: {}", reach.describe()));
+                Vec::new()
+            }
             MeshEvent::Rejoined { self_id } => {
                 self.ui
                     .status(format!("back in the room (peer id {self_id})"));
@@ -394,6 +401,7 @@ impl Room {
             }
             None => String::new(),
         };
+        let path = link.path().await.map(Reach::Via);
         let events = entry.transfers.on_link_up(link).await;
         self.send_outbox(&peer).await;
         let mut room_events = Vec::new();
@@ -403,8 +411,15 @@ impl Room {
             self.ui.status(format!("connected to {name}{device}"));
             room_events.push(RoomEvent::Connected {
                 peer: peer.clone(),
-                name,
+                name: name.clone(),
             });
+        }
+        if let Some(path) = path {
+            self.ui.status(format!(
+                "path to {name}: {} ({})",
+                path.name(),
+                path.describe()
+            ));
         }
         room_events.extend(self.report(&peer, events));
         room_events

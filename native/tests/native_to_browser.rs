@@ -147,6 +147,9 @@ fn chat_goes_both_ways_between_meshdrop_and_the_browser() -> Result<()> {
         let bob_id = peer_id(&bob.expect_status("joined room chat").await);
         alice.wait_for_peers(&[&bob_id], "connected").await?;
         bob.expect_status("connected to alice").await;
+        // Both say how they reach each other, each from its own stack's selected pair.
+        bob.expect_status("path to alice: same-network").await;
+        alice.wait_for_path(&bob_id, "same-network").await?;
 
         alice.send_chat("hello from the browser").await?;
         bob.expect_output(|line| line.ends_with("] alice: hello from the browser"))

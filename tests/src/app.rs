@@ -13,7 +13,9 @@
 //!   `reconnecting` | `failed`)
 //!   with a `.peer-name` child and, once connected, a `.peer-device` ("Chrome on Android")
 //!   and `[data-fingerprint]`: the DTLS fingerprint of the peer's device, from the remote
-//!   description (`sha-256 AB:CD:…`).
+//!   description (`sha-256 AB:CD:…`); `[data-path]`, how the link reaches the peer:
+//!   `same-network` | `direct` | `relayed` (a `.peer-path` child says it in words) |
+//!   `none` (no path found: a `.no-path` child says why and what would help).
 //! * `document.body.dataset.deviceFingerprint`: the page's own device fingerprint, the
 //!   same on every visit of its browser profile (once the page knows it).
 //! * `#chat-form` with `#chat-input`; `#chat-log .chat-message[data-from]` with
@@ -117,6 +119,8 @@ return {
     name: text(li, ".peer-name"),
     device: text(li, ".peer-device"),
     fingerprint: li.dataset.fingerprint ?? "",
+    path: li.dataset.path ?? "",
+    pathNote: text(li, ".peer-path") || text(li, ".no-path"),
   })),
   chat: [...document.querySelectorAll("#chat-log .chat-message")].map((li) => ({
     from: li.dataset.from ?? "",
@@ -223,6 +227,7 @@ pub struct Snapshot {
 
 /// One `#peers li.peer`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct PeerEntry {
     pub id: String,
     pub state: String,
@@ -232,6 +237,11 @@ pub struct PeerEntry {
     /// The peer device's DTLS fingerprint as this page's connection sees it; empty
     /// unless connected.
     pub fingerprint: String,
+    /// How the link reaches the peer: `same-network`, `direct`, `relayed`, `none` (no
+    /// path found), or empty while not known.
+    pub path: String,
+    /// What the page says about the path, in words.
+    pub path_note: String,
 }
 
 /// One `#chat-log .chat-message`.
@@ -353,6 +363,18 @@ impl App {
                 .find(|entry| entry.id == peer && entry.state == "connected")
                 .filter(|entry| !entry.fingerprint.is_empty())
                 .map(|entry| entry.fingerprint.clone())
+        })
+        .await
+    }
+
+    /// Waits until the page says how it reaches `peer`: `path` is a `data-path` value
+    /// (`same-network`, `direct`, `relayed`, `none`). Returns the peer's entry.
+    pub async fn wait_for_path(&self, peer: &str, path: &str) -> Result<PeerEntry> {
+        self.wait_for(&format!("path {path:?} to {peer}"), |s| {
+            s.peers
+                .iter()
+                .find(|entry| entry.id == peer && entry.path == path)
+                .cloned()
         })
         .await
     }

@@ -54,6 +54,18 @@ pub async fn everyone_connected(peers: &[Peer]) -> Result<()> {
     Ok(())
 }
 
+/// Waits until every page says it reaches every other along `path` (a `data-path`
+/// value, see [`crate::app`]), and returns what they say of it, in words.
+pub async fn everyone_sees_path(peers: &[Peer], path: &str) -> Result<Vec<String>> {
+    let mut notes = Vec::new();
+    for (app, id) in peers {
+        for (_, other) in peers.iter().filter(|(_, other)| other != id) {
+            notes.push(app.wait_for_path(other, path).await?.path_note);
+        }
+    }
+    Ok(notes)
+}
+
 /// Waits until `peers` form a full mesh, then has each take its label as its name: where
 /// the tests that chat or send files start.
 pub async fn connected_and_named(peers: Vec<Peer>) -> Result<Vec<Peer>> {

@@ -12,7 +12,7 @@
 use meshdrop_e2e::app::{folder_digests, folder_file_digests, zip_digests};
 use meshdrop_e2e::room::{
     assert_delivered, everyone_chats, everyone_connected, everyone_names_themselves,
-    join_across_with, send_folder, Peer,
+    everyone_sees_path, join_across_with, send_folder, Peer,
 };
 use meshdrop_e2e::{
     files::scratch_dir, run_in, BrowserKind, Launch, Recipient, Result, SignalingServer, TestFile,
@@ -42,6 +42,8 @@ fn firefox_and_chromium_chat_and_send_each_other_64_mib() -> Result<()> {
             );
         }
         everyone_connected(&peers).await?;
+        // Firefox reports the selected pair in its own way: both still say the path.
+        everyone_sees_path(&peers, "same-network").await?;
         everyone_names_themselves(&peers).await?;
         everyone_chats(&peers, |label| format!("hello from {label}")).await?;
 

@@ -5,7 +5,8 @@
 use std::net::Ipv4Addr;
 
 use meshdrop_e2e::room::{
-    everyone_chats, everyone_connected, everyone_names_themselves, join, join_across,
+    everyone_chats, everyone_connected, everyone_names_themselves, everyone_sees_path, join,
+    join_across,
 };
 use meshdrop_e2e::{run_in, NetNs, Result, SignalingServer, TwoHosts};
 
@@ -92,6 +93,10 @@ fn browsers_on_two_hosts_connect_and_chat() -> Result<()> {
         let server = SignalingServer::start().await?;
         let peers = join_across(&hosts, &server, "hosts", ["alice", "bob"]).await?;
         everyone_connected(&peers).await?;
+        // Both hosts are on one private network (10.77.0.0/24): each page says so.
+        for note in everyone_sees_path(&peers, "same-network").await? {
+            assert_eq!(note, "Same network");
+        }
         everyone_names_themselves(&peers).await?;
         everyone_chats(&peers, |label| format!("{label} across the wire")).await
     })

@@ -8,6 +8,7 @@
 
 use gloo_events::EventListener;
 use js_sys::{Array, Reflect, JSON};
+use meshdrop_mesh::path::{Candidate, CandidateKind, Path};
 use meshdrop_mesh::{sdp, LinkState};
 use meshdrop_protocol::frame::{
     ControlFrame, CHUNK_HEADER_LEN, CONTROL_CHANNEL, CONTROL_CHANNEL_ID, DATA_CHANNEL,
@@ -266,6 +267,44 @@ impl PeerLink {
     pub fn channels(&self) -> &Channels {
         &self.channels
     }
+
+    /// How this connection reaches the peer, from the candidate pair ICE selected
+    /// (`getStats`); `None` before one is selected.
+    pub fn path(&self) -> impl std::future::Future<Output = Option<Path>> + 'static {
+        let stats = self.connection.get_stats();
+        async move { selected_path(JsFuture::from(stats).await.ok()?) }
+    }
+}
+
+/// The path of the selected pair in an `RTCStatsReport` (a maplike, read as a `Map`):
+/// Chromium names the pair in its `transport` entry, Firefox marks the pair `selected`.
+fn selected_path(report: JsValue) -> Option<Path> {
+    let report: js_sys::Map = report.unchecked_into();
+    let text = |stats: &JsValue, key: &str| Reflect::get(stats, &key.into()).ok()?.as_string();
+    let mut pair = JsValue::UNDEFINED;
+    report.for_each(&mut |stats, _| {
+        if let Some(id) = text(&stats, "selectedCandidatePairId") {
+            pair = report.get(&id.into());
+        } else if Reflect::get(&stats, &"selected".into()).ok() == Some(JsValue::TRUE) {
+            pair = stats;
+        }
+    });
+    let end = |key: &str| {
+        let candidate = report.get(&text(&pair, key)?.into());
+        let kind = CandidateKind::parse(&text(&candidate, "candidateType")?)?;
+        Some((kind, text(&candidate, "address").unwrap_or_default()))
+    };
+    let (local, remote) = (end("localCandidateId")?, end("remoteCandidateId")?);
+    Some(Path::of_pair(
+        Candidate {
+            kind: local.0,
+            address: &local.1,
+        },
+        Candidate {
+            kind: remote.0,
+            address: &remote.1,
+        },
+    ))
 }
 
 impl Channels {

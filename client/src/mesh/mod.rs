@@ -23,6 +23,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use gloo_timers::callback::Timeout;
+use meshdrop_mesh::path::{offers_relay, Reach};
 use meshdrop_mesh::{Config, LinkId, Output};
 use meshdrop_protocol::frame::{ControlFrame, Device};
 use meshdrop_protocol::signaling::{IceServer, PeerInfo, ServerMessage, Signal};
@@ -85,6 +86,11 @@ pub enum MeshEvent {
     PeerState {
         peer: PeerId,
         state: LinkState,
+    },
+    /// How the peer is reached, or that it cannot be.
+    PeerPath {
+        peer: PeerId,
+        reach: Reach,
     },
     /// The peer said what device it runs on.
     PeerDevice {
@@ -504,7 +510,10 @@ fn act(inner: &Rc<RefCell<Inner>>, output: Output) {
                 with_transfers(inner, &peer, PeerTransfers::on_link_down);
             }
         }
-        Output::LinkUp { peer } => link_opened(inner, &peer),
+        Output::LinkUp { peer } => {
+            link_opened(inner, &peer);
+            report_path(inner, peer);
+        }
         Output::LinkDown { peer } => link_down(inner, &peer),
         // Its link was closed just before: the peer list drops it; its transfers wait.
         // Its link was closed just before: the peer list drops it; its transfers wait
@@ -516,7 +525,29 @@ fn act(inner: &Rc<RefCell<Inner>>, output: Output) {
         }
         // The transfers' own grace period, as long as the rules', has failed them.
         Output::PeerGone { .. } => {}
+        Output::NoPath { peer } => {
+            let servers = &inner.borrow().ice_servers;
+            let urls = servers.iter().flat_map(|server| &server.urls);
+            let reach = Reach::NoPath {
+                relay_offered: offers_relay(urls.map(String::as_str)),
+            };
+            emit(inner, MeshEvent::PeerPath { peer, reach });
+        }
     }
+}
+
+/// Tell the UI the path of the link to `peer` that just came up.
+fn report_path(inner: &Rc<RefCell<Inner>>, peer: PeerId) {
+    let Some(path) = inner.borrow().links.get(&peer).map(|link| link.peer.path()) else {
+        return;
+    };
+    let weak = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        if let (Some(path), Some(inner)) = (path.await, weak.upgrade()) {
+            let reach = Reach::Via(path);
+            emit(&inner, MeshEvent::PeerPath { peer, reach });
+        }
+    });
 }
 
 /// Create link `link` to `peer`: as the offerer when `offer` is `None`, else as the

@@ -4,6 +4,7 @@
 //! Each tile also says whether the device is verified, and opens onto its safety
 //! number, to compare with the other device's and mark it verified.
 
+use meshdrop_mesh::path::Reach;
 use meshdrop_protocol::frame::{Device, DeviceKind};
 use meshdrop_protocol::PeerId;
 use web_sys::{DragEvent, HtmlInputElement};
@@ -42,7 +43,7 @@ pub fn peer_list(state: &RoomState, on_send_files: &SendFiles, on_trust: &SetTru
                         enabled={view.state == LinkState::Connected} state={Some(view.state.as_str())}
                         name={view.name.clone()} device={view.device.clone()}
                         trust={state.trust(view)} safety={view.safety} fingerprint={view.fingerprint.clone()}
-                        on_trust={on_trust.clone()} />
+                        reach={view.reach} on_trust={on_trust.clone()} />
                 }) }
             </ul>
             // Only worth a tile when it means more than one device; always in the page,
@@ -82,6 +83,9 @@ struct PeerTileProps {
     /// The peer device's DTLS fingerprint (`data-fingerprint`, while connected).
     #[prop_or_default]
     fingerprint: Option<String>,
+    /// How the peer is reached (`data-path`), once known.
+    #[prop_or_default]
+    reach: Option<Reach>,
     #[prop_or_default]
     on_trust: Option<SetTrust>,
 }
@@ -152,6 +156,12 @@ fn peer_tile(props: &PeerTileProps) -> Html {
         (Some(device), _) => html! { <span class="peer-device">{ device::label(device) }</span> },
         (None, _) => html! { <span class="peer-device"></span> },
     };
+    // How it is reached goes with a working link; no path at all is a problem to read.
+    let path = match props.reach {
+        Some(reach @ Reach::Via(_)) if connected => Some(("peer-path", reach)),
+        Some(reach @ Reach::NoPath { .. }) if !connected => Some(("warning no-path", reach)),
+        _ => None,
+    };
     let kind = props.device.as_ref().map(|device| device.kind);
     // The tests find tiles by these attributes; "everyone" is the tile without a peer.
     let peer_id = props.target.as_ref().map(ToString::to_string);
@@ -160,6 +170,7 @@ fn peer_tile(props: &PeerTileProps) -> Html {
     html! {
         <li id={tile_id} data-peer-id={peer_id} data-state={props.state}
             data-trust={props.trust.as_ref().map(trust_name)} data-fingerprint={fingerprint}
+            data-path={props.reach.map(Reach::name)}
             data-safety-number={props.safety.map(|number| number.words().collect::<Vec<_>>().join(", "))}
             class={classes!("peer", props.state, everyone.then_some("everyone-target"), (*hovering).then_some("drop-target"))}
             ondragover={on_drag_over} ondragleave={on_drag_leave} ondrop={on_drop}>
@@ -169,6 +180,9 @@ fn peer_tile(props: &PeerTileProps) -> Html {
                 <span class="peer-name">{ &props.name }</span>
                 { detail }
             </button>
+            if let Some((class, reach)) = path {
+                <p {class} role="status">{ reach.describe() }</p>
+            }
             <input type="file" ref={picker} class="send-files" multiple=true tabindex="-1" aria-hidden="true"
                 disabled={!props.enabled} onchange={on_pick.clone()} />
             <button type="button" class="folder-button secondary" disabled={!props.enabled} onclick={on_open_folder_picker}>

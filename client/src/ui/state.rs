@@ -5,6 +5,7 @@
 
 use std::rc::Rc;
 
+use meshdrop_mesh::path::Reach;
 use meshdrop_protocol::frame::Device;
 use meshdrop_protocol::PeerId;
 use meshdrop_verify::{KnownDevices, SafetyNumber, Trust};
@@ -23,6 +24,8 @@ pub struct PeerView {
     pub fingerprint: Option<String>,
     /// The number both ends of the link agreed on.
     pub safety: Option<SafetyNumber>,
+    /// How its link reaches it, once known.
+    pub reach: Option<Reach>,
 }
 
 /// The peers in the room, ordered by id, each once. A room has a few: a sorted list
@@ -201,6 +204,7 @@ impl Reducible for RoomState {
                                 device: None,
                                 fingerprint: None,
                                 safety: None,
+                                reach: None,
                             },
                         ),
                     ),
@@ -209,6 +213,11 @@ impl Reducible for RoomState {
             RoomAction::Mesh(MeshEvent::PeerState { peer, state }) => {
                 if let Some((_, view)) = next.peer_mut(&peer) {
                     view.state = state;
+                }
+            }
+            RoomAction::Mesh(MeshEvent::PeerPath { peer, reach }) => {
+                if let Some((_, view)) = next.peer_mut(&peer) {
+                    view.reach = Some(reach);
                 }
             }
             RoomAction::Mesh(MeshEvent::PeerDevice { peer, device }) => {

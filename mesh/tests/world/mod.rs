@@ -401,7 +401,8 @@ impl World {
                 Output::LinkUp { .. }
                 | Output::LinkDown { .. }
                 | Output::PeerLeft { .. }
-                | Output::PeerGone { .. } => {}
+                | Output::PeerGone { .. }
+                | Output::NoPath { .. } => {}
             }
         }
     }
