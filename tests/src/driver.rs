@@ -40,7 +40,15 @@ const CHROMEDRIVER: DriverProgram = DriverProgram {
     args: &["--port=0"],
     environment: &[],
     // chromedriver then listens on every address, and answers only the test body.
-    remote_args: |host| vec![format!("--allowed-ips={}", host.driven_from)],
+    remote_args: |host| {
+        let mut args = vec![format!("--allowed-ips={}", host.driven_from)];
+        // Behind a NAT the test body's requests name the router's port forward as their
+        // Host, which chromedriver refuses unless told.
+        if let Some(home) = host.behind {
+            args.push(format!("--allowed-origins={}", home.public));
+        }
+        args
+    },
     port_in: |line| {
         line.trim_end_matches('.')
             .strip_prefix("ChromeDriver was started successfully on port ")?

@@ -20,6 +20,7 @@ pub mod app;
 pub mod baseline;
 mod browser;
 mod chromium;
+mod coturn;
 pub mod cuts;
 mod driver;
 mod error;
@@ -41,6 +42,7 @@ pub mod wait;
 
 pub use app::{App, Recipient, TransferButton, TRANSFER_TIMEOUT};
 pub use browser::{Browser, BrowserKind, Launch, PHONE_SCREEN};
+pub use coturn::Coturn;
 pub use error::{Error, Result};
 pub use files::TestFile;
 pub use mitm::{MitmServer, ShownFingerprint};

@@ -99,6 +99,12 @@ pub struct HomeHost {
     pub address: Ipv4Addr,
 }
 
+/// The rest of the internet, where the public network's default routes lead: nobody
+/// answers there, so what is sent to an address of no one here (a private address of
+/// another home, say) is lost on the way, as on the real internet, rather than refused
+/// at once. (coturn closed allocations whose peers it could not send to at all.)
+const UPSTREAM: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 254);
+
 /// The first public port a router forwards to a driver; the routers run no servers
 /// of their own.
 const FIRST_FORWARD: u16 = 9500;
@@ -113,6 +119,7 @@ impl NatNetwork {
         let server = NetNs::with_loopback()?;
         without_ipv6(&server)?;
         server.add_bridge("internet", Self::SERVER)?;
+        server.route_default("internet", UPSTREAM)?;
         let homes = (0u8..)
             .zip(homes)
             .map(|(index, &(kind, hosts))| Home::create(&server, index, kind, hosts))
@@ -135,7 +142,7 @@ impl Home {
         server.link(&router, &port, "wan")?;
         server.plug(&port, "internet")?;
         router.bring_up("wan", public)?;
-        router.route_default("wan", NatNetwork::SERVER)?;
+        router.route_default("wan", UPSTREAM)?;
         router.add_bridge("lan", lan(1))?;
         router.exec("sysctl", &["-qw", "net.ipv4.ip_forward=1"], "")?;
         router.exec("nft", &["-f", "-"], &ruleset(kind))?;
