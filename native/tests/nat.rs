@@ -11,8 +11,8 @@ use common::{peer_id, sha256_of, Meshdrop};
 use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::room::open_on;
 use meshdrop_e2e::{
-    run_in, Coturn, NatKind, NatNetwork, Recipient, Result, ServesApp, SignalingServer, TestFile,
-    TransferButton,
+    run_in, Coturn, Launch, NatKind, NatNetwork, Recipient, Result, ServesApp, SignalingServer,
+    TestFile, TransferButton,
 };
 
 const MIB: u64 = 1 << 20;
@@ -32,7 +32,7 @@ fn files_go_both_ways_between_the_browser_and_meshdrop_through_coturn() -> Resul
         let coturn = Coturn::start(NatNetwork::SERVER).await?;
         let server = SignalingServer::start_with_turn(coturn.turn()).await?;
         let room = "relayed";
-        let home = network.homes[0].remote(0);
+        let home = Launch::on(network.homes[0].remote(0));
         let (alice, _) = open_on(home, &server, NatNetwork::SERVER, Some(room), "alice").await?;
         alice.set_name("alice").await?;
 

@@ -62,7 +62,15 @@ const GECKODRIVER: DriverProgram = DriverProgram {
     args: &["--port", "0"],
     environment: firefox::ENVIRONMENT,
     // geckodriver listens on the one address it is given.
-    remote_args: |host| vec!["--host".to_owned(), host.address.to_string()],
+    remote_args: |host| {
+        let mut args = vec!["--host".to_owned(), host.address.to_string()];
+        // Behind a NAT the test body's requests name the router's port forward as their
+        // Host, which geckodriver refuses unless told (the port must be its own).
+        if let Some(home) = host.behind {
+            args.extend(["--allow-hosts".to_owned(), home.public.to_string()]);
+        }
+        args
+    },
     // "1732912345678	geckodriver	INFO	Listening on 127.0.0.1:41234"
     port_in: |line| {
         let (_, address) = line.split_once("\tListening on ")?;

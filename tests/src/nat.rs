@@ -28,7 +28,7 @@
 //!
 //! **How the test body drives browsers behind a NAT.** The test body runs in the server
 //! namespace, on the public side, and WebDriver is plain TCP to the driver on the host.
-//! Each router forwards one public TCP port per driver ([`Home::forward_tcp`]), accepted
+//! Each router forwards the port of each driver behind it ([`Home::forward_tcp`]), accepted
 //! only from the test body's address ([`NatNetwork::SERVER`]), as a port forward at home
 //! would. That gives ICE no way around the NAT: the forward is TCP to the driver's port
 //! only, while the browsers' ICE candidates are UDP (their TCP candidates only ever
@@ -38,10 +38,11 @@
 //! network just for driving would have given every browser a host candidate on a network
 //! shared with every other browser: a path that bypasses the NAT.
 
+use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Mutex;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::netns::{NetNs, RemoteHost};
 
 /// How a router maps its hosts' connections to its public address.
@@ -87,8 +88,8 @@ pub struct Home {
     pub public: Ipv4Addr,
     /// The hosts on its LAN.
     pub hosts: Vec<HomeHost>,
-    /// The public port the next port forward takes.
-    next_forward: AtomicU16,
+    /// The public ports it forwards to a host.
+    forwarded: Mutex<BTreeSet<u16>>,
 }
 
 /// A host on a [`Home`]'s LAN.
@@ -104,10 +105,6 @@ pub struct HomeHost {
 /// another home, say) is lost on the way, as on the real internet, rather than refused
 /// at once. (coturn closed allocations whose peers it could not send to at all.)
 const UPSTREAM: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 254);
-
-/// The first public port a router forwards to a driver; the routers run no servers
-/// of their own.
-const FIRST_FORWARD: u16 = 9500;
 
 impl NatNetwork {
     /// The server namespace's address on the public network.
@@ -168,7 +165,7 @@ impl Home {
             kind,
             public,
             hosts,
-            next_forward: AtomicU16::new(FIRST_FORWARD),
+            forwarded: Mutex::default(),
         })
     }
 
@@ -183,15 +180,26 @@ impl Home {
         }
     }
 
-    /// Forwards a fresh public TCP port of the router to `port` of the host at `to`, for
-    /// connections from `from` only, and returns the public address and port.
+    /// Forwards `port` of the router's public address to `port` of the host at `to`, for
+    /// connections from `from` only, and returns the public address and port. The port
+    /// stays the same because geckodriver checks the port its requests name.
     pub fn forward_tcp(&self, to: Ipv4Addr, port: u16, from: Ipv4Addr) -> Result<SocketAddr> {
-        let public_port = self.next_forward.fetch_add(1, Ordering::Relaxed);
+        let forwarded = self
+            .forwarded
+            .lock()
+            .expect("no panic while held")
+            .insert(port);
+        if !forwarded {
+            return Err(Error::Command {
+                command: format!("forward port {port} of {} to {to}", self.public),
+                stderr: "the router already forwards that port to another host".into(),
+            });
+        }
         let rule = format!(
-            "add rule ip home prerouting iifname \"wan\" ip saddr {from} tcp dport {public_port} dnat to {to}:{port}\n"
+            "add rule ip home prerouting iifname \"wan\" ip saddr {from} tcp dport {port} dnat to {to}:{port}\n"
         );
         self.router.exec("nft", &["-f", "-"], &rule)?;
-        Ok(SocketAddr::from((self.public, public_port)))
+        Ok(SocketAddr::from((self.public, port)))
     }
 }
 

@@ -11,7 +11,7 @@ use crate::app::{App, Recipient, TransferButton, TransferEntry};
 use crate::browser::{Browser, Launch};
 use crate::error::Result;
 use crate::files::TestFile;
-use crate::netns::{RemoteHost, Site, TwoHosts, HOST_A};
+use crate::netns::{Site, TwoHosts, HOST_A};
 use crate::server::{ServesApp, SignalingServer};
 
 /// An app in a room, with the peer id the server gave it.
@@ -91,20 +91,21 @@ pub async fn everyone_names_themselves(peers: &[Peer]) -> Result<()> {
 /// Opens the app without a room, as `label`, in a browser of its own on `site` (a host of
 /// a [`crate::PublicNetworks`]): the page joins its network's room. Returns it welcomed.
 pub async fn open_on_site(site: &Site, server: &SignalingServer, label: &str) -> Result<Peer> {
-    open_on(site.remote(), server, site.gateway, None, label).await
+    open_on(Launch::on(site.remote()), server, site.gateway, None, label).await
 }
 
-/// Opens the app as `label` in a browser of its own on `host`, which loads it from the
-/// server at `server_at` (the server's address as `host` reaches it, treated as a secure
-/// context): in `room`, or with `None` in its network's room. Returns it welcomed.
+/// Opens the app as `label` in a browser of its own, started by `launch` on a remote host
+/// ([`Launch::on`]), which loads it from the server at `server_at` (the server's address
+/// as that host reaches it, treated as a secure context): in `room`, or with `None` in
+/// its network's room. Returns it welcomed.
 pub async fn open_on(
-    host: RemoteHost<'_>,
+    launch: Launch<'_>,
     server: &SignalingServer,
     server_at: Ipv4Addr,
     room: Option<&str>,
     label: &str,
 ) -> Result<Peer> {
-    let browser = Launch::on(host)
+    let browser = launch
         .treat_as_secure(server.origin_at(server_at))
         .start()
         .await?;

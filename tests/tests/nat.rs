@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::room::{everyone_connected, everyone_sees_path, open_on, send_and_accept, Peer};
-use meshdrop_e2e::{run_in, Coturn, NatKind, NatNetwork, Result, SignalingServer, TestFile};
+use meshdrop_e2e::{
+    run_in, BrowserKind, Coturn, Launch, NatKind, NatNetwork, Result, SignalingServer, TestFile,
+};
 
 const MIB: u64 = 1 << 20;
 
@@ -35,6 +37,29 @@ fn browsers_behind_two_endpoint_independent_nats_connect_directly() -> Result<()
         everyone_sees_path(&peers, "direct").await?;
         println!("connected directly in {:?}", start.elapsed());
         timed_transfer(&peers, &file).await?;
+        server.stop().await
+    })
+}
+
+/// The same with Firefox on one side: its driver, too, is reached through its router.
+#[test]
+fn firefox_and_chromium_behind_two_endpoint_independent_nats_connect_directly() -> Result<()> {
+    let network = NatNetwork::create(&[
+        (NatKind::EndpointIndependent, 1),
+        (NatKind::EndpointIndependent, 1),
+    ])?;
+    run_in(&network.server, async {
+        let server = SignalingServer::start_with_stun().await?;
+        let (at, room) = (NatNetwork::SERVER, Some("gecko"));
+        let firefox = Launch::on(network.homes[0].remote(0)).kind(BrowserKind::Firefox);
+        let chromium = Launch::on(network.homes[1].remote(0));
+        let (firefox, chromium) = tokio::try_join!(
+            open_on(firefox, &server, at, room, "firefox"),
+            open_on(chromium, &server, at, room, "chromium"),
+        )?;
+        let peers = [firefox, chromium];
+        everyone_connected(&peers).await?;
+        everyone_sees_path(&peers, "direct").await?;
         server.stop().await
     })
 }
@@ -101,8 +126,20 @@ async fn open_in_each_home(
 ) -> Result<Vec<Peer>> {
     let at = NatNetwork::SERVER;
     let (alice, bob) = tokio::try_join!(
-        open_on(network.homes[0].remote(0), server, at, Some(room), "alice"),
-        open_on(network.homes[1].remote(0), server, at, Some(room), "bob"),
+        open_on(
+            Launch::on(network.homes[0].remote(0)),
+            server,
+            at,
+            Some(room),
+            "alice"
+        ),
+        open_on(
+            Launch::on(network.homes[1].remote(0)),
+            server,
+            at,
+            Some(room),
+            "bob"
+        ),
     )?;
     Ok(vec![alice, bob])
 }
