@@ -1,11 +1,12 @@
 //! Browsers behind NAT routers ([`NatNetwork`]), end to end: across two endpoint-
-//! independent NATs they punch through directly; across two symmetric NATs nothing but a
-//! relay gets through, so without one both pages say so, and with real coturn (credentials
-//! from the signaling server's `welcome`) they connect relayed. Either way a file crosses
-//! with its digest equal.
+//! independent NATs they punch through directly (Chromium, and Firefox too); across two
+//! symmetric NATs nothing but a relay gets through, so without one both pages say so, and
+//! with real coturn (credentials from the signaling server's `welcome`) they connect
+//! relayed; either way a file crosses with its digest equal. Two hosts of one home meet
+//! on their LAN.
 //!
 //! The test body, the signaling server (with its built-in STUN) and coturn run on the
-//! public side; each browser is the one host of its home network.
+//! public side; each browser is a host of a home network, driven through its router.
 //! Needs the web app in `dist/`, `nft` and coturn (`cargo xtask test` provides them).
 
 use std::time::{Duration, Instant};
@@ -60,6 +61,26 @@ fn firefox_and_chromium_behind_two_endpoint_independent_nats_connect_directly() 
         let peers = [firefox, chromium];
         everyone_connected(&peers).await?;
         everyone_sees_path(&peers, "direct").await?;
+        server.stop().await
+    })
+}
+
+/// Two hosts on one home's LAN reach each other on it, past their router (even a
+/// symmetric one), and their pages say so.
+#[test]
+fn two_browsers_on_one_home_network_connect_on_it() -> Result<()> {
+    let network = NatNetwork::create(&[(NatKind::Symmetric, 2)])?;
+    run_in(&network.server, async {
+        let server = SignalingServer::start_with_stun().await?;
+        let home = &network.homes[0];
+        let (at, room) = (NatNetwork::SERVER, Some("at-home"));
+        let (first, second) = tokio::try_join!(
+            open_on(Launch::on(home.remote(0)), &server, at, room, "first"),
+            open_on(Launch::on(home.remote(1)), &server, at, room, "second"),
+        )?;
+        let peers = [first, second];
+        everyone_connected(&peers).await?;
+        everyone_sees_path(&peers, "same-network").await?;
         server.stop().await
     })
 }
