@@ -22,18 +22,18 @@
 //! Either router drops whatever arrives on `wan` unsolicited, both to itself and to the
 //! LAN: only replies to what a host sent get in. Dropping in the router's own input
 //! matters for hole punching too: a peer's first check usually arrives before the host
-//! behind this router has sent anything to that peer, and accepting it would leave a
-//! connection-tracking entry for that pair of addresses that makes the router map the
-//! host's own packets to the peer onto another port.
+//! behind this router has sent anything to that peer, and accepting it (even only to
+//! answer "port unreachable") would leave a connection-tracking entry for that pair of
+//! addresses, which makes the router map the host's own packets to the peer onto another
+//! port than the one STUN saw.
 //!
 //! **How the test body drives browsers behind a NAT.** The test body runs in the server
 //! namespace, on the public side, and WebDriver is plain TCP to the driver on the host.
 //! Each router forwards the port of each driver behind it ([`Home::forward_tcp`]), accepted
 //! only from the test body's address ([`NatNetwork::SERVER`]), as a port forward at home
-//! would. That gives ICE no way around the NAT: the forward is TCP to the driver's port
-//! only, while the browsers' ICE candidates are UDP (their TCP candidates only ever
-//! connect out, which goes through the NAT), and a host has one interface, its LAN, with
-//! no other route than its router. The server namespace does not forward between routers,
+//! would. That gives ICE no way around the NAT: the forward reaches one TCP port, the
+//! driver's, which no ICE candidate uses, and a host has one interface, its LAN, with no
+//! other route than its router. The server namespace does not forward between routers,
 //! and IPv6 is off throughout, so no link-local path joins two homes either. A second
 //! network just for driving would have given every browser a host candidate on a network
 //! shared with every other browser: a path that bypasses the NAT.
