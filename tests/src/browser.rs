@@ -88,6 +88,7 @@ impl<'a> Launch<'a> {
             ns: host,
             address: HOST_B,
             driven_from: HOST_A,
+            behind: None,
         })
     }
 

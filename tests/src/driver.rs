@@ -5,7 +5,7 @@
 //! free port. It runs in its own process group, and dropping [`Driver`] kills the whole
 //! group: the driver and the browser processes it started, even when a test panics.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -40,7 +40,15 @@ const CHROMEDRIVER: DriverProgram = DriverProgram {
     args: &["--port=0"],
     environment: &[],
     // chromedriver then listens on every address, and answers only the test body.
-    remote_args: |host| vec![format!("--allowed-ips={}", host.driven_from)],
+    remote_args: |host| {
+        let mut args = vec![format!("--allowed-ips={}", host.driven_from)];
+        // Behind a NAT the test body's requests name the router's port forward as their
+        // Host, which chromedriver refuses unless told.
+        if let Some(home) = host.behind {
+            args.push(format!("--allowed-origins={}", home.public));
+        }
+        args
+    },
     port_in: |line| {
         line.trim_end_matches('.')
             .strip_prefix("ChromeDriver was started successfully on port ")?
@@ -54,7 +62,15 @@ const GECKODRIVER: DriverProgram = DriverProgram {
     args: &["--port", "0"],
     environment: firefox::ENVIRONMENT,
     // geckodriver listens on the one address it is given.
-    remote_args: |host| vec!["--host".to_owned(), host.address.to_string()],
+    remote_args: |host| {
+        let mut args = vec!["--host".to_owned(), host.address.to_string()];
+        // Behind a NAT the test body's requests name the router's port forward as their
+        // Host, which geckodriver refuses unless told (the port must be its own).
+        if let Some(home) = host.behind {
+            args.extend(["--allow-hosts".to_owned(), home.public.to_string()]);
+        }
+        args
+    },
     // "1732912345678	geckodriver	INFO	Listening on 127.0.0.1:41234"
     port_in: |line| {
         let (_, address) = line.split_once("\tListening on ")?;
@@ -82,7 +98,7 @@ pub(crate) struct Driver {
 impl Driver {
     /// Starts the driver for `kind` in the calling thread's namespace, reachable on
     /// loopback; or, given a remote `host`, in that host, reachable from the test body at
-    /// the host's address.
+    /// the host's address, or through a port forward on its router when it is behind one.
     pub(crate) async fn start(kind: BrowserKind, host: Option<RemoteHost<'_>>) -> Result<Driver> {
         let program = kind.driver();
         let (mut command, reachable_at) = match host {
@@ -122,7 +138,11 @@ impl Driver {
                 driver: program.name,
                 reason: format!("no port reported within {STARTUP_TIMEOUT:?}"),
             })??;
-        driver.url = format!("http://{reachable_at}:{port}");
+        let reachable_at = match host.and_then(|host| Some((host, host.behind?))) {
+            Some((host, home)) => home.forward_tcp(host.address, port, host.driven_from)?,
+            None => SocketAddr::from((reachable_at, port)),
+        };
+        driver.url = format!("http://{reachable_at}");
         Ok(driver)
     }
 

@@ -10,8 +10,9 @@
 
 use std::fs::File;
 use std::future::Future;
+use std::io::Write;
 use std::net::Ipv4Addr;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Once;
 use std::thread;
@@ -19,6 +20,7 @@ use std::thread;
 use nix::sched::{setns, CloneFlags};
 
 use crate::error::{Error, Result};
+use crate::nat::Home;
 
 /// Every namespace this harness makes is named `<PREFIX><pid>-<n>`, so namespaces left behind
 /// by a crashed run can be recognised and removed.
@@ -49,9 +51,7 @@ impl NetNs {
     /// and a default route through [`HOST_A`]'s end.
     pub fn create() -> Result<NetNs> {
         let ns = NetNs::with_loopback()?;
-        ns.ip(&[
-            "link", "add", "name", "veth-a", "type", "veth", "peer", "name", "veth-b",
-        ])?;
+        ns.link(&ns, "veth-a", "veth-b")?;
         ns.bring_up("veth-a", HOST_A)?;
         ns.bring_up("veth-b", HOST_B)?;
         ns.route_default("veth-a", HOST_B)?;
@@ -64,7 +64,7 @@ impl NetNs {
     }
 
     /// A fresh namespace with only loopback, up.
-    fn with_loopback() -> Result<NetNs> {
+    pub(crate) fn with_loopback() -> Result<NetNs> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         static CLEAN_UP_STALE: Once = Once::new();
         CLEAN_UP_STALE.call_once(remove_stale_namespaces);
@@ -77,12 +77,32 @@ impl NetNs {
         Ok(ns)
     }
 
-    fn bring_up(&self, device: &str, address: Ipv4Addr) -> Result<()> {
+    /// A veth pair: `here` in this namespace, `there` in `other` (which may be this one).
+    pub(crate) fn link(&self, other: &NetNs, here: &str, there: &str) -> Result<()> {
+        #[rustfmt::skip]
+        let args = ["link", "add", "name", here, "type", "veth", "peer", "name", there, "netns", other.name()];
+        self.ip(&args)
+    }
+
+    /// Gives `device` `address` on a /24 and brings it up.
+    pub(crate) fn bring_up(&self, device: &str, address: Ipv4Addr) -> Result<()> {
         self.ip(&["addr", "add", &format!("{address}/24"), "dev", device])?;
         self.ip(&["link", "set", device, "up"])
     }
 
-    fn route_default(&self, device: &str, gateway: Ipv4Addr) -> Result<()> {
+    /// A bridge named `bridge`, up, with `address` on a /24: a switch whose ports are
+    /// added with [`NetNs::plug`], and this namespace a host on it.
+    pub(crate) fn add_bridge(&self, bridge: &str, address: Ipv4Addr) -> Result<()> {
+        self.ip(&["link", "add", "name", bridge, "type", "bridge"])?;
+        self.bring_up(bridge, address)
+    }
+
+    /// Makes `device` a port of `bridge`, and brings it up.
+    pub(crate) fn plug(&self, device: &str, bridge: &str) -> Result<()> {
+        self.ip(&["link", "set", device, "master", bridge, "up"])
+    }
+
+    pub(crate) fn route_default(&self, device: &str, gateway: Ipv4Addr) -> Result<()> {
         self.ip(&[
             "route",
             "add",
@@ -99,6 +119,14 @@ impl NetNs {
         let mut full = vec!["-n", &self.name];
         full.extend_from_slice(args);
         ip(&full).map(drop)
+    }
+
+    /// Runs `program <args>` in this namespace (`ip netns exec`), with `input` on its
+    /// standard input; returns its standard output.
+    pub(crate) fn exec(&self, program: &str, args: &[&str], input: &str) -> Result<String> {
+        let mut full = vec!["netns", "exec", &self.name, program];
+        full.extend_from_slice(args);
+        run("ip", &full, input)
     }
 
     /// Moves the calling thread into this namespace.
@@ -135,8 +163,7 @@ impl TwoHosts {
     pub fn create() -> Result<TwoHosts> {
         let a = NetNs::with_loopback()?;
         let b = NetNs::with_loopback()?;
-        #[rustfmt::skip]
-        a.ip(&["link", "add", "name", "veth-a", "type", "veth", "peer", "name", "veth-b", "netns", b.name()])?;
+        a.link(&b, "veth-a", "veth-b")?;
         a.bring_up("veth-a", HOST_A)?;
         b.bring_up("veth-b", HOST_B)?;
         a.route_default("veth-a", HOST_B)?;
@@ -162,10 +189,13 @@ impl TwoHosts {
 #[derive(Debug, Clone, Copy)]
 pub struct RemoteHost<'a> {
     pub ns: &'a NetNs,
-    /// Where the test body reaches it.
+    /// Its own address: where the test body reaches it, unless it is `behind` a NAT.
     pub address: Ipv4Addr,
     /// Where its connections from the test body come from.
     pub driven_from: Ipv4Addr,
+    /// The home network it sits in, behind a NAT router: the test body then reaches a
+    /// port of it through a port forward on the router ([`Home::forward_tcp`]).
+    pub behind: Option<&'a Home>,
 }
 
 /// A server on the internet and two networks that reach it from public addresses of
@@ -212,8 +242,7 @@ impl Site {
         address: Ipv4Addr,
     ) -> Result<Site> {
         let ns = NetNs::with_loopback()?;
-        #[rustfmt::skip]
-        server.ip(&["link", "add", "name", device, "type", "veth", "peer", "name", "uplink", "netns", ns.name()])?;
+        server.link(&ns, device, "uplink")?;
         server.bring_up(device, gateway)?;
         ns.bring_up("uplink", address)?;
         ns.route_default("uplink", gateway)?;
@@ -230,6 +259,7 @@ impl Site {
             ns: &self.ns,
             address: self.address,
             driven_from: self.gateway,
+            behind: None,
         }
     }
 }
@@ -285,13 +315,27 @@ fn remove_stale_namespaces() {
 
 /// Runs `ip <args>` and returns its standard output.
 fn ip(args: &[&str]) -> Result<String> {
-    let command = format!("ip {}", args.join(" "));
-    let output = Command::new("ip")
+    run("ip", args, "")
+}
+
+/// Runs `program <args>` with `input` on its standard input, and returns its standard
+/// output; a failure names the command and says what it printed on standard error.
+fn run(program: &str, args: &[&str], input: &str) -> Result<String> {
+    let command = format!("{program} {}", args.join(" "));
+    let action = format!("run `{command}` (`cargo xtask test` installs what the tests run)");
+    let mut child = Command::new(program)
         .args(args)
-        .output()
-        .map_err(Error::io(format!(
-            "run `{command}` (is iproute2 installed?)"
-        )))?;
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(Error::io(&action))?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    stdin
+        .write_all(input.as_bytes())
+        .map_err(Error::io(&action))?;
+    drop(stdin);
+    let output = child.wait_with_output().map_err(Error::io(action))?;
     if !output.status.success() {
         return Err(Error::Command {
             command,

@@ -3,6 +3,7 @@
 //!
 //! Most end-to-end tests start this way, whatever they test afterwards.
 
+use std::net::Ipv4Addr;
 use std::path::Path;
 use std::time::Instant;
 
@@ -90,11 +91,29 @@ pub async fn everyone_names_themselves(peers: &[Peer]) -> Result<()> {
 /// Opens the app without a room, as `label`, in a browser of its own on `site` (a host of
 /// a [`crate::PublicNetworks`]): the page joins its network's room. Returns it welcomed.
 pub async fn open_on_site(site: &Site, server: &SignalingServer, label: &str) -> Result<Peer> {
-    let browser = Launch::on(site.remote())
-        .treat_as_secure(server.origin_at(site.gateway))
+    open_on(Launch::on(site.remote()), server, site.gateway, None, label).await
+}
+
+/// Opens the app as `label` in a browser of its own, started by `launch` on a remote host
+/// ([`Launch::on`]), which loads it from the server at `server_at` (the server's address
+/// as that host reaches it, treated as a secure context): in `room`, or with `None` in
+/// its network's room. Returns it welcomed.
+pub async fn open_on(
+    launch: Launch<'_>,
+    server: &SignalingServer,
+    server_at: Ipv4Addr,
+    room: Option<&str>,
+    label: &str,
+) -> Result<Peer> {
+    let browser = launch
+        .treat_as_secure(server.origin_at(server_at))
         .start()
         .await?;
-    welcomed(App::open(browser, &server.network_url_at(site.gateway), label).await?).await
+    let url = match room {
+        Some(room) => server.room_url_at(server_at, room),
+        None => server.network_url_at(server_at),
+    };
+    welcomed(App::open(browser, &url, label).await?).await
 }
 
 /// Opens the app in `room` in one browser on each host of `hosts`, labelled `labels`: the
@@ -144,6 +163,20 @@ pub async fn everyone_chats(peers: &[Peer], text_of: impl Fn(&str) -> String) ->
         }
     }
     Ok(())
+}
+
+/// `sender` offers `file` to `receiver`, who accepts; it must arrive intact.
+pub async fn send_and_accept(sender: &Peer, receiver: &Peer, file: &TestFile) -> Result<()> {
+    let (sending, sender_id) = sender;
+    let (receiving, receiver_id) = receiver;
+    sending
+        .send_files(Recipient::Peer(receiver_id), &[file])
+        .await?;
+    let offered = receiving.wait_for_offer(sender_id, &[file]).await?;
+    receiving
+        .click_transfer_button(sender_id, &offered.id, TransferButton::Accept)
+        .await?;
+    assert_delivered(sender, receiver, &offered.id, &[file]).await
 }
 
 /// Waits until both sides show transfer `id` done, then reads every file back in the

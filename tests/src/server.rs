@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use meshdrop_signaling_server::{serve, serve_with_stun, Config};
+use meshdrop_signaling_server::{serve, serve_with_stun, Config, Turn};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -69,28 +69,37 @@ pub struct SignalingServer {
 impl SignalingServer {
     /// Starts the server with the built web app on a free port.
     pub async fn start() -> Result<SignalingServer> {
-        Self::start_with(None, 0).await
+        Self::start_with(None, None, 0).await
     }
 
     /// [`start`](Self::start), with the built-in STUN responder on a free UDP port of every
     /// address; the server names it in `welcome` as the clients' default ICE server.
     pub async fn start_with_stun() -> Result<SignalingServer> {
-        let stun = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
-            .await
-            .map_err(Error::io("bind the STUN socket"))?;
-        Self::start_with(Some(stun), 0).await
+        Self::start_with(Some(stun_socket().await?), None, 0).await
+    }
+
+    /// [`start_with_stun`](Self::start_with_stun), with `turn` (like
+    /// [`crate::Coturn::turn`]) configured: `welcome` then names the relay too, with
+    /// credentials made for each peer.
+    pub async fn start_with_turn(turn: Turn) -> Result<SignalingServer> {
+        Self::start_with(Some(stun_socket().await?), Some(turn), 0).await
     }
 
     /// Starts a server on `port`: a fresh process, with no memory of the rooms of the
     /// one that was there before, as after a restart.
     pub async fn start_on(port: u16) -> Result<SignalingServer> {
-        Self::start_with(None, port).await
+        Self::start_with(None, None, port).await
     }
 
     /// Starts the server on `port`, or on a free one for 0.
-    async fn start_with(stun: Option<UdpSocket>, port: u16) -> Result<SignalingServer> {
+    async fn start_with(
+        stun: Option<UdpSocket>,
+        turn: Option<Turn>,
+        port: u16,
+    ) -> Result<SignalingServer> {
         let config = Config {
             static_dir: Some(web_app()?),
+            turn,
             ..Config::default()
         };
         let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))
@@ -148,4 +157,11 @@ impl SignalingServer {
             Ok(Ok(served)) => served.map_err(Error::Server),
         }
     }
+}
+
+/// A socket for the built-in STUN responder, on a free UDP port of every address.
+async fn stun_socket() -> Result<UdpSocket> {
+    UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
+        .await
+        .map_err(Error::io("bind the STUN socket"))
 }

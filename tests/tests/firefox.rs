@@ -11,12 +11,12 @@
 
 use meshdrop_e2e::app::{folder_digests, folder_file_digests, zip_digests};
 use meshdrop_e2e::room::{
-    assert_delivered, everyone_chats, everyone_connected, everyone_names_themselves,
-    everyone_sees_path, join_across_with, send_folder, Peer,
+    everyone_chats, everyone_connected, everyone_names_themselves, everyone_sees_path,
+    join_across_with, send_and_accept, send_folder,
 };
 use meshdrop_e2e::{
-    files::scratch_dir, run_in, BrowserKind, Launch, Recipient, Result, SignalingServer, TestFile,
-    TransferButton, TwoHosts, HOST_A,
+    files::scratch_dir, run_in, BrowserKind, Launch, Result, SignalingServer, TestFile, TwoHosts,
+    HOST_A,
 };
 
 const MIB: u64 = 1 << 20;
@@ -51,8 +51,8 @@ fn firefox_and_chromium_chat_and_send_each_other_64_mib() -> Result<()> {
         let dir = scratch_dir()?;
         let to_firefox = TestFile::random(dir.path(), "to-firefox.bin", 64 * MIB)?;
         let to_chromium = TestFile::random(dir.path(), "to-chromium.bin", 64 * MIB)?;
-        send_and_check(chromium, firefox, &to_firefox).await?;
-        send_and_check(firefox, chromium, &to_chromium).await
+        send_and_accept(chromium, firefox, &to_firefox).await?;
+        send_and_accept(firefox, chromium, &to_chromium).await
     })
 }
 
@@ -92,18 +92,4 @@ fn firefox_and_chromium_send_each_other_a_folder() -> Result<()> {
         assert_eq!(folder_file_digests(&written), sent);
         server.stop().await
     })
-}
-
-/// `sender` picks `file` for `receiver`, who accepts it; it must arrive intact.
-async fn send_and_check(sender: &Peer, receiver: &Peer, file: &TestFile) -> Result<()> {
-    let (sending, sender_id) = sender;
-    let (receiving, receiver_id) = receiver;
-    sending
-        .send_files(Recipient::Peer(receiver_id), &[file])
-        .await?;
-    let offer = receiving.wait_for_offer(sender_id, &[file]).await?;
-    receiving
-        .click_transfer_button(sender_id, &offer.id, TransferButton::Accept)
-        .await?;
-    assert_delivered(sender, receiver, &offer.id, &[file]).await
 }

@@ -5,10 +5,9 @@
 //! Needs the web app in `dist/` (`cargo xtask test` builds it first).
 
 use meshdrop_e2e::files::scratch_dir;
-use meshdrop_e2e::room::{assert_delivered, connected_and_named, everyone_chats, join, Peer};
+use meshdrop_e2e::room::{connected_and_named, everyone_chats, join, send_and_accept};
 use meshdrop_e2e::{
-    run_in, MitmServer, NetNs, RawClient, Recipient, RecordingProxy, Result, SignalingServer,
-    TestFile, TransferButton,
+    run_in, MitmServer, NetNs, RawClient, RecordingProxy, Result, SignalingServer, TestFile,
 };
 use std::net::Ipv4Addr;
 
@@ -183,18 +182,4 @@ fn sent_fingerprints(received: &[String]) -> Vec<String> {
                 .map(str::to_owned)
         })
         .collect()
-}
-
-/// `sender` offers `file` to `receiver`, who accepts; it must arrive intact.
-async fn send_and_accept(sender: &Peer, receiver: &Peer, file: &TestFile) -> Result<()> {
-    sender
-        .0
-        .send_files(Recipient::Peer(&receiver.1), &[file])
-        .await?;
-    let offered = receiver.0.wait_for_offer(&sender.1, &[file]).await?;
-    receiver
-        .0
-        .click_transfer_button(&sender.1, &offered.id, TransferButton::Accept)
-        .await?;
-    assert_delivered(sender, receiver, &offered.id, &[file]).await
 }

@@ -1,11 +1,19 @@
 //! Debian packages the end-to-end tests need: Chromium and its WebDriver, Firefox ESR (its
-//! WebDriver, geckodriver, is not packaged: see `tools`), and `ip` for network namespaces.
+//! WebDriver, geckodriver, is not packaged: see `tools`), `ip` for network namespaces,
+//! `nft` for the NAT routers between them, and coturn, the TURN relay the NAT tests run.
 //! Installed only when missing, so a prepared machine never touches apt.
 
 use crate::error::Result;
 use crate::process::{command, probe, run, step};
 
-const PACKAGES: &[&str] = &["chromium", "chromium-driver", "firefox-esr", "iproute2"];
+const PACKAGES: &[&str] = &[
+    "chromium",
+    "chromium-driver",
+    "firefox-esr",
+    "iproute2",
+    "nftables",
+    "coturn",
+];
 
 pub fn install_browser_test_packages() -> Result<()> {
     step(&format!("Debian packages: {}", PACKAGES.join(" ")));
