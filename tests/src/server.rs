@@ -9,7 +9,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use meshdrop_signaling_server::{serve, serve_with_stun, Config, Turn};
+use meshdrop_signaling_server::{
+    serve, serve_with_relay, serve_with_stun, Config, Relay, RelayConfig, Turn,
+};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -57,6 +59,17 @@ impl ServesApp for SignalingServer {
     }
 }
 
+/// The ICE services a [`SignalingServer`] runs or names.
+#[derive(Default)]
+struct Ice {
+    /// The built-in STUN responder's socket.
+    stun: Option<UdpSocket>,
+    /// An outside TURN relay (coturn) the server makes credentials for.
+    turn: Option<Turn>,
+    /// The built-in TURN relay.
+    relay: Option<Relay>,
+}
+
 /// A running signaling server; dropping it without [`stop`](SignalingServer::stop) leaves it
 /// running until the test's runtime ends.
 #[derive(Debug)]
@@ -69,37 +82,59 @@ pub struct SignalingServer {
 impl SignalingServer {
     /// Starts the server with the built web app on a free port.
     pub async fn start() -> Result<SignalingServer> {
-        Self::start_with(None, None, 0).await
+        Self::start_with(Ice::default(), 0).await
     }
 
     /// [`start`](Self::start), with the built-in STUN responder on a free UDP port of every
     /// address; the server names it in `welcome` as the clients' default ICE server.
     pub async fn start_with_stun() -> Result<SignalingServer> {
-        Self::start_with(Some(stun_socket().await?), None, 0).await
+        let stun = Some(stun_socket().await?);
+        Self::start_with(Ice { stun, ..Ice::default() }, 0).await
     }
 
     /// [`start_with_stun`](Self::start_with_stun), with `turn` (like
     /// [`crate::Coturn::turn`]) configured: `welcome` then names the relay too, with
     /// credentials made for each peer.
     pub async fn start_with_turn(turn: Turn) -> Result<SignalingServer> {
-        Self::start_with(Some(stun_socket().await?), Some(turn), 0).await
+        let (stun, turn) = (Some(stun_socket().await?), Some(turn));
+        let ice = Ice {
+            stun,
+            turn,
+            ..Ice::default()
+        };
+        Self::start_with(ice, 0).await
+    }
+
+    /// Starts the server with its built-in TURN relay (default limits) on a free UDP port
+    /// of `address`, which also answers STUN: `welcome` names it as both.
+    pub async fn start_with_relay(address: Ipv4Addr) -> Result<SignalingServer> {
+        let socket = UdpSocket::bind((address, 0))
+            .await
+            .map_err(Error::io("bind the TURN relay's socket"))?;
+        let relay = Relay {
+            socket,
+            tcp: None,
+            tls: None,
+            config: RelayConfig::new(address.into()),
+        };
+        let ice = Ice {
+            relay: Some(relay),
+            ..Ice::default()
+        };
+        Self::start_with(ice, 0).await
     }
 
     /// Starts a server on `port`: a fresh process, with no memory of the rooms of the
     /// one that was there before, as after a restart.
     pub async fn start_on(port: u16) -> Result<SignalingServer> {
-        Self::start_with(None, None, port).await
+        Self::start_with(Ice::default(), port).await
     }
 
     /// Starts the server on `port`, or on a free one for 0.
-    async fn start_with(
-        stun: Option<UdpSocket>,
-        turn: Option<Turn>,
-        port: u16,
-    ) -> Result<SignalingServer> {
+    async fn start_with(ice: Ice, port: u16) -> Result<SignalingServer> {
         let config = Config {
             static_dir: Some(web_app()?),
-            turn,
+            turn: ice.turn,
             ..Config::default()
         };
         let listener = TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))
@@ -114,9 +149,12 @@ impl SignalingServer {
             // A dropped sender also means stop.
             let _ = stopped.await;
         };
-        let task = match stun {
-            Some(stun) => tokio::spawn(serve_with_stun(listener, stun, config, shutdown)),
-            None => tokio::spawn(serve(listener, config, shutdown)),
+        let task = match (ice.stun, ice.relay) {
+            (stun, Some(relay)) => {
+                tokio::spawn(serve_with_relay(listener, stun, relay, config, shutdown))
+            }
+            (Some(stun), None) => tokio::spawn(serve_with_stun(listener, stun, config, shutdown)),
+            (None, None) => tokio::spawn(serve(listener, config, shutdown)),
         };
         Ok(SignalingServer { port, stop, task })
     }

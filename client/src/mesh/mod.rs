@@ -536,19 +536,29 @@ fn act(inner: &Rc<RefCell<Inner>>, output: Output) {
     }
 }
 
-/// Tell the UI the path of the link to `peer` that just came up.
+/// Tell the UI the path of the link to `peer` that just came up, and again a moment
+/// later: a check from the peer can arrive before its candidate does, and until then
+/// the browser hides the address it came from (a peer-reflexive candidate), which only
+/// the second reading sees.
 fn report_path(inner: &Rc<RefCell<Inner>>, peer: PeerId) {
-    let Some(path) = inner.borrow().links.get(&peer).map(|link| link.peer.path()) else {
-        return;
-    };
     let weak = Rc::downgrade(inner);
     wasm_bindgen_futures::spawn_local(async move {
-        if let (Some(path), Some(inner)) = (path.await, weak.upgrade()) {
-            let reach = Reach::Via(path);
-            emit(&inner, MeshEvent::PeerPath { peer, reach });
+        for wait_ms in [0, PATH_SETTLES_MS] {
+            gloo_timers::future::TimeoutFuture::new(wait_ms).await;
+            let Some(inner) = weak.upgrade() else { return };
+            let Some(path) = inner.borrow().links.get(&peer).map(|link| link.peer.path()) else {
+                return;
+            };
+            if let Some(path) = path.await {
+                let (peer, reach) = (peer.clone(), Reach::Via(path));
+                emit(&inner, MeshEvent::PeerPath { peer, reach });
+            }
         }
     });
 }
+
+/// See [`report_path`].
+const PATH_SETTLES_MS: u32 = 2_000;
 
 /// Create link `link` to `peer`: as the offerer when `offer` is `None`, else as the
 /// answerer of that offer.
