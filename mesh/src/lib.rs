@@ -31,8 +31,8 @@
 //!   Then it has [`Output::PeerLeft`] the room; if it is not back within
 //!   [`Config::gone_after`] it is [`Output::PeerGone`] for good.
 
-mod peers;
 pub mod sdp;
+mod sorted_map;
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -40,7 +40,7 @@ use std::time::Duration;
 use meshdrop_protocol::signaling::Signal;
 use meshdrop_protocol::PeerId;
 
-use crate::peers::Peers;
+pub use crate::sorted_map::SortedMap;
 
 /// The delays of the rules; [`Config::default`] holds the ones both apps use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +138,7 @@ pub struct Mesh {
     config: Config,
     me: Option<PeerId>,
     signaling_up: bool,
-    peers: Peers<Peer>,
+    peers: SortedMap<PeerId, Peer>,
     next_link: u64,
     outputs: VecDeque<Output>,
 }
@@ -185,7 +185,7 @@ impl Mesh {
             config,
             me: None,
             signaling_up: false,
-            peers: Peers::new(),
+            peers: SortedMap::new(),
             next_link: 0,
             outputs: VecDeque::new(),
         }
