@@ -32,7 +32,6 @@
 //!   [`Config::gone_after`] it is [`Output::PeerGone`] for good.
 
 pub mod sdp;
-mod sorted_map;
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -40,7 +39,7 @@ use std::time::Duration;
 use meshdrop_protocol::signaling::Signal;
 use meshdrop_protocol::PeerId;
 
-pub use crate::sorted_map::SortedMap;
+use meshdrop_sorted_map::SortedMap;
 
 /// The delays of the rules; [`Config::default`] holds the ones both apps use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,10 +22,11 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use gloo_timers::callback::Timeout;
-use meshdrop_mesh::{Config, LinkId, Output, SortedMap};
+use meshdrop_mesh::{Config, LinkId, Output};
 use meshdrop_protocol::frame::{ControlFrame, Device};
 use meshdrop_protocol::signaling::{IceServer, PeerInfo, ServerMessage, Signal};
 use meshdrop_protocol::{PeerId, RoomId, PROTOCOL_VERSION};
+use meshdrop_sorted_map::SortedMap;
 use meshdrop_verify::PairingCode;
 
 pub use link::Channels;

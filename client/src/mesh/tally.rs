@@ -4,7 +4,7 @@
 
 use std::cell::RefCell;
 
-use meshdrop_mesh::SortedMap;
+use meshdrop_sorted_map::SortedMap;
 
 /// What is counted, and under which `dataset` key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -19,7 +19,6 @@
 //! whatever none of its journals names ([`clear_leftovers`]): what closed tabs and
 //! ended transfers left; files another tab is writing are locked and survive.
 
-
 use meshdrop_protocol::frame::{FileMeta, TransferId};
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{BlockDigest, Partial};

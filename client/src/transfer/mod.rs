@@ -24,11 +24,11 @@ use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
 use js_sys::{ArrayBuffer, Uint8Array};
-use meshdrop_mesh::SortedMap;
 use meshdrop_protocol::frame::{
     offers_within_by, ControlFrame, FileMeta, TransferId, MIN_MAX_MESSAGE_LEN,
 };
 use meshdrop_protocol::PeerId;
+use meshdrop_sorted_map::SortedMap;
 use meshdrop_transfer::{
     BlockHashing, Direction, IdParity, Output, Progress, RateMeter, ReadRequest, SafePath,
     TransferState, Transfers,

@@ -20,7 +20,7 @@ use std::rc::Rc;
 
 use gloo_events::EventListener;
 use js_sys::{Array, ArrayBuffer, Function, Object, Promise, Reflect, Uint8Array};
-use meshdrop_mesh::SortedMap;
+use meshdrop_sorted_map::SortedMap;
 use meshdrop_transfer::DIGEST_BLOCK_LEN;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;

@@ -1,4 +1,5 @@
-//! A map as a list kept sorted by key: the mesh's peers by id, and the web app's maps.
+//! A map as a list kept sorted by key: the mesh's peers by id, the transfer engine's
+//! transfers, and the web app's maps.
 //!
 //! A room holds a few peers, a page a few transfers. A sorted list does what a
 //! `BTreeMap` or a `HashMap` would (in key order, so outputs come in the same order
@@ -146,7 +147,10 @@ mod tests {
         for value in map.values_mut() {
             *value = &value[..1];
         }
-        assert_eq!(map.drain().collect::<Vec<_>>(), [(1, "o"), (3, "T"), (5, "F")]);
+        assert_eq!(
+            map.drain().collect::<Vec<_>>(),
+            [(1, "o"), (3, "T"), (5, "F")]
+        );
         assert_eq!(map.iter().count(), 0);
     }
 }
