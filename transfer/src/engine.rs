@@ -15,7 +15,6 @@ use std::time::Duration;
 use meshdrop_protocol::frame::{
     ControlFrame, DataChunk, FileMeta, ResumeFile, TransferId, CHUNK_HEADER_LEN,
 };
-
 use meshdrop_sorted_map::SortedMap;
 
 use crate::digest::{BlockDigest, BlockHashing};

@@ -10,7 +10,6 @@
 //!
 //! `P` names a peer, `L` one link to it. Randomness comes from the caller's seed.
 
-
 use meshdrop_protocol::frame::ControlFrame;
 use meshdrop_protocol::signaling::Signal;
 use meshdrop_sorted_map::SortedMap;
