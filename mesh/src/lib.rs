@@ -35,7 +35,6 @@
 //!   while the rules go on trying; a link that comes up later says [`Output::LinkUp`].
 
 pub mod path;
-mod peers;
 pub mod sdp;
 
 use std::collections::VecDeque;
@@ -44,7 +43,7 @@ use std::time::Duration;
 use meshdrop_protocol::signaling::Signal;
 use meshdrop_protocol::PeerId;
 
-use crate::peers::Peers;
+use meshdrop_sorted_map::SortedMap;
 
 /// The delays of the rules; [`Config::default`] holds the ones both apps use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,7 +150,7 @@ pub struct Mesh {
     config: Config,
     me: Option<PeerId>,
     signaling_up: bool,
-    peers: Peers<Peer>,
+    peers: SortedMap<PeerId, Peer>,
     next_link: u64,
     outputs: VecDeque<Output>,
 }
@@ -210,7 +209,7 @@ impl Mesh {
             config,
             me: None,
             signaling_up: false,
-            peers: Peers::new(),
+            peers: SortedMap::new(),
             next_link: 0,
             outputs: VecDeque::new(),
         }

@@ -8,13 +8,14 @@
 //! and what the link's state means for them: paused while it is down, resumed when a
 //! new one is up, failed once the peer left the room and the grace period ran out.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use meshdrop_protocol::frame::{
     ControlFrame, DataChunk, FileMeta, ResumeFile, TransferId, CHUNK_HEADER_LEN,
 };
+use meshdrop_sorted_map::SortedMap;
 
 use crate::digest::{BlockDigest, BlockHashing};
 use crate::partial::{BadPartial, Partial};
@@ -39,7 +40,7 @@ pub struct Transfers {
     next_id: TransferId,
     chunk_len: NonZeroUsize,
     hashing: BlockHashing,
-    entries: BTreeMap<TransferId, Entry>,
+    entries: SortedMap<TransferId, Entry>,
     outputs: VecDeque<Output>,
     /// Whether a link is up; a new engine assumes it is.
     link_up: bool,
@@ -110,7 +111,7 @@ impl Transfers {
             next_id: parity.first_id(),
             chunk_len: DEFAULT_CHUNK_LEN,
             hashing: BlockHashing::default(),
-            entries: BTreeMap::new(),
+            entries: SortedMap::new(),
             outputs: VecDeque::new(),
             link_up: true,
             grace: DEFAULT_GRACE,
@@ -543,7 +544,7 @@ impl Transfers {
 }
 
 fn entry(
-    entries: &mut BTreeMap<TransferId, Entry>,
+    entries: &mut SortedMap<TransferId, Entry>,
     id: TransferId,
 ) -> Result<&mut Entry, TransferError> {
     entries
@@ -552,7 +553,7 @@ fn entry(
 }
 
 fn receiving(
-    entries: &mut BTreeMap<TransferId, Entry>,
+    entries: &mut SortedMap<TransferId, Entry>,
     id: TransferId,
 ) -> Result<&mut Receiving, TransferError> {
     match entries.get_mut(&id) {
@@ -564,7 +565,7 @@ fn receiving(
 /// The incoming transfer `id`, or `None` if it was cancelled or failed: the peer sent
 /// whatever still arrives before it heard, so it is dropped.
 fn live_receiving(
-    entries: &mut BTreeMap<TransferId, Entry>,
+    entries: &mut SortedMap<TransferId, Entry>,
     id: TransferId,
 ) -> Result<Option<&mut Receiving>, TransferError> {
     let receiving = receiving(entries, id)?;
@@ -574,7 +575,7 @@ fn live_receiving(
 /// The outgoing transfer `id`, or `None` if it was cancelled or failed; see
 /// [`live_receiving`].
 fn live_sending(
-    entries: &mut BTreeMap<TransferId, Entry>,
+    entries: &mut SortedMap<TransferId, Entry>,
     id: TransferId,
 ) -> Result<Option<&mut Sending>, TransferError> {
     match entries.get_mut(&id) {

@@ -10,7 +10,7 @@
 //! (and before the bytes when a `resume` asks for a block hashed before the cut); a
 //! file's `file_end` once every one of its blocks is hashed.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use meshdrop_protocol::frame::{ControlFrame, DataChunk, FileMeta, ResumeFile, TransferId};
 
@@ -35,8 +35,9 @@ pub(crate) struct Sending {
     /// that the files' `file_end` can be computed.
     to_hash: Plan,
     pending_read: Option<PendingRead>,
-    /// Files whose `file_end` is owed on this link.
-    file_ends_due: BTreeSet<u32>,
+    /// Files whose `file_end` is owed on this link, by index, each once (a `resume`
+    /// lists its files in increasing order, or is refused).
+    file_ends_due: Vec<u32>,
     /// Restored without its files (the sending page reloaded), until the driver has
     /// them again: the receiver's answer waits meanwhile.
     awaiting_files: bool,
@@ -86,7 +87,7 @@ impl Sending {
             plan: Plan::default(),
             to_hash: Plan::default(),
             pending_read: None,
-            file_ends_due: BTreeSet::new(),
+            file_ends_due: Vec::new(),
             awaiting_files: false,
             held_answer: None,
         };

@@ -10,11 +10,9 @@
 //!
 //! `P` names a peer, `L` one link to it. Randomness comes from the caller's seed.
 
-use std::collections::HashMap;
-use std::hash::Hash;
-
 use meshdrop_protocol::frame::ControlFrame;
 use meshdrop_protocol::signaling::Signal;
+use meshdrop_sorted_map::SortedMap;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
@@ -71,7 +69,7 @@ pub enum Admission {
 pub struct Verifier<P, L> {
     rng: ChaCha20Rng,
     /// One safety-number exchange per peer, for its latest link.
-    checks: HashMap<P, (L, SafetyCheck)>,
+    checks: SortedMap<P, (L, SafetyCheck)>,
     /// Set when this device came with a code.
     pairing: Option<Pairing>,
     /// Whom the PAKE message went to: the first other device in the meeting place.
@@ -79,7 +77,7 @@ pub struct Verifier<P, L> {
     require_verified: bool,
 }
 
-impl<P: Clone + Eq + Hash, L: Clone + PartialEq> Verifier<P, L> {
+impl<P: Clone + Ord, L: Clone + PartialEq> Verifier<P, L> {
     /// Verification for a device that pairs with `code`, if any, and lets in only
     /// verified peers if `require_verified`; `seed` is 32 bytes of the caller's CSPRNG.
     pub fn new(code: Option<&PairingCode>, require_verified: bool, seed: [u8; 32]) -> Self {
@@ -87,7 +85,7 @@ impl<P: Clone + Eq + Hash, L: Clone + PartialEq> Verifier<P, L> {
         let pairing = code.map(|code| Pairing::start(code, random(&mut rng)));
         Self {
             rng,
-            checks: HashMap::new(),
+            checks: SortedMap::new(),
             pairing,
             pairing_with: None,
             require_verified,

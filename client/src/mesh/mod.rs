@@ -18,7 +18,6 @@ mod tally;
 mod verification;
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
@@ -28,6 +27,7 @@ use meshdrop_mesh::{Config, LinkId, Output};
 use meshdrop_protocol::frame::{ControlFrame, Device};
 use meshdrop_protocol::signaling::{IceServer, PeerInfo, ServerMessage, Signal};
 use meshdrop_protocol::{PeerId, RoomId, PROTOCOL_VERSION};
+use meshdrop_sorted_map::SortedMap;
 use meshdrop_verify::PairingCode;
 
 pub use link::Channels;
@@ -141,15 +141,15 @@ struct Inner {
     rules: meshdrop_mesh::Mesh,
     /// The rules' wake-up call, replaced each time they are driven.
     timer: Option<Timeout>,
-    links: HashMap<PeerId, Link>,
+    links: SortedMap<PeerId, Link>,
     /// Per peer, not per link: they outlive a link's rebuild.
-    transfers: HashMap<PeerId, PeerTransfers>,
+    transfers: SortedMap<PeerId, PeerTransfers>,
     /// The [`Milestone`]s recorded so far.
-    milestones: HashSet<Milestone>,
+    milestones: Vec<Milestone>,
     /// Chat lines for peers whose link is down, in the order they were written: sent
     /// when it is up again. A peer has an entry exactly while its link is down (or
     /// up, but not yet admitted by `verification`).
-    outbox: HashMap<PeerId, Vec<ControlFrame>>,
+    outbox: SortedMap<PeerId, Vec<ControlFrame>>,
     verification: Verification,
 }
 
@@ -202,10 +202,10 @@ impl Mesh {
             ice_servers: Vec::new(),
             rules: meshdrop_mesh::Mesh::new(Config::default()),
             timer: None,
-            links: HashMap::new(),
-            transfers: HashMap::new(),
-            milestones: HashSet::new(),
-            outbox: HashMap::new(),
+            links: SortedMap::new(),
+            transfers: SortedMap::new(),
+            milestones: Vec::new(),
+            outbox: SortedMap::new(),
             verification,
         }));
         let weak = Rc::downgrade(&inner);
@@ -646,7 +646,7 @@ fn link_opened(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
         link_up(inner, peer);
     } else {
         // Chat written meanwhile waits, as for a link that is down.
-        inner.borrow_mut().outbox.entry(peer.clone()).or_default();
+        inner.borrow_mut().outbox.or_default(peer);
         emit(
             inner,
             MeshEvent::PeerState {
@@ -743,7 +743,7 @@ fn link_up(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
 /// The link to `peer` stopped carrying data; the rules are recovering it. Transfers
 /// show Paused; they fail only if the peer leaves and is not back within the grace.
 fn link_down(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
-    inner.borrow_mut().outbox.entry(peer.clone()).or_default();
+    inner.borrow_mut().outbox.or_default(peer);
     with_transfers(inner, peer, PeerTransfers::on_link_interrupted);
     emit(
         inner,
@@ -878,7 +878,7 @@ fn start_transfers(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
             return;
         };
         let weak = Rc::downgrade(inner);
-        state.transfers.entry(peer.clone()).or_insert_with(|| {
+        state.transfers.or_insert_with(peer, || {
             PeerTransfers::new(me, peer.clone(), move |view| {
                 if let Some(inner) = weak.upgrade() {
                     emit(&inner, MeshEvent::Transfer(view));
@@ -891,7 +891,7 @@ fn start_transfers(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
 }
 
 /// Moments of a page's start that the end-to-end tests and the benchmark read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Milestone {
     /// The page learnt of another peer in the room, and shows it.
     FirstPeerSeen,
@@ -911,8 +911,12 @@ impl Milestone {
 
 /// Record, the first time only, how long after navigation `milestone` happened.
 fn mark_once(inner: &Rc<RefCell<Inner>>, milestone: Milestone) {
-    if !inner.borrow_mut().milestones.insert(milestone) {
-        return;
+    {
+        let milestones = &mut inner.borrow_mut().milestones;
+        if milestones.contains(&milestone) {
+            return;
+        }
+        milestones.push(milestone);
     }
     let window = web_sys::window();
     let elapsed = window

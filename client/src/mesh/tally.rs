@@ -3,10 +3,11 @@
 //! test can tell how much a recovery sent twice (bytes beyond the files' sizes).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+
+use meshdrop_sorted_map::SortedMap;
 
 /// What is counted, and under which `dataset` key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Tally {
     /// ICE restarts this page offered.
     IceRestarts,
@@ -32,7 +33,7 @@ impl Tally {
 
 thread_local! {
     /// One page, one set of totals: the page is the unit the tests measure.
-    static TOTALS: RefCell<HashMap<Tally, u64>> = RefCell::new(HashMap::new());
+    static TOTALS: RefCell<SortedMap<Tally, u64>> = RefCell::new(SortedMap::new());
 }
 
 /// Add `amount` to `tally`, and show the new total in the page's `dataset`.
@@ -47,7 +48,7 @@ pub fn take_back(tally: Tally, amount: u64) {
 
 fn update(tally: Tally, change: impl FnOnce(u64) -> u64) {
     let total = TOTALS.with_borrow_mut(|totals| {
-        let total = totals.entry(tally).or_default();
+        let total = totals.or_default(&tally);
         *total = change(*total);
         *total
     });

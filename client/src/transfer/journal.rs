@@ -19,8 +19,6 @@
 //! whatever none of its journals names ([`clear_leftovers`]): what closed tabs and
 //! ended transfers left; files another tab is writing are locked and survive.
 
-use std::collections::HashSet;
-
 use meshdrop_protocol::frame::{FileMeta, TransferId};
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{BlockDigest, Partial};
@@ -182,7 +180,8 @@ pub async fn kept(me: &PeerId, peer: &PeerId) -> Vec<(Kept, Journal)> {
 pub async fn clear_leftovers(me: PeerId) {
     let names = opfs::names().await;
     let prefix = format!("{me}-");
-    let journals: HashSet<&str> = names
+    // A few transfers at most: a list is enough.
+    let journals: Vec<&str> = names
         .iter()
         .filter_map(|name| name.strip_suffix(SUFFIX))
         .filter(|stem| stem.starts_with(&prefix))
@@ -192,7 +191,7 @@ pub async fn clear_leftovers(me: PeerId) {
             Some(stem) => Some(stem),
             None => name.rsplit_once('-').map(|(stem, _index)| stem),
         };
-        if !stem.is_some_and(|stem| journals.contains(stem)) {
+        if !stem.is_some_and(|stem| journals.contains(&stem)) {
             opfs::remove(name).await;
         }
     }

@@ -21,7 +21,6 @@ mod read_ahead;
 mod webcrypto;
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
 use std::rc::{Rc, Weak};
 
 use js_sys::{ArrayBuffer, Uint8Array};
@@ -29,6 +28,7 @@ use meshdrop_protocol::frame::{
     offers_within_by, ControlFrame, FileMeta, TransferId, MIN_MAX_MESSAGE_LEN,
 };
 use meshdrop_protocol::PeerId;
+use meshdrop_sorted_map::SortedMap;
 use meshdrop_transfer::{
     BlockHashing, Direction, IdParity, Output, Progress, RateMeter, ReadRequest, SafePath,
     TransferState, Transfers,
@@ -163,23 +163,23 @@ struct Driver {
     held: Option<Vec<ControlFrame>>,
     hold_timer: Option<gloo_timers::callback::Timeout>,
     /// The files we offered, by transfer.
-    sources: HashMap<TransferId, Vec<web_sys::File>>,
-    read_ahead: HashMap<TransferId, ReadAhead>,
+    sources: SortedMap<TransferId, Vec<web_sys::File>>,
+    read_ahead: SortedMap<TransferId, ReadAhead>,
     /// Files being received, by (transfer, index).
-    incoming: HashMap<(TransferId, u32), IncomingFile>,
+    incoming: SortedMap<(TransferId, u32), IncomingFile>,
     /// The journals of incoming transfers, by transfer.
-    journals: HashMap<TransferId, Journal>,
+    journals: SortedMap<TransferId, Journal>,
     /// The journals and files of transfers kept from before a reload and restored into
     /// the engine, opened, by their key, until the peer offers them again.
-    restored: HashMap<String, (Journal, Vec<(u32, IncomingFile)>)>,
-    saved: HashMap<TransferId, Vec<SavedFile>>,
-    meters: HashMap<TransferId, Meter>,
+    restored: SortedMap<String, (Journal, Vec<(u32, IncomingFile)>)>,
+    saved: SortedMap<TransferId, Vec<SavedFile>>,
+    meters: SortedMap<TransferId, Meter>,
     /// See [`TransferView::bytes_sent`].
-    bytes_sent: HashMap<TransferId, u64>,
+    bytes_sent: SortedMap<TransferId, u64>,
     /// Outgoing transfers kept from before a reload, waiting for their files: each
     /// file's first block digest, to know them again ([`partials::Send`]).
-    awaiting: HashMap<TransferId, Vec<String>>,
-    picked_wrong: BTreeSet<TransferId>,
+    awaiting: SortedMap<TransferId, Vec<String>>,
+    picked_wrong: SortedMap<TransferId, ()>,
     /// Reused for encoding chunks.
     chunk: Vec<u8>,
 }
@@ -209,16 +209,16 @@ impl PeerTransfers {
                 grace_timer: None,
                 held: None,
                 hold_timer: None,
-                sources: HashMap::new(),
-                read_ahead: HashMap::new(),
-                incoming: HashMap::new(),
-                journals: HashMap::new(),
-                restored: HashMap::new(),
-                saved: HashMap::new(),
-                meters: HashMap::new(),
-                bytes_sent: HashMap::new(),
-                awaiting: HashMap::new(),
-                picked_wrong: BTreeSet::new(),
+                sources: SortedMap::new(),
+                read_ahead: SortedMap::new(),
+                incoming: SortedMap::new(),
+                journals: SortedMap::new(),
+                restored: SortedMap::new(),
+                saved: SortedMap::new(),
+                meters: SortedMap::new(),
+                bytes_sent: SortedMap::new(),
+                awaiting: SortedMap::new(),
+                picked_wrong: SortedMap::new(),
                 chunk: Vec::new(),
             })),
         };
@@ -462,9 +462,9 @@ fn accept(inner: &Rc<RefCell<Driver>>, id: TransferId) {
         match opened {
             Ok((journal, opened)) => {
                 let mut driver = inner.borrow_mut();
-                driver
-                    .incoming
-                    .extend(opened.into_iter().map(|(index, file)| ((id, index), file)));
+                for (index, file) in opened {
+                    driver.incoming.insert((id, index), file);
+                }
                 driver.journals.insert(id, journal);
                 let _ = driver.engine.accept(id);
             }
@@ -722,7 +722,7 @@ fn picked_again(inner: &Rc<RefCell<Driver>>, id: TransferId, files: Vec<web_sys:
         }
         let Some(inner) = weak.upgrade() else { return };
         if found.len() < wanted.len() {
-            inner.borrow_mut().picked_wrong.insert(id);
+            inner.borrow_mut().picked_wrong.insert(id, ());
             show(&inner, id);
             return;
         }
@@ -791,8 +791,7 @@ fn finish_file(inner: &Rc<RefCell<Driver>>, transfer: TransferId, index: u32) {
                 inner
                     .borrow_mut()
                     .saved
-                    .entry(transfer)
-                    .or_default()
+                    .or_default(&transfer)
                     .push(SavedFile { path, file, url });
                 show(&inner, transfer);
             }
@@ -952,7 +951,7 @@ fn send_read(inner: &Rc<RefCell<Driver>>, transfer: TransferId, bytes: &[u8]) {
             ..
         } = &mut *driver;
         if let Ok(Some(data)) = engine.on_read(transfer, bytes) {
-            *bytes_sent.entry(transfer).or_default() += data.payload.len() as u64;
+            *bytes_sent.or_default(&transfer) += data.payload.len() as u64;
             data.encode_into(chunk);
             // A chunk the channel refuses (it is closing) is lost with the link, and
             // sent again on the next one.
@@ -1012,7 +1011,7 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
         );
         let (mib_per_second, seconds_left) = if running {
             let now = now_ms();
-            let meter = meters.entry(transfer).or_insert_with(|| Meter {
+            let meter = meters.or_insert_with(&transfer, || Meter {
                 rate: RateMeter::new(3000.0),
                 last_shown_ms: now,
             });
@@ -1040,7 +1039,7 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
             blocks_kept: journal.map_or(0, Journal::blocks),
             blocks_restored: journal.map_or(0, Journal::restored),
             needs_files: awaiting.contains_key(&transfer),
-            picked_wrong: picked_wrong.contains(&transfer),
+            picked_wrong: picked_wrong.contains_key(&transfer),
         };
         view
     };

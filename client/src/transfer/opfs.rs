@@ -16,11 +16,11 @@
 //! offset; a block cut short by a lost link is started again from its first byte.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use gloo_events::EventListener;
 use js_sys::{Array, ArrayBuffer, Function, Object, Promise, Reflect, Uint8Array};
+use meshdrop_sorted_map::SortedMap;
 use meshdrop_transfer::DIGEST_BLOCK_LEN;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -183,7 +183,7 @@ struct Writer {
     worker: Worker,
     next_id: Cell<u32>,
     /// What answers each file's request in flight: its promise's `resolve`.
-    waiting: Rc<RefCell<HashMap<u32, Function>>>,
+    waiting: Rc<RefCell<SortedMap<u32, Function>>>,
     /// Why the worker stopped, once it has: every request then fails with this.
     stopped: Rc<RefCell<Option<String>>>,
     /// Block-sized buffers the worker has written out and handed back, to fill again.
@@ -208,7 +208,7 @@ impl Writer {
 
     fn start() -> Result<Self, JsValue> {
         let worker = Worker::new(WRITER_SCRIPT)?;
-        let waiting: Rc<RefCell<HashMap<u32, Function>>> = Rc::default();
+        let waiting: Rc<RefCell<SortedMap<u32, Function>>> = Rc::default();
         let stopped: Rc<RefCell<Option<String>>> = Rc::default();
         let spare: Rc<RefCell<Vec<ArrayBuffer>>> = Rc::default();
         let replies = EventListener::new(&worker, "message", {
