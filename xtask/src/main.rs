@@ -26,7 +26,8 @@ const USAGE: &str = "usage: cargo xtask <run|dist|test|bench>
   run    build the web app and serve it with the signaling server on http://127.0.0.1:8080
   dist   build target/release/meshdrop-server, the server with the web app inside
   test   build the web app, check formatting and lints, run every test
-  bench  build the web app and the native peer, then print transfer speed and memory figures";
+  bench  build the web app and the native peer, then print transfer speed and memory figures
+         (bench SECTION... runs only those: page, transfers, discovery, recovery, relay)";
 
 fn main() -> ExitCode {
     tools::put_on_path();
@@ -35,7 +36,7 @@ fn main() -> ExitCode {
         Some("run") => tasks::run(),
         Some("dist") => tasks::dist(),
         Some("test") => tasks::test(),
-        Some("bench") => tasks::bench(),
+        Some("bench") => tasks::bench(std::env::args().skip(2).collect()),
         _ => Err(Error::Usage(USAGE)),
     };
     match result {

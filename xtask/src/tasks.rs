@@ -73,8 +73,9 @@ pub fn test() -> Result<()> {
 /// Times a file transfer between two hosts: browser to browser through Meshdrop and
 /// through a raw data channel, native peer to native peer and native peer to browser; and
 /// samples the receiving page's memory; then how soon a second page on the same network
-/// finds the first. Prints figures, asserts nothing.
-pub fn bench() -> Result<()> {
+/// finds the first; and so on for every section (`sections`: only those, if any).
+/// Prints figures, asserts nothing.
+pub fn bench(sections: Vec<String>) -> Result<()> {
     tools::install_web_build_tools()?;
     apt::install_browser_test_packages()?;
     tools::install_browser_test_tools()?;
@@ -82,7 +83,11 @@ pub fn bench() -> Result<()> {
     step("Native peer, release build (the benchmark runs target/release/meshdrop)");
     process::run(command(cargo()).args(["build", "--release", "-p", "meshdrop-native"]))?;
     step("Benchmark in headless Chromium: transfers between two network namespaces, then same-network discovery");
-    process::run(command(cargo()).args(["run", "-p", "meshdrop-e2e", "--bin", "bench"]))
+    process::run(
+        command(cargo())
+            .args(["run", "-p", "meshdrop-e2e", "--bin", "bench", "--"])
+            .args(sections),
+    )
 }
 
 fn build_web_app() -> Result<()> {
