@@ -89,7 +89,14 @@ impl SignalingServer {
     /// address; the server names it in `welcome` as the clients' default ICE server.
     pub async fn start_with_stun() -> Result<SignalingServer> {
         let stun = Some(stun_socket().await?);
-        Self::start_with(Ice { stun, ..Ice::default() }, 0).await
+        Self::start_with(
+            Ice {
+                stun,
+                ..Ice::default()
+            },
+            0,
+        )
+        .await
     }
 
     /// [`start_with_stun`](Self::start_with_stun), with `turn` (like

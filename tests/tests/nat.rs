@@ -118,17 +118,10 @@ fn behind_two_symmetric_nats_without_a_relay_both_pages_say_there_is_no_path() -
 #[test]
 fn behind_two_symmetric_nats_browsers_connect_through_coturn() -> Result<()> {
     let network = NatNetwork::create(&[(NatKind::Symmetric, 1), (NatKind::Symmetric, 1)])?;
-    let dir = scratch_dir()?;
-    let file = TestFile::random(dir.path(), "relayed.bin", 64 * MIB)?;
     run_in(&network.server, async {
         let coturn = Coturn::start(NatNetwork::SERVER).await?;
         let server = SignalingServer::start_with_turn(coturn.turn()).await?;
-        let peers = open_in_each_home(&network, &server, "relayed").await?;
-        let start = Instant::now();
-        everyone_connected(&peers).await?;
-        everyone_sees_path(&peers, "relayed").await?;
-        println!("connected through coturn in {:?}", start.elapsed());
-        timed_transfer(&peers, &file).await?;
+        relayed_transfer(&network, &server, "coturn").await?;
         assert!(
             coturn.log().contains("ALLOCATE processed, success"),
             "coturn allocated relays with the server's credentials:\n{}",
@@ -136,6 +129,37 @@ fn behind_two_symmetric_nats_browsers_connect_through_coturn() -> Result<()> {
         );
         server.stop().await
     })
+}
+
+/// The same through the signaling server's own relay, the only one `welcome` names.
+#[test]
+fn behind_two_symmetric_nats_browsers_connect_through_the_built_in_relay() -> Result<()> {
+    let network = NatNetwork::create(&[(NatKind::Symmetric, 1), (NatKind::Symmetric, 1)])?;
+    run_in(&network.server, async {
+        let server = SignalingServer::start_with_relay(NatNetwork::SERVER).await?;
+        relayed_transfer(&network, &server, "built-in").await?;
+        server.stop().await
+    })
+}
+
+/// Pages in the two homes of `network` connect through `server`'s relay, say so, and
+/// 64 MiB crosses intact.
+async fn relayed_transfer(
+    network: &NatNetwork,
+    server: &SignalingServer,
+    relay: &str,
+) -> Result<()> {
+    let dir = scratch_dir()?;
+    let file = TestFile::random(dir.path(), "relayed.bin", 64 * MIB)?;
+    let peers = open_in_each_home(network, server, relay).await?;
+    let start = Instant::now();
+    everyone_connected(&peers).await?;
+    everyone_sees_path(&peers, "relayed").await?;
+    println!(
+        "connected through the {relay} relay in {:?}",
+        start.elapsed()
+    );
+    timed_transfer(&peers, &file).await
 }
 
 /// Opens the app in `room` on the host of the first home ("alice") and of the second
