@@ -11,8 +11,10 @@
 //! (`--turn-url`, `--turn-secret`). A page in each of the row's two homes opens the app
 //! from it; once both pages show the expected path, the first sends the file to the
 //! second, timed by the receiver's clock from `transferring` to `done` (the digest
-//! matched), and the CPU time of the server process, of coturn and of both browsers is
-//! read around the transfer. Nothing polls the pages meanwhile.
+//! matched), [`ROUNDS`] times, and the CPU time of the server process, of coturn and of
+//! both browsers is read around each transfer. Nothing polls the pages meanwhile. The
+//! rows print medians of the rounds, and each round's throughput: on a busy machine one
+//! transfer's figure says little.
 
 use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::processes::process_cpu_seconds;
@@ -20,11 +22,14 @@ use meshdrop_e2e::room::{everyone_connected, everyone_sees_path, open_on, Peer};
 use meshdrop_e2e::{run_in, Coturn, Home, Launch, NatKind, NatNetwork, Result, TestFile};
 
 use crate::server_process::ServerProcess;
-use crate::{mib, send_through_app, size, with_cpu_use, AppTransfer, TIMED_BYTES};
+use crate::{median, mib, send_through_app, size, with_cpu_use, TIMED_BYTES};
 
 /// The built-in relay's cap per credential, in bytes per second (1 GiB/s): the default
 /// (16 MiB/s) would measure the cap.
 const RELAY_BANDWIDTH: u64 = 1 << 30;
+
+/// Transfers per row, in the same pages; an odd number, so the median is one round's figure.
+const ROUNDS: usize = 3;
 
 /// Where the built-in relay and coturn listen, in turn: the standard TURN port.
 const TURN_PORT: u16 = 3478;
@@ -51,9 +56,9 @@ pub fn run() -> Result<()> {
     let public = NatNetwork::SERVER;
     run_in(&network.server, async {
         println!(
-            "{} from a page in one home to a page in another, each home behind a NAT; \
-             receiver's clock, transferring to done; CPU s of the processes named, \
-             around the transfer:",
+            "{} from a page in one home to a page in another, each home behind a NAT, \
+             {ROUNDS} rounds; receiver's clock, transferring to done; medians of the rounds, \
+             CPU s of the processes named around each transfer:",
             size(TIMED_BYTES)
         );
 
@@ -97,23 +102,30 @@ pub fn run() -> Result<()> {
     })
 }
 
-/// One way across, measured.
+/// One way across, measured [`ROUNDS`] times in the same pages.
 struct Row {
     /// What the pages said of their path, each distinct saying once.
     path_notes: Vec<String>,
     /// The path the pages reported (a `data-path` value).
     path: &'static str,
-    transfer: AppTransfer,
+    /// The watched processes' names.
+    watched: Vec<&'static str>,
+    rounds: Vec<Round>,
+}
+
+/// One transfer, and what it cost.
+struct Round {
+    mib_per_second: f64,
     /// CPU seconds each watched process used around the transfer.
-    cpu: Vec<(&'static str, f64)>,
+    cpu: Vec<f64>,
     /// CPU seconds both browsers (all their processes) used around the transfer.
     browsers_cpu: f64,
 }
 
 impl Row {
     /// Opens a page in each of `homes` from `server`, waits until both say they reach the
-    /// other along `path`, and times `file` from the first to the second, with the CPU
-    /// time of `watched` around it.
+    /// other along `path`, and times `file` from the first to the second [`ROUNDS`]
+    /// times, with the CPU time of `watched` around each transfer.
     async fn measure(
         homes: [&Home; 2],
         server: &ServerProcess,
@@ -129,44 +141,58 @@ impl Row {
         everyone_connected(&peers).await?;
         let mut path_notes = everyone_sees_path(&peers, path).await?;
         path_notes.dedup();
-        let before = cpu_of(watched)?;
         let browsers = [peers[0].0.browser(), peers[1].0.browser()];
-        let (transfer, browsers_spent) =
-            with_cpu_use(browsers, send_through_app(&peers[0], &peers[1], file)).await?;
-        let after = cpu_of(watched)?;
-        let cpu = watched
-            .iter()
-            .zip(before.iter().zip(after))
-            .map(|(&(name, _), (before, after))| (name, after - before))
-            .collect();
+        let mut rounds = Vec::new();
+        for _ in 0..ROUNDS {
+            let before = cpu_of(watched)?;
+            let (transfer, browsers_spent) =
+                with_cpu_use(browsers, send_through_app(&peers[0], &peers[1], file)).await?;
+            let after = cpu_of(watched)?;
+            rounds.push(Round {
+                mib_per_second: transfer.mib_per_second(),
+                cpu: after
+                    .iter()
+                    .zip(before)
+                    .map(|(after, before)| after - before)
+                    .collect(),
+                browsers_cpu: browsers_spent.values().sum(),
+            });
+        }
         Ok(Row {
             path_notes,
             path,
-            transfer,
-            cpu,
-            browsers_cpu: browsers_spent.values().sum(),
+            watched: watched.iter().map(|&(name, _)| name).collect(),
+            rounds,
         })
     }
 
+    /// Medians of the rounds, and each round's throughput.
     fn print(&self, way: &str) {
-        let mebibytes = mib(self.transfer.bytes);
-        let processes: Vec<String> = self
-            .cpu
-            .iter()
-            .map(|(name, seconds)| {
+        let of_rounds =
+            |figure: &dyn Fn(&Round) -> f64| median(self.rounds.iter().map(figure).collect());
+        let processes: Vec<String> = (0..self.watched.len())
+            .map(|index| {
+                let seconds = of_rounds(&|round| round.cpu[index]);
                 format!(
-                    "{name} {seconds:.2} CPU s ({:.2} ms/MiB)",
-                    seconds * 1000.0 / mebibytes
+                    "{} {seconds:.2} CPU s ({:.2} ms/MiB)",
+                    self.watched[index],
+                    seconds * 1000.0 / mib(TIMED_BYTES)
                 )
             })
             .collect();
+        let throughputs: Vec<String> = self
+            .rounds
+            .iter()
+            .map(|round| format!("{:.1}", round.mib_per_second))
+            .collect();
         println!(
-            "  {way:<36} {:>6.1} MiB/s; {}; browsers {:.1} CPU s; path {:?} ({})",
-            self.transfer.mib_per_second(),
+            "  {way:<36} {:>6.1} MiB/s; {}; browsers {:.1} CPU s; path {:?} ({}); rounds {} MiB/s",
+            of_rounds(&|round| round.mib_per_second),
             processes.join(", "),
-            self.browsers_cpu,
+            of_rounds(&|round| round.browsers_cpu),
             self.path,
-            self.path_notes.join(" / ")
+            self.path_notes.join(" / "),
+            throughputs.join(", ")
         );
     }
 }
