@@ -98,6 +98,17 @@ impl Coturn {
         self.address
     }
 
+    /// The secret it shares with the signaling server: what a `meshdrop-server` process
+    /// is given as `--turn-secret` (while [`turn`](Self::turn) configures one in-process).
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// Its process id, where its CPU time can be read.
+    pub fn process_id(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything it logged so far.
     pub fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()

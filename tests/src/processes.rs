@@ -4,7 +4,8 @@
 //! they run in: all of them share this PID namespace. Benchmarks read two costs from
 //! here: the memory of the renderers, which run the page (its JavaScript heap and the
 //! app's wasm memory), and the CPU time of all of a browser's processes, which on a busy
-//! machine explains a throughput better than the throughput itself.
+//! machine explains a throughput better than the throughput itself. A single process's
+//! CPU time, like a server's, is read here too.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -18,7 +19,7 @@ use crate::error::{Error, Result};
 /// by kind of process: `browser`, `renderer`, `gpu-process`, or a utility's service like
 /// `network.mojom.NetworkService`.
 pub fn cpu_seconds(browser: &Browser) -> Result<BTreeMap<String, f64>> {
-    let ticks_per_second = sysconf(SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as f64;
+    let ticks_per_second = ticks_per_second();
     let mut by_kind = BTreeMap::new();
     for pid in descendants(browser.process_id())? {
         // A process may exit between listing and reading; its time is then lost.
@@ -28,6 +29,21 @@ pub fn cpu_seconds(browser: &Browser) -> Result<BTreeMap<String, f64>> {
         *by_kind.entry(kind).or_default() += stat.cpu_ticks as f64 / ticks_per_second;
     }
     Ok(by_kind)
+}
+
+/// CPU time (user and system) that process `pid` has used, in seconds: a server's, say,
+/// whose cost per byte it moves a benchmark reports.
+pub fn process_cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = read_stat(pid).ok_or_else(|| Error::Command {
+        command: format!("read /proc/{pid}/stat"),
+        stderr: "no such process, or its stat is unreadable".into(),
+    })?;
+    Ok(stat.cpu_ticks as f64 / ticks_per_second())
+}
+
+/// The kernel's clock ticks per second, the unit of `/proc/PID/stat`'s times.
+fn ticks_per_second() -> f64 {
+    sysconf(SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as f64
 }
 
 /// What a Chromium process does, from its command line.

@@ -100,7 +100,7 @@ pub async fn open_on_site(site: &Site, server: &SignalingServer, label: &str) ->
 /// its network's room. Returns it welcomed.
 pub async fn open_on(
     launch: Launch<'_>,
-    server: &SignalingServer,
+    server: &impl ServesApp,
     server_at: Ipv4Addr,
     room: Option<&str>,
     label: &str,

@@ -44,7 +44,23 @@ pub trait ServesApp {
 
     /// The app's URL on loopback, in `room`: what a browser on this host opens.
     fn room_url(&self, room: &str) -> String {
-        format!("http://{}/#{room}", self.address(Ipv4Addr::LOCALHOST))
+        self.room_url_at(Ipv4Addr::LOCALHOST, room)
+    }
+
+    /// The app's URL at `host` without a room: the page joins its network's room.
+    fn network_url_at(&self, host: Ipv4Addr) -> String {
+        format!("{}/", self.origin_at(host))
+    }
+
+    /// The app's URL at `host`, in `room`.
+    fn room_url_at(&self, host: Ipv4Addr, room: &str) -> String {
+        format!("{}/#{room}", self.origin_at(host))
+    }
+
+    /// The app's origin at `host`, like `http://10.77.0.1:41234`: what a browser on another
+    /// host must treat as secure (see [`crate::Launch::treat_as_secure`]).
+    fn origin_at(&self, host: Ipv4Addr) -> String {
+        format!("http://{}", self.address(host))
     }
 
     /// The signaling WebSocket's URL at `host`: what a native peer connects to.
@@ -169,27 +185,6 @@ impl SignalingServer {
     /// The server's address on `host` (loopback, [`crate::HOST_A`], ...).
     pub fn address(&self, host: Ipv4Addr) -> SocketAddr {
         SocketAddr::from((host, self.port))
-    }
-
-    /// The app's URL on loopback, in `room`: what a browser on this host opens.
-    pub fn room_url(&self, room: &str) -> String {
-        self.room_url_at(Ipv4Addr::LOCALHOST, room)
-    }
-
-    /// The app's URL at `host` without a room: the page joins its network's room.
-    pub fn network_url_at(&self, host: Ipv4Addr) -> String {
-        format!("{}/", self.origin_at(host))
-    }
-
-    /// The app's URL at `host`, in `room`.
-    pub fn room_url_at(&self, host: Ipv4Addr, room: &str) -> String {
-        format!("{}/#{room}", self.origin_at(host))
-    }
-
-    /// The app's origin at `host`, like `http://10.77.0.1:41234`: what a browser on another
-    /// host must treat as secure (see [`crate::Launch::treat_as_secure`]).
-    pub fn origin_at(&self, host: Ipv4Addr) -> String {
-        format!("http://{}", self.address(host))
     }
 
     /// Stops the server: it closes every WebSocket, and this returns once they are closed.

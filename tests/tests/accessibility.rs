@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::room::{connected_and_named, join, welcomed, Peer};
 use meshdrop_e2e::{
-    run_in, App, Error, Launch, NetNs, Recipient, Result, SignalingServer, TestFile,
+    run_in, App, Error, Launch, NetNs, Recipient, Result, ServesApp, SignalingServer, TestFile,
     TransferButton, PHONE_SCREEN,
 };
 use serde::Deserialize;

@@ -15,8 +15,8 @@ use meshdrop_e2e::room::{
     join_across_with, send_and_accept, send_folder,
 };
 use meshdrop_e2e::{
-    files::scratch_dir, run_in, BrowserKind, Launch, Result, SignalingServer, TestFile, TwoHosts,
-    HOST_A,
+    files::scratch_dir, run_in, BrowserKind, Launch, Result, ServesApp, SignalingServer, TestFile,
+    TwoHosts, HOST_A,
 };
 
 const MIB: u64 = 1 << 20;

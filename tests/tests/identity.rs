@@ -5,7 +5,9 @@
 //! Needs the web app in `dist/` (`cargo xtask test` builds it first).
 
 use meshdrop_e2e::room::{everyone_connected, join, join_across_with, Peer};
-use meshdrop_e2e::{run_in, BrowserKind, Launch, NetNs, Result, SignalingServer, TwoHosts, HOST_A};
+use meshdrop_e2e::{
+    run_in, BrowserKind, Launch, NetNs, Result, ServesApp, SignalingServer, TwoHosts, HOST_A,
+};
 
 #[test]
 fn a_device_keeps_its_fingerprint_across_reloads_and_its_peers_see_that_one() -> Result<()> {

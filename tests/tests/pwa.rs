@@ -6,7 +6,8 @@ use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::permissions::grant;
 use meshdrop_e2e::room::{connected_and_named, everyone_connected, join};
 use meshdrop_e2e::{
-    run_in, App, Browser, NetNs, Recipient, Result, SignalingServer, TestFile, TransferButton,
+    run_in, App, Browser, NetNs, Recipient, Result, ServesApp, SignalingServer, TestFile,
+    TransferButton,
 };
 
 #[test]

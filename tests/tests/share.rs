@@ -3,7 +3,7 @@
 
 use image::imageops::FilterType;
 use meshdrop_e2e::permissions::grant;
-use meshdrop_e2e::{run_in, App, Browser, NetNs, Result, SignalingServer};
+use meshdrop_e2e::{run_in, App, Browser, NetNs, Result, ServesApp, SignalingServer};
 
 #[test]
 fn the_qr_code_decodes_to_the_room_link() -> Result<()> {

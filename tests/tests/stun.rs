@@ -1,7 +1,7 @@
 //! The server's built-in STUN responder, as a browser uses it: the server names it in
 //! `welcome`, and Chromium gathers a server-reflexive candidate through it.
 
-use meshdrop_e2e::{run_in, Launch, NetNs, Result, SignalingServer, HOST_A};
+use meshdrop_e2e::{run_in, Launch, NetNs, Result, ServesApp, SignalingServer, HOST_A};
 use meshdrop_protocol::PROTOCOL_VERSION;
 use serde::Deserialize;
 

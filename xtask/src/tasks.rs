@@ -82,7 +82,9 @@ pub fn bench(sections: Vec<String>) -> Result<()> {
     build_web_app()?;
     step("Native peer, release build (the benchmark runs target/release/meshdrop)");
     process::run(command(cargo()).args(["build", "--release", "-p", "meshdrop-native"]))?;
-    step("Benchmark in headless Chromium: transfers between two network namespaces, then same-network discovery");
+    step("Signaling server, release build (the relay section runs target/release/meshdrop-server)");
+    process::run(command(cargo()).args(["build", "--release", "-p", "meshdrop-signaling-server"]))?;
+    step("Benchmark in headless Chromium: transfers between two network namespaces, same-network discovery, recovery, relays");
     process::run(
         command(cargo())
             .args(["run", "-p", "meshdrop-e2e", "--bin", "bench", "--"])

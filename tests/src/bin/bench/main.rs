@@ -20,13 +20,18 @@
 //! [`recovery`] how soon bytes flow again after a wire cut ends, what a cut or a server
 //! restart costs a transfer.
 //!
-//! `bench SECTION...` runs only the sections named (`transfers`, `discovery`,
-//! `recovery`); without
-//! arguments it runs them all.
+//! Last, [`relay`] compares a transfer between two homes behind NATs through the
+//! built-in TURN relay and through coturn with a direct one: throughput, and the relay
+//! process's CPU time per MiB.
+//!
+//! `bench SECTION...` runs only the sections named (`page`, `transfers`, `discovery`,
+//! `recovery`, `relay`); without arguments it runs them all.
 
 mod discovery;
 mod native_peer;
 mod recovery;
+mod relay;
+mod server_process;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -87,11 +92,12 @@ const PAGE_WEIGHT_TARGET_KB: f64 = 250.0;
 type Section = (&'static str, fn() -> Result<()>);
 
 /// The sections of the benchmark, in the order they run.
-const SECTIONS: [Section; 4] = [
+const SECTIONS: [Section; 5] = [
     ("page", page),
     ("transfers", transfers),
     ("discovery", discovery::run),
     ("recovery", recovery::run),
+    ("relay", relay::run),
 ];
 
 fn main() -> Result<()> {
