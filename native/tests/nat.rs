@@ -89,18 +89,7 @@ async fn both_ways(network: &NatNetwork, server: &SignalingServer) -> Result<()>
         .click_transfer_button(&carol_id, &offer.id, TransferButton::Accept)
         .await?;
     assert_eq!(carol.exit_code().await, 0, "sender: {}", carol.printed());
-    alice
-        .wait_for_transfer(&carol_id, &offer.id, "done")
-        .await?;
-    alice
-        .wait_for("the received file ready to save", |s| {
-            s.transfers
-                .iter()
-                .any(|entry| entry.id == offer.id && !entry.saved.is_empty())
-                .then_some(())
-        })
-        .await?;
-    let received = alice.received_files(&carol_id, &offer.id).await?;
+    let received = alice.received_once_saved(&carol_id, &offer.id).await?;
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].sha256, reply.sha256()?);
     println!("16 MiB sent back in {:?}", start.elapsed());

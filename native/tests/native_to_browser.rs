@@ -11,8 +11,8 @@ use common::{after, open_app, peer_id, sha256_of, signaling_url, Meshdrop};
 use meshdrop_e2e::app::TransferEntry;
 use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::{
-    run_in, App, Browser, NetNs, Recipient, Result, SignalingServer, TestFile, TransferButton,
-    TwoHosts, HOST_A,
+    run_in, App, Browser, NetNs, Recipient, Result, ServesApp, SignalingServer, TestFile,
+    TransferButton, TwoHosts, HOST_A,
 };
 
 const MIB: u64 = 1 << 20;
@@ -120,16 +120,7 @@ fn a_file_goes_from_meshdrop_to_the_browser() -> Result<()> {
             .click_transfer_button(&bob_id, &offer.id, TransferButton::Accept)
             .await?;
         assert_eq!(bob.exit_code().await, 0, "sender");
-        alice.wait_for_transfer(&bob_id, &offer.id, "done").await?;
-        alice
-            .wait_for("the received file ready to save", |s| {
-                s.transfers
-                    .iter()
-                    .any(|entry| entry.id == offer.id && !entry.saved.is_empty())
-                    .then_some(())
-            })
-            .await?;
-        let received = alice.received_files(&bob_id, &offer.id).await?;
+        let received = alice.received_once_saved(&bob_id, &offer.id).await?;
         assert_eq!(received.len(), 1);
         assert_eq!(received[0].name, file.name());
         assert_eq!(received[0].sha256, file.sha256()?);

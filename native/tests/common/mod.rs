@@ -15,7 +15,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use meshdrop_e2e::{run_in, App, Browser, NetNs, Result, SignalingServer};
+use meshdrop_e2e::{run_in, App, Browser, NetNs, Result, ServesApp, SignalingServer};
 use meshdrop_signaling_server::{serve, Config};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;

@@ -349,6 +349,20 @@ impl App {
             .await
     }
 
+    /// Waits until transfer `id` with `peer` is done and its files are ready to save,
+    /// then reads them back.
+    pub async fn received_once_saved(&self, peer: &str, id: &str) -> Result<Vec<ReceivedFile>> {
+        self.wait_for_transfer(peer, id, "done").await?;
+        self.wait_for("the received file ready to save", |s| {
+            s.transfers
+                .iter()
+                .any(|entry| entry.id == id && !entry.saved.is_empty())
+                .then_some(())
+        })
+        .await?;
+        self.received_files(peer, id).await
+    }
+
     /// Reads back every file of transfer `id` with `peer` that is ready to save.
     pub async fn received_files(&self, peer: &str, id: &str) -> Result<Vec<ReceivedFile>> {
         self.browser
