@@ -701,6 +701,13 @@ impl Server {
                 allocation.permit(peer.ip(), now);
             }
         }
+        self.permitted(now, from, request, auth);
+        Ok(())
+    }
+
+    /// Answers a CreatePermission or ChannelBind that took effect; the permissions it
+    /// made expire after [`crate::allocation::PERMISSION_LIFETIME`] unless renewed.
+    fn permitted(&mut self, now: Instant, from: ClientAddr, request: &Message, auth: &Auth) {
         self.wake_at(now + crate::allocation::PERMISSION_LIFETIME);
         self.reply(
             from,
@@ -709,7 +716,6 @@ impl Server {
             Vec::new(),
             Some(&auth.key),
         );
-        Ok(())
     }
 
     fn channel_bind(
@@ -734,14 +740,7 @@ impl Server {
                 return Err(Refused::signed(Refusal::BadRequest, auth));
             }
         }
-        self.wake_at(now + crate::allocation::PERMISSION_LIFETIME);
-        self.reply(
-            from,
-            request,
-            CLASS_SUCCESS_RESPONSE,
-            Vec::new(),
-            Some(&auth.key),
-        );
+        self.permitted(now, from, request, auth);
         Ok(())
     }
 
