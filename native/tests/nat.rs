@@ -41,6 +41,35 @@ fn files_go_both_ways_between_the_browser_and_meshdrop_through_the_built_in_rela
     })
 }
 
+/// Without a relay nothing gets through two symmetric NATs: `meshdrop` says so, as the
+/// page does, and what would help.
+#[test]
+fn without_a_relay_meshdrop_says_there_is_no_path() -> Result<()> {
+    let network = NatNetwork::create(&[(NatKind::Symmetric, 1), (NatKind::Symmetric, 1)])?;
+    run_in(&network.server, async {
+        let server = SignalingServer::start_with_stun().await?;
+        let room = "blocked";
+        let home = Launch::on(network.homes[0].remote(0));
+        let (alice, _) = open_on(home, &server, NatNetwork::SERVER, Some(room), "alice").await?;
+        alice.set_name("alice").await?;
+        let mut bob = Meshdrop::start_in(
+            &network.homes[1].hosts[0].ns,
+            &server.websocket_url(NatNetwork::SERVER),
+            "bob",
+            &["chat", "--room", room],
+        );
+        let bob_id = peer_id(&bob.expect_status(&format!("joined room {room}")).await);
+        let said = bob.expect_status("no path to alice: ").await;
+        assert!(said.contains("this server has no relay"), "{said:?}");
+        let entry = alice.wait_for_path(&bob_id, "none").await?;
+        assert!(entry.path_note.contains("no relay"), "{entry:#?}");
+        assert!(!bob.printed().contains("connected to alice"));
+        bob.close_stdin();
+        assert_eq!(bob.exit_code().await, 0);
+        server.stop().await
+    })
+}
+
 /// Between the two homes of `network`, through `server`'s relay: a file from the page to
 /// `meshdrop receive`, then one from `meshdrop send` back; both sides say "relayed".
 async fn both_ways(network: &NatNetwork, server: &SignalingServer) -> Result<()> {
