@@ -654,11 +654,7 @@ impl Server {
         auth: &Auth,
     ) -> Result<(), Refused> {
         let id = self.own_allocation(from, auth)?;
-        let lifetime = match granted_lifetime(request) {
-            Some(Duration::ZERO) => Duration::ZERO,
-            Some(lifetime) => lifetime,
-            None => DEFAULT_LIFETIME,
-        };
+        let lifetime = granted_lifetime(request).unwrap_or(DEFAULT_LIFETIME);
         if lifetime.is_zero() {
             self.remove(id);
         } else if let Some(allocation) = self.allocations.get_mut(&id) {

@@ -526,11 +526,13 @@ fn act(inner: &Rc<RefCell<Inner>>, output: Output) {
         // The transfers' own grace period, as long as the rules', has failed them.
         Output::PeerGone { .. } => {}
         Output::NoPath { peer } => {
-            let servers = &inner.borrow().ice_servers;
-            let urls = servers.iter().flat_map(|server| &server.urls);
-            let reach = Reach::NoPath {
-                relay_offered: offers_relay(urls.map(String::as_str)),
+            // The borrow ends before the UI hears of it.
+            let relay_offered = {
+                let state = inner.borrow();
+                let urls = state.ice_servers.iter().flat_map(|server| &server.urls);
+                offers_relay(urls.map(String::as_str))
             };
+            let reach = Reach::NoPath { relay_offered };
             emit(inner, MeshEvent::PeerPath { peer, reach });
         }
     }
