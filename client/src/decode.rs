@@ -46,8 +46,13 @@ pub fn control_frame(text: &str) -> Result<ControlFrame, DecodeError> {
     let (kind, mut fields) = tagged(text)?;
     Ok(match kind.as_str() {
         "chat" => ControlFrame::Chat {
+            id: fields.take::<Option<String>>("id")?.unwrap_or_default(),
             text: fields.take("text")?,
             sent_at_ms: whole_millis(fields.take("sent_at_ms")?)?,
+            private: fields.take::<Option<bool>>("private")?.unwrap_or_default(),
+        },
+        "chat_ack" => ControlFrame::ChatAck {
+            id: fields.take("id")?,
         },
         "offer" => ControlFrame::Offer {
             transfer: fields.take("transfer")?,
@@ -452,9 +457,18 @@ pub(crate) mod tests {
     pub(crate) fn control_frames() -> Vec<ControlFrame> {
         let frames = vec![
             ControlFrame::Chat {
+                id: String::new(),
                 text: "héllo\n\"there\"".into(),
                 sent_at_ms: 1_795_983_180_621,
+                private: false,
             },
+            ControlFrame::Chat {
+                id: "1f-0".into(),
+                text: "to you".into(),
+                sent_at_ms: 1,
+                private: true,
+            },
+            ControlFrame::ChatAck { id: "1f-0".into() },
             ControlFrame::Offer {
                 transfer: 7,
                 files: vec![
@@ -527,6 +541,7 @@ pub(crate) mod tests {
         for frame in &frames {
             match frame {
                 ControlFrame::Chat { .. }
+                | ControlFrame::ChatAck { .. }
                 | ControlFrame::Offer { .. }
                 | ControlFrame::Accept { .. }
                 | ControlFrame::Decline { .. }

@@ -203,10 +203,24 @@ pub fn control_frame(frame: &ControlFrame) -> String {
         json
     };
     let json = match frame {
-        ControlFrame::Chat { text, sent_at_ms } => {
+        ControlFrame::Chat {
+            id,
+            text,
+            sent_at_ms,
+            private,
+        } => {
             let mut json = Json::tagged("type", "chat");
+            json.unless_none("id", Some(id.as_str()).filter(|id| !id.is_empty()));
             json.key("text").string(text);
             json.key("sent_at_ms").number(*sent_at_ms);
+            if *private {
+                json.key("private").bool(true);
+            }
+            json
+        }
+        ControlFrame::ChatAck { id } => {
+            let mut json = Json::tagged("type", "chat_ack");
+            json.key("id").string(id);
             json
         }
         ControlFrame::Offer {
@@ -393,8 +407,10 @@ mod tests {
         let mut frames = control_frames();
         // Every character JSON escapes, and some it does not.
         frames.push(ControlFrame::Chat {
+            id: "0".into(),
             text: "\u{0}\u{1}\u{8}\t\n\u{b}\u{c}\r\u{1f} \"\\/\u{7f}é😀".into(),
             sent_at_ms: 0,
+            private: false,
         });
         frames.push(ControlFrame::Offer {
             transfer: 0,

@@ -277,7 +277,10 @@ impl Room {
             }
             MeshEvent::Control {
                 from,
-                frame: ControlFrame::Chat { text, sent_at_ms },
+                frame:
+                    ControlFrame::Chat {
+                        text, sent_at_ms, ..
+                    },
                 ..
             } => vec![RoomEvent::Chat {
                 name: self.name(&from).to_owned(),
@@ -540,7 +543,12 @@ impl Room {
     /// Send a chat line to every connected peer; a peer whose link is down gets it
     /// when the link is up again.
     pub async fn chat(&mut self, text: String, sent_at_ms: u64) {
-        let frame = ControlFrame::Chat { text, sent_at_ms };
+        let frame = ControlFrame::Chat {
+            id: String::new(),
+            text,
+            sent_at_ms,
+            private: false,
+        };
         for (id, peer) in &mut self.peers {
             if let Some(outbox) = &mut peer.outbox {
                 outbox.push(frame.clone());

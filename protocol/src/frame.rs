@@ -11,6 +11,12 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The longest chat line, in characters (Unicode scalar values): a longer one is
+/// refused, neither shown nor acknowledged.
+pub const MAX_CHAT_CHARS: usize = 4_000;
+/// The longest chat line id, in bytes.
+pub const MAX_CHAT_ID_LEN: usize = 32;
+
 /// Label of the control channel.
 pub const CONTROL_CHANNEL: &str = "meshdrop-control";
 /// Pre-negotiated stream id of the control channel.
@@ -30,12 +36,24 @@ pub type TransferId = u32;
 pub enum ControlFrame {
     /// A chat line to the receiving peer. `sent_at_ms` is the sender's clock in whole
     /// milliseconds since the Unix epoch. Version 2 web apps sent it as a float
-    /// (`1795983180621.0`), which is still read, truncated.
+    /// (`1795983180621.0`), which is still read, truncated. `text` holds at most
+    /// [`MAX_CHAT_CHARS`] characters.
     Chat {
+        /// Names the line among the sender's, for [`ControlFrame::ChatAck`]: 1 to
+        /// [`MAX_CHAT_ID_LEN`] of `0-9 a-z -`. Empty (left out) from peers that predate
+        /// delivery marks; such a line is shown and never acknowledged.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        id: String,
         text: String,
         #[serde(deserialize_with = "whole_millis")]
         sent_at_ms: u64,
+        /// Written to the receiver alone, not to everyone in the room.
+        #[serde(default, skip_serializing_if = "is_false")]
+        private: bool,
     },
+    /// Receiver → sender of a chat line: the line `id` arrived (again, if it is a
+    /// repeat). Sent for every `chat` with an id, however often it comes.
+    ChatAck { id: String },
     /// Sender → receiver: these files are waiting for an answer.
     Offer {
         transfer: TransferId,
@@ -144,6 +162,10 @@ pub enum DeviceKind {
     Phone,
     Tablet,
     Desktop,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 /// Reads a timestamp written as a non-negative integer or float, as a whole number.
@@ -339,8 +361,10 @@ mod tests {
     #[test]
     fn chat_times_are_whole_milliseconds_and_floats_are_still_read() {
         let frame = ControlFrame::Chat {
+            id: String::new(),
             text: "hi".into(),
             sent_at_ms: 1_795_983_180_621,
+            private: false,
         };
         let wire = json!({"type": "chat", "text": "hi", "sent_at_ms": 1_795_983_180_621_u64});
         assert_eq!(serde_json::to_value(&frame).unwrap(), wire);
@@ -356,6 +380,25 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn chat_lines_carry_an_id_and_privacy_only_when_they_have_them() {
+        let frame = ControlFrame::Chat {
+            id: "1f-3".into(),
+            text: "hi".into(),
+            sent_at_ms: 5,
+            private: true,
+        };
+        let wire =
+            json!({"type": "chat", "id": "1f-3", "text": "hi", "sent_at_ms": 5, "private": true});
+        assert_eq!(serde_json::to_value(&frame).unwrap(), wire);
+        assert_eq!(serde_json::from_value::<ControlFrame>(wire).unwrap(), frame);
+        let ack = ControlFrame::ChatAck { id: "1f-3".into() };
+        assert_eq!(
+            serde_json::to_value(&ack).unwrap(),
+            json!({"type": "chat_ack", "id": "1f-3"})
+        );
     }
 
     #[test]

@@ -357,6 +357,7 @@ impl Transfers {
     pub fn on_control(&mut self, frame: ControlFrame) -> Result<(), TransferError> {
         match frame {
             ControlFrame::Chat { .. }
+            | ControlFrame::ChatAck { .. }
             | ControlFrame::Hello { .. }
             | ControlFrame::SafetyCommit { .. }
             | ControlFrame::SafetyReveal { .. }

@@ -715,8 +715,10 @@ fn refused_inputs_change_nothing() {
     );
     assert_eq!(
         bob.engine.on_control(ControlFrame::Chat {
+            id: String::new(),
             text: "hi".into(),
-            sent_at_ms: 0
+            sent_at_ms: 0,
+            private: false,
         }),
         Err(TransferError::NotATransferFrame)
     );

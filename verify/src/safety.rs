@@ -318,10 +318,7 @@ mod tests {
 
         // Other frames pass by untouched.
         let mut ann = SafetyCheck::new(ANN, BOB, [1; 32]);
-        let chat = ControlFrame::Chat {
-            text: "hi".into(),
-            sent_at_ms: 1,
-        };
+        let chat = ControlFrame::ChatAck { id: "1".into() };
         assert_eq!(ann.handle_frame(&chat), Ok(()));
     }
 

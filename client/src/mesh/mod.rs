@@ -231,7 +231,12 @@ impl Mesh {
     /// was sent on the old one, so nothing is sent on a link until it is up again.
     pub fn send_chat(&self, text: String) -> f64 {
         let sent_at_ms = js_sys::Date::now() as u64;
-        let frame = ControlFrame::Chat { text, sent_at_ms };
+        let frame = ControlFrame::Chat {
+            id: String::new(),
+            text,
+            sent_at_ms,
+            private: false,
+        };
         let mut guard = self.inner.borrow_mut();
         let Inner { links, outbox, .. } = &mut *guard;
         for queued in outbox.values_mut() {
@@ -816,7 +821,9 @@ fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, link: LinkId, event:
                     .into(),
             );
         }
-        LinkEvent::Control(ControlFrame::Chat { text, sent_at_ms }) => emit(
+        LinkEvent::Control(ControlFrame::Chat {
+            text, sent_at_ms, ..
+        }) => emit(
             inner,
             MeshEvent::Chat {
                 from: peer.clone(),
