@@ -12,6 +12,7 @@ use std::fmt::Write;
 use meshdrop_protocol::frame::{ControlFrame, Device, DeviceKind, FileMeta, ResumeFile};
 use meshdrop_protocol::signaling::{IceServer, Signal};
 use meshdrop_protocol::{PeerId, RoomId};
+use meshdrop_chat::Line;
 use meshdrop_verify::KnownDevices;
 
 /// JSON text being written. An object or array is opened with `{`/`[`; every key or
@@ -368,6 +369,33 @@ pub fn known_devices(known: &KnownDevices) -> String {
         json.key("fingerprint").string(&device.fingerprint);
         json.key("name").string(&device.name);
         json.key("paired").bool(device.paired);
+        json.close('}');
+    }
+    json.close(']');
+    json.0
+}
+
+/// A room's chat history, as IndexedDB keeps it: the lines as serde writes them.
+pub fn chat_lines<'a>(lines: impl IntoIterator<Item = &'a Line>) -> String {
+    let mut json = Json(String::new());
+    json.open('[');
+    for line in lines {
+        json.open('{');
+        json.key("id").string(&line.id);
+        json.key("from").string(line.from.as_str());
+        json.key("name").string(&line.name);
+        json.key("mine").bool(line.mine);
+        json.key("to").optional(line.to.as_ref().map(PeerId::as_str));
+        json.key("text").string(&line.text);
+        json.key("sent_at_ms").number(line.sent_at_ms);
+        json.key("receipts").open('[');
+        for receipt in &line.receipts {
+            json.open('{');
+            json.key("peer").string(receipt.peer.as_str());
+            json.key("delivered").bool(receipt.delivered);
+            json.close('}');
+        }
+        json.close(']');
         json.close('}');
     }
     json.close(']');

@@ -9,6 +9,7 @@ mod decode;
 mod device;
 mod encode;
 mod identity;
+mod idb;
 mod json;
 mod mesh;
 mod notify;

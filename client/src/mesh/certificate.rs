@@ -13,15 +13,13 @@
 //! device: the console says so. Only the fingerprint is shown to anyone, read from an
 //! SDP (`getFingerprints()` is missing in Firefox).
 
-use js_sys::{Array, Function, Object, Promise, Reflect};
+use js_sys::{Array, Object, Reflect};
 use meshdrop_mesh::sdp;
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    IdbDatabase, IdbRequest, IdbTransaction, IdbTransactionMode, RtcCertificate, RtcConfiguration,
-    RtcPeerConnection,
-};
+use web_sys::{RtcCertificate, RtcConfiguration, RtcPeerConnection};
+
+use crate::idb::{describe, Store};
 
 /// A database of its own, so that its version never has to follow anyone else's.
 const DATABASE: &str = "meshdrop-device";
@@ -37,19 +35,12 @@ const RENEW_BEFORE_MS: f64 = DAY_MS;
 /// This profile's certificate: the kept one, else a new one, kept from now on. `None`
 /// only if the browser cannot make one; every connection then makes its own.
 pub async fn load() -> Option<RtcCertificate> {
-    let database = open().await;
-    let certificate = load_from(&database).await;
-    // Closed at once: an open connection would hold up another tab's upgrade or the
-    // profile's deletion of the database.
-    if let Ok(database) = database {
-        database.close();
-    }
-    certificate
+    load_from(&Store::open(DATABASE, STORE).await).await
 }
 
-async fn load_from(database: &Result<IdbDatabase, JsValue>) -> Option<RtcCertificate> {
-    let kept = match database {
-        Ok(database) => read(database).await,
+async fn load_from(store: &Result<Store, JsValue>) -> Option<RtcCertificate> {
+    let kept = match store {
+        Ok(store) => read(store).await,
         Err(error) => Err(error.clone()),
     };
     match kept {
@@ -73,8 +64,8 @@ async fn load_from(database: &Result<IdbDatabase, JsValue>) -> Option<RtcCertifi
             return None;
         }
     };
-    if let Ok(database) = database {
-        if let Err(error) = write(database, &certificate).await {
+    if let Ok(store) = store {
+        if let Err(error) = store.put(KEY, &certificate).await {
             warn(&format!(
                 "cannot keep this device's certificate ({}): it lasts this visit only",
                 describe(&error)
@@ -82,6 +73,17 @@ async fn load_from(database: &Result<IdbDatabase, JsValue>) -> Option<RtcCertifi
         }
     }
     Some(certificate)
+}
+
+async fn read(store: &Store) -> Result<Option<RtcCertificate>, JsValue> {
+    let value = store.get(KEY).await?;
+    if value.is_undefined() {
+        return Ok(None);
+    }
+    let certificate = value
+        .dyn_into::<RtcCertificate>()
+        .map_err(|_| "what is stored is not a certificate")?;
+    Ok(Some(certificate))
 }
 
 /// The fingerprint peers see for `certificate`, `sha-256 AB:CD:…`: read from an offer
@@ -109,88 +111,6 @@ async fn generate() -> Result<RtcCertificate, JsValue> {
     Reflect::set(&algorithm, &"expires".into(), &LIFETIME_MS.into())?;
     let generated = RtcPeerConnection::generate_certificate_with_object(&algorithm)?;
     Ok(JsFuture::from(generated).await?.unchecked_into())
-}
-
-async fn open() -> Result<IdbDatabase, JsValue> {
-    let factory = web_sys::window()
-        .ok_or("no window")?
-        .indexed_db()?
-        .ok_or("no IndexedDB")?;
-    let request = factory.open_with_u32(DATABASE, 1)?;
-    // The first open of the database creates its store.
-    let upgrade = Closure::<dyn FnMut()>::new({
-        let request = request.clone();
-        move || {
-            if let Ok(database) = request.result() {
-                let _ = database
-                    .unchecked_into::<IdbDatabase>()
-                    .create_object_store(STORE);
-            }
-        }
-    });
-    request.set_onupgradeneeded(Some(upgrade.as_ref().unchecked_ref()));
-    let opened = succeeded(&request).await;
-    request.set_onupgradeneeded(None);
-    Ok(opened?.unchecked_into())
-}
-
-async fn read(database: &IdbDatabase) -> Result<Option<RtcCertificate>, JsValue> {
-    let transaction = database.transaction_with_str(STORE)?;
-    let request = transaction.object_store(STORE)?.get(&KEY.into())?;
-    let value = succeeded(&request).await?;
-    if value.is_undefined() {
-        return Ok(None);
-    }
-    let certificate = value
-        .dyn_into::<RtcCertificate>()
-        .map_err(|_| "what is stored is not a certificate")?;
-    Ok(Some(certificate))
-}
-
-async fn write(database: &IdbDatabase, certificate: &RtcCertificate) -> Result<(), JsValue> {
-    let transaction =
-        database.transaction_with_str_and_mode(STORE, IdbTransactionMode::Readwrite)?;
-    transaction
-        .object_store(STORE)?
-        .put_with_key(certificate, &KEY.into())?;
-    committed(&transaction).await
-}
-
-/// The result of `request` once it succeeded, or its error.
-async fn succeeded(request: &IdbRequest) -> Result<JsValue, JsValue> {
-    let settled = Promise::new(&mut |resolve: Function, reject: Function| {
-        request.set_onsuccess(Some(&resolve));
-        request.set_onerror(Some(&reject));
-    });
-    let outcome = JsFuture::from(settled).await;
-    request.set_onsuccess(None);
-    request.set_onerror(None);
-    match outcome {
-        Ok(_) => request.result(),
-        Err(_) => Err(request.error()?.map_or("failed".into(), JsValue::from)),
-    }
-}
-
-/// Waits until `transaction` is committed to disk, or fails with its error.
-async fn committed(transaction: &IdbTransaction) -> Result<(), JsValue> {
-    let settled = Promise::new(&mut |resolve: Function, reject: Function| {
-        transaction.set_oncomplete(Some(&resolve));
-        transaction.set_onerror(Some(&reject));
-        transaction.set_onabort(Some(&reject));
-    });
-    match JsFuture::from(settled).await {
-        Ok(_) => Ok(()),
-        Err(_) => Err(transaction.error().map_or("aborted".into(), JsValue::from)),
-    }
-}
-
-/// An error's message for the console: a `DOMException`'s, or the string itself.
-fn describe(error: &JsValue) -> String {
-    Reflect::get(error, &"message".into())
-        .ok()
-        .and_then(|message| message.as_string())
-        .or_else(|| error.as_string())
-        .unwrap_or_else(|| format!("{error:?}"))
 }
 
 fn warn(message: &str) {

@@ -12,6 +12,7 @@
 //! This module knows nothing about the UI: it reports [`MeshEvent`]s to a callback.
 
 mod certificate;
+mod chat;
 mod link;
 mod signaling;
 mod tally;
@@ -22,6 +23,7 @@ use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use gloo_timers::callback::Timeout;
+use meshdrop_chat::{ChatError, Heard, Line};
 use meshdrop_mesh::path::{offers_relay, Reach};
 use meshdrop_mesh::{Config, LinkId, Output};
 use meshdrop_protocol::frame::{ControlFrame, Device};
@@ -99,11 +101,10 @@ pub enum MeshEvent {
     },
     /// The peer left and its link is gone.
     PeerGone(PeerId),
-    Chat {
-        from: PeerId,
-        text: String,
-        sent_at_ms: f64,
-    },
+    /// The room's chat changed: every line, oldest first.
+    Chat(Rc<Vec<Line>>),
+    /// A peer wrote a new line, the chat's last.
+    ChatHeard,
     /// A transfer changed: its state, progress or saved files.
     Transfer(TransferView),
     /// Who a peer is: its fingerprint, the safety number, a pairing's outcome.
@@ -146,10 +147,10 @@ struct Inner {
     transfers: SortedMap<PeerId, PeerTransfers>,
     /// The [`Milestone`]s recorded so far.
     milestones: Vec<Milestone>,
-    /// Chat lines for peers whose link is down, in the order they were written: sent
-    /// when it is up again. A peer has an entry exactly while its link is down (or
-    /// up, but not yet admitted by `verification`).
-    outbox: SortedMap<PeerId, Vec<ControlFrame>>,
+    /// The room's chat, once welcomed (its rules need our peer id).
+    chat: Option<chat::RoomChat>,
+    /// Every peer's name as last seen, which its chat lines keep.
+    names: SortedMap<PeerId, String>,
     verification: Verification,
 }
 
@@ -205,7 +206,8 @@ impl Mesh {
             links: SortedMap::new(),
             transfers: SortedMap::new(),
             milestones: Vec::new(),
-            outbox: SortedMap::new(),
+            chat: None,
+            names: SortedMap::new(),
             verification,
         }));
         let weak = Rc::downgrade(&inner);
@@ -226,28 +228,30 @@ impl Mesh {
         inner.send_signaling(&encode::rename(&name));
     }
 
-    /// Send a chat line to every connected peer; returns the timestamp it carries. For a
-    /// peer whose link is down it waits in the outbox: a rebuilt link would lose what
-    /// was sent on the old one, so nothing is sent on a link until it is up again.
-    pub fn send_chat(&self, text: String) -> f64 {
-        let sent_at_ms = js_sys::Date::now() as u64;
-        let frame = ControlFrame::Chat {
-            id: String::new(),
-            text,
-            sent_at_ms,
-            private: false,
-        };
-        let mut guard = self.inner.borrow_mut();
-        let Inner { links, outbox, .. } = &mut *guard;
-        for queued in outbox.values_mut() {
-            queued.push(frame.clone());
+    /// Writes a chat line to everyone in the room (`to` is `None`) or to one peer
+    /// alone. Peers whose link is down get it when it is up again.
+    pub fn send_chat(&self, text: String, to: Option<PeerId>) -> Result<(), ChatError> {
+        {
+            let mut state = self.inner.borrow_mut();
+            let name = state.identity.name.clone();
+            let Some(room_chat) = &mut state.chat else {
+                // Not welcomed yet: nobody to write to.
+                return Err(ChatError::Empty);
+            };
+            room_chat
+                .chat
+                .write(text, to, js_sys::Date::now() as u64, name)?;
         }
-        for (peer, link) in links.iter() {
-            if !outbox.contains_key(peer) {
-                link.peer.channels().send_control(&frame);
-            }
+        drive_chat(&self.inner);
+        Ok(())
+    }
+
+    /// Forgets this room's chat, here and in the kept history.
+    pub fn clear_chat(&self) {
+        if let Some(room_chat) = &mut self.inner.borrow_mut().chat {
+            room_chat.chat.clear();
         }
-        sent_at_ms as f64
+        drive_chat(&self.inner);
     }
 
     /// Offer `files` to one connected peer, or to every connected peer when `to` is
@@ -384,6 +388,7 @@ fn on_server_message(inner: &Rc<RefCell<Inner>>, message: ServerMessage) {
     match message {
         ServerMessage::Welcome {
             peer_id,
+            room,
             peers,
             ice_servers,
             ..
@@ -391,6 +396,10 @@ fn on_server_message(inner: &Rc<RefCell<Inner>>, message: ServerMessage) {
             {
                 let mut state = inner.borrow_mut();
                 state.ice_servers = ice_servers;
+                if state.chat.as_ref().is_none_or(|chat| chat.room() != &room) {
+                    state.chat = Some(chat::RoomChat::new(peer_id.clone(), room.clone()));
+                    wasm_bindgen_futures::spawn_local(load_chat(Rc::downgrade(inner), room));
+                }
                 if state.self_id.is_none() {
                     // Only now is it known which stored files are this tab's.
                     wasm_bindgen_futures::spawn_local(transfer::clear_leftovers(peer_id.clone()));
@@ -453,6 +462,10 @@ fn on_server_message(inner: &Rc<RefCell<Inner>>, message: ServerMessage) {
 /// Tell the UI about a peer in the room.
 fn peer_seen(inner: &Rc<RefCell<Inner>>, peer: PeerInfo) {
     mark_once(inner, Milestone::FirstPeerSeen);
+    inner
+        .borrow_mut()
+        .names
+        .insert(peer.id.clone(), peer.name.clone());
     emit(inner, MeshEvent::PeerSeen(peer));
 }
 
@@ -524,7 +537,9 @@ fn act(inner: &Rc<RefCell<Inner>>, output: Output) {
         // Its link was closed just before: the peer list drops it; its transfers wait
         // out their grace period, and go on if it is back in time.
         Output::PeerLeft { peer } => {
-            inner.borrow_mut().outbox.remove(&peer);
+            if let Some(room_chat) = &mut inner.borrow_mut().chat {
+                room_chat.chat.peer_left(&peer);
+            }
             with_transfers(inner, &peer, PeerTransfers::on_peer_left);
             emit(inner, MeshEvent::PeerGone(peer));
         }
@@ -653,7 +668,7 @@ fn link_opened(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
         link_up(inner, peer);
     } else {
         // Chat written meanwhile waits, as for a link that is down.
-        inner.borrow_mut().outbox.or_default(peer);
+        chat_link(inner, peer, false);
         emit(
             inner,
             MeshEvent::PeerState {
@@ -727,7 +742,7 @@ fn apply(inner: &Rc<RefCell<Inner>>, peer: &PeerId, effects: Effects, let_up: bo
 fn link_up(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
     mark_once(inner, Milestone::FirstChannelOpen);
     say_hello(inner, peer);
-    send_outbox(inner, peer);
+    chat_link(inner, peer, true);
     let restored = inner
         .borrow()
         .transfers
@@ -750,7 +765,7 @@ fn link_up(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
 /// The link to `peer` stopped carrying data; the rules are recovering it. Transfers
 /// show Paused; they fail only if the peer leaves and is not back within the grace.
 fn link_down(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
-    inner.borrow_mut().outbox.or_default(peer);
+    chat_link(inner, peer, false);
     with_transfers(inner, peer, PeerTransfers::on_link_interrupted);
     emit(
         inner,
@@ -821,17 +836,9 @@ fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, link: LinkId, event:
                     .into(),
             );
         }
-        LinkEvent::Control(ControlFrame::Chat {
-            text, sent_at_ms, ..
-        }) => emit(
-            inner,
-            MeshEvent::Chat {
-                from: peer.clone(),
-                text,
-                // The page keeps times as JavaScript does.
-                sent_at_ms: sent_at_ms as f64,
-            },
-        ),
+        LinkEvent::Control(frame @ (ControlFrame::Chat { .. } | ControlFrame::ChatAck { .. })) => {
+            hear_chat(inner, peer, frame)
+        }
         LinkEvent::Control(ControlFrame::Hello { device }) => emit(
             inner,
             MeshEvent::PeerDevice {
@@ -864,15 +871,63 @@ fn say_hello(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
     }
 }
 
-/// The link to `peer` is up again: send what was written while it was down, in order.
-fn send_outbox(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
-    let queued = inner.borrow_mut().outbox.remove(peer);
-    let inner = inner.borrow();
-    if let (Some(queued), Some(link)) = (queued, inner.links.get(peer)) {
-        for frame in &queued {
-            link.peer.channels().send_control(frame);
+/// The link to `peer` carries chat (`up`), and gets what it is owed; or it does not.
+fn chat_link(inner: &Rc<RefCell<Inner>>, peer: &PeerId, up: bool) {
+    if let Some(room_chat) = &mut inner.borrow_mut().chat {
+        match up {
+            true => room_chat.chat.link_up(peer),
+            false => room_chat.chat.link_down(peer),
         }
     }
+    drive_chat(inner);
+}
+
+/// A chat line or acknowledgement from `peer`.
+fn hear_chat(inner: &Rc<RefCell<Inner>>, peer: &PeerId, frame: ControlFrame) {
+    let heard = {
+        let mut state = inner.borrow_mut();
+        let name = state.names.get(peer).cloned().unwrap_or_default();
+        let Some(room_chat) = &mut state.chat else {
+            return;
+        };
+        room_chat.chat.hear(peer, &name, frame)
+    };
+    drive_chat(inner);
+    match heard {
+        // After the line is in the page's chat, which the notification reads.
+        Ok(Heard::Line) => emit(inner, MeshEvent::ChatHeard),
+        Ok(_) => {}
+        Err(error) => web_sys::console::warn_1(&format!("chat from {peer}: {error}").into()),
+    }
+}
+
+/// Sends what the chat asks, keeps its lines and shows them.
+fn drive_chat(inner: &Rc<RefCell<Inner>>) {
+    let lines = {
+        let mut state = inner.borrow_mut();
+        let Inner { chat, links, .. } = &mut *state;
+        let Some(room_chat) = chat else { return };
+        while let Some(meshdrop_chat::Output::Send { peer, frame }) = room_chat.chat.poll_output()
+        {
+            if let Some(link) = links.get(&peer) {
+                link.peer.channels().send_control(&frame);
+            }
+        }
+        room_chat.keep();
+        Rc::new(room_chat.chat.lines().cloned().collect::<Vec<_>>())
+    };
+    emit(inner, MeshEvent::Chat(lines));
+}
+
+/// Brings the kept history of `room` into its chat.
+async fn load_chat(inner: Weak<RefCell<Inner>>, room: RoomId) {
+    let history = chat::load(&room).await;
+    let Some(inner) = inner.upgrade() else { return };
+    if let Some(room_chat) = inner.borrow_mut().chat.as_mut().filter(|c| c.room() == &room) {
+        room_chat.chat.restore(history);
+        room_chat.loaded();
+    }
+    drive_chat(&inner);
 }
 
 /// A new link to `peer` has its channels open: hand them to the peer's transfers (made

@@ -161,10 +161,19 @@ pub fn app() -> Html {
     };
     let on_send_chat = {
         let (state, mesh) = (state.clone(), mesh.clone());
-        Callback::from(move |text: String| {
+        Callback::from(move |(text, to): (String, Option<PeerId>)| {
             if let Some(mesh) = mesh.borrow().as_ref() {
-                let sent_at_ms = mesh.send_chat(text.clone());
-                state.dispatch(RoomAction::SentChat { text, sent_at_ms });
+                if let Err(error) = mesh.send_chat(text, to) {
+                    state.dispatch(RoomAction::Problem(format!("Not sent: {error}")));
+                }
+            }
+        })
+    };
+    let on_clear_chat = {
+        let mesh = mesh.clone();
+        Callback::from(move |()| {
+            if let Some(mesh) = mesh.borrow().as_ref() {
+                mesh.clear_chat();
             }
         })
     };
@@ -231,7 +240,7 @@ pub fn app() -> Html {
     let attention = use_attention(&state);
     let shared_files = use_shared_files(&state.peers, &on_send_files);
     let pair_with_code = use_pair_with_code();
-    let chat_panel = use_chat_panel(&state, on_send_chat, chat_input.clone());
+    let chat_panel = use_chat_panel(&state, on_send_chat, on_clear_chat, chat_input.clone());
     let recipient_picker = use_recipient_picker(
         pending.as_ref(),
         &state.peers,

@@ -12,7 +12,7 @@ use crate::transfer::TransferKey;
 /// What has already been announced, so each line and offer is announced once.
 #[derive(Default)]
 struct Announced {
-    chat_lines: usize,
+    chat_heard: u32,
     offers: Vec<TransferKey>,
 }
 
@@ -27,7 +27,7 @@ pub fn use_attention(state: &UseReducerHandle<RoomState>) -> Html {
     {
         let (title, announced) = (title.clone(), announced.clone());
         let state = state.clone();
-        use_effect_with((state.chat.clone(), state.transfers.clone()), move |_| {
+        use_effect_with((state.chat_heard, state.transfers.clone()), move |_| {
             announce(&state, &mut announced.borrow_mut(), &title)
         });
     }
@@ -57,12 +57,17 @@ pub fn use_attention(state: &UseReducerHandle<RoomState>) -> Html {
 
 /// Announces the chat lines and incoming offers that are new since the last call.
 fn announce(state: &RoomState, announced: &mut Announced, title: &TitleCount) {
-    let me = state.self_id.as_ref();
-    let new_lines: Vec<_> = state.chat[announced.chat_lines.min(state.chat.len())..]
+    // The newest lines of others: those heard since the last call.
+    let heard = state.chat_heard.saturating_sub(announced.chat_heard) as usize;
+    announced.chat_heard = state.chat_heard;
+    let mut new_lines: Vec<_> = state
+        .chat
         .iter()
-        .filter(|line| Some(&line.from) != me)
+        .rev()
+        .filter(|line| !line.mine && !line.earlier)
+        .take(heard)
         .collect();
-    announced.chat_lines = state.chat.len();
+    new_lines.reverse();
     let new_offers: Vec<_> = state
         .transfers
         .iter()
@@ -81,7 +86,7 @@ fn announce(state: &RoomState, announced: &mut Announced, title: &TitleCount) {
     }
     title.add((new_lines.len() + new_offers.len()) as u32);
     for line in new_lines {
-        notify::show(state.name_of(&line.from), line.text.clone(), "chat");
+        notify::show(line.name.clone(), line.text.clone(), "chat");
     }
     for offer in new_offers {
         let files: Vec<&str> = offer.files.iter().map(|file| file.name.as_str()).collect();

@@ -1,30 +1,56 @@
-//! Chat with everyone in the room: the log and the input line.
+//! Chat: the log, kept on this device, and the input line, to everyone or to one peer.
 //!
 //! On a phone the panel sits at the bottom of the screen (sticky) with the last lines
 //! showing, so it is reachable without scrolling past transfers; "More" opens the log
 //! taller. The log is a live region, so screen readers announce each new line.
+//!
+//! Every line is text, never markup: Yew sets it as text nodes, and the links in it
+//! (`meshdrop_chat::links`: `http`, `https` and `mailto` only) as the `href` of an `a`
+//! that opens apart from the page (`rel="noopener noreferrer"`). Each line has a Copy
+//! button, and a long one is folded behind "Show more": one click listener on the log
+//! serves them all, and marks the line (`data-unfolded`) or button (`data-state`) with
+//! attributes Yew does not render, so a later render keeps them. Our own lines say who
+//! has them.
 
-use web_sys::HtmlInputElement;
+use meshdrop_chat::links::{self, Segment};
+use meshdrop_chat::Line;
+use meshdrop_protocol::PeerId;
+use web_sys::{Element, HtmlInputElement, HtmlSelectElement};
 use yew::prelude::*;
 
+use super::share::copy;
 use super::state::RoomState;
+
+/// Lines longer than this, in characters, or of more than [`FOLD_LINES`] lines, are
+/// folded behind "Show more".
+const FOLD_CHARS: usize = 320;
+const FOLD_LINES: usize = 6;
 
 /// The chat panel; `input` is the chat input's, so the page can put pasted text into it.
 /// A hook of the page rather than a component of its own, which costs the app more wasm
 /// (and would render as often: its props changed with every state).
 #[hook]
-pub fn use_chat_panel(state: &RoomState, on_send: Callback<String>, input: NodeRef) -> Html {
+pub fn use_chat_panel(
+    state: &RoomState,
+    on_send: Callback<(String, Option<PeerId>)>,
+    on_clear: Callback<()>,
+    input: NodeRef,
+) -> Html {
     let expanded = use_state(|| false);
+    let to = use_node_ref();
     let on_submit = {
-        let input = input.clone();
+        let (input, to) = (input.clone(), to.clone());
         Callback::from(move |event: SubmitEvent| {
             event.prevent_default();
             let Some(input) = input.cast::<HtmlInputElement>() else {
                 return;
             };
             let text = input.value();
+            let private_to = to
+                .cast::<HtmlSelectElement>()
+                .and_then(|select| PeerId::new(select.value()).ok());
             if !text.trim().is_empty() {
-                on_send.emit(text);
+                on_send.emit((text, private_to));
                 input.set_value("");
             }
         })
@@ -37,30 +63,30 @@ pub fn use_chat_panel(state: &RoomState, on_send: Callback<String>, input: NodeR
         <section class={classes!("panel", "chat-panel", expanded.then_some("expanded"))} aria-labelledby="chat-heading">
             <div class="chat-head">
                 <h2 id="chat-heading">{ "Chat" }</h2>
+                if !state.chat.is_empty() {
+                    <button type="button" id="clear-chat" class="secondary" onclick={on_clear.reform(|_| ())}>{ "Clear history" }</button>
+                }
                 <button type="button" class="chat-toggle secondary" aria-expanded={(*expanded).to_string()} onclick={on_toggle}>
                     { if *expanded { "Less" } else { "More" } }
                 </button>
             </div>
             // Reversed flex keeps the newest line in view without any scrolling code.
             <div class="chat-scroll" role="log" aria-label="Chat messages" tabindex="0">
-                <ol id="chat-log">
+                <ol id="chat-log" onclick={Callback::from(on_line_click)}>
                     if state.chat.is_empty() {
-                        <li class="hint">{ "Messages go to everyone in the room." }</li>
+                        <li class="hint">{ "Messages go to everyone in the room, or to the one device you pick. They are kept on this device only." }</li>
                     }
-                    { for state.chat.iter().map(|line| {
-                        let mine = state.self_id.as_ref() == Some(&line.from);
-                        html! {
-                            <li class={classes!("chat-message", mine.then_some("mine"))} data-from={line.from.to_string()}>
-                                <span class="chat-sender">{ if mine { "You".to_string() } else { state.name_of(&line.from) } }</span>
-                                <time class="chat-time">{ clock_time(line.sent_at_ms) }</time>
-                                <span class="chat-text">{ &line.text }</span>
-                            </li>
-                        }
-                    }) }
+                    { for state.chat.iter().map(|line| chat_line(state, line)) }
                 </ol>
             </div>
             <form id="chat-form" onsubmit={on_submit}>
-                <input id="chat-input" ref={input} placeholder="Message everyone" aria-label="Message everyone"
+                <select id="chat-to" ref={to} aria-label="Write to">
+                    <option value="">{ "Everyone" }</option>
+                    { for state.peers.iter().map(|(id, peer)| html! {
+                        <option value={id.to_string()}>{ &peer.name }</option>
+                    }) }
+                </select>
+                <input id="chat-input" ref={input} placeholder="Message" aria-label="Message"
                     autocomplete="off" maxlength="4000" />
                 <button type="submit">{ "Send" }</button>
             </form>
@@ -68,8 +94,106 @@ pub fn use_chat_panel(state: &RoomState, on_send: Callback<String>, input: NodeR
     }
 }
 
+/// One line of the log.
+fn chat_line(state: &RoomState, line: &Line) -> Html {
+    let long = line.text.chars().count() > FOLD_CHARS || line.text.lines().count() > FOLD_LINES;
+    let mut class = String::from("chat-message");
+    for (applies, name) in [(line.mine, " mine"), (line.is_private(), " private"), (line.earlier, " earlier")] {
+        if applies {
+            class.push_str(name);
+        }
+    }
+    let sender = if line.mine { "You".to_owned() } else { line.name.clone() };
+    let private = line.to.as_ref().map(|to| match line.mine {
+        true => format!("private, to {}", state.name_of(to)),
+        false => "private, to you".to_owned(),
+    });
+    let mut time = clock_time(line.sent_at_ms);
+    if line.earlier {
+        time.push_str(" · earlier");
+    }
+    html! {
+        <li {class} data-from={line.from.to_string()} data-id={line.id.clone()}
+            data-private={line.is_private().to_string()} data-earlier={line.earlier.to_string()}>
+            <span class="chat-sender">{ sender }</span>
+            <time class="chat-time">{ time }</time>
+            if let Some(private) = private {
+                <span class="chat-private">{ private }</span>
+            }
+            <span class={if long { "chat-text folded" } else { "chat-text" }}>{ for links::segments(&line.text).into_iter().map(segment) }</span>
+            <span class="chat-actions">
+                if long {
+                    <button type="button" class="show-more link-button">{ "Show more" }</button>
+                }
+                <button type="button" class="copy-line link-button">{ "Copy" }</button>
+            </span>
+            if line.mine {
+                { marks(state, line) }
+            }
+        </li>
+    }
+}
+
+fn segment(segment: Segment<'_>) -> Html {
+    match segment {
+        Segment::Text(text) => html! { text },
+        Segment::Link(link) => html! {
+            <a href={link.to_owned()} target="_blank" rel="noopener noreferrer">{ link }</a>
+        },
+    }
+}
+
+/// Who has our line: peer ids in `data-delivered` and `data-pending`, and in words:
+/// "✓ Bob, Cy", "✓ Bob · waiting for Cy".
+fn marks(state: &RoomState, line: &Line) -> Html {
+    let (mut have, mut waiting) = (Vec::new(), Vec::new());
+    let (mut have_ids, mut waiting_ids) = (Vec::new(), Vec::new());
+    for receipt in &line.receipts {
+        let (names, ids) = match receipt.delivered {
+            true => (&mut have, &mut have_ids),
+            false => (&mut waiting, &mut waiting_ids),
+        };
+        names.push(state.name_of(&receipt.peer));
+        ids.push(receipt.peer.as_str());
+    }
+    let words = match (have.join(", "), waiting.join(", ")) {
+        (have, waiting) if have.is_empty() && waiting.is_empty() => "Nobody else was here".to_owned(),
+        (have, waiting) if waiting.is_empty() => format!("✓ {have}"),
+        (have, waiting) if have.is_empty() => format!("Waiting for {waiting}"),
+        (have, waiting) => format!("✓ {have} · waiting for {waiting}"),
+    };
+    html! {
+        <span class="chat-marks" data-delivered={have_ids.join(" ")} data-pending={waiting_ids.join(" ")}>{ words }</span>
+    }
+}
+
+/// The buttons of a line: "Show more" unfolds it, "Copy" copies its text.
+fn on_line_click(event: MouseEvent) {
+    let button = event
+        .target_dyn_into::<Element>()
+        .and_then(|target| target.closest("button").ok().flatten());
+    let line = button.as_ref().and_then(|button| button.closest("li").ok().flatten());
+    let text = line.as_ref().and_then(|line| line.query_selector(".chat-text").ok().flatten());
+    let (Some(button), Some(line), Some(text)) = (button, line, text) else {
+        return;
+    };
+    if button.class_name().contains("show-more") {
+        let _ = line.set_attribute("data-unfolded", "");
+        return;
+    }
+    wasm_bindgen_futures::spawn_local(async move {
+        let content = text.text_content().unwrap_or_default();
+        let select = || {
+            let selection = web_sys::window()?.get_selection().ok()??;
+            selection.select_all_children(&text).ok()
+        };
+        let state = copy(&content, select).await;
+        let _ = button.set_attribute("data-state", state.name());
+    });
+}
+
 /// "14:05" in the viewer's time zone.
-fn clock_time(ms: f64) -> String {
-    let date = js_sys::Date::new(&ms.into());
+fn clock_time(ms: u64) -> String {
+    let date = js_sys::Date::new(&(ms as f64).into());
     format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
 }

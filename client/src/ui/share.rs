@@ -16,9 +16,9 @@ const QUIET_ZONE: i32 = 4;
 /// How long "Copied" stays on the button.
 const CONFIRMATION_MS: u32 = 4_000;
 
-/// What the Copy button last achieved.
+/// What a Copy button last achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CopyState {
+pub(super) enum CopyState {
     Ready,
     Copied,
     /// Nothing could write the clipboard: the link is selected for the person to copy.
@@ -34,7 +34,7 @@ impl CopyState {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             CopyState::Ready => "ready",
             CopyState::Copied => "copied",
@@ -60,7 +60,8 @@ pub fn share_panel() -> Html {
                 reset.clone(),
             );
             wasm_bindgen_futures::spawn_local(async move {
-                let state = copy(&link, &link_input).await;
+                let select = || link_input.cast::<HtmlInputElement>().map(|input| input.select());
+                let state = copy(&link, select).await;
                 copy_state.set(state);
                 let back = copy_state.clone();
                 *reset.borrow_mut() = Some(Timeout::new(CONFIRMATION_MS, move || {
@@ -127,21 +128,21 @@ pub(super) fn qr_svg(text: &str, id: &'static str, label: &'static str) -> Html 
     }
 }
 
-/// Writes `link` to the clipboard; where the Clipboard API is missing (no secure
-/// context) or refuses, falls back to the selection and `execCommand("copy")`.
-async fn copy(link: &str, link_input: &NodeRef) -> CopyState {
+/// Writes `text` to the clipboard; where the Clipboard API is missing (no secure
+/// context) or refuses, falls back to `select` (which puts the text in the selection,
+/// `None` if it cannot) and `execCommand("copy")`.
+pub(super) async fn copy(text: &str, select: impl FnOnce() -> Option<()>) -> CopyState {
     if let Some(clipboard) = web_sys::window().map(|window| window.navigator().clipboard()) {
         // `clipboard` is undefined outside secure contexts although typed as present.
         if !JsValue::from(clipboard.clone()).is_undefined()
-            && JsFuture::from(clipboard.write_text(link)).await.is_ok()
+            && JsFuture::from(clipboard.write_text(text)).await.is_ok()
         {
             return CopyState::Copied;
         }
     }
-    let Some(input) = link_input.cast::<HtmlInputElement>() else {
+    if select().is_none() {
         return CopyState::Ready;
-    };
-    input.select();
+    }
     let copied = web_sys::window()
         .and_then(|window| window.document())
         .and_then(|document| document.dyn_into::<web_sys::HtmlDocument>().ok())

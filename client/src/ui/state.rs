@@ -5,6 +5,7 @@
 
 use std::rc::Rc;
 
+use meshdrop_chat::Line;
 use meshdrop_mesh::path::Reach;
 use meshdrop_protocol::frame::Device;
 use meshdrop_protocol::PeerId;
@@ -33,13 +34,6 @@ pub struct PeerView {
 pub type Peers = Vec<(PeerId, PeerView)>;
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChatLine {
-    pub from: PeerId,
-    pub text: String,
-    pub sent_at_ms: f64,
-}
-
-#[derive(Debug, Clone, PartialEq)]
 pub struct RoomState {
     pub signaling: SignalingStatus,
     pub self_id: Option<PeerId>,
@@ -47,7 +41,10 @@ pub struct RoomState {
     /// The name of every peer seen this visit, kept after it left for the transfers
     /// and chat lines it leaves behind. (A few: a list, which costs less wasm than a map.)
     pub names: Vec<(PeerId, String)>,
-    pub chat: Rc<Vec<ChatLine>>,
+    /// The room's chat, oldest first, history included.
+    pub chat: Rc<Vec<Line>>,
+    /// How many lines peers wrote to us since the page opened, for the notifications.
+    pub chat_heard: u32,
     /// Every transfer of this visit, oldest first; finished ones stay listed until
     /// the user clears them.
     pub transfers: Rc<Vec<TransferView>>,
@@ -99,6 +96,7 @@ impl Default for RoomState {
             peers: Vec::new(),
             names: Vec::new(),
             chat: Rc::default(),
+            chat_heard: 0,
             transfers: Rc::default(),
             saved: Rc::default(),
             last_error: None,
@@ -110,11 +108,6 @@ impl Default for RoomState {
 
 pub enum RoomAction {
     Mesh(MeshEvent),
-    /// Our own chat line, shown in the log like everyone else's.
-    SentChat {
-        text: String,
-        sent_at_ms: f64,
-    },
     /// The user saved the files of a received transfer.
     Saved(TransferKey),
     /// The user cleared the transfers that ended.
@@ -138,9 +131,6 @@ impl RoomState {
         self.peers.iter_mut().find(|(id, _)| id == peer)
     }
 
-    fn push_chat(&mut self, line: ChatLine) {
-        Rc::make_mut(&mut self.chat).push(line);
-    }
 }
 
 impl RoomState {
@@ -228,15 +218,8 @@ impl Reducible for RoomState {
             RoomAction::Mesh(MeshEvent::PeerGone(peer)) => {
                 next.peers.retain(|(id, _)| *id != peer);
             }
-            RoomAction::Mesh(MeshEvent::Chat {
-                from,
-                text,
-                sent_at_ms,
-            }) => next.push_chat(ChatLine {
-                from,
-                text,
-                sent_at_ms,
-            }),
+            RoomAction::Mesh(MeshEvent::Chat(lines)) => next.chat = lines,
+            RoomAction::Mesh(MeshEvent::ChatHeard) => next.chat_heard += 1,
             RoomAction::Mesh(MeshEvent::Transfer(view)) => {
                 let transfers = Rc::make_mut(&mut next.transfers);
                 match transfers.iter_mut().find(|known| known.key == view.key) {
@@ -259,15 +242,6 @@ impl Reducible for RoomState {
                 next.saved = Rc::new(next.saved.iter().filter(live).cloned().collect());
             }
             RoomAction::Problem(message) => next.last_error = Some(message),
-            RoomAction::SentChat { text, sent_at_ms } => {
-                if let Some(me) = next.self_id.clone() {
-                    next.push_chat(ChatLine {
-                        from: me,
-                        text,
-                        sent_at_ms,
-                    });
-                }
-            }
         }
         Rc::new(next)
     }
