@@ -11,12 +11,12 @@
 //! crate keeps its derives (the server and the native peer use them); the tests below
 //! check that both read the same messages the same way, variant by variant.
 
+use meshdrop_chat::{Line, Receipt};
 use meshdrop_protocol::frame::ControlFrame;
 use meshdrop_protocol::frame::{Device, DeviceKind, FileMeta, ResumeFile};
 use meshdrop_protocol::signaling::{ErrorCode, IceServer, Limits, PeerInfo};
 use meshdrop_protocol::signaling::{ServerMessage, Signal, SignalObject};
 use meshdrop_protocol::{PeerId, RoomId};
-use meshdrop_chat::{Line, Receipt};
 use meshdrop_verify::{KnownDevice, KnownDevices};
 use serde_json::{Map, Value};
 
@@ -798,7 +798,10 @@ pub(crate) mod tests {
         assert_eq!(read, by_serde);
         for broken in [r#"[{"id":"1"}]"#, r#"{"lines":[]}"#, "[1]", "not json"] {
             assert!(record::<Vec<Line>>(broken).is_err(), "{broken}");
-            assert!(serde_json::from_str::<Vec<Line>>(broken).is_err(), "{broken}");
+            assert!(
+                serde_json::from_str::<Vec<Line>>(broken).is_err(),
+                "{broken}"
+            );
         }
     }
 

@@ -9,10 +9,10 @@
 
 use std::fmt::Write;
 
+use meshdrop_chat::Line;
 use meshdrop_protocol::frame::{ControlFrame, Device, DeviceKind, FileMeta, ResumeFile};
 use meshdrop_protocol::signaling::{IceServer, Signal};
 use meshdrop_protocol::{PeerId, RoomId};
-use meshdrop_chat::Line;
 use meshdrop_verify::KnownDevices;
 
 /// JSON text being written. An object or array is opened with `{`/`[`; every key or
@@ -385,7 +385,8 @@ pub fn chat_lines<'a>(lines: impl IntoIterator<Item = &'a Line>) -> String {
         json.key("from").string(line.from.as_str());
         json.key("name").string(&line.name);
         json.key("mine").bool(line.mine);
-        json.key("to").optional(line.to.as_ref().map(PeerId::as_str));
+        json.key("to")
+            .optional(line.to.as_ref().map(PeerId::as_str));
         json.key("text").string(&line.text);
         json.key("sent_at_ms").number(line.sent_at_ms);
         json.key("receipts").open('[');

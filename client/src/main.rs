@@ -8,8 +8,8 @@
 mod decode;
 mod device;
 mod encode;
-mod identity;
 mod idb;
+mod identity;
 mod json;
 mod mesh;
 mod notify;

@@ -18,8 +18,13 @@
 //!   `none` (no path found: a `.no-path` child says why and what would help).
 //! * `document.body.dataset.deviceFingerprint`: the page's own device fingerprint, the
 //!   same on every visit of its browser profile (once the page knows it).
-//! * `#chat-form` with `#chat-input`; `#chat-log .chat-message[data-from]` with
-//!   `.chat-sender`, `.chat-time` and `.chat-text` children (own messages included).
+//! * `#chat-form` with `#chat-to` (a select: `""` for everyone, or a peer id) and
+//!   `#chat-input`; `#chat-log .chat-message[data-from][data-id][data-private]
+//!   [data-earlier]` with `.chat-sender`, `.chat-time`, `.chat-text` (links as `a`),
+//!   `.chat-private` (on private lines), `button.copy-line[data-state]`,
+//!   `button.show-more` (long lines) and, on our own lines,
+//!   `.chat-marks[data-delivered][data-pending]` (peer ids); `#clear-chat`. See
+//!   [`ChatEntry`] and `app/chat.rs`.
 //! * `document.body.dataset.firstPeerMs`: ms from navigation to the first peer shown;
 //!   `document.body.dataset.firstChannelMs`: to the first open channel;
 //!   `document.body.dataset.iceRestarts` / `.linkRebuilds`: how many ICE restarts this
@@ -58,6 +63,7 @@
 //! The rest of the contract is read in one script call ([`Snapshot`]); waits are predicates on
 //! snapshots, so a timeout reports everything the page showed last.
 
+mod chat;
 mod folders;
 mod gestures;
 mod share;
@@ -122,12 +128,31 @@ return {
     path: li.dataset.path ?? "",
     pathNote: text(li, ".peer-path") || text(li, ".no-path"),
   })),
-  chat: [...document.querySelectorAll("#chat-log .chat-message")].map((li) => ({
-    from: li.dataset.from ?? "",
-    sender: text(li, ".chat-sender"),
-    time: text(li, ".chat-time"),
-    text: text(li, ".chat-text"),
-  })),
+  chat: [...document.querySelectorAll("#chat-log .chat-message")].map((li) => {
+    const marks = li.querySelector(".chat-marks")?.dataset ?? {};
+    const ids = (list) => (list ?? "").split(" ").filter(Boolean);
+    return {
+      from: li.dataset.from ?? "",
+      id: li.dataset.id ?? "",
+      sender: text(li, ".chat-sender"),
+      time: text(li, ".chat-time"),
+      text: text(li, ".chat-text"),
+      private: li.dataset.private === "true",
+      privateNote: text(li, ".chat-private"),
+      earlier: li.dataset.earlier === "true",
+      delivered: ids(marks.delivered),
+      pending: ids(marks.pending),
+      marks: text(li, ".chat-marks"),
+      links: [...li.querySelectorAll(".chat-text a")].map((a) => ({
+        href: a.getAttribute("href") ?? "",
+        rel: a.rel,
+        target: a.target,
+      })),
+      markup: [...li.querySelectorAll(".chat-text *")].filter((e) => e.tagName !== "A").length,
+      folded: li.querySelector(".chat-text.folded") !== null && !("unfolded" in li.dataset),
+      copyState: li.querySelector("button.copy-line")?.dataset.state ?? "",
+    };
+  }),
   deviceFingerprint: document.body?.dataset.deviceFingerprint ?? null,
   firstPeerMs: document.body?.dataset.firstPeerMs ?? null,
   firstChannelMs: document.body?.dataset.firstChannelMs ?? null,
@@ -246,11 +271,41 @@ pub struct PeerEntry {
 
 /// One `#chat-log .chat-message`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ChatEntry {
     pub from: String,
+    /// The line's id among its sender's lines (`data-id`).
+    pub id: String,
     pub sender: String,
+    /// "14:05", and " · earlier" for a line from the kept history.
     pub time: String,
     pub text: String,
+    /// Written to one peer alone (`data-private`); `private_note` says to whom.
+    pub private: bool,
+    pub private_note: String,
+    /// From the history this browser kept (`data-earlier`).
+    pub earlier: bool,
+    /// Our own lines: the peers that acknowledged it, and those it still waits for.
+    pub delivered: Vec<String>,
+    pub pending: Vec<String>,
+    /// The delivery marks in words.
+    pub marks: String,
+    /// The links in the text.
+    pub links: Vec<ChatLink>,
+    /// Elements in the text other than links: any is markup that should not be there.
+    pub markup: usize,
+    /// Folded behind "Show more".
+    pub folded: bool,
+    /// What its Copy button last achieved: empty (not clicked), `copied`, `selected`.
+    pub copy_state: String,
+}
+
+/// An `a` in a chat line's text.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ChatLink {
+    pub href: String,
+    pub rel: String,
+    pub target: String,
 }
 
 /// A browser showing the Meshdrop app.

@@ -73,14 +73,22 @@ impl RoomChat {
 /// (the console says why).
 pub async fn load(room: &RoomId) -> Vec<Line> {
     let read = async {
-        let kept = Store::open(DATABASE, STORE).await?.get(room.as_str()).await?;
+        let kept = Store::open(DATABASE, STORE)
+            .await?
+            .get(room.as_str())
+            .await?;
         match kept.as_string() {
-            Some(text) => decode::record::<Vec<Line>>(&text).map_err(|error| error.to_string().into()),
+            Some(text) => {
+                decode::record::<Vec<Line>>(&text).map_err(|error| error.to_string().into())
+            }
             None => Ok(Vec::new()),
         }
     };
     read.await.unwrap_or_else(|error: JsValue| {
-        warn(&format!("cannot read this room's chat history ({})", describe(&error)));
+        warn(&format!(
+            "cannot read this room's chat history ({})",
+            describe(&error)
+        ));
         Vec::new()
     })
 }
@@ -102,7 +110,10 @@ fn write_due(history: Rc<RefCell<History>>, room: RoomId) {
                 }
             };
             if let Err(error) = written.await {
-                warn(&format!("cannot keep this room's chat ({})", describe(&error)));
+                warn(&format!(
+                    "cannot keep this room's chat ({})",
+                    describe(&error)
+                ));
             }
         }
     });

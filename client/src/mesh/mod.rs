@@ -907,8 +907,7 @@ fn drive_chat(inner: &Rc<RefCell<Inner>>) {
         let mut state = inner.borrow_mut();
         let Inner { chat, links, .. } = &mut *state;
         let Some(room_chat) = chat else { return };
-        while let Some(meshdrop_chat::Output::Send { peer, frame }) = room_chat.chat.poll_output()
-        {
+        while let Some(meshdrop_chat::Output::Send { peer, frame }) = room_chat.chat.poll_output() {
             if let Some(link) = links.get(&peer) {
                 link.peer.channels().send_control(&frame);
             }
@@ -923,7 +922,12 @@ fn drive_chat(inner: &Rc<RefCell<Inner>>) {
 async fn load_chat(inner: Weak<RefCell<Inner>>, room: RoomId) {
     let history = chat::load(&room).await;
     let Some(inner) = inner.upgrade() else { return };
-    if let Some(room_chat) = inner.borrow_mut().chat.as_mut().filter(|c| c.room() == &room) {
+    if let Some(room_chat) = inner
+        .borrow_mut()
+        .chat
+        .as_mut()
+        .filter(|c| c.room() == &room)
+    {
         room_chat.chat.restore(history);
         room_chat.loaded();
     }

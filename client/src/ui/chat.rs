@@ -38,19 +38,31 @@ pub fn use_chat_panel(
 ) -> Html {
     let expanded = use_state(|| false);
     let to = use_node_ref();
+    // Whom the next line goes to: the select shows what this says, whatever peers come
+    // and go (the browser alone would keep the selection on whichever option came to
+    // sit where the chosen one was).
+    let private_to = use_state(|| None::<PeerId>);
+    let on_pick = {
+        let (to, private_to) = (to.clone(), private_to.clone());
+        Callback::from(move |_: Event| {
+            let picked = to.cast::<HtmlSelectElement>().map(|select| select.value());
+            private_to.set(picked.and_then(|id| PeerId::new(id).ok()));
+        })
+    };
+    // A peer written to that left: back to everyone.
+    let private_to = (*private_to)
+        .clone()
+        .filter(|peer| state.peers.iter().any(|(id, _)| id == peer));
     let on_submit = {
-        let (input, to) = (input.clone(), to.clone());
+        let (input, private_to) = (input.clone(), private_to.clone());
         Callback::from(move |event: SubmitEvent| {
             event.prevent_default();
             let Some(input) = input.cast::<HtmlInputElement>() else {
                 return;
             };
             let text = input.value();
-            let private_to = to
-                .cast::<HtmlSelectElement>()
-                .and_then(|select| PeerId::new(select.value()).ok());
             if !text.trim().is_empty() {
-                on_send.emit((text, private_to));
+                on_send.emit((text, private_to.clone()));
                 input.set_value("");
             }
         })
@@ -80,10 +92,10 @@ pub fn use_chat_panel(
                 </ol>
             </div>
             <form id="chat-form" onsubmit={on_submit}>
-                <select id="chat-to" ref={to} aria-label="Write to">
-                    <option value="">{ "Everyone" }</option>
+                <select id="chat-to" ref={to} aria-label="Write to" onchange={on_pick}>
+                    <option value="" selected={private_to.is_none()}>{ "Everyone" }</option>
                     { for state.peers.iter().map(|(id, peer)| html! {
-                        <option value={id.to_string()}>{ &peer.name }</option>
+                        <option key={id.to_string()} value={id.to_string()} selected={private_to.as_ref() == Some(id)}>{ &peer.name }</option>
                     }) }
                 </select>
                 <input id="chat-input" ref={input} placeholder="Message" aria-label="Message"
@@ -98,12 +110,20 @@ pub fn use_chat_panel(
 fn chat_line(state: &RoomState, line: &Line) -> Html {
     let long = line.text.chars().count() > FOLD_CHARS || line.text.lines().count() > FOLD_LINES;
     let mut class = String::from("chat-message");
-    for (applies, name) in [(line.mine, " mine"), (line.is_private(), " private"), (line.earlier, " earlier")] {
+    for (applies, name) in [
+        (line.mine, " mine"),
+        (line.is_private(), " private"),
+        (line.earlier, " earlier"),
+    ] {
         if applies {
             class.push_str(name);
         }
     }
-    let sender = if line.mine { "You".to_owned() } else { line.name.clone() };
+    let sender = if line.mine {
+        "You".to_owned()
+    } else {
+        line.name.clone()
+    };
     let private = line.to.as_ref().map(|to| match line.mine {
         true => format!("private, to {}", state.name_of(to)),
         false => "private, to you".to_owned(),
@@ -157,7 +177,9 @@ fn marks(state: &RoomState, line: &Line) -> Html {
         ids.push(receipt.peer.as_str());
     }
     let words = match (have.join(", "), waiting.join(", ")) {
-        (have, waiting) if have.is_empty() && waiting.is_empty() => "Nobody else was here".to_owned(),
+        (have, waiting) if have.is_empty() && waiting.is_empty() => {
+            "Nobody else was here".to_owned()
+        }
         (have, waiting) if waiting.is_empty() => format!("✓ {have}"),
         (have, waiting) if have.is_empty() => format!("Waiting for {waiting}"),
         (have, waiting) => format!("✓ {have} · waiting for {waiting}"),
@@ -172,8 +194,12 @@ fn on_line_click(event: MouseEvent) {
     let button = event
         .target_dyn_into::<Element>()
         .and_then(|target| target.closest("button").ok().flatten());
-    let line = button.as_ref().and_then(|button| button.closest("li").ok().flatten());
-    let text = line.as_ref().and_then(|line| line.query_selector(".chat-text").ok().flatten());
+    let line = button
+        .as_ref()
+        .and_then(|button| button.closest("li").ok().flatten());
+    let text = line
+        .as_ref()
+        .and_then(|line| line.query_selector(".chat-text").ok().flatten());
     let (Some(button), Some(line), Some(text)) = (button, line, text) else {
         return;
     };

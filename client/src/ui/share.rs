@@ -60,7 +60,11 @@ pub fn share_panel() -> Html {
                 reset.clone(),
             );
             wasm_bindgen_futures::spawn_local(async move {
-                let select = || link_input.cast::<HtmlInputElement>().map(|input| input.select());
+                let select = || {
+                    link_input
+                        .cast::<HtmlInputElement>()
+                        .map(|input| input.select())
+                };
                 let state = copy(&link, select).await;
                 copy_state.set(state);
                 let back = copy_state.clone();

@@ -130,7 +130,6 @@ impl RoomState {
     fn peer_mut(&mut self, peer: &PeerId) -> Option<&mut (PeerId, PeerView)> {
         self.peers.iter_mut().find(|(id, _)| id == peer)
     }
-
 }
 
 impl RoomState {
