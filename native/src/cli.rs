@@ -59,7 +59,8 @@ pub enum Command {
     Send(SendArgs),
     /// Wait for an offer, accept it (asking first unless --yes) and save the files.
     Receive(ReceiveArgs),
-    /// Chat with everyone in the room: stdin lines go out, incoming lines are printed.
+    /// Chat with everyone in the room, or one peer (`/to NAME`, `/all`): stdin lines go
+    /// out, incoming lines are printed.
     Chat(ChatArgs),
 }
 
@@ -161,6 +162,11 @@ pub struct ReceiveArgs {
 
 #[derive(Debug, Args)]
 pub struct ChatArgs {
+    /// Keep this room's chat (the last 1,000 lines) in history/ROOM.json in the config
+    /// directory, and show what it holds when the chat starts
+    #[arg(long)]
+    pub history: bool,
+
     /// Pair with the device that shows this code (like 4172-pupil-brave) instead of
     /// joining a room; nothing flows until both proved the code and the connection
     #[arg(long, value_name = "CODE", conflicts_with = "room", value_parser = parse_code)]

@@ -47,6 +47,9 @@ pub enum Error {
     #[error("cannot use {path} as the list of verified devices: {reason}")]
     KnownDevices { path: PathBuf, reason: String },
 
+    #[error("cannot use {path} as the chat history: {reason}")]
+    History { path: PathBuf, reason: String },
+
     #[error("cannot reach the signaling server at {url}: {reason}")]
     ServerUnreachable { url: String, reason: String },
 
@@ -77,7 +80,8 @@ impl Error {
             | Self::ReadInput { .. }
             | Self::OutputDir { .. }
             | Self::Certificate { .. }
-            | Self::KnownDevices { .. } => EXIT_USAGE,
+            | Self::KnownDevices { .. }
+            | Self::History { .. } => EXIT_USAGE,
             Self::ServerUnreachable { .. } | Self::ServerRefused { .. } | Self::ServerClosed => {
                 EXIT_SERVER
             }

@@ -13,6 +13,7 @@ mod command;
 mod destination;
 mod driver;
 mod error;
+mod history;
 mod input;
 mod link;
 mod mesh;

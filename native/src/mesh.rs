@@ -103,6 +103,8 @@ pub enum MeshEvent {
 pub struct Mesh {
     /// The id the server gave us in this room.
     pub self_id: PeerId,
+    /// The room joined: the one asked for, or the network's.
+    pub room: RoomId,
     /// Who was in the room when we joined: we are offering to each of them.
     pub initial_peers: Vec<PeerInfo>,
     /// To send signals of the application's own (PAKE messages) through the server.
@@ -120,6 +122,7 @@ impl Mesh {
         tracing::info!(peer_id = %welcome.peer_id, peers = welcome.peers.len(), "joined");
         let initial_peers = welcome.peers.clone();
         let self_id = welcome.peer_id.clone();
+        let room = welcome.room.clone();
         let signals = signaling.sender();
         let (events_tx, events) = mpsc::channel(EVENT_BACKLOG);
         let (shutdown, shutdown_rx) = oneshot::channel();
@@ -138,6 +141,7 @@ impl Mesh {
         let task = tokio::spawn(state.run(shutdown_rx));
         Ok(Self {
             self_id,
+            room,
             initial_peers,
             signals,
             events,

@@ -15,14 +15,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use meshdrop_chat::{Chat, ChatError, Heard, DEFAULT_LIMIT};
 use meshdrop_mesh::path::Reach;
 use meshdrop_protocol::frame::{ControlFrame, TransferId};
-use meshdrop_protocol::PeerId;
+use meshdrop_protocol::{PeerId, RoomId};
 use meshdrop_transfer::{Direction, Transfer, TransferState};
 use meshdrop_verify::{Admission, Effects, PairingError, VerifierEvent};
 
 use crate::driver::{Corruption, DriverEvent, PeerTransfers};
 use crate::error::Result;
+use crate::history::History;
 use crate::link::PeerLink;
 use crate::mesh::{JoinConfig, Mesh, MeshEvent};
 use crate::outgoing::OutgoingFile;
@@ -47,6 +49,8 @@ pub enum RoomEvent {
         name: String,
         text: String,
         sent_at_ms: u64,
+        /// Written to us alone.
+        private: bool,
     },
     Transfer {
         peer: PeerId,
@@ -68,10 +72,6 @@ struct Peer {
     transfers: PeerTransfers,
     /// False once the server said the peer left, until a link is up again.
     in_room: bool,
-    /// Chat lines written while the link is down, in order; `Some` exactly while it is
-    /// down. A rebuilt link would lose what was sent on the old one, so they wait for
-    /// the link to be up again.
-    outbox: Option<Vec<ControlFrame>>,
 }
 
 pub struct Room {
@@ -94,6 +94,12 @@ pub struct Room {
     held: HashMap<PeerId, (String, Arc<PeerLink>)>,
     /// Peers already told refused, so each is told once.
     refused: HashSet<PeerId>,
+    /// Our display name, which our chat lines keep.
+    self_name: String,
+    /// The room's chat: who has our lines, what waits for a link.
+    chat: Chat,
+    /// Where the chat is kept, if it is (`chat --history`).
+    history: Option<History>,
     ui: ProgressUi,
 }
 
@@ -125,6 +131,7 @@ impl Room {
             mesh.self_id,
             mesh.initial_peers.len()
         ));
+        let chat = Chat::new(mesh.self_id.clone(), DEFAULT_LIMIT, rand::random());
         let mut room = Self {
             self_id: mesh.self_id.clone(),
             mesh,
@@ -136,6 +143,9 @@ impl Room {
             verification,
             held: HashMap::new(),
             refused: HashSet::new(),
+            self_name: name,
+            chat,
+            history: None,
             ui,
         };
         let present: Vec<PeerId> = room.initial_peers().map(|(id, _)| id.clone()).collect();
@@ -215,9 +225,7 @@ impl Room {
                 self.on_link_up(peer, name, link).await
             }
             MeshEvent::LinkDown(peer) => {
-                if let Some(known) = self.peers.get_mut(&peer) {
-                    known.outbox.get_or_insert_with(Vec::new);
-                }
+                self.chat.link_down(&peer);
                 // The mesh is recovering the link (ICE restart, else a new connection,
                 // whose `Connected` resumes the transfers); nothing fails meanwhile.
                 self.ui.status(format!(
@@ -277,16 +285,9 @@ impl Room {
             }
             MeshEvent::Control {
                 from,
-                frame:
-                    ControlFrame::Chat {
-                        text, sent_at_ms, ..
-                    },
+                frame: frame @ (ControlFrame::Chat { .. } | ControlFrame::ChatAck { .. }),
                 ..
-            } => vec![RoomEvent::Chat {
-                name: self.name(&from).to_owned(),
-                text,
-                sent_at_ms,
-            }],
+            } => self.hear_chat(&from, frame).await,
             // This peer shows no devices; the frame is for pages that do.
             MeshEvent::Control {
                 frame: ControlFrame::Hello { .. },
@@ -360,10 +361,10 @@ impl Room {
     /// has its transfers paused and its chat kept, as for a link that is down.
     async fn hold(&mut self, peer: PeerId, name: String, link: Arc<PeerLink>) -> Vec<RoomEvent> {
         self.held.insert(peer.clone(), (name, link));
+        self.chat.link_down(&peer);
         let Some(known) = self.peers.get_mut(&peer) else {
             return Vec::new();
         };
-        known.outbox.get_or_insert_with(Vec::new);
         let events = known.transfers.on_link_down().await;
         self.report(&peer, events)
     }
@@ -379,7 +380,8 @@ impl Room {
         if restored {
             // An ICE restart kept the channels: nothing was lost, nothing resumes.
             self.ui.status(format!("reconnected to {name}"));
-            self.send_outbox(&peer).await;
+            self.chat.link_up(&peer);
+            self.drive_chat().await;
             return Vec::new();
         }
         let known = self.peers.contains_key(&peer);
@@ -393,7 +395,6 @@ impl Room {
             Peer {
                 transfers,
                 in_room: true,
-                outbox: None,
             }
         });
         entry.in_room = true;
@@ -406,7 +407,8 @@ impl Room {
         };
         let path = link.path().await.map(Reach::Via);
         let events = entry.transfers.on_link_up(link).await;
-        self.send_outbox(&peer).await;
+        self.chat.link_up(&peer);
+        self.drive_chat().await;
         let mut room_events = Vec::new();
         if known {
             self.ui.status(format!("reconnected to {name}{device}"));
@@ -540,34 +542,92 @@ impl Room {
         room_events
     }
 
-    /// Send a chat line to every connected peer; a peer whose link is down gets it
-    /// when the link is up again.
-    pub async fn chat(&mut self, text: String, sent_at_ms: u64) {
-        let frame = ControlFrame::Chat {
-            id: String::new(),
-            text,
-            sent_at_ms,
-            private: false,
-        };
-        for (id, peer) in &mut self.peers {
-            if let Some(outbox) = &mut peer.outbox {
-                outbox.push(frame.clone());
-            } else if let Some(link) = peer.transfers.link() {
-                send_chat(id, link, &frame).await;
+    /// The room joined: the one asked for, or the network's.
+    pub fn room_id(&self) -> &RoomId {
+        &self.mesh.room
+    }
+
+    /// The room's chat lines, oldest first.
+    pub fn chat_lines(&self) -> impl Iterator<Item = &meshdrop_chat::Line> {
+        self.chat.lines()
+    }
+
+    /// The connected peers called `name`.
+    pub fn peers_named(&self, name: &str) -> Vec<PeerId> {
+        self.peers
+            .keys()
+            .filter(|peer| self.name(peer) == name)
+            .cloned()
+            .collect()
+    }
+
+    /// Keeps the chat in `history` from now on, starting with what it holds.
+    pub async fn keep_history(&mut self, history: History) -> Result<()> {
+        self.chat.restore(history.load()?);
+        self.ui.status(format!(
+            "chat history: {} ({} earlier lines)",
+            history.path().display(),
+            self.chat.lines().len()
+        ));
+        self.history = Some(history);
+        self.drive_chat().await;
+        Ok(())
+    }
+
+    /// Writes a chat line to everyone in the room (`to` is `None`) or to one peer
+    /// alone; a peer whose link is down gets it when the link is up again.
+    pub async fn chat(&mut self, text: String, to: Option<PeerId>) -> Result<(), ChatError> {
+        let name = self.self_name.clone();
+        self.chat.write(text, to, now_ms(), name)?;
+        self.drive_chat().await;
+        Ok(())
+    }
+
+    /// A chat line or acknowledgement from `from`.
+    async fn hear_chat(&mut self, from: &PeerId, frame: ControlFrame) -> Vec<RoomEvent> {
+        let name = self.name(from).to_owned();
+        let heard = self.chat.hear(from, &name, frame);
+        self.drive_chat().await;
+        match heard {
+            Ok(Heard::Line) => {
+                let line = self.chat.lines().last().expect("the line just heard");
+                vec![RoomEvent::Chat {
+                    name,
+                    text: line.text.clone(),
+                    sent_at_ms: line.sent_at_ms,
+                    private: line.is_private(),
+                }]
+            }
+            Ok(Heard::Delivered { id }) => {
+                if let Some(line) = self.chat.lines().find(|line| line.mine && line.id == id) {
+                    self.ui
+                        .status(format!("{name} has your line {:?}", short(&line.text)));
+                }
+                Vec::new()
+            }
+            Ok(Heard::Repeat | Heard::AlreadyDelivered) => Vec::new(),
+            Err(error) => {
+                self.ui.status(format!("chat from {name} refused: {error}"));
+                Vec::new()
             }
         }
     }
 
-    /// The link to `peer` is up again: send what was written while it was down.
-    async fn send_outbox(&mut self, peer: &PeerId) {
-        let Some(known) = self.peers.get_mut(peer) else {
-            return;
-        };
-        let (Some(outbox), Some(link)) = (known.outbox.take(), known.transfers.link()) else {
-            return;
-        };
-        for frame in &outbox {
-            send_chat(peer, link, frame).await;
+    /// Sends what the chat asks, and keeps its lines where asked to.
+    async fn drive_chat(&mut self) {
+        while let Some(meshdrop_chat::Output::Send { peer, frame }) = self.chat.poll_output() {
+            if let Some(link) = self
+                .peers
+                .get(&peer)
+                .and_then(|known| known.transfers.link())
+            {
+                send_chat(&peer, link, &frame).await;
+            }
+        }
+        if let Some(history) = &self.history {
+            if let Err(error) = history.save(self.chat.lines()) {
+                self.ui.status(format!("chat not kept: {error}"));
+            }
         }
     }
 
@@ -581,6 +641,7 @@ impl Room {
     async fn on_left(&mut self, peer: PeerId) -> Vec<RoomEvent> {
         self.ui
             .status(format!("{} left the room", self.name(&peer)));
+        self.chat.peer_left(&peer);
         let Some(known) = self.peers.get_mut(&peer) else {
             return Vec::new();
         };
@@ -594,6 +655,7 @@ impl Room {
     /// as long and started at the same `Left`, has failed them or does so now.
     async fn on_disconnected(&mut self, peer: PeerId) -> Vec<RoomEvent> {
         self.held.remove(&peer);
+        self.chat.peer_left(&peer);
         let Some(known) = self.peers.get_mut(&peer) else {
             return Vec::new();
         };
@@ -772,6 +834,15 @@ fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The start of a chat line, for a status line.
+fn short(text: &str) -> String {
+    const SHOWN: usize = 40;
+    match text.char_indices().nth(SHOWN) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_owned(),
+    }
 }
 
 async fn send_chat(peer: &PeerId, link: &PeerLink, frame: &ControlFrame) {

@@ -40,6 +40,8 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 #[derive(Debug)]
 pub struct Welcome {
     pub peer_id: PeerId,
+    /// The room joined: the one asked for, or the network's.
+    pub room: RoomId,
     pub peers: Vec<PeerInfo>,
     pub ice_servers: Vec<IceServer>,
 }
@@ -191,12 +193,14 @@ async fn await_welcome(socket: &mut Socket) -> Result<Welcome> {
         match decode(&message) {
             Some(ServerMessage::Welcome {
                 peer_id,
+                room,
                 peers,
                 ice_servers,
                 ..
             }) => {
                 return Ok(Welcome {
                     peer_id,
+                    room,
                     peers,
                     ice_servers,
                 })
