@@ -24,9 +24,7 @@
 
 pub mod links;
 
-use std::collections::VecDeque;
-
-use meshdrop_protocol::frame::{ControlFrame, MAX_CHAT_CHARS, MAX_CHAT_ID_LEN};
+use meshdrop_protocol::frame::{ControlFrame, MAX_CHAT_BYTES, MAX_CHAT_ID_LEN};
 use meshdrop_protocol::PeerId;
 use meshdrop_sorted_map::SortedMap;
 use serde::{Deserialize, Serialize};
@@ -104,8 +102,8 @@ pub enum Heard {
 pub enum ChatError {
     #[error("a chat line is empty")]
     Empty,
-    #[error("a chat line of {chars} characters is longer than the limit of {MAX_CHAT_CHARS}")]
-    TooLong { chars: usize },
+    #[error("a chat line of {bytes} bytes is longer than the limit of {MAX_CHAT_BYTES}")]
+    TooLong { bytes: usize },
     #[error("chat line id {id:?} is not 1 to {MAX_CHAT_ID_LEN} of 0-9 a-z -")]
     BadId { id: String },
     #[error("{peer} is not in the room, so it cannot be written to")]
@@ -128,13 +126,13 @@ enum Link {
 pub struct Chat {
     me: PeerId,
     limit: usize,
-    lines: VecDeque<Line>,
+    lines: Vec<Line>,
     /// Peers in the room that have had a link: the recipients of a line to everyone.
     peers: SortedMap<PeerId, Link>,
     /// Makes this run's line ids unique: a random number from the driver.
     run: u64,
     next_line: u64,
-    outputs: VecDeque<Output>,
+    outputs: Vec<Output>,
 }
 
 impl Chat {
@@ -144,11 +142,11 @@ impl Chat {
         Self {
             me,
             limit: limit.max(1),
-            lines: VecDeque::new(),
+            lines: Vec::new(),
             peers: SortedMap::new(),
             run,
             next_line: 0,
-            outputs: VecDeque::new(),
+            outputs: Vec::new(),
         }
     }
 
@@ -157,8 +155,8 @@ impl Chat {
     }
 
     /// Every line, oldest first.
-    pub fn lines(&self) -> impl DoubleEndedIterator<Item = &Line> + ExactSizeIterator {
-        self.lines.iter()
+    pub fn lines(&self) -> &[Line] {
+        &self.lines
     }
 
     /// Puts lines from a device's history before this run's, marked earlier; lines
@@ -177,9 +175,7 @@ impl Chat {
                 ..line
             })
             .collect();
-        for line in restored.into_iter().rev() {
-            self.lines.push_front(line);
-        }
+        self.lines.splice(0..0, restored);
         self.trim();
         // Lines of ours still owed to a peer whose link is up go now.
         let up: Vec<PeerId> = self.peers_up().cloned().collect();
@@ -228,15 +224,15 @@ impl Chat {
         };
         for peer in &recipients {
             if self.peers.get(peer) == Some(&Link::Up) {
-                self.outputs.push_back(Output::Send {
+                self.outputs.push(Output::Send {
                     peer: peer.clone(),
                     frame: frame_of(&line),
                 });
             }
         }
-        self.lines.push_back(line);
+        self.lines.push(line);
         self.trim();
-        Ok(self.lines.back().expect("just pushed"))
+        Ok(self.lines.last().expect("just pushed"))
     }
 
     /// The link to `peer` carries chat (again): it gets every line of ours it has not
@@ -278,7 +274,7 @@ impl Chat {
                 }
                 check_text(&text)?;
                 if !id.is_empty() {
-                    self.outputs.push_back(Output::Send {
+                    self.outputs.push(Output::Send {
                         peer: from.clone(),
                         frame: ControlFrame::ChatAck { id: id.clone() },
                     });
@@ -290,7 +286,7 @@ impl Chat {
                         return Ok(Heard::Repeat);
                     }
                 }
-                self.lines.push_back(Line {
+                self.lines.push(Line {
                     id,
                     from: from.clone(),
                     name: name.to_owned(),
@@ -330,7 +326,8 @@ impl Chat {
 
     /// The next thing to do, if any.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        // A few at a time: a list costs the web app less than a queue.
+        (!self.outputs.is_empty()).then(|| self.outputs.remove(0))
     }
 
     /// Whether any line of ours is still owed to some peer.
@@ -359,7 +356,7 @@ impl Chat {
                     .any(|receipt| &receipt.peer == peer && !receipt.delivered)
             });
         for line in owed {
-            self.outputs.push_back(Output::Send {
+            self.outputs.push(Output::Send {
                 peer: peer.clone(),
                 frame: frame_of(line),
             });
@@ -367,9 +364,8 @@ impl Chat {
     }
 
     fn trim(&mut self) {
-        while self.lines.len() > self.limit {
-            self.lines.pop_front();
-        }
+        let excess = self.lines.len().saturating_sub(self.limit);
+        self.lines.drain(..excess);
     }
 }
 
@@ -384,12 +380,13 @@ fn frame_of(line: &Line) -> ControlFrame {
 }
 
 fn check_text(text: &str) -> Result<(), ChatError> {
-    if text.trim().is_empty() {
+    // Bytes, not characters: the web app carries this code, and is smaller without
+    // `str`'s Unicode tables.
+    if text.bytes().all(|byte| byte.is_ascii_whitespace()) {
         return Err(ChatError::Empty);
     }
-    let chars = text.chars().count();
-    if chars > MAX_CHAT_CHARS {
-        return Err(ChatError::TooLong { chars });
+    if text.len() > MAX_CHAT_BYTES {
+        return Err(ChatError::TooLong { bytes: text.len() });
     }
     Ok(())
 }

@@ -13,17 +13,25 @@ pub enum Segment<'a> {
     Link(&'a str),
 }
 
-const SCHEMES: [&str; 3] = ["https://", "http://", "mailto:"];
+const SCHEMES: [&[u8]; 3] = [b"https://", b"http://", b"mailto:"];
 
 /// `text` cut into text and links, in order; joined, the segments are `text`.
+///
+/// It works on bytes (every byte that matters here is ASCII, and a link never ends
+/// inside a character): the web app carries this code, and `str`'s character
+/// machinery would cost it more.
 pub fn segments(text: &str) -> Vec<Segment<'_>> {
+    let bytes = text.as_bytes();
     let mut segments = Vec::new();
     let mut text_from = 0;
     let mut at = 0;
-    while at < text.len() {
-        let starts_word =
-            at == 0 || text[..at].ends_with(|c: char| c.is_whitespace() || "([<\"'".contains(c));
-        let link_len = if starts_word { link_at(&text[at..]) } else { 0 };
+    while at < bytes.len() {
+        let starts_word = at == 0 || b" \t\r\n([<\"'".contains(&bytes[at - 1]);
+        let link_len = if starts_word {
+            link_at(&bytes[at..])
+        } else {
+            0
+        };
         if link_len > 0 {
             if text_from < at {
                 segments.push(Segment::Text(&text[text_from..at]));
@@ -32,41 +40,40 @@ pub fn segments(text: &str) -> Vec<Segment<'_>> {
             at += link_len;
             text_from = at;
         } else {
-            at += text[at..].chars().next().map_or(1, char::len_utf8);
+            at += 1;
         }
     }
-    if text_from < text.len() {
+    if text_from < bytes.len() {
         segments.push(Segment::Text(&text[text_from..]));
     }
     segments
 }
 
-/// The length of the link `text` starts with, or 0.
-fn link_at(text: &str) -> usize {
+/// The length of the link `text` starts with, or 0. Always ends before an ASCII byte,
+/// or at the end: on a character boundary.
+fn link_at(text: &[u8]) -> usize {
     let Some(scheme) = SCHEMES.iter().find(|scheme| {
-        text.get(..scheme.len())
-            .is_some_and(|start| start.eq_ignore_ascii_case(scheme))
+        text.len() >= scheme.len() && text[..scheme.len()].eq_ignore_ascii_case(scheme)
     }) else {
         return 0;
     };
-    let word = text.find(char::is_whitespace).unwrap_or(text.len());
-    let mut link = &text[..word];
-    loop {
-        let trimmed =
-            link.trim_end_matches(['.', ',', ';', ':', '!', '?', '\'', '"', '>', ']', '}']);
+    let mut end = text
+        .iter()
+        .position(|byte| byte.is_ascii_whitespace())
+        .unwrap_or(text.len());
+    let count = |byte: u8, end: usize| text[..end].iter().filter(|b| **b == byte).count();
+    while end > scheme.len() {
+        let last = text[end - 1];
         // A closing parenthesis belongs to the link only if the link opened it.
-        let unbalanced = trimmed.matches(')').count() > trimmed.matches('(').count();
-        let trimmed = match trimmed.strip_suffix(')') {
-            Some(shorter) if unbalanced => shorter,
-            _ => trimmed,
-        };
-        if trimmed.len() == link.len() {
+        let unbalanced = last == b')' && count(b')', end) > count(b'(', end);
+        if b".,;:!?'\">]}".contains(&last) || unbalanced {
+            end -= 1;
+        } else {
             break;
         }
-        link = trimmed;
     }
-    if link.len() > scheme.len() {
-        link.len()
+    if end > scheme.len() {
+        end
     } else {
         0
     }

@@ -1,7 +1,7 @@
 //! The chat rules, driven in memory: three peers whose outputs are carried by hand.
 
 use meshdrop_chat::{Chat, ChatError, Heard, Line, Output};
-use meshdrop_protocol::frame::{ControlFrame, MAX_CHAT_CHARS};
+use meshdrop_protocol::frame::{ControlFrame, MAX_CHAT_BYTES};
 use meshdrop_protocol::PeerId;
 
 fn id(text: &str) -> PeerId {
@@ -72,6 +72,7 @@ impl Room {
     fn texts(&mut self, index: usize) -> Vec<String> {
         self.chat(index)
             .lines()
+            .iter()
             .map(|line| line.text.clone())
             .collect()
     }
@@ -95,10 +96,10 @@ fn a_line_to_everyone_reaches_each_peer_once_and_is_marked_by_each() {
     assert_eq!(carried.len(), 4, "two lines, two acks: {carried:?}");
     assert_eq!(room.texts(1), ["hi"]);
     assert_eq!(room.texts(2), ["hi"]);
-    let heard = room.chat(1).lines().next().unwrap().clone();
+    let heard = room.chat(1).lines().first().unwrap().clone();
     assert!(!heard.mine && !heard.is_private());
     assert_eq!((heard.name.as_str(), heard.sent_at_ms), ("name", 5));
-    let line = room.chat(0).lines().next().unwrap().clone();
+    let line = room.chat(0).lines().first().unwrap().clone();
     assert!(line.mine);
     assert_eq!(delivered(&line), [room.id(1), room.id(2)]);
     assert!(!room.chat(0).undelivered());
@@ -115,9 +116,9 @@ fn a_private_line_goes_to_its_peer_alone_and_is_private_on_both_sides() {
     assert!(carried.iter().all(|(from, to, _)| *from != 2 && *to != 2));
     assert_eq!(room.texts(1), ["psst"]);
     assert!(room.texts(2).is_empty());
-    let heard = room.chat(1).lines().next().unwrap().clone();
+    let heard = room.chat(1).lines().first().unwrap().clone();
     assert_eq!(heard.to, Some(bob.clone()));
-    let line = room.chat(0).lines().next().unwrap().clone();
+    let line = room.chat(0).lines().first().unwrap().clone();
     assert_eq!(line.to, Some(bob.clone()));
     assert_eq!(delivered(&line), [bob]);
 }
@@ -137,13 +138,17 @@ fn lines_for_a_peer_whose_link_is_down_wait_and_go_once_in_order_when_it_is_back
     assert_eq!(room.texts(1), ["one", "two"]);
     assert!(room.texts(2).is_empty());
     assert!(room.chat(0).undelivered());
-    let first = room.chat(0).lines().next().unwrap().clone();
+    let first = room.chat(0).lines().first().unwrap().clone();
     assert!(!first.delivered_to(&carol));
 
     room.chat(0).link_up(&carol);
     room.deliver(&[]);
     assert_eq!(room.texts(2), ["one", "two"]);
-    assert!(room.chat(0).lines().all(|line| line.delivered_to(&carol)));
+    assert!(room
+        .chat(0)
+        .lines()
+        .iter()
+        .all(|line| line.delivered_to(&carol)));
     // A link up again with nothing owed sends nothing.
     room.chat(0).link_up(&carol);
     assert!(room.deliver(&[]).is_empty());
@@ -167,7 +172,7 @@ fn a_line_lost_with_its_link_is_sent_again_and_shown_once() {
     room.chat(0).link_up(&bob);
     room.deliver(&[]);
     assert_eq!(room.texts(1), ["hello"], "shown once");
-    assert!(room.chat(0).lines().next().unwrap().delivered_to(&bob));
+    assert!(room.chat(0).lines().first().unwrap().delivered_to(&bob));
 }
 
 #[test]
@@ -197,7 +202,7 @@ fn bad_frames_are_refused_and_change_nothing() {
     let mut room = Room::new(2);
     let ann = room.id(0);
     let bob = room.id(1);
-    let long = "x".repeat(MAX_CHAT_CHARS + 1);
+    let long = "x".repeat(MAX_CHAT_BYTES + 1);
     let chat = |id: &str, text: &str| ControlFrame::Chat {
         id: id.into(),
         text: text.into(),
@@ -207,7 +212,7 @@ fn bad_frames_are_refused_and_change_nothing() {
     assert_eq!(
         room.chat(1).hear(&ann, "Ann", chat("a-1", &long)),
         Err(ChatError::TooLong {
-            chars: MAX_CHAT_CHARS + 1
+            bytes: MAX_CHAT_BYTES + 1
         })
     );
     for bad in ["A-1", "a b", &"a".repeat(33)] {
@@ -231,7 +236,7 @@ fn bad_frames_are_refused_and_change_nothing() {
     assert_eq!(
         room.chat(0).write(long, None, 1, "Ann".into()).unwrap_err(),
         ChatError::TooLong {
-            chars: MAX_CHAT_CHARS + 1
+            bytes: MAX_CHAT_BYTES + 1
         }
     );
     assert!(room.texts(0).is_empty() && room.texts(1).is_empty());
@@ -269,7 +274,7 @@ fn the_oldest_lines_go_beyond_the_limit() {
     for n in 0..5 {
         chat.write(format!("{n}"), None, n, "Ann".into()).unwrap();
     }
-    let texts: Vec<_> = chat.lines().map(|line| line.text.as_str()).collect();
+    let texts: Vec<_> = chat.lines().iter().map(|line| line.text.as_str()).collect();
     assert_eq!(texts, ["2", "3", "4"]);
 }
 
@@ -285,7 +290,7 @@ fn history_comes_back_earlier_and_owed_lines_still_go_from_the_same_peer_id() {
         .write("from bob".into(), None, 2, "Bob".into())
         .unwrap();
     room.deliver(&[]);
-    let kept: Vec<Line> = room.chat(0).lines().cloned().collect();
+    let kept: Vec<Line> = room.chat(0).lines().to_vec().into_iter().collect();
     let json = serde_json::to_string(&kept).unwrap();
 
     // Ann's page reloads: same peer id, a new run.
@@ -293,15 +298,18 @@ fn history_comes_back_earlier_and_owed_lines_still_go_from_the_same_peer_id() {
     again.restore(serde_json::from_str(&json).unwrap());
     again.restore(serde_json::from_str(&json).unwrap());
     assert_eq!(again.lines().len(), 2, "a history read twice is kept once");
-    assert!(again.lines().all(|line| line.earlier));
-    let mine = again.lines().find(|line| line.mine).unwrap();
+    assert!(again.lines().iter().all(|line| line.earlier));
+    let mine = again.lines().iter().find(|line| line.mine).unwrap();
     assert_eq!(mine.text, "while away");
     let new_id = again
         .write("now".into(), None, 3, "Ann".into())
         .unwrap()
         .id
         .clone();
-    assert!(again.lines().all(|line| line.id != new_id || !line.earlier));
+    assert!(again
+        .lines()
+        .iter()
+        .all(|line| line.id != new_id || !line.earlier));
     again.link_up(&bob);
     let mut sent = Vec::new();
     while let Some(Output::Send { peer, frame }) = again.poll_output() {
@@ -315,7 +323,7 @@ fn history_comes_back_earlier_and_owed_lines_still_go_from_the_same_peer_id() {
     other_tab.restore(serde_json::from_str(&json).unwrap());
     other_tab.link_up(&bob);
     assert!(other_tab.poll_output().is_none());
-    assert!(other_tab.lines().next().unwrap().mine);
+    assert!(other_tab.lines().first().unwrap().mine);
 }
 
 #[test]

@@ -43,9 +43,8 @@ impl History {
     }
 
     /// Keeps `lines` in place of what was kept.
-    pub fn save<'a>(&self, lines: impl Iterator<Item = &'a Line>) -> Result<()> {
-        let lines: Vec<&Line> = lines.collect();
-        let json = serde_json::to_vec(&lines).map_err(|error| self.error(error))?;
+    pub fn save(&self, lines: &[Line]) -> Result<()> {
+        let json = serde_json::to_vec(lines).map_err(|error| self.error(error))?;
         let dir = self.path.parent().unwrap_or(Path::new("."));
         fs::create_dir_all(dir).map_err(|error| self.error(error))?;
         let temporary = self.path.with_extension("json.tmp");
@@ -83,7 +82,7 @@ mod tests {
             receipts: Vec::new(),
             earlier: false,
         };
-        history.save([&line].into_iter()).unwrap();
+        history.save(std::slice::from_ref(&line)).unwrap();
         assert_eq!(history.load().unwrap(), [line]);
         assert!(history.path().ends_with("history/room.json"));
         fs::write(history.path(), "not json").unwrap();

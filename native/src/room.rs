@@ -548,7 +548,7 @@ impl Room {
     }
 
     /// The room's chat lines, oldest first.
-    pub fn chat_lines(&self) -> impl Iterator<Item = &meshdrop_chat::Line> {
+    pub fn chat_lines(&self) -> &[meshdrop_chat::Line] {
         self.chat.lines()
     }
 
@@ -599,7 +599,12 @@ impl Room {
                 }]
             }
             Ok(Heard::Delivered { id }) => {
-                if let Some(line) = self.chat.lines().find(|line| line.mine && line.id == id) {
+                if let Some(line) = self
+                    .chat
+                    .lines()
+                    .iter()
+                    .find(|line| line.mine && line.id == id)
+                {
                     self.ui
                         .status(format!("{name} has your line {:?}", short(&line.text)));
                 }

@@ -11,9 +11,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The longest chat line, in characters (Unicode scalar values): a longer one is
-/// refused, neither shown nor acknowledged.
-pub const MAX_CHAT_CHARS: usize = 4_000;
+/// The longest chat line, in bytes of UTF-8: a longer one is refused, neither shown nor
+/// acknowledged. (The web app's input takes 4,000 UTF-16 units, at most 12,000 bytes.)
+pub const MAX_CHAT_BYTES: usize = 16_384;
 /// The longest chat line id, in bytes.
 pub const MAX_CHAT_ID_LEN: usize = 32;
 
@@ -37,7 +37,7 @@ pub enum ControlFrame {
     /// A chat line to the receiving peer. `sent_at_ms` is the sender's clock in whole
     /// milliseconds since the Unix epoch. Version 2 web apps sent it as a float
     /// (`1795983180621.0`), which is still read, truncated. `text` holds at most
-    /// [`MAX_CHAT_CHARS`] characters.
+    /// [`MAX_CHAT_BYTES`] bytes.
     Chat {
         /// Names the line among the sender's, for [`ControlFrame::ChatAck`]: 1 to
         /// [`MAX_CHAT_ID_LEN`] of `0-9 a-z -`. Empty (left out) from peers that predate

@@ -72,7 +72,7 @@ fn chat_lines_survive_reloads_and_clear_history_empties_them() -> Result<()> {
         );
         assert_eq!(
             shown[0].delivered,
-            [bob.1.clone()],
+            std::slice::from_ref(&bob.1),
             "the marks are kept too"
         );
 

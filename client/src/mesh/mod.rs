@@ -913,7 +913,7 @@ fn drive_chat(inner: &Rc<RefCell<Inner>>) {
             }
         }
         room_chat.keep();
-        Rc::new(room_chat.chat.lines().cloned().collect::<Vec<_>>())
+        Rc::new(room_chat.chat.lines().to_vec())
     };
     emit(inner, MeshEvent::Chat(lines));
 }

@@ -21,7 +21,7 @@ use super::peers::peer_list;
 use super::picker::use_recipient_picker;
 use super::picking;
 use super::room::room_choice;
-use super::share::SharePanel;
+use super::share::use_share_panel;
 use super::shared::use_shared_files;
 use super::state::{PairingView, RoomAction, RoomState};
 use super::transfers::{offer_list, transfer_list};
@@ -240,6 +240,7 @@ pub fn app() -> Html {
     let attention = use_attention(&state);
     let shared_files = use_shared_files(&state.peers, &on_send_files);
     let pair_with_code = use_pair_with_code();
+    let share_panel = use_share_panel();
     let chat_panel = use_chat_panel(&state, on_send_chat, on_clear_chat, chat_input.clone());
     let recipient_picker = use_recipient_picker(
         pending.as_ref(),
@@ -265,7 +266,7 @@ pub fn app() -> Html {
                     if state.pairing == PairingView::None {
                         <details class="invite" open={state.peers.is_empty()}>
                             <summary>{ "Invite a device" }</summary>
-                            <SharePanel />
+                            { share_panel }
                             { pair_with_code }
                         </details>
                     }

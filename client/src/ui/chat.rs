@@ -21,9 +21,9 @@ use yew::prelude::*;
 use super::share::copy;
 use super::state::RoomState;
 
-/// Lines longer than this, in characters, or of more than [`FOLD_LINES`] lines, are
-/// folded behind "Show more".
-const FOLD_CHARS: usize = 320;
+/// Lines longer than this, in bytes, or of more than [`FOLD_LINES`] lines, are folded
+/// behind "Show more". (Bytes and newlines: cheaper to count in wasm than characters.)
+const FOLD_BYTES: usize = 400;
 const FOLD_LINES: usize = 6;
 
 /// The chat panel; `input` is the chat input's, so the page can put pasted text into it.
@@ -108,7 +108,8 @@ pub fn use_chat_panel(
 
 /// One line of the log.
 fn chat_line(state: &RoomState, line: &Line) -> Html {
-    let long = line.text.chars().count() > FOLD_CHARS || line.text.lines().count() > FOLD_LINES;
+    let newlines = line.text.bytes().filter(|byte| *byte == b'\n').count();
+    let long = line.text.len() > FOLD_BYTES || newlines >= FOLD_LINES;
     let mut class = String::from("chat-message");
     for (applies, name) in [
         (line.mine, " mine"),

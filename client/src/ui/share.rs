@@ -43,8 +43,10 @@ impl CopyState {
     }
 }
 
-#[function_component(SharePanel)]
-pub fn share_panel() -> Html {
+/// The share panel. A hook of the page rather than a component of its own, which costs
+/// the app more wasm.
+#[hook]
+pub fn use_share_panel() -> Html {
     let link = page_url();
     let copy_state = use_state(|| CopyState::Ready);
     let link_input = use_node_ref();
