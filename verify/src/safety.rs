@@ -122,12 +122,15 @@ impl SafetyCheck {
         if commitment(&peer_nonce) != expected {
             return Err(SafetyError::CommitmentMismatch);
         }
-        let mut sides = [
-            (self.local.as_bytes(), self.nonce),
-            (self.remote.as_bytes(), peer_nonce),
-        ];
-        // Both ends must hash the same sequence: order the pairs, not "ours first".
-        sides.sort();
+        let ours = (self.local.as_bytes(), self.nonce);
+        let theirs = (self.remote.as_bytes(), peer_nonce);
+        // Both ends must hash the same sequence: order the pairs, not "ours first". (Two
+        // compared by hand: a sort would bring the web app a sorting routine.)
+        let sides = if ours <= theirs {
+            [ours, theirs]
+        } else {
+            [theirs, ours]
+        };
         let mut hash = Sha256::new();
         hash.update(NUMBER_CONTEXT);
         for (fingerprint, nonce) in sides {

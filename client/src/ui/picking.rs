@@ -75,9 +75,14 @@ async fn walk(entry: FileSystemEntry, files: &mut Vec<OutgoingFile>) -> Result<(
     let mut pending = vec![entry];
     while let Some(entry) = pending.pop() {
         if entry.is_directory() {
-            let mut children = read_directory(entry.unchecked_ref()).await?;
-            // Popped from the end: reversed, they are visited in name order.
-            children.sort_by_key(|child| std::cmp::Reverse(child.name()));
+            // Popped from the end: in reverse name order, they are visited in name order.
+            // Put in place one by one: a sort would bring the app a sorting routine.
+            let mut children: Vec<FileSystemEntry> = Vec::new();
+            for child in read_directory(entry.unchecked_ref()).await? {
+                let name = child.name();
+                let at = children.partition_point(|known| known.name() > name);
+                children.insert(at, child);
+            }
             pending.extend(children);
         } else if entry.is_file() {
             let file = read_file(entry.unchecked_ref()).await?;
