@@ -3,18 +3,15 @@
 
 use yew::prelude::*;
 
+use super::state::{RoomAction, RoomState};
 use crate::saving::zip::Zip;
 use crate::saving::{self, Saved};
-use crate::transfer::SavedFile;
+use crate::transfer::{SavedFile, TransferKey};
 
-#[derive(Properties, PartialEq)]
-pub struct SaveAllProps {
-    pub files: Vec<SavedFile>,
-}
-
-/// Where a "Save all" is.
+/// Where a "Save all" is. Kept in the page's state, by transfer: a plain function
+/// rather than a component with its own state costs the app less wasm.
 #[derive(Debug, Clone, PartialEq)]
-enum Status {
+pub enum Status {
     Idle,
     Saving,
     SavedInFolder(String),
@@ -44,32 +41,37 @@ impl Status {
     }
 }
 
-/// A "Save all" button; once saved as a zip, a link to download it again.
-#[function_component(SaveAll)]
-pub fn save_all(props: &SaveAllProps) -> Html {
-    let status = use_state(|| Status::Idle);
+/// The "Save all" button of transfer `key`, whose received files are `files`; once
+/// saved as a zip, a link to download it again.
+pub fn save_all(
+    room: &UseReducerHandle<RoomState>,
+    key: &TransferKey,
+    files: &[SavedFile],
+) -> Html {
+    let status = room.save_all_status(key);
     let onclick = {
-        let (status, files) = (status.clone(), props.files.clone());
+        let (room, key, files) = (room.clone(), key.clone(), files.to_vec());
         Callback::from(move |_| {
-            let (status, files) = (status.clone(), files.clone());
-            status.set(Status::Saving);
+            let (room, key, files) = (room.clone(), key.clone(), files.clone());
+            room.dispatch(RoomAction::SaveAll(key.clone(), Status::Saving));
             wasm_bindgen_futures::spawn_local(async move {
-                status.set(match saving::save_all(&files).await {
+                let status = match saving::save_all(&files).await {
                     Ok(Saved::IntoFolder(folder)) => Status::SavedInFolder(folder),
                     Ok(Saved::AsZip(zip)) => Status::SavedAsZip(zip),
                     Ok(Saved::Dismissed) => Status::Idle,
                     Err(error) => Status::Failed(crate::transfer::describe(&error)),
-                });
+                };
+                room.dispatch(RoomAction::SaveAll(key, status));
             });
         })
     };
     html! {
         <>
             <button class="save-all secondary" disabled={*status == Status::Saving} {onclick}>
-                { format!("Save all {} files", props.files.len()) }
+                { format!("Save all {} files", files.len()) }
             </button>
             <span class="save-all-status" data-state={status.name()} role="status">{ status.words() }</span>
-            if let Status::SavedAsZip(zip) = &*status {
+            if let Status::SavedAsZip(zip) = status {
                 <a class="save-all-zip" href={zip.url.clone()} download={zip.name.clone()}>{ "Download again" }</a>
             }
         </>

@@ -12,6 +12,7 @@ use meshdrop_protocol::PeerId;
 use meshdrop_verify::{KnownDevices, SafetyNumber, Trust};
 use yew::Reducible;
 
+use super::save_all;
 use crate::mesh::{LinkState, MeshEvent, SignalingStatus, VerificationEvent};
 use crate::transfer::{TransferKey, TransferView};
 
@@ -50,6 +51,8 @@ pub struct RoomState {
     pub transfers: Rc<Vec<TransferView>>,
     /// Received transfers whose files the user saved (clicked "Save"), each once.
     pub saved: Rc<Vec<TransferKey>>,
+    /// Where each "Save all" the user clicked is.
+    pub save_all: Rc<Vec<(TransferKey, save_all::Status)>>,
     pub last_error: Option<String>,
     /// The devices verified on this browser.
     pub known: Rc<KnownDevices>,
@@ -99,6 +102,7 @@ impl Default for RoomState {
             chat_heard: 0,
             transfers: Rc::default(),
             saved: Rc::default(),
+            save_all: Rc::default(),
             last_error: None,
             known: Rc::default(),
             pairing: PairingView::None,
@@ -110,6 +114,8 @@ pub enum RoomAction {
     Mesh(MeshEvent),
     /// The user saved the files of a received transfer.
     Saved(TransferKey),
+    /// A "Save all" of a transfer's files moved on.
+    SaveAll(TransferKey, save_all::Status),
     /// The user cleared the transfers that ended.
     ClearFinished,
     /// Something the user tried could not be done; shown like a server error.
@@ -125,6 +131,12 @@ impl RoomState {
             .iter()
             .find(|(id, _)| id == peer)
             .map_or_else(|| peer.to_string(), |(_, name)| name.clone())
+    }
+
+    /// Where the "Save all" of transfer `key` is.
+    pub fn save_all_status(&self, key: &TransferKey) -> &save_all::Status {
+        let status = self.save_all.iter().find(|(known, _)| known == key);
+        status.map_or(&save_all::Status::Idle, |(_, status)| status)
     }
 
     fn peer_mut(&mut self, peer: &PeerId) -> Option<&mut (PeerId, PeerView)> {
@@ -229,6 +241,11 @@ impl Reducible for RoomState {
             RoomAction::Mesh(MeshEvent::ServerError(message)) => next.last_error = Some(message),
             RoomAction::Mesh(MeshEvent::Verification(event)) => next.verification(event),
             RoomAction::Known(known) => next.known = Rc::new(known),
+            RoomAction::SaveAll(key, status) => {
+                let all = Rc::make_mut(&mut next.save_all);
+                all.retain(|(known, _)| *known != key);
+                all.push((key, status));
+            }
             RoomAction::Saved(key) => {
                 if !next.saved.contains(&key) {
                     Rc::make_mut(&mut next.saved).push(key);
@@ -239,6 +256,8 @@ impl Reducible for RoomState {
                 let transfers = &next.transfers;
                 let live = |key: &&TransferKey| transfers.iter().any(|view| view.key == **key);
                 next.saved = Rc::new(next.saved.iter().filter(live).cloned().collect());
+                let all = Rc::make_mut(&mut next.save_all);
+                all.retain(|(key, _)| transfers.iter().any(|view| view.key == *key));
             }
             RoomAction::Problem(message) => next.last_error = Some(message),
         }

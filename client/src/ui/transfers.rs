@@ -7,7 +7,7 @@ use std::rc::Rc;
 use meshdrop_transfer::{Direction, TransferState};
 use yew::prelude::*;
 
-use super::save_all::SaveAll;
+use super::save_all::save_all;
 use super::state::{RoomAction, RoomState};
 use crate::transfer::{TransferAction, TransferKey, TransferView, CANCELLED_BY_USER};
 
@@ -208,7 +208,7 @@ fn transfer_row(
                     </a>
                 }) }
                 if view.saved.len() > 1 && view.saved.len() == view.files.len() {
-                    <SaveAll files={view.saved.clone()} />
+                    { save_all(room, &view.key, &view.saved) }
                 }
             </div>
         </li>
