@@ -574,6 +574,12 @@ impl Room {
         Ok(())
     }
 
+    /// Forgets the room's chat, here and in the history kept.
+    pub async fn clear_chat(&mut self) {
+        self.chat.clear();
+        self.drive_chat().await;
+    }
+
     /// Writes a chat line to everyone in the room (`to` is `None`) or to one peer
     /// alone; a peer whose link is down gets it when the link is up again.
     pub async fn chat(&mut self, text: String, to: Option<PeerId>) -> Result<(), ChatError> {

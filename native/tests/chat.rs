@@ -108,8 +108,17 @@ fn history_keeps_the_rooms_lines_and_shows_them_next_time() -> Result<()> {
         again
             .expect_output(|line| line.ends_with("] You: from the terminal (earlier)"))
             .await;
+        again.type_line("/clear").await;
+        again.expect_status("chat history cleared").await;
         again.close_stdin();
         assert_eq!(again.exit_code().await, 0);
+        let cleared: Vec<Line> =
+            serde_json::from_slice(&std::fs::read(&file).expect("the history file"))
+                .expect("the history file holds chat lines");
+        assert!(
+            cleared.is_empty(),
+            "/clear empties the history: {cleared:?}"
+        );
         server.stop().await
     })
 }

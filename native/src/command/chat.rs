@@ -1,5 +1,5 @@
 //! `meshdrop chat`: every stdin line goes to everyone connected, or after `/to NAME` to
-//! that peer alone until `/all`; every line from them is printed on stdout as
+//! that peer alone until `/all` (`/clear` forgets the chat and its history); every line from them is printed on stdout as
 //! `[HH:MM] name: text` (`name (private)` for a line to us alone). Who has each of our
 //! lines is said on stderr as their acknowledgements arrive.
 //!
@@ -59,6 +59,10 @@ pub async fn run(args: ChatArgs, device: Device) -> Result<()> {
             }
             line = lines.recv(), if input_open => match line {
                 Some(line) if line.trim().is_empty() => {}
+                Some(line) if line.trim() == "/clear" => {
+                    room.clear_chat().await;
+                    room.ui().status("chat history cleared");
+                }
                 Some(line) if line.starts_with('/') => command(&room, &line, &mut to),
                 Some(line) if !room.is_anyone_connected() => {
                     room.ui().status("nobody is connected yet; the line will go to the first peer");
@@ -84,7 +88,8 @@ fn command(room: &Room, line: &str, to: &mut Recipient) {
     }
     let Some(name) = line.strip_prefix("/to ").map(str::trim) else {
         room.ui().status(format!(
-            "unknown command {line:?}: /to NAME writes to one peer, /all to everyone"
+            "unknown command {line:?}: /to NAME writes to one peer, /all to everyone, \
+             /clear forgets the chat"
         ));
         return;
     };
