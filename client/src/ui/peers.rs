@@ -7,6 +7,7 @@
 use meshdrop_mesh::path::Reach;
 use meshdrop_protocol::frame::{Device, DeviceKind};
 use meshdrop_protocol::PeerId;
+use wasm_bindgen::JsCast;
 use web_sys::{DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
@@ -38,19 +39,36 @@ pub fn peer_list(state: &RoomState, on_send_files: &SendFiles, on_trust: &SetTru
                 <p class="hint">{ "Tap a device, or drop files anywhere." }</p>
             }
             <ul id="peers" class="peer-grid">
-                { for peers.iter().map(|(id, view)| html! {
-                    <PeerTile key={id.to_string()} target={Some(id.clone())} on_send_files={on_send_files.clone()}
-                        enabled={view.state == LinkState::Connected} state={Some(view.state.as_str())}
-                        name={view.name.clone()} device={view.device.clone()}
-                        trust={state.trust(view)} safety={view.safety} fingerprint={view.fingerprint.clone()}
-                        reach={view.reach} on_trust={on_trust.clone()} />
-                }) }
+                { for peers.iter().map(|(id, view)| peer_tile(&PeerTile {
+                    target: Some(id.clone()),
+                    on_send_files: on_send_files.clone(),
+                    enabled: view.state == LinkState::Connected,
+                    name: view.name.clone(),
+                    device: view.device.clone(),
+                    state: Some(view.state.as_str()),
+                    trust: state.trust(view),
+                    safety: view.safety,
+                    fingerprint: view.fingerprint.clone(),
+                    reach: view.reach,
+                    on_trust: Some(on_trust.clone()),
+                })) }
             </ul>
             // Only worth a tile when it means more than one device; always in the page,
             // so that what it does never depends on how many peers just happen to be here.
             <ul class={classes!("everyone", (peers.len() < 2).then_some("single"))}>
-                <PeerTile target={None} on_send_files={on_send_files.clone()} enabled={connected > 0}
-                    name="Everyone" device={None} />
+                { peer_tile(&PeerTile {
+                    target: None,
+                    on_send_files: on_send_files.clone(),
+                    enabled: connected > 0,
+                    name: "Everyone".to_owned(),
+                    device: None,
+                    state: None,
+                    trust: None,
+                    safety: None,
+                    fingerprint: None,
+                    reach: None,
+                    on_trust: None,
+                }) }
             </ul>
             if state.known.iter().next().is_some() {
                 <label class="auto-accept">
@@ -66,37 +84,29 @@ pub fn peer_list(state: &RoomState, on_send_files: &SendFiles, on_trust: &SetTru
     }
 }
 
-#[derive(Properties, PartialEq)]
-struct PeerTileProps {
+/// What a tile shows: one peer's, or with no `target` the "Everyone" tile.
+struct PeerTile {
     target: Option<PeerId>,
     on_send_files: SendFiles,
     enabled: bool,
-    name: AttrValue,
+    name: String,
     device: Option<Device>,
     /// The link state, for one peer's tile (`data-state`).
-    #[prop_or_default]
     state: Option<&'static str>,
-    #[prop_or_default]
     trust: Option<Trust>,
-    #[prop_or_default]
     safety: Option<SafetyNumber>,
     /// The peer device's DTLS fingerprint (`data-fingerprint`, while connected).
-    #[prop_or_default]
     fingerprint: Option<String>,
     /// How the peer is reached (`data-path`), once known.
-    #[prop_or_default]
     reach: Option<Reach>,
-    #[prop_or_default]
     on_trust: Option<SetTrust>,
 }
 
 /// A device's tile. The button opens the file picker; the file input itself is out of
 /// sight and out of the tab order, so keyboard focus always lands on what is visible.
-#[function_component(PeerTile)]
-fn peer_tile(props: &PeerTileProps) -> Html {
-    let picker = use_node_ref();
-    let folder_picker = use_node_ref();
-    let hovering = use_state(|| false);
+/// A plain function, not a component (which costs the app more wasm): it has no state
+/// of its own, and marks itself as a drop target with an attribute Yew does not render.
+fn peer_tile(props: &PeerTile) -> Html {
     let send = {
         let (target, on_send_files) = (props.target.clone(), props.on_send_files.clone());
         move |files: Vec<OutgoingFile>| {
@@ -113,28 +123,22 @@ fn peer_tile(props: &PeerTileProps) -> Html {
             input.set_value("");
         })
     };
-    let on_open_picker = open_on_click(&picker);
-    let on_open_folder_picker = open_on_click(&folder_picker);
-    let on_drag_over = {
-        let (hovering, enabled) = (hovering.clone(), props.enabled);
-        Callback::from(move |event: DragEvent| {
-            if enabled {
-                event.prevent_default();
-                event.stop_propagation();
-                hovering.set(true);
-            }
-        })
-    };
-    let on_drag_leave = {
-        let hovering = hovering.clone();
-        Callback::from(move |_: DragEvent| hovering.set(false))
-    };
+    let on_open_picker = open_on_click("input.send-files");
+    let on_open_folder_picker = open_on_click("input.send-folder");
+    let enabled = props.enabled;
+    let on_drag_over = Callback::from(move |event: DragEvent| {
+        if enabled {
+            event.prevent_default();
+            event.stop_propagation();
+            mark_drop_target(&event, true);
+        }
+    });
+    let on_drag_leave = Callback::from(|event: DragEvent| mark_drop_target(&event, false));
     let on_drop = {
-        let (hovering, enabled) = (hovering.clone(), props.enabled);
         Callback::from(move |event: DragEvent| {
             event.prevent_default();
             event.stop_propagation();
-            hovering.set(false);
+            mark_drop_target(&event, false);
             if !enabled {
                 return;
             }
@@ -172,7 +176,8 @@ fn peer_tile(props: &PeerTileProps) -> Html {
             data-trust={props.trust.as_ref().map(trust_name)} data-fingerprint={fingerprint}
             data-path={props.reach.map(Reach::name)}
             data-safety-number={props.safety.map(|number| number.words().collect::<Vec<_>>().join(", "))}
-            class={classes!("peer", props.state, everyone.then_some("everyone-target"), (*hovering).then_some("drop-target"))}
+            key={props.target.as_ref().map_or_else(|| "everyone".to_owned(), ToString::to_string)}
+            class={classes!("peer", props.state, everyone.then_some("everyone-target"))}
             ondragover={on_drag_over} ondragleave={on_drag_leave} ondrop={on_drop}>
             <button type="button" class="peer-button" disabled={!props.enabled} onclick={on_open_picker}>
                 <span class="peer-icon" aria-hidden="true">{ if everyone { everyone_icon() } else { device_icon(kind) } }</span>
@@ -183,12 +188,12 @@ fn peer_tile(props: &PeerTileProps) -> Html {
             if let Some((class, reach)) = path {
                 <p {class} role="status">{ reach.describe() }</p>
             }
-            <input type="file" ref={picker} class="send-files" multiple=true tabindex="-1" aria-hidden="true"
+            <input type="file" class="send-files" multiple=true tabindex="-1" aria-hidden="true"
                 disabled={!props.enabled} onchange={on_pick.clone()} />
             <button type="button" class="folder-button secondary" disabled={!props.enabled} onclick={on_open_folder_picker}>
                 { "Folder" }<span class="visually-hidden">{ format!(" to {}", props.name) }</span>
             </button>
-            <input type="file" ref={folder_picker} class="send-folder" webkitdirectory=true tabindex="-1" aria-hidden="true"
+            <input type="file" class="send-folder" webkitdirectory=true tabindex="-1" aria-hidden="true"
                 disabled={!props.enabled} onchange={on_pick} />
             { verification(props) }
         </li>
@@ -196,7 +201,7 @@ fn peer_tile(props: &PeerTileProps) -> Html {
 }
 
 /// The device's trust badge, opening onto its safety number and what to do about it.
-fn verification(props: &PeerTileProps) -> Html {
+fn verification(props: &PeerTile) -> Html {
     let (Some(trust), Some(peer), Some(on_trust)) = (&props.trust, &props.target, &props.on_trust)
     else {
         return html! {};
@@ -251,13 +256,30 @@ fn trust_name(trust: &Trust) -> &'static str {
 }
 
 /// Opens the (hidden) file input `input` refers to, as a click on it would.
-fn open_on_click(input: &NodeRef) -> Callback<MouseEvent> {
-    let input = input.clone();
-    Callback::from(move |_: MouseEvent| {
-        if let Some(input) = input.cast::<HtmlInputElement>() {
+/// Opens the picker of the tile clicked: its `input` matching `selector`.
+fn open_on_click(selector: &'static str) -> Callback<MouseEvent> {
+    Callback::from(move |event: MouseEvent| {
+        let input = tile_of(&event).and_then(|tile| tile.query_selector(selector).ok().flatten());
+        if let Some(input) = input.and_then(|input| input.dyn_into::<HtmlInputElement>().ok()) {
             input.click();
         }
     })
+}
+
+/// Shows the tile under a drag as where the files would go (`data-drop-target`).
+fn mark_drop_target(event: &DragEvent, hovering: bool) {
+    if let Some(tile) = tile_of(event) {
+        let _ = match hovering {
+            true => tile.set_attribute("data-drop-target", ""),
+            false => tile.remove_attribute("data-drop-target"),
+        };
+    }
+}
+
+/// The tile an event happened in.
+fn tile_of(event: &Event) -> Option<web_sys::Element> {
+    let target = event.target()?.dyn_into::<web_sys::Element>().ok()?;
+    target.closest("li.peer").ok().flatten()
 }
 
 /// A link state in words, for a tile that cannot take files yet.
