@@ -401,7 +401,7 @@ fn connection_badge(status: SignalingStatus) -> Html {
         ),
     };
     html! {
-        <span id="connection" class={classes!("badge", state)} data-state={state} role="status">
+        <span id="connection" class={super::class_names(&[Some("badge"), Some(state)])} data-state={state} role="status">
             <span class="dot" aria-hidden="true"></span>{ label }
         </span>
     }

@@ -72,7 +72,7 @@ pub fn use_chat_panel(
         Callback::from(move |_: MouseEvent| expanded.set(!*expanded))
     };
     html! {
-        <section class={classes!("panel", "chat-panel", expanded.then_some("expanded"))} aria-labelledby="chat-heading">
+        <section class={super::class_names(&[Some("panel chat-panel"), expanded.then_some("expanded")])} aria-labelledby="chat-heading">
             <div class="chat-head">
                 <h2 id="chat-heading">{ "Chat" }</h2>
                 if !state.chat.is_empty() {
@@ -110,16 +110,12 @@ pub fn use_chat_panel(
 fn chat_line(state: &RoomState, line: &Line) -> Html {
     let newlines = line.text.bytes().filter(|byte| *byte == b'\n').count();
     let long = line.text.len() > FOLD_BYTES || newlines >= FOLD_LINES;
-    let mut class = String::from("chat-message");
-    for (applies, name) in [
-        (line.mine, " mine"),
-        (line.is_private(), " private"),
-        (line.earlier, " earlier"),
-    ] {
-        if applies {
-            class.push_str(name);
-        }
-    }
+    let class = super::class_names(&[
+        Some("chat-message"),
+        line.mine.then_some("mine"),
+        line.is_private().then_some("private"),
+        line.earlier.then_some("earlier"),
+    ]);
     let sender = if line.mine {
         "You".to_owned()
     } else {

@@ -16,3 +16,16 @@ mod state;
 mod transfers;
 
 pub use app::App;
+
+/// A `class` of several names, the absent ones left out. A plain string costs the app
+/// less wasm than Yew's `classes!`, which keeps a set.
+fn class_names(names: &[Option<&str>]) -> String {
+    let mut class = String::new();
+    for name in names.iter().flatten() {
+        if !class.is_empty() {
+            class.push(' ');
+        }
+        class.push_str(name);
+    }
+    class
+}

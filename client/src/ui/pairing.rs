@@ -112,7 +112,7 @@ pub fn pairing_panel(state: &RoomState, on_remember: &Callback<()>) -> Html {
         ),
     };
     html! {
-        <section id="pairing" class={classes!("panel", "pairing", kind)} data-state={kind} aria-label="Pairing">
+        <section id="pairing" class={super::class_names(&[Some("panel pairing"), Some(kind)])} data-state={kind} aria-label="Pairing">
             <h2>{ "Pair with a code" }</h2>
             { body }
             <button id="pairing-leave" type="button" class="secondary" onclick={back}>{ "Back to my network" }</button>

@@ -55,7 +55,7 @@ pub fn peer_list(state: &RoomState, on_send_files: &SendFiles, on_trust: &SetTru
             </ul>
             // Only worth a tile when it means more than one device; always in the page,
             // so that what it does never depends on how many peers just happen to be here.
-            <ul class={classes!("everyone", (peers.len() < 2).then_some("single"))}>
+            <ul class={super::class_names(&[Some("everyone"), (peers.len() < 2).then_some("single")])}>
                 { peer_tile(&PeerTile {
                     target: None,
                     on_send_files: on_send_files.clone(),
@@ -177,7 +177,7 @@ fn peer_tile(props: &PeerTile) -> Html {
             data-path={props.reach.map(Reach::name)}
             data-safety-number={props.safety.map(|number| number.words().collect::<Vec<_>>().join(", "))}
             key={props.target.as_ref().map_or_else(|| "everyone".to_owned(), ToString::to_string)}
-            class={classes!("peer", props.state, everyone.then_some("everyone-target"))}
+            class={super::class_names(&[Some("peer"), props.state, everyone.then_some("everyone-target")])}
             ondragover={on_drag_over} ondragleave={on_drag_leave} ondrop={on_drop}>
             <button type="button" class="peer-button" disabled={!props.enabled} onclick={on_open_picker}>
                 <span class="peer-icon" aria-hidden="true">{ if everyone { everyone_icon() } else { device_icon(kind) } }</span>
@@ -229,7 +229,7 @@ fn verification(props: &PeerTile) -> Html {
         None => html! { <p class="hint">{ "Working out the safety number…" }</p> },
     };
     html! {
-        <details class={classes!("verify", trust_name(trust))}>
+        <details class={super::class_names(&[Some("verify"), Some(trust_name(trust))])}>
             <summary class="trust">{ badge }</summary>
             if *trust == Trust::NameOfVerified {
                 <p class="warning" role="alert">{ format!(

@@ -23,7 +23,7 @@ pub fn offer_list(room: &UseReducerHandle<RoomState>, on_action: &OnTransferActi
         .filter(|view| is_offer_to_me(view))
         .collect();
     html! {
-        <section id="offers" class={classes!("offers", offers.is_empty().then_some("empty"))} aria-label="Offers for you">
+        <section id="offers" class={super::class_names(&[Some("offers"), offers.is_empty().then_some("empty")])} aria-label="Offers for you">
             <ul class="transfer-list" aria-live="polite" aria-relevant="additions">
                 { for offers.into_iter().map(|view| transfer_row(view, room, on_action)) }
             </ul>
@@ -91,7 +91,7 @@ fn transfer_row(
         let (key, on_action) = (view.key.clone(), on_action.clone());
         let secondary = (action != TransferAction::Accept).then_some("secondary");
         html! {
-            <button type="button" class={classes!(class, secondary)} onclick={move |_| on_action.emit((key.clone(), action.clone()))}>
+            <button type="button" class={super::class_names(&[Some(class), secondary])} onclick={move |_| on_action.emit((key.clone(), action.clone()))}>
                 { label }
             </button>
         }
@@ -155,7 +155,7 @@ fn transfer_row(
         Callback::from(move |_: MouseEvent| room.dispatch(RoomAction::Saved(key.clone())))
     };
     html! {
-        <li class={classes!("transfer", state_name(&view.state), if incoming { "incoming" } else { "outgoing" })}
+        <li class={super::class_names(&[Some("transfer"), Some(state_name(&view.state)), Some(if incoming { "incoming" } else { "outgoing" })])}
             key={format!("{}-{}", view.key.peer, view.key.id)}
             data-transfer-id={view.key.id.to_string()} data-peer-id={view.key.peer.to_string()}
             data-direction={if incoming { "incoming" } else { "outgoing" }}
