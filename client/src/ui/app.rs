@@ -241,7 +241,17 @@ pub fn app() -> Html {
     let shared_files = use_shared_files(&state.peers, &on_send_files);
     let pair_with_code = use_pair_with_code();
     let share_panel = use_share_panel();
-    let chat_panel = use_chat_panel(&state, on_send_chat, on_clear_chat, chat_input.clone());
+    let on_write_to = {
+        let state = state.clone();
+        Callback::from(move |peer| state.dispatch(RoomAction::ChatTo(peer)))
+    };
+    let chat_panel = use_chat_panel(
+        &state,
+        on_send_chat,
+        on_clear_chat,
+        on_write_to,
+        chat_input.clone(),
+    );
     let recipient_picker = use_recipient_picker(
         pending.as_ref(),
         &state.peers,

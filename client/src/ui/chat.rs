@@ -34,23 +34,23 @@ pub fn use_chat_panel(
     state: &RoomState,
     on_send: Callback<(String, Option<PeerId>)>,
     on_clear: Callback<()>,
+    on_write_to: Callback<Option<PeerId>>,
     input: NodeRef,
 ) -> Html {
-    let expanded = use_state(|| false);
     let to = use_node_ref();
-    // Whom the next line goes to: the select shows what this says, whatever peers come
-    // and go (the browser alone would keep the selection on whichever option came to
-    // sit where the chosen one was).
-    let private_to = use_state(|| None::<PeerId>);
+    // Whom the next line goes to, kept in the page's state: the select shows what it
+    // says, whatever peers come and go (the browser alone would keep the selection on
+    // whichever option came to sit where the chosen one was).
     let on_pick = {
-        let (to, private_to) = (to.clone(), private_to.clone());
+        let (to, on_write_to) = (to.clone(), on_write_to.clone());
         Callback::from(move |_: Event| {
             let picked = to.cast::<HtmlSelectElement>().map(|select| select.value());
-            private_to.set(picked.and_then(|id| PeerId::new(id).ok()));
+            on_write_to.emit(picked.and_then(|id| PeerId::new(id).ok()));
         })
     };
     // A peer written to that left: back to everyone.
-    let private_to = (*private_to)
+    let private_to = state
+        .chat_to
         .clone()
         .filter(|peer| state.peers.iter().any(|(id, _)| id == peer));
     let on_submit = {
@@ -67,19 +67,16 @@ pub fn use_chat_panel(
             }
         })
     };
-    let on_toggle = {
-        let expanded = expanded.clone();
-        Callback::from(move |_: MouseEvent| expanded.set(!*expanded))
-    };
+
     html! {
-        <section class={super::class_names(&[Some("panel chat-panel"), expanded.then_some("expanded")])} aria-labelledby="chat-heading">
+        <section class="panel chat-panel" aria-labelledby="chat-heading">
             <div class="chat-head">
                 <h2 id="chat-heading">{ "Chat" }</h2>
                 if !state.chat.is_empty() {
                     <button type="button" id="clear-chat" class="secondary" onclick={on_clear.reform(|_| ())}>{ "Clear history" }</button>
                 }
-                <button type="button" class="chat-toggle secondary" aria-expanded={(*expanded).to_string()} onclick={on_toggle}>
-                    { if *expanded { "Less" } else { "More" } }
+                <button type="button" class="chat-toggle secondary" aria-expanded="false" onclick={Callback::from(toggle_log)}>
+                    <span class="when-folded">{ "More" }</span><span class="when-expanded">{ "Less" }</span>
                 </button>
             </div>
             // Reversed flex keeps the newest line in view without any scrolling code.
@@ -184,6 +181,27 @@ fn marks(state: &RoomState, line: &Line) -> Html {
     html! {
         <span class="chat-marks" data-delivered={have_ids.join(" ")} data-pending={waiting_ids.join(" ")}>{ words }</span>
     }
+}
+
+/// "More" opens the log taller (on a phone), "Less" back. The panel and button carry
+/// it in attributes Yew does not render (`data-expanded`) or renders only once
+/// (`aria-expanded`), so no state of the page's changes.
+fn toggle_log(event: MouseEvent) {
+    let button = event
+        .target_dyn_into::<Element>()
+        .and_then(|target| target.closest("button").ok().flatten());
+    let panel = button
+        .as_ref()
+        .and_then(|button| button.closest("section").ok().flatten());
+    let (Some(button), Some(panel)) = (button, panel) else {
+        return;
+    };
+    let expanded = panel.has_attribute("data-expanded");
+    let _ = match expanded {
+        true => panel.remove_attribute("data-expanded"),
+        false => panel.set_attribute("data-expanded", ""),
+    };
+    let _ = button.set_attribute("aria-expanded", if expanded { "false" } else { "true" });
 }
 
 /// The buttons of a line: "Show more" unfolds it, "Copy" copies its text.

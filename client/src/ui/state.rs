@@ -46,6 +46,8 @@ pub struct RoomState {
     pub chat: Rc<Vec<Line>>,
     /// How many lines peers wrote to us since the page opened, for the notifications.
     pub chat_heard: u32,
+    /// The peer the next chat line goes to alone; `None` for everyone.
+    pub chat_to: Option<PeerId>,
     /// Every transfer of this visit, oldest first; finished ones stay listed until
     /// the user clears them.
     pub transfers: Rc<Vec<TransferView>>,
@@ -100,6 +102,7 @@ impl Default for RoomState {
             names: Vec::new(),
             chat: Rc::default(),
             chat_heard: 0,
+            chat_to: None,
             transfers: Rc::default(),
             saved: Rc::default(),
             save_all: Rc::default(),
@@ -114,6 +117,8 @@ pub enum RoomAction {
     Mesh(MeshEvent),
     /// The user saved the files of a received transfer.
     Saved(TransferKey),
+    /// The person picked whom to write to: one peer alone, or everyone.
+    ChatTo(Option<PeerId>),
     /// A "Save all" of a transfer's files moved on.
     SaveAll(TransferKey, save_all::Status),
     /// The user cleared the transfers that ended.
@@ -241,6 +246,7 @@ impl Reducible for RoomState {
             RoomAction::Mesh(MeshEvent::ServerError(message)) => next.last_error = Some(message),
             RoomAction::Mesh(MeshEvent::Verification(event)) => next.verification(event),
             RoomAction::Known(known) => next.known = Rc::new(known),
+            RoomAction::ChatTo(peer) => next.chat_to = peer,
             RoomAction::SaveAll(key, status) => {
                 let all = Rc::make_mut(&mut next.save_all);
                 all.retain(|(known, _)| *known != key);
