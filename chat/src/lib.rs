@@ -159,23 +159,14 @@ impl Chat {
         &self.lines
     }
 
-    /// Puts lines from a device's history before this run's, marked earlier; lines
-    /// already here (a history read twice) are skipped.
-    pub fn restore(&mut self, history: Vec<Line>) {
-        let known = |line: &Line| {
-            self.lines
-                .iter()
-                .any(|have| have.from == line.from && have.id == line.id && !line.id.is_empty())
-        };
-        let restored: Vec<Line> = history
-            .into_iter()
-            .filter(|line| !known(line))
-            .map(|line| Line {
-                earlier: true,
-                ..line
-            })
-            .collect();
-        self.lines.splice(0..0, restored);
+    /// Puts lines from a device's history before this run's, marked earlier. Once per
+    /// run: the lines of this run are not in that history yet.
+    pub fn restore(&mut self, mut history: Vec<Line>) {
+        for line in &mut history {
+            line.earlier = true;
+        }
+        history.append(&mut self.lines);
+        self.lines = history;
         self.trim();
         // Lines of ours still owed to a peer whose link is up go now.
         let up: Vec<PeerId> = self.peers_up().cloned().collect();

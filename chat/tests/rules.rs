@@ -295,10 +295,21 @@ fn history_comes_back_earlier_and_owed_lines_still_go_from_the_same_peer_id() {
 
     // Ann's page reloads: same peer id, a new run.
     let mut again = Chat::new(ann.clone(), 1_000, 99);
+    again
+        .write("before the history came".into(), None, 3, "Ann".into())
+        .unwrap();
     again.restore(serde_json::from_str(&json).unwrap());
-    again.restore(serde_json::from_str(&json).unwrap());
-    assert_eq!(again.lines().len(), 2, "a history read twice is kept once");
-    assert!(again.lines().iter().all(|line| line.earlier));
+    let texts: Vec<&str> = again
+        .lines()
+        .iter()
+        .map(|line| line.text.as_str())
+        .collect();
+    assert_eq!(texts, ["while away", "from bob", "before the history came"]);
+    assert_eq!(
+        again.lines().iter().filter(|line| line.earlier).count(),
+        2,
+        "the history's lines are earlier, this run's are not"
+    );
     let mine = again.lines().iter().find(|line| line.mine).unwrap();
     assert_eq!(mine.text, "while away");
     let new_id = again

@@ -60,13 +60,6 @@ impl Store {
         committed(&transaction).await
     }
 
-    /// Forgets what is kept under `key`.
-    pub async fn delete(&self, key: &str) -> Result<(), JsValue> {
-        let transaction = self.writing()?;
-        transaction.object_store(self.name)?.delete(&key.into())?;
-        committed(&transaction).await
-    }
-
     fn writing(&self) -> Result<IdbTransaction, JsValue> {
         self.database
             .transaction_with_str_and_mode(self.name, IdbTransactionMode::Readwrite)

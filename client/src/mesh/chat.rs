@@ -3,10 +3,10 @@
 //!
 //! The history is one JSON text per room (the lines as `encode::chat_lines` writes
 //! them), rewritten whole after each change: at most [`DEFAULT_LIMIT`] lines, so a few
-//! hundred KB at worst. One write runs at a time; changes meanwhile are written by the
-//! next one, so an older list never lands after a newer one.
+//! hundred KB at worst. The database stays open for the page's life (its one version
+//! never needs an upgrade that an open connection would hold up), and each write is a
+//! transaction made at once, so writes land in the order the changes were made.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use meshdrop_chat::{Chat, Line, DEFAULT_LIMIT};
@@ -19,21 +19,12 @@ use crate::{decode, encode};
 const DATABASE: &str = "meshdrop-chat";
 const STORE: &str = "rooms";
 
-/// The chat of the room we are in, and the state of its history.
+/// The chat of the room we are in, and where its history is kept.
 pub struct RoomChat {
     pub chat: Chat,
     room: RoomId,
-    history: Rc<RefCell<History>>,
-}
-
-/// Where the kept history stands.
-#[derive(Default)]
-struct History {
-    /// Read (or found unreadable): until then nothing is written, which would replace it.
-    loaded: bool,
-    writing: bool,
-    /// What the next write writes; `None` if nothing changed since the last.
-    due: Option<String>,
+    /// Once the history was read; until then nothing is written, which would replace it.
+    store: Option<Rc<Store>>,
 }
 
 impl RoomChat {
@@ -44,7 +35,7 @@ impl RoomChat {
         Self {
             chat: Chat::new(me, DEFAULT_LIMIT, run),
             room,
-            history: Rc::default(),
+            store: None,
         }
     }
 
@@ -54,29 +45,42 @@ impl RoomChat {
 
     /// Writes the lines as they are now, once the history was read.
     pub fn keep(&self) {
-        let mut history = self.history.borrow_mut();
-        history.due = Some(encode::chat_lines(self.chat.lines()));
-        if history.loaded && !history.writing {
-            history.writing = true;
-            drop(history);
-            write_due(self.history.clone(), self.room.clone());
-        }
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        let (room, text) = (self.room.clone(), encode::chat_lines(self.chat.lines()));
+        wasm_bindgen_futures::spawn_local(async move {
+            if let Err(error) = store.put(room.as_str(), &text.into()).await {
+                warn(&format!(
+                    "cannot keep this room's chat ({})",
+                    describe(&error)
+                ));
+            }
+        });
     }
 
-    /// The history was read: the next [`Self::keep`] writes.
-    pub fn loaded(&self) {
-        self.history.borrow_mut().loaded = true;
+    /// The history was read from `store`: the next [`Self::keep`] writes there.
+    pub fn loaded(&mut self, store: Option<Store>) {
+        self.store = store.map(Rc::new);
     }
 }
 
-/// The kept lines of `room`, oldest first; none if there are none or they cannot be read
-/// (the console says why).
-pub async fn load(room: &RoomId) -> Vec<Line> {
+/// The kept lines of `room`, oldest first, and the store to keep them in; no lines if
+/// there are none or they cannot be read, and no store if it cannot be opened (the
+/// console says why).
+pub async fn load(room: &RoomId) -> (Vec<Line>, Option<Store>) {
+    let store = match Store::open(DATABASE, STORE).await {
+        Ok(store) => store,
+        Err(error) => {
+            warn(&format!(
+                "cannot open the chat history ({})",
+                describe(&error)
+            ));
+            return (Vec::new(), None);
+        }
+    };
     let read = async {
-        let kept = Store::open(DATABASE, STORE)
-            .await?
-            .get(room.as_str())
-            .await?;
+        let kept = store.get(room.as_str()).await?;
         match kept.as_string() {
             Some(text) => {
                 decode::record::<Vec<Line>>(&text).map_err(|error| error.to_string().into())
@@ -84,39 +88,14 @@ pub async fn load(room: &RoomId) -> Vec<Line> {
             None => Ok(Vec::new()),
         }
     };
-    read.await.unwrap_or_else(|error: JsValue| {
+    let lines = read.await.unwrap_or_else(|error: JsValue| {
         warn(&format!(
             "cannot read this room's chat history ({})",
             describe(&error)
         ));
         Vec::new()
-    })
-}
-
-/// Writes what is due, and again while more became due meanwhile.
-fn write_due(history: Rc<RefCell<History>>, room: RoomId) {
-    wasm_bindgen_futures::spawn_local(async move {
-        loop {
-            let Some(text) = history.borrow_mut().due.take() else {
-                history.borrow_mut().writing = false;
-                return;
-            };
-            let written = async {
-                let store = Store::open(DATABASE, STORE).await?;
-                if text == "[]" {
-                    store.delete(room.as_str()).await
-                } else {
-                    store.put(room.as_str(), &text.into()).await
-                }
-            };
-            if let Err(error) = written.await {
-                warn(&format!(
-                    "cannot keep this room's chat ({})",
-                    describe(&error)
-                ));
-            }
-        }
     });
+    (lines, Some(store))
 }
 
 fn warn(message: &str) {

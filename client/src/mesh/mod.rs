@@ -920,7 +920,7 @@ fn drive_chat(inner: &Rc<RefCell<Inner>>) {
 
 /// Brings the kept history of `room` into its chat.
 async fn load_chat(inner: Weak<RefCell<Inner>>, room: RoomId) {
-    let history = chat::load(&room).await;
+    let (history, store) = chat::load(&room).await;
     let Some(inner) = inner.upgrade() else { return };
     if let Some(room_chat) = inner
         .borrow_mut()
@@ -929,7 +929,7 @@ async fn load_chat(inner: Weak<RefCell<Inner>>, room: RoomId) {
         .filter(|c| c.room() == &room)
     {
         room_chat.chat.restore(history);
-        room_chat.loaded();
+        room_chat.loaded(store);
     }
     drive_chat(&inner);
 }

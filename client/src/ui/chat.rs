@@ -228,7 +228,7 @@ fn on_line_click(event: MouseEvent) {
             let selection = web_sys::window()?.get_selection().ok()??;
             selection.select_all_children(&text).ok()
         };
-        let state = copy(&content, select).await;
+        let state = copy(&content, &select).await;
         let _ = button.set_attribute("data-state", state.name());
     });
 }

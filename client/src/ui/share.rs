@@ -67,7 +67,7 @@ pub fn use_share_panel() -> Html {
                         .cast::<HtmlInputElement>()
                         .map(|input| input.select())
                 };
-                let state = copy(&link, select).await;
+                let state = copy(&link, &select).await;
                 copy_state.set(state);
                 let back = copy_state.clone();
                 *reset.borrow_mut() = Some(Timeout::new(CONFIRMATION_MS, move || {
@@ -137,7 +137,7 @@ pub(super) fn qr_svg(text: &str, id: &'static str, label: &'static str) -> Html 
 /// Writes `text` to the clipboard; where the Clipboard API is missing (no secure
 /// context) or refuses, falls back to `select` (which puts the text in the selection,
 /// `None` if it cannot) and `execCommand("copy")`.
-pub(super) async fn copy(text: &str, select: impl FnOnce() -> Option<()>) -> CopyState {
+pub(super) async fn copy(text: &str, select: &dyn Fn() -> Option<()>) -> CopyState {
     if let Some(clipboard) = web_sys::window().map(|window| window.navigator().clipboard()) {
         // `clipboard` is undefined outside secure contexts although typed as present.
         if !JsValue::from(clipboard.clone()).is_undefined()
