@@ -15,7 +15,7 @@ use web_sys::{ClipboardEvent, DragEvent, HtmlInputElement};
 use yew::prelude::*;
 
 use super::attention::use_attention;
-use super::chat::use_chat_panel;
+use super::chat::chat_panel;
 use super::pairing::{pairing_panel, use_pair_with_code};
 use super::peers::peer_list;
 use super::picker::use_recipient_picker;
@@ -245,7 +245,7 @@ pub fn app() -> Html {
         let state = state.clone();
         Callback::from(move |peer| state.dispatch(RoomAction::ChatTo(peer)))
     };
-    let chat_panel = use_chat_panel(
+    let chat_panel = chat_panel(
         &state,
         on_send_chat,
         on_clear_chat,

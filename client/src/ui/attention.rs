@@ -57,17 +57,10 @@ pub fn use_attention(state: &UseReducerHandle<RoomState>) -> Html {
 
 /// Announces the chat lines and incoming offers that are new since the last call.
 fn announce(state: &RoomState, announced: &mut Announced, title: &TitleCount) {
-    // The newest lines of others: those heard since the last call.
+    // Lines heard since the last call: the newest of them is shown, all are counted.
     let heard = state.chat_heard.saturating_sub(announced.chat_heard) as usize;
     announced.chat_heard = state.chat_heard;
-    let mut new_lines: Vec<_> = state
-        .chat
-        .iter()
-        .rev()
-        .filter(|line| !line.mine && !line.earlier)
-        .take(heard)
-        .collect();
-    new_lines.reverse();
+    let newest = state.chat.last().filter(|line| heard > 0 && !line.mine);
     let new_offers: Vec<_> = state
         .transfers
         .iter()
@@ -84,8 +77,8 @@ fn announce(state: &RoomState, announced: &mut Announced, title: &TitleCount) {
     if !notify::page_hidden() {
         return;
     }
-    title.add((new_lines.len() + new_offers.len()) as u32);
-    for line in new_lines {
+    title.add((heard + new_offers.len()) as u32);
+    if let Some(line) = newest {
         notify::show(line.name.clone(), line.text.clone(), "chat");
     }
     for offer in new_offers {

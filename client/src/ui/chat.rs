@@ -27,27 +27,22 @@ const FOLD_BYTES: usize = 400;
 const FOLD_LINES: usize = 6;
 
 /// The chat panel; `input` is the chat input's, so the page can put pasted text into it.
-/// A hook of the page rather than a component of its own, which costs the app more wasm
-/// (and would render as often: its props changed with every state).
-#[hook]
-pub fn use_chat_panel(
+/// A plain function of the page's state: no hooks and no component of its own, which
+/// would cost the app more wasm.
+pub fn chat_panel(
     state: &RoomState,
     on_send: Callback<(String, Option<PeerId>)>,
     on_clear: Callback<()>,
     on_write_to: Callback<Option<PeerId>>,
     input: NodeRef,
 ) -> Html {
-    let to = use_node_ref();
     // Whom the next line goes to, kept in the page's state: the select shows what it
     // says, whatever peers come and go (the browser alone would keep the selection on
     // whichever option came to sit where the chosen one was).
-    let on_pick = {
-        let (to, on_write_to) = (to.clone(), on_write_to.clone());
-        Callback::from(move |_: Event| {
-            let picked = to.cast::<HtmlSelectElement>().map(|select| select.value());
-            on_write_to.emit(picked.and_then(|id| PeerId::new(id).ok()));
-        })
-    };
+    let on_pick = Callback::from(move |event: Event| {
+        let picked = event.target_dyn_into::<HtmlSelectElement>();
+        on_write_to.emit(picked.and_then(|select| PeerId::new(select.value()).ok()));
+    });
     // A peer written to that left: back to everyone.
     let private_to = state
         .chat_to
@@ -89,7 +84,7 @@ pub fn use_chat_panel(
                 </ol>
             </div>
             <form id="chat-form" onsubmit={on_submit}>
-                <select id="chat-to" ref={to} aria-label="Write to" onchange={on_pick}>
+                <select id="chat-to" aria-label="Write to" onchange={on_pick}>
                     <option value="" selected={private_to.is_none()}>{ "Everyone" }</option>
                     { for state.peers.iter().map(|(id, peer)| html! {
                         <option key={id.to_string()} value={id.to_string()} selected={private_to.as_ref() == Some(id)}>{ &peer.name }</option>
@@ -128,7 +123,8 @@ fn chat_line(state: &RoomState, line: &Line) -> Html {
     }
     html! {
         <li {class} data-from={line.from.to_string()} data-id={line.id.clone()}
-            data-private={line.is_private().to_string()} data-earlier={line.earlier.to_string()}>
+            data-private={if line.is_private() { "true" } else { "false" }}
+            data-earlier={if line.earlier { "true" } else { "false" }}>
             <span class="chat-sender">{ sender }</span>
             <time class="chat-time">{ time }</time>
             if let Some(private) = private {
@@ -160,26 +156,31 @@ fn segment(segment: Segment<'_>) -> Html {
 /// Who has our line: peer ids in `data-delivered` and `data-pending`, and in words:
 /// "✓ Bob, Cy", "✓ Bob · waiting for Cy".
 fn marks(state: &RoomState, line: &Line) -> Html {
-    let (mut have, mut waiting) = (Vec::new(), Vec::new());
-    let (mut have_ids, mut waiting_ids) = (Vec::new(), Vec::new());
+    // [delivered, pending]: peer ids, and names in words.
+    let mut ids = [String::new(), String::new()];
+    let mut words = [String::from("✓"), String::from("waiting for")];
     for receipt in &line.receipts {
-        let (names, ids) = match receipt.delivered {
-            true => (&mut have, &mut have_ids),
-            false => (&mut waiting, &mut waiting_ids),
-        };
-        names.push(state.name_of(&receipt.peer));
-        ids.push(receipt.peer.as_str());
-    }
-    let words = match (have.join(", "), waiting.join(", ")) {
-        (have, waiting) if have.is_empty() && waiting.is_empty() => {
-            "Nobody else was here".to_owned()
+        let side = usize::from(!receipt.delivered);
+        let separator = if ids[side].is_empty() { " " } else { ", " };
+        words[side] += separator;
+        words[side] += &state.name_of(&receipt.peer);
+        if !ids[side].is_empty() {
+            ids[side].push(' ');
         }
-        (have, waiting) if waiting.is_empty() => format!("✓ {have}"),
-        (have, waiting) if have.is_empty() => format!("Waiting for {waiting}"),
-        (have, waiting) => format!("✓ {have} · waiting for {waiting}"),
+        ids[side] += receipt.peer.as_str();
+    }
+    let shown: Vec<&str> = (0..2)
+        .filter(|side| !ids[*side].is_empty())
+        .map(|side| words[side].as_str())
+        .collect();
+    let words = if shown.is_empty() {
+        "Nobody else was here".to_owned()
+    } else {
+        shown.join(" · ")
     };
+    let [delivered, pending] = ids;
     html! {
-        <span class="chat-marks" data-delivered={have_ids.join(" ")} data-pending={waiting_ids.join(" ")}>{ words }</span>
+        <span class="chat-marks" data-delivered={delivered} data-pending={pending}>{ words }</span>
     }
 }
 
