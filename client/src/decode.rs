@@ -11,7 +11,6 @@
 //! crate keeps its derives (the server and the native peer use them); the tests below
 //! check that both read the same messages the same way, variant by variant.
 
-use meshdrop_chat::{Line, Receipt};
 use meshdrop_protocol::frame::ControlFrame;
 use meshdrop_protocol::frame::{Device, DeviceKind, FileMeta, ResumeFile};
 use meshdrop_protocol::signaling::{ErrorCode, IceServer, Limits, PeerInfo};
@@ -422,33 +421,6 @@ impl FromJson for KnownDevices {
     }
 }
 
-impl FromJson for Line {
-    fn from_json(value: Value) -> Result<Self, &'static str> {
-        let mut fields = Fields::of(value)?;
-        Ok(Self {
-            id: fields.get("id")?,
-            from: fields.get("from")?,
-            name: fields.get("name")?,
-            mine: fields.get("mine")?,
-            to: fields.get("to")?,
-            text: fields.get("text")?,
-            sent_at_ms: fields.get("sent_at_ms")?,
-            receipts: fields.get("receipts")?,
-            earlier: false,
-        })
-    }
-}
-
-impl FromJson for Receipt {
-    fn from_json(value: Value) -> Result<Self, &'static str> {
-        let mut fields = Fields::of(value)?;
-        Ok(Self {
-            peer: fields.get("peer")?,
-            delivered: fields.get("delivered")?,
-        })
-    }
-}
-
 fn tagged(text: &str) -> Result<(String, Fields), DecodeError> {
     let mut object = match json::parse(text)? {
         Value::Object(object) => object,
@@ -759,49 +731,6 @@ pub(crate) mod tests {
         for text in messages {
             let serde = serde_json::from_str::<ServerMessage>(text).ok();
             assert_eq!(server_message(text).ok(), serde, "{text}");
-        }
-    }
-
-    #[test]
-    fn reads_and_writes_chat_history_as_serde_does() {
-        let lines = vec![
-            Line {
-                id: "1f-0".into(),
-                from: PeerId::new("aaaa000000000001").unwrap(),
-                name: "Ann \"A\"".into(),
-                mine: true,
-                to: Some(PeerId::new("bbbb000000000002").unwrap()),
-                text: "see https://a.example\n<b>".into(),
-                sent_at_ms: 1_795_983_180_621,
-                receipts: vec![Receipt {
-                    peer: PeerId::new("bbbb000000000002").unwrap(),
-                    delivered: true,
-                }],
-                earlier: false,
-            },
-            Line {
-                id: String::new(),
-                from: PeerId::new("cccc000000000003").unwrap(),
-                name: "Cy".into(),
-                mine: false,
-                to: None,
-                text: "é😀".into(),
-                sent_at_ms: 0,
-                receipts: Vec::new(),
-                earlier: true,
-            },
-        ];
-        let written = crate::encode::chat_lines(&lines);
-        assert_eq!(written, serde_json::to_string(&lines).unwrap());
-        let read: Vec<Line> = record(&written).unwrap();
-        let by_serde: Vec<Line> = serde_json::from_str(&written).unwrap();
-        assert_eq!(read, by_serde);
-        for broken in [r#"[{"id":"1"}]"#, r#"{"lines":[]}"#, "[1]", "not json"] {
-            assert!(record::<Vec<Line>>(broken).is_err(), "{broken}");
-            assert!(
-                serde_json::from_str::<Vec<Line>>(broken).is_err(),
-                "{broken}"
-            );
         }
     }
 

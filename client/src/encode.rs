@@ -426,9 +426,43 @@ mod tests {
 
     use super::*;
     use crate::decode::tests::control_frames;
+    use meshdrop_chat::Receipt;
 
     fn serde(value: &impl serde::Serialize) -> String {
         serde_json::to_string(value).unwrap()
+    }
+
+    #[test]
+    fn writes_chat_history_as_serde_does() {
+        let lines = vec![
+            Line {
+                id: "1f-0".into(),
+                from: PeerId::new("aaaa000000000001").unwrap(),
+                name: "Ann \"A\"".into(),
+                mine: true,
+                to: Some(PeerId::new("bbbb000000000002").unwrap()),
+                text: "see https://a.example\n<b>".into(),
+                sent_at_ms: 1_795_983_180_621,
+                receipts: vec![Receipt {
+                    peer: PeerId::new("bbbb000000000002").unwrap(),
+                    delivered: true,
+                }],
+                earlier: false,
+            },
+            Line {
+                id: String::new(),
+                from: PeerId::new("cccc000000000003").unwrap(),
+                name: "Cy".into(),
+                mine: false,
+                to: None,
+                text: "é😀".into(),
+                sent_at_ms: 0,
+                receipts: Vec::new(),
+                earlier: true,
+            },
+        ];
+        let written = chat_lines(&lines);
+        assert_eq!(written, serde_json::to_string(&lines).unwrap());
     }
 
     #[test]
