@@ -12,7 +12,7 @@ use std::rc::Rc;
 use js_sys::{Array, Reflect};
 use meshdrop_chat::{Chat, Line, Receipt, DEFAULT_LIMIT};
 use meshdrop_protocol::{PeerId, RoomId};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 use crate::encode;
 use crate::idb::{describe, Store};
@@ -102,12 +102,12 @@ pub async fn load(room: &RoomId) -> (Vec<Line>, Option<Store>) {
 /// own for these fields cost the app 1.3 KB of gzipped wasm.)
 fn lines_of(kept: &JsValue) -> Option<Vec<Line>> {
     let mut lines = Vec::new();
-    for line in Array::try_from(kept.clone()).ok()?.iter() {
+    for line in kept.dyn_ref::<Array>()?.iter() {
         let field = |name: &str| Reflect::get(&line, &name.into()).ok();
         let text = |name: &str| field(name)?.as_string();
         let to = field("to")?;
         let mut receipts = Vec::new();
-        for receipt in Array::try_from(field("receipts")?).ok()?.iter() {
+        for receipt in field("receipts")?.dyn_ref::<Array>()?.iter() {
             let peer = Reflect::get(&receipt, &"peer".into()).ok()?.as_string()?;
             receipts.push(Receipt {
                 peer: PeerId::new(peer).ok()?,
