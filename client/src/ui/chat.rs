@@ -188,13 +188,7 @@ fn marks(state: &RoomState, line: &Line) -> Html {
 /// it in attributes Yew does not render (`data-expanded`) or renders only once
 /// (`aria-expanded`), so no state of the page's changes.
 fn toggle_log(event: MouseEvent) {
-    let button = event
-        .target_dyn_into::<Element>()
-        .and_then(|target| target.closest("button").ok().flatten());
-    let panel = button
-        .as_ref()
-        .and_then(|button| button.closest("section").ok().flatten());
-    let (Some(button), Some(panel)) = (button, panel) else {
+    let Some((button, panel)) = clicked(&event, "section") else {
         return;
     };
     let expanded = panel.has_attribute("data-expanded");
@@ -207,16 +201,10 @@ fn toggle_log(event: MouseEvent) {
 
 /// The buttons of a line: "Show more" unfolds it, "Copy" copies its text.
 fn on_line_click(event: MouseEvent) {
-    let button = event
-        .target_dyn_into::<Element>()
-        .and_then(|target| target.closest("button").ok().flatten());
-    let line = button
-        .as_ref()
-        .and_then(|button| button.closest("li").ok().flatten());
-    let text = line
-        .as_ref()
-        .and_then(|line| line.query_selector(".chat-text").ok().flatten());
-    let (Some(button), Some(line), Some(text)) = (button, line, text) else {
+    let Some((button, line)) = clicked(&event, "li") else {
+        return;
+    };
+    let Ok(Some(text)) = line.query_selector(".chat-text") else {
         return;
     };
     if button.class_name().contains("show-more") {
@@ -232,6 +220,16 @@ fn on_line_click(event: MouseEvent) {
         let state = copy(&content, &select).await;
         let _ = button.set_attribute("data-state", state.name());
     });
+}
+
+/// The button `event` clicked, and the closest `container` around it.
+fn clicked(event: &MouseEvent, container: &str) -> Option<(Element, Element)> {
+    let button = event
+        .target_dyn_into::<Element>()?
+        .closest("button")
+        .ok()??;
+    let around = button.closest(container).ok()??;
+    Some((button, around))
 }
 
 /// "14:05" in the viewer's time zone.
