@@ -112,6 +112,9 @@ pub enum ChatError {
     UnknownLine { peer: PeerId, id: String },
     #[error("not a chat frame")]
     NotChat,
+    /// From a driver that has no chat yet: the server has not let us into a room.
+    #[error("not in a room yet")]
+    NotInRoom,
 }
 
 /// A peer that can be written to: met over a link, not reported gone.
@@ -132,6 +135,9 @@ pub struct Chat {
     /// Makes this run's line ids unique: a random number from the driver.
     run: u64,
     next_line: u64,
+    /// Counts the changes to the lines, so a driver keeps and shows them only when
+    /// they changed.
+    version: u64,
     outputs: Vec<Output>,
 }
 
@@ -146,12 +152,19 @@ impl Chat {
             peers: SortedMap::new(),
             run,
             next_line: 0,
+            version: 0,
             outputs: Vec::new(),
         }
     }
 
     pub fn limit(&self) -> usize {
         self.limit
+    }
+
+    /// Changes with every change to [`Self::lines`] (a line, a mark, a restore, a
+    /// clear), and only then.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// Every line, oldest first.
@@ -167,6 +180,7 @@ impl Chat {
         }
         history.append(&mut self.lines);
         self.lines = history;
+        self.version += 1;
         self.trim();
         // Lines of ours still owed to a peer whose link is up go now.
         let up: Vec<PeerId> = self.peers_up().cloned().collect();
@@ -178,6 +192,7 @@ impl Chat {
     /// Forgets every line, and what was still to be delivered.
     pub fn clear(&mut self) {
         self.lines.clear();
+        self.version += 1;
     }
 
     /// Writes `text` to everyone in the room (`to` is `None`) or to one peer alone.
@@ -222,6 +237,7 @@ impl Chat {
             }
         }
         self.lines.push(line);
+        self.version += 1;
         self.trim();
         Ok(self.lines.last().expect("just pushed"))
     }
@@ -277,6 +293,7 @@ impl Chat {
                         return Ok(Heard::Repeat);
                     }
                 }
+                self.version += 1;
                 self.lines.push(Line {
                     id,
                     from: from.clone(),
@@ -307,6 +324,7 @@ impl Chat {
                     Some(receipt) if receipt.delivered => Ok(Heard::AlreadyDelivered),
                     Some(receipt) => {
                         receipt.delivered = true;
+                        self.version += 1;
                         Ok(Heard::Delivered { id })
                     }
                 }

@@ -250,6 +250,23 @@ fn bad_frames_are_refused_and_change_nothing() {
 }
 
 #[test]
+fn the_version_moves_with_the_lines_and_marks_only() {
+    let mut room = Room::new(2);
+    let bob = room.id(1);
+    let start = room.chat(0).version();
+    room.chat(0).link_down(&bob);
+    room.chat(0).link_up(&bob);
+    assert_eq!(room.chat(0).version(), start, "links change no line");
+    room.chat(0)
+        .write("hi".into(), None, 1, "Ann".into())
+        .unwrap();
+    let written = room.chat(0).version();
+    assert_ne!(written, start);
+    room.deliver(&[]);
+    assert_ne!(room.chat(0).version(), written, "the mark moved it");
+}
+
+#[test]
 fn an_ack_counts_once() {
     let mut room = Room::new(2);
     let bob = room.id(1);

@@ -100,6 +100,8 @@ pub struct Room {
     chat: Chat,
     /// Where the chat is kept, if it is (`chat --history`).
     history: Option<History>,
+    /// The chat's version last kept there.
+    kept: u64,
     ui: ProgressUi,
 }
 
@@ -146,6 +148,7 @@ impl Room {
             self_name: name,
             chat,
             history: None,
+            kept: 0,
             ui,
         };
         let present: Vec<PeerId> = room.initial_peers().map(|(id, _)| id.clone()).collect();
@@ -624,7 +627,7 @@ impl Room {
         }
     }
 
-    /// Sends what the chat asks, and keeps its lines where asked to.
+    /// Sends what the chat asks, and keeps its lines where asked to if they changed.
     async fn drive_chat(&mut self) {
         while let Some(meshdrop_chat::Output::Send { peer, frame }) = self.chat.poll_output() {
             if let Some(link) = self
@@ -635,7 +638,9 @@ impl Room {
                 send_chat(&peer, link, &frame).await;
             }
         }
-        if let Some(history) = &self.history {
+        let version = self.chat.version();
+        let changed = std::mem::replace(&mut self.kept, version) != version;
+        if let Some(history) = self.history.as_ref().filter(|_| changed) {
             if let Err(error) = history.save(self.chat.lines()) {
                 self.ui.status(format!("chat not kept: {error}"));
             }

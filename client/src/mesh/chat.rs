@@ -26,6 +26,8 @@ pub struct RoomChat {
     room: RoomId,
     /// Once the history was read; until then nothing is written, which would replace it.
     store: Option<Rc<Store>>,
+    /// The chat's version last shown and kept.
+    shown: u64,
 }
 
 impl RoomChat {
@@ -37,7 +39,14 @@ impl RoomChat {
             chat: Chat::new(me, DEFAULT_LIMIT, run),
             room,
             store: None,
+            shown: 0,
         }
+    }
+
+    /// Whether the lines changed since the last call.
+    pub fn changed(&mut self) -> bool {
+        let version = self.chat.version();
+        std::mem::replace(&mut self.shown, version) != version
     }
 
     pub fn room(&self) -> &RoomId {

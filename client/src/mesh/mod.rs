@@ -235,8 +235,7 @@ impl Mesh {
             let mut state = self.inner.borrow_mut();
             let name = state.identity.name.clone();
             let Some(room_chat) = &mut state.chat else {
-                // Not welcomed yet: nobody to write to.
-                return Err(ChatError::Empty);
+                return Err(ChatError::NotInRoom);
             };
             room_chat
                 .chat
@@ -901,7 +900,7 @@ fn hear_chat(inner: &Rc<RefCell<Inner>>, peer: &PeerId, frame: ControlFrame) {
     }
 }
 
-/// Sends what the chat asks, keeps its lines and shows them.
+/// Sends what the chat asks; keeps and shows its lines if they changed.
 fn drive_chat(inner: &Rc<RefCell<Inner>>) {
     let lines = {
         let mut state = inner.borrow_mut();
@@ -911,6 +910,9 @@ fn drive_chat(inner: &Rc<RefCell<Inner>>) {
             if let Some(link) = links.get(&peer) {
                 link.peer.channels().send_control(&frame);
             }
+        }
+        if !room_chat.changed() {
+            return;
         }
         room_chat.keep();
         Rc::new(room_chat.chat.lines().to_vec())
