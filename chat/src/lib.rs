@@ -339,14 +339,6 @@ impl Chat {
         (!self.outputs.is_empty()).then(|| self.outputs.remove(0))
     }
 
-    /// Whether any line of ours is still owed to some peer.
-    pub fn undelivered(&self) -> bool {
-        self.lines
-            .iter()
-            .filter(|line| line.from == self.me)
-            .any(|line| line.receipts.iter().any(|receipt| !receipt.delivered))
-    }
-
     fn peers_up(&self) -> impl Iterator<Item = &PeerId> {
         self.peers
             .iter()
