@@ -60,7 +60,8 @@ document.querySelector(folderInput).dispatchEvent(new Event("change", { bubbles:
 "##;
 
 /// Adds an `<input type="file" multiple>` with id `arguments[0]` to the page, a folder
-/// input (`webkitdirectory`) if `arguments[1]`.
+/// input (`webkitdirectory`) if `arguments[1]`. Its `picked` promise settles on the
+/// first `change`: Chromium lists a folder after the upload call has returned.
 const SCRATCH_INPUT_SCRIPT: &str = r##"
 const [id, folder] = arguments;
 const input = document.createElement("input");
@@ -68,7 +69,13 @@ input.type = "file";
 input.multiple = true;
 input.webkitdirectory = folder;
 input.id = id;
+input.picked = new Promise((settle) => input.addEventListener("change", settle, { once: true }));
 document.body.append(input);
+"##;
+
+/// Waits until the scratch input `arguments[0]` has its files.
+const SCRATCH_PICKED_SCRIPT: &str = r##"
+return document.getElementById(arguments[0]).picked.then(() => null);
 "##;
 
 /// Takes `showDirectoryPicker` away, as in browsers without it (Firefox, Safari).
@@ -152,7 +159,13 @@ impl App {
             .await?
             .send_keys(paths)
             .await?;
-        Ok(())
+        self.browser
+            .run(
+                "waiting for the scratch input's files",
+                SCRATCH_PICKED_SCRIPT,
+                vec![json!(id)],
+            )
+            .await
     }
 
     /// From now on, the app's folder picker picks the private folder `name`.
