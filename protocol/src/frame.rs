@@ -11,6 +11,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::PeerId;
+
 /// The longest chat line, in bytes of UTF-8: a longer one is refused, neither shown nor
 /// acknowledged. (The web app's input takes 4,000 UTF-16 units, at most 12,000 bytes.)
 pub const MAX_CHAT_BYTES: usize = 16_384;
@@ -132,6 +134,32 @@ pub enum ControlFrame {
     /// `key_mac` proves the sender knows the code; `link_mac` binds the two DTLS
     /// fingerprints as the sender sees them, so a link through anybody else fails.
     PairConfirm { key_mac: String, link_mac: String },
+    /// Origin → each receiver of `swarm`: every receiver taking part now (the origin
+    /// not included), sent again whenever one joins or leaves. Receivers exchange
+    /// blocks with the peers listed, over the links they already have.
+    SwarmMembers { swarm: SwarmId, peers: Vec<PeerId> },
+    /// Any member → another, when it first meets it in `swarm` (and on every new link
+    /// to it): the blocks it holds and has verified, as [`SwarmBits`].
+    SwarmHave { swarm: SwarmId, blocks: SwarmBits },
+    /// Any member → every other: it now holds block `block`, verified.
+    SwarmGot { swarm: SwarmId, block: u32 },
+    /// Any member → a member that holds `block`: send it, as [`SwarmPiece`]s on the data
+    /// channel. A member keeps a few of these outstanding per link.
+    SwarmWant { swarm: SwarmId, block: u32 },
+    /// Any member → a member it sent a `swarm_want`: never mind (another peer brought
+    /// the block first). A block already started is still sent whole.
+    SwarmUnwant { swarm: SwarmId, block: u32 },
+    /// The answer to a `swarm_want` for a block the member cannot serve: the asker
+    /// asks someone else.
+    SwarmRefuse { swarm: SwarmId, block: u32 },
+    /// Origin → each receiver, over the origin's own link only: the SHA-256 of blocks
+    /// `first`, `first + 1`, … (lowercase hex), as the origin learns them by reading
+    /// the files. A receiver checks every block against these, whoever served it.
+    SwarmDigests {
+        swarm: SwarmId,
+        first: u32,
+        sha256: Vec<String>,
+    },
 }
 
 /// One file of a [`ControlFrame::Resume`]: the receiver lacks the blocks in `blocks`
@@ -196,6 +224,66 @@ pub struct FileMeta {
     pub path: Option<String>,
 }
 
+/// Names one swarm among those of a room: a random number the origin picks.
+pub type SwarmId = u32;
+
+/// Which blocks of a swarm a member holds: bit `n` (the byte `n / 8`, from its most
+/// significant bit) for block `n`, as lowercase hex; blocks past the end are 0.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SwarmBits(pub String);
+
+/// Bytes of one block of a swarm on the data channel, in answer to a `swarm_want`. On
+/// the wire: [`SWARM_PIECE_MARK`], then the swarm id, the block and the offset of the
+/// bytes within the block, each a 4-byte big-endian integer, then the bytes. A member
+/// sends the pieces of a block in order and without other pieces between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SwarmPiece<'a> {
+    pub swarm: SwarmId,
+    pub block: u32,
+    pub offset: u32,
+    pub payload: &'a [u8],
+}
+
+/// The first four bytes of a [`SwarmPiece`]: the one transfer id a [`DataChunk`] never
+/// carries, so both share the data channel.
+pub const SWARM_PIECE_MARK: [u8; 4] = [0xff; 4];
+
+/// Bytes in front of every swarm piece's payload.
+pub const SWARM_PIECE_HEADER_LEN: usize = 16;
+
+impl<'a> SwarmPiece<'a> {
+    /// Whether a data-channel message is a swarm piece rather than a [`DataChunk`].
+    pub fn is_piece(message: &[u8]) -> bool {
+        message.starts_with(&SWARM_PIECE_MARK)
+    }
+
+    /// Write header and payload into `out`, replacing its contents.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.clear();
+        out.reserve(SWARM_PIECE_HEADER_LEN + self.payload.len());
+        out.extend_from_slice(&SWARM_PIECE_MARK);
+        for field in [self.swarm, self.block, self.offset] {
+            out.extend_from_slice(&field.to_be_bytes());
+        }
+        out.extend_from_slice(self.payload);
+    }
+
+    /// Reads a message that [`SwarmPiece::is_piece`] said is one.
+    pub fn decode(message: &'a [u8]) -> Result<Self, ShortChunk> {
+        let (header, payload) = message
+            .split_first_chunk::<SWARM_PIECE_HEADER_LEN>()
+            .ok_or(ShortChunk(message.len()))?;
+        let field = |at: usize| u32::from_be_bytes(header[at..at + 4].try_into().unwrap());
+        Ok(Self {
+            swarm: field(4),
+            block: field(8),
+            offset: field(12),
+            payload,
+        })
+    }
+}
+
 /// The largest message every peer takes on a data channel: webrtc-rs's 64 KiB (browsers
 /// take 256 KiB or more). Used where the connection's own maximum is not known.
 pub const MIN_MAX_MESSAGE_LEN: usize = 64 * 1024;
@@ -257,7 +345,7 @@ pub const CHUNK_HEADER_LEN: usize = 4;
 
 /// A binary message too short to hold a chunk header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("data chunk of {0} bytes is shorter than its {CHUNK_HEADER_LEN}-byte header")]
+#[error("data-channel message of {0} bytes is shorter than its header")]
 pub struct ShortChunk(pub usize);
 
 impl<'a> DataChunk<'a> {

@@ -39,12 +39,12 @@ pub enum BlockHashing {
 }
 
 /// How many blocks a file of `size` bytes has; an empty file has none.
-pub(crate) fn block_count(size: u64) -> u64 {
+pub fn block_count(size: u64) -> u64 {
     size.div_ceil(DIGEST_BLOCK_LEN)
 }
 
 /// The bytes of block `block` of a file of `size` bytes.
-pub(crate) fn block_span(size: u64, block: u64) -> Range<u64> {
+pub fn block_span(size: u64, block: u64) -> Range<u64> {
     let start = block * DIGEST_BLOCK_LEN;
     start..size.min(start + DIGEST_BLOCK_LEN)
 }
@@ -67,7 +67,7 @@ pub(crate) fn blocks_completed(size: u64, offset: u64, len: u64) -> Range<u64> {
 }
 
 /// A file's digest in lowercase hex, from all of its block digests in order.
-pub(crate) fn file_digest<'a>(blocks: impl IntoIterator<Item = &'a BlockDigest>) -> String {
+pub fn file_digest<'a>(blocks: impl IntoIterator<Item = &'a BlockDigest>) -> String {
     let mut outer = Sha256::new();
     for block in blocks {
         outer.update(block);
@@ -76,7 +76,7 @@ pub(crate) fn file_digest<'a>(blocks: impl IntoIterator<Item = &'a BlockDigest>)
 }
 
 /// A block digest as `block` frames carry it: 64 hex digits.
-pub(crate) fn parse_block_digest(hex_digest: &str) -> Option<BlockDigest> {
+pub fn parse_block_digest(hex_digest: &str) -> Option<BlockDigest> {
     let mut digest = [0; 32];
     hex::decode_to_slice(hex_digest, &mut digest).ok()?;
     Some(digest)

@@ -160,8 +160,12 @@ impl Transfers {
         let id = self.next_id;
         let sending = Sending::offer(id, files, self.hashing, &mut self.outputs)?;
         self.entries.insert(id, Entry::Sending(sending));
-        // Wrapping takes 2^31 offers to one peer; ids stay of this end's parity.
-        self.next_id = id.wrapping_add(2);
+        // Wrapping takes 2^31 offers to one peer; ids stay of this end's parity, and
+        // skip the one id whose chunks would read as swarm pieces.
+        self.next_id = match id.wrapping_add(2) {
+            TransferId::MAX => 1,
+            next => next,
+        };
         Ok(id)
     }
 
@@ -361,7 +365,14 @@ impl Transfers {
             | ControlFrame::Hello { .. }
             | ControlFrame::SafetyCommit { .. }
             | ControlFrame::SafetyReveal { .. }
-            | ControlFrame::PairConfirm { .. } => Err(TransferError::NotATransferFrame),
+            | ControlFrame::PairConfirm { .. }
+            | ControlFrame::SwarmMembers { .. }
+            | ControlFrame::SwarmHave { .. }
+            | ControlFrame::SwarmGot { .. }
+            | ControlFrame::SwarmWant { .. }
+            | ControlFrame::SwarmUnwant { .. }
+            | ControlFrame::SwarmRefuse { .. }
+            | ControlFrame::SwarmDigests { .. } => Err(TransferError::NotATransferFrame),
             ControlFrame::Offer { transfer, files } => self.on_offer(transfer, files),
             ControlFrame::Accept { transfer } => self.on_answer(transfer, Sending::on_accept),
             ControlFrame::Decline { transfer } => self.on_answer(transfer, Sending::on_decline),
