@@ -54,12 +54,16 @@ pub fn control_frame(text: &str) -> Result<ControlFrame, DecodeError> {
         "chat_ack" => ControlFrame::ChatAck {
             id: fields.take("id")?,
         },
+        // The web app takes part in no swarm: it accepts a swarm's offer plainly and
+        // gets the files streamed, and offers to none, so it reads neither field.
         "offer" => ControlFrame::Offer {
             transfer: fields.take("transfer")?,
             files: fields.take("files")?,
+            swarm: None,
         },
         "accept" => ControlFrame::Accept {
             transfer: fields.take("transfer")?,
+            swarm: false,
         },
         "decline" => ControlFrame::Decline {
             transfer: fields.take("transfer")?,
@@ -485,8 +489,12 @@ pub(crate) mod tests {
                         path: Some("dir/sub/ü.bin".into()),
                     },
                 ],
+                swarm: None,
             },
-            ControlFrame::Accept { transfer: 1 },
+            ControlFrame::Accept {
+                transfer: 1,
+                swarm: false,
+            },
             ControlFrame::Decline { transfer: 2 },
             ControlFrame::Cancel {
                 transfer: 3,
@@ -556,6 +564,15 @@ pub(crate) mod tests {
                 | ControlFrame::SafetyCommit { .. }
                 | ControlFrame::SafetyReveal { .. }
                 | ControlFrame::PairConfirm { .. } => {}
+                // The web app takes part in no swarm: it drops these unread, as any
+                // frame of a type it does not know.
+                ControlFrame::SwarmMembers { .. }
+                | ControlFrame::SwarmHave { .. }
+                | ControlFrame::SwarmGot { .. }
+                | ControlFrame::SwarmWant { .. }
+                | ControlFrame::SwarmUnwant { .. }
+                | ControlFrame::SwarmRefuse { .. }
+                | ControlFrame::SwarmDigests { .. } => {}
             }
         }
         frames

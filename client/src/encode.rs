@@ -224,15 +224,17 @@ pub fn control_frame(frame: &ControlFrame) -> String {
             json.key("id").string(id);
             json
         }
+        // Never to a swarm, nor accepted in one (see decode.rs).
         ControlFrame::Offer {
             transfer: id,
             files,
+            ..
         } => {
             let mut json = transfer("offer", id);
             json.key("files").files(files);
             json
         }
-        ControlFrame::Accept { transfer: id } => transfer("accept", id),
+        ControlFrame::Accept { transfer: id, .. } => transfer("accept", id),
         ControlFrame::Decline { transfer: id } => transfer("decline", id),
         ControlFrame::Cancel {
             transfer: id,
@@ -486,6 +488,7 @@ mod tests {
         frames.push(ControlFrame::Offer {
             transfer: 0,
             files: Vec::new(),
+            swarm: None,
         });
         frames.push(ControlFrame::Resume {
             transfer: 1,

@@ -62,6 +62,9 @@ pub enum Command {
     /// Chat with everyone in the room, or one peer (`/to NAME`, `/all`): stdin lines go
     /// out, incoming lines are printed.
     Chat(ChatArgs),
+    /// Offer files to everyone who is in the room or joins it, and serve them, until
+    /// Ctrl-C; receivers pass blocks on to each other.
+    Seed(SeedArgs),
 }
 
 /// Options every subcommand takes.
@@ -123,6 +126,12 @@ pub struct SendArgs {
     #[arg(long, value_name = "NAME")]
     pub to: Option<String>,
 
+    /// Send each receiver its own copy of every byte. By default, sent to everyone in
+    /// a room of two peers or more, receivers that can (other `meshdrop` processes) also
+    /// fetch blocks from each other, so the sender uploads each block about once
+    #[arg(long)]
+    pub no_swarm: bool,
+
     /// Pair with a code instead of joining a room: prints a code to type on the other
     /// device (`meshdrop receive --code CODE` or the web app's "Pair with code"), and
     /// sends only to that device once both proved the code and the connection
@@ -132,6 +141,16 @@ pub struct SendArgs {
     /// Seconds to wait for the peer(s) to connect [default: 30, or 300 with --code]
     #[arg(long, value_name = "SECONDS")]
     pub wait: Option<u64>,
+
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// Files and folders to offer
+    #[arg(required = true, value_name = "FILE|FOLDER")]
+    pub files: Vec<PathBuf>,
 
     #[command(flatten)]
     pub common: Common,
@@ -150,6 +169,10 @@ pub struct ReceiveArgs {
     /// Keep receiving after the transfers offered so far end (until Ctrl-C)
     #[arg(long)]
     pub stay: bool,
+
+    /// For testing senders and swarms: damage every block served to other receivers
+    #[arg(long, hide = true)]
+    pub corrupt_served: bool,
 
     /// Pair with the device that shows this code (like 4172-pupil-brave) instead of
     /// joining a room; nothing flows until both proved the code and the connection

@@ -21,9 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use meshdrop_protocol::frame::{
-    offers_within, ControlFrame, TransferId, CHUNK_HEADER_LEN, MIN_MAX_MESSAGE_LEN,
-};
+use meshdrop_protocol::frame::{ControlFrame, SwarmId, TransferId, CHUNK_HEADER_LEN};
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{
     IdParity, Output, ReadRequest, SafePath, Transfer, TransferState, Transfers, Write,
@@ -51,6 +49,8 @@ pub enum DriverEvent {
     /// Incoming `transfer` continues one saved by an earlier run; the bytes it has
     /// already are in its progress.
     Resumed { transfer: TransferId },
+    /// The peer accepted an outgoing transfer as a member of `swarm`.
+    JoinedSwarm { swarm: SwarmId },
 }
 
 /// A sender that damages what it sends, for testing receivers (`send --corrupt`): the
@@ -106,6 +106,9 @@ pub struct PeerTransfers {
     outgoing: HashMap<TransferId, Vec<PathBuf>>,
     source: Option<Source>,
     incoming: HashMap<(TransferId, u32), PartFile>,
+    /// Where each verified incoming file was saved: a swarm serves its blocks from
+    /// there.
+    saved: HashMap<(TransferId, u32), PathBuf>,
     /// The manifest of each incoming transfer that has one.
     manifests: HashMap<TransferId, PathBuf>,
     /// When the manifests were last written.
@@ -148,6 +151,7 @@ impl PeerTransfers {
             outgoing: HashMap::new(),
             source: None,
             incoming: HashMap::new(),
+            saved: HashMap::new(),
             manifests: HashMap::new(),
             saved_at: Instant::now(),
             bytes_sent: HashMap::new(),
@@ -167,30 +171,103 @@ impl PeerTransfers {
         self.bytes_sent.get(&transfer).copied().unwrap_or(0)
     }
 
-    /// Offer `files` to the peer: in one transfer, or in several if their offer would
-    /// not fit one message a browser or another native peer takes.
+    /// Offer `files` (few enough for one offer) to the peer, as one of the receivers
+    /// of `swarm` if given.
     pub async fn offer(
         &mut self,
         files: &[OutgoingFile],
-    ) -> Result<(Vec<TransferId>, Vec<DriverEvent>)> {
+        swarm: Option<SwarmId>,
+    ) -> Result<(TransferId, Vec<DriverEvent>)> {
         let metas = files.iter().map(|file| file.meta.clone()).collect();
-        let mut sources = files.iter().map(|file| file.source.clone());
-        let mut ids = Vec::new();
-        for run in offers_within(metas, MIN_MAX_MESSAGE_LEN) {
-            let run_sources = sources.by_ref().take(run.len()).collect();
-            let id = self
-                .engine
-                .offer(run)
-                .map_err(|error| Error::Usage(error.to_string()))?;
-            self.outgoing.insert(id, run_sources);
-            ids.push(id);
+        let id = match swarm {
+            Some(swarm) => self.engine.offer_to_swarm(metas, swarm),
+            None => self.engine.offer(metas),
         }
-        Ok((ids, self.carry_out().await))
+        .map_err(|error| Error::Usage(error.to_string()))?;
+        let sources = files.iter().map(|file| file.source.clone()).collect();
+        self.outgoing.insert(id, sources);
+        Ok((id, self.carry_out().await))
     }
 
     pub async fn accept(&mut self, transfer: TransferId) -> Vec<DriverEvent> {
         let result = self.engine.accept(transfer);
         self.after(result).await
+    }
+
+    /// Accepts `transfer` as a member of the swarm its offer named.
+    pub async fn accept_in_swarm(&mut self, transfer: TransferId) -> Vec<DriverEvent> {
+        let result = self.engine.accept_in_swarm(transfer);
+        self.after(result).await
+    }
+
+    /// A transfer accepted in a swarm holds `bytes`, verified.
+    pub fn swarm_progress(&mut self, transfer: TransferId, bytes: u64) {
+        if let Err(error) = self.engine.swarm_progress(transfer, bytes) {
+            tracing::warn!(%error, "swarm progress refused");
+        }
+    }
+
+    /// File `index` of a transfer accepted in a swarm is whole and verified: it is
+    /// saved.
+    pub async fn swarm_file_verified(
+        &mut self,
+        transfer: TransferId,
+        index: u32,
+    ) -> Vec<DriverEvent> {
+        let result = self.engine.swarm_file_verified(transfer, index);
+        self.after(result).await
+    }
+
+    /// Writes verified bytes a swarm brought for file `index` of `transfer`.
+    pub async fn write_from_swarm(
+        &mut self,
+        transfer: TransferId,
+        index: u32,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<(), String> {
+        self.write(Write {
+            transfer,
+            index,
+            offset,
+            bytes,
+        })
+        .await
+    }
+
+    /// Reads `buffer.len()` received bytes at `offset` of file `index` of incoming
+    /// `transfer`, from its temporary file or, once saved, from where it was saved.
+    pub async fn read_received(
+        &mut self,
+        transfer: TransferId,
+        index: u32,
+        offset: u64,
+        buffer: &mut [u8],
+    ) -> Result<(), String> {
+        let path = match self.incoming.get_mut(&(transfer, index)) {
+            Some(part) => {
+                part.file.flush().await.map_err(|error| {
+                    format!("cannot flush {}: {error}", part.temp_path.display())
+                })?;
+                part.temp_path.clone()
+            }
+            None => self
+                .saved
+                .get(&(transfer, index))
+                .cloned()
+                .ok_or_else(|| format!("no file {index} of transfer {transfer} here"))?,
+        };
+        read_at(&path, offset, buffer).await
+    }
+
+    /// Whether a transfer accepted in a swarm runs: it goes on without the sender, so
+    /// the peer's record must stay when the peer is gone.
+    pub fn runs_in_swarm(&self) -> bool {
+        self.engine.iter().any(|(_, transfer)| {
+            transfer.in_swarm()
+                && transfer.direction() == meshdrop_transfer::Direction::Incoming
+                && !transfer.state().is_final()
+        })
     }
 
     pub async fn decline(&mut self, transfer: TransferId) -> Vec<DriverEvent> {
@@ -328,7 +405,10 @@ impl PeerTransfers {
                 }
             }
             Output::FileVerified { transfer, index } => match self.save(transfer, index).await {
-                Ok(path) => events.push(DriverEvent::Saved { path }),
+                Ok(path) => {
+                    self.saved.insert((transfer, index), path.clone());
+                    events.push(DriverEvent::Saved { path });
+                }
                 Err(reason) => {
                     // Queues a cancel; the loop in `carry_out` carries it out.
                     let _ = self.engine.cancel(transfer, reason);
@@ -352,6 +432,7 @@ impl PeerTransfers {
                     }
                 }
             }
+            Output::JoinedSwarm { swarm, .. } => events.push(DriverEvent::JoinedSwarm { swarm }),
             Output::State { transfer, state } => {
                 if state.is_final() {
                     if let Some(path) = self.manifests.remove(&transfer) {
@@ -607,6 +688,15 @@ impl Drop for PeerTransfers {
             let _ = std::fs::remove_file(manifest);
         }
     }
+}
+
+/// Reads `buffer.len()` bytes at `offset` of the file at `path`.
+pub async fn read_at(path: &Path, offset: u64, buffer: &mut [u8]) -> Result<(), String> {
+    let failed = |error: std::io::Error| format!("cannot read {}: {error}", path.display());
+    let mut file = File::open(path).await.map_err(failed)?;
+    file.seek(SeekFrom::Start(offset)).await.map_err(failed)?;
+    file.read_exact(buffer).await.map_err(failed)?;
+    Ok(())
 }
 
 async fn create_part_file(dir: &Path) -> Result<PartFile, String> {

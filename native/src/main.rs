@@ -91,5 +91,6 @@ async fn run(cli: Cli) -> error::Result<()> {
         Command::Send(args) => command::send::run(args, device).await,
         Command::Receive(args) => command::receive::run(args, device).await,
         Command::Chat(args) => command::chat::run(args, device).await,
+        Command::Seed(args) => command::send::seed(args, device).await,
     }
 }

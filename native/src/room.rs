@@ -17,7 +17,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use meshdrop_chat::{Chat, ChatError, Heard, DEFAULT_LIMIT};
 use meshdrop_mesh::path::Reach;
-use meshdrop_protocol::frame::{ControlFrame, TransferId};
+use meshdrop_protocol::frame::{
+    offers_within, ControlFrame, SwarmPiece, TransferId, MIN_MAX_MESSAGE_LEN,
+};
 use meshdrop_protocol::{PeerId, RoomId};
 use meshdrop_transfer::{Direction, Transfer, TransferState};
 use meshdrop_verify::{Admission, Effects, PairingError, VerifierEvent};
@@ -30,6 +32,8 @@ use crate::mesh::{JoinConfig, Mesh, MeshEvent};
 use crate::outgoing::OutgoingFile;
 use crate::progress::ProgressUi;
 use crate::verification::{Verification, VerifyOptions};
+
+mod swarms;
 
 /// What happened, for the command to decide on.
 #[derive(Debug)]
@@ -102,6 +106,8 @@ pub struct Room {
     history: Option<History>,
     /// The chat's version last kept there.
     kept: u64,
+    /// Files sent to everyone, passed on between their receivers.
+    swarms: swarms::Swarms,
     ui: ProgressUi,
 }
 
@@ -149,6 +155,7 @@ impl Room {
             chat,
             history: None,
             kept: 0,
+            swarms: swarms::Swarms::default(),
             ui,
         };
         let present: Vec<PeerId> = room.initial_peers().map(|(id, _)| id.clone()).collect();
@@ -218,10 +225,15 @@ impl Room {
     }
 
     pub async fn handle(&mut self, input: RoomInput) -> Vec<RoomEvent> {
-        let event = match input {
-            RoomInput::Mesh(event) => event,
-            RoomInput::Timeout => return self.on_timeout().await,
+        let mut events = match input {
+            RoomInput::Mesh(event) => self.on_mesh_event(event).await,
+            RoomInput::Timeout => self.on_timeout().await,
         };
+        events.extend(self.drive_swarms().await);
+        events
+    }
+
+    async fn on_mesh_event(&mut self, event: MeshEvent) -> Vec<RoomEvent> {
         match event {
             MeshEvent::Connected { peer, name, link } => {
                 self.names.insert(peer.clone(), name.clone());
@@ -229,6 +241,7 @@ impl Room {
             }
             MeshEvent::LinkDown(peer) => {
                 self.chat.link_down(&peer);
+                self.swarm_link(&peer, false).await;
                 // The mesh is recovering the link (ICE restart, else a new connection,
                 // whose `Connected` resumes the transfers); nothing fails meanwhile.
                 self.ui.status(format!(
@@ -291,6 +304,21 @@ impl Room {
                 frame: frame @ (ControlFrame::Chat { .. } | ControlFrame::ChatAck { .. }),
                 ..
             } => self.hear_chat(&from, frame).await,
+            MeshEvent::Control {
+                from,
+                frame:
+                    frame @ (ControlFrame::SwarmMembers { .. }
+                    | ControlFrame::SwarmHave { .. }
+                    | ControlFrame::SwarmGot { .. }
+                    | ControlFrame::SwarmWant { .. }
+                    | ControlFrame::SwarmUnwant { .. }
+                    | ControlFrame::SwarmRefuse { .. }
+                    | ControlFrame::SwarmDigests { .. }),
+                ..
+            } => self.on_swarm_frame(&from, frame).await,
+            MeshEvent::Data { from, chunk } if SwarmPiece::is_piece(&chunk) => {
+                self.on_swarm_piece(&from, &chunk).await
+            }
             // This peer shows no devices; the frame is for pages that do.
             MeshEvent::Control {
                 frame: ControlFrame::Hello { .. },
@@ -316,7 +344,9 @@ impl Room {
                     Some(transfers) => transfers.on_drained().await,
                     None => Vec::new(),
                 };
-                self.report(&peer, events)
+                let mut events = self.report(&peer, events);
+                events.extend(self.serve_swarms(&peer).await);
+                events
             }
         }
     }
@@ -365,6 +395,7 @@ impl Room {
     async fn hold(&mut self, peer: PeerId, name: String, link: Arc<PeerLink>) -> Vec<RoomEvent> {
         self.held.insert(peer.clone(), (name, link));
         self.chat.link_down(&peer);
+        self.swarm_link(&peer, false).await;
         let Some(known) = self.peers.get_mut(&peer) else {
             return Vec::new();
         };
@@ -412,7 +443,7 @@ impl Room {
         let events = entry.transfers.on_link_up(link).await;
         self.chat.link_up(&peer);
         self.drive_chat().await;
-        let mut room_events = Vec::new();
+        let mut room_events = self.swarm_link(&peer, true).await;
         if known {
             self.ui.status(format!("reconnected to {name}{device}"));
         } else {
@@ -499,28 +530,66 @@ impl Room {
         room_events
     }
 
-    /// Offer files to a connected peer, in one transfer or several (see
-    /// [`crate::driver`]'s `offer`).
+    /// Offer files to a connected peer: in one transfer, or in several if their offer
+    /// would not fit one message a browser or another native peer takes. In a
+    /// `swarm`, every peer offered the same files may fetch blocks from the others.
     pub async fn offer(
         &mut self,
         peer: &PeerId,
         files: &[OutgoingFile],
+        swarm: bool,
     ) -> Result<(Vec<TransferId>, Vec<RoomEvent>)> {
-        let Some(known) = self.peers.get_mut(peer) else {
+        if !self.peers.contains_key(peer) {
             return Err(crate::error::Error::NoPeer(format!(
                 "{peer} is not connected"
             )));
-        };
-        let (ids, events) = known.transfers.offer(files).await?;
-        Ok((ids, self.report(peer, events)))
+        }
+        let metas = files.iter().map(|file| file.meta.clone()).collect();
+        let mut rest = files;
+        let (mut ids, mut room_events) = (Vec::new(), Vec::new());
+        for run in offers_within(metas, MIN_MAX_MESSAGE_LEN) {
+            let (run, after) = rest.split_at(run.len());
+            rest = after;
+            let swarm = if swarm {
+                Some(self.swarm_for(run)?)
+            } else {
+                None
+            };
+            let transfers = self.transfers_mut(peer).expect("checked above");
+            let (id, events) = transfers.offer(run, swarm).await?;
+            ids.push(id);
+            room_events.extend(self.report(peer, events));
+        }
+        room_events.extend(self.drive_swarms().await);
+        Ok((ids, room_events))
     }
 
+    /// Takes the files `peer` offered in `transfer`; as a member of its swarm if the
+    /// offer named one.
     pub async fn accept(&mut self, peer: &PeerId, transfer: TransferId) -> Vec<RoomEvent> {
+        let in_swarm = self
+            .transfer(peer, transfer)
+            .is_some_and(|offered| offered.swarm().is_some());
         let events = match self.transfers_mut(peer) {
+            Some(transfers) if in_swarm => transfers.accept_in_swarm(transfer).await,
             Some(transfers) => transfers.accept(transfer).await,
             None => Vec::new(),
         };
-        self.report(peer, events)
+        let mut events = self.report(peer, events);
+        if in_swarm {
+            events.extend(self.join_swarm(peer, transfer).await);
+        }
+        events
+    }
+
+    /// Whether this peer holds blocks that a member of one of its swarms still lacks.
+    pub fn serving_others(&self) -> bool {
+        self.swarms.still_needed()
+    }
+
+    /// For testing: damage every swarm block served (`receive --corrupt-served`).
+    pub fn corrupt_served(&mut self) {
+        self.swarms.corrupt_served();
     }
 
     pub async fn decline(&mut self, peer: &PeerId, transfer: TransferId) -> Vec<RoomEvent> {
@@ -658,8 +727,9 @@ impl Room {
         self.ui
             .status(format!("{} left the room", self.name(&peer)));
         self.chat.peer_left(&peer);
+        let swarm_events = self.swarm_peer_left(&peer).await;
         let Some(known) = self.peers.get_mut(&peer) else {
-            return Vec::new();
+            return swarm_events;
         };
         known.in_room = false;
         let mut driver_events = known.transfers.on_link_down().await;
@@ -678,7 +748,7 @@ impl Room {
         let due = known.transfers.poll_timeout().unwrap_or(0).max(now_ms());
         let driver_events = known.transfers.handle_timeout(due).await;
         let mut events = self.report(&peer, driver_events);
-        self.peers.remove(&peer);
+        self.forget(&peer);
         self.ui.status(format!("{} disconnected", self.name(&peer)));
         events.push(RoomEvent::Disconnected { peer });
         events
@@ -700,9 +770,21 @@ impl Room {
                 None => Vec::new(),
             };
             events.extend(self.report(&peer, driver_events));
-            self.peers.remove(&peer);
+            self.forget(&peer);
         }
         events
+    }
+
+    /// Forgets a peer gone for good, unless files it sent still come by a swarm: that
+    /// transfer saves them.
+    fn forget(&mut self, peer: &PeerId) {
+        if !self
+            .peers
+            .get(peer)
+            .is_some_and(|known| known.transfers.runs_in_swarm())
+        {
+            self.peers.remove(peer);
+        }
     }
 
     /// Without a download directory, decline `peer`'s offers at once: they are not
@@ -743,6 +825,7 @@ impl Room {
         for event in events {
             match event {
                 DriverEvent::Saved { path } => self.ui.status(format!("saved {}", path.display())),
+                DriverEvent::JoinedSwarm { swarm, .. } => self.add_to_swarm(swarm, peer),
                 DriverEvent::Resumed { transfer } => {
                     let resumed = self.peers.get(peer).and_then(|p| p.transfers.get(transfer));
                     if let Some(t) = resumed {

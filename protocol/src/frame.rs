@@ -60,10 +60,21 @@ pub enum ControlFrame {
     Offer {
         transfer: TransferId,
         files: Vec<FileMeta>,
+        /// The same files go to several peers, which may fetch them from each other in
+        /// this swarm (see the `swarm_*` frames). A receiver that ignores it accepts
+        /// plainly and gets the files streamed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        swarm: Option<SwarmId>,
     },
     /// Receiver → sender: send them. The sender then streams every file, in order, as
     /// [`DataChunk`]s on the data channel, each followed by a [`ControlFrame::FileEnd`].
-    Accept { transfer: TransferId },
+    /// With `swarm`, the receiver takes part in the offer's swarm instead: nothing is
+    /// streamed, it asks for blocks, and sends `complete` once it holds them all.
+    Accept {
+        transfer: TransferId,
+        #[serde(default, skip_serializing_if = "is_false")]
+        swarm: bool,
+    },
     /// Receiver → sender: no thanks. The transfer is over.
     Decline { transfer: TransferId },
     /// Either side: stop. `transfer` always names the sender's id; `reason` is for people.
@@ -309,6 +320,7 @@ pub fn offers_within_by(
         encoded_len(&ControlFrame::Offer {
             transfer: TransferId::MAX,
             files,
+            swarm: Some(SwarmId::MAX),
         })
     };
     let empty_len = frame_len(Vec::new());
@@ -409,6 +421,7 @@ mod tests {
             let frame = ControlFrame::Offer {
                 transfer: TransferId::MAX,
                 files: run.clone(),
+                swarm: Some(SwarmId::MAX),
             };
             let len = serde_json::to_string(&frame).unwrap().len();
             assert!(len <= MIN_MAX_MESSAGE_LEN, "{len} bytes");
@@ -433,6 +446,7 @@ mod tests {
     fn control_frames_are_tagged_json() {
         let frame = ControlFrame::Offer {
             transfer: 7,
+            swarm: None,
             files: vec![FileMeta {
                 name: "a.txt".into(),
                 size: 1,

@@ -13,7 +13,7 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use meshdrop_protocol::frame::{
-    ControlFrame, DataChunk, FileMeta, ResumeFile, TransferId, CHUNK_HEADER_LEN,
+    ControlFrame, DataChunk, FileMeta, ResumeFile, SwarmId, TransferId, CHUNK_HEADER_LEN,
 };
 use meshdrop_sorted_map::SortedMap;
 
@@ -82,7 +82,16 @@ impl Entry {
         }
     }
 
+    /// Whether this is a transfer accepted in a swarm, which goes on through the
+    /// swarm's other members while the link to its sender is down or gone.
+    fn received_in_swarm(&self) -> bool {
+        matches!(self, Self::Receiving(receiving) if receiving.transfer.in_swarm)
+    }
+
     fn on_link_down(&mut self, gives_up_at_ms: Option<u64>, outputs: &mut VecDeque<Output>) {
+        if self.received_in_swarm() {
+            return;
+        }
         if self.transfer_mut().pause(gives_up_at_ms, outputs) {
             match self {
                 Self::Sending(sending) => sending.on_link_down(),
@@ -157,8 +166,27 @@ impl Transfers {
 
     /// Offers `files` to the peer and returns the new transfer's id.
     pub fn offer(&mut self, files: Vec<FileMeta>) -> Result<TransferId, TransferError> {
+        self.offer_in(files, None)
+    }
+
+    /// Offers `files` to the peer as one of the receivers of `swarm`: a receiver that
+    /// takes part accepts in the swarm ([`Output::JoinedSwarm`]), one that does not
+    /// accepts plainly and gets the files streamed.
+    pub fn offer_to_swarm(
+        &mut self,
+        files: Vec<FileMeta>,
+        swarm: SwarmId,
+    ) -> Result<TransferId, TransferError> {
+        self.offer_in(files, Some(swarm))
+    }
+
+    fn offer_in(
+        &mut self,
+        files: Vec<FileMeta>,
+        swarm: Option<SwarmId>,
+    ) -> Result<TransferId, TransferError> {
         let id = self.next_id;
-        let sending = Sending::offer(id, files, self.hashing, &mut self.outputs)?;
+        let sending = Sending::offer(id, files, swarm, self.hashing, &mut self.outputs)?;
         self.entries.insert(id, Entry::Sending(sending));
         // Wrapping takes 2^31 offers to one peer; ids stay of this end's parity, and
         // skip the one id whose chunks would read as swarm pieces.
@@ -237,6 +265,36 @@ impl Transfers {
                 .pause(self.gives_up_at_ms, &mut self.outputs);
             receiving.on_link_down();
         }
+        Ok(())
+    }
+
+    /// The user takes the files the peer offered to a swarm, and this end takes part
+    /// in it: the driver brings the files with the swarm and reports here
+    /// ([`Self::swarm_progress`], [`Self::swarm_file_verified`]). The transfer stays
+    /// on while the link to the sender is down, and even once the sender has gone:
+    /// the swarm's other members may finish it.
+    pub fn accept_in_swarm(&mut self, id: TransferId) -> Result<(), TransferError> {
+        receiving(&mut self.entries, id)?.accept_in_swarm(&mut self.outputs)
+    }
+
+    /// A transfer accepted in a swarm holds `bytes` of its files, verified.
+    pub fn swarm_progress(&mut self, id: TransferId, bytes: u64) -> Result<(), TransferError> {
+        receiving(&mut self.entries, id)?.swarm_progress(bytes);
+        Ok(())
+    }
+
+    /// File `index` of a transfer accepted in a swarm is whole and verified: it is
+    /// [`Output::FileVerified`], and once every file is, the transfer is done and the
+    /// sender is told.
+    pub fn swarm_file_verified(&mut self, id: TransferId, index: u32) -> Result<(), TransferError> {
+        let receiving = receiving(&mut self.entries, id)?;
+        if !receiving.transfer.in_swarm || index as usize >= receiving.transfer.files().len() {
+            return Err(TransferError::NoSuchFile {
+                transfer: id,
+                index,
+            });
+        }
+        receiving.swarm_file_verified(index, &mut self.outputs);
         Ok(())
     }
 
@@ -351,7 +409,7 @@ impl Transfers {
         let reason = reason.into();
         self.gives_up_at_ms = None;
         for entry in self.entries.values_mut() {
-            if !entry.transfer().state().is_final() {
+            if !entry.transfer().state().is_final() && !entry.received_in_swarm() {
                 entry.end(Ending::Disconnected(reason.clone()), &mut self.outputs);
             }
         }
@@ -373,8 +431,15 @@ impl Transfers {
             | ControlFrame::SwarmUnwant { .. }
             | ControlFrame::SwarmRefuse { .. }
             | ControlFrame::SwarmDigests { .. } => Err(TransferError::NotATransferFrame),
-            ControlFrame::Offer { transfer, files } => self.on_offer(transfer, files),
-            ControlFrame::Accept { transfer } => self.on_answer(transfer, Sending::on_accept),
+            ControlFrame::Offer {
+                transfer,
+                files,
+                swarm,
+            } => self.on_offer(transfer, files, swarm),
+            ControlFrame::Accept { transfer, swarm } => self
+                .on_answer(transfer, |sending, outputs| {
+                    sending.on_accept(swarm, outputs)
+                }),
             ControlFrame::Decline { transfer } => self.on_answer(transfer, Sending::on_decline),
             ControlFrame::Complete { transfer } => self.on_answer(transfer, Sending::on_complete),
             ControlFrame::FileEnd {
@@ -477,7 +542,12 @@ impl Transfers {
     /// Records an offer, or refuses it with a `Fail` to the peer, whose transfer would
     /// otherwise wait for an answer forever. The same offer again is the sender's
     /// repeat on a new link, and changes nothing.
-    fn on_offer(&mut self, id: TransferId, files: Vec<FileMeta>) -> Result<(), TransferError> {
+    fn on_offer(
+        &mut self,
+        id: TransferId,
+        files: Vec<FileMeta>,
+        swarm: Option<SwarmId>,
+    ) -> Result<(), TransferError> {
         if let Some(Entry::Receiving(known)) = self.entries.get(&id) {
             if known.transfer.files() == files {
                 return Ok(());
@@ -495,7 +565,7 @@ impl Transfers {
             Receiving::restored(id, &partial, self.hashing, &mut self.outputs)
                 .map_err(|error| TransferError::BadPartial(error.0))
         } else {
-            Receiving::offered(id, files, self.hashing, &mut self.outputs)
+            Receiving::offered(id, files, swarm, self.hashing, &mut self.outputs)
         };
         match offered {
             Ok(receiving) => {

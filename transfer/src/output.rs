@@ -7,7 +7,7 @@
 //! [`crate::Transfers::on_read`]) are returned directly and borrow the caller's buffer
 //! instead of copying it.
 
-use meshdrop_protocol::frame::{ControlFrame, TransferId};
+use meshdrop_protocol::frame::{ControlFrame, SwarmId, TransferId};
 
 use crate::{BlockDigest, TransferState};
 
@@ -38,6 +38,13 @@ pub enum Output {
     /// [`TransferState::Offered`] but [`TransferState::Transferring`] (or
     /// [`TransferState::Done`], if only the `complete` was missing).
     Resumed { transfer: TransferId, key: String },
+    /// The receiver of outgoing `transfer` accepted it as a member of `swarm`: the
+    /// driver adds it to that swarm, which brings it the files; this transfer streams
+    /// nothing and is done when the receiver says `complete`.
+    JoinedSwarm {
+        transfer: TransferId,
+        swarm: SwarmId,
+    },
     /// `transfer` entered `state`. The first one for each transfer is
     /// [`TransferState::Offered`] (unless [`Output::Resumed`] came first);
     /// [`crate::Transfers::get`] tells its files and direction.

@@ -12,7 +12,7 @@
 
 use std::collections::VecDeque;
 
-use meshdrop_protocol::frame::{ControlFrame, FileMeta, ResumeFile, TransferId};
+use meshdrop_protocol::frame::{ControlFrame, FileMeta, ResumeFile, SwarmId, TransferId};
 
 use crate::digest::{
     block_count, block_len, blocks_completed, file_digest, parse_block_digest, BlockDigest,
@@ -77,10 +77,12 @@ impl Receiving {
     pub fn offered(
         id: TransferId,
         files: Vec<FileMeta>,
+        swarm: Option<SwarmId>,
         hashing: BlockHashing,
         outputs: &mut VecDeque<Output>,
     ) -> Result<Self, TransferError> {
-        let transfer = Transfer::offered(id, Direction::Incoming, files, outputs)?;
+        let mut transfer = Transfer::offered(id, Direction::Incoming, files, outputs)?;
+        transfer.swarm = swarm;
         let files = transfer
             .files()
             .iter()
@@ -116,7 +118,7 @@ impl Receiving {
     ) -> Result<Self, BadPartial> {
         let digests = partial.digests()?;
         let mut unseen = VecDeque::new();
-        let mut receiving = Self::offered(id, partial.files.clone(), hashing, &mut unseen)
+        let mut receiving = Self::offered(id, partial.files.clone(), None, hashing, &mut unseen)
             .map_err(|error| BadPartial(error.to_string()))?;
         for ((file, held), digests) in receiving.files.iter_mut().zip(&partial.held).zip(digests) {
             for (block, (entry, digest)) in (0..).zip(file.blocks.iter_mut().zip(digests)) {
@@ -148,7 +150,7 @@ impl Receiving {
     /// What to save to go on after a restart, while the transfer runs; `None` once it
     /// ended or before it was accepted.
     pub fn partial(&self) -> Option<Partial> {
-        if !self.transfer.state().is_running() {
+        if !self.transfer.state().is_running() || self.transfer.in_swarm {
             return None;
         }
         let held = self
@@ -176,11 +178,65 @@ impl Receiving {
         self.transfer
             .expect(&[TransferState::Offered], "accepting")?;
         let transfer = self.transfer.id();
-        outputs.push_back(Output::Control(ControlFrame::Accept { transfer }));
+        outputs.push_back(Output::Control(ControlFrame::Accept {
+            transfer,
+            swarm: false,
+        }));
         self.plan = Plan::whole(self.transfer.files());
         self.transfer.enter(TransferState::Transferring, outputs);
         self.settle(outputs);
         Ok(())
+    }
+
+    /// Accepts the offer as a member of the swarm it named: the blocks come by the
+    /// swarm, and this transfer only shows what the driver reports of it.
+    pub fn accept_in_swarm(&mut self, outputs: &mut VecDeque<Output>) -> Result<(), TransferError> {
+        self.transfer
+            .expect(&[TransferState::Offered], "accepting")?;
+        if self.transfer.swarm.is_none() {
+            return Err(self.transfer.unexpected("accepting in a swarm"));
+        }
+        self.transfer.in_swarm = true;
+        self.say_in_swarm(outputs);
+        Ok(())
+    }
+
+    /// The accept in the swarm, said (again): the sender pauses transfers when a link
+    /// goes down and goes on with this one when it hears it on the next.
+    fn say_in_swarm(&mut self, outputs: &mut VecDeque<Output>) {
+        let transfer = self.transfer.id();
+        outputs.push_back(Output::Control(ControlFrame::Accept {
+            transfer,
+            swarm: true,
+        }));
+        if self.transfer.state() != &TransferState::Transferring {
+            self.transfer.enter(TransferState::Transferring, outputs);
+        }
+    }
+
+    /// Swarm: `bytes` of the files are held and verified.
+    pub fn swarm_progress(&mut self, bytes: u64) {
+        self.transfer.bytes_done = bytes;
+    }
+
+    /// Swarm: file `index` is held whole and verified.
+    pub fn swarm_file_verified(&mut self, index: u32, outputs: &mut VecDeque<Output>) {
+        let transfer = self.transfer.id();
+        if let Some(file) = self
+            .files
+            .get_mut(index as usize)
+            .filter(|file| !file.verified)
+        {
+            file.verified = true;
+            file.written = true;
+            self.verified_files += 1;
+            outputs.push_back(Output::FileVerified { transfer, index });
+        }
+        if self.verified_files == self.files.len() && self.transfer.state().is_running() {
+            self.transfer
+                .say_last(ControlFrame::Complete { transfer }, outputs);
+            self.transfer.enter(TransferState::Done, outputs);
+        }
     }
 
     pub fn decline(&mut self, outputs: &mut VecDeque<Output>) -> Result<(), TransferError> {
@@ -360,7 +416,12 @@ impl Receiving {
     /// A new link is up: asks the sender for everything not verified yet, with a
     /// `resume` naming each block this end lacks, or holds without the sender's digest.
     pub fn on_link_up(&mut self, outputs: &mut VecDeque<Output>) {
-        if self.transfer.state().is_running() {
+        if !self.transfer.state().is_running() {
+            return;
+        }
+        if self.transfer.in_swarm {
+            self.say_in_swarm(outputs);
+        } else {
             self.ask_lacking(outputs);
         }
     }

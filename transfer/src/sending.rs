@@ -12,7 +12,9 @@
 
 use std::collections::VecDeque;
 
-use meshdrop_protocol::frame::{ControlFrame, DataChunk, FileMeta, ResumeFile, TransferId};
+use meshdrop_protocol::frame::{
+    ControlFrame, DataChunk, FileMeta, ResumeFile, SwarmId, TransferId,
+};
 
 use crate::digest::{
     block_count, block_span, file_digest, BlockDigest, BlockHasher, BlockHashing, DIGEST_BLOCK_LEN,
@@ -70,10 +72,12 @@ impl Sending {
     pub fn offer(
         id: TransferId,
         files: Vec<FileMeta>,
+        swarm: Option<SwarmId>,
         hashing: BlockHashing,
         outputs: &mut VecDeque<Output>,
     ) -> Result<Self, TransferError> {
-        let transfer = Transfer::offered(id, Direction::Outgoing, files, outputs)?;
+        let mut transfer = Transfer::offered(id, Direction::Outgoing, files, outputs)?;
+        transfer.swarm = swarm;
         let digests = transfer
             .files()
             .iter()
@@ -104,7 +108,7 @@ impl Sending {
         outputs: &mut VecDeque<Output>,
     ) -> Result<Self, TransferError> {
         let mut unseen = VecDeque::new();
-        let mut sending = Self::offer(id, files, hashing, &mut unseen)?;
+        let mut sending = Self::offer(id, files, None, hashing, &mut unseen)?;
         sending.awaiting_files = true;
         let paused = TransferState::Paused {
             gives_up_at_ms: None,
@@ -121,7 +125,7 @@ impl Sending {
         }
         self.awaiting_files = false;
         match self.held_answer.take() {
-            Some(Answer::Accept) => self.on_accept(outputs),
+            Some(Answer::Accept) => self.on_accept(false, outputs),
             Some(Answer::Resume(files)) => self.on_resume(files, outputs),
             None => Ok(()),
         }
@@ -131,18 +135,33 @@ impl Sending {
         outputs.push_back(Output::Control(ControlFrame::Offer {
             transfer: self.transfer.id(),
             files: self.transfer.files().to_vec(),
+            swarm: self.transfer.swarm,
         }));
     }
 
     /// An `accept` of the offer, or, while paused, of the offer made again on a new
     /// link to a receiver that had lost the transfer (its page reloaded): everything
-    /// is sent from the start.
-    pub fn on_accept(&mut self, outputs: &mut VecDeque<Output>) -> Result<(), TransferError> {
+    /// is sent from the start. An accept `in_swarm` of an offer that named a swarm
+    /// sends nothing: the receiver joins the swarm ([`Output::JoinedSwarm`]).
+    pub fn on_accept(
+        &mut self,
+        in_swarm: bool,
+        outputs: &mut VecDeque<Output>,
+    ) -> Result<(), TransferError> {
         if !matches!(
             self.transfer.state(),
             TransferState::Offered | TransferState::Paused { .. }
         ) {
             return Err(self.transfer.unexpected("an Accept"));
+        }
+        if let (true, Some(swarm), false) = (in_swarm, self.transfer.swarm, self.awaiting_files) {
+            self.transfer.in_swarm = true;
+            self.transfer.enter(TransferState::Transferring, outputs);
+            outputs.push_back(Output::JoinedSwarm {
+                transfer: self.transfer.id(),
+                swarm,
+            });
+            return Ok(());
         }
         if self.awaiting_files {
             self.held_answer = Some(Answer::Accept);
@@ -174,6 +193,10 @@ impl Sending {
     pub fn on_complete(&mut self, outputs: &mut VecDeque<Output>) -> Result<(), TransferError> {
         match self.transfer.state() {
             TransferState::Done => Ok(()),
+            TransferState::Transferring if self.transfer.in_swarm => {
+                self.transfer.enter(TransferState::Done, outputs);
+                Ok(())
+            }
             TransferState::Verifying | TransferState::Paused { .. } => {
                 self.transfer.enter(TransferState::Done, outputs);
                 Ok(())

@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 
-use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId};
+use meshdrop_protocol::frame::{ControlFrame, FileMeta, SwarmId, TransferId};
 
 use crate::{safe_paths, Direction, Output, Progress, SafePath, TransferError, TransferState};
 
@@ -25,6 +25,11 @@ pub struct Transfer {
     /// `cancel`, `fail`), until the next link comes up: it may have been lost with the
     /// link it went out on, so it is said once more on the new one.
     pub(crate) last_word: Option<ControlFrame>,
+    /// The swarm the offer named, if any.
+    pub(crate) swarm: Option<SwarmId>,
+    /// Accepted as part of that swarm: the blocks travel by the swarm, not by this
+    /// transfer, which only keeps its state and progress.
+    pub(crate) in_swarm: bool,
 }
 
 /// How a transfer is cut short.
@@ -65,6 +70,16 @@ impl Transfer {
         &self.state
     }
 
+    /// The swarm the offer named, if any.
+    pub fn swarm(&self) -> Option<SwarmId> {
+        self.swarm
+    }
+
+    /// Whether this transfer goes by its swarm ([`crate::Transfers::accept_in_swarm`]).
+    pub fn in_swarm(&self) -> bool {
+        self.in_swarm
+    }
+
     pub fn progress(&self) -> Progress {
         Progress {
             bytes_done: self.bytes_done,
@@ -95,6 +110,8 @@ impl Transfer {
             files,
             state: TransferState::Offered,
             last_word: None,
+            swarm: None,
+            in_swarm: false,
         };
         transfer.report_state(outputs);
         Ok(transfer)

@@ -2,6 +2,8 @@
 //! point, bring up a new link, and check that the files arrive whole with only the
 //! unverified blocks sent again; and what fails when resuming cannot work.
 
+// Shared by the test binaries, each of which uses a part of it.
+#[allow(dead_code)]
 mod support;
 
 use meshdrop_protocol::frame::{ControlFrame, ResumeFile};

@@ -1,6 +1,8 @@
 //! The transfer engine's behaviour, end to end: two real engines exchanging real frames
 //! through an in-memory network.
 
+// Shared by the test binaries, each of which uses a part of it.
+#[allow(dead_code)]
 mod support;
 
 use meshdrop_protocol::frame::{ControlFrame, DataChunk, FileMeta, CHUNK_HEADER_LEN};
@@ -530,7 +532,11 @@ fn refused_offers_are_answered_with_fail() {
         (4, vec![], TransferError::EmptyOffer),
     ];
     for (transfer, files, error) in refused {
-        let offer = ControlFrame::Offer { transfer, files };
+        let offer = ControlFrame::Offer {
+            transfer,
+            files,
+            swarm: None,
+        };
         assert_eq!(bob.engine.on_control(offer), Err(error.clone()));
         let reason = format!("offer refused: {error}");
         assert_eq!(
@@ -710,7 +716,10 @@ fn refused_inputs_change_nothing() {
     );
     assert_eq!(alice.engine.offer(vec![]), Err(TransferError::EmptyOffer));
     assert_eq!(
-        bob.engine.on_control(ControlFrame::Accept { transfer: 99 }),
+        bob.engine.on_control(ControlFrame::Accept {
+            transfer: 99,
+            swarm: false,
+        }),
         Err(TransferError::UnknownTransfer(99))
     );
     assert_eq!(
@@ -737,9 +746,10 @@ fn refused_inputs_change_nothing() {
     );
     deliver(&mut bob, &mut alice, Race::ControlFirst);
     assert_eq!(
-        alice
-            .engine
-            .on_control(ControlFrame::Accept { transfer: id }),
+        alice.engine.on_control(ControlFrame::Accept {
+            transfer: id,
+            swarm: false,
+        }),
         Err(unexpected("an Accept", transferring.clone()))
     );
     assert_eq!(

@@ -569,6 +569,8 @@ fn carry_out(inner: &Rc<RefCell<Driver>>) {
                     driver.journals.insert(transfer, journal);
                 }
             }
+            // The web app offers to no swarm, so no receiver joins one of its transfers.
+            Output::JoinedSwarm { .. } => {}
             Output::State { transfer, state } => {
                 if state.is_final() {
                     let mut driver = inner.borrow_mut();

@@ -1,4 +1,4 @@
-//! The three things `meshdrop` does, one module each. Each joins the room through
+//! The things `meshdrop` does, one module each (`seed` is `send` that never stops). Each joins the room through
 //! [`crate::room::Room`] and decides what to do with what happens there.
 
 pub mod chat;

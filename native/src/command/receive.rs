@@ -3,12 +3,15 @@
 //!
 //! Without `--stay` the run ends once a transfer ended and none is left offered or
 //! running (a folder too large for one offer comes as several), and the worst outcome
-//! is the exit status; with it, `meshdrop` keeps receiving until Ctrl-C. Questions are
+//! is the exit status; with it, `meshdrop` keeps receiving until Ctrl-C. Files that
+//! came by a swarm are passed on: a run whose files all arrived stays while another
+//! member of the swarm still lacks blocks, for at most [`LINGER`]. Questions are
 //! asked one at a time on stderr and answered with a line on stdin; an offer still
 //! waiting when stdin ends is declined, since nobody is left to answer it.
 
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
+use std::time::Duration;
 
 use meshdrop_protocol::frame::TransferId;
 use meshdrop_protocol::PeerId;
@@ -20,6 +23,9 @@ use crate::cli::ReceiveArgs;
 use crate::error::{Error, Result};
 use crate::input;
 use crate::room::{describe, Room, RoomEvent};
+
+/// How long a run whose files all arrived stays to pass blocks on to the swarm.
+const LINGER: Duration = Duration::from_secs(60);
 
 /// An offer waiting for the user's answer.
 type Question = (PeerId, TransferId);
@@ -36,18 +42,38 @@ pub async fn run(args: ReceiveArgs, device: Device) -> Result<()> {
     let mut answers = (!args.yes).then(input::lines);
     let mut questions: VecDeque<Question> = VecDeque::new();
     let mut open = Incoming::default();
-    let mut outcome = None;
+    let mut outcome: Option<Result<()>> = None;
+    if args.corrupt_served {
+        room.corrupt_served();
+    }
+    let mut linger_until = None;
 
     // Made once: a signal that arrives between two polls of a fresh `ctrl_c()` is lost.
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
-    while outcome.is_none() {
+    loop {
+        if let Some(result) = &outcome {
+            let passing_on = result.is_ok() && room.serving_others();
+            if !passing_on {
+                break;
+            }
+            if linger_until.is_none() {
+                room.ui()
+                    .status("passing blocks on to the others in the swarm");
+            }
+            let until = *linger_until.get_or_insert_with(|| tokio::time::Instant::now() + LINGER);
+            if tokio::time::Instant::now() >= until {
+                break;
+            }
+        }
         tokio::select! {
             event = room.recv() => {
                 let Some(event) = event else { break };
                 let events = room.handle(event).await;
-                outcome = on_events(&mut room, &args, &mut questions, &mut open, events).await;
+                let result = on_events(&mut room, &args, &mut questions, &mut open, events).await;
+                outcome = outcome.or(result);
             }
+            () = sleep_until(linger_until), if linger_until.is_some() => {}
             answer = next_answer(&mut answers), if !questions.is_empty() => {
                 let (peer, transfer) = questions.pop_front().expect("not empty");
                 let accepted = answer.as_deref().is_some_and(is_yes);
@@ -59,14 +85,16 @@ pub async fn run(args: ReceiveArgs, device: Device) -> Result<()> {
                 if answer.is_none() {
                     answers = None;
                 }
-                outcome = on_events(&mut room, &args, &mut questions, &mut open, events).await;
+                let result = on_events(&mut room, &args, &mut questions, &mut open, events).await;
+                outcome = outcome.or(result);
                 if outcome.is_none() {
                     ask_next(&room, &questions);
                 }
             }
             _ = &mut interrupted => {
                 let events = room.cancel_all("cancelled by the receiver").await;
-                outcome = on_events(&mut room, &args, &mut questions, &mut open, events).await;
+                let result = on_events(&mut room, &args, &mut questions, &mut open, events).await;
+                outcome = outcome.or(result);
                 break;
             }
         }
@@ -184,6 +212,14 @@ fn ask_next(room: &Room, questions: &VecDeque<Question>) {
             room.name(peer),
             describe(offer)
         ));
+    }
+}
+
+/// Waits until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }
 

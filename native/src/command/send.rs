@@ -6,6 +6,12 @@
 //! refused (`--require-verified`), so "everyone" means everyone who was there. If no offer could be made within `--wait`
 //! seconds the run fails with "no peer".
 //!
+//! Files sent to everyone in a room of two peers or more go by a swarm: receivers that
+//! take part (other `meshdrop` processes; browsers accept plainly and get their own
+//! stream) fetch blocks from each other too. One receiver alone gets the plain stream,
+//! which a receiver killed mid-way resumes from its saved part. `meshdrop seed` offers
+//! to everyone who is there or comes, always by a swarm, and serves until Ctrl-C.
+//!
 //! With `--code` there is no room to pick from: the run makes a pairing code, prints it
 //! for the person to type on the other device, and waits in the code's meeting place,
 //! which seats one other device; the offer goes to it once the pairing succeeded.
@@ -20,7 +26,7 @@ use meshdrop_transfer::TransferState;
 use meshdrop_verify::PairingCode;
 
 use super::Device;
-use crate::cli::SendArgs;
+use crate::cli::{SeedArgs, SendArgs};
 use crate::error::{Error, Result};
 use crate::outgoing;
 use crate::room::{Room, RoomEvent};
@@ -31,6 +37,25 @@ const WAIT: Duration = Duration::from_secs(30);
 const WAIT_FOR_CODE: Duration = Duration::from_secs(300);
 
 pub async fn run(args: SendArgs, device: Device) -> Result<()> {
+    offer(args, device, false).await
+}
+
+/// `meshdrop seed`: offers to everyone, who come and go, until Ctrl-C.
+pub async fn seed(args: SeedArgs, device: Device) -> Result<()> {
+    let args = SendArgs {
+        files: args.files,
+        raw_paths: None,
+        corrupt: None,
+        to: None,
+        no_swarm: false,
+        code: false,
+        wait: None,
+        common: args.common,
+    };
+    offer(args, device, true).await
+}
+
+async fn offer(args: SendArgs, device: Device, seeding: bool) -> Result<()> {
     let files = outgoing::collect(&args.files)?;
     let files = match &args.raw_paths {
         Some(raw) => outgoing::with_raw_paths(files, &raw.0)?,
@@ -60,13 +85,14 @@ pub async fn run(args: SendArgs, device: Device) -> Result<()> {
         (None, true) => WAIT_FOR_CODE,
     };
     let deadline = tokio::time::Instant::now() + wait;
+    let swarm = seeding || (!args.no_swarm && args.to.is_none() && waiting_for.len() >= 2);
 
     // Made once: a signal that arrives between two polls of a fresh `ctrl_c()` is lost.
     let interrupted = tokio::signal::ctrl_c();
     tokio::pin!(interrupted);
     loop {
         let settled = offers.values().all(TransferState::is_final);
-        if !offers.is_empty() && settled && waiting_for.is_empty() {
+        if !seeding && !offers.is_empty() && settled && waiting_for.is_empty() {
             break;
         }
         tokio::select! {
@@ -77,7 +103,7 @@ pub async fn run(args: SendArgs, device: Device) -> Result<()> {
                         RoomEvent::Connected { peer, name } => {
                             waiting_for.remove(&peer);
                             if wanted(&name) {
-                                let (ids, events) = room.offer(&peer, &files).await?;
+                                let (ids, events) = room.offer(&peer, &files, swarm).await?;
                                 room.ui().status(format!("offered to {name}, waiting for an answer"));
                                 for id in ids {
                                     offers.insert((peer.clone(), id), TransferState::Offered);
@@ -96,7 +122,7 @@ pub async fn run(args: SendArgs, device: Device) -> Result<()> {
                     }
                 }
             }
-            _ = tokio::time::sleep_until(deadline), if offers.is_empty() => {
+            _ = tokio::time::sleep_until(deadline), if offers.is_empty() && !seeding => {
                 room.leave().await;
                 return Err(Error::NoPeer(match &args.to {
                     Some(to) => format!("no peer named {to:?} connected within {}s", wait.as_secs()),
@@ -106,6 +132,10 @@ pub async fn run(args: SendArgs, device: Device) -> Result<()> {
             _ = &mut interrupted => {
                 let events = room.cancel_all("cancelled by the sender").await;
                 record(&room, &mut offers, events);
+                if seeding {
+                    room.leave().await;
+                    return Ok(());
+                }
                 break;
             }
         }

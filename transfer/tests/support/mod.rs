@@ -7,7 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
 
-use meshdrop_protocol::frame::{ControlFrame, FileMeta, TransferId, CHUNK_HEADER_LEN};
+use meshdrop_protocol::frame::{ControlFrame, FileMeta, SwarmId, TransferId, CHUNK_HEADER_LEN};
 use meshdrop_transfer::{
     BlockDigest, BlockHashing, IdParity, Output, TransferState, Transfers, DIGEST_BLOCK_LEN,
 };
@@ -31,6 +31,8 @@ pub struct Peer {
     pub history: Vec<(TransferId, TransferState)>,
     /// Every control frame sent, in order.
     pub sent: Vec<ControlFrame>,
+    /// Outgoing transfers whose receiver joined their swarm.
+    pub joined: Vec<(TransferId, SwarmId)>,
     pub control_out: VecDeque<ControlFrame>,
     pub data_out: VecDeque<Vec<u8>>,
     /// With [`BlockHashing::Driver`]: block digests computed and not yet handed to the
@@ -75,6 +77,7 @@ impl Peer {
             verified_blocks: Vec::new(),
             history: Vec::new(),
             sent: Vec::new(),
+            joined: Vec::new(),
             control_out: VecDeque::new(),
             data_out: VecDeque::new(),
             hashing_blocks: None,
@@ -142,6 +145,14 @@ impl Peer {
         id
     }
 
+    pub fn offer_to_swarm(&mut self, files: &[(&str, Vec<u8>)], swarm: SwarmId) -> TransferId {
+        let id = self.engine.offer_to_swarm(metas(files), swarm).unwrap();
+        let contents = files.iter().map(|(_, bytes)| bytes.clone()).collect();
+        self.sources.insert(id, contents);
+        self.carry_out();
+        id
+    }
+
     pub fn accept(&mut self, id: TransferId) {
         self.engine.accept(id).unwrap();
         self.carry_out();
@@ -190,6 +201,7 @@ impl Peer {
                         self.partial.insert((transfer, index), bytes);
                     }
                 }
+                Output::JoinedSwarm { transfer, swarm } => self.joined.push((transfer, swarm)),
                 Output::State { transfer, state } => self.history.push((transfer, state)),
             }
         }
