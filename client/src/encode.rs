@@ -314,14 +314,8 @@ pub fn control_frame(frame: &ControlFrame) -> String {
             json.key("link_mac").string(link_mac);
             json
         }
-        // The web app does not join swarms yet: it never makes these frames.
-        ControlFrame::SwarmMembers { .. }
-        | ControlFrame::SwarmHave { .. }
-        | ControlFrame::SwarmGot { .. }
-        | ControlFrame::SwarmWant { .. }
-        | ControlFrame::SwarmUnwant { .. }
-        | ControlFrame::SwarmRefuse { .. }
-        | ControlFrame::SwarmDigests { .. } => unreachable!("the web app makes no swarm frames"),
+        // The web app takes part in no swarm (see decode.rs).
+        ControlFrame::Swarm(_) => unreachable!("the web app makes no swarm frames"),
     };
     json.end()
 }

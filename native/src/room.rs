@@ -306,16 +306,9 @@ impl Room {
             } => self.hear_chat(&from, frame).await,
             MeshEvent::Control {
                 from,
-                frame:
-                    frame @ (ControlFrame::SwarmMembers { .. }
-                    | ControlFrame::SwarmHave { .. }
-                    | ControlFrame::SwarmGot { .. }
-                    | ControlFrame::SwarmWant { .. }
-                    | ControlFrame::SwarmUnwant { .. }
-                    | ControlFrame::SwarmRefuse { .. }
-                    | ControlFrame::SwarmDigests { .. }),
+                frame: ControlFrame::Swarm(frame),
                 ..
-            } => self.on_swarm_frame(&from, frame).await,
+            } => self.on_swarm_frame(&from, *frame).await,
             MeshEvent::Data { from, chunk } if SwarmPiece::is_piece(&chunk) => {
                 self.on_swarm_piece(&from, &chunk).await
             }

@@ -145,32 +145,10 @@ pub enum ControlFrame {
     /// `key_mac` proves the sender knows the code; `link_mac` binds the two DTLS
     /// fingerprints as the sender sees them, so a link through anybody else fails.
     PairConfirm { key_mac: String, link_mac: String },
-    /// Origin → each receiver of `swarm`: every receiver taking part now (the origin
-    /// not included), sent again whenever one joins or leaves. Receivers exchange
-    /// blocks with the peers listed, over the links they already have.
-    SwarmMembers { swarm: SwarmId, peers: Vec<PeerId> },
-    /// Any member → another, when it first meets it in `swarm` (and on every new link
-    /// to it): the blocks it holds and has verified, as [`SwarmBits`].
-    SwarmHave { swarm: SwarmId, blocks: SwarmBits },
-    /// Any member → every other: it now holds block `block`, verified.
-    SwarmGot { swarm: SwarmId, block: u32 },
-    /// Any member → a member that holds `block`: send it, as [`SwarmPiece`]s on the data
-    /// channel. A member keeps a few of these outstanding per link.
-    SwarmWant { swarm: SwarmId, block: u32 },
-    /// Any member → a member it sent a `swarm_want`: never mind (another peer brought
-    /// the block first). A block already started is still sent whole.
-    SwarmUnwant { swarm: SwarmId, block: u32 },
-    /// The answer to a `swarm_want` for a block the member cannot serve: the asker
-    /// asks someone else.
-    SwarmRefuse { swarm: SwarmId, block: u32 },
-    /// Origin → each receiver, over the origin's own link only: the SHA-256 of blocks
-    /// `first`, `first + 1`, … (lowercase hex), as the origin learns them by reading
-    /// the files. A receiver checks every block against these, whoever served it.
-    SwarmDigests {
-        swarm: SwarmId,
-        first: u32,
-        sha256: Vec<String>,
-    },
+    /// A frame of a swarm ([`SwarmFrame`]), on the wire under its own `type`. Boxed:
+    /// peers that take no part in swarms (the web app) handle frames without their code.
+    #[serde(untagged)]
+    Swarm(Box<SwarmFrame>),
 }
 
 /// One file of a [`ControlFrame::Resume`]: the receiver lacks the blocks in `blocks`
@@ -233,6 +211,62 @@ pub struct FileMeta {
     /// receivers that predate it, which save the file by `name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+}
+
+/// A control frame between the members of a swarm: receivers of the same files that
+/// fetch blocks from each other as well as from the sender, the *origin* (see
+/// docs/protocol.md, "Swarms"). Every one names its swarm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum SwarmFrame {
+    /// Origin → each receiver: every receiver taking part now (the origin not
+    /// included), sent again whenever one joins or leaves. Receivers exchange blocks with
+    /// the peers listed, over the links they already have.
+    #[serde(rename = "swarm_members")]
+    Members { swarm: SwarmId, peers: Vec<PeerId> },
+    /// Any member → another, when it first meets it (and on every new link to it): the
+    /// blocks it holds and has verified, as [`SwarmBits`].
+    #[serde(rename = "swarm_have")]
+    Have { swarm: SwarmId, blocks: SwarmBits },
+    /// Any member → every other: it now holds block `block`, verified.
+    #[serde(rename = "swarm_got")]
+    Got { swarm: SwarmId, block: u32 },
+    /// Any member → a member that holds `block`: send it, as [`SwarmPiece`]s on the data
+    /// channel. A member keeps a few of these outstanding per link.
+    #[serde(rename = "swarm_want")]
+    Want { swarm: SwarmId, block: u32 },
+    /// Any member → a member it sent a `swarm_want`: never mind (another peer brought the
+    /// block first). A block already started is still sent whole.
+    #[serde(rename = "swarm_unwant")]
+    Unwant { swarm: SwarmId, block: u32 },
+    /// The answer to a `swarm_want` for a block the member cannot serve: the asker asks
+    /// someone else.
+    #[serde(rename = "swarm_refuse")]
+    Refuse { swarm: SwarmId, block: u32 },
+    /// Origin → each receiver, over the origin's own link only: the SHA-256 of blocks
+    /// `first`, `first + 1`, … (lowercase hex), as the origin learns them by reading the
+    /// files. A receiver checks every block against these, whoever served it.
+    #[serde(rename = "swarm_digests")]
+    Digests {
+        swarm: SwarmId,
+        first: u32,
+        sha256: Vec<String>,
+    },
+}
+
+impl SwarmFrame {
+    /// The swarm the frame is about.
+    pub fn swarm(&self) -> SwarmId {
+        match self {
+            Self::Members { swarm, .. }
+            | Self::Have { swarm, .. }
+            | Self::Got { swarm, .. }
+            | Self::Want { swarm, .. }
+            | Self::Unwant { swarm, .. }
+            | Self::Refuse { swarm, .. }
+            | Self::Digests { swarm, .. } => *swarm,
+        }
+    }
 }
 
 /// Names one swarm among those of a room: a random number the origin picks.
@@ -544,6 +578,45 @@ mod tests {
         let wire = json!({"type": "fail", "transfer": 3, "reason": "bad digest"});
         assert_eq!(serde_json::to_value(&frame).unwrap(), wire);
         assert_eq!(serde_json::from_value::<ControlFrame>(wire).unwrap(), frame);
+    }
+
+    #[test]
+    fn swarm_frames_read_and_write_under_their_own_types() {
+        let frames = [
+            (
+                SwarmFrame::Have {
+                    swarm: 9,
+                    blocks: SwarmBits("80".into()),
+                },
+                json!({"type": "swarm_have", "swarm": 9, "blocks": "80"}),
+            ),
+            (
+                SwarmFrame::Digests {
+                    swarm: 9,
+                    first: 3,
+                    sha256: vec!["ab".repeat(32)],
+                },
+                json!({"type": "swarm_digests", "swarm": 9, "first": 3, "sha256": ["ab".repeat(32)]}),
+            ),
+        ];
+        for (frame, wire) in frames {
+            let frame = ControlFrame::Swarm(Box::new(frame));
+            assert_eq!(serde_json::to_value(&frame).unwrap(), wire);
+            assert_eq!(serde_json::from_value::<ControlFrame>(wire).unwrap(), frame);
+        }
+        let unknown = json!({"type": "swarm_dance", "swarm": 9});
+        assert!(serde_json::from_value::<ControlFrame>(unknown).is_err());
+        let piece = SwarmPiece {
+            swarm: 9,
+            block: 2,
+            offset: 65_520,
+            payload: b"xyz",
+        };
+        let mut wire = Vec::new();
+        piece.encode_into(&mut wire);
+        assert!(SwarmPiece::is_piece(&wire));
+        assert_eq!(SwarmPiece::decode(&wire), Ok(piece));
+        assert_eq!(SwarmPiece::decode(&wire[..15]), Err(ShortChunk(15)));
     }
 
     #[test]

@@ -46,7 +46,7 @@ mod layout;
 
 use std::collections::{BTreeMap, VecDeque};
 
-use meshdrop_protocol::frame::{ControlFrame, SwarmId, SwarmPiece};
+use meshdrop_protocol::frame::{SwarmFrame, SwarmId, SwarmPiece};
 use meshdrop_protocol::PeerId;
 use meshdrop_transfer::digest::{file_digest, parse_block_digest};
 use meshdrop_transfer::BlockDigest;
@@ -68,9 +68,10 @@ pub const DIGESTS_PER_FRAME: usize = 512;
 /// An effect for the driver, taken with [`Swarm::poll_output`] in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
-    /// Send `frame` to `to` on the control channel (drop it if no link is up: what
+    /// Send `frame` to `to` on the control channel, as a
+    /// [`meshdrop_protocol::frame::ControlFrame::Swarm`] (drop it if no link is up: what
     /// matters is said again on the next link).
-    Send { to: PeerId, frame: ControlFrame },
+    Send { to: PeerId, frame: SwarmFrame },
     /// `to` waits for blocks: take them with [`Swarm::next_serve`] as its data channel
     /// has room.
     ServeReady { to: PeerId },
@@ -117,8 +118,6 @@ pub enum SwarmError {
     },
     #[error("frame for swarm {0}, not this one")]
     OtherSwarm(SwarmId),
-    #[error("not a swarm frame")]
-    NotSwarm,
 }
 
 /// Bytes held and where they came from.
@@ -360,23 +359,14 @@ impl Swarm {
     }
 
     /// A swarm frame from `from`. Refused input changes nothing.
-    pub fn on_frame(&mut self, from: &PeerId, frame: ControlFrame) -> Result<(), SwarmError> {
-        let swarm = match &frame {
-            ControlFrame::SwarmMembers { swarm, .. }
-            | ControlFrame::SwarmHave { swarm, .. }
-            | ControlFrame::SwarmGot { swarm, .. }
-            | ControlFrame::SwarmWant { swarm, .. }
-            | ControlFrame::SwarmUnwant { swarm, .. }
-            | ControlFrame::SwarmRefuse { swarm, .. }
-            | ControlFrame::SwarmDigests { swarm, .. } => *swarm,
-            _ => return Err(SwarmError::NotSwarm),
-        };
+    pub fn on_frame(&mut self, from: &PeerId, frame: SwarmFrame) -> Result<(), SwarmError> {
+        let swarm = frame.swarm();
         if swarm != self.id {
             return Err(SwarmError::OtherSwarm(swarm));
         }
         match frame {
-            ControlFrame::SwarmMembers { peers, .. } => self.on_members(from, peers),
-            ControlFrame::SwarmHave { blocks, .. } => {
+            SwarmFrame::Members { peers, .. } => self.on_members(from, peers),
+            SwarmFrame::Have { blocks, .. } => {
                 let bits = Bits::from_wire(&blocks, self.layout.blocks())?;
                 match self.members.get_mut(from) {
                     Some(member) => member.has = bits,
@@ -388,20 +378,20 @@ impl Swarm {
                 self.schedule();
                 Ok(())
             }
-            ControlFrame::SwarmGot { block, .. } => {
+            SwarmFrame::Got { block, .. } => {
                 self.check_block(block)?;
                 self.member_mut(from)?.has.set(block);
                 self.schedule();
                 Ok(())
             }
-            ControlFrame::SwarmWant { block, .. } => self.on_want(from, block),
-            ControlFrame::SwarmUnwant { block, .. } => {
+            SwarmFrame::Want { block, .. } => self.on_want(from, block),
+            SwarmFrame::Unwant { block, .. } => {
                 self.check_block(block)?;
                 let member = self.member_mut(from)?;
                 member.to_serve.retain(|queued| *queued != block);
                 Ok(())
             }
-            ControlFrame::SwarmRefuse { block, .. } => {
+            SwarmFrame::Refuse { block, .. } => {
                 self.check_block(block)?;
                 // It does not hold the block after all: ask someone else.
                 self.member_mut(from)?.has.clear(block);
@@ -409,10 +399,7 @@ impl Swarm {
                 self.schedule();
                 Ok(())
             }
-            ControlFrame::SwarmDigests { first, sha256, .. } => {
-                self.on_digests(from, first, sha256)
-            }
-            _ => unreachable!("matched above"),
+            SwarmFrame::Digests { first, sha256, .. } => self.on_digests(from, first, sha256),
         }
     }
 
@@ -452,7 +439,7 @@ impl Swarm {
         let origin = self.origin.clone();
         for block in outside {
             self.forget_want(block, &origin);
-            let frame = ControlFrame::SwarmUnwant {
+            let frame = SwarmFrame::Unwant {
                 swarm: self.id,
                 block,
             };
@@ -467,7 +454,7 @@ impl Swarm {
         let held = self.held.get(block);
         let member = self.member_mut(from)?;
         if !held {
-            let frame = ControlFrame::SwarmRefuse {
+            let frame = SwarmFrame::Refuse {
                 swarm: self.id,
                 block,
             };
@@ -581,7 +568,7 @@ impl Swarm {
             self.digests[block as usize] = Some(digest);
             let receivers: Vec<PeerId> = self.members.keys().cloned().collect();
             for peer in receivers {
-                let frame = ControlFrame::SwarmDigests {
+                let frame = SwarmFrame::Digests {
                     swarm: self.id,
                     first: block,
                     sha256: vec![hex::encode(digest)],
@@ -622,7 +609,7 @@ impl Swarm {
         });
         // Call off the other copies asked for in the endgame.
         for peer in self.wanted.remove(&block).unwrap_or_default() {
-            let frame = ControlFrame::SwarmUnwant {
+            let frame = SwarmFrame::Unwant {
                 swarm: self.id,
                 block,
             };
@@ -630,7 +617,7 @@ impl Swarm {
         }
         let others: Vec<PeerId> = self.members.keys().cloned().collect();
         for peer in others {
-            let frame = ControlFrame::SwarmGot {
+            let frame = SwarmFrame::Got {
                 swarm: self.id,
                 block,
             };
@@ -690,7 +677,7 @@ impl Swarm {
                     break;
                 };
                 self.wanted.entry(block).or_default().push(peer.clone());
-                let frame = ControlFrame::SwarmWant {
+                let frame = SwarmFrame::Want {
                     swarm: self.id,
                     block,
                 };
@@ -795,7 +782,7 @@ impl Swarm {
     fn announce_members(&mut self) {
         let peers: Vec<PeerId> = self.members.keys().cloned().collect();
         for peer in &peers {
-            let frame = ControlFrame::SwarmMembers {
+            let frame = SwarmFrame::Members {
                 swarm: self.id,
                 peers: peers.clone(),
             };
@@ -816,7 +803,7 @@ impl Swarm {
                 _ => {}
             }
             if let Some((first, sha256)) = run.take() {
-                let frame = ControlFrame::SwarmDigests {
+                let frame = SwarmFrame::Digests {
                     swarm: self.id,
                     first,
                     sha256,
@@ -830,14 +817,14 @@ impl Swarm {
     }
 
     fn send_have(&mut self, peer: &PeerId) {
-        let frame = ControlFrame::SwarmHave {
+        let frame = SwarmFrame::Have {
             swarm: self.id,
             blocks: self.held.to_wire(),
         };
         self.send(peer, frame);
     }
 
-    fn send(&mut self, to: &PeerId, frame: ControlFrame) {
+    fn send(&mut self, to: &PeerId, frame: SwarmFrame) {
         if self.members.get(to).is_some_and(|member| member.linked) {
             self.outputs.push_back(Output::Send {
                 to: to.clone(),

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use meshdrop_protocol::frame::{ControlFrame, SwarmBits, SwarmPiece};
+use meshdrop_protocol::frame::{SwarmBits, SwarmFrame, SwarmPiece};
 use meshdrop_protocol::PeerId;
 use meshdrop_swarm::{pieces, Output, Swarm, SwarmError};
 use meshdrop_transfer::DIGEST_BLOCK_LEN;
@@ -370,7 +370,7 @@ fn input_that_breaks_the_rules_is_refused_and_changes_nothing() {
     let stranger = id(9);
     let other = id(2);
     let swarm = &mut room.members[1].swarm;
-    let want = |block| ControlFrame::SwarmWant {
+    let want = |block| SwarmFrame::Want {
         swarm: SWARM,
         block,
     };
@@ -385,7 +385,7 @@ fn input_that_breaks_the_rules_is_refused_and_changes_nothing() {
             blocks: 25
         })
     ));
-    let members = ControlFrame::SwarmMembers {
+    let members = SwarmFrame::Members {
         swarm: SWARM,
         peers: vec![stranger.clone()],
     };
@@ -393,7 +393,7 @@ fn input_that_breaks_the_rules_is_refused_and_changes_nothing() {
         swarm.on_frame(&other, members),
         Err(SwarmError::NotOrigin("swarm_members"))
     );
-    let digests = ControlFrame::SwarmDigests {
+    let digests = SwarmFrame::Digests {
         swarm: SWARM,
         first: 0,
         sha256: vec!["00".repeat(32)],
@@ -402,7 +402,7 @@ fn input_that_breaks_the_rules_is_refused_and_changes_nothing() {
         swarm.on_frame(&other, digests),
         Err(SwarmError::NotOrigin("swarm_digests"))
     );
-    let short = ControlFrame::SwarmHave {
+    let short = SwarmFrame::Have {
         swarm: SWARM,
         blocks: SwarmBits("ff".into()),
     };
@@ -411,7 +411,7 @@ fn input_that_breaks_the_rules_is_refused_and_changes_nothing() {
         Err(SwarmError::BadBits(_))
     ));
     assert_eq!(
-        swarm.on_frame(&other, ControlFrame::SwarmGot { swarm: 7, block: 0 }),
+        swarm.on_frame(&other, SwarmFrame::Got { swarm: 7, block: 0 }),
         Err(SwarmError::OtherSwarm(7))
     );
     let piece = SwarmPiece {

@@ -101,8 +101,9 @@ impl Entry {
     }
 
     fn on_link_up(&mut self, outputs: &mut VecDeque<Output>) {
-        if let Some(word) = self.transfer_mut().last_word.take() {
-            outputs.push_back(Output::Control(word));
+        let transfer = self.transfer_mut();
+        if let Some(word) = transfer.last_word.take() {
+            outputs.push_back(Output::Control(word.frame(transfer.id())));
         }
         match self {
             Self::Sending(sending) => sending.on_link_up(outputs),
@@ -424,13 +425,7 @@ impl Transfers {
             | ControlFrame::SafetyCommit { .. }
             | ControlFrame::SafetyReveal { .. }
             | ControlFrame::PairConfirm { .. }
-            | ControlFrame::SwarmMembers { .. }
-            | ControlFrame::SwarmHave { .. }
-            | ControlFrame::SwarmGot { .. }
-            | ControlFrame::SwarmWant { .. }
-            | ControlFrame::SwarmUnwant { .. }
-            | ControlFrame::SwarmRefuse { .. }
-            | ControlFrame::SwarmDigests { .. } => Err(TransferError::NotATransferFrame),
+            | ControlFrame::Swarm(_) => Err(TransferError::NotATransferFrame),
             ControlFrame::Offer {
                 transfer,
                 files,

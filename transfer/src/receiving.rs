@@ -20,7 +20,7 @@ use crate::digest::{
 };
 use crate::partial::{BadPartial, Partial, PartialFile};
 use crate::plan::{PastEnd, Plan};
-use crate::transfer::{Ending, Transfer};
+use crate::transfer::{Ending, LastWord, Transfer};
 use crate::{Direction, Output, TransferError, TransferState, Write};
 
 const RECEIVING: [TransferState; 2] = [TransferState::Transferring, TransferState::Verifying];
@@ -136,10 +136,7 @@ impl Receiving {
         }
         if receiving.verified_files == receiving.files.len() {
             // Lost before the complete went out: say it now.
-            let transfer = receiving.transfer.id();
-            receiving
-                .transfer
-                .say_last(ControlFrame::Complete { transfer }, outputs);
+            receiving.transfer.say_last(LastWord::Complete, outputs);
             receiving.transfer.enter(TransferState::Done, outputs);
         } else {
             receiving.ask_lacking(outputs);
@@ -233,8 +230,7 @@ impl Receiving {
             outputs.push_back(Output::FileVerified { transfer, index });
         }
         if self.verified_files == self.files.len() && self.transfer.state().is_running() {
-            self.transfer
-                .say_last(ControlFrame::Complete { transfer }, outputs);
+            self.transfer.say_last(LastWord::Complete, outputs);
             self.transfer.enter(TransferState::Done, outputs);
         }
     }
@@ -242,9 +238,7 @@ impl Receiving {
     pub fn decline(&mut self, outputs: &mut VecDeque<Output>) -> Result<(), TransferError> {
         self.transfer
             .expect(&[TransferState::Offered], "declining")?;
-        let transfer = self.transfer.id();
-        self.transfer
-            .say_last(ControlFrame::Decline { transfer }, outputs);
+        self.transfer.say_last(LastWord::Decline, outputs);
         self.transfer.enter(TransferState::Declined, outputs);
         Ok(())
     }
@@ -566,8 +560,7 @@ impl Receiving {
         outputs.push_back(Output::FileVerified { transfer, index });
         self.verified_files += 1;
         if self.verified_files == self.files.len() {
-            self.transfer
-                .say_last(ControlFrame::Complete { transfer }, outputs);
+            self.transfer.say_last(LastWord::Complete, outputs);
             self.transfer.enter(TransferState::Done, outputs);
         }
     }

@@ -341,8 +341,8 @@ impl Sending {
         let state = self.transfer.state();
         if state.is_final() {
             // The receiver missed how the transfer ended: say it again.
-            if let Some(word) = self.transfer.last_word.clone() {
-                outputs.push_back(Output::Control(word));
+            if let Some(word) = &self.transfer.last_word {
+                outputs.push_back(Output::Control(word.frame(self.transfer.id())));
             }
             return Ok(());
         }

@@ -24,12 +24,39 @@ pub struct Transfer {
     /// This end's last frame about a transfer that ended (`complete`, `decline`,
     /// `cancel`, `fail`), until the next link comes up: it may have been lost with the
     /// link it went out on, so it is said once more on the new one.
-    pub(crate) last_word: Option<ControlFrame>,
+    pub(crate) last_word: Option<LastWord>,
     /// The swarm the offer named, if any.
     pub(crate) swarm: Option<SwarmId>,
     /// Accepted as part of that swarm: the blocks travel by the swarm, not by this
     /// transfer, which only keeps its state and progress.
     pub(crate) in_swarm: bool,
+}
+
+/// What an end says last about a transfer: kept as this rather than as its frame, so
+/// that a page never clones frames (which costs the web app's download).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LastWord {
+    Complete,
+    Decline,
+    Cancel(String),
+    Fail(String),
+}
+
+impl LastWord {
+    pub(crate) fn frame(&self, transfer: TransferId) -> ControlFrame {
+        match self {
+            Self::Complete => ControlFrame::Complete { transfer },
+            Self::Decline => ControlFrame::Decline { transfer },
+            Self::Cancel(reason) => ControlFrame::Cancel {
+                transfer,
+                reason: reason.clone(),
+            },
+            Self::Fail(reason) => ControlFrame::Fail {
+                transfer,
+                reason: reason.clone(),
+            },
+        }
+    }
 }
 
 /// How a transfer is cut short.
@@ -157,14 +184,13 @@ impl Transfer {
 
     /// Ends the transfer, telling the peer if this end ended it.
     pub(crate) fn end(&mut self, ending: Ending, outputs: &mut VecDeque<Output>) {
-        let transfer = self.id;
         let (state, word) = match ending {
             Ending::CancelledByMe(reason) => (
                 TransferState::Cancelled {
                     by_me: true,
                     reason: reason.clone(),
                 },
-                Some(ControlFrame::Cancel { transfer, reason }),
+                Some(LastWord::Cancel(reason)),
             ),
             Ending::CancelledByPeer(reason) => (
                 TransferState::Cancelled {
@@ -177,7 +203,7 @@ impl Transfer {
                 TransferState::Failed {
                     reason: reason.clone(),
                 },
-                Some(ControlFrame::Fail { transfer, reason }),
+                Some(LastWord::Fail(reason)),
             ),
             Ending::FailedByPeer(reason) | Ending::Disconnected(reason) => {
                 (TransferState::Failed { reason }, None)
@@ -208,8 +234,8 @@ impl Transfer {
 
     /// Sends `frame`, this end's last about the transfer, and keeps it to repeat on
     /// the next link.
-    pub(crate) fn say_last(&mut self, frame: ControlFrame, outputs: &mut VecDeque<Output>) {
-        outputs.push_back(Output::Control(frame.clone()));
-        self.last_word = Some(frame);
+    pub(crate) fn say_last(&mut self, word: LastWord, outputs: &mut VecDeque<Output>) {
+        outputs.push_back(Output::Control(word.frame(self.id)));
+        self.last_word = Some(word);
     }
 }

@@ -450,10 +450,8 @@ fn on_server_message(inner: &Rc<RefCell<Inner>>, message: ServerMessage) {
             Ok(signal) => inner.borrow_mut().rules.handle_signal(now(), &from, signal),
         },
         ServerMessage::Pong => {}
-        ServerMessage::Error { code, message } => emit(
-            inner,
-            MeshEvent::ServerError(format!("{code:?}: {message}")),
-        ),
+        // The message is written for people; the code is for programs.
+        ServerMessage::Error { message, .. } => emit(inner, MeshEvent::ServerError(message)),
     }
     drive(inner);
 }

@@ -13,7 +13,8 @@ use std::path::PathBuf;
 
 use bytes::{Bytes, BytesMut};
 use meshdrop_protocol::frame::{
-    ControlFrame, SwarmId, SwarmPiece, TransferId, MIN_MAX_MESSAGE_LEN, SWARM_PIECE_HEADER_LEN,
+    ControlFrame, SwarmFrame, SwarmId, SwarmPiece, TransferId, MIN_MAX_MESSAGE_LEN,
+    SWARM_PIECE_HEADER_LEN,
 };
 use meshdrop_protocol::PeerId;
 use meshdrop_swarm::{pieces, Output, Swarm};
@@ -133,18 +134,9 @@ impl Room {
     pub(super) async fn on_swarm_frame(
         &mut self,
         from: &PeerId,
-        frame: ControlFrame,
+        frame: SwarmFrame,
     ) -> Vec<RoomEvent> {
-        let id = match &frame {
-            ControlFrame::SwarmMembers { swarm, .. }
-            | ControlFrame::SwarmHave { swarm, .. }
-            | ControlFrame::SwarmGot { swarm, .. }
-            | ControlFrame::SwarmWant { swarm, .. }
-            | ControlFrame::SwarmUnwant { swarm, .. }
-            | ControlFrame::SwarmRefuse { swarm, .. }
-            | ControlFrame::SwarmDigests { swarm, .. } => *swarm,
-            _ => return Vec::new(),
-        };
+        let id = frame.swarm();
         let Some(entry) = self.swarms.entries.get_mut(&id) else {
             tracing::debug!(%from, swarm = id, "frame for a swarm we are not in");
             return Vec::new();
@@ -211,6 +203,7 @@ impl Room {
                 match output {
                     Output::Send { to, frame } => {
                         if let Some(link) = self.peers.get(&to).and_then(|p| p.transfers.link()) {
+                            let frame = ControlFrame::Swarm(Box::new(frame));
                             if let Err(error) = link.send_control(&frame).await {
                                 tracing::debug!(%error, "swarm frame not sent");
                             }
