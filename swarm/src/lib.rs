@@ -380,7 +380,15 @@ impl Swarm {
             }
             SwarmFrame::Got { block, .. } => {
                 self.check_block(block)?;
-                self.member_mut(from)?.has.set(block);
+                // From a peer the origin has not named yet: kept for when it does.
+                let has = match self.members.get_mut(from) {
+                    Some(member) => &mut member.has,
+                    None => self
+                        .early_haves
+                        .get_mut(from)
+                        .ok_or_else(|| SwarmError::NotMember(from.clone()))?,
+                };
+                has.set(block);
                 self.schedule();
                 Ok(())
             }
@@ -429,11 +437,14 @@ impl Swarm {
         }
         self.members_known = true;
         // The stripes moved: call off what was asked of the origin outside this one's.
-        let (stripe, stripes) = self.stripe();
+        let stripes = self.stripes();
         let outside: Vec<u32> = self
             .wanted
             .iter()
-            .filter(|(block, asked)| **block % stripes != stripe && asked.contains(&self.origin))
+            .filter(|(block, asked)| {
+                let (owner, source) = stripes[**block as usize % stripes.len()];
+                *owner != self.me && source && asked.contains(&self.origin)
+            })
             .map(|(block, _)| *block)
             .collect();
         let origin = self.origin.clone();
@@ -449,18 +460,27 @@ impl Swarm {
         Ok(())
     }
 
+    /// A want from `from`. One this member cannot serve is refused: the block is not
+    /// here, or `from` is no member yet (the origin's list reached it before this
+    /// member), and then this member's own `swarm_have`, once the list names `from`,
+    /// tells it again what is here.
     fn on_want(&mut self, from: &PeerId, block: u32) -> Result<(), SwarmError> {
         self.check_block(block)?;
         let held = self.held.get(block);
-        let member = self.member_mut(from)?;
-        if !held {
-            let frame = SwarmFrame::Refuse {
-                swarm: self.id,
-                block,
-            };
-            self.send(from, frame);
-            return Ok(());
-        }
+        let member = match self.members.get_mut(from) {
+            Some(member) if held => member,
+            _ => {
+                let frame = SwarmFrame::Refuse {
+                    swarm: self.id,
+                    block,
+                };
+                self.outputs.push_back(Output::Send {
+                    to: from.clone(),
+                    frame,
+                });
+                return Ok(());
+            }
+        };
         member.to_serve.push_back(block);
         if member.to_serve.len() == 1 {
             self.outputs
@@ -687,15 +707,23 @@ impl Swarm {
     }
 
     /// The block to ask `peer` for: the rarest it holds that nobody was asked for, or
-    /// in the endgame one asked of fewer than [`ENDGAME_SOURCES`] others.
+    /// in the endgame one asked of fewer than [`ENDGAME_SOURCES`] others. The origin is
+    /// asked only for blocks of this receiver's stripe (see [`Self::stripes`]).
     fn pick(&mut self, peer: &PeerId, holders: &[u32]) -> Option<u32> {
         let member = &self.members[peer];
         let lacking = |block: &u32| !self.held.get(*block) && !self.unverified.contains_key(block);
+        let stripes = (*peer == self.origin).then(|| self.stripes());
         let mut fresh: Vec<u32> = Vec::new();
         let mut rarest = u32::MAX;
         for block in (0..self.layout.blocks()).filter(lacking) {
             if !member.has.get(block) || self.wanted.contains_key(&block) {
                 continue;
+            }
+            if let Some(stripes) = &stripes {
+                let (owner, source) = stripes[block as usize % stripes.len()];
+                if *owner != self.me && source {
+                    continue;
+                }
             }
             let count = holders[block as usize];
             if count < rarest {
@@ -704,18 +732,6 @@ impl Swarm {
             }
             if count == rarest {
                 fresh.push(block);
-            }
-        }
-        if *peer == self.origin {
-            // Receivers ask the origin for different blocks, each for its own stripe
-            // until it holds all of it, so that each block leaves the origin about once.
-            let (stripe, stripes) = self.stripe();
-            let in_stripe = |block: &u32| *block % stripes == stripe;
-            let stripe_held = (0..self.layout.blocks())
-                .filter(in_stripe)
-                .all(|block| self.held.get(block));
-            if !stripe_held {
-                fresh.retain(in_stripe);
             }
         }
         if !fresh.is_empty() {
@@ -745,15 +761,23 @@ impl Swarm {
         })
     }
 
-    /// This receiver's place among the receivers, and how many there are.
-    fn stripe(&self) -> (u32, u32) {
-        let before = self
+    /// The receivers in the order of their stripes, this one included, each with
+    /// whether it is a source now. Receivers ask the origin for different blocks, so
+    /// that each block leaves the origin about once and the others get it from the
+    /// receiver that did: block `n` is the stripe of the receiver at `n` modulo their
+    /// number, in peer id order. Blocks of a receiver that is no source now (its link
+    /// is down, or it served a bad block) anyone may ask the origin for.
+    fn stripes(&self) -> Vec<(&PeerId, bool)> {
+        let others = self
             .members
-            .keys()
-            .filter(|peer| **peer != self.origin && **peer < self.me)
-            .count();
-        let receivers = self.members.len(); // the others, without the origin, and me
-        (before as u32, receivers as u32)
+            .iter()
+            .filter(|(peer, _)| **peer != self.origin);
+        let mut receivers: Vec<(&PeerId, bool)> = others
+            .map(|(peer, member)| (peer, member.is_source()))
+            .chain([(&self.me, true)])
+            .collect();
+        receivers.sort();
+        receivers
     }
 
     fn outstanding(&self, peer: &PeerId) -> usize {

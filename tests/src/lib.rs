@@ -47,7 +47,9 @@ pub use error::{Error, Result};
 pub use files::TestFile;
 pub use mitm::{MitmServer, ShownFingerprint};
 pub use nat::{Home, HomeHost, NatKind, NatNetwork};
-pub use netns::{run_in, NetNs, PublicNetworks, RemoteHost, Site, TwoHosts, HOST_A, HOST_B};
+pub use netns::{
+    run_in, NetNs, PublicNetworks, RemoteHost, Site, Switch, TwoHosts, HOST_A, HOST_B,
+};
 pub use raw_client::RawClient;
 pub use recording_proxy::RecordingProxy;
 pub use server::{ServesApp, SignalingServer};

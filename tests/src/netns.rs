@@ -185,6 +185,50 @@ impl TwoHosts {
     }
 }
 
+/// Hosts on one switch, as machines on one LAN: `hub` holds the bridge, at
+/// [`Switch::HUB`], where the test body and the signaling server run; host `n` of `hosts`
+/// has one port on it, at [`Switch::address`]`(n)`, and its default route through the
+/// hub. With a rate, each host sends at most that fast (`tc qdisc … tbf` on its port),
+/// as over a home uplink: what limits a swarm is every peer's upload.
+#[derive(Debug)]
+pub struct Switch {
+    pub hub: NetNs,
+    pub hosts: Vec<NetNs>,
+}
+
+impl Switch {
+    /// The hub's address on the bridge.
+    pub const HUB: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
+
+    /// `hosts` hosts, each sending at most `egress_mbit` megabits per second if given.
+    pub fn create(hosts: usize, egress_mbit: Option<u32>) -> Result<Switch> {
+        let hub = NetNs::with_loopback()?;
+        hub.add_bridge("br0", Self::HUB)?;
+        let mut made = Vec::with_capacity(hosts);
+        for n in 0..hosts {
+            let host = NetNs::with_loopback()?;
+            let port = format!("port{n}");
+            hub.link(&host, &port, "eth0")?;
+            hub.plug(&port, "br0")?;
+            host.bring_up("eth0", Self::address(n))?;
+            host.route_default("eth0", Self::HUB)?;
+            if let Some(mbit) = egress_mbit {
+                let rate = format!("{mbit}mbit");
+                #[rustfmt::skip]
+                let args = ["qdisc", "add", "dev", "eth0", "root", "tbf", "rate", &rate, "burst", "64kb", "latency", "50ms"];
+                host.exec("tc", &args, "")?;
+            }
+            made.push(host);
+        }
+        Ok(Switch { hub, hosts: made })
+    }
+
+    /// Host `n`'s address.
+    pub fn address(n: usize) -> Ipv4Addr {
+        Ipv4Addr::new(10, 78, 0, 10 + u8::try_from(n).expect("at most 245 hosts"))
+    }
+}
+
 /// A host in another namespace than the test body's, and how the test body reaches it.
 #[derive(Debug, Clone, Copy)]
 pub struct RemoteHost<'a> {
