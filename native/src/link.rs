@@ -283,6 +283,12 @@ impl PeerLink {
         Ok(self.data.outstanding_bytes().await? < DATA_HIGH_WATER)
     }
 
+    /// Bytes queued on the data channel and not yet acknowledged; a channel that cannot
+    /// tell counts as full.
+    pub async fn data_buffered(&self) -> usize {
+        self.data.outstanding_bytes().await.unwrap_or(usize::MAX)
+    }
+
     /// Whether the control channel's queued messages have all been acknowledged, so
     /// closing now loses nothing we sent.
     pub async fn control_flushed(&self) -> bool {

@@ -187,10 +187,15 @@ impl Room {
 
     /// The next input. Cancel-safe; pass what it returns to [`Room::handle`].
     pub async fn recv(&mut self) -> Option<RoomInput> {
+        let serve_again = self
+            .swarms
+            .waits_for_room()
+            .then(|| now_ms() + swarms::SERVE_AGAIN.as_millis() as u64);
         let deadline = self
             .peers
             .values()
             .filter_map(|peer| peer.transfers.poll_timeout())
+            .chain(serve_again)
             .min();
         let Some(deadline) = deadline else {
             return self.mesh.next().await.map(RoomInput::Mesh);
@@ -747,8 +752,10 @@ impl Room {
         events
     }
 
-    /// Fails the transfers of peers whose grace ran out, and forgets those peers.
+    /// Fails the transfers of peers whose grace ran out, and forgets those peers; serves
+    /// swarm blocks to peers that waited for room on their links.
     async fn on_timeout(&mut self) -> Vec<RoomEvent> {
+        let mut events = self.serve_waiting().await;
         let now = now_ms();
         let due: Vec<PeerId> = self
             .peers
@@ -756,7 +763,6 @@ impl Room {
             .filter(|(_, peer)| peer.transfers.poll_timeout().is_some_and(|at| at <= now))
             .map(|(id, _)| id.clone())
             .collect();
-        let mut events = Vec::new();
         for peer in due {
             let driver_events = match self.transfers_mut(&peer) {
                 Some(transfers) => transfers.handle_timeout(now).await,

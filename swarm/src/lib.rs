@@ -44,7 +44,7 @@
 mod bits;
 mod layout;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use meshdrop_protocol::frame::{SwarmFrame, SwarmId, SwarmPiece};
 use meshdrop_protocol::PeerId;
@@ -177,6 +177,18 @@ pub struct Swarm {
     members_known: bool,
     /// Bitmaps from peers the origin has not named yet (its list may come later).
     early_haves: BTreeMap<PeerId, Bits>,
+    /// Origin: the receiver each block went to first. The origin's upload is the one
+    /// everybody shares, so it serves a block once; others get it from that receiver
+    /// while it is a source.
+    first_given: BTreeMap<u32, PeerId>,
+    /// Origin: the receivers refused each block because it went to another first; told
+    /// with a `swarm_got` if that one calls it off.
+    refused: BTreeMap<u32, BTreeSet<PeerId>>,
+    /// Receiver: blocks the origin refused because it gave them to another receiver,
+    /// not asked of it again until the members or links change or the origin says
+    /// (`swarm_got`) that the other called it off, unless a source was dropped. Asked
+    /// again, the origin serves.
+    origin_refused: BTreeSet<u32>,
     /// This receiver's outstanding wants: block → members asked.
     wanted: BTreeMap<u32, Vec<PeerId>>,
     /// Whole blocks waiting for their digest, with the member that served them.
@@ -244,6 +256,9 @@ impl Swarm {
             members: BTreeMap::new(),
             members_known: false,
             early_haves: BTreeMap::new(),
+            first_given: BTreeMap::new(),
+            refused: BTreeMap::new(),
+            origin_refused: BTreeSet::new(),
             wanted: BTreeMap::new(),
             unverified: BTreeMap::new(),
             outputs: VecDeque::new(),
@@ -313,6 +328,8 @@ impl Swarm {
 
     /// `peer` left the room (or the swarm) for good.
     pub fn peer_left(&mut self, peer: &PeerId) {
+        // Who has which block coming may have changed: the origin may be asked again.
+        self.origin_refused.clear();
         self.early_haves.remove(peer);
         if self.members.remove(peer).is_none() {
             return;
@@ -337,6 +354,8 @@ impl Swarm {
 
     /// The link to `peer` went down: what was asked of it is asked elsewhere.
     pub fn link_down(&mut self, peer: &PeerId) {
+        // Who has which block coming may have changed: the origin may be asked again.
+        self.origin_refused.clear();
         if let Some(member) = self.members.get_mut(peer) {
             member.linked = false;
             member.arriving = None;
@@ -348,6 +367,8 @@ impl Swarm {
 
     /// A new link to `peer` is up: it hears what this member holds again.
     pub fn link_up(&mut self, peer: &PeerId) {
+        // Who has which block coming may have changed: the origin may be asked again.
+        self.origin_refused.clear();
         if let Some(member) = self.members.get_mut(peer) {
             member.linked = true;
             self.send_have(peer);
@@ -381,6 +402,10 @@ impl Swarm {
             SwarmFrame::Got { block, .. } => {
                 self.check_block(block)?;
                 // From a peer the origin has not named yet: kept for when it does.
+                if *from == self.origin {
+                    // The origin may be asked for it again (see `first_given`).
+                    self.origin_refused.remove(&block);
+                }
                 let has = match self.members.get_mut(from) {
                     Some(member) => &mut member.has,
                     None => self
@@ -396,13 +421,31 @@ impl Swarm {
             SwarmFrame::Unwant { block, .. } => {
                 self.check_block(block)?;
                 let member = self.member_mut(from)?;
-                member.to_serve.retain(|queued| *queued != block);
+                let queued = member.to_serve.len();
+                member.to_serve.retain(|asked| *asked != block);
+                let called_off = member.to_serve.len() < queued;
+                if called_off && self.first_given.get(&block) == Some(from) {
+                    // It will not have the block from here: those refused may ask again.
+                    self.first_given.remove(&block);
+                    for peer in self.refused.remove(&block).unwrap_or_default() {
+                        let frame = SwarmFrame::Got {
+                            swarm: self.id,
+                            block,
+                        };
+                        self.send(&peer, frame);
+                    }
+                }
                 Ok(())
             }
             SwarmFrame::Refuse { block, .. } => {
                 self.check_block(block)?;
-                // It does not hold the block after all: ask someone else.
-                self.member_mut(from)?.has.clear(block);
+                if *from == self.origin {
+                    // Another receiver has it coming: ask that one, once it holds it.
+                    self.origin_refused.insert(block);
+                } else {
+                    // It does not hold the block after all: ask someone else.
+                    self.member_mut(from)?.has.clear(block);
+                }
                 self.forget_want(block, from);
                 self.schedule();
                 Ok(())
@@ -436,6 +479,7 @@ impl Swarm {
             self.send_have(&peer);
         }
         self.members_known = true;
+        self.origin_refused.clear();
         // The stripes moved: call off what was asked of the origin outside this one's.
         let stripes = self.stripes();
         let outside: Vec<u32> = self
@@ -461,12 +505,29 @@ impl Swarm {
     }
 
     /// A want from `from`. One this member cannot serve is refused: the block is not
-    /// here, or `from` is no member yet (the origin's list reached it before this
+    /// here; or `from` is no member yet (the origin's list reached it before this
     /// member), and then this member's own `swarm_have`, once the list names `from`,
-    /// tells it again what is here.
+    /// tells it again what is here; or, at the origin, the block went to another
+    /// receiver that is still a source, which `from` then gets it from.
     fn on_want(&mut self, from: &PeerId, block: u32) -> Result<(), SwarmError> {
         self.check_block(block)?;
-        let held = self.held.get(block);
+        // Refused once, an asker is served: it found no other way (see `origin_refused`).
+        let asked_before = self
+            .refused
+            .get(&block)
+            .is_some_and(|refused| refused.contains(from));
+        let given_elsewhere = !asked_before
+            && self.first_given.get(&block).is_some_and(|first| {
+                first != from && self.members.get(first).is_some_and(Member::is_source)
+            });
+        if self.is_origin() && self.members.contains_key(from) {
+            if given_elsewhere {
+                self.refused.entry(block).or_default().insert(from.clone());
+            } else {
+                self.first_given.insert(block, from.clone());
+            }
+        }
+        let held = self.held.get(block) && !given_elsewhere;
         let member = match self.members.get_mut(from) {
             Some(member) if held => member,
             _ => {
@@ -568,6 +629,16 @@ impl Swarm {
     /// nothing more.
     pub fn next_serve(&mut self, to: &PeerId) -> Option<u32> {
         self.members.get_mut(to)?.to_serve.pop_front()
+    }
+
+    /// The driver cannot read block `block` for `to` (it took it with
+    /// [`Swarm::next_serve`]): `to` is refused it and asks elsewhere.
+    pub fn cannot_serve(&mut self, to: &PeerId, block: u32) {
+        let frame = SwarmFrame::Refuse {
+            swarm: self.id,
+            block,
+        };
+        self.send(to, frame);
     }
 
     /// The driver read `bytes` of block `block` to send to `to`. The origin learns the
@@ -713,6 +784,9 @@ impl Swarm {
         let member = &self.members[peer];
         let lacking = |block: &u32| !self.held.get(*block) && !self.unverified.contains_key(block);
         let stripes = (*peer == self.origin).then(|| self.stripes());
+        // Once a source served a bad block, a refused block may be one the origin gave
+        // to that source: ask again, and the origin serves it.
+        let trust_refusals = !self.members.values().any(|member| member.dropped);
         let mut fresh: Vec<u32> = Vec::new();
         let mut rarest = u32::MAX;
         for block in (0..self.layout.blocks()).filter(lacking) {
@@ -721,7 +795,8 @@ impl Swarm {
             }
             if let Some(stripes) = &stripes {
                 let (owner, source) = stripes[block as usize % stripes.len()];
-                if *owner != self.me && source {
+                let refused = trust_refusals && self.origin_refused.contains(&block);
+                if (*owner != self.me && source) || refused {
                     continue;
                 }
             }

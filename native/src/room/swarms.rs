@@ -5,11 +5,12 @@
 //! offered; a receiver writes what it gets into the temporary files of its transfer
 //! from the origin (a [`PeerTransfers`] shell that shows the progress and saves each
 //! file once the swarm verified it) and serves blocks back from them, or from where
-//! they were saved. Blocks go out whole, as pieces on the peer's data channel, while
-//! its send buffer is below the high-water mark; the rest waits for it to drain.
+//! they were saved. Blocks go out whole, as pieces on the peer's data channel, one
+//! while less than [`SERVE_AHEAD`] waits in its send buffer; the rest a moment later.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use meshdrop_protocol::frame::{
@@ -21,10 +22,25 @@ use meshdrop_swarm::{pieces, Output, Swarm};
 
 use super::{Room, RoomEvent};
 use crate::driver::read_at;
+use crate::link::DATA_LOW_WATER;
 use crate::outgoing::OutgoingFile;
 
 /// Bytes of a block per piece: whole messages of the size every peer takes.
 const PIECE_LEN: usize = MIN_MAX_MESSAGE_LEN - SWARM_PIECE_HEADER_LEN;
+
+/// A member starts serving another block to a peer only while less than this waits in
+/// the peer's send buffer (the level at which the link reports it drained): plenty to
+/// keep the link busy, while a block asked for still waits here, where a
+/// `swarm_unwant` can call it off, and each block arrives soon enough to be passed on.
+/// Queued as deep as a plain transfer's (`DATA_HIGH_WATER`), the origin's first blocks
+/// were all in flight before the receivers' stripes were known, and came twice.
+const SERVE_AHEAD: usize = DATA_LOW_WATER as usize;
+
+/// How soon a peer whose send buffer was too full is served again. The link reports a
+/// drained buffer by the bytes it has not sent yet, not by those the peer has not
+/// acknowledged, which [`SERVE_AHEAD`] counts, so it may never report it: a short
+/// timer looks again.
+pub(super) const SERVE_AGAIN: Duration = Duration::from_millis(20);
 
 /// The swarms this peer takes part in.
 #[derive(Default)]
@@ -32,6 +48,8 @@ pub(super) struct Swarms {
     entries: HashMap<SwarmId, SwarmEntry>,
     /// Swarms with outputs queued by calls that could not carry them out.
     dirty: BTreeSet<SwarmId>,
+    /// Peers with blocks to serve that wait for room on their link.
+    waiting_for_room: BTreeSet<PeerId>,
     /// For testing: flip the first byte of every block served (`receive
     /// --corrupt-served`).
     corrupt_served: bool,
@@ -59,6 +77,11 @@ impl Swarms {
             let total = entry.core.progress().total;
             entry.core.is_complete() && entry.core.member_progress().any(|(_, held)| held < total)
         })
+    }
+
+    /// Whether some peer waits for room on its link ([`SERVE_AGAIN`]).
+    pub(super) fn waits_for_room(&self) -> bool {
+        !self.waiting_for_room.is_empty()
     }
 
     pub(super) fn corrupt_served(&mut self) {
@@ -216,7 +239,17 @@ impl Room {
                         index,
                         offset,
                         bytes,
-                    } => events.extend(self.write_from_swarm(id, index, offset, &bytes).await),
+                    } => {
+                        let p = self.swarms.entries[&id].core.progress();
+                        tracing::info!(
+                            offset,
+                            origin = p.from_origin >> 20,
+                            peers = p.from_peers >> 20,
+                            served = p.served >> 20,
+                            "wrote"
+                        );
+                        events.extend(self.write_from_swarm(id, index, offset, &bytes).await)
+                    }
                     Output::FileComplete { index, .. } => {
                         if let Some((origin, transfer)) = self.receiving_of(id) {
                             let driver_events = match self.transfers_mut(&origin) {
@@ -257,6 +290,16 @@ impl Room {
         events
     }
 
+    /// Serves again the peers that waited for room on their links.
+    pub(super) async fn serve_waiting(&mut self) -> Vec<RoomEvent> {
+        let mut events = Vec::new();
+        let waiting: Vec<PeerId> = self.swarms.waiting_for_room.iter().cloned().collect();
+        for peer in waiting {
+            events.extend(self.serve_swarms(&peer).await);
+        }
+        events
+    }
+
     /// Sends `peer` the blocks it asked for, while its data channel has room.
     pub(super) async fn serve_swarms(&mut self, peer: &PeerId) -> Vec<RoomEvent> {
         let Some(link) = self
@@ -267,18 +310,25 @@ impl Room {
         else {
             return Vec::new();
         };
+        self.swarms.waiting_for_room.remove(peer);
         let ids: Vec<SwarmId> = self.swarms.entries.keys().copied().collect();
         for id in ids {
-            while let Some(block) = self
-                .swarms
-                .entries
-                .get_mut(&id)
-                .and_then(|entry| entry.core.next_serve(peer))
-            {
+            loop {
+                if link.data_buffered().await >= SERVE_AHEAD {
+                    self.swarms.waiting_for_room.insert(peer.clone());
+                    return Box::pin(self.drive_swarms()).await;
+                }
+                let entry = self.swarms.entries.get_mut(&id);
+                let Some(block) = entry.and_then(|entry| entry.core.next_serve(peer)) else {
+                    break;
+                };
                 let mut bytes = match self.read_block(id, block).await {
                     Ok(bytes) => bytes,
                     Err(reason) => {
                         tracing::warn!(reason, "swarm block not read");
+                        let entry = self.swarms.entries.get_mut(&id).expect("read above");
+                        entry.core.cannot_serve(peer, block);
+                        self.swarms.dirty.insert(id);
                         continue;
                     }
                 };
@@ -293,22 +343,14 @@ impl Room {
                         *first ^= 0xff;
                     }
                 }
-                let mut has_room = true;
                 for piece in pieces(id, block, &bytes, PIECE_LEN) {
                     let mut message = Vec::new();
                     piece.encode_into(&mut message);
-                    match link.send_data(BytesMut::from(Bytes::from(message))).await {
-                        Ok(room) => has_room = room,
-                        Err(error) => {
-                            tracing::debug!(%error, "swarm piece not sent");
-                            has_room = false;
-                            break;
-                        }
+                    if let Err(error) = link.send_data(BytesMut::from(Bytes::from(message))).await {
+                        // The link is dying: the mesh reports it, and the peer asks again.
+                        tracing::debug!(%error, "swarm piece not sent");
+                        return Box::pin(self.drive_swarms()).await;
                     }
-                }
-                if !has_room {
-                    // The rest goes when the channel drains (`DataDrained`).
-                    return Box::pin(self.drive_swarms()).await;
                 }
             }
         }

@@ -24,14 +24,18 @@
 //! built-in TURN relay and through coturn with a direct one: throughput, and the relay
 //! process's CPU time per MiB.
 //!
+//! Then [`swarm`] times one sender delivering to many receivers, with receivers passing
+//! blocks on to each other and without.
+//!
 //! `bench SECTION...` runs only the sections named (`page`, `transfers`, `discovery`,
-//! `recovery`, `relay`); without arguments it runs them all.
+//! `recovery`, `relay`, `swarm`); without arguments it runs them all.
 
 mod discovery;
 mod native_peer;
 mod recovery;
 mod relay;
 mod server_process;
+mod swarm;
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -92,12 +96,13 @@ const PAGE_WEIGHT_TARGET_KB: f64 = 250.0;
 type Section = (&'static str, fn() -> Result<()>);
 
 /// The sections of the benchmark, in the order they run.
-const SECTIONS: [Section; 5] = [
+const SECTIONS: [Section; 6] = [
     ("page", page),
     ("transfers", transfers),
     ("discovery", discovery::run),
     ("recovery", recovery::run),
     ("relay", relay::run),
+    ("swarm", swarm::run),
 ];
 
 fn main() -> Result<()> {
