@@ -40,10 +40,28 @@ struct Member {
     /// Serves every block with one byte flipped.
     corrupt: bool,
     here: bool,
-    complete_at: Option<u32>,
+    /// Whether it said `Output::Complete`.
+    completed: bool,
     files_complete: BTreeMap<u32, String>,
     dropped_sources: Vec<PeerId>,
     origin_left: Option<bool>,
+}
+
+impl Member {
+    fn new(id: PeerId, swarm: Swarm, files: Vec<Vec<u8>>) -> Self {
+        Self {
+            id,
+            swarm,
+            files,
+            ready: VecDeque::new(),
+            corrupt: false,
+            here: true,
+            completed: false,
+            files_complete: BTreeMap::new(),
+            dropped_sources: Vec::new(),
+            origin_left: None,
+        }
+    }
 }
 
 /// An origin (member 0) and receivers, all linked to each other.
@@ -63,18 +81,8 @@ impl Room {
             .enumerate()
             .map(|(n, size)| content(*size as usize, n as u64 + 1))
             .collect();
-        let origin = Member {
-            id: id(0),
-            swarm: Swarm::origin(SWARM, id(0), sizes.to_vec()).unwrap(),
-            files,
-            ready: VecDeque::new(),
-            corrupt: false,
-            here: true,
-            complete_at: None,
-            files_complete: BTreeMap::new(),
-            dropped_sources: Vec::new(),
-            origin_left: None,
-        };
+        let swarm = Swarm::origin(SWARM, id(0), sizes.to_vec()).unwrap();
+        let origin = Member::new(id(0), swarm, files);
         let mut room = Self {
             members: vec![origin],
             sizes: sizes.to_vec(),
@@ -91,22 +99,9 @@ impl Room {
     fn add_receiver(&mut self) -> usize {
         let n = self.members.len();
         let swarm = Swarm::receiver(SWARM, id(n), id(0), self.sizes.clone()).unwrap();
-        self.members.push(Member {
-            id: id(n),
-            swarm,
-            files: self
-                .sizes
-                .iter()
-                .map(|size| vec![0; *size as usize])
-                .collect(),
-            ready: VecDeque::new(),
-            corrupt: false,
-            here: true,
-            complete_at: None,
-            files_complete: BTreeMap::new(),
-            dropped_sources: Vec::new(),
-            origin_left: None,
-        });
+        let files = self.sizes.iter().map(|size| vec![0; *size as usize]);
+        self.members
+            .push(Member::new(id(n), swarm, files.collect()));
         self.uploads.push(0);
         self.members[0].swarm.add_receiver(id(n)).unwrap();
         self.settle();
@@ -141,7 +136,7 @@ impl Room {
                         Output::FileComplete { index, sha256 } => {
                             member.files_complete.insert(index, sha256);
                         }
-                        Output::Complete => member.complete_at = Some(self.round),
+                        Output::Complete => member.completed = true,
                         Output::SourceDropped { peer, .. } => member.dropped_sources.push(peer),
                         Output::OriginLeft {
                             finishing_from_peers,
@@ -241,6 +236,7 @@ impl Room {
                 member.id
             );
             assert_eq!(member.files_complete.len(), self.sizes.len());
+            assert!(member.completed, "{} said it is complete", member.id);
         }
     }
 }
