@@ -3,9 +3,9 @@
 //! Each swarm is a [`meshdrop_swarm::Swarm`] core; this module carries out what it
 //! asks with the room's links and files. The origin reads blocks from the files it
 //! offered; a receiver writes what it gets into the temporary files of its transfer
-//! from the origin (a [`PeerTransfers`] shell that shows the progress and saves each
-//! file once the swarm verified it) and serves blocks back from them, or from where
-//! they were saved. Blocks go out whole, as pieces on the peer's data channel, one
+//! from the origin (a [`crate::driver::PeerTransfers`] shell that shows the progress
+//! and saves each file once the swarm verified it) and serves blocks back from them,
+//! or from where they were saved. Blocks go out whole, as pieces on the peer's data channel, one
 //! while less than [`SERVE_AHEAD`] waits in its send buffer; the rest a moment later.
 
 use std::collections::{BTreeSet, HashMap};
