@@ -53,6 +53,11 @@ impl Layout {
         *self.first_blocks.last().expect("one entry past the files")
     }
 
+    /// Bytes in all files.
+    pub fn bytes(&self) -> u64 {
+        self.sizes.iter().sum()
+    }
+
     pub fn files(&self) -> u32 {
         self.sizes.len() as u32
     }
@@ -90,6 +95,7 @@ mod tests {
     fn blocks_are_numbered_across_files_and_empty_files_have_none() {
         let layout = Layout::new(vec![DIGEST_BLOCK_LEN + 3, 0, 5, 2 * DIGEST_BLOCK_LEN]).unwrap();
         assert_eq!(layout.blocks(), 5);
+        assert_eq!(layout.bytes(), 3 * DIGEST_BLOCK_LEN + 8);
         assert_eq!(layout.blocks_of(1), 2..2);
         let places: Vec<(u32, u64, u64)> = (0..5)
             .map(|block| {

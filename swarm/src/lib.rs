@@ -240,10 +240,7 @@ impl Swarm {
     ) -> Result<Self, TooManyBlocks> {
         let layout = Layout::new(sizes)?;
         let blocks = layout.blocks();
-        let total = (0..layout.files())
-            .flat_map(|index| layout.blocks_of(index))
-            .map(|block| layout.block_len(block))
-            .sum();
+        let total = layout.bytes();
         // Each member its own tie-breaks, the same on every run.
         let seed = Sha256::digest(format!("{me}/{id}"));
         Ok(Self {
@@ -268,10 +265,6 @@ impl Swarm {
             },
             rng: u64::from_le_bytes(seed[..8].try_into().unwrap()) | 1,
         })
-    }
-
-    pub fn id(&self) -> SwarmId {
-        self.id
     }
 
     pub fn is_origin(&self) -> bool {
@@ -316,11 +309,7 @@ impl Swarm {
         if !self.is_origin() {
             return Err(SwarmError::NotOrigin("swarm_members"));
         }
-        let has = self
-            .early_haves
-            .remove(&peer)
-            .unwrap_or_else(|| Bits::empty(self.layout.blocks()));
-        self.members.insert(peer.clone(), Member::new(has));
+        self.meet(&peer);
         self.send_digests(&peer);
         self.announce_members();
         Ok(())
@@ -401,13 +390,13 @@ impl Swarm {
             }
             SwarmFrame::Got { block, .. } => {
                 self.check_block(block)?;
-                // From a peer the origin has not named yet: kept for when it does.
                 if *from == self.origin {
                     // The origin may be asked for it again (see `first_given`).
                     self.origin_refused.remove(&block);
                 }
                 let has = match self.members.get_mut(from) {
                     Some(member) => &mut member.has,
+                    // From a peer the origin has not named yet: kept for when it does.
                     None => self
                         .early_haves
                         .get_mut(from)
@@ -471,11 +460,7 @@ impl Swarm {
             if peer == self.me || self.members.contains_key(&peer) {
                 continue;
             }
-            let has = self
-                .early_haves
-                .remove(&peer)
-                .unwrap_or_else(|| Bits::empty(self.layout.blocks()));
-            self.members.insert(peer.clone(), Member::new(has));
+            self.meet(&peer);
             self.send_have(&peer);
         }
         self.members_known = true;
@@ -657,15 +642,11 @@ impl Swarm {
         if self.is_origin() && self.digests[block as usize].is_none() {
             let digest: BlockDigest = Sha256::digest(bytes).into();
             self.digests[block as usize] = Some(digest);
-            let receivers: Vec<PeerId> = self.members.keys().cloned().collect();
-            for peer in receivers {
-                let frame = SwarmFrame::Digests {
-                    swarm: self.id,
-                    first: block,
-                    sha256: vec![hex::encode(digest)],
-                };
-                self.send(&peer, frame);
-            }
+            self.send_to_all(SwarmFrame::Digests {
+                swarm: self.id,
+                first: block,
+                sha256: vec![hex::encode(digest)],
+            });
         }
         self.progress.served += expected;
         Ok(())
@@ -706,14 +687,10 @@ impl Swarm {
             };
             self.send(&peer, frame);
         }
-        let others: Vec<PeerId> = self.members.keys().cloned().collect();
-        for peer in others {
-            let frame = SwarmFrame::Got {
-                swarm: self.id,
-                block,
-            };
-            self.send(&peer, frame);
-        }
+        self.send_to_all(SwarmFrame::Got {
+            swarm: self.id,
+            block,
+        });
         let file = self.layout.blocks_of(place.index);
         if file.clone().all(|block| self.held.get(block)) {
             self.file_complete(place.index);
@@ -878,15 +855,21 @@ impl Swarm {
         }
     }
 
+    /// `peer` joins the members, with the bitmap it sent before the origin named it.
+    fn meet(&mut self, peer: &PeerId) {
+        let has = self
+            .early_haves
+            .remove(peer)
+            .unwrap_or_else(|| Bits::empty(self.layout.blocks()));
+        self.members.insert(peer.clone(), Member::new(has));
+    }
+
     fn announce_members(&mut self) {
-        let peers: Vec<PeerId> = self.members.keys().cloned().collect();
-        for peer in &peers {
-            let frame = SwarmFrame::Members {
-                swarm: self.id,
-                peers: peers.clone(),
-            };
-            self.send(peer, frame);
-        }
+        let peers = self.members.keys().cloned().collect();
+        self.send_to_all(SwarmFrame::Members {
+            swarm: self.id,
+            peers,
+        });
     }
 
     /// Origin: every digest it knows, to `peer`.
@@ -921,6 +904,18 @@ impl Swarm {
             blocks: self.held.to_wire(),
         };
         self.send(peer, frame);
+    }
+
+    /// Sends `frame` to every member with a link up.
+    fn send_to_all(&mut self, frame: SwarmFrame) {
+        for (peer, member) in &self.members {
+            if member.linked {
+                self.outputs.push_back(Output::Send {
+                    to: peer.clone(),
+                    frame: frame.clone(),
+                });
+            }
+        }
     }
 
     fn send(&mut self, to: &PeerId, frame: SwarmFrame) {

@@ -73,7 +73,8 @@ pub async fn run(args: ReceiveArgs, device: Device) -> Result<()> {
                 let result = on_events(&mut room, &args, &mut questions, &mut open, events).await;
                 outcome = outcome.or(result);
             }
-            () = sleep_until(linger_until), if linger_until.is_some() => {}
+            () = tokio::time::sleep_until(linger_until.unwrap_or_else(tokio::time::Instant::now)),
+                if linger_until.is_some() => {}
             answer = next_answer(&mut answers), if !questions.is_empty() => {
                 let (peer, transfer) = questions.pop_front().expect("not empty");
                 let accepted = answer.as_deref().is_some_and(is_yes);
@@ -212,14 +213,6 @@ fn ask_next(room: &Room, questions: &VecDeque<Question>) {
             room.name(peer),
             describe(offer)
         ));
-    }
-}
-
-/// Waits until `deadline`, or forever without one.
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }
 
