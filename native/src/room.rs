@@ -840,6 +840,13 @@ impl Room {
                 }
                 DriverEvent::State { transfer, state } => {
                     self.show_state(peer, transfer, &state);
+                    let in_swarm = self
+                        .transfer(peer, transfer)
+                        .filter(|t| t.in_swarm())
+                        .and_then(Transfer::swarm);
+                    if let Some(swarm) = in_swarm.filter(|_| state.is_aborted()) {
+                        self.swarm_transfer_ended(swarm, peer);
+                    }
                     room_events.push(RoomEvent::Transfer {
                         peer: peer.clone(),
                         transfer,

@@ -93,6 +93,9 @@ pub enum Output {
     /// The origin left. `finishing_from_peers`: every block this receiver lacks is
     /// held by a linked member, so it can finish without the origin.
     OriginLeft { finishing_from_peers: bool },
+    /// Origin, once: every block is held by a receiver now, so the receivers can finish
+    /// among themselves if the origin leaves.
+    EveryBlockOut,
 }
 
 /// Input that breaks the swarm's rules; it changed nothing.
@@ -189,6 +192,10 @@ pub struct Swarm {
     /// (`swarm_got`) that the other called it off, unless a source was dropped. Asked
     /// again, the origin serves.
     origin_refused: BTreeSet<u32>,
+    /// Origin: the blocks below this one are each held by a receiver, as far as it has
+    /// looked; [`Output::EveryBlockOut`] once it reaches the end.
+    out_below: u32,
+    every_block_out: bool,
     /// This receiver's outstanding wants: block → members asked.
     wanted: BTreeMap<u32, Vec<PeerId>>,
     /// Whole blocks waiting for their digest, with the member that served them.
@@ -256,6 +263,8 @@ impl Swarm {
             first_given: BTreeMap::new(),
             refused: BTreeMap::new(),
             origin_refused: BTreeSet::new(),
+            out_below: 0,
+            every_block_out: false,
             wanted: BTreeMap::new(),
             unverified: BTreeMap::new(),
             outputs: VecDeque::new(),
@@ -385,6 +394,7 @@ impl Swarm {
                         return Ok(());
                     }
                 }
+                self.look_for_every_block_out();
                 self.schedule();
                 Ok(())
             }
@@ -403,6 +413,7 @@ impl Swarm {
                         .ok_or_else(|| SwarmError::NotMember(from.clone()))?,
                 };
                 has.set(block);
+                self.look_for_every_block_out();
                 self.schedule();
                 Ok(())
             }
@@ -712,6 +723,31 @@ impl Swarm {
     }
 
     /// Asks linked members for blocks, rarest first, up to [`WANTS_PER_LINK`] each.
+    /// Origin: says [`Output::EveryBlockOut`] once every block is held by a receiver.
+    /// Looks on from where it stopped, so all the looking costs blocks × members over the
+    /// whole swarm; at the end it checks again from the start, as a receiver may have
+    /// left with blocks it looked at.
+    fn look_for_every_block_out(&mut self) {
+        if !self.is_origin() || self.every_block_out {
+            return;
+        }
+        let held = |swarm: &Self, block: u32| swarm.members.values().any(|m| m.has.get(block));
+        let blocks = self.layout.blocks();
+        while self.out_below < blocks && held(self, self.out_below) {
+            self.out_below += 1;
+        }
+        if self.out_below < blocks {
+            return;
+        }
+        match (0..blocks).find(|block| !held(self, *block)) {
+            Some(missing) => self.out_below = missing,
+            None => {
+                self.every_block_out = true;
+                self.outputs.push_back(Output::EveryBlockOut);
+            }
+        }
+    }
+
     fn schedule(&mut self) {
         if self.is_origin() || !self.members_known || self.held.is_full() {
             return;

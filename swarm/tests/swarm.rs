@@ -45,6 +45,8 @@ struct Member {
     files_complete: BTreeMap<u32, String>,
     dropped_sources: Vec<PeerId>,
     origin_left: Option<bool>,
+    /// How often it said `Output::EveryBlockOut`.
+    every_block_out: usize,
 }
 
 impl Member {
@@ -60,6 +62,7 @@ impl Member {
             files_complete: BTreeMap::new(),
             dropped_sources: Vec::new(),
             origin_left: None,
+            every_block_out: 0,
         }
     }
 }
@@ -141,6 +144,7 @@ impl Room {
                         Output::OriginLeft {
                             finishing_from_peers,
                         } => member.origin_left = Some(finishing_from_peers),
+                        Output::EveryBlockOut => member.every_block_out += 1,
                     }
                 }
             }
@@ -325,10 +329,14 @@ fn once_every_block_is_at_some_receiver_the_origin_may_leave() {
     let mut room = Room::new(&sizes(), 3);
     let everywhere =
         |room: &Room| (0..25).all(|block| room.members[1..].iter().any(|m| m.swarm.holds(block)));
-    // Only the origin uploads until every block is at some receiver.
-    while !everywhere(&room) {
+    // Only the origin uploads until every block is at some receiver, which it says
+    // once, as soon as it is so.
+    while room.members[0].every_block_out == 0 {
+        assert!(!everywhere(&room));
         room.upload(0);
     }
+    assert!(everywhere(&room));
+    assert_eq!(room.members[0].every_block_out, 1);
     assert!(room.members[1..].iter().all(|m| !m.swarm.is_complete()));
     room.leave(0);
     for member in &room.members[1..] {

@@ -50,7 +50,7 @@ impl TransferState {
 
     /// Whether the transfer was cut short. Frames the peer sent before it heard about
     /// that are still on their way, so anything more about such a transfer is dropped.
-    pub(crate) fn is_aborted(&self) -> bool {
+    pub fn is_aborted(&self) -> bool {
         matches!(self, Self::Cancelled { .. } | Self::Failed { .. })
     }
 

@@ -153,6 +153,17 @@ impl Room {
         }
     }
 
+    /// `peer`'s transfer in `swarm` ended before it was done (cancelled, or failed). For
+    /// the origin, that receiver takes no more part: the others hear so, and ask it for
+    /// nothing more.
+    pub(super) fn swarm_transfer_ended(&mut self, swarm: SwarmId, peer: &PeerId) {
+        let entry = self.swarms.entries.get_mut(&swarm);
+        if let Some(entry) = entry.filter(|entry| entry.core.is_origin()) {
+            entry.core.peer_left(peer);
+            self.swarms.dirty.insert(swarm);
+        }
+    }
+
     /// A swarm frame from `from`.
     pub(super) async fn on_swarm_frame(
         &mut self,
@@ -241,7 +252,7 @@ impl Room {
                         bytes,
                     } => {
                         let p = self.swarms.entries[&id].core.progress();
-                        tracing::info!(
+                        tracing::debug!(
                             offset,
                             origin = p.from_origin >> 20,
                             peers = p.from_peers >> 20,
@@ -266,6 +277,18 @@ impl Room {
                         self.ui.status(format!(
                             "all blocks here: {} bytes from peers, {} from the sender",
                             progress.from_peers, progress.from_origin
+                        ));
+                    }
+                    Output::EveryBlockOut => {
+                        let core = &self.swarms.entries[&id].core;
+                        let total = core.progress().total;
+                        let members: Vec<u64> =
+                            core.member_progress().map(|(_, held)| held).collect();
+                        let whole = members.iter().filter(|held| **held == total).count();
+                        self.ui.status(format!(
+                            "every block is with a receiver ({whole} of {} hold them all): \
+                             they can finish without this sender",
+                            members.len()
                         ));
                     }
                     Output::SourceDropped { peer, block } => {
