@@ -31,7 +31,11 @@ if (process.env.TRUNK_PROFILE !== "release") {
 const staging = process.env.TRUNK_STAGING_DIR;
 const terser = loadTerser();
 
-const wasmName = readdirSync(staging).find((name) => name.endsWith("_bg.wasm"));
+// The app's wasm; the module loaded on demand (meshdrop-on-demand_bg.wasm) is left as
+// wasm-bindgen wrote it.
+const wasmName = readdirSync(staging).find(
+  (name) => name.endsWith("_bg.wasm") && name.startsWith("meshdrop-client-"),
+);
 if (!wasmName) {
   fail(`no *_bg.wasm in ${staging}`);
 }

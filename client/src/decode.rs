@@ -54,16 +54,14 @@ pub fn control_frame(text: &str) -> Result<ControlFrame, DecodeError> {
         "chat_ack" => ControlFrame::ChatAck {
             id: fields.take("id")?,
         },
-        // The web app takes part in no swarm: it accepts a swarm's offer plainly and
-        // gets the files streamed, and offers to none, so it reads neither field.
         "offer" => ControlFrame::Offer {
             transfer: fields.take("transfer")?,
             files: fields.take("files")?,
-            swarm: None,
+            swarm: fields.take("swarm")?,
         },
         "accept" => ControlFrame::Accept {
             transfer: fields.take("transfer")?,
-            swarm: false,
+            swarm: fields.take::<Option<bool>>("swarm")?.unwrap_or_default(),
         },
         "decline" => ControlFrame::Decline {
             transfer: fields.take("transfer")?,
@@ -489,11 +487,11 @@ pub(crate) mod tests {
                         path: Some("dir/sub/ü.bin".into()),
                     },
                 ],
-                swarm: None,
+                swarm: Some(9),
             },
             ControlFrame::Accept {
                 transfer: 1,
-                swarm: false,
+                swarm: true,
             },
             ControlFrame::Decline { transfer: 2 },
             ControlFrame::Cancel {
@@ -564,8 +562,7 @@ pub(crate) mod tests {
                 | ControlFrame::SafetyCommit { .. }
                 | ControlFrame::SafetyReveal { .. }
                 | ControlFrame::PairConfirm { .. } => {}
-                // The web app takes part in no swarm: it drops these unread, as any
-                // frame of a type it does not know.
+                // The page hands these, unread, to its swarm module (mesh/swarms.rs).
                 ControlFrame::Swarm(_) => {}
             }
         }

@@ -224,17 +224,28 @@ pub fn control_frame(frame: &ControlFrame) -> String {
             json.key("id").string(id);
             json
         }
-        // Never to a swarm, nor accepted in one (see decode.rs).
         ControlFrame::Offer {
             transfer: id,
             files,
-            ..
+            swarm,
         } => {
             let mut json = transfer("offer", id);
             json.key("files").files(files);
+            if let Some(swarm) = swarm {
+                json.key("swarm").number(u64::from(*swarm));
+            }
             json
         }
-        ControlFrame::Accept { transfer: id, .. } => transfer("accept", id),
+        ControlFrame::Accept {
+            transfer: id,
+            swarm,
+        } => {
+            let mut json = transfer("accept", id);
+            if *swarm {
+                json.key("swarm").bool(true);
+            }
+            json
+        }
         ControlFrame::Decline { transfer: id } => transfer("decline", id),
         ControlFrame::Cancel {
             transfer: id,
@@ -314,8 +325,8 @@ pub fn control_frame(frame: &ControlFrame) -> String {
             json.key("link_mac").string(link_mac);
             json
         }
-        // The web app takes part in no swarm (see decode.rs).
-        ControlFrame::Swarm(_) => unreachable!("the web app makes no swarm frames"),
+        // Its swarm module writes these itself (mesh/swarms.rs).
+        ControlFrame::Swarm(_) => unreachable!("the page makes no swarm frames"),
     };
     json.end()
 }

@@ -13,6 +13,7 @@ mod identity;
 mod json;
 mod mesh;
 mod notify;
+mod on_demand;
 mod pwa;
 mod saving;
 mod transfer;

@@ -1,12 +1,18 @@
-//! Files sent to everyone go by a swarm between `meshdrop` receivers: real processes,
-//! a real signaling server and real WebRTC, in a private network namespace.
+//! Files sent to everyone go by a swarm between receivers, `meshdrop` processes and the
+//! web app in headless Chromium: a real signaling server and real WebRTC, in a private
+//! network namespace.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{in_private_network, listing, number_before, sha256_of, Meshdrop};
-use meshdrop_e2e::TestFile;
+use common::{
+    in_private_network, listing, number_before, open_app, peer_id, sha256_of, signaling_url,
+    Meshdrop,
+};
+use futures_util::future::try_join_all;
+use meshdrop_e2e::app::TransferEntry;
+use meshdrop_e2e::{run_in, App, NetNs, Result, SignalingServer, TestFile, TransferButton};
 
 const MIB: u64 = 1 << 20;
 
@@ -103,4 +109,224 @@ fn a_receiver_serving_damaged_blocks_is_dropped_and_the_files_still_arrive() {
             assert!(at == 1 || dropped, "{}", receiver.printed());
         }
     });
+}
+
+/// A room of browsers and `dave` (`meshdrop receive` into `inbox`), all linked to each
+/// other, to which `ann` (`meshdrop send`) offers `file`; the pages accept it together.
+struct MixedSwarm {
+    pages: Vec<App>,
+    /// Each page's transfer from ann.
+    offers: Vec<TransferEntry>,
+    dave: Meshdrop,
+    ann: Meshdrop,
+    ann_id: String,
+}
+
+impl MixedSwarm {
+    async fn start(
+        server: &SignalingServer,
+        room: &str,
+        names: &[&str],
+        inbox: &Path,
+        file: &TestFile,
+    ) -> Result<Self> {
+        let mut pages = Vec::new();
+        for name in names {
+            pages.push(open_app(server, room, name).await?);
+        }
+        let url = signaling_url(server);
+        let dir = inbox.to_str().unwrap();
+        let args = ["receive", "--room", room, "--yes", "--dir", dir];
+        let mut dave = Meshdrop::start(&url, "dave", &args);
+        let mut ids = vec![peer_id(&dave.expect_status("joined room").await)];
+        for page in &pages {
+            ids.push(page.self_id().await?);
+        }
+        for (at, page) in pages.iter().enumerate() {
+            let mine = &ids[at + 1];
+            let others: Vec<&str> = ids
+                .iter()
+                .filter(|id| *id != mine)
+                .map(String::as_str)
+                .collect();
+            page.wait_for_peers(&others, "connected").await?;
+        }
+        let path = file.path().to_str().unwrap();
+        let mut ann = Meshdrop::start(&url, "ann", &["send", path, "--room", room]);
+        let ann_id = peer_id(&ann.expect_status("joined room").await);
+        let offered = [file];
+        let offers = try_join_all(
+            pages
+                .iter()
+                .map(|page| page.wait_for_offer(&ann_id, &offered)),
+        )
+        .await?;
+        // All at once, so that no receiver has everything before the others take part.
+        try_join_all(pages.iter().zip(&offers).map(|(page, offer)| {
+            page.click_transfer_button(&ann_id, &offer.id, TransferButton::Accept)
+        }))
+        .await?;
+        Ok(Self {
+            pages,
+            offers,
+            dave,
+            ann,
+            ann_id,
+        })
+    }
+
+    /// Page `at` holds the file whole (`digest`); returns its transfer as it ended.
+    async fn page_received(&self, at: usize, digest: &str) -> Result<TransferEntry> {
+        let (page, offer) = (&self.pages[at], &self.offers[at]);
+        let received = page.received_once_saved(&self.ann_id, &offer.id).await?;
+        assert_eq!(received.len(), 1);
+        assert_eq!(received[0].sha256, digest, "{}", page.label());
+        let entry = page
+            .wait_for_transfer(&self.ann_id, &offer.id, "done")
+            .await?;
+        println!(
+            "{}: {:?} bytes from peers ({})",
+            page.label(),
+            entry.from_peers,
+            entry.swarm
+        );
+        Ok(entry)
+    }
+}
+
+#[test]
+fn three_browsers_and_a_native_receiver_get_a_file_by_swarm() {
+    let work = tempfile::tempdir().unwrap();
+    let file = TestFile::random(work.path(), "to-everyone.bin", 48 * MIB + 3).unwrap();
+    let digest = file.sha256().unwrap();
+    let inbox = work.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+
+    let ns = NetNs::create().unwrap();
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let names = ["alice", "bea", "cleo"];
+        let mut room = MixedSwarm::start(&server, "swarm", &names, &inbox, &file).await?;
+        let line = room.dave.expect_status("all blocks here:").await;
+        let dave_from_peers = number_before(&line, " bytes from peers");
+        assert!(dave_from_peers > 0, "dave: {line}");
+        for at in 0..names.len() {
+            let entry = room.page_received(at, &digest).await?;
+            let from_peers = entry.from_peers.expect("received in the swarm");
+            assert!(from_peers > 0, "{entry:?}");
+        }
+        assert_eq!(room.ann.exit_code().await, 0, "sender");
+        assert_eq!(room.dave.exit_code().await, 0, "dave");
+        assert_eq!(sha256_of(&inbox.join("to-everyone.bin")), digest);
+        server.stop().await
+    })
+    .unwrap();
+}
+
+/// Alice's page goes away at about half of the file: the others finish without her.
+#[test]
+fn a_receiver_leaving_halfway_does_not_stall_the_others() {
+    let work = tempfile::tempdir().unwrap();
+    let file = TestFile::random(work.path(), "halfway.bin", 64 * MIB).unwrap();
+    let digest = file.sha256().unwrap();
+    let inbox = work.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+
+    let ns = NetNs::create().unwrap();
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let mut room =
+            MixedSwarm::start(&server, "leaving", &["alice", "bea"], &inbox, &file).await?;
+        let (alice, offer) = (&room.pages[0], &room.offers[0]);
+        let half = alice
+            .wait_for_transfer_where(&room.ann_id, &offer.id, "half way", |entry| {
+                entry.percent().is_some_and(|percent| percent >= 50)
+            })
+            .await?;
+        alice.browser().goto("about:blank").await?;
+        println!("alice left at {:?}%", half.percent());
+
+        room.page_received(1, &digest).await?;
+        assert_eq!(room.dave.exit_code().await, 0, "dave");
+        assert_eq!(sha256_of(&inbox.join("halfway.bin")), digest);
+        room.ann.kill().await;
+        server.stop().await
+    })
+    .unwrap();
+}
+
+/// Alice cancels at about half of the file and stays in the room: she takes no more part
+/// (nothing more arrives for her), and the others finish.
+#[test]
+fn a_receiver_cancelling_halfway_takes_no_more_part() {
+    let work = tempfile::tempdir().unwrap();
+    let file = TestFile::random(work.path(), "cancelled.bin", 64 * MIB).unwrap();
+    let digest = file.sha256().unwrap();
+    let inbox = work.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+
+    let ns = NetNs::create().unwrap();
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let names = ["alice", "bea"];
+        let mut room = MixedSwarm::start(&server, "cancel", &names, &inbox, &file).await?;
+        let (alice, offer) = (&room.pages[0], &room.offers[0]);
+        alice
+            .wait_for_transfer_where(&room.ann_id, &offer.id, "half way", |entry| {
+                entry.percent().is_some_and(|percent| percent >= 50)
+            })
+            .await?;
+        alice
+            .click_transfer_button(&room.ann_id, &offer.id, TransferButton::Cancel)
+            .await?;
+        alice
+            .wait_for_transfer(&room.ann_id, &offer.id, "cancelled")
+            .await?;
+
+        room.page_received(1, &digest).await?;
+        assert_eq!(room.dave.exit_code().await, 0, "dave");
+        assert_eq!(sha256_of(&inbox.join("cancelled.bin")), digest);
+        // The others are done: nothing is on its way to alice, and she asks for nothing.
+        let before = alice.snapshot().await?.bytes_received;
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        assert_eq!(alice.snapshot().await?.bytes_received, before);
+        room.ann.kill().await;
+        server.stop().await
+    })
+    .unwrap();
+}
+
+/// Ann (the sender) vanishes as soon as every block is with some receiver: the
+/// receivers finish among themselves.
+#[test]
+fn the_sender_may_leave_once_every_block_is_with_a_receiver() {
+    let work = tempfile::tempdir().unwrap();
+    let file = TestFile::random(work.path(), "without-ann.bin", 48 * MIB).unwrap();
+    let digest = file.sha256().unwrap();
+    let inbox = work.path().join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+
+    let ns = NetNs::create().unwrap();
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let names = ["alice", "bea"];
+        let mut room = MixedSwarm::start(&server, "no-sender", &names, &inbox, &file).await?;
+        let line = room
+            .ann
+            .expect_status("every block is with a receiver")
+            .await;
+        room.ann.kill().await;
+        // "(W of R hold them all)": some receivers still lacked blocks when ann left.
+        let whole = number_before(&line, " of ");
+        let receivers = number_before(&line, " hold them all");
+        assert!(whole < receivers, "{line}");
+
+        for at in 0..2 {
+            room.page_received(at, &digest).await?;
+        }
+        assert_eq!(room.dave.exit_code().await, 0, "dave");
+        assert_eq!(sha256_of(&inbox.join("without-ann.bin")), digest);
+        server.stop().await
+    })
+    .unwrap();
 }

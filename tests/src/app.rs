@@ -168,6 +168,8 @@ return {
     bytes_sent: Number(li.dataset.bytesSent ?? 0),
     blocks_kept: Number(li.dataset.blocksKept ?? 0),
     blocks_restored: Number(li.dataset.blocksRestored ?? 0),
+    from_peers: li.dataset.fromPeers === undefined ? null : Number(li.dataset.fromPeers),
+    swarm: text(li, ".transfer-swarm"),
     title: text(li, ".transfer-title"),
     files: [...li.querySelectorAll(".transfer-files li")].map((file) => ({
       name: text(file, ".file-name"),

@@ -11,14 +11,15 @@ use js_sys::{Array, Reflect, JSON};
 use meshdrop_mesh::path::{Candidate, CandidateKind, Path};
 use meshdrop_mesh::{sdp, LinkState};
 use meshdrop_protocol::frame::{
-    ControlFrame, CHUNK_HEADER_LEN, CONTROL_CHANNEL, CONTROL_CHANNEL_ID, DATA_CHANNEL,
-    DATA_CHANNEL_ID,
+    ControlFrame, SwarmPiece, CHUNK_HEADER_LEN, CONTROL_CHANNEL, CONTROL_CHANNEL_ID, DATA_CHANNEL,
+    DATA_CHANNEL_ID, SWARM_PIECE_MARK,
 };
 use meshdrop_protocol::signaling::{IceServer, Signal};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
 use super::tally::{self, Tally};
+use crate::decode::DecodeError;
 use web_sys::{
     MessageEvent, RtcCertificate, RtcConfiguration, RtcDataChannel, RtcDataChannelInit,
     RtcDataChannelState, RtcDataChannelType, RtcIceCandidateInit, RtcOfferOptions,
@@ -38,8 +39,13 @@ pub enum LinkEvent {
     /// channel is open too.
     State(LinkState),
     Control(ControlFrame),
+    /// A swarm's control frame (`swarm_*`), as its JSON text: the page's swarm module
+    /// reads it.
+    SwarmFrame(String),
     /// A binary message from the data channel.
     Data(js_sys::ArrayBuffer),
+    /// A swarm's piece of a block, from the data channel.
+    SwarmPiece(js_sys::Uint8Array),
     /// The data channel's buffer drained below its low-water mark.
     DataDrained,
 }
@@ -133,12 +139,16 @@ impl PeerLink {
             EventListener::new(&control, "message", {
                 let on_event = on_event.clone();
                 move |event| {
-                    let frame = event
+                    let text = event
                         .dyn_ref::<MessageEvent>()
-                        .and_then(|message| message.data().as_string())
-                        .and_then(|text| crate::decode::control_frame(&text).ok());
-                    if let Some(frame) = frame {
-                        on_event(LinkEvent::Control(frame));
+                        .and_then(|message| message.data().as_string());
+                    let Some(text) = text else { return };
+                    match crate::decode::control_frame(&text) {
+                        Ok(frame) => on_event(LinkEvent::Control(frame)),
+                        Err(DecodeError::UnknownType(kind)) if kind.starts_with("swarm_") => {
+                            on_event(LinkEvent::SwarmFrame(text))
+                        }
+                        Err(_) => {}
                     }
                 }
             }),
@@ -150,7 +160,12 @@ impl PeerLink {
                         .and_then(|message| message.data().dyn_into::<js_sys::ArrayBuffer>().ok())
                     {
                         tally::add(Tally::BytesReceived, payload_len(buffer.byte_length()));
-                        on_event(LinkEvent::Data(buffer));
+                        let bytes = js_sys::Uint8Array::new(&buffer);
+                        let mark = bytes.subarray(0, SWARM_PIECE_MARK.len() as u32).to_vec();
+                        on_event(match SwarmPiece::is_piece(&mark) {
+                            true => LinkEvent::SwarmPiece(bytes),
+                            false => LinkEvent::Data(buffer),
+                        });
                     }
                 }
             }),
@@ -329,6 +344,12 @@ impl Channels {
             tally::add(Tally::BytesSent, payload_len(message.len() as u32));
         }
         sent
+    }
+
+    /// The control channel and the data channel, for the swarm module, which sends on
+    /// them itself.
+    pub fn both(&self) -> (&RtcDataChannel, &RtcDataChannel) {
+        (&self.control, &self.data)
     }
 
     /// Bytes queued on the data channel but not yet sent.

@@ -15,6 +15,7 @@ mod certificate;
 mod chat;
 mod link;
 mod signaling;
+mod swarms;
 mod tally;
 mod verification;
 
@@ -152,6 +153,7 @@ struct Inner {
     /// Every peer's name as last seen, which its chat lines keep.
     names: SortedMap<PeerId, String>,
     verification: Verification,
+    swarms: swarms::Swarms,
 }
 
 struct Link {
@@ -209,6 +211,7 @@ impl Mesh {
             chat: None,
             names: SortedMap::new(),
             verification,
+            swarms: swarms::Swarms::default(),
         }));
         let weak = Rc::downgrade(&inner);
         let signaling = Signaling::connect(server_url, move |event| {
@@ -277,8 +280,12 @@ impl Mesh {
     /// Accept, decline or cancel a transfer.
     pub fn act(&self, key: &TransferKey, action: TransferAction) {
         let transfers = self.inner.borrow().transfers.get(&key.peer).cloned();
-        if let Some(transfers) = transfers {
-            transfers.act(key.id, action);
+        let Some(transfers) = transfers else { return };
+        match (transfers.swarm_offer(key.id), action) {
+            (Some((swarm, sizes)), TransferAction::Accept) => {
+                swarms::join(&self.inner, key.clone(), swarm, sizes)
+            }
+            (_, action) => transfers.act(key.id, action),
         }
     }
 }
@@ -523,6 +530,7 @@ fn act(inner: &Rc<RefCell<Inner>>, output: Output) {
             };
             if closed.is_some() {
                 with_transfers(inner, &peer, PeerTransfers::on_link_down);
+                swarms::link(inner, &peer, false);
             }
         }
         Output::LinkUp { peer } => {
@@ -538,6 +546,7 @@ fn act(inner: &Rc<RefCell<Inner>>, output: Output) {
                 room_chat.chat.peer_left(&peer);
             }
             with_transfers(inner, &peer, PeerTransfers::on_peer_left);
+            swarms::left(inner, &peer);
             emit(inner, MeshEvent::PeerGone(peer));
         }
         // The transfers' own grace period, as long as the rules', has failed them.
@@ -750,6 +759,7 @@ fn link_up(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
     } else {
         start_transfers(inner, peer);
     }
+    swarms::link(inner, peer, true);
     emit(
         inner,
         MeshEvent::PeerState {
@@ -764,6 +774,7 @@ fn link_up(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
 fn link_down(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
     chat_link(inner, peer, false);
     with_transfers(inner, peer, PeerTransfers::on_link_interrupted);
+    swarms::link(inner, peer, false);
     emit(
         inner,
         MeshEvent::PeerState {
@@ -825,7 +836,10 @@ fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, link: LinkId, event:
                     .on_frame(peer, link, fingerprints.as_ref(), &frame);
             apply(inner, peer, effects, true);
         }
-        LinkEvent::Control(_) | LinkEvent::Data(_)
+        LinkEvent::Control(_)
+        | LinkEvent::Data(_)
+        | LinkEvent::SwarmFrame(_)
+        | LinkEvent::SwarmPiece(_)
             if !admits(&inner.borrow().verification, peer) =>
         {
             web_sys::console::warn_1(
@@ -845,6 +859,8 @@ fn on_link_event(inner: &Rc<RefCell<Inner>>, peer: &PeerId, link: LinkId, event:
         ),
         LinkEvent::Control(frame) => with_transfers(inner, peer, |t| t.on_control(frame)),
         LinkEvent::Data(message) => with_transfers(inner, peer, |t| t.on_data(message)),
+        LinkEvent::SwarmFrame(text) => swarms::hear(inner, peer, swarms::Arrived::Frame(text)),
+        LinkEvent::SwarmPiece(bytes) => swarms::hear(inner, peer, swarms::Arrived::Piece(bytes)),
         LinkEvent::DataDrained => with_transfers(inner, peer, PeerTransfers::pump),
     }
 }
@@ -949,6 +965,9 @@ fn start_transfers(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
         state.transfers.or_insert_with(peer, || {
             PeerTransfers::new(me, peer.clone(), move |view| {
                 if let Some(inner) = weak.upgrade() {
+                    if view.swarm.is_some() && view.state.is_aborted() {
+                        swarms::leave(&inner, &view.key);
+                    }
                     emit(&inner, MeshEvent::Transfer(view));
                 }
             })

@@ -2,19 +2,18 @@
 //!
 //! Where the browser lets the page write into a folder the person picks (the File System
 //! Access API's `showDirectoryPicker`, Chromium on https or localhost), every file is
-//! streamed from the private file system into it ([`folder`]), subfolders created.
-//! Elsewhere (Firefox, Safari) the files go into one zip, built in the private file
-//! system and downloaded ([`zip`]). Nothing is ever held whole in memory.
+//! streamed from the private file system into it, subfolders created. Elsewhere
+//! (Firefox, Safari) the files go into one zip, built in the private file system and
+//! downloaded. The page asks for the folder (the picker needs the person's click); the
+//! writing is code a first visit does not need, in the module loaded on demand
+//! ([`crate::on_demand`]). Nothing is ever held whole in memory.
 
-pub mod folder;
-pub mod zip;
-mod zip_layout;
-
-use js_sys::{Function, Object, Reflect};
+use js_sys::{Array, Function, Object, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::FileSystemDirectoryHandle;
 
+use crate::on_demand;
 use crate::transfer::SavedFile;
 
 /// How a "Save all" ended.
@@ -23,30 +22,54 @@ pub enum Saved {
     /// Every file is in the folder of this name.
     IntoFolder(String),
     /// Every file is in this archive, whose download has started.
-    AsZip(zip::Zip),
+    AsZip(Zip),
     /// The person closed the picker: nothing was saved, nothing went wrong.
     Dismissed,
 }
 
+/// A finished archive, ready to download.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Zip {
+    /// What to call the download: the files' folder, or "meshdrop-files", `.zip`.
+    pub name: String,
+    /// An object URL of the archive in the private file system.
+    pub url: String,
+}
+
 /// Save `files` into a folder the person picks, or else as a zip download.
 pub async fn save_all(files: &[SavedFile]) -> Result<Saved, JsValue> {
+    let sources: Array = files
+        .iter()
+        .map(|saved| JsValue::from(&saved.file))
+        .collect();
+    let paths: Array = files
+        .iter()
+        .map(|saved| JsValue::from(saved.path.to_string()))
+        .collect();
     if directory_picker().is_none() {
         // Whole milliseconds: an integer formats without core's float formatting (~5 KB
         // gzipped wasm).
         let stored_name = format!("save-all-{}.zip", js_sys::Date::now() as u64);
-        let zip = zip::build(stored_name, files).await?;
+        let module = on_demand::load().await?;
+        let zip = JsFuture::from(module.save_as_zip(&stored_name, &sources, &paths)).await?;
+        let field = |name: &str| Reflect::get(&zip, &name.into()).map(|v| v.as_string());
+        let (Some(name), Some(url)) = (field("name")?, field("url")?) else {
+            return Err(JsValue::from_str("the zip came back without a name or URL"));
+        };
+        let zip = Zip { name, url };
         download(&zip)?;
         return Ok(Saved::AsZip(zip));
     }
     let Some(folder) = pick_folder().await? else {
         return Ok(Saved::Dismissed);
     };
-    folder::write_into(&folder, files).await?;
+    let module = on_demand::load().await?;
+    JsFuture::from(module.save_into_folder(&folder, &sources, &paths)).await?;
     Ok(Saved::IntoFolder(folder.name()))
 }
 
 /// Start the download of `zip`, as a click on a link to it would.
-fn download(zip: &zip::Zip) -> Result<(), JsValue> {
+fn download(zip: &Zip) -> Result<(), JsValue> {
     let document = web_sys::window()
         .and_then(|window| window.document())
         .ok_or_else(|| JsValue::from_str("no document"))?;

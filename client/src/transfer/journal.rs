@@ -2,7 +2,7 @@
 //! beside the transfer's files, so that a reloaded page goes on from them.
 //!
 //! Each incoming transfer has a journal: a text file in the folder of its files
-//! ([`super::opfs`]), written by the same worker. The worker takes its messages in
+//! ([`meshdrop_opfs`]), written by the same worker. The worker takes its messages in
 //! order, so a block's record lands after the block's bytes: whatever a journal calls
 //! verified is in the file. One JSON value per line:
 //! - first the header, `{"files":[…],"stored_names":[…]}`: the files as offered, and
@@ -24,7 +24,7 @@ use meshdrop_protocol::PeerId;
 use meshdrop_transfer::{BlockDigest, Partial};
 use wasm_bindgen::JsValue;
 
-use super::opfs::{self, PrivateFile};
+use meshdrop_opfs::{self as opfs, PrivateFile};
 
 const SUFFIX: &str = ".blocks";
 

@@ -14,8 +14,8 @@
 //! on when the peer offers them again. Outgoing ones are kept in the tab ([`partials`]),
 //! waiting for their files to be picked again.
 
+mod incoming;
 mod journal;
-mod opfs;
 mod partials;
 mod read_ahead;
 mod webcrypto;
@@ -25,7 +25,7 @@ use std::rc::{Rc, Weak};
 
 use js_sys::{ArrayBuffer, Uint8Array};
 use meshdrop_protocol::frame::{
-    offers_within_by, ControlFrame, FileMeta, TransferId, MIN_MAX_MESSAGE_LEN,
+    offers_within_by, ControlFrame, FileMeta, SwarmId, TransferId, MIN_MAX_MESSAGE_LEN,
 };
 use meshdrop_protocol::PeerId;
 use meshdrop_sorted_map::SortedMap;
@@ -36,10 +36,9 @@ use meshdrop_transfer::{
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+use incoming::IncomingFile;
 pub use journal::clear_leftovers;
 use journal::Journal;
-use opfs::IncomingFile;
-pub use opfs::PrivateFile;
 use read_ahead::{Ahead, ReadAhead};
 use webcrypto::{HashingBlock, WebCrypto};
 
@@ -97,6 +96,17 @@ pub struct TransferView {
     pub needs_files: bool,
     /// The files last picked for it were not the same (name, size, first block).
     pub picked_wrong: bool,
+    /// For a transfer received in a swarm: what the swarm says of it.
+    pub swarm: Option<SwarmNews>,
+}
+
+/// What the swarm says of a transfer received in it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SwarmNews {
+    /// Verified bytes that came from members other than the sender.
+    pub from_peers: u64,
+    /// Its latest word for the person ("Sender left; finishing from peers").
+    pub status: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -180,6 +190,8 @@ struct Driver {
     /// file's first block digest, to know them again ([`partials::Send`]).
     awaiting: SortedMap<TransferId, Vec<String>>,
     picked_wrong: SortedMap<TransferId, ()>,
+    /// Transfers received in a swarm.
+    swarm_news: SortedMap<TransferId, SwarmNews>,
     /// Reused for encoding chunks.
     chunk: Vec<u8>,
 }
@@ -219,6 +231,7 @@ impl PeerTransfers {
                 bytes_sent: SortedMap::new(),
                 awaiting: SortedMap::new(),
                 picked_wrong: SortedMap::new(),
+                swarm_news: SortedMap::new(),
                 chunk: Vec::new(),
             })),
         };
@@ -274,6 +287,71 @@ impl PeerTransfers {
             }
             TransferAction::PickedAgain(files) => picked_again(&self.inner, id, files),
         }
+    }
+
+    /// The swarm and file sizes (as JavaScript numbers) of offer `id`, if it names a
+    /// swarm and awaits an answer.
+    pub fn swarm_offer(&self, id: TransferId) -> Option<(SwarmId, Vec<f64>)> {
+        let driver = self.inner.borrow();
+        let offer = driver.engine.get(id)?;
+        let swarm = offer
+            .swarm()
+            .filter(|_| offer.state() == &TransferState::Offered)?;
+        Some((
+            swarm,
+            offer.files().iter().map(|file| file.size as f64).collect(),
+        ))
+    }
+
+    /// The person took offer `id`, and this page takes part in its swarm: the blocks
+    /// come through the swarm module, which reports here.
+    pub fn accept_in_swarm(&self, id: TransferId) {
+        let accepted = self.inner.borrow_mut().engine.accept_in_swarm(id);
+        if accepted.is_ok() {
+            self.inner
+                .borrow_mut()
+                .swarm_news
+                .insert(id, SwarmNews::default());
+        }
+        carry_out(&self.inner);
+    }
+
+    /// Transfer `id`, received in a swarm, holds `held` bytes verified, `from_peers` of
+    /// them from members other than the sender.
+    pub fn swarm_progress(&self, id: TransferId, held: u64, from_peers: u64) {
+        {
+            let mut driver = self.inner.borrow_mut();
+            let _ = driver.engine.swarm_progress(id, held);
+            if let Some(news) = driver.swarm_news.get_mut(&id) {
+                news.from_peers = from_peers;
+            }
+        }
+        show_progress(&self.inner);
+    }
+
+    /// The swarm's word for the person about transfer `id`.
+    pub fn swarm_status(&self, id: TransferId, status: String) {
+        if let Some(news) = self.inner.borrow_mut().swarm_news.get_mut(&id) {
+            news.status = Some(status);
+        }
+        show(&self.inner, id);
+    }
+
+    /// File `index` of transfer `id`, received in a swarm, is verified and stored.
+    pub fn swarm_file(&self, id: TransferId, index: u32, file: web_sys::File) {
+        let _ = self
+            .inner
+            .borrow_mut()
+            .engine
+            .swarm_file_verified(id, index);
+        carry_out(&self.inner);
+        keep_stored(&self.inner, id, index, Ok(file));
+    }
+
+    /// Transfer `id` cannot go on: `reason`.
+    pub fn fail(&self, id: TransferId, reason: String) {
+        let _ = self.inner.borrow_mut().engine.fail(id, reason);
+        carry_out(&self.inner);
     }
 
     /// A control frame other than chat arrived.
@@ -779,35 +857,46 @@ fn finish_file(inner: &Rc<RefCell<Driver>>, transfer: TransferId, index: u32) {
     // must still reach the user after its link is gone.
     let inner = inner.clone();
     wasm_bindgen_futures::spawn_local(async move {
-        let stored = file.finish().await.and_then(|file| {
-            let url = web_sys::Url::create_object_url_with_blob(&file)?;
-            Ok((file, url))
-        });
-        let path = inner
-            .borrow()
-            .engine
-            .get(transfer)
-            .and_then(|t| t.paths().get(index as usize).cloned());
-        match (stored, path) {
-            (Ok((file, url)), Some(path)) => {
-                inner
-                    .borrow_mut()
-                    .saved
-                    .or_default(&transfer)
-                    .push(SavedFile { path, file, url });
-                show(&inner, transfer);
-            }
-            (Ok((_, url)), None) => {
-                // The transfer is gone, and nobody will save the file.
-                let _ = web_sys::Url::revoke_object_url(&url);
-            }
-            (Err(error), _) => {
-                let reason = format!("could not store a received file: {}", describe(&error));
-                let _ = inner.borrow_mut().engine.fail(transfer, reason);
-                carry_out(&inner);
-            }
-        }
+        let stored = file.finish().await;
+        keep_stored(&inner, transfer, index, stored);
     });
+}
+
+/// File `index` of `transfer` is stored (or could not be): the person may save it.
+fn keep_stored(
+    inner: &Rc<RefCell<Driver>>,
+    transfer: TransferId,
+    index: u32,
+    stored: Result<web_sys::File, JsValue>,
+) {
+    let stored = stored.and_then(|file| {
+        let url = web_sys::Url::create_object_url_with_blob(&file)?;
+        Ok((file, url))
+    });
+    let path = inner
+        .borrow()
+        .engine
+        .get(transfer)
+        .and_then(|t| t.paths().get(index as usize).cloned());
+    match (stored, path) {
+        (Ok((file, url)), Some(path)) => {
+            inner
+                .borrow_mut()
+                .saved
+                .or_default(&transfer)
+                .push(SavedFile { path, file, url });
+            show(inner, transfer);
+        }
+        (Ok((_, url)), None) => {
+            // The transfer is gone, and nobody will save the file.
+            let _ = web_sys::Url::revoke_object_url(&url);
+        }
+        (Err(error), _) => {
+            let reason = format!("could not store a received file: {}", describe(&error));
+            let _ = inner.borrow_mut().engine.fail(transfer, reason);
+            carry_out(inner);
+        }
+    }
 }
 
 /// Serve the engine's reads while the data channel has room; each read ends in a sent chunk.
@@ -995,6 +1084,7 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
             journals,
             awaiting,
             picked_wrong,
+            swarm_news,
             ..
         } = &mut *driver;
         let Some(record) = engine.get(transfer) else {
@@ -1042,6 +1132,7 @@ fn show(inner: &Rc<RefCell<Driver>>, transfer: TransferId) {
             blocks_restored: journal.map_or(0, Journal::restored),
             needs_files: awaiting.contains_key(&transfer),
             picked_wrong: picked_wrong.contains_key(&transfer),
+            swarm: swarm_news.get(&transfer).cloned(),
         };
         view
     };

@@ -3,17 +3,14 @@
 //! came from, so the receiver can rebuild the folder.
 //!
 //! A folder input gives every file its `webkitRelativePath` (`photos/2024/a.jpg`). A
-//! drop gives entries instead: a dropped folder is walked, reading its entries in the
-//! batches the browser hands out (Chromium gives at most 100 per call), and each file
-//! takes the entry's full path without its leading `/`.
+//! drop gives entries instead: a dropped folder is walked by the module loaded on
+//! demand ([`crate::on_demand`]), and each file takes the entry's full path without its
+//! leading `/`.
 
-use js_sys::{Array, Promise, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
+use js_sys::{Array, Reflect};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    DataTransfer, File, FileList, FileSystemDirectoryEntry, FileSystemEntry, FileSystemFileEntry,
-    HtmlInputElement,
-};
+use web_sys::{DataTransfer, File, FileList, FileSystemEntry, HtmlInputElement};
 
 use crate::transfer::OutgoingFile;
 
@@ -26,19 +23,34 @@ pub fn picked(input: &HtmlInputElement) -> Vec<OutgoingFile> {
 /// walking them for folders. Must be called from the drop event's handler, while the
 /// dropped entries are readable.
 pub fn dropped(transfer: &DataTransfer, send: impl FnOnce(Vec<OutgoingFile>) + 'static) {
+    // One copy of the walk for every caller, not one per caller's closure type.
+    dropped_to(transfer, Box::new(send))
+}
+
+fn dropped_to(transfer: &DataTransfer, send: Box<dyn FnOnce(Vec<OutgoingFile>)>) {
     let entries = dropped_entries(transfer);
     if !entries.iter().any(FileSystemEntry::is_directory) {
         send(transfer.files().map(files_of).unwrap_or_default());
         return;
     }
     wasm_bindgen_futures::spawn_local(async move {
-        let mut files = Vec::new();
-        for entry in entries {
-            // An entry that cannot be read (removed meanwhile, no permission) is left
-            // out, as a file input leaves out what it cannot read.
-            let _ = walk(entry, &mut files).await;
-        }
-        send(files);
+        let entries: Array = entries.into_iter().collect();
+        let walked = match crate::on_demand::load().await {
+            Ok(module) => JsFuture::from(module.walk_dropped(&entries)).await,
+            Err(error) => Err(error),
+        };
+        // Pairs of a file and its path (`null` for a loose file); none if the module
+        // could not load.
+        let pairs: Array = walked.map(JsCast::unchecked_into).unwrap_or_default();
+        let files = pairs.iter().map(|pair| {
+            let pair: Array = pair.unchecked_into();
+            let file = pair.get(0).unchecked_into();
+            OutgoingFile {
+                file,
+                path: pair.get(1).as_string(),
+            }
+        });
+        send(files.collect());
     });
 }
 
@@ -68,57 +80,4 @@ fn dropped_entries(transfer: &DataTransfer) -> Vec<FileSystemEntry> {
         .filter(|item| item.kind() == "file")
         .filter_map(|item| item.webkit_get_as_entry().ok().flatten())
         .collect()
-}
-
-/// Add the files under `entry` (itself, if it is a file) to `files`, in name order.
-async fn walk(entry: FileSystemEntry, files: &mut Vec<OutgoingFile>) -> Result<(), JsValue> {
-    let mut pending = vec![entry];
-    while let Some(entry) = pending.pop() {
-        if entry.is_directory() {
-            // Popped from the end: in reverse name order, they are visited in name order.
-            // Put in place one by one: a sort would bring the app a sorting routine.
-            let mut children: Vec<FileSystemEntry> = Vec::new();
-            for child in read_directory(entry.unchecked_ref()).await? {
-                let name = child.name();
-                let at = children.partition_point(|known| known.name() > name);
-                children.insert(at, child);
-            }
-            pending.extend(children);
-        } else if entry.is_file() {
-            let file = read_file(entry.unchecked_ref()).await?;
-            let path = entry.full_path();
-            let path = path.trim_start_matches('/');
-            // A file dropped on its own is loose; one found in a folder has a path.
-            let path = path.contains('/').then(|| path.to_owned());
-            files.push(OutgoingFile { file, path });
-        }
-    }
-    Ok(())
-}
-
-/// Every entry of a folder: `readEntries` answers in batches until one is empty.
-async fn read_directory(
-    directory: &FileSystemDirectoryEntry,
-) -> Result<Vec<FileSystemEntry>, JsValue> {
-    let reader = directory.create_reader();
-    let mut entries = Vec::new();
-    loop {
-        let batch = Promise::new(&mut |resolve, reject| {
-            if let Err(error) = reader.read_entries_with_callback_and_callback(&resolve, &reject) {
-                let _ = reject.call1(&JsValue::NULL, &error);
-            }
-        });
-        let batch: Array = JsFuture::from(batch).await?.unchecked_into();
-        if batch.length() == 0 {
-            return Ok(entries);
-        }
-        entries.extend(batch.iter().map(JsValue::unchecked_into::<FileSystemEntry>));
-    }
-}
-
-async fn read_file(entry: &FileSystemFileEntry) -> Result<File, JsValue> {
-    let file = Promise::new(&mut |resolve, reject| {
-        entry.file_with_callback_and_callback(&resolve, &reject);
-    });
-    Ok(JsFuture::from(file).await?.unchecked_into())
 }

@@ -4,8 +4,7 @@
 use yew::prelude::*;
 
 use super::state::{RoomAction, RoomState};
-use crate::saving::zip::Zip;
-use crate::saving::{self, Saved};
+use crate::saving::{self, Saved, Zip};
 use crate::transfer::{SavedFile, TransferKey};
 
 /// Where a "Save all" is. Kept in the page's state, by transfer: a plain function

@@ -9,7 +9,7 @@ use yew::prelude::*;
 
 use super::save_all::save_all;
 use super::state::{RoomAction, RoomState};
-use crate::transfer::{TransferAction, TransferKey, TransferView, CANCELLED_BY_USER};
+use crate::transfer::{SwarmNews, TransferAction, TransferKey, TransferView, CANCELLED_BY_USER};
 
 /// A user's answer or cancel for one transfer.
 pub type OnTransferAction = Callback<(TransferKey, TransferAction)>;
@@ -162,7 +162,8 @@ fn transfer_row(
             data-state={state_name(&view.state)}
             data-bytes-sent={(!incoming).then(|| view.bytes_sent.to_string())}
             data-blocks-kept={incoming.then(|| view.blocks_kept.to_string())}
-            data-blocks-restored={incoming.then(|| view.blocks_restored.to_string())}>
+            data-blocks-restored={incoming.then(|| view.blocks_restored.to_string())}
+            data-from-peers={view.swarm.as_ref().map(|swarm| swarm.from_peers.to_string())}>
             <div class="transfer-head">
                 <span class="transfer-arrow" aria-hidden="true">{ if incoming { "↓" } else { "↑" } }</span>
                 <span class="transfer-title">{ headline }</span>
@@ -186,6 +187,9 @@ fn transfer_row(
                 <progress max="1000" value={permille(view.progress.fraction()).to_string()}
                     aria-label={progress_label} />
                 <div class="transfer-progress">{ progress_line(view) }</div>
+            }
+            if let Some(swarm) = &view.swarm {
+                <div class="transfer-swarm">{ swarm_line(swarm) }</div>
             }
             <div class="transfer-actions">
                 if offered && incoming {
@@ -312,6 +316,16 @@ fn progress_line(view: &TransferView) -> String {
     }
     if let Some(left) = view.seconds_left {
         line.push_str(&format!(" · {} left", format_duration(left)));
+    }
+    line
+}
+
+/// "12.0 MiB from other receivers · Sender left; finishing from peers"
+fn swarm_line(swarm: &SwarmNews) -> String {
+    let mut line = format!("{} from other receivers", format_bytes(swarm.from_peers));
+    if let Some(status) = &swarm.status {
+        line.push_str(" · ");
+        line.push_str(status);
     }
     line
 }

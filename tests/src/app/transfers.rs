@@ -91,6 +91,12 @@ pub struct TransferEntry {
     pub blocks_kept: u64,
     /// Incoming ones: of `blocks_kept`, those kept from before the page was reloaded.
     pub blocks_restored: u64,
+    /// Received in a swarm: verified bytes that came from members other than the
+    /// sender. `None` for a transfer in no swarm.
+    pub from_peers: Option<u64>,
+    /// Received in a swarm, like "12.0 MiB from other receivers · Sender left;
+    /// finishing from peers"; empty otherwise.
+    pub swarm: String,
     pub title: String,
     pub files: Vec<OfferedFile>,
     /// The state in words, like "Waiting for answer" or "Done"; empty when `error` says it.

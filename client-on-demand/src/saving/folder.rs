@@ -16,8 +16,7 @@ use web_sys::{
     FileSystemGetFileOptions, FileSystemWritableFileStream,
 };
 
-use super::error_name;
-use crate::transfer::SavedFile;
+use super::{error_name, SavedFile};
 
 /// How many numbered names to try before giving up on a taken one.
 const MAX_NUMBER: u32 = 1000;

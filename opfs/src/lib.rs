@@ -1,21 +1,18 @@
-//! Received files go to the Origin Private File System, chunk by chunk.
+//! The web app's files in the Origin Private File System, written and read by a worker.
 //!
-//! A worker (web/opfs-writer.js) holds a sync access handle on each incoming file and
-//! writes into it; `getFile()` then hands back a disk-backed `File` the user can save.
-//! Every incoming file is opened before the transfer is accepted, so a chunk never waits
-//! for a file to exist.
+//! A worker (web/opfs-writer.js) holds a sync access handle on each file and writes
+//! into it, or reads from it; `getFile()` then hands back a disk-backed `File` the user
+//! can save. The page's received files, its journals and archives live here, and so do
+//! the files a swarm brings (`meshdrop-client-swarm`, a module of its own with its own
+//! worker), which are read back to serve other members.
 //!
 //! Why a worker: the page's own way to write, a `FileSystemWritableFileStream`, sends
 //! every write through the browser's storage process as a blob. Measured on a 256 MiB
 //! receive, that cost the browser more CPU than hashing every byte did, and on a machine
 //! whose cores the data channel already keeps busy, CPU is throughput.
-//!
-//! Chunks are gathered into the engine's digest blocks (1 MiB from the file's start), so
-//! the worker gets few, large messages, and each block can be hashed in one piece.
-//! Blocks come in any order (after a resume, or fetched again), each written at its
-//! offset; a block cut short by a lost link is started again from its first byte.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use gloo_events::EventListener;
@@ -94,7 +91,19 @@ impl PrivateFile {
     /// Wait until every write so far is on disk: a writer that reads faster than the
     /// disk writes waits here instead of queueing the difference in memory.
     pub async fn written(&self) -> Result<(), JsValue> {
-        self.writer.request(self.id, "sync", &[]).await
+        self.writer.request(self.id, "sync", &[]).await.map(drop)
+    }
+
+    /// The `len` bytes at offset `at`, after every write made before: a short read
+    /// (past the end) is an error.
+    pub async fn read_at(&self, at: u64, len: u32) -> Result<Vec<u8>, JsValue> {
+        let (at, len) = (JsValue::from_f64(at as f64), JsValue::from(len));
+        let reply = self
+            .writer
+            .request(self.id, "read", &[("at", &at), ("len", &len)])
+            .await?;
+        let bytes: ArrayBuffer = Reflect::get(&reply, &"bytes".into())?.dyn_into()?;
+        Ok(Uint8Array::new(&bytes).to_vec())
     }
 
     /// Flush and close; returns the stored file, disk-backed.
@@ -115,75 +124,13 @@ impl PrivateFile {
     }
 }
 
-/// A file being received.
-pub struct IncomingFile {
-    file: PrivateFile,
-    size: u64,
-    /// Where the block being gathered starts.
-    block_start: u64,
-    /// Received bytes of the block being gathered, not yet handed to the writer.
-    pending: Vec<u8>,
-}
-
-impl IncomingFile {
-    /// A file of `size` bytes to come, empty or holding what an earlier page wrote
-    /// under the same name (bytes are written over, never cut off).
-    pub async fn create(stored_name: String, size: u64) -> Result<Self, JsValue> {
-        Ok(Self {
-            file: PrivateFile::create(stored_name).await?,
-            size,
-            block_start: 0,
-            pending: Vec::with_capacity(DIGEST_BLOCK_LEN as usize),
-        })
-    }
-
-    /// Add `bytes` at `offset`, which the engine has checked fit in the file. Bytes
-    /// that do not continue the block being gathered start a new one (the engine only
-    /// starts runs at a block's start), and what was gathered is dropped: its block is
-    /// sent again. Each block is handed to the writer once it is complete, and first to
-    /// `on_block` with its number.
-    pub fn write(&mut self, offset: u64, mut bytes: &[u8], mut on_block: impl FnMut(u64, &[u8])) {
-        if offset != self.block_start + self.pending.len() as u64 {
-            self.pending.clear();
-            self.block_start = offset - offset % DIGEST_BLOCK_LEN;
-        }
-        while !bytes.is_empty() && self.block_start < self.size {
-            let block_len = DIGEST_BLOCK_LEN.min(self.size - self.block_start) as usize;
-            let take = bytes.len().min(block_len - self.pending.len());
-            self.pending.extend_from_slice(&bytes[..take]);
-            bytes = &bytes[take..];
-            if self.pending.len() == block_len {
-                on_block(self.block_start / DIGEST_BLOCK_LEN, &self.pending);
-                self.file.write_at(self.block_start, &self.pending);
-                self.block_start += block_len as u64;
-                self.pending.clear();
-            }
-        }
-    }
-
-    /// Its name in the private folder.
-    pub fn stored_name(&self) -> &str {
-        self.file.stored_name()
-    }
-
-    /// Flush and close once every block is written; returns the stored file, ready to
-    /// save.
-    pub async fn finish(self) -> Result<web_sys::File, JsValue> {
-        self.file.finish().await
-    }
-
-    /// Give up on the file and delete what was written.
-    pub async fn discard(self) {
-        self.file.discard().await
-    }
-}
-
 /// The page's one writer worker, and the requests waiting for its replies.
 struct Writer {
     worker: Worker,
     next_id: Cell<u32>,
-    /// What answers each file's request in flight: its promise's `resolve`.
-    waiting: Rc<RefCell<SortedMap<u32, Function>>>,
+    /// What answers each file's requests in flight, in the order made (the worker
+    /// answers a file's requests in order): their promises' `resolve`.
+    waiting: Rc<RefCell<SortedMap<u32, VecDeque<Function>>>>,
     /// Why the worker stopped, once it has: every request then fails with this.
     stopped: Rc<RefCell<Option<String>>>,
     /// Block-sized buffers the worker has written out and handed back, to fill again.
@@ -208,7 +155,7 @@ impl Writer {
 
     fn start() -> Result<Self, JsValue> {
         let worker = Worker::new(WRITER_SCRIPT)?;
-        let waiting: Rc<RefCell<SortedMap<u32, Function>>> = Rc::default();
+        let waiting: Rc<RefCell<SortedMap<u32, VecDeque<Function>>>> = Rc::default();
         let stopped: Rc<RefCell<Option<String>>> = Rc::default();
         let spare: Rc<RefCell<Vec<ArrayBuffer>>> = Rc::default();
         let replies = EventListener::new(&worker, "message", {
@@ -231,10 +178,17 @@ impl Writer {
                 let id = Reflect::get(&reply, &"id".into())
                     .ok()
                     .and_then(|id| id.as_f64());
-                let resolve = id.and_then(|id| waiting.borrow_mut().remove(&(id as u32)));
+                let resolve = id.and_then(|id| {
+                    let mut waiting = waiting.borrow_mut();
+                    let queue = waiting.get_mut(&(id as u32))?;
+                    let resolve = queue.pop_front();
+                    if queue.is_empty() {
+                        waiting.remove(&(id as u32));
+                    }
+                    resolve
+                });
                 if let Some(resolve) = resolve {
-                    let error = Reflect::get(&reply, &"error".into()).unwrap_or(JsValue::NULL);
-                    let _ = resolve.call1(&JsValue::NULL, &error);
+                    let _ = resolve.call1(&JsValue::NULL, &reply);
                 }
             }
         });
@@ -245,8 +199,10 @@ impl Writer {
                 let reason = format!("the file writer ({WRITER_SCRIPT}) failed to run");
                 let error = JsValue::from_str(&reason);
                 stopped.replace(Some(reason));
-                for (_, resolve) in waiting.borrow_mut().drain() {
-                    let _ = resolve.call1(&JsValue::NULL, &error);
+                for (_, queue) in waiting.borrow_mut().drain() {
+                    for resolve in queue {
+                        let _ = resolve.call1(&JsValue::NULL, &error);
+                    }
                 }
             }
         });
@@ -292,23 +248,29 @@ impl Writer {
             .post_message_with_transfer(&message, &Array::of1(moved));
     }
 
-    /// Send the worker a message about file `id` and wait for its reply.
+    /// Send the worker a message about file `id` and wait for its reply, which is
+    /// `{ id, error }` and more, or (from a worker that stopped) the reason.
     async fn request(
         &self,
         id: u32,
         kind: &str,
         fields: &[(&str, &JsValue)],
-    ) -> Result<(), JsValue> {
+    ) -> Result<JsValue, JsValue> {
         if let Some(reason) = self.stopped.borrow().as_deref() {
             return Err(JsValue::from_str(reason));
         }
         let reply = Promise::new(&mut |resolve, _reject| {
-            self.waiting.borrow_mut().insert(id, resolve);
+            self.waiting.borrow_mut().or_default(&id).push_back(resolve);
         });
         self.worker.post_message(&message(id, kind, fields))?;
-        match JsFuture::from(reply).await?.as_string() {
+        let reply = JsFuture::from(reply).await?;
+        let error = match reply.as_string() {
+            Some(reason) => Some(reason),
+            None => Reflect::get(&reply, &"error".into())?.as_string(),
+        };
+        match error {
             Some(error) => Err(JsValue::from_str(&error)),
-            None => Ok(()),
+            None => Ok(reply),
         }
     }
 }

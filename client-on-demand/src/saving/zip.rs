@@ -11,8 +11,10 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::ReadableStreamDefaultReader;
 
+use meshdrop_opfs::PrivateFile;
+
 use super::zip_layout::{ZipLayout, CRC32};
-use crate::transfer::{PrivateFile, SavedFile};
+use super::SavedFile;
 
 /// How far reading may run ahead of the disk before waiting for the writer.
 const WRITE_AHEAD: u64 = 16 << 20;
