@@ -111,6 +111,45 @@ fn a_receiver_serving_damaged_blocks_is_dropped_and_the_files_still_arrive() {
     });
 }
 
+/// What ann sends to a [`MixedSwarm`]: a random file in a scratch directory, and dave's
+/// inbox; the namespace the room runs in.
+struct Sending {
+    _work: tempfile::TempDir,
+    file: TestFile,
+    digest: String,
+    inbox: PathBuf,
+    ns: NetNs,
+}
+
+impl Sending {
+    fn new(name: &str, size: u64) -> Self {
+        let work = tempfile::tempdir().unwrap();
+        let file = TestFile::random(work.path(), name, size).unwrap();
+        let digest = file.sha256().unwrap();
+        let inbox = work.path().join("inbox");
+        std::fs::create_dir_all(&inbox).unwrap();
+        Self {
+            _work: work,
+            file,
+            digest,
+            inbox,
+            ns: NetNs::create().unwrap(),
+        }
+    }
+
+    /// Pages `names` and dave in `room`, to whom ann sends the file.
+    async fn to(&self, server: &SignalingServer, room: &str, names: &[&str]) -> Result<MixedSwarm> {
+        MixedSwarm::start(server, room, names, &self.inbox, &self.file).await
+    }
+
+    /// Dave ends well, holding the file whole.
+    async fn dave_has_it(&self, room: &mut MixedSwarm) {
+        assert_eq!(room.dave.exit_code().await, 0, "dave");
+        let saved = self.inbox.join(self.file.name());
+        assert_eq!(sha256_of(&saved), self.digest);
+    }
+}
+
 /// A room of browsers and `dave` (`meshdrop receive` into `inbox`), all linked to each
 /// other, to which `ann` (`meshdrop send`) offers `file`; the pages accept it together.
 struct MixedSwarm {
@@ -175,6 +214,15 @@ impl MixedSwarm {
         })
     }
 
+    /// Waits until page `at` holds half the file or more; returns its transfer then.
+    async fn half_way(&self, at: usize) -> Result<TransferEntry> {
+        let (page, offer) = (&self.pages[at], &self.offers[at]);
+        page.wait_for_transfer_where(&self.ann_id, &offer.id, "half way", |entry| {
+            entry.percent().is_some_and(|percent| percent >= 50)
+        })
+        .await
+    }
+
     /// Page `at` holds the file whole (`digest`); returns its transfer as it ended.
     async fn page_received(&self, at: usize, digest: &str) -> Result<TransferEntry> {
         let (page, offer) = (&self.pages[at], &self.offers[at]);
@@ -196,28 +244,21 @@ impl MixedSwarm {
 
 #[test]
 fn three_browsers_and_a_native_receiver_get_a_file_by_swarm() {
-    let work = tempfile::tempdir().unwrap();
-    let file = TestFile::random(work.path(), "to-everyone.bin", 48 * MIB + 3).unwrap();
-    let digest = file.sha256().unwrap();
-    let inbox = work.path().join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
-
-    let ns = NetNs::create().unwrap();
-    run_in(&ns, async {
+    let sending = Sending::new("to-everyone.bin", 48 * MIB + 3);
+    run_in(&sending.ns, async {
         let server = SignalingServer::start().await?;
         let names = ["alice", "bea", "cleo"];
-        let mut room = MixedSwarm::start(&server, "swarm", &names, &inbox, &file).await?;
+        let mut room = sending.to(&server, "swarm", &names).await?;
         let line = room.dave.expect_status("all blocks here:").await;
         let dave_from_peers = number_before(&line, " bytes from peers");
         assert!(dave_from_peers > 0, "dave: {line}");
         for at in 0..names.len() {
-            let entry = room.page_received(at, &digest).await?;
+            let entry = room.page_received(at, &sending.digest).await?;
             let from_peers = entry.from_peers.expect("received in the swarm");
             assert!(from_peers > 0, "{entry:?}");
         }
         assert_eq!(room.ann.exit_code().await, 0, "sender");
-        assert_eq!(room.dave.exit_code().await, 0, "dave");
-        assert_eq!(sha256_of(&inbox.join("to-everyone.bin")), digest);
+        sending.dave_has_it(&mut room).await;
         server.stop().await
     })
     .unwrap();
@@ -226,29 +267,16 @@ fn three_browsers_and_a_native_receiver_get_a_file_by_swarm() {
 /// Alice's page goes away at about half of the file: the others finish without her.
 #[test]
 fn a_receiver_leaving_halfway_does_not_stall_the_others() {
-    let work = tempfile::tempdir().unwrap();
-    let file = TestFile::random(work.path(), "halfway.bin", 64 * MIB).unwrap();
-    let digest = file.sha256().unwrap();
-    let inbox = work.path().join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
-
-    let ns = NetNs::create().unwrap();
-    run_in(&ns, async {
+    let sending = Sending::new("halfway.bin", 64 * MIB);
+    run_in(&sending.ns, async {
         let server = SignalingServer::start().await?;
-        let mut room =
-            MixedSwarm::start(&server, "leaving", &["alice", "bea"], &inbox, &file).await?;
-        let (alice, offer) = (&room.pages[0], &room.offers[0]);
-        let half = alice
-            .wait_for_transfer_where(&room.ann_id, &offer.id, "half way", |entry| {
-                entry.percent().is_some_and(|percent| percent >= 50)
-            })
-            .await?;
-        alice.browser().goto("about:blank").await?;
+        let mut room = sending.to(&server, "leaving", &["alice", "bea"]).await?;
+        let half = room.half_way(0).await?;
+        room.pages[0].browser().goto("about:blank").await?;
         println!("alice left at {:?}%", half.percent());
 
-        room.page_received(1, &digest).await?;
-        assert_eq!(room.dave.exit_code().await, 0, "dave");
-        assert_eq!(sha256_of(&inbox.join("halfway.bin")), digest);
+        room.page_received(1, &sending.digest).await?;
+        sending.dave_has_it(&mut room).await;
         room.ann.kill().await;
         server.stop().await
     })
@@ -259,23 +287,12 @@ fn a_receiver_leaving_halfway_does_not_stall_the_others() {
 /// (nothing more arrives for her), and the others finish.
 #[test]
 fn a_receiver_cancelling_halfway_takes_no_more_part() {
-    let work = tempfile::tempdir().unwrap();
-    let file = TestFile::random(work.path(), "cancelled.bin", 64 * MIB).unwrap();
-    let digest = file.sha256().unwrap();
-    let inbox = work.path().join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
-
-    let ns = NetNs::create().unwrap();
-    run_in(&ns, async {
+    let sending = Sending::new("cancelled.bin", 64 * MIB);
+    run_in(&sending.ns, async {
         let server = SignalingServer::start().await?;
-        let names = ["alice", "bea"];
-        let mut room = MixedSwarm::start(&server, "cancel", &names, &inbox, &file).await?;
+        let mut room = sending.to(&server, "cancel", &["alice", "bea"]).await?;
+        room.half_way(0).await?;
         let (alice, offer) = (&room.pages[0], &room.offers[0]);
-        alice
-            .wait_for_transfer_where(&room.ann_id, &offer.id, "half way", |entry| {
-                entry.percent().is_some_and(|percent| percent >= 50)
-            })
-            .await?;
         alice
             .click_transfer_button(&room.ann_id, &offer.id, TransferButton::Cancel)
             .await?;
@@ -283,10 +300,10 @@ fn a_receiver_cancelling_halfway_takes_no_more_part() {
             .wait_for_transfer(&room.ann_id, &offer.id, "cancelled")
             .await?;
 
-        room.page_received(1, &digest).await?;
-        assert_eq!(room.dave.exit_code().await, 0, "dave");
-        assert_eq!(sha256_of(&inbox.join("cancelled.bin")), digest);
+        room.page_received(1, &sending.digest).await?;
+        sending.dave_has_it(&mut room).await;
         // The others are done: nothing is on its way to alice, and she asks for nothing.
+        let alice = &room.pages[0];
         let before = alice.snapshot().await?.bytes_received;
         tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         assert_eq!(alice.snapshot().await?.bytes_received, before);
@@ -300,17 +317,10 @@ fn a_receiver_cancelling_halfway_takes_no_more_part() {
 /// receivers finish among themselves.
 #[test]
 fn the_sender_may_leave_once_every_block_is_with_a_receiver() {
-    let work = tempfile::tempdir().unwrap();
-    let file = TestFile::random(work.path(), "without-ann.bin", 48 * MIB).unwrap();
-    let digest = file.sha256().unwrap();
-    let inbox = work.path().join("inbox");
-    std::fs::create_dir_all(&inbox).unwrap();
-
-    let ns = NetNs::create().unwrap();
-    run_in(&ns, async {
+    let sending = Sending::new("without-ann.bin", 48 * MIB);
+    run_in(&sending.ns, async {
         let server = SignalingServer::start().await?;
-        let names = ["alice", "bea"];
-        let mut room = MixedSwarm::start(&server, "no-sender", &names, &inbox, &file).await?;
+        let mut room = sending.to(&server, "no-sender", &["alice", "bea"]).await?;
         let line = room
             .ann
             .expect_status("every block is with a receiver")
@@ -322,10 +332,9 @@ fn the_sender_may_leave_once_every_block_is_with_a_receiver() {
         assert!(whole < receivers, "{line}");
 
         for at in 0..2 {
-            room.page_received(at, &digest).await?;
+            room.page_received(at, &sending.digest).await?;
         }
-        assert_eq!(room.dave.exit_code().await, 0, "dave");
-        assert_eq!(sha256_of(&inbox.join("without-ann.bin")), digest);
+        sending.dave_has_it(&mut room).await;
         server.stop().await
     })
     .unwrap();

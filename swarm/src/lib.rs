@@ -192,6 +192,10 @@ pub struct Swarm {
     /// (`swarm_got`) that the other called it off, unless a source was dropped. Asked
     /// again, the origin serves.
     origin_refused: BTreeSet<u32>,
+    /// Receiver: blocks a member other than the origin refused though it had said it
+    /// held them (it could not read them). If no other member holds one, the origin is
+    /// asked for it whatever the stripes and its refusals: asked again, it serves.
+    refused_by_members: BTreeSet<u32>,
     /// Origin: the blocks below this one are each held by a receiver, as far as it has
     /// looked; [`Output::EveryBlockOut`] once it reaches the end.
     out_below: u32,
@@ -263,6 +267,7 @@ impl Swarm {
             first_given: BTreeMap::new(),
             refused: BTreeMap::new(),
             origin_refused: BTreeSet::new(),
+            refused_by_members: BTreeSet::new(),
             out_below: 0,
             every_block_out: false,
             wanted: BTreeMap::new(),
@@ -445,6 +450,7 @@ impl Swarm {
                 } else {
                     // It does not hold the block after all: ask someone else.
                     self.member_mut(from)?.has.clear(block);
+                    self.refused_by_members.insert(block);
                 }
                 self.forget_want(block, from);
                 self.schedule();
@@ -809,7 +815,11 @@ impl Swarm {
             if let Some(stripes) = &stripes {
                 let (owner, source) = stripes[block as usize % stripes.len()];
                 let refused = trust_refusals && self.origin_refused.contains(&block);
-                if (*owner != self.me && source) || refused {
+                let only_origin = self.refused_by_members.contains(&block)
+                    && !self.members.iter().any(|(other, m)| {
+                        *other != self.origin && m.is_source() && m.has.get(block)
+                    });
+                if !only_origin && ((*owner != self.me && source) || refused) {
                     continue;
                 }
             }

@@ -39,6 +39,8 @@ struct Member {
     ready: VecDeque<PeerId>,
     /// Serves every block with one byte flipped.
     corrupt: bool,
+    /// Refuses every block it is asked for, though it holds it.
+    refusing: bool,
     here: bool,
     /// Whether it said `Output::Complete`.
     completed: bool,
@@ -57,6 +59,7 @@ impl Member {
             files,
             ready: VecDeque::new(),
             corrupt: false,
+            refusing: false,
             here: true,
             completed: false,
             files_complete: BTreeMap::new(),
@@ -176,6 +179,11 @@ impl Room {
                 return;
             };
             let member = &mut self.members[from];
+            if member.refusing {
+                member.swarm.cannot_serve(&to, block);
+                self.settle();
+                return;
+            }
             let place = member.swarm.layout().place(block);
             let span = place.span.start as usize..place.span.end as usize;
             let mut bytes = member.files[place.index as usize][span].to_vec();
@@ -367,6 +375,17 @@ fn a_member_serving_bad_blocks_is_dropped_and_every_file_still_arrives() {
         );
     }
     // The liar's own copy is good: it checked what it received.
+    room.assert_receivers_hold_the_files();
+}
+
+/// A member may refuse a block it said it holds (its storage failed to read it): the
+/// asker then gets it elsewhere, from the origin if nobody else has it, though the origin
+/// gave it to that member first.
+#[test]
+fn a_member_refusing_blocks_it_holds_does_not_stall_the_others() {
+    let mut room = Room::new(&sizes(), 3);
+    room.members[1].refusing = true;
+    room.run(300);
     room.assert_receivers_hold_the_files();
 }
 
