@@ -9,6 +9,10 @@ mod swarm;
 
 use wasm_bindgen::{JsCast, JsValue};
 
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 fn main() {}
 
 /// A JavaScript error in words.
