@@ -53,6 +53,11 @@ impl Host {
         self.report("fileDone", index.into(), file.into());
     }
 
+    /// Origin: receiver `peer` holds `held` verified bytes.
+    fn held(&self, peer: &PeerId, held: u64) {
+        self.report("held", peer.as_str().into(), (held as f64).into());
+    }
+
     /// Something the person should read (the origin left, a member served damage).
     fn status(&self, text: &str) {
         self.report("status", text.into(), JsValue::UNDEFINED);
@@ -64,7 +69,8 @@ impl Host {
     }
 }
 
-/// This page's part in one swarm, as a receiver.
+/// This page's part in one swarm: a receiver ([`Member::join`]) or its origin
+/// ([`Member::origin`]).
 #[wasm_bindgen]
 pub struct Member {
     state: Rc<RefCell<State>>,
@@ -135,6 +141,41 @@ impl Member {
         Ok(Member { state })
     }
 
+    /// Be the origin of swarm `swarm`, offering `files` (of `File`s): blocks are read from
+    /// them. `report` hears, as `held`, how much each receiver holds.
+    pub fn origin(
+        swarm: SwarmId,
+        me: String,
+        files: js_sys::Array,
+        report: js_sys::Function,
+    ) -> Result<Member, JsError> {
+        let files: Vec<web_sys::File> = files.iter().map(JsCast::unchecked_into).collect();
+        let sizes = files.iter().map(|file| file.size() as u64).collect();
+        let core = Swarm::origin(swarm, PeerId::new(me)?, sizes)?;
+        let state = Rc::new(RefCell::new(State {
+            core,
+            id: swarm,
+            host: Host(report),
+            links: BTreeMap::new(),
+            files: files.into_iter().map(Stored::Done).collect(),
+            serving: BTreeSet::new(),
+            left: false,
+        }));
+        Ok(Member { state })
+    }
+
+    /// Origin: `peer` accepted the offer in the swarm.
+    #[wasm_bindgen(js_name = addReceiver)]
+    pub fn add_receiver(&self, peer: String) -> Result<(), JsError> {
+        let added = self
+            .state
+            .borrow_mut()
+            .core
+            .add_receiver(PeerId::new(peer)?);
+        drive(&self.state);
+        Ok(added?)
+    }
+
     /// The link to `peer` is up, with these channels.
     #[wasm_bindgen(js_name = linkUp)]
     pub fn link_up(&self, peer: String, control: RtcDataChannel, data: RtcDataChannel) {
@@ -180,8 +221,24 @@ impl Member {
             return Ok(());
         }
         let heard = self.state.borrow_mut().core.on_frame(&from, *frame);
+        self.report_held(&from);
         drive(&self.state);
         Ok(heard?)
+    }
+
+    /// Origin: tells the page how much `peer` holds, as it said.
+    fn report_held(&self, peer: &PeerId) {
+        let state = self.state.borrow();
+        if !state.core.is_origin() {
+            return;
+        }
+        let held = state
+            .core
+            .member_progress()
+            .find(|(member, _)| *member == peer);
+        if let Some((_, held)) = held {
+            state.host.held(peer, held);
+        }
     }
 
     /// A data-channel message from `from` that is a swarm piece.

@@ -55,6 +55,16 @@ extern "C" {
         report: &Function,
     ) -> Promise;
 
+    /// A [`Member`] that is the origin of `swarm`, offering `files` (of `File`s).
+    #[wasm_bindgen(method, catch)]
+    pub fn origin(
+        this: &MemberClass,
+        swarm: SwarmId,
+        me: &str,
+        files: &Array,
+        report: &Function,
+    ) -> Result<Member, JsValue>;
+
     /// The page's part in one swarm.
     #[derive(Clone)]
     pub type Member;
@@ -70,6 +80,9 @@ extern "C" {
     pub fn piece(this: &Member, from: &str, message: &Uint8Array) -> Result<(), JsValue>;
     #[wasm_bindgen(method)]
     pub fn leave(this: &Member);
+    /// Origin: `peer` accepted its offer in the swarm.
+    #[wasm_bindgen(method, js_name = addReceiver)]
+    pub fn add_receiver(this: &Member, peer: &str);
 }
 
 /// The module, imported once.

@@ -12,7 +12,9 @@ use common::{
 };
 use futures_util::future::try_join_all;
 use meshdrop_e2e::app::TransferEntry;
-use meshdrop_e2e::{run_in, App, NetNs, Result, SignalingServer, TestFile, TransferButton};
+use meshdrop_e2e::{
+    run_in, App, NetNs, Recipient, Result, SignalingServer, TestFile, TransferButton,
+};
 
 const MIB: u64 = 1 << 20;
 
@@ -143,8 +145,8 @@ impl Sending {
     }
 
     /// Dave ends well, holding the file whole.
-    async fn dave_has_it(&self, room: &mut MixedSwarm) {
-        assert_eq!(room.dave.exit_code().await, 0, "dave");
+    async fn dave_has_it(&self, dave: &mut Meshdrop) {
+        assert_eq!(dave.exit_code().await, 0, "dave");
         let saved = self.inbox.join(self.file.name());
         assert_eq!(sha256_of(&saved), self.digest);
     }
@@ -258,7 +260,7 @@ fn three_browsers_and_a_native_receiver_get_a_file_by_swarm() {
             assert!(from_peers > 0, "{entry:?}");
         }
         assert_eq!(room.ann.exit_code().await, 0, "sender");
-        sending.dave_has_it(&mut room).await;
+        sending.dave_has_it(&mut room.dave).await;
         server.stop().await
     })
     .unwrap();
@@ -276,7 +278,7 @@ fn a_receiver_leaving_halfway_does_not_stall_the_others() {
         println!("alice left at {:?}%", half.percent());
 
         room.page_received(1, &sending.digest).await?;
-        sending.dave_has_it(&mut room).await;
+        sending.dave_has_it(&mut room.dave).await;
         room.ann.kill().await;
         server.stop().await
     })
@@ -301,7 +303,7 @@ fn a_receiver_cancelling_halfway_takes_no_more_part() {
             .await?;
 
         room.page_received(1, &sending.digest).await?;
-        sending.dave_has_it(&mut room).await;
+        sending.dave_has_it(&mut room.dave).await;
         // The others are done: nothing is on its way to alice, and she asks for nothing.
         let alice = &room.pages[0];
         let before = alice.snapshot().await?.bytes_received;
@@ -334,7 +336,78 @@ fn the_sender_may_leave_once_every_block_is_with_a_receiver() {
         for at in 0..2 {
             room.page_received(at, &sending.digest).await?;
         }
-        sending.dave_has_it(&mut room).await;
+        sending.dave_has_it(&mut room.dave).await;
+        server.stop().await
+    })
+    .unwrap();
+}
+
+/// Alice's page sends a file to everyone: bea's and cleo's pages and dave get it by a
+/// swarm with alice its origin, each partly from the others.
+#[test]
+fn a_page_sends_to_everyone_by_swarm() {
+    let sending = Sending::new("from-a-page.bin", 32 * MIB + 7);
+    run_in(&sending.ns, async {
+        let server = SignalingServer::start().await?;
+        let mut pages = Vec::new();
+        for name in ["alice", "bea", "cleo"] {
+            pages.push(open_app(&server, "from-page", name).await?);
+        }
+        let dir = sending.inbox.to_str().unwrap();
+        let args = ["receive", "--room", "from-page", "--yes", "--dir", dir];
+        let mut dave = Meshdrop::start(&signaling_url(&server), "dave", &args);
+        let mut ids = vec![peer_id(&dave.expect_status("joined room").await)];
+        for page in &pages {
+            ids.push(page.self_id().await?);
+        }
+        for (at, page) in pages.iter().enumerate() {
+            let mine = &ids[at + 1];
+            let others: Vec<&str> = ids
+                .iter()
+                .filter(|id| *id != mine)
+                .map(String::as_str)
+                .collect();
+            page.wait_for_peers(&others, "connected").await?;
+        }
+
+        let (alice, receivers) = (&pages[0], &pages[1..]);
+        let alice_id = &ids[1];
+        alice
+            .send_files(Recipient::Everyone, &[&sending.file])
+            .await?;
+        let offered = [&sending.file];
+        let offers = try_join_all(
+            receivers
+                .iter()
+                .map(|page| page.wait_for_offer(alice_id, &offered)),
+        )
+        .await?;
+        try_join_all(receivers.iter().zip(&offers).map(|(page, offer)| {
+            page.click_transfer_button(alice_id, &offer.id, TransferButton::Accept)
+        }))
+        .await?;
+
+        let line = dave.expect_status("all blocks here:").await;
+        assert!(
+            number_before(&line, " bytes from peers") > 0,
+            "dave: {line}"
+        );
+        for (page, offer) in receivers.iter().zip(&offers) {
+            let received = page.received_once_saved(alice_id, &offer.id).await?;
+            assert_eq!(received[0].sha256, sending.digest, "{}", page.label());
+            let entry = page.wait_for_transfer(alice_id, &offer.id, "done").await?;
+            println!("{}: {:?} bytes from peers", page.label(), entry.from_peers);
+            assert!(entry.from_peers.is_some_and(|bytes| bytes > 0), "{entry:?}");
+        }
+        // Alice's own rows: each receiver's transfer ends done.
+        let sent = alice.snapshot().await?.transfers;
+        assert_eq!(sent.len(), 3, "{sent:#?}");
+        for entry in &sent {
+            alice
+                .wait_for_transfer(&entry.peer, &entry.id, "done")
+                .await?;
+        }
+        sending.dave_has_it(&mut dave).await;
         server.stop().await
     })
     .unwrap();

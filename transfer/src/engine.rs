@@ -278,9 +278,13 @@ impl Transfers {
         receiving(&mut self.entries, id)?.accept_in_swarm(&mut self.outputs)
     }
 
-    /// A transfer accepted in a swarm holds `bytes` of its files, verified.
+    /// A transfer accepted in a swarm: its receiver holds `bytes` of its files, verified
+    /// (as this receiver knows, or as the origin heard).
     pub fn swarm_progress(&mut self, id: TransferId, bytes: u64) -> Result<(), TransferError> {
-        receiving(&mut self.entries, id)?.swarm_progress(bytes);
+        let transfer = entry(&mut self.entries, id)?.transfer_mut();
+        if transfer.in_swarm {
+            transfer.bytes_done = bytes.min(transfer.bytes_total);
+        }
         Ok(())
     }
 

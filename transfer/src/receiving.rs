@@ -211,11 +211,6 @@ impl Receiving {
         }
     }
 
-    /// Swarm: `bytes` of the files are held and verified.
-    pub fn swarm_progress(&mut self, bytes: u64) {
-        self.transfer.bytes_done = bytes;
-    }
-
     /// Swarm: file `index` is held whole and verified.
     pub fn swarm_file_verified(&mut self, index: u32, outputs: &mut VecDeque<Output>) {
         let transfer = self.transfer.id();

@@ -20,7 +20,7 @@ pub struct Transfer {
     paths: Vec<SafePath>,
     state: TransferState,
     pub(crate) bytes_done: u64,
-    bytes_total: u64,
+    pub(crate) bytes_total: u64,
     /// This end's last frame about a transfer that ended (`complete`, `decline`,
     /// `cancel`, `fail`), until the next link comes up: it may have been lost with the
     /// link it went out on, so it is said once more on the new one.

@@ -31,6 +31,7 @@ use meshdrop_protocol::frame::{ControlFrame, Device};
 use meshdrop_protocol::signaling::{IceServer, PeerInfo, ServerMessage, Signal};
 use meshdrop_protocol::{PeerId, RoomId, PROTOCOL_VERSION};
 use meshdrop_sorted_map::SortedMap;
+use meshdrop_transfer::Direction;
 use meshdrop_verify::PairingCode;
 
 pub use link::Channels;
@@ -257,7 +258,7 @@ impl Mesh {
     }
 
     /// Offer `files` to one connected peer, or to every connected peer when `to` is
-    /// `None`.
+    /// `None` (to two or more, in a swarm: see [`swarms::offer`]).
     pub fn send_files(&self, to: Option<&PeerId>, files: Vec<OutgoingFile>) {
         let targets: Vec<PeerTransfers> = {
             let inner = self.inner.borrow();
@@ -272,6 +273,9 @@ impl Mesh {
                 .map(|(_, transfers)| transfers.clone())
                 .collect()
         };
+        if to.is_none() && targets.len() > 1 {
+            return swarms::offer(&self.inner, files, targets);
+        }
         for transfers in targets {
             transfers.offer(files.clone());
         }
@@ -965,8 +969,14 @@ fn start_transfers(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
         state.transfers.or_insert_with(peer, || {
             PeerTransfers::new(me, peer.clone(), move |view| {
                 if let Some(inner) = weak.upgrade() {
-                    if view.swarm.is_some() && view.state.is_aborted() {
-                        swarms::leave(&inner, &view.key);
+                    match &view.swarm {
+                        Some(news) if view.state.is_aborted() => {
+                            swarms::ended(&inner, news.swarm, &view.key)
+                        }
+                        Some(news) if view.direction == Direction::Outgoing => {
+                            swarms::add_receiver(&inner, news.swarm, &view.key.peer)
+                        }
+                        _ => {}
                     }
                     emit(&inner, MeshEvent::Transfer(view));
                 }

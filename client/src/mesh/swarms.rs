@@ -11,7 +11,7 @@
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use js_sys::Uint8Array;
+use js_sys::{Array, Uint8Array};
 use meshdrop_protocol::frame::SwarmId;
 use meshdrop_protocol::PeerId;
 use wasm_bindgen::prelude::*;
@@ -19,7 +19,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::{with_transfers, Channels, Inner};
 use crate::on_demand::{self, Member};
-use crate::transfer::{TransferAction, TransferKey};
+use crate::transfer::{OutgoingFile, PeerTransfers, TransferAction, TransferKey};
 
 /// The swarms this page takes part in.
 #[derive(Default)]
@@ -30,8 +30,11 @@ pub(super) struct Swarms {
 }
 
 struct Joined {
-    /// The transfer it brings.
-    key: TransferKey,
+    swarm: SwarmId,
+    /// The transfer it brings; `None` where this page is the origin.
+    receiving: Option<TransferKey>,
+    /// Origin: the receivers taking part, told to the member.
+    receivers: Vec<PeerId>,
     member: Member,
     /// The callback it reports through, which must live as long as it.
     _report: Closure<dyn Fn(String, JsValue, JsValue)>,
@@ -97,16 +100,30 @@ pub(super) fn left(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
     }
 }
 
-/// Transfer `key` ended before it was done (cancelled, or failed): its swarm goes on
-/// without this page.
-pub(super) fn leave(inner: &Rc<RefCell<Inner>>, key: &TransferKey) {
-    let left = {
+/// Transfer `key`, which goes by `swarm`, ended before it was done (cancelled, or
+/// failed). Received here: the swarm goes on without this page. Sent from here: its
+/// receiver is no longer a member.
+pub(super) fn ended(inner: &Rc<RefCell<Inner>>, swarm: SwarmId, key: &TransferKey) {
+    let (left, origin) = {
         let joined = &mut inner.borrow_mut().swarms.joined;
-        let at = joined.iter().position(|joined| joined.key == *key);
-        at.map(|at| joined.remove(at))
+        let mine = joined
+            .iter()
+            .position(|joined| joined.receiving.as_ref() == Some(key));
+        let origin = joined
+            .iter_mut()
+            .find(|joined| joined.swarm == swarm && joined.receiving.is_none())
+            .filter(|origin| origin.receivers.contains(&key.peer))
+            .map(|origin| {
+                origin.receivers.retain(|peer| *peer != key.peer);
+                origin.member.clone()
+            });
+        (mine.map(|at| joined.remove(at)), origin)
     };
     if let Some(left) = left {
         left.member.leave();
+    }
+    if let Some(origin) = origin {
+        origin.left(key.peer.as_str());
     }
 }
 
@@ -149,28 +166,126 @@ pub(super) fn join(inner: &Rc<RefCell<Inner>>, key: TransferKey, swarm: SwarmId,
                 return transfers.act(key.id, TransferAction::Accept);
             }
         };
-        let open: Vec<(PeerId, Channels)> = {
-            let state = inner.borrow();
-            let channels = state
-                .links
-                .iter()
-                .map(|(peer, link)| (peer, link.peer.channels()));
-            let open = channels.filter(|(_, channels)| channels.is_open());
-            open.map(|(peer, channels)| (peer.clone(), channels.clone()))
-                .collect()
-        };
-        for (peer, channels) in open {
-            let (control, data) = channels.both();
-            member.link_up(peer.as_str(), control, data);
-        }
-        let joined = Joined {
-            key: key.clone(),
-            member,
-            _report: report,
-        };
-        inner.borrow_mut().swarms.joined.push(joined);
-        transfers.accept_in_swarm(key.id);
+        adopt(&inner, swarm, member, report, Some(key.clone()));
+        transfers.accept_in_swarm(key.id, swarm);
     });
+}
+
+/// Files to everyone (`targets`, two or more): offered in a new swarm, this page its
+/// origin, so that the receivers pass blocks on to each other; offered plainly if the
+/// module does not load.
+pub(super) fn offer(
+    inner: &Rc<RefCell<Inner>>,
+    files: Vec<OutgoingFile>,
+    targets: Vec<PeerTransfers>,
+) {
+    let Some(me) = inner.borrow().self_id.clone() else {
+        return;
+    };
+    let weak = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        let swarm = (js_sys::Math::random() * f64::from(u32::MAX)) as SwarmId;
+        let report = origin_report(&weak, swarm);
+        let sources: Array = files
+            .iter()
+            .map(|outgoing| JsValue::from(&outgoing.file))
+            .collect();
+        let made = match on_demand::load().await {
+            Ok(module) => module.member().origin(
+                swarm,
+                me.as_str(),
+                &sources,
+                report.as_ref().unchecked_ref(),
+            ),
+            Err(error) => Err(error),
+        };
+        let Some(inner) = weak.upgrade() else { return };
+        let swarm = match made {
+            Ok(member) => {
+                adopt(&inner, swarm, member, report, None);
+                Some(swarm)
+            }
+            Err(error) => {
+                let context = "no swarm module: the files go to each receiver in turn:";
+                web_sys::console::warn_2(&context.into(), &error);
+                None
+            }
+        };
+        for transfers in targets {
+            match swarm {
+                Some(swarm) => transfers.offer_to_swarm(files.clone(), swarm),
+                None => transfers.offer(files.clone()),
+            }
+        }
+    });
+}
+
+/// The receiver of this page's offer to `peer` takes part in `swarm`, which this page
+/// is the origin of: the member hears it once.
+pub(super) fn add_receiver(inner: &Rc<RefCell<Inner>>, swarm: SwarmId, peer: &PeerId) {
+    let member = {
+        let joined = &mut inner.borrow_mut().swarms.joined;
+        let origin = joined
+            .iter_mut()
+            .find(|joined| joined.swarm == swarm && joined.receiving.is_none());
+        match origin {
+            Some(origin) if !origin.receivers.contains(peer) => {
+                origin.receivers.push(peer.clone());
+                origin.member.clone()
+            }
+            _ => return,
+        }
+    };
+    member.add_receiver(peer.as_str());
+}
+
+/// Keeps `member` of `swarm` (receiving `receiving`, or the origin), on every open link.
+fn adopt(
+    inner: &Rc<RefCell<Inner>>,
+    swarm: SwarmId,
+    member: Member,
+    report: Closure<dyn Fn(String, JsValue, JsValue)>,
+    receiving: Option<TransferKey>,
+) {
+    let open: Vec<(PeerId, Channels)> = {
+        let state = inner.borrow();
+        let channels = state
+            .links
+            .iter()
+            .map(|(peer, link)| (peer, link.peer.channels()));
+        let open = channels.filter(|(_, channels)| channels.is_open());
+        open.map(|(peer, channels)| (peer.clone(), channels.clone()))
+            .collect()
+    };
+    for (peer, channels) in open {
+        let (control, data) = channels.both();
+        member.link_up(peer.as_str(), control, data);
+    }
+    let joined = Joined {
+        swarm,
+        receiving,
+        receivers: Vec::new(),
+        member,
+        _report: report,
+    };
+    inner.borrow_mut().swarms.joined.push(joined);
+}
+
+/// The callback the origin's member reports through: `held` (a receiver's id, the bytes
+/// it holds).
+fn origin_report(
+    inner: &Weak<RefCell<Inner>>,
+    swarm: SwarmId,
+) -> Closure<dyn Fn(String, JsValue, JsValue)> {
+    let inner = inner.clone();
+    Closure::new(move |_kind: String, peer: JsValue, held: JsValue| {
+        let Some(inner) = inner.upgrade() else { return };
+        let Some(peer) = peer.as_string().and_then(|peer| PeerId::new(peer).ok()) else {
+            return;
+        };
+        let held = held.as_f64().unwrap_or_default() as u64;
+        with_transfers(&inner, &peer, |transfers| transfers.swarm_sent(swarm, held));
+    })
 }
 
 /// The callback a member reports `key`'s news through: `progress` (bytes held, bytes

@@ -96,14 +96,15 @@ pub struct TransferView {
     pub needs_files: bool,
     /// The files last picked for it were not the same (name, size, first block).
     pub picked_wrong: bool,
-    /// For a transfer received in a swarm: what the swarm says of it.
+    /// For a transfer that goes by a swarm (sent or received): what the swarm says of it.
     pub swarm: Option<SwarmNews>,
 }
 
-/// What the swarm says of a transfer received in it.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// What the swarm says of a transfer that goes by it.
+#[derive(Debug, Clone, PartialEq)]
 pub struct SwarmNews {
-    /// Verified bytes that came from members other than the sender.
+    pub swarm: SwarmId,
+    /// Received: verified bytes that came from members other than the sender.
     pub from_peers: u64,
     /// Its latest word for the person ("Sender left; finishing from peers").
     pub status: Option<String>,
@@ -244,6 +245,16 @@ impl PeerTransfers {
     /// Offer `files` to the peer: in one transfer, or in several if their offer would
     /// not fit one message of the connection (a folder of thousands of files).
     pub fn offer(&self, files: Vec<OutgoingFile>) {
+        self.offer_in(files, None)
+    }
+
+    /// Offer `files` to the peer as a receiver of `swarm` (this page its origin), if they
+    /// fit one offer; otherwise plainly, as [`Self::offer`]. Not kept across a reload.
+    pub fn offer_to_swarm(&self, files: Vec<OutgoingFile>, swarm: SwarmId) {
+        self.offer_in(files, Some(swarm))
+    }
+
+    fn offer_in(&self, files: Vec<OutgoingFile>, swarm: Option<SwarmId>) {
         let metas = files
             .iter()
             .map(|outgoing| FileMeta {
@@ -261,14 +272,23 @@ impl PeerTransfers {
             .and_then(Channels::max_message_size)
             .map_or(MIN_MAX_MESSAGE_LEN, message_len_for);
         let mut files = files.into_iter().map(|outgoing| outgoing.file);
-        for run in offers_within_by(metas, max_message_len, |frame| {
+        let runs = offers_within_by(metas, max_message_len, |frame| {
             crate::encode::control_frame(frame).len()
-        }) {
+        });
+        let swarm = swarm.filter(|_| runs.len() == 1);
+        for run in runs {
             let sources: Vec<web_sys::File> = files.by_ref().take(run.len()).collect();
-            let offered = self.inner.borrow_mut().engine.offer(run);
+            let mut driver = self.inner.borrow_mut();
+            let offered = match swarm {
+                Some(swarm) => driver.engine.offer_to_swarm(run, swarm),
+                None => driver.engine.offer(run),
+            };
+            drop(driver);
             if let Ok(id) = offered {
                 self.inner.borrow_mut().sources.insert(id, sources.clone());
-                keep_send(&self.inner, id, sources);
+                if swarm.is_none() {
+                    keep_send(&self.inner, id, sources);
+                }
             }
         }
         carry_out(&self.inner);
@@ -305,15 +325,27 @@ impl PeerTransfers {
 
     /// The person took offer `id`, and this page takes part in its swarm: the blocks
     /// come through the swarm module, which reports here.
-    pub fn accept_in_swarm(&self, id: TransferId) {
+    pub fn accept_in_swarm(&self, id: TransferId, swarm: SwarmId) {
         let accepted = self.inner.borrow_mut().engine.accept_in_swarm(id);
         if accepted.is_ok() {
-            self.inner
-                .borrow_mut()
-                .swarm_news
-                .insert(id, SwarmNews::default());
+            news_of(&self.inner, id, swarm);
         }
         carry_out(&self.inner);
+    }
+
+    /// The receiver of this page's offer in `swarm` holds `held` bytes of it, as the
+    /// swarm heard.
+    pub fn swarm_sent(&self, swarm: SwarmId, held: u64) {
+        let sent = self
+            .inner
+            .borrow()
+            .swarm_news
+            .iter()
+            .find(|(_, news)| news.swarm == swarm)
+            .map(|(id, _)| *id);
+        if let Some(id) = sent {
+            self.swarm_progress(id, held, 0);
+        }
     }
 
     /// Transfer `id`, received in a swarm, holds `held` bytes verified, `from_peers` of
@@ -647,8 +679,12 @@ fn carry_out(inner: &Rc<RefCell<Driver>>) {
                     driver.journals.insert(transfer, journal);
                 }
             }
-            // The web app offers to no swarm, so no receiver joins one of its transfers.
-            Output::JoinedSwarm { .. } => {}
+            // The receiver takes part in this page's swarm: the mesh hears it from the
+            // transfer's view (`TransferView::swarm`).
+            Output::JoinedSwarm { transfer, swarm } => {
+                news_of(inner, transfer, swarm);
+                show(inner, transfer);
+            }
             Output::State { transfer, state } => {
                 if state.is_final() {
                     let mut driver = inner.borrow_mut();
@@ -860,6 +896,16 @@ fn finish_file(inner: &Rc<RefCell<Driver>>, transfer: TransferId, index: u32) {
         let stored = file.finish().await;
         keep_stored(&inner, transfer, index, stored);
     });
+}
+
+/// Transfer `id` goes by `swarm` from now on.
+fn news_of(inner: &Rc<RefCell<Driver>>, id: TransferId, swarm: SwarmId) {
+    let news = SwarmNews {
+        swarm,
+        from_peers: 0,
+        status: None,
+    };
+    inner.borrow_mut().swarm_news.insert(id, news);
 }
 
 /// File `index` of `transfer` is stored (or could not be): the person may save it.

@@ -163,7 +163,7 @@ fn transfer_row(
             data-bytes-sent={(!incoming).then(|| view.bytes_sent.to_string())}
             data-blocks-kept={incoming.then(|| view.blocks_kept.to_string())}
             data-blocks-restored={incoming.then(|| view.blocks_restored.to_string())}
-            data-from-peers={view.swarm.as_ref().map(|swarm| swarm.from_peers.to_string())}>
+            data-from-peers={view.swarm.as_ref().filter(|_| incoming).map(|swarm| swarm.from_peers.to_string())}>
             <div class="transfer-head">
                 <span class="transfer-arrow" aria-hidden="true">{ if incoming { "↓" } else { "↑" } }</span>
                 <span class="transfer-title">{ headline }</span>
@@ -188,7 +188,7 @@ fn transfer_row(
                     aria-label={progress_label} />
                 <div class="transfer-progress">{ progress_line(view) }</div>
             }
-            if let Some(swarm) = &view.swarm {
+            if let Some(swarm) = view.swarm.as_ref().filter(|_| incoming) {
                 <div class="transfer-swarm">{ swarm_line(swarm) }</div>
             }
             <div class="transfer-actions">
