@@ -152,6 +152,25 @@ impl Sending {
     }
 }
 
+/// Waits until `pages` and `dave`, who just started, are all connected to each other;
+/// returns their peer ids, dave's first.
+async fn linked(pages: &[App], dave: &mut Meshdrop) -> Result<Vec<String>> {
+    let mut ids = vec![peer_id(&dave.expect_status("joined room").await)];
+    for page in pages {
+        ids.push(page.self_id().await?);
+    }
+    for (at, page) in pages.iter().enumerate() {
+        let mine = &ids[at + 1];
+        let others: Vec<&str> = ids
+            .iter()
+            .filter(|id| *id != mine)
+            .map(String::as_str)
+            .collect();
+        page.wait_for_peers(&others, "connected").await?;
+    }
+    Ok(ids)
+}
+
 /// A room of browsers and `dave` (`meshdrop receive` into `inbox`), all linked to each
 /// other, to which `ann` (`meshdrop send`) offers `file`; the pages accept it together.
 struct MixedSwarm {
@@ -179,19 +198,7 @@ impl MixedSwarm {
         let dir = inbox.to_str().unwrap();
         let args = ["receive", "--room", room, "--yes", "--dir", dir];
         let mut dave = Meshdrop::start(&url, "dave", &args);
-        let mut ids = vec![peer_id(&dave.expect_status("joined room").await)];
-        for page in &pages {
-            ids.push(page.self_id().await?);
-        }
-        for (at, page) in pages.iter().enumerate() {
-            let mine = &ids[at + 1];
-            let others: Vec<&str> = ids
-                .iter()
-                .filter(|id| *id != mine)
-                .map(String::as_str)
-                .collect();
-            page.wait_for_peers(&others, "connected").await?;
-        }
+        linked(&pages, &mut dave).await?;
         let path = file.path().to_str().unwrap();
         let mut ann = Meshdrop::start(&url, "ann", &["send", path, "--room", room]);
         let ann_id = peer_id(&ann.expect_status("joined room").await);
@@ -356,19 +363,7 @@ fn a_page_sends_to_everyone_by_swarm() {
         let dir = sending.inbox.to_str().unwrap();
         let args = ["receive", "--room", "from-page", "--yes", "--dir", dir];
         let mut dave = Meshdrop::start(&signaling_url(&server), "dave", &args);
-        let mut ids = vec![peer_id(&dave.expect_status("joined room").await)];
-        for page in &pages {
-            ids.push(page.self_id().await?);
-        }
-        for (at, page) in pages.iter().enumerate() {
-            let mine = &ids[at + 1];
-            let others: Vec<&str> = ids
-                .iter()
-                .filter(|id| *id != mine)
-                .map(String::as_str)
-                .collect();
-            page.wait_for_peers(&others, "connected").await?;
-        }
+        let ids = linked(&pages, &mut dave).await?;
 
         let (alice, receivers) = (&pages[0], &pages[1..]);
         let alice_id = &ids[1];
