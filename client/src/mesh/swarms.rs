@@ -2,11 +2,12 @@
 //! each other too (docs/protocol.md, "Swarms").
 //!
 //! The swarm rules and their browser I/O are in the module loaded on demand
-//! ([`on_demand`]), the first time the person accepts files in a swarm. Here the page hands each
-//! joined swarm's member what it needs: the links' channels as they come and go, and the
-//! `swarm_*` frames and pieces that arrive, unread. The member sends on the channels
-//! itself, keeps the blocks in the private file system, and reports to the transfer
-//! through a callback: progress, each file verified, its word for the person.
+//! ([`on_demand`]), the first time the person accepts files in a swarm or sends files to
+//! everyone. Here the page hands each swarm's member what it needs: the links' channels
+//! as they come and go, and the `swarm_*` frames and pieces that arrive, unread. The
+//! member sends on the channels itself, keeps or reads the blocks, and reports through a
+//! callback: as a receiver, progress, each file verified and its word for the person; as
+//! the origin, how much each receiver holds.
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
