@@ -78,8 +78,27 @@ impl PrivateFile {
     /// reported.
     pub fn write_at(&self, at: u64, bytes: &[u8]) {
         // A copy outside wasm memory, moved (not copied again) into the worker.
-        let buffer = self.writer.buffer_holding(bytes);
+        let buffer = self.buffer(bytes.len() as u32);
+        buffer.copy_from(bytes);
+        self.write_buffer_at(at, buffer.buffer());
+    }
+
+    /// A buffer of `len` bytes outside wasm memory to gather bytes for
+    /// [`Self::write_buffer_at`] in: a spare one if it has the size, so the page does not
+    /// allocate (and the system zero) a megabyte per block.
+    pub fn buffer(&self, len: u32) -> Uint8Array {
+        let mut spare = self.writer.spare.borrow_mut();
+        match spare.iter().position(|buffer| buffer.byte_length() == len) {
+            Some(at) => Uint8Array::new(&spare.swap_remove(at)),
+            None => Uint8Array::new_with_length(len),
+        }
+    }
+
+    /// [`Self::write_at`] for bytes already outside wasm memory: the whole of `buffer`
+    /// is moved into the worker, and unusable here after.
+    pub fn write_buffer_at(&self, at: u64, buffer: ArrayBuffer) {
         let at = JsValue::from_f64(at as f64);
+        let buffer = JsValue::from(buffer);
         self.writer.post(
             self.id,
             "write",
@@ -220,24 +239,6 @@ impl Writer {
         let id = self.next_id.get();
         self.next_id.set(id.wrapping_add(1));
         id
-    }
-
-    /// A buffer outside wasm memory holding a copy of `bytes`: a spare one if it has
-    /// the size, so the page does not allocate (and the system zero) a megabyte per
-    /// block.
-    fn buffer_holding(&self, bytes: &[u8]) -> ArrayBuffer {
-        let mut spare = self.spare.borrow_mut();
-        let fits = spare
-            .iter()
-            .position(|buffer| buffer.byte_length() as usize == bytes.len());
-        match fits {
-            Some(at) => {
-                let buffer = spare.swap_remove(at);
-                Uint8Array::new(&buffer).copy_from(bytes);
-                buffer
-            }
-            None => Uint8Array::from(bytes).buffer(),
-        }
     }
 
     /// Send the worker a message about file `id`, moving `moved` into it.

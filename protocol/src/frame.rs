@@ -399,8 +399,14 @@ impl<'a> DataChunk<'a> {
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         out.clear();
         out.reserve(CHUNK_HEADER_LEN + self.payload.len());
-        out.extend_from_slice(&self.transfer.to_be_bytes());
+        out.extend_from_slice(&Self::header(self.transfer));
         out.extend_from_slice(self.payload);
+    }
+
+    /// The header in front of every chunk of `transfer`, for a sender that puts the
+    /// payload behind it itself.
+    pub fn header(transfer: TransferId) -> [u8; CHUNK_HEADER_LEN] {
+        transfer.to_be_bytes()
     }
 
     pub fn decode(message: &'a [u8]) -> Result<Self, ShortChunk> {
@@ -408,9 +414,14 @@ impl<'a> DataChunk<'a> {
             .split_first_chunk::<CHUNK_HEADER_LEN>()
             .ok_or(ShortChunk(message.len()))?;
         Ok(Self {
-            transfer: u32::from_be_bytes(*header),
+            transfer: Self::transfer_in(*header),
             payload,
         })
+    }
+
+    /// The transfer a chunk's header names, for a receiver that keeps the payload apart.
+    pub fn transfer_in(header: [u8; CHUNK_HEADER_LEN]) -> TransferId {
+        TransferId::from_be_bytes(header)
     }
 }
 

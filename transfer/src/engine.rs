@@ -19,10 +19,11 @@ use meshdrop_sorted_map::SortedMap;
 
 use crate::digest::{BlockDigest, BlockHashing};
 use crate::partial::{BadPartial, Partial};
+use crate::payload::Payload;
 use crate::receiving::Receiving;
 use crate::sending::Sending;
 use crate::transfer::{Ending, Transfer};
-use crate::{IdParity, Output, ReadRequest, TransferError, Write};
+use crate::{IdParity, Output, Placement, ReadRequest, TransferError, Write};
 
 /// Payload bytes per chunk unless [`Transfers::set_chunk_len`] says otherwise: a whole
 /// chunk, header included, is then 64 KiB.
@@ -489,6 +490,22 @@ impl Transfers {
         }
     }
 
+    /// [`Self::on_chunk`] for a driver that hashes blocks itself ([`BlockHashing::Driver`])
+    /// and keeps each message where it arrived: the web app, whose bytes stay in the
+    /// browser's buffer instead of being copied into wasm memory and out again. Hand in
+    /// the message's header and its payload's length; the payload goes where the
+    /// returned [`Placement`] says.
+    pub fn on_chunk_held(
+        &mut self,
+        header: [u8; CHUNK_HEADER_LEN],
+        payload_len: usize,
+    ) -> Result<Option<Placement>, TransferError> {
+        match live_receiving(&mut self.entries, DataChunk::transfer_in(header))? {
+            Some(receiving) => receiving.on_payload(Payload::Held(payload_len), &mut self.outputs),
+            None => Ok(None),
+        }
+    }
+
     /// The next read the driver should make for the outgoing transfers, or `None` if
     /// none needs one now. Ask again after each [`Self::on_read`] and whenever the data
     /// channel has room; each transfer has at most one read outstanding, and the oldest
@@ -514,6 +531,22 @@ impl Transfers {
             Some(sending) => sending.on_read(bytes, &mut self.outputs),
             None => Ok(None),
         }
+    }
+
+    /// [`Self::on_read`] for a driver that hashes blocks itself ([`BlockHashing::Driver`])
+    /// and keeps the bytes it read (the web app, in the browser's memory): hand in how
+    /// many there are. Returns the header to send them behind, as one data-channel
+    /// message, or `None` as [`Self::on_read`] does.
+    pub fn on_read_held(
+        &mut self,
+        id: TransferId,
+        len: usize,
+    ) -> Result<Option<[u8; CHUNK_HEADER_LEN]>, TransferError> {
+        let send = match live_sending(&mut self.entries, id)? {
+            Some(sending) => sending.on_payload(Payload::Held(len), &mut self.outputs)?,
+            None => false,
+        };
+        Ok(send.then(|| DataChunk::header(id)))
     }
 
     /// The driver hashed block `block` (of [`crate::DIGEST_BLOCK_LEN`] bytes from the

@@ -41,6 +41,8 @@ pub enum TransferError {
     },
     #[error("this engine hashes blocks itself; it takes no block digests")]
     EngineHashes,
+    #[error("this engine hashes blocks itself, so it needs each chunk's bytes")]
+    EngineNeedsBytes,
     #[error("chat and hello frames are not about file transfers")]
     NotATransferFrame,
     #[error("the saved partial transfer is damaged: {0}")]

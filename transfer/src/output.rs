@@ -63,6 +63,29 @@ pub struct Write<'a> {
     pub bytes: &'a [u8],
 }
 
+impl Write<'_> {
+    /// Where the bytes go, without them.
+    pub fn placement(&self) -> Placement {
+        Placement {
+            transfer: self.transfer,
+            index: self.index,
+            offset: self.offset,
+            len: self.bytes.len(),
+        }
+    }
+}
+
+/// Write the `len` bytes of a chunk's payload at `offset` of file `index` of incoming
+/// `transfer`: a [`Write`] for a driver that kept the bytes out of the engine (see
+/// [`crate::Transfers::on_chunk_held`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Placement {
+    pub transfer: TransferId,
+    pub index: u32,
+    pub offset: u64,
+    pub len: usize,
+}
+
 /// Read `len` bytes at `offset` of file `index` of outgoing `transfer`, then hand them to
 /// [`crate::Transfers::on_read`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

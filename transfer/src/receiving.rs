@@ -19,9 +19,10 @@ use crate::digest::{
     BlockHasher, BlockHashing, DIGEST_BLOCK_LEN,
 };
 use crate::partial::{BadPartial, Partial, PartialFile};
+use crate::payload::Payload;
 use crate::plan::{PastEnd, Plan};
 use crate::transfer::{Ending, LastWord, Transfer};
-use crate::{Direction, Output, TransferError, TransferState, Write};
+use crate::{Direction, Output, Placement, TransferError, TransferState, Write};
 
 const RECEIVING: [TransferState; 2] = [TransferState::Transferring, TransferState::Verifying];
 
@@ -247,12 +248,30 @@ impl Receiving {
         payload: &'a [u8],
         outputs: &mut VecDeque<Output>,
     ) -> Result<Option<Write<'a>>, TransferError> {
+        let placed = self.on_payload(Payload::Bytes(payload), outputs)?;
+        Ok(placed.map(|placement| Write {
+            transfer: placement.transfer,
+            index: placement.index,
+            offset: placement.offset,
+            bytes: payload,
+        }))
+    }
+
+    /// [`Self::on_chunk`] for a payload given as its bytes or, to a driver that hashes
+    /// blocks itself, as its length.
+    pub fn on_payload(
+        &mut self,
+        payload: Payload<'_>,
+        outputs: &mut VecDeque<Output>,
+    ) -> Result<Option<Placement>, TransferError> {
         if let TransferState::Paused { .. } = self.transfer.state() {
             return Ok(None);
         }
         self.transfer.expect(&RECEIVING, "a data chunk")?;
+        let hash_here = payload.bytes_to_hash(self.hashing)?;
+        let payload_len = payload.len();
         let span = self.plan.front();
-        if let Err(PastEnd) = self.plan.advance(payload.len()) {
+        if let Err(PastEnd) = self.plan.advance(payload_len) {
             let reason = match span {
                 Some(span) => format!(
                     "a data chunk ran past the end of file {} ({}); a chunk holds bytes of one file only",
@@ -268,7 +287,7 @@ impl Receiving {
         let Some(span) = span else {
             return Ok(None);
         };
-        let (index, offset, len) = (span.index, span.start, payload.len() as u64);
+        let (index, offset, len) = (span.index, span.start, payload_len as u64);
         let file = &mut self.files[index as usize];
         file.written |= len > 0;
         let size = file.size;
@@ -278,26 +297,26 @@ impl Receiving {
         } else {
             end % DIGEST_BLOCK_LEN
         };
-        match self.hashing {
-            BlockHashing::Engine => {
-                for (block, digest) in self.hasher.hash(index, size, offset, payload) {
+        match hash_here {
+            Some(bytes) => {
+                for (block, digest) in self.hasher.hash(index, size, offset, bytes) {
                     self.hold(index, block);
                     self.files[index as usize].blocks[block as usize].held = Held::Hashed(digest);
                     self.judge_block(index, block, outputs);
                 }
             }
-            BlockHashing::Driver => {
+            None => {
                 for block in blocks_completed(size, offset, len) {
                     self.hold(index, block);
                 }
             }
         }
         self.settle(outputs);
-        Ok(Some(Write {
+        Ok(Some(Placement {
             transfer: self.transfer.id(),
             index,
             offset,
-            bytes: payload,
+            len: payload_len,
         }))
     }
 

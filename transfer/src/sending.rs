@@ -19,6 +19,7 @@ use meshdrop_protocol::frame::{
 use crate::digest::{
     block_count, block_span, file_digest, BlockDigest, BlockHasher, BlockHashing, DIGEST_BLOCK_LEN,
 };
+use crate::payload::Payload;
 use crate::plan::Plan;
 use crate::transfer::{Ending, Transfer};
 use crate::{Direction, Output, ReadRequest, TransferError, TransferState};
@@ -252,28 +253,43 @@ impl Sending {
         bytes: &'a [u8],
         outputs: &mut VecDeque<Output>,
     ) -> Result<Option<DataChunk<'a>>, TransferError> {
+        let send = self.on_payload(Payload::Bytes(bytes), outputs)?;
+        Ok(send.then(|| DataChunk {
+            transfer: self.transfer.id(),
+            payload: bytes,
+        }))
+    }
+
+    /// [`Self::on_read`] for bytes given as themselves or, by a driver that hashes
+    /// blocks itself, as their length; returns whether to send them.
+    pub fn on_payload(
+        &mut self,
+        payload: Payload<'_>,
+        outputs: &mut VecDeque<Output>,
+    ) -> Result<bool, TransferError> {
         let read = self
             .pending_read
-            .take()
             .ok_or_else(|| self.transfer.unexpected("a read nobody asked for"))?;
+        let hash_here = payload.bytes_to_hash(self.hashing)?;
+        self.pending_read = None;
         if read.stale {
-            return Ok(None);
+            return Ok(false);
         }
         let plan = if read.hash_only {
             &mut self.to_hash
         } else {
             &mut self.plan
         };
-        if bytes.len() != read.len || plan.advance(bytes.len()).is_err() {
+        if payload.len() != read.len || plan.advance(payload.len()).is_err() {
             let reason = format!(
                 "reading a file gave {} bytes instead of {}; did it change on disk?",
-                bytes.len(),
+                payload.len(),
                 read.len
             );
             self.transfer.end(Ending::FailedByMe(reason), outputs);
-            return Ok(None);
+            return Ok(false);
         }
-        if self.hashing == BlockHashing::Engine {
+        if let Some(bytes) = hash_here {
             let size = self.transfer.files()[read.index as usize].size;
             for (block, digest) in self.hasher.hash(read.index, size, read.offset, bytes) {
                 self.record_digest(read.index, block, digest, outputs);
@@ -281,13 +297,7 @@ impl Sending {
         }
         self.update_progress();
         self.announce(outputs);
-        if read.hash_only || self.transfer.state().is_final() {
-            return Ok(None);
-        }
-        Ok(Some(DataChunk {
-            transfer: self.transfer.id(),
-            payload: bytes,
-        }))
+        Ok(!read.hash_only && !self.transfer.state().is_final())
     }
 
     /// The driver hashed block `block` of file `index`.

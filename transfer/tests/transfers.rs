@@ -788,6 +788,31 @@ fn refused_inputs_change_nothing() {
 }
 
 #[test]
+fn an_engine_that_hashes_blocks_refuses_bytes_the_driver_kept_and_carries_on() {
+    let (mut alice, mut bob) = peers();
+    let id = alice.offer(&[("a", b"abc".to_vec())]);
+    deliver(&mut alice, &mut bob, Race::ControlFirst);
+    bob.accept(id);
+    deliver(&mut bob, &mut alice, Race::ControlFirst);
+
+    let read = alice.engine.next_read().expect("alice reads her file");
+    assert_eq!(
+        alice.engine.on_read_held(id, read.len),
+        Err(TransferError::EngineNeedsBytes)
+    );
+    let sent = alice.engine.on_read(id, b"abc").unwrap();
+    assert!(sent.is_some(), "the refused call changed nothing");
+    alice.carry_out();
+    assert_eq!(
+        bob.engine.on_chunk_held(DataChunk::header(id), 3),
+        Err(TransferError::EngineNeedsBytes)
+    );
+    assert!(bob.receive_data(&chunk(id, b"abc")));
+    exchange(&mut alice, &mut bob, Race::ControlFirst);
+    assert_eq!(bob.state(id), TransferState::Done);
+}
+
+#[test]
 fn finished_transfers_refuse_what_only_a_running_one_takes() {
     let (mut alice, mut bob) = peers();
     let id = alice.offer(&[("a", b"a".to_vec())]);

@@ -161,7 +161,10 @@ impl PeerLink {
                     {
                         tally::add(Tally::BytesReceived, payload_len(buffer.byte_length()));
                         let bytes = js_sys::Uint8Array::new(&buffer);
-                        let mark = bytes.subarray(0, SWARM_PIECE_MARK.len() as u32).to_vec();
+                        let mut mark = [0; SWARM_PIECE_MARK.len()];
+                        if bytes.length() >= mark.len() as u32 {
+                            bytes.subarray(0, mark.len() as u32).copy_to(&mut mark);
+                        }
                         on_event(match SwarmPiece::is_piece(&mark) {
                             true => LinkEvent::SwarmPiece(bytes),
                             false => LinkEvent::Data(buffer),
@@ -338,10 +341,11 @@ impl Channels {
     }
 
     /// Send one binary message on the data channel; false if the channel refused it.
-    pub fn send_data(&self, message: &[u8]) -> bool {
-        let sent = self.data.send_with_u8_array(message).is_ok();
+    /// The channel copies the message before this returns.
+    pub fn send_data(&self, message: &js_sys::Uint8Array) -> bool {
+        let sent = self.data.send_with_array_buffer_view(message).is_ok();
         if sent {
-            tally::add(Tally::BytesSent, payload_len(message.len() as u32));
+            tally::add(Tally::BytesSent, payload_len(message.length()));
         }
         sent
     }

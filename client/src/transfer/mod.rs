@@ -25,7 +25,8 @@ use std::rc::{Rc, Weak};
 
 use js_sys::{ArrayBuffer, Uint8Array};
 use meshdrop_protocol::frame::{
-    offers_within_by, ControlFrame, FileMeta, SwarmId, TransferId, MIN_MAX_MESSAGE_LEN,
+    offers_within_by, ControlFrame, DataChunk, FileMeta, SwarmId, TransferId, CHUNK_HEADER_LEN,
+    MIN_MAX_MESSAGE_LEN,
 };
 use meshdrop_protocol::PeerId;
 use meshdrop_sorted_map::SortedMap;
@@ -193,8 +194,9 @@ struct Driver {
     picked_wrong: SortedMap<TransferId, ()>,
     /// Transfers received in a swarm.
     swarm_news: SortedMap<TransferId, SwarmNews>,
-    /// Reused for encoding chunks.
-    chunk: Vec<u8>,
+    /// Reused for each chunk sent, outside wasm memory: the data channel copies what it
+    /// sends, and the bytes read from the file never enter wasm memory.
+    message: Uint8Array,
 }
 
 struct Meter {
@@ -233,7 +235,7 @@ impl PeerTransfers {
                 awaiting: SortedMap::new(),
                 picked_wrong: SortedMap::new(),
                 swarm_news: SortedMap::new(),
-                chunk: Vec::new(),
+                message: Uint8Array::new_with_length(0),
             })),
         };
         restore_kept(&transfers.inner);
@@ -395,9 +397,15 @@ impl PeerTransfers {
         pump(&self.inner);
     }
 
-    /// A binary message arrived on the data channel.
+    /// A binary message arrived on the data channel. With WebCrypto at hand, only its
+    /// header enters wasm memory: the payload goes from the message into the block
+    /// being gathered, in the browser's memory (see [`incoming`]).
     pub fn on_data(&self, message: ArrayBuffer) {
-        let bytes = Uint8Array::new(&message).to_vec();
+        let message = Uint8Array::new(&message);
+        if message.length() < CHUNK_HEADER_LEN as u32 {
+            return;
+        }
+        let payload = message.subarray(CHUNK_HEADER_LEN as u32, message.length());
         let weak = Rc::downgrade(&self.inner);
         let failed_write = {
             let mut driver = self.inner.borrow_mut();
@@ -407,18 +415,30 @@ impl PeerTransfers {
                 webcrypto,
                 ..
             } = &mut *driver;
-            match engine.on_chunk(&bytes) {
-                Ok(Some(write)) => match incoming.get_mut(&(write.transfer, write.index)) {
+            let placed = match webcrypto {
+                Some(_) => {
+                    let mut header = [0; CHUNK_HEADER_LEN];
+                    message
+                        .subarray(0, CHUNK_HEADER_LEN as u32)
+                        .copy_to(&mut header);
+                    engine.on_chunk_held(header, payload.length() as usize)
+                }
+                None => engine
+                    .on_chunk(&message.to_vec())
+                    .map(|write| write.map(|write| write.placement())),
+            };
+            match placed {
+                Ok(Some(at)) => match incoming.get_mut(&(at.transfer, at.index)) {
                     Some(file) => {
-                        file.write(write.offset, write.bytes, |block, bytes| {
+                        file.write(at.offset, payload, |block, bytes| {
                             if let Some(webcrypto) = webcrypto {
-                                let hashing = webcrypto.hash_bytes(block, bytes);
-                                report_digest(weak.clone(), write.transfer, write.index, hashing);
+                                let hashing = webcrypto.hash_buffer(block, bytes);
+                                report_digest(weak.clone(), at.transfer, at.index, hashing);
                             }
                         });
                         None
                     }
-                    None => Some(write.transfer),
+                    None => Some(at.transfer),
                 },
                 _ => None,
             }
@@ -548,9 +568,8 @@ fn message_len_for(max_message_size: f64) -> usize {
 
 /// Payload size per chunk: see [`message_len_for`].
 fn chunk_len_for(max_message_size: f64) -> std::num::NonZeroUsize {
-    let header = meshdrop_protocol::frame::CHUNK_HEADER_LEN;
     let allowed = message_len_for(max_message_size);
-    std::num::NonZeroUsize::new(allowed.saturating_sub(header))
+    std::num::NonZeroUsize::new(allowed.saturating_sub(CHUNK_HEADER_LEN))
         .unwrap_or(meshdrop_transfer::DEFAULT_CHUNK_LEN)
 }
 
@@ -994,8 +1013,8 @@ fn serve_read(inner: &Rc<RefCell<Driver>>, request: ReadRequest) -> bool {
         }
     };
     match ahead {
-        Ok(Ahead::Ready(bytes)) => {
-            send_read(inner, transfer, &bytes);
+        Ok(Ahead::Ready(parts)) => {
+            send_read(inner, transfer, &parts);
             true
         }
         Ok(Ahead::Reading { start, read }) => {
@@ -1077,23 +1096,45 @@ fn fail_read(inner: &Rc<RefCell<Driver>>, transfer: TransferId, error: &JsValue)
 }
 
 /// Hand bytes the engine asked for back to it and send the chunk it makes of them.
-fn send_read(inner: &Rc<RefCell<Driver>>, transfer: TransferId, bytes: &[u8]) {
+fn send_read(inner: &Rc<RefCell<Driver>>, transfer: TransferId, parts: &[Uint8Array]) {
     {
         let mut driver = inner.borrow_mut();
         let Driver {
             engine,
             channels,
-            chunk,
+            webcrypto,
+            message,
             bytes_sent,
             ..
         } = &mut *driver;
-        if let Ok(Some(data)) = engine.on_read(transfer, bytes) {
-            *bytes_sent.or_default(&transfer) += data.payload.len() as u64;
-            data.encode_into(chunk);
+        let len: u32 = parts.iter().map(Uint8Array::length).sum();
+        let header = match webcrypto {
+            Some(_) => engine.on_read_held(transfer, len as usize),
+            None => {
+                let bytes: Vec<u8> = parts.iter().flat_map(|part| part.to_vec()).collect();
+                engine
+                    .on_read(transfer, &bytes)
+                    .map(|chunk| chunk.map(|chunk| DataChunk::header(chunk.transfer)))
+            }
+        };
+        if let Ok(Some(header)) = header {
+            *bytes_sent.or_default(&transfer) += u64::from(len);
+            let message_len = CHUNK_HEADER_LEN as u32 + len;
+            if message.length() < message_len {
+                *message = Uint8Array::new_with_length(message_len);
+            }
+            message
+                .subarray(0, CHUNK_HEADER_LEN as u32)
+                .copy_from(&header);
+            let mut at = CHUNK_HEADER_LEN as u32;
+            for part in parts {
+                message.set(part, at);
+                at += part.length();
+            }
             // A chunk the channel refuses (it is closing) is lost with the link, and
             // sent again on the next one.
             if let Some(channels) = channels {
-                channels.send_data(chunk);
+                channels.send_data(&message.subarray(0, message_len));
             }
         }
     }

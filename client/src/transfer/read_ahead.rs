@@ -41,8 +41,9 @@ enum SliceBytes {
 
 /// Where the bytes of a request are.
 pub enum Ahead {
-    /// Read: here they are. Fewer than asked for if the file ended early.
-    Ready(Vec<u8>),
+    /// Read: here they are, in the slices' buffers, in order (a request can span two
+    /// slices). Fewer than asked for if the file ended early.
+    Ready(Vec<Uint8Array>),
     /// The slice starting at `start` is still being read: settle it with what `read`
     /// resolves to, then ask again.
     Reading { start: u64, read: Promise },
@@ -83,7 +84,7 @@ impl ReadAhead {
         }
         self.read_ahead(request.offset)?;
 
-        let mut bytes = Vec::with_capacity(request.len);
+        let mut parts = Vec::new();
         let mut at = request.offset;
         for slice in &self.slices {
             if at >= end {
@@ -98,15 +99,12 @@ impl ReadAhead {
                 }
                 SliceBytes::Read(read) => {
                     let to = end.min(slice.end);
-                    let part = read.subarray((at - slice.start) as u32, (to - slice.start) as u32);
-                    let filled = bytes.len();
-                    bytes.resize(filled + part.length() as usize, 0);
-                    part.copy_to(&mut bytes[filled..]);
+                    parts.push(read.subarray((at - slice.start) as u32, (to - slice.start) as u32));
                     at = to;
                 }
             }
         }
-        Ok(Ahead::Ready(bytes))
+        Ok(Ahead::Ready(parts))
     }
 
     /// The read of the slice at `start` finished with `buffer`. Returns its blocks,

@@ -47,15 +47,6 @@ impl WebCrypto {
             digest: JsFuture::from(digest),
         })
     }
-
-    /// Starts hashing block `block`, held in wasm memory; see [`Self::hash_buffer`].
-    pub fn hash_bytes(&self, block: u64, bytes: &[u8]) -> Result<HashingBlock, JsValue> {
-        let digest = self.subtle.digest_with_str_and_u8_array("SHA-256", bytes)?;
-        Ok(HashingBlock {
-            block,
-            digest: JsFuture::from(digest),
-        })
-    }
 }
 
 impl HashingBlock {

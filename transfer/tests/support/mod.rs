@@ -7,7 +7,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::num::NonZeroUsize;
 
-use meshdrop_protocol::frame::{ControlFrame, FileMeta, SwarmId, TransferId, CHUNK_HEADER_LEN};
+use meshdrop_protocol::frame::{
+    ControlFrame, DataChunk, FileMeta, SwarmId, TransferId, CHUNK_HEADER_LEN,
+};
 use meshdrop_transfer::{
     BlockDigest, BlockHashing, IdParity, Output, TransferState, Transfers, DIGEST_BLOCK_LEN,
 };
@@ -225,13 +227,18 @@ impl Peer {
                 start,
                 read.len as u64,
             );
-            let chunk = self
-                .engine
-                .on_read(read.transfer, &file[start as usize..end as usize]);
-            if let Some(chunk) = chunk.unwrap() {
-                let mut message = Vec::new();
-                chunk.encode_into(&mut message);
-                self.bytes_sent += chunk.payload.len() as u64;
+            let bytes = &file[start as usize..end as usize];
+            // A driver that hashes blocks keeps what it read, as the web app does.
+            let header = match self.hashing_blocks {
+                Some(_) => self.engine.on_read_held(read.transfer, bytes.len()),
+                None => self
+                    .engine
+                    .on_read(read.transfer, bytes)
+                    .map(|chunk| chunk.map(|chunk| DataChunk::header(chunk.transfer))),
+            };
+            if let Some(header) = header.unwrap() {
+                let mut message = [&header[..], bytes].concat();
+                self.bytes_sent += bytes.len() as u64;
                 if let Some(corrupt) = &mut self.corrupt {
                     let at = corrupt.block * DIGEST_BLOCK_LEN;
                     let hit = corrupt.index == read.index && (start..end).contains(&at);
@@ -253,26 +260,39 @@ impl Peer {
         self.carry_out();
     }
 
-    /// Hands a data-channel message to the engine; returns whether it wrote anything.
+    /// Hands a data-channel message to the engine; returns whether it wrote anything. A
+    /// driver that hashes blocks keeps the payload and hands in only its header and
+    /// length, as the web app does.
     pub fn receive_data(&mut self, message: &[u8]) -> bool {
-        let write = self.engine.on_chunk(message).unwrap();
-        if let Some(write) = write {
-            let size = self.engine.get(write.transfer).unwrap().files()[write.index as usize].size;
-            let file = self
-                .partial
-                .entry((write.transfer, write.index))
-                .or_default();
-            let end = write.offset as usize + write.bytes.len();
+        let (header, payload) = message.split_first_chunk::<CHUNK_HEADER_LEN>().unwrap();
+        let placed = match self.hashing_blocks {
+            Some(_) => self.engine.on_chunk_held(*header, payload.len()),
+            None => self
+                .engine
+                .on_chunk(message)
+                .map(|write| write.map(|write| write.placement())),
+        };
+        if let Some(at) = placed.unwrap() {
+            let size = self.engine.get(at.transfer).unwrap().files()[at.index as usize].size;
+            let file = self.partial.entry((at.transfer, at.index)).or_default();
+            let end = at.offset as usize + at.len;
             if file.len() < end {
                 file.resize(end, 0);
             }
-            file[write.offset as usize..end].copy_from_slice(write.bytes);
+            file[at.offset as usize..end].copy_from_slice(payload);
             let file = file.clone();
-            let (key, len) = ((write.transfer, write.index), write.bytes.len() as u64);
-            self.hash_blocks(key, &file, size, write.offset, len);
+            self.hash_blocks(
+                (at.transfer, at.index),
+                &file,
+                size,
+                at.offset,
+                at.len as u64,
+            );
+            self.carry_out();
+            return true;
         }
         self.carry_out();
-        write.is_some()
+        false
     }
 }
 
