@@ -87,7 +87,9 @@
 //! Both: give every control frame except chat and hello to [`Transfers::on_control`];
 //! [`Transfers::cancel`] stops a transfer in either direction. A driver with a faster
 //! SHA-256 at hand than the engine's sets [`BlockHashing::Driver`] and hashes each block
-//! it reads or writes, handing the digests to [`Transfers::on_block_digest`]. Feed a
+//! it reads or writes, handing the digests to [`Transfers::on_block_digest`]; it may
+//! then keep the bytes out of the engine, handing in only their length
+//! ([`Transfers::on_read_held`], [`Transfers::on_chunk_held`]). Feed a
 //! [`RateMeter`] from [`Transfer::progress`] to show speed and time left.
 //! `tests/support/mod.rs` is a complete driver in a few hundred lines, with memory
 //! for files and network, that can hash blocks either way and cut the link.
