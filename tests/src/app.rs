@@ -26,7 +26,8 @@
 //!   `.chat-marks[data-delivered][data-pending]` (peer ids); `#clear-chat`. See
 //!   [`ChatEntry`] and `app/chat.rs`.
 //! * `document.body.dataset.firstPeerMs`: ms from navigation to the first peer shown;
-//!   `document.body.dataset.firstChannelMs`: to the first open channel;
+//!   `document.body.dataset.linksUpMs`: to each peer's first link with open channels,
+//!   in the order they opened, separated by spaces;
 //!   `document.body.dataset.iceRestarts` / `.linkRebuilds`: how many ICE restarts this
 //!   page offered and links it rebuilt (absent while none);
 //!   `.bytesSent` / `.bytesReceived`: file bytes (chunk payloads) that left through the
@@ -155,7 +156,7 @@ return {
   }),
   deviceFingerprint: document.body?.dataset.deviceFingerprint ?? null,
   firstPeerMs: document.body?.dataset.firstPeerMs ?? null,
-  firstChannelMs: document.body?.dataset.firstChannelMs ?? null,
+  linksUpMs: document.body?.dataset.linksUpMs ?? null,
   iceRestarts: Number(document.body?.dataset.iceRestarts ?? 0),
   linkRebuilds: Number(document.body?.dataset.linkRebuilds ?? 0),
   bytesSent: Number(document.body?.dataset.bytesSent ?? 0),
@@ -237,7 +238,8 @@ pub struct Snapshot {
     /// This page's device fingerprint, once known.
     pub device_fingerprint: Option<String>,
     pub first_peer_ms: Option<String>,
-    pub first_channel_ms: Option<String>,
+    /// Milliseconds from navigation to each peer's first link up, in order.
+    pub links_up_ms: Option<String>,
     /// ICE restarts this page offered.
     pub ice_restarts: u32,
     /// Links this page replaced by new connections.
@@ -497,8 +499,17 @@ impl App {
 
     /// Milliseconds from navigation to the first open data channel, once there is one.
     pub async fn first_channel_ms(&self) -> Result<f64> {
-        self.wait_for("the first data channel open time", |s| {
-            milliseconds(&s.first_channel_ms)
+        Ok(self.links_up_ms(1).await?[0])
+    }
+
+    /// Milliseconds from navigation to each peer's first link with open channels, in
+    /// the order they opened, once there are at least `count`.
+    pub async fn links_up_ms(&self, count: usize) -> Result<Vec<f64>> {
+        self.wait_for(&format!("{count} links up"), |s| {
+            let times: Option<Vec<f64>> = (s.links_up_ms.as_deref()?.split(' '))
+                .map(|ms| ms.parse().ok())
+                .collect();
+            times.filter(|times| times.len() >= count)
         })
         .await
     }

@@ -750,7 +750,7 @@ fn apply(inner: &Rc<RefCell<Inner>>, peer: &PeerId, effects: Effects, let_up: bo
 /// after an ICE restart (nothing was lost), or from what the receiver lacks on a new
 /// link's.
 fn link_up(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
-    mark_once(inner, Milestone::FirstChannelOpen);
+    mark_once(inner, Milestone::LinkUp(peer.clone()));
     say_hello(inner, peer);
     chat_link(inner, peer, true);
     let restored = inner
@@ -988,26 +988,28 @@ fn start_transfers(inner: &Rc<RefCell<Inner>>, peer: &PeerId) {
 }
 
 /// Moments of a page's start that the end-to-end tests and the benchmark read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Milestone {
     /// The page learnt of another peer in the room, and shows it.
     FirstPeerSeen,
-    /// A data channel to a peer opened.
-    FirstChannelOpen,
+    /// The first link to this peer came up: its data channels opened.
+    LinkUp(PeerId),
 }
 
 impl Milestone {
-    /// Where it is recorded: `document.body.dataset.<key>`.
-    fn dataset_key(self) -> &'static str {
+    /// Where it is recorded: `document.body.dataset.<key>`, each milestone of a kind
+    /// after the one before, separated by a space.
+    fn dataset_key(&self) -> &'static str {
         match self {
             Self::FirstPeerSeen => "firstPeerMs",
-            Self::FirstChannelOpen => "firstChannelMs",
+            Self::LinkUp(_) => "linksUpMs",
         }
     }
 }
 
 /// Record, the first time only, how long after navigation `milestone` happened.
 fn mark_once(inner: &Rc<RefCell<Inner>>, milestone: Milestone) {
+    let key = milestone.dataset_key();
     {
         let milestones = &mut inner.borrow_mut().milestones;
         if milestones.contains(&milestone) {
@@ -1019,12 +1021,13 @@ fn mark_once(inner: &Rc<RefCell<Inner>>, milestone: Milestone) {
     let elapsed = window
         .as_ref()
         .and_then(web_sys::Window::performance)
-        .map(|p| p.now());
+        .map(|p| p.now().round() as u64);
     let body = window.and_then(|w| w.document()).and_then(|d| d.body());
     if let (Some(elapsed), Some(body)) = (elapsed, body) {
-        let _ = body.dataset().set(
-            milestone.dataset_key(),
-            &(elapsed.round() as u64).to_string(),
-        );
+        let recorded = match body.dataset().get(key) {
+            Some(earlier) => format!("{earlier} {elapsed}"),
+            None => elapsed.to_string(),
+        };
+        let _ = body.dataset().set(key, &recorded);
     }
 }

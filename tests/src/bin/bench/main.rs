@@ -8,7 +8,8 @@
 //! in the same pages (the [`baseline`] loop: 64 KiB messages, backpressure on
 //! `bufferedAmount`), the web app, the native peer to the native peer (`meshdrop` on host a
 //! to `meshdrop` on host b, see [`native_peer`]) and the native peer to the web app in B;
-//! then 256 MiB and 1 GiB through the web app while B's renderer memory is sampled. The
+//! then 256 MiB and 1 GiB through the web app while B's renderer memory is sampled, and
+//! 1 GiB once more while A sends chat lines ([`chat_load`]). The
 //! CPU time of both browsers is read around each browser-to-browser transfer: on a machine
 //! where the browsers compete for few cores, throughput follows CPU cost, and the split by
 //! process shows where Meshdrop's extra cost goes. Nothing else runs while a transfer is
@@ -25,16 +26,20 @@
 //! process's CPU time per MiB.
 //!
 //! Then [`swarm`] times one sender delivering to many receivers, with receivers passing
-//! blocks on to each other and without.
+//! blocks on to each other and without, and [`setup`] how soon a page that opens a room's
+//! link has its channels open.
 //!
 //! `bench SECTION...` runs only the sections named (`page`, `transfers`, `discovery`,
-//! `recovery`, `relay`, `swarm`); without arguments it runs them all.
+//! `recovery`, `relay`, `swarm`, `swarm-web`, `setup`); without arguments it runs them
+//! all.
 
+mod chat_load;
 mod discovery;
 mod native_peer;
 mod recovery;
 mod relay;
 mod server_process;
+mod setup;
 mod swarm;
 
 use std::collections::BTreeMap;
@@ -96,7 +101,7 @@ const PAGE_WEIGHT_TARGET_KB: f64 = 250.0;
 type Section = (&'static str, fn() -> Result<()>);
 
 /// The sections of the benchmark, in the order they run.
-const SECTIONS: [Section; 7] = [
+const SECTIONS: [Section; 8] = [
     ("page", page),
     ("transfers", transfers),
     ("discovery", discovery::run),
@@ -104,6 +109,7 @@ const SECTIONS: [Section; 7] = [
     ("relay", relay::run),
     ("swarm", swarm::run),
     ("swarm-web", swarm::run_web),
+    ("setup", setup::run),
 ];
 
 fn main() -> Result<()> {
@@ -254,7 +260,7 @@ fn transfers() -> Result<()> {
                 transfer.mib_per_second()
             );
         }
-        Ok(())
+        chat_load::measure(sender, receiver, &large).await
     })
 }
 
