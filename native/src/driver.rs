@@ -291,8 +291,11 @@ impl PeerTransfers {
     }
 
     /// A link to the peer has its control channel open: running transfers resume on
-    /// it.
+    /// it, in chunks as large as it takes.
     pub async fn on_link_up(&mut self, link: Arc<PeerLink>) -> Vec<DriverEvent> {
+        if let Some(max) = link.max_message_size().await {
+            self.engine.fit_chunks_to(max);
+        }
         self.link = Some(link);
         self.data_has_room = true;
         self.engine.on_link_up();

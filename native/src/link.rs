@@ -20,9 +20,11 @@ use meshdrop_mesh::path::{Candidate, CandidateKind, Path};
 use meshdrop_mesh::{sdp, LinkState};
 use meshdrop_protocol::frame::{
     ControlFrame, CONTROL_CHANNEL, CONTROL_CHANNEL_ID, DATA_CHANNEL, DATA_CHANNEL_ID,
+    MAX_MESSAGE_LEN,
 };
 use meshdrop_protocol::signaling::Signal;
 use meshdrop_protocol::PeerId;
+use rtc::peer_connection::configuration::setting_engine::SctpMaxMessageSize;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use webrtc::data_channel::{DataChannel, DataChannelEvent, RTCDataChannelInit};
@@ -30,6 +32,7 @@ use webrtc::error::Result;
 use webrtc::peer_connection::{
     PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler, RTCConfiguration,
     RTCIceCandidateInit, RTCPeerConnectionIceEvent, RTCPeerConnectionState, RTCSessionDescription,
+    SettingEngine, SettingEngineBuilder,
 };
 
 /// The data channel's low-water mark: a paused sender resumes once the buffer drains to
@@ -87,6 +90,16 @@ pub struct PeerLink {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// The connection's settings beyond the standard ones: it takes messages of
+/// [`MAX_MESSAGE_LEN`], as browsers do, where webrtc-rs would advertise 64 KiB, so that
+/// browsers send it large chunks too.
+fn setting_engine() -> SettingEngine {
+    let max = u32::try_from(MAX_MESSAGE_LEN).expect("the message size fits in 32 bits");
+    SettingEngineBuilder::new()
+        .with_sctp_max_message_size(SctpMaxMessageSize::Bounded(max))
+        .build()
+}
+
 impl PeerLink {
     /// Open a link as the offerer; the offer goes out as a [`LinkEvent::Signal`].
     pub async fn offer(
@@ -140,6 +153,7 @@ impl PeerLink {
         let connection: Arc<dyn PeerConnection> = Arc::new(
             PeerConnectionBuilder::new()
                 .with_configuration(configuration)
+                .with_setting_engine(setting_engine())
                 .with_handler(Arc::new(handler))
                 // Every non-loopback interface: host candidates only, unless the ICE
                 // servers add reflexive or relayed ones.
@@ -182,6 +196,14 @@ impl PeerLink {
     /// an ICE restart the same.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// The largest message the peer takes, as negotiated (`max-message-size` in its SDP,
+    /// or 64 KiB without); `None` before the SCTP transport started.
+    pub async fn max_message_size(&self) -> Option<usize> {
+        let sctp = self.connection.sctp().await?;
+        let max = sctp.max_message_size().await.ok()?;
+        Some(max as usize)
     }
 
     /// This connection's DTLS fingerprints as `(ours, the peer's)`, read from its current

@@ -329,9 +329,21 @@ impl<'a> SwarmPiece<'a> {
     }
 }
 
-/// The largest message every peer takes on a data channel: webrtc-rs's 64 KiB (browsers
-/// take 256 KiB or more). Used where the connection's own maximum is not known.
+/// The largest message every peer takes on a data channel: a connection that does not
+/// say (no `max-message-size` in its SDP) takes 64 KiB. Used where the connection's own
+/// maximum is not known.
 pub const MIN_MAX_MESSAGE_LEN: usize = 64 * 1024;
+
+/// The largest message a Meshdrop peer sends on a data channel (a chunk, an offer), where
+/// the connection takes it: browsers take 256 KiB and more, and native peers advertise
+/// this much. Fewer, larger messages cost both ends less CPU per byte.
+pub const MAX_MESSAGE_LEN: usize = 256 * 1024;
+
+/// The largest message to send on a connection that takes messages of
+/// `max_message_size` bytes.
+pub fn message_len_for(max_message_size: usize) -> usize {
+    max_message_size.min(MAX_MESSAGE_LEN)
+}
 
 /// `files` in runs of whole files, in order, each small enough that its `offer` frame
 /// fits a message of `max_message_len` bytes: an offer is one control message, so a

@@ -13,7 +13,8 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use meshdrop_protocol::frame::{
-    ControlFrame, DataChunk, FileMeta, ResumeFile, SwarmId, TransferId, CHUNK_HEADER_LEN,
+    message_len_for, ControlFrame, DataChunk, FileMeta, ResumeFile, SwarmId, TransferId,
+    CHUNK_HEADER_LEN,
 };
 use meshdrop_sorted_map::SortedMap;
 
@@ -141,6 +142,14 @@ impl Transfers {
     /// the driver may tune this while transfers run.
     pub fn set_chunk_len(&mut self, chunk_len: NonZeroUsize) {
         self.chunk_len = chunk_len;
+    }
+
+    /// Chunks as large as a connection that takes messages of `max_message_size` bytes
+    /// allows, up to [`meshdrop_protocol::frame::MAX_MESSAGE_LEN`] a message; see
+    /// [`Self::set_chunk_len`].
+    pub fn fit_chunks_to(&mut self, max_message_size: usize) {
+        let payload = message_len_for(max_message_size).saturating_sub(CHUNK_HEADER_LEN);
+        self.chunk_len = NonZeroUsize::new(payload).unwrap_or(DEFAULT_CHUNK_LEN);
     }
 
     /// Who hashes the blocks of transfers offered from now on; see [`crate::digest`].

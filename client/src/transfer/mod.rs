@@ -25,8 +25,8 @@ use std::rc::{Rc, Weak};
 
 use js_sys::{ArrayBuffer, Uint8Array};
 use meshdrop_protocol::frame::{
-    offers_within_by, ControlFrame, DataChunk, FileMeta, SwarmId, TransferId, CHUNK_HEADER_LEN,
-    MIN_MAX_MESSAGE_LEN,
+    message_len_for, offers_within_by, ControlFrame, DataChunk, FileMeta, SwarmId, TransferId,
+    CHUNK_HEADER_LEN, MIN_MAX_MESSAGE_LEN,
 };
 use meshdrop_protocol::PeerId;
 use meshdrop_sorted_map::SortedMap;
@@ -49,9 +49,6 @@ use crate::mesh::Channels;
 /// Chrome closes a channel whose buffer passes 16 MiB, and a few MiB keep it busy
 /// (4 MiB, the raw loop's mark, measured no faster).
 const HIGH_WATER: u32 = 8 << 20;
-/// The size of a data-channel message carrying a chunk, where the connection allows it;
-/// the largest offer too ([`message_len_for`]).
-const CHUNK_MESSAGE_BYTES: usize = 256 << 10;
 /// Progress is redrawn at most this often; state changes are shown at once.
 const PROGRESS_INTERVAL_MS: f64 = 250.0;
 /// How long control frames wait after a link opens unless the peer speaks first: a
@@ -272,7 +269,7 @@ impl PeerTransfers {
             .channels
             .as_ref()
             .and_then(Channels::max_message_size)
-            .map_or(MIN_MAX_MESSAGE_LEN, message_len_for);
+            .map_or(MIN_MAX_MESSAGE_LEN, |max| message_len_for(max as usize));
         let mut files = files.into_iter().map(|outgoing| outgoing.file);
         let runs = offers_within_by(metas, max_message_len, |frame| {
             crate::encode::control_frame(frame).len()
@@ -465,7 +462,7 @@ impl PeerTransfers {
         {
             let mut driver = self.inner.borrow_mut();
             if let Some(max) = channels.max_message_size() {
-                driver.engine.set_chunk_len(chunk_len_for(max));
+                driver.engine.fit_chunks_to(max as usize);
             }
             driver.channels = Some(channels);
             driver.grace_timer = None;
@@ -558,19 +555,6 @@ impl PeerTransfers {
         }
         carry_out(&self.inner);
     }
-}
-
-/// The largest message this page sends (a chunk, an offer) on a connection that takes
-/// messages of `max_message_size`: [`CHUNK_MESSAGE_BYTES`], unless it allows less.
-fn message_len_for(max_message_size: f64) -> usize {
-    (max_message_size as usize).min(CHUNK_MESSAGE_BYTES)
-}
-
-/// Payload size per chunk: see [`message_len_for`].
-fn chunk_len_for(max_message_size: f64) -> std::num::NonZeroUsize {
-    let allowed = message_len_for(max_message_size);
-    std::num::NonZeroUsize::new(allowed.saturating_sub(CHUNK_HEADER_LEN))
-        .unwrap_or(meshdrop_transfer::DEFAULT_CHUNK_LEN)
 }
 
 /// Open every file of the offer in the private file system, and its journal, then
