@@ -4,14 +4,14 @@
 //   offerer:  rtcBaseline.offer()        -> offer SDP (ICE gathering complete)
 //   answerer: rtcBaseline.answer(offer)  -> answer SDP (ICE gathering complete)
 //   offerer:  rtcBaseline.accept(answer)
-// then runs, at the same time, rtcBaseline.send(bytes) on the offerer and
+// then runs, at the same time, rtcBaseline.send(bytes, messageBytes) on the offerer and
 // rtcBaseline.receive(bytes) on the answerer.
 //
-// The sender writes 64 KiB messages and pauses while more than HIGH_WATER bytes are queued,
+// The sender writes messages of `messageBytes` (one buffer, sent again and again) and
+// pauses while more than HIGH_WATER bytes are queued,
 // resuming on `bufferedamountlow` (below LOW_WATER). Each message starts with its sequence
 // number (u32, big endian) so the receiver can check that nothing was lost or reordered.
 window.rtcBaseline = (() => {
-  const MESSAGE_BYTES = 64 * 1024;
   const HIGH_WATER = 4 * 1024 * 1024;
   const LOW_WATER = 1024 * 1024;
 
@@ -93,10 +93,10 @@ window.rtcBaseline = (() => {
       await connection.setRemoteDescription({ type: "answer", sdp: answerSdp });
     },
 
-    async send(totalBytes) {
+    async send(totalBytes, messageBytes) {
       await channelOpen(channel);
       channel.bufferedAmountLowThreshold = LOW_WATER;
-      const message = new Uint8Array(MESSAGE_BYTES);
+      const message = new Uint8Array(messageBytes);
       const header = new DataView(message.buffer);
       const started = performance.now();
       let sent = 0;
@@ -106,9 +106,9 @@ window.rtcBaseline = (() => {
             channel.onbufferedamountlow = resolve;
           });
         }
-        const size = Math.min(MESSAGE_BYTES, totalBytes - sent);
+        const size = Math.min(messageBytes, totalBytes - sent);
         header.setUint32(0, sequence);
-        channel.send(size === MESSAGE_BYTES ? message : message.subarray(0, size));
+        channel.send(size === messageBytes ? message : message.subarray(0, size));
         sent += size;
       }
       return { bytes: sent, elapsedMs: performance.now() - started };

@@ -14,6 +14,9 @@ use crate::error::{Error, Result};
 
 const SCRIPT: &str = include_str!("../js/rtc_baseline.js");
 
+/// A message size every connection takes (without a `max-message-size`, 64 KiB).
+pub const MESSAGE_BYTES: u32 = 64 * 1024;
+
 /// What the receiving browser measured.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -42,8 +45,8 @@ pub struct Sent {
     pub elapsed_ms: f64,
 }
 
-/// Sends `bytes` from `sender` to `receiver` over a fresh RTCDataChannel and waits, at most
-/// `timeout`, until the receiver has all of them.
+/// Sends `bytes` from `sender` to `receiver` over a fresh RTCDataChannel, in messages of
+/// `message_bytes`, and waits, at most `timeout`, until the receiver has all of them.
 ///
 /// Both browsers must have a page loaded (`about:blank` will do); the script is installed
 /// into it.
@@ -51,6 +54,7 @@ pub async fn transfer(
     sender: &Browser,
     receiver: &Browser,
     bytes: u64,
+    message_bytes: u32,
     timeout: Duration,
 ) -> Result<(Sent, Received)> {
     for browser in [sender, receiver] {
@@ -78,8 +82,8 @@ pub async fn transfer(
 
     let send = sender.run(
         "sending",
-        "return rtcBaseline.send(arguments[0])",
-        vec![json!(bytes)],
+        "return rtcBaseline.send(arguments[0], arguments[1])",
+        vec![json!(bytes), json!(message_bytes)],
     );
     let receive = receiver.run(
         "receiving",

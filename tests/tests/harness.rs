@@ -13,8 +13,14 @@ fn raw_data_channel_delivers_every_byte_in_one_namespace() -> Result<()> {
     let ns = NetNs::create()?;
     run_in(&ns, async {
         let (sender, receiver) = tokio::try_join!(Browser::launch(), Browser::launch())?;
-        let (sent, received) =
-            baseline::transfer(&sender, &receiver, TRANSFER_BYTES, TRANSFER_TIMEOUT).await?;
+        let (sent, received) = baseline::transfer(
+            &sender,
+            &receiver,
+            TRANSFER_BYTES,
+            baseline::MESSAGE_BYTES,
+            TRANSFER_TIMEOUT,
+        )
+        .await?;
         assert_delivered(sent, received);
         Ok(())
     })
@@ -26,8 +32,14 @@ fn raw_data_channel_delivers_every_byte_between_two_hosts() -> Result<()> {
     run_in(&hosts.a, async {
         let (sender, receiver) =
             tokio::try_join!(Browser::launch(), Launch::on_host(&hosts.b).start())?;
-        let (sent, received) =
-            baseline::transfer(&sender, &receiver, TRANSFER_BYTES, TRANSFER_TIMEOUT).await?;
+        let (sent, received) = baseline::transfer(
+            &sender,
+            &receiver,
+            TRANSFER_BYTES,
+            baseline::MESSAGE_BYTES,
+            TRANSFER_TIMEOUT,
+        )
+        .await?;
         assert_delivered(sent, received);
         Ok(())
     })

@@ -5,9 +5,10 @@
 //! Two network namespaces joined by a veth pair stand for two machines. Browser A runs on
 //! host a (with the signaling server), browser B on host b, both with the app open. B
 //! receives 256 MiB from A a few times over, taking turns between a bare data channel
-//! in the same pages (the [`baseline`] loop: 64 KiB messages, backpressure on
-//! `bufferedAmount`), the web app, the native peer to the native peer (`meshdrop` on host a
-//! to `meshdrop` on host b, see [`native_peer`]) and the native peer to the web app in B;
+//! in the same pages (the [`baseline`] loop: backpressure on `bufferedAmount`, in messages
+//! of 64 or 256 KiB, whichever a calibration finds faster), the web app, the native peer to the native peer (`meshdrop` on host a
+//! to `meshdrop` on host b, see [`native_peer`]), the native peer to the web app in B and
+//! the web app in B to the native peer;
 //! then 256 MiB and 1 GiB through the web app while B's renderer memory is sampled, and
 //! 1 GiB once more while A sends chat lines ([`chat_load`]). The
 //! CPU time of both browsers is read around each browser-to-browser transfer: on a machine
@@ -171,6 +172,7 @@ fn transfers() -> Result<()> {
             source,
         })?;
 
+        let raw_message_bytes = fastest_raw_message(&sender.0, &receiver.0).await?;
         println!(
             "{} each way, {ROUNDS} rounds; raw: first to last message at B; \
              web app: B transferring to done; meshdrop receiver: its `receiving` to its `done` line",
@@ -184,7 +186,13 @@ fn transfers() -> Result<()> {
         for round in 1..=ROUNDS {
             let raw_way = with_cpu_use(
                 both,
-                baseline::transfer(both[0], both[1], TIMED_BYTES, TRANSFER_TIMEOUT),
+                baseline::transfer(
+                    both[0],
+                    both[1],
+                    TIMED_BYTES,
+                    raw_message_bytes,
+                    TRANSFER_TIMEOUT,
+                ),
             );
             let app_way = with_cpu_use(both, send_through_app(sender, receiver, &timed));
             // Taking turns at going first, so neither always runs on a machine the other warmed up.
@@ -208,10 +216,13 @@ fn transfers() -> Result<()> {
             );
             let native = native_to_native(&hosts.b, &server, &timed, &native_inbox).await?;
             let native_to_app = native_to_app(&server, receiver, &timed).await?;
+            let app_to_native = app_to_native(&server, &peers, &timed, &native_inbox).await?;
             println!(
-                "           meshdrop → meshdrop {:.1} MiB/s, meshdrop → web app {:.1} MiB/s",
+                "           meshdrop → meshdrop {:.1} MiB/s, meshdrop → web app {:.1} MiB/s, \
+                 web app → meshdrop {:.1} MiB/s",
                 native.mib_per_second(),
-                native_to_app.mib_per_second()
+                native_to_app.mib_per_second(),
+                app_to_native.mib_per_second()
             );
             throughput.raw.push(raw.mib_per_second());
             throughput.app.push(app.mib_per_second());
@@ -219,6 +230,9 @@ fn transfers() -> Result<()> {
             throughput
                 .native_to_app
                 .push(native_to_app.mib_per_second());
+            throughput
+                .app_to_native
+                .push(app_to_native.mib_per_second());
             ratios.push(ratio);
             cpu.0.push(raw_cpu);
             cpu.1.push(app_cpu);
@@ -264,6 +278,36 @@ fn transfers() -> Result<()> {
     })
 }
 
+/// The raw loop's message size that moves [`TIMED_BYTES`] fastest from `a` to `b`, so
+/// that the reference is the ceiling: 64 KiB (what every connection takes) and 256 KiB
+/// (what browsers take, and the web app sends), taking turns.
+async fn fastest_raw_message(a: &App, b: &App) -> Result<u32> {
+    const SIZES: [u32; 2] = [baseline::MESSAGE_BYTES, 256 * 1024];
+    const TURNS: usize = 3;
+    let mut figures = [Vec::new(), Vec::new()];
+    for _ in 0..TURNS {
+        for (size, figures) in SIZES.iter().zip(&mut figures) {
+            let (_, received) = baseline::transfer(
+                a.browser(),
+                b.browser(),
+                TIMED_BYTES,
+                *size,
+                TRANSFER_TIMEOUT,
+            )
+            .await?;
+            figures.push(received.mib_per_second());
+        }
+    }
+    let [small, large] = figures.map(median);
+    let fastest = if large > small { SIZES[1] } else { SIZES[0] };
+    println!(
+        "Raw loop's message size, median of {TURNS} turns: 64 KiB {small:.1} MiB/s, \
+         256 KiB {large:.1} MiB/s; the reference below sends {} KiB messages",
+        fastest / 1024
+    );
+    Ok(fastest)
+}
+
 /// Throughput of each way of sending, one figure per round, in MiB/s.
 #[derive(Default)]
 struct Throughput {
@@ -271,6 +315,7 @@ struct Throughput {
     app: Vec<f64>,
     native: Vec<f64>,
     native_to_app: Vec<f64>,
+    app_to_native: Vec<f64>,
 }
 
 impl Throughput {
@@ -279,13 +324,27 @@ impl Throughput {
             "{} from host a to host b, MiB/s, median of {ROUNDS} rounds:",
             size(TIMED_BYTES)
         );
+        let app = median(self.app);
+        println!(
+            "  {:<40} {:>6.1}",
+            "raw RTCDataChannel, browser → browser",
+            median(self.raw)
+        );
+        println!("  {:<40} {app:>6.1}", "web app → web app");
+        println!(
+            "  {:<40} {:>6.1}",
+            "meshdrop → meshdrop (release build)",
+            median(self.native)
+        );
         for (way, figures) in [
-            ("raw RTCDataChannel, browser → browser", self.raw),
-            ("web app → web app", self.app),
-            ("meshdrop → meshdrop (release build)", self.native),
             ("meshdrop → web app", self.native_to_app),
+            ("web app → meshdrop", self.app_to_native),
         ] {
-            println!("  {way:<40} {:>6.1}", median(figures));
+            let figure = median(figures);
+            println!(
+                "  {way:<40} {figure:>6.1}  ({:.2} of web app → web app; target at least 0.90)",
+                figure / app
+            );
         }
     }
 }
@@ -325,6 +384,37 @@ async fn native_to_app(
     Ok(transfer)
 }
 
+/// Browser B (`peers[1]`, on host b) sends `file` to `meshdrop receive --yes` on this
+/// host (a), which saves it in `inbox`; the received copy is deleted again.
+async fn app_to_native(
+    server: &SignalingServer,
+    peers: &[Peer],
+    file: &TestFile,
+    inbox: &Path,
+) -> Result<NativeReceipt> {
+    let ((_, a_id), (sending, _)) = (&peers[0], &peers[1]);
+    let (signaling, inbox_path) = (
+        signaling_url(server, Ipv4Addr::LOCALHOST),
+        inbox.to_string_lossy(),
+    );
+    #[rustfmt::skip]
+    let mut receiver = Meshdrop::start_here(&[
+        "receive", "--server", &signaling, "--room", "bench", "--name", "native-a",
+        "--yes", "--dir", &inbox_path,
+    ])?;
+    let receiver_id = receiver.joined().await?;
+    sending
+        .wait_for_peers(&[a_id, &receiver_id], "connected")
+        .await?;
+    sending
+        .send_files(Recipient::Peer(&receiver_id), &[file])
+        .await?;
+    let receipt = receiver.receipt(file.size()).await?;
+    receiver.succeeded().await?;
+    remove_received(inbox, file)?;
+    Ok(receipt)
+}
+
 /// `meshdrop send` on this host (a) sends `file` to `meshdrop receive --yes` on `host_b`,
 /// which saves it in `inbox`; the received copy is deleted again.
 async fn native_to_native(
@@ -351,12 +441,17 @@ async fn native_to_native(
     let receipt = receiver.receipt(file.size()).await?;
     sender.succeeded().await?;
     receiver.succeeded().await?;
+    remove_received(inbox, file)?;
+    Ok(receipt)
+}
+
+/// Deletes the copy of `file` a `meshdrop receive` saved in `inbox`.
+fn remove_received(inbox: &Path, file: &TestFile) -> Result<()> {
     let received = inbox.join(file.name());
     std::fs::remove_file(&received).map_err(|source| Error::Io {
         action: format!("delete {}", received.display()),
         source,
-    })?;
-    Ok(receipt)
+    })
 }
 
 /// The signaling WebSocket as a `meshdrop` on a host that reaches the server at `host` sees it.
