@@ -33,6 +33,7 @@ mod netns;
 pub mod page_weight;
 pub mod permissions;
 pub mod processes;
+pub mod profiler;
 mod raw_client;
 mod recording_proxy;
 pub mod room;

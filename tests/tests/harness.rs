@@ -13,16 +13,7 @@ fn raw_data_channel_delivers_every_byte_in_one_namespace() -> Result<()> {
     let ns = NetNs::create()?;
     run_in(&ns, async {
         let (sender, receiver) = tokio::try_join!(Browser::launch(), Browser::launch())?;
-        let (sent, received) = baseline::transfer(
-            &sender,
-            &receiver,
-            TRANSFER_BYTES,
-            baseline::MESSAGE_BYTES,
-            TRANSFER_TIMEOUT,
-        )
-        .await?;
-        assert_delivered(sent, received);
-        Ok(())
+        assert_delivered(&sender, &receiver).await
     })
 }
 
@@ -32,25 +23,30 @@ fn raw_data_channel_delivers_every_byte_between_two_hosts() -> Result<()> {
     run_in(&hosts.a, async {
         let (sender, receiver) =
             tokio::try_join!(Browser::launch(), Launch::on_host(&hosts.b).start())?;
-        let (sent, received) = baseline::transfer(
-            &sender,
-            &receiver,
-            TRANSFER_BYTES,
-            baseline::MESSAGE_BYTES,
-            TRANSFER_TIMEOUT,
-        )
-        .await?;
-        assert_delivered(sent, received);
-        Ok(())
+        assert_delivered(&sender, &receiver).await
     })
 }
 
-fn assert_delivered(sent: baseline::Sent, received: baseline::Received) {
+/// Sends [`TRANSFER_BYTES`] over a bare data channel and checks every byte arrived, in
+/// order.
+async fn assert_delivered(sender: &Browser, receiver: &Browser) -> Result<()> {
+    let (sent, received) = baseline::transfer(
+        sender,
+        receiver,
+        TRANSFER_BYTES,
+        baseline::MESSAGE_BYTES,
+        TRANSFER_TIMEOUT,
+    )
+    .await?;
     assert_eq!(sent.bytes, TRANSFER_BYTES, "the sender sent everything");
     assert_eq!(
         received.bytes, TRANSFER_BYTES,
         "the receiver got every byte"
     );
     assert_eq!(received.out_of_order, 0, "messages arrived in order");
-    assert_eq!(received.messages, TRANSFER_BYTES / (64 * 1024));
+    assert_eq!(
+        received.messages,
+        TRANSFER_BYTES / u64::from(baseline::MESSAGE_BYTES)
+    );
+    Ok(())
 }

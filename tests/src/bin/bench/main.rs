@@ -31,12 +31,13 @@
 //! link has its channels open.
 //!
 //! `bench SECTION...` runs only the sections named (`page`, `transfers`, `discovery`,
-//! `recovery`, `relay`, `swarm`, `swarm-web`, `setup`); without arguments it runs them
-//! all.
+//! `recovery`, `relay`, `swarm`, `swarm-web`, `setup`, and [`profile`]); without arguments
+//! it runs them all but `profile`, a tool for finding where the pages' time goes.
 
 mod chat_load;
 mod discovery;
 mod native_peer;
+mod profile;
 mod recovery;
 mod relay;
 mod server_process;
@@ -108,7 +109,7 @@ const PAGE_WEIGHT_TARGET_KB: f64 = 250.0;
 type Section = (&'static str, fn() -> Result<()>);
 
 /// The sections of the benchmark, in the order they run.
-const SECTIONS: [Section; 8] = [
+const SECTIONS: [Section; 9] = [
     ("page", page),
     ("transfers", transfers),
     ("discovery", discovery::run),
@@ -117,7 +118,11 @@ const SECTIONS: [Section; 8] = [
     ("swarm", swarm::run),
     ("swarm-web", swarm::run_web),
     ("setup", setup::run),
+    ("profile", profile::run),
 ];
+
+/// Sections run only when named.
+const ON_REQUEST: [&str; 1] = ["profile"];
 
 fn main() -> Result<()> {
     let chosen: Vec<String> = std::env::args().skip(1).collect();
@@ -131,7 +136,8 @@ fn main() -> Result<()> {
         std::process::exit(2);
     }
     for (name, run) in SECTIONS {
-        if chosen.is_empty() || chosen.iter().any(|chosen| chosen == name) {
+        let by_default = !ON_REQUEST.contains(&name);
+        if (chosen.is_empty() && by_default) || chosen.iter().any(|chosen| chosen == name) {
             run()?;
         }
     }
