@@ -5,9 +5,9 @@
 //! the file's start), so the writer gets few, large messages, and each block can be
 //! hashed in one piece. The bytes never enter wasm memory: each chunk is copied once,
 //! from the data channel's message into its block's buffer, which WebCrypto hashes and
-//! the writer then takes over whole. Blocks come in any order (after a resume, or fetched again), each
-//! written at its offset; a block cut short by a lost link is started again from its
-//! first byte.
+//! the writer then takes over whole. Blocks come in any order (after a resume, or fetched
+//! again), each written at its offset; a block cut short by a lost link is started again
+//! from its first byte.
 
 use js_sys::Uint8Array;
 use meshdrop_opfs::PrivateFile;
