@@ -90,6 +90,21 @@ struct State {
     left: bool,
 }
 
+impl State {
+    /// A member of `swarm` with no links yet, holding `files`.
+    fn new(core: Swarm, swarm: SwarmId, report: js_sys::Function, files: Vec<Stored>) -> Self {
+        Self {
+            core,
+            id: swarm,
+            host: Host(report),
+            links: BTreeMap::new(),
+            files,
+            serving: BTreeSet::new(),
+            left: false,
+        }
+    }
+}
+
 /// Where a file's blocks are.
 enum Stored {
     /// Not open yet, or lost.
@@ -122,15 +137,8 @@ impl Member {
         let sizes: Vec<u64> = sizes.iter().map(|size| *size as u64).collect();
         let count = sizes.len();
         let core = Swarm::receiver(swarm, me, origin, sizes)?;
-        let state = Rc::new(RefCell::new(State {
-            core,
-            id: swarm,
-            host: Host(report),
-            links: BTreeMap::new(),
-            files: (0..count).map(|_| Stored::Missing).collect(),
-            serving: BTreeSet::new(),
-            left: false,
-        }));
+        let files = (0..count).map(|_| Stored::Missing).collect();
+        let state = Rc::new(RefCell::new(State::new(core, swarm, report, files)));
         for index in 0..count {
             let file = PrivateFile::create(format!("{stored_name}-{index}"))
                 .await
@@ -152,15 +160,8 @@ impl Member {
         let files: Vec<web_sys::File> = files.iter().map(JsCast::unchecked_into).collect();
         let sizes = files.iter().map(|file| file.size() as u64).collect();
         let core = Swarm::origin(swarm, PeerId::new(me)?, sizes)?;
-        let state = Rc::new(RefCell::new(State {
-            core,
-            id: swarm,
-            host: Host(report),
-            links: BTreeMap::new(),
-            files: files.into_iter().map(Stored::Done).collect(),
-            serving: BTreeSet::new(),
-            left: false,
-        }));
+        let files = files.into_iter().map(Stored::Done).collect();
+        let state = Rc::new(RefCell::new(State::new(core, swarm, report, files)));
         Ok(Member { state })
     }
 
