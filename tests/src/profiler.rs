@@ -5,12 +5,12 @@
 
 use std::collections::HashMap;
 
-use fantoccini::wd::WebDriverCompatibleCommand;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::browser::Browser;
 use crate::error::{Error, Result};
+use crate::session_post::SessionPost;
 
 /// How often the profiler samples, in microseconds.
 const SAMPLING_INTERVAL_US: u32 = 200;
@@ -39,29 +39,11 @@ pub async fn stop(browser: &Browser) -> Result<Vec<(String, f64)>> {
 }
 
 async fn cdp(browser: &Browser, cmd: &'static str, params: Value) -> Result<Value> {
-    Ok(browser.client().issue_cmd(Cdp { cmd, params }).await?)
-}
-
-#[derive(Debug)]
-struct Cdp {
-    cmd: &'static str,
-    params: Value,
-}
-
-impl WebDriverCompatibleCommand for Cdp {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> std::result::Result<url::Url, url::ParseError> {
-        let session = session_id.unwrap_or_default();
-        base_url.join(&format!("session/{session}/goog/cdp/execute"))
-    }
-
-    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
-        let body = json!({ "cmd": self.cmd, "params": self.params });
-        (http::Method::POST, Some(body.to_string()))
-    }
+    let command = SessionPost {
+        path: "goog/cdp/execute",
+        body: json!({ "cmd": cmd, "params": params }),
+    };
+    Ok(browser.client().issue_cmd(command).await?)
 }
 
 #[derive(Deserialize)]
