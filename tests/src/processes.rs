@@ -65,20 +65,41 @@ fn process_kind(pid: u32) -> Option<String> {
     )
 }
 
-/// The proportional set size (PSS) of every renderer under process `root`, summed, in
-/// bytes. PSS splits shared pages among their users, so libraries every Chromium process
-/// maps do not count many times over.
-pub(crate) fn pss_of_renderers_under(root: u32) -> Result<u64> {
-    let mut total = 0;
+/// Proportional set size (PSS) in bytes: the total and its three kinds of pages. PSS
+/// splits shared pages among their users, so libraries every Chromium process maps do
+/// not count many times over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pss {
+    pub total: u64,
+    /// Private memory: the JavaScript heaps, ArrayBuffers, the wasm memory, malloc.
+    pub anon: u64,
+    /// Pages of mapped files: code, and any file a process maps.
+    pub file: u64,
+    /// Shared memory: buffers passed between processes (IPC, mojo data pipes).
+    pub shmem: u64,
+}
+
+impl Pss {
+    fn add(&mut self, other: Pss) {
+        self.total += other.total;
+        self.anon += other.anon;
+        self.file += other.file;
+        self.shmem += other.shmem;
+    }
+}
+
+/// The PSS of every renderer under process `root`, summed.
+pub(crate) fn pss_of_renderers_under(root: u32) -> Result<Pss> {
+    let mut sum = Pss::default();
     for pid in descendants(root)? {
         if process_kind(pid).as_deref() != Some("renderer") {
             continue;
         }
         if let Ok(rollup) = fs::read_to_string(format!("/proc/{pid}/smaps_rollup")) {
-            total += pss_kib(&rollup).unwrap_or_default() * 1024;
+            sum.add(parse_pss(&rollup));
         }
     }
-    Ok(total)
+    Ok(sum)
 }
 
 /// Every process whose chain of parents leads to `root`.
@@ -131,16 +152,25 @@ fn parse_stat(stat: &str) -> Option<Stat> {
     })
 }
 
-/// The `Pss:` line of `/proc/PID/smaps_rollup`, in KiB.
-fn pss_kib(rollup: &str) -> Option<u64> {
-    rollup
-        .lines()
-        .find_map(|line| line.strip_prefix("Pss:"))?
-        .trim()
-        .strip_suffix("kB")?
-        .trim()
-        .parse()
-        .ok()
+/// The PSS lines of a `/proc/PID/smaps_rollup`; a line missing counts as zero.
+fn parse_pss(rollup: &str) -> Pss {
+    let bytes = |field: &str| {
+        rollup
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                (name == field).then_some(value)?;
+                value.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()
+            })
+            .unwrap_or_default()
+            * 1024
+    };
+    Pss {
+        total: bytes("Pss"),
+        anon: bytes("Pss_Anon"),
+        file: bytes("Pss_File"),
+        shmem: bytes("Pss_Shmem"),
+    }
 }
 
 #[cfg(test)]
@@ -160,9 +190,18 @@ mod tests {
     }
 
     #[test]
-    fn reads_pss_and_not_the_lines_that_start_alike() {
-        let rollup = "Rss:  20480 kB\nPss:  12345 kB\nPss_Dirty:  999 kB\n";
-        assert_eq!(pss_kib(rollup), Some(12345));
+    fn reads_each_kind_of_pss_and_not_the_lines_that_start_alike() {
+        let rollup = "Rss:  20480 kB\nPss:  12345 kB\nPss_Dirty:  999 kB\n\
+                      Pss_Anon:  10000 kB\nPss_File:  2000 kB\nPss_Shmem:  345 kB\n";
+        assert_eq!(
+            parse_pss(rollup),
+            Pss {
+                total: 12345 * 1024,
+                anon: 10000 * 1024,
+                file: 2000 * 1024,
+                shmem: 345 * 1024
+            }
+        );
     }
 
     #[test]

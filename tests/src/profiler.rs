@@ -6,21 +6,21 @@
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::browser::Browser;
 use crate::error::{Error, Result};
-use crate::session_post::SessionPost;
+use crate::session_post::cdp;
 
 /// How often the profiler samples, in microseconds.
 const SAMPLING_INTERVAL_US: u32 = 200;
 
 /// Starts profiling the page `browser` shows; [`stop`] ends it.
 pub async fn start(browser: &Browser) -> Result<()> {
-    cdp(browser, "Profiler.enable", json!({})).await?;
+    cdp(browser.client(), "Profiler.enable", json!({})).await?;
     let interval = json!({ "interval": SAMPLING_INTERVAL_US });
-    cdp(browser, "Profiler.setSamplingInterval", interval).await?;
-    cdp(browser, "Profiler.start", json!({})).await?;
+    cdp(browser.client(), "Profiler.setSamplingInterval", interval).await?;
+    cdp(browser.client(), "Profiler.start", json!({})).await?;
     Ok(())
 }
 
@@ -28,7 +28,7 @@ pub async fn start(browser: &Browser) -> Result<()> {
 /// `(idle)` is the thread waiting; `(program)` is the browser's own code outside any
 /// script function.
 pub async fn stop(browser: &Browser) -> Result<Vec<(String, f64)>> {
-    let value = cdp(browser, "Profiler.stop", json!({})).await?;
+    let value = cdp(browser.client(), "Profiler.stop", json!({})).await?;
     let stopped: Stopped =
         serde_json::from_value(value.clone()).map_err(|source| Error::UnexpectedJson {
             what: "the profile",
@@ -36,14 +36,6 @@ pub async fn stop(browser: &Browser) -> Result<Vec<(String, f64)>> {
             source,
         })?;
     Ok(stopped.profile.self_times())
-}
-
-async fn cdp(browser: &Browser, cmd: &'static str, params: Value) -> Result<Value> {
-    let command = SessionPost {
-        path: "goog/cdp/execute",
-        body: json!({ "cmd": cmd, "params": params }),
-    };
-    Ok(browser.client().issue_cmd(command).await?)
 }
 
 #[derive(Deserialize)]

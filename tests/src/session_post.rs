@@ -3,7 +3,10 @@
 //! `goog/cdp/execute`.
 
 use fantoccini::wd::WebDriverCompatibleCommand;
-use serde_json::Value;
+use fantoccini::Client;
+use serde_json::{json, Value};
+
+use crate::error::Result;
 
 #[derive(Debug)]
 pub(crate) struct SessionPost {
@@ -25,4 +28,13 @@ impl WebDriverCompatibleCommand for SessionPost {
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::POST, Some(self.body.to_string()))
     }
+}
+
+/// Runs DevTools protocol command `cmd` in the page `client` drives; returns its result.
+pub(crate) async fn cdp(client: &Client, cmd: &'static str, params: Value) -> Result<Value> {
+    let command = SessionPost {
+        path: "goog/cdp/execute",
+        body: json!({ "cmd": cmd, "params": params }),
+    };
+    Ok(client.issue_cmd(command).await?)
 }

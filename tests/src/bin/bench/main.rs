@@ -8,9 +8,9 @@
 //! in the same pages (the [`baseline`] loop: backpressure on `bufferedAmount`, in messages
 //! of 64 or 256 KiB, whichever a calibration finds faster), the web app, the native peer to the native peer (`meshdrop` on host a
 //! to `meshdrop` on host b, see [`native_peer`]), the native peer to the web app in B and
-//! the web app in B to the native peer;
-//! then 256 MiB, 1 GiB and 4 GiB through the web app while B's renderer memory is sampled, and
-//! 1 GiB once more while A sends chat lines ([`chat_load`]). The
+//! the web app in B to the native peer. In fresh pages each, the `memory` section then sends
+//! 256 MiB, 1 GiB and 4 GiB through the web app while B's renderer memory is sampled, and
+//! `chat` 1 GiB while A sends chat lines ([`chat_load`]). The
 //! CPU time of both browsers is read around each browser-to-browser transfer: on a machine
 //! where the browsers compete for few cores, throughput follows CPU cost, and the split by
 //! process shows where Meshdrop's extra cost goes. Nothing else runs while a transfer is
@@ -30,7 +30,7 @@
 //! blocks on to each other and without, and [`setup`] how soon a page that opens a room's
 //! link has its channels open.
 //!
-//! `bench SECTION...` runs only the sections named (`page`, `transfers`, `discovery`,
+//! `bench SECTION...` runs only the sections named (`page`, `transfers`, `memory`, `chat`, `discovery`,
 //! `recovery`, `relay`, `swarm`, `swarm-web`, `setup`, and [`profile`]); without arguments
 //! it runs them all but `profile`, a tool for finding where the pages' time goes.
 
@@ -51,7 +51,7 @@ use std::path::Path;
 use meshdrop_e2e::files::scratch_dir;
 use meshdrop_e2e::memory::MemorySampler;
 use meshdrop_e2e::page_weight;
-use meshdrop_e2e::processes::cpu_seconds;
+use meshdrop_e2e::processes::{cpu_seconds, Pss};
 use meshdrop_e2e::room::{everyone_connected, join_across, Peer};
 use meshdrop_e2e::{
     baseline, run_in, App, Browser, Error, NetNs, Recipient, Result, SignalingServer, TestFile,
@@ -60,6 +60,7 @@ use meshdrop_e2e::{
 use native_peer::{Meshdrop, NativeReceipt};
 use serde::Deserialize;
 use serde_json::json;
+use tempfile::TempDir;
 
 const MIB: u64 = 1 << 20;
 /// The size every way of sending is timed with.
@@ -109,9 +110,11 @@ const PAGE_WEIGHT_TARGET_KB: f64 = 250.0;
 type Section = (&'static str, fn() -> Result<()>);
 
 /// The sections of the benchmark, in the order they run.
-const SECTIONS: [Section; 9] = [
+const SECTIONS: [Section; 11] = [
     ("page", page),
     ("transfers", transfers),
+    ("memory", memory),
+    ("chat", chat),
     ("discovery", discovery::run),
     ("recovery", recovery::run),
     ("relay", relay::run),
@@ -165,133 +168,201 @@ fn page() -> Result<()> {
     Ok(())
 }
 
-/// Transfer speed and memory, between two hosts.
+/// Browsers A (on host a, with the signaling server) and B (on host b), in one room and
+/// connected, with a directory for test files.
+struct Pair {
+    server: SignalingServer,
+    peers: Vec<Peer>,
+    dir: TempDir,
+}
+
+impl Pair {
+    async fn join(hosts: &TwoHosts) -> Result<Pair> {
+        let server = SignalingServer::start().await?;
+        println!("Browser A on host a sends, browser B on host b receives, over a veth pair.");
+        let peers = join_across(hosts, &server, "bench", ["A", "B"]).await?;
+        everyone_connected(&peers).await?;
+        Ok(Pair {
+            server,
+            peers,
+            dir: scratch_dir()?,
+        })
+    }
+
+    fn sender(&self) -> &Peer {
+        &self.peers[0]
+    }
+
+    fn receiver(&self) -> &Peer {
+        &self.peers[1]
+    }
+}
+
+/// Transfer speed: raw, web app and native peers, taking turns.
 fn transfers() -> Result<()> {
     let hosts = TwoHosts::create()?;
     run_in(&hosts.a, async {
-        let server = SignalingServer::start().await?;
-        println!("Browser A on host a sends, browser B on host b receives, over a veth pair.");
-        let peers = join_across(&hosts, &server, "bench", ["A", "B"]).await?;
-        everyone_connected(&peers).await?;
-        let (sender, receiver) = (&peers[0], &peers[1]);
-        // `meshdrop send --to` picks the receiving browser by its display name.
-        receiver.0.set_name(receiver.0.label()).await?;
-        let dir = scratch_dir()?;
-        let timed = TestFile::sparse(dir.path(), "timed.bin", TIMED_BYTES)?;
-        let native_inbox = dir.path().join("native-inbox");
-        std::fs::create_dir(&native_inbox).map_err(|source| Error::Io {
-            action: format!("create {}", native_inbox.display()),
-            source,
-        })?;
-
-        let raw_message_bytes = fastest_raw_message(&sender.0, &receiver.0).await?;
-        println!(
-            "{} each way, {ROUNDS} rounds; raw: first to last message at B; \
-             web app: B transferring to done; meshdrop receiver: its `receiving` to its `done` line",
-            size(TIMED_BYTES)
-        );
-        let mut ratios = Vec::new();
-        let mut cpu = (Vec::new(), Vec::new());
-        let mut cpu_by_process = (CpuUse::new(), CpuUse::new());
-        let mut throughput = Throughput::default();
-        let both = [sender.0.browser(), receiver.0.browser()];
-        for round in 1..=ROUNDS {
-            let raw_way = with_cpu_use(
-                both,
-                baseline::transfer(
-                    both[0],
-                    both[1],
-                    TIMED_BYTES,
-                    raw_message_bytes,
-                    TRANSFER_TIMEOUT,
-                ),
-            );
-            let app_way = with_cpu_use(both, send_through_app(sender, receiver, &timed));
-            // Taking turns at going first, so neither always runs on a machine the other warmed up.
-            let (((_, raw), raw_spent), (app, app_spent)) = if round % 2 == 1 {
-                let raw = raw_way.await?;
-                (raw, app_way.await?)
-            } else {
-                let app = app_way.await?;
-                (raw_way.await?, app)
-            };
-            let (raw_cpu, app_cpu) = (raw_spent.values().sum(), app_spent.values().sum());
-            add(&mut cpu_by_process.0, &raw_spent);
-            add(&mut cpu_by_process.1, &app_spent);
-            let ratio = app.mib_per_second() / raw.mib_per_second();
-            println!(
-                "  round {round}: raw RTCDataChannel {:.1} MiB/s ({raw_cpu:.1} CPU s), \
-                 Meshdrop {:.1} MiB/s ({app_cpu:.1} CPU s, saveable {:.2} s after done), ratio {ratio:.2}",
-                raw.mib_per_second(),
-                app.mib_per_second(),
-                (app.times.saved - app.times.done) / 1000.0,
-            );
-            let native = native_to_native(&hosts.b, &server, &timed, &native_inbox).await?;
-            let native_to_app = native_to_app(&server, receiver, &timed).await?;
-            let app_to_native = app_to_native(&server, &peers, &timed, &native_inbox).await?;
-            println!(
-                "           meshdrop → meshdrop {:.1} MiB/s, meshdrop → web app {:.1} MiB/s, \
-                 web app → meshdrop {:.1} MiB/s",
-                native.mib_per_second(),
-                native_to_app.mib_per_second(),
-                app_to_native.mib_per_second()
-            );
-            throughput.raw.push(raw.mib_per_second());
-            throughput.app.push(app.mib_per_second());
-            throughput.native.push(native.mib_per_second());
-            throughput
-                .native_to_app
-                .push(native_to_app.mib_per_second());
-            throughput
-                .app_to_native
-                .push(app_to_native.mib_per_second());
-            ratios.push(ratio);
-            cpu.0.push(raw_cpu);
-            cpu.1.push(app_cpu);
-        }
-        println!(
-            "Meshdrop / raw, median of the rounds: {:.2} (target at least 0.9)",
-            median(ratios)
-        );
-        throughput.print();
-        println!(
-            "CPU time of both browsers (all their processes) per {}, median: raw {:.1} s, Meshdrop {:.1} s",
-            size(TIMED_BYTES),
-            median(cpu.0),
-            median(cpu.1)
-        );
-        println!("  by process, summed over the rounds (raw / Meshdrop, CPU seconds):");
-        for (process, raw_seconds) in &cpu_by_process.0 {
-            let app_seconds = cpu_by_process.1.get(process).copied().unwrap_or_default();
-            if raw_seconds.max(app_seconds) >= 0.5 {
-                println!("    {process:<40} {raw_seconds:>6.1} / {app_seconds:>6.1}");
-            }
-        }
-
-        println!(
-            "B's renderer memory (PSS, all renderers) from before the offer to saveable, sampled every \
-             200 ms in transfers not timed above (target: growth under {GROWTH_TARGET_MIB:.0} MiB at \
-             {}, and within {FLAT_TARGET_MIB:.0} MiB of the {} figure):",
-            size(HUGE_BYTES),
-            size(TIMED_BYTES)
-        );
-        let large = TestFile::sparse(dir.path(), "large.bin", LARGE_BYTES)?;
-        let huge = TestFile::sparse(dir.path(), "huge.bin", HUGE_BYTES)?;
-        for file in [&timed, &large, &huge] {
-            let sampler = MemorySampler::start(receiver.0.browser())?;
-            let transfer = send_through_app(sender, receiver, file).await?;
-            let memory = sampler.stop().await?;
-            println!(
-                "  {:>8}: baseline {:.1} MiB, peak {:.1} MiB, growth {:.1} MiB ({:.1} MiB/s)",
-                size(transfer.bytes),
-                mib(memory.baseline),
-                mib(memory.peak),
-                mib(memory.growth()),
-                transfer.mib_per_second()
-            );
-        }
-        chat_load::measure(sender, receiver, &large).await
+        let pair = Pair::join(&hosts).await?;
+        speed(&hosts.b, &pair).await
     })
+}
+
+/// B's renderer memory while it receives ever larger files.
+fn memory() -> Result<()> {
+    let hosts = TwoHosts::create()?;
+    run_in(&hosts.a, async {
+        let pair = Pair::join(&hosts).await?;
+        memory_growth(&pair).await
+    })
+}
+
+/// Chat latency while a large file moves between the same pages.
+fn chat() -> Result<()> {
+    let hosts = TwoHosts::create()?;
+    run_in(&hosts.a, async {
+        let pair = Pair::join(&hosts).await?;
+        let large = TestFile::sparse(pair.dir.path(), "large.bin", LARGE_BYTES)?;
+        chat_load::measure(pair.sender(), pair.receiver(), &large).await
+    })
+}
+
+async fn speed(host_b: &NetNs, pair: &Pair) -> Result<()> {
+    let (server, peers) = (&pair.server, &pair.peers);
+    let (sender, receiver) = (pair.sender(), pair.receiver());
+    // `meshdrop send --to` picks the receiving browser by its display name.
+    receiver.0.set_name(receiver.0.label()).await?;
+    let timed = TestFile::sparse(pair.dir.path(), "timed.bin", TIMED_BYTES)?;
+    let native_inbox = pair.dir.path().join("native-inbox");
+    std::fs::create_dir(&native_inbox).map_err(|source| Error::Io {
+        action: format!("create {}", native_inbox.display()),
+        source,
+    })?;
+    let raw_message_bytes = fastest_raw_message(&sender.0, &receiver.0).await?;
+    println!(
+        "{} each way, {ROUNDS} rounds; raw: first to last message at B; \
+         web app: B transferring to done; meshdrop receiver: its `receiving` to its `done` line",
+        size(TIMED_BYTES)
+    );
+    let mut ratios = Vec::new();
+    let mut cpu = (Vec::new(), Vec::new());
+    let mut cpu_by_process = (CpuUse::new(), CpuUse::new());
+    let mut throughput = Throughput::default();
+    let both = [sender.0.browser(), receiver.0.browser()];
+    for round in 1..=ROUNDS {
+        let raw_way = with_cpu_use(
+            both,
+            baseline::transfer(
+                both[0],
+                both[1],
+                TIMED_BYTES,
+                raw_message_bytes,
+                TRANSFER_TIMEOUT,
+            ),
+        );
+        let app_way = with_cpu_use(both, send_through_app(sender, receiver, &timed));
+        // Taking turns at going first, so neither always runs on a machine the other warmed up.
+        let (((_, raw), raw_spent), (app, app_spent)) = if round % 2 == 1 {
+            let raw = raw_way.await?;
+            (raw, app_way.await?)
+        } else {
+            let app = app_way.await?;
+            (raw_way.await?, app)
+        };
+        let (raw_cpu, app_cpu) = (raw_spent.values().sum(), app_spent.values().sum());
+        add(&mut cpu_by_process.0, &raw_spent);
+        add(&mut cpu_by_process.1, &app_spent);
+        let ratio = app.mib_per_second() / raw.mib_per_second();
+        println!(
+            "  round {round}: raw RTCDataChannel {:.1} MiB/s ({raw_cpu:.1} CPU s), \
+             Meshdrop {:.1} MiB/s ({app_cpu:.1} CPU s, saveable {:.2} s after done), ratio {ratio:.2}",
+            raw.mib_per_second(),
+            app.mib_per_second(),
+            (app.times.saved - app.times.done) / 1000.0,
+        );
+        let native = native_to_native(host_b, server, &timed, &native_inbox).await?;
+        let native_to_app = native_to_app(server, receiver, &timed).await?;
+        let app_to_native = app_to_native(server, peers, &timed, &native_inbox).await?;
+        println!(
+            "           meshdrop → meshdrop {:.1} MiB/s, meshdrop → web app {:.1} MiB/s, \
+             web app → meshdrop {:.1} MiB/s",
+            native.mib_per_second(),
+            native_to_app.mib_per_second(),
+            app_to_native.mib_per_second()
+        );
+        throughput.raw.push(raw.mib_per_second());
+        throughput.app.push(app.mib_per_second());
+        throughput.native.push(native.mib_per_second());
+        throughput
+            .native_to_app
+            .push(native_to_app.mib_per_second());
+        throughput
+            .app_to_native
+            .push(app_to_native.mib_per_second());
+        ratios.push(ratio);
+        cpu.0.push(raw_cpu);
+        cpu.1.push(app_cpu);
+    }
+    println!(
+        "Meshdrop / raw, median of the rounds: {:.2} (target at least 0.95)",
+        median(ratios)
+    );
+    throughput.print();
+    println!(
+        "CPU time of both browsers (all their processes) per {}, median: raw {:.1} s, Meshdrop {:.1} s",
+        size(TIMED_BYTES),
+        median(cpu.0),
+        median(cpu.1)
+    );
+    println!("  by process, summed over the rounds (raw / Meshdrop, CPU seconds):");
+    for (process, raw_seconds) in &cpu_by_process.0 {
+        let app_seconds = cpu_by_process.1.get(process).copied().unwrap_or_default();
+        if raw_seconds.max(app_seconds) >= 0.5 {
+            println!("    {process:<40} {raw_seconds:>6.1} / {app_seconds:>6.1}");
+        }
+    }
+    Ok(())
+}
+
+/// B's renderer memory through 256 MiB, 1 GiB and 4 GiB.
+async fn memory_growth(pair: &Pair) -> Result<()> {
+    let (sender, receiver) = (pair.sender(), pair.receiver());
+    println!(
+        "B's renderer memory (PSS, all renderers) from before the offer to saveable, sampled every \
+         200 ms (target: growth under {GROWTH_TARGET_MIB:.0} MiB at \
+         {}, and within {FLAT_TARGET_MIB:.0} MiB of the {} figure):",
+        size(HUGE_BYTES),
+        size(TIMED_BYTES)
+    );
+    let timed = TestFile::sparse(pair.dir.path(), "timed.bin", TIMED_BYTES)?;
+    let large = TestFile::sparse(pair.dir.path(), "large.bin", LARGE_BYTES)?;
+    let huge = TestFile::sparse(pair.dir.path(), "huge.bin", HUGE_BYTES)?;
+    for file in [&timed, &large, &huge] {
+        let sampler = MemorySampler::start(receiver.0.browser())?;
+        let transfer = send_through_app(sender, receiver, file).await?;
+        let memory = sampler.stop().await?;
+        let (baseline, peak) = (memory.baseline, memory.peak);
+        let change = |of: fn(&Pss) -> u64| mib(of(&peak)) - mib(of(&baseline));
+        println!(
+            "  {:>8}: baseline {:.1} MiB, peak {:.1} MiB, growth {:.1} MiB ({:.1} MiB/s)",
+            size(transfer.bytes),
+            mib(baseline.total),
+            mib(peak.total),
+            mib(memory.growth()),
+            transfer.mib_per_second()
+        );
+        println!(
+            "            the growth by kind: private {:+.1}, file pages {:+.1}, shared {:+.1} MiB; \
+             the page's JS heap at most {:.1} MiB, its ArrayBuffers at most {:.1} MiB; \
+             after a forced GC at the end {:+.1} MiB over the baseline",
+            change(|pss| pss.anon),
+            change(|pss| pss.file),
+            change(|pss| pss.shmem),
+            mib(memory.heap_peak),
+            mib(memory.array_buffers_peak),
+            mib(memory.after_collection.total) - mib(baseline.total),
+        );
+    }
+    Ok(())
 }
 
 /// The raw loop's message size that moves [`TIMED_BYTES`] fastest from `a` to `b`, so
