@@ -30,9 +30,10 @@
 //! blocks on to each other and without, and [`setup`] how soon a page that opens a room's
 //! link has its channels open.
 //!
-//! `bench SECTION...` runs only the sections named (`page`, `transfers`, `memory`, `chat`, `discovery`,
-//! `recovery`, `relay`, `swarm`, `swarm-web`, `setup`, and [`profile`]); without arguments
-//! it runs them all but `profile`, a tool for finding where the pages' time goes.
+//! `bench SECTION...` runs only the sections named (`page`, `transfers`, `memory`, `chat`,
+//! `discovery`, `recovery`, `relay`, `swarm`, `swarm-web`, `setup`, and [`profile`]);
+//! without arguments it runs them all but `profile`, a tool for finding where the pages'
+//! time goes.
 
 mod chat_load;
 mod discovery;
