@@ -158,8 +158,7 @@ fn parse_pss(rollup: &str) -> Pss {
         rollup
             .lines()
             .find_map(|line| {
-                let (name, value) = line.split_once(':')?;
-                (name == field).then_some(value)?;
+                let value = line.strip_prefix(field)?.strip_prefix(':')?;
                 value.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()
             })
             .unwrap_or_default()
