@@ -97,6 +97,9 @@ pub fn control_frame(text: &str) -> Result<ControlFrame, DecodeError> {
             index: fields.take("index")?,
             block: fields.take("block")?,
         },
+        "credit" => ControlFrame::Credit {
+            upto: fields.take("upto")?,
+        },
         "hello" => ControlFrame::Hello {
             device: fields.take("device")?,
         },
@@ -508,6 +511,7 @@ pub(crate) mod tests {
                 sha256: "ab".repeat(32),
             },
             ControlFrame::Complete { transfer: 5 },
+            ControlFrame::Credit { upto: 2 << 20 },
             ControlFrame::Block {
                 transfer: 6,
                 index: 2,
@@ -555,6 +559,7 @@ pub(crate) mod tests {
                 | ControlFrame::Fail { .. }
                 | ControlFrame::FileEnd { .. }
                 | ControlFrame::Complete { .. }
+                | ControlFrame::Credit { .. }
                 | ControlFrame::Block { .. }
                 | ControlFrame::Resume { .. }
                 | ControlFrame::Refetch { .. }

@@ -304,6 +304,11 @@ pub fn control_frame(frame: &ControlFrame) -> String {
             json.key("block").number(*block);
             json
         }
+        ControlFrame::Credit { upto } => {
+            let mut json = Json::tagged("type", "credit");
+            json.key("upto").number(*upto);
+            json
+        }
         ControlFrame::Hello { device } => {
             let mut json = Json::tagged("type", "hello");
             json.key("device").device(device);

@@ -126,6 +126,13 @@ pub enum ControlFrame {
         index: u32,
         block: u64,
     },
+    /// Receiver → sender, as each link's control channel opens and again as the receiver
+    /// works through what came: send chunk payload bytes on this link's data channel up
+    /// to `upto` in total, counted from the link's start, and then wait for the next
+    /// grant. Keeps what a receiver has queued, unhandled, small: a browser's page
+    /// gets data-channel messages as fast as the wire brings them, whether or not it
+    /// keeps up. A peer that never sends it is sent to as fast as the channel takes.
+    Credit { upto: u64 },
     /// Either side, once, when the control channel opens: what kind of device this peer
     /// runs on, so the other can show it the way people recognise their devices
     /// ("Chrome on Android", with a phone icon). Purely informative; a peer may never
@@ -679,6 +686,10 @@ mod tests {
                     block: 4,
                 },
                 json!({"type": "refetch", "transfer": 2, "index": 1, "block": 4}),
+            ),
+            (
+                ControlFrame::Credit { upto: 2 << 20 },
+                json!({"type": "credit", "upto": 2_097_152}),
             ),
         ];
         for (frame, wire) in frames {

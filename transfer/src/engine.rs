@@ -18,6 +18,7 @@ use meshdrop_protocol::frame::{
 };
 use meshdrop_sorted_map::SortedMap;
 
+use crate::credit::Credit;
 use crate::digest::{BlockDigest, BlockHashing};
 use crate::partial::{BadPartial, Partial};
 use crate::payload::Payload;
@@ -52,6 +53,8 @@ pub struct Transfers {
     /// Partial incoming transfers handed to [`Self::restore`], by the driver's key,
     /// waiting for an offer of their files.
     restored: Vec<(String, Partial)>,
+    /// How many chunk bytes may cross the data channel, each way; see [`crate::credit`].
+    credit: Credit,
 }
 
 /// One transfer and the half of the protocol this end plays in it. Ids of this end's
@@ -129,6 +132,7 @@ impl Transfers {
             grace: DEFAULT_GRACE,
             gives_up_at_ms: None,
             restored: Vec::new(),
+            credit: Credit::new(),
         }
     }
 
@@ -150,6 +154,14 @@ impl Transfers {
     pub fn fit_chunks_to(&mut self, max_message_size: usize) {
         let payload = message_len_for(max_message_size).saturating_sub(CHUNK_HEADER_LEN);
         self.chunk_len = NonZeroUsize::new(payload).unwrap_or(DEFAULT_CHUNK_LEN);
+    }
+
+    /// How many chunk bytes the peer may have on their way to this end, unhandled,
+    /// from the next link on ([`crate::RECEIVE_WINDOW`] unless set): enough to keep
+    /// the channel busy while a grant travels back, and what a chat line or a `cancel`
+    /// from the peer may wait behind.
+    pub fn set_receive_window(&mut self, bytes: u64) {
+        self.credit.set_window(bytes);
     }
 
     /// Who hashes the blocks of transfers offered from now on; see [`crate::digest`].
@@ -373,6 +385,8 @@ impl Transfers {
         self.on_link_down();
         self.link_up = true;
         self.gives_up_at_ms = None;
+        let grant = self.credit.on_link_up();
+        self.outputs.push_back(Output::Control(grant));
         for entry in self.entries.values_mut() {
             entry.on_link_up(&mut self.outputs);
         }
@@ -440,6 +454,10 @@ impl Transfers {
             | ControlFrame::SafetyReveal { .. }
             | ControlFrame::PairConfirm { .. }
             | ControlFrame::Swarm(_) => Err(TransferError::NotATransferFrame),
+            ControlFrame::Credit { upto } => {
+                self.credit.on_grant(upto);
+                Ok(())
+            }
             ControlFrame::Offer {
                 transfer,
                 files,
@@ -492,6 +510,7 @@ impl Transfers {
     /// Carry out the write before the outputs this call queued: they may finalize the
     /// very file it writes to.
     pub fn on_chunk<'a>(&mut self, message: &'a [u8]) -> Result<Option<Write<'a>>, TransferError> {
+        self.received(message.len().saturating_sub(CHUNK_HEADER_LEN));
         let chunk = DataChunk::decode(message)?;
         match live_receiving(&mut self.entries, chunk.transfer)? {
             Some(receiving) => receiving.on_chunk(chunk.payload, &mut self.outputs),
@@ -509,6 +528,7 @@ impl Transfers {
         header: [u8; CHUNK_HEADER_LEN],
         payload_len: usize,
     ) -> Result<Option<Placement>, TransferError> {
+        self.received(payload_len);
         match live_receiving(&mut self.entries, DataChunk::transfer_in(header))? {
             Some(receiving) => receiving.on_payload(Payload::Held(payload_len), &mut self.outputs),
             None => Ok(None),
@@ -520,6 +540,9 @@ impl Transfers {
     /// channel has room; each transfer has at most one read outstanding, and the oldest
     /// transfer is served first.
     pub fn next_read(&mut self) -> Option<ReadRequest> {
+        if !self.credit.may_send() {
+            return None;
+        }
         let chunk_len = self.chunk_len.get();
         self.entries.values_mut().find_map(|entry| match entry {
             Entry::Sending(sending) => sending.next_read(chunk_len),
@@ -536,10 +559,14 @@ impl Transfers {
         id: TransferId,
         bytes: &'a [u8],
     ) -> Result<Option<DataChunk<'a>>, TransferError> {
-        match live_sending(&mut self.entries, id)? {
-            Some(sending) => sending.on_read(bytes, &mut self.outputs),
-            None => Ok(None),
+        let chunk = match live_sending(&mut self.entries, id)? {
+            Some(sending) => sending.on_read(bytes, &mut self.outputs)?,
+            None => None,
+        };
+        if let Some(chunk) = &chunk {
+            self.credit.on_sent(chunk.payload.len());
         }
+        Ok(chunk)
     }
 
     /// [`Self::on_read`] for a driver that hashes blocks itself ([`BlockHashing::Driver`])
@@ -555,7 +582,18 @@ impl Transfers {
             Some(sending) => sending.on_payload(Payload::Held(len), &mut self.outputs)?,
             None => false,
         };
+        if send {
+            self.credit.on_sent(len);
+        }
         Ok(send.then(|| DataChunk::header(id)))
+    }
+
+    /// Counts `len` chunk bytes handed in, whatever becomes of them, and grants the
+    /// peer more when it is time.
+    fn received(&mut self, len: usize) {
+        if let Some(grant) = self.credit.on_received(len) {
+            self.outputs.push_back(Output::Control(grant));
+        }
     }
 
     /// The driver hashed block `block` (of [`crate::DIGEST_BLOCK_LEN`] bytes from the

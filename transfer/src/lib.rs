@@ -116,6 +116,7 @@
 //! Anything else that makes no sense is refused with a [`TransferError`] and changes
 //! nothing.
 
+pub mod credit;
 pub mod digest;
 mod engine;
 mod error;
@@ -131,6 +132,7 @@ mod sending;
 mod state;
 mod transfer;
 
+pub use credit::RECEIVE_WINDOW;
 pub use digest::{BlockDigest, BlockHashing, DIGEST_BLOCK_LEN};
 pub use engine::{Transfers, DEFAULT_CHUNK_LEN, DEFAULT_GRACE};
 pub use error::TransferError;
