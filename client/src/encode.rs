@@ -54,24 +54,31 @@ impl Json {
     }
 
     /// A string, escaped as serde_json does: quote, backslash and control characters.
+    /// Runs between those are copied whole: a history of a thousand lines is written
+    /// at each change.
     fn string(&mut self, text: &str) -> &mut Self {
         self.item();
         self.0.push('"');
-        for c in text.chars() {
-            match c {
-                '"' => self.0.push_str("\\\""),
-                '\\' => self.0.push_str("\\\\"),
-                '\n' => self.0.push_str("\\n"),
-                '\r' => self.0.push_str("\\r"),
-                '\t' => self.0.push_str("\\t"),
-                '\u{8}' => self.0.push_str("\\b"),
-                '\u{c}' => self.0.push_str("\\f"),
-                c if c < ' ' => {
-                    let _ = write!(self.0, "\\u{:04x}", u32::from(c));
-                }
-                c => self.0.push(c),
-            }
+        let mut rest = text;
+        // Every character escaped is ASCII, so `at` is a character's boundary.
+        while let Some(at) = rest
+            .bytes()
+            .position(|b| b == b'"' || b == b'\\' || b < b' ')
+        {
+            self.0.push_str(&rest[..at]);
+            let _ = match rest.as_bytes()[at] {
+                b'"' => self.0.write_str("\\\""),
+                b'\\' => self.0.write_str("\\\\"),
+                b'\n' => self.0.write_str("\\n"),
+                b'\r' => self.0.write_str("\\r"),
+                b'\t' => self.0.write_str("\\t"),
+                0x08 => self.0.write_str("\\b"),
+                0x0c => self.0.write_str("\\f"),
+                control => write!(self.0, "\\u{:04x}", control),
+            };
+            rest = &rest[at + 1..];
         }
+        self.0.push_str(rest);
         self.0.push('"');
         self
     }
