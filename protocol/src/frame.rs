@@ -650,7 +650,7 @@ mod tests {
     }
 
     #[test]
-    fn resume_frames_have_the_documented_shape() {
+    fn resume_and_credit_frames_have_the_documented_shape() {
         let frames = [
             (
                 ControlFrame::Block {
