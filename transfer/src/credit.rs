@@ -55,8 +55,8 @@ impl Credit {
         self.grant()
     }
 
-    /// The peer handed in `len` chunk bytes; a new grant once a quarter of the window
-    /// is used, so the sender never waits for one while the receiver keeps up.
+    /// This end handled `len` chunk bytes from the peer; a new grant once a quarter of
+    /// the window is used, so the sender never waits for one while the receiver keeps up.
     pub(crate) fn on_received(&mut self, len: usize) -> Option<ControlFrame> {
         self.received += len as u64;
         let granted = self.granted?;
