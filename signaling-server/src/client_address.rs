@@ -32,7 +32,7 @@ pub struct TrustedProxy(IpNet);
 pub struct InvalidTrustedProxy(String);
 
 impl TrustedProxy {
-    fn contains(&self, address: IpAddr) -> bool {
+    pub(crate) fn contains(&self, address: IpAddr) -> bool {
         self.0.contains(&address)
     }
 }

@@ -1,12 +1,15 @@
 //! Everything an operator can tune, in one value handed to [`crate::serve`].
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use meshdrop_protocol::signaling::{IceServer, Limits};
 
+use crate::admission::default_max_connections;
 use crate::client_address::TrustedProxy;
 use crate::network_room::NetworkSecret;
 use crate::origin::Origin;
+use crate::outbox::DEFAULT_BUDGET_BYTES;
 use crate::tls::Tls;
 use crate::turn::Turn;
 
@@ -24,6 +27,14 @@ pub const DEFAULT_LIMITS: Limits = Limits {
     max_peers_per_room: 16,
     idle_timeout_secs: 60,
 };
+
+/// How long a client may take to send an HTTP request head (counted from the
+/// connection, or from the previous response), and then, on `/ws`, its `join`.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections one client address may hold at once: every tab of everyone behind one
+/// NAT (an office, a school) holds one WebSocket, plus a few while a page loads.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
 
 /// How to run the server.
 #[derive(Debug, Clone)]
@@ -53,6 +64,15 @@ pub struct Config {
     pub trusted_proxies: Vec<TrustedProxy>,
     /// The key that network room names are hashed with (see `network_room`).
     pub network_secret: NetworkSecret,
+    /// Deadline for an HTTP request head, and for a WebSocket's `join` after its upgrade.
+    pub handshake_timeout: Duration,
+    /// Connections served at once; past it `/ws` gets `503` (see `admission`).
+    pub max_connections: usize,
+    /// Connections one client address may hold at once (see `admission`).
+    pub max_connections_per_address: usize,
+    /// Bytes queued for all clients together before the one a message is for is cut
+    /// as too slow (see `outbox`).
+    pub max_queued_bytes: usize,
 }
 
 impl Default for Config {
@@ -67,6 +87,10 @@ impl Default for Config {
             static_dir: None,
             trusted_proxies: Vec::new(),
             network_secret: NetworkSecret::random(),
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            max_connections: default_max_connections(),
+            max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            max_queued_bytes: DEFAULT_BUDGET_BYTES,
         }
     }
 }

@@ -9,13 +9,14 @@
 //! | cause                                          | error sent first      | close code, reason           |
 //! |------------------------------------------------|-----------------------|------------------------------|
 //! | the client sends a close frame                 | none                  | the client's, echoed         |
-//! | the socket breaks, a write stalls for 5 s, or the client breaks WebSocket framing (e.g. invalid UTF-8 in a text frame) | none | none: TCP just closes |
+//! | the socket breaks, or the client breaks WebSocket framing (e.g. invalid UTF-8 in a text frame) | none | none: TCP just closes |
 //! | a frame or message over `max_message_bytes`   | `message_too_large`   | 1009 `message_too_large`     |
 //! | `join` with another protocol version           | `unsupported_version` | 1008 `unsupported_version`   |
 //! | `join` to a room of `max_peers_per_room`       | `room_full`           | 1008 `room_full`             |
 //! | the same peer id joined the room on another connection | `replaced`    | 1008 `replaced`              |
 //! | over 10 × `max_messages_per_second` within one second | (`rate_limited` at the window's first dropped message) | 1008 `rate_limited` |
-//! | 256 messages queued for a client that does not read | none             | 1008 `too_slow`              |
+//! | a client that does not read: a write stuck for 5 s, or more than 256 messages or 1 MiB queued for it | none | 1008 `too_slow`, once the client reads again (within 5 s; else TCP just closes) |
+//! | no `join` within `handshake_timeout` (10 s) of the upgrade | none       | 1008 `join_timeout`          |
 //! | nothing received for `idle_timeout_secs`       | none                  | 1000 `idle_timeout`          |
 //! | the server shuts down                          | none                  | 1001 `shutting_down`         |
 //!
@@ -34,8 +35,9 @@ use meshdrop_protocol::signaling::{
 use meshdrop_protocol::{PeerId, RoomId, PROTOCOL_VERSION};
 use tokio::time::{sleep_until, timeout, Instant};
 
+use crate::admission::AddressKey;
 use crate::network_room::room_to_join;
-use crate::outbox::{self, Delivery, Outbox, OutboxReceiver};
+use crate::outbox::{self, Delivery, Outbox, OutboxReceiver, Queued};
 use crate::rate_limit::{RateLimiter, Verdict};
 use crate::rooms::{JoinError, Membership};
 use crate::state::State;
@@ -47,25 +49,32 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait for the client to answer our close frame.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// What the upgrade request told about the client.
+#[derive(Debug)]
+pub struct Handshake {
+    /// The host the client addressed (its `Host` header), which names the built-in
+    /// STUN server in its `welcome`.
+    pub host: Option<String>,
+    /// Where the client is (see `client_address`): its rate limit is kept by it.
+    pub address: AddressKey,
+    /// The room of the client's network, which a `join` without a room enters.
+    pub network_room: RoomId,
+}
+
 /// Serve one upgraded WebSocket until it ends, then leave the room and close it.
-///
-/// `host` is the host the client addressed (from its `Host` header), which names the
-/// built-in STUN server in its `welcome`. `network_room` is the room of the client's
-/// network, which a `join` without a room enters.
-pub async fn run(socket: WebSocket, state: Arc<State>, host: Option<String>, network_room: RoomId) {
-    let (outbox, inbox) = outbox::channel();
-    let limiter = RateLimiter::new(
-        state.config.limits.max_messages_per_second,
-        Instant::now().into_std(),
-    );
+pub async fn run(socket: WebSocket, state: Arc<State>, handshake: Handshake) {
+    let (outbox, inbox) = outbox::channel(Arc::clone(&state.outbox_budget));
+    let limiter = state
+        .rate_limits
+        .take(handshake.address, Instant::now().into_std());
     let mut connection = Connection {
         socket,
         state,
         outbox,
         inbox,
         limiter,
-        host,
-        network_room,
+        host: handshake.host,
+        network_room: handshake.network_room,
         membership: None,
     };
     let ending = connection.serve().await;
@@ -73,7 +82,12 @@ pub async fn run(socket: WebSocket, state: Arc<State>, host: Option<String>, net
     if let Some(membership) = connection.membership.take() {
         connection.state.leave(&membership);
     }
+    let limiter = connection.limiter.clone();
+    let state = Arc::clone(&connection.state);
     connection.close(ending).await;
+    state
+        .rate_limits
+        .park(handshake.address, limiter, Instant::now().into_std());
 }
 
 /// Why the server stops serving a connection.
@@ -87,6 +101,8 @@ enum Ending {
     Fatal(ErrorCode),
     Flood,
     Overflowed,
+    /// No `join` within the handshake timeout.
+    NoJoin,
     Idle,
     ShuttingDown,
 }
@@ -101,6 +117,7 @@ impl Ending {
             Self::Fatal(code) => (close_code::POLICY, wire_name(code)),
             Self::Flood => (close_code::POLICY, wire_name(ErrorCode::RateLimited)),
             Self::Overflowed => (close_code::POLICY, "too_slow".into()),
+            Self::NoJoin => (close_code::POLICY, "join_timeout".into()),
             Self::Idle => (close_code::NORMAL, "idle_timeout".into()),
             Self::ShuttingDown => (close_code::AWAY, "shutting_down".into()),
         };
@@ -138,19 +155,24 @@ impl Connection {
     async fn serve(&mut self) -> Ending {
         let idle_timeout = Duration::from_secs(self.state.config.limits.idle_timeout_secs);
         let mut idle_deadline = Instant::now() + idle_timeout;
+        let join_deadline = Instant::now() + self.state.config.handshake_timeout;
         loop {
+            let (deadline, missed) = match self.membership {
+                None => (join_deadline.min(idle_deadline), Ending::NoJoin),
+                Some(_) => (idle_deadline, Ending::Idle),
+            };
             let step = tokio::select! {
                 biased;
                 () = self.state.shutdown.cancelled() => Err(Ending::ShuttingDown),
                 delivery = self.inbox.next() => match delivery {
-                    Delivery::Message(message) => self.send(message).await,
+                    Delivery::Message(queued) => self.write(queued).await,
                     Delivery::Overflowed => Err(Ending::Overflowed),
                 },
                 frame = self.socket.recv() => {
                     idle_deadline = Instant::now() + idle_timeout;
                     self.on_frame(frame).await
                 }
-                () = sleep_until(idle_deadline) => Err(Ending::Idle),
+                () = sleep_until(deadline) => Err(missed),
             };
             if let Err(ending) = step {
                 return ending;
@@ -324,20 +346,23 @@ impl Connection {
     /// Write one message. A fatal error, whether refused here or queued by the room
     /// (`replaced`), ends the connection once it is written.
     async fn send(&mut self, message: ServerMessage) -> Step {
-        let fatal = match &message {
-            ServerMessage::Error { code, .. } if code.is_fatal() => Some(*code),
-            _ => None,
-        };
-        let text = match serde_json::to_string(&message) {
-            Ok(text) => text,
-            Err(error) => {
-                tracing::error!(%error, "a server message did not serialize");
-                return Err(Ending::Gone);
-            }
-        };
-        match timeout(SEND_TIMEOUT, self.socket.send(Message::text(text))).await {
-            Ok(Ok(())) => fatal.map_or(Ok(()), |code| Err(Ending::Fatal(code))),
-            Ok(Err(_)) | Err(_) => Err(Ending::Gone),
+        match Queued::of(&message) {
+            Some(queued) => self.write(queued).await,
+            None => Err(Ending::Gone),
+        }
+    }
+
+    /// Write `queued` to the socket. A client that does not read, so that the write is
+    /// stuck for [`SEND_TIMEOUT`] or its queue overflows meanwhile, is too slow.
+    async fn write(&mut self, queued: Queued) -> Step {
+        let write = timeout(SEND_TIMEOUT, self.socket.send(Message::text(queued.text)));
+        tokio::select! {
+            written = write => match written {
+                Ok(Ok(())) => queued.fatal.map_or(Ok(()), |code| Err(Ending::Fatal(code))),
+                Ok(Err(_)) => Err(Ending::Gone),
+                Err(_stuck) => Err(Ending::Overflowed),
+            },
+            () = self.inbox.overflowed() => Err(Ending::Overflowed),
         }
     }
 
@@ -353,8 +378,14 @@ impl Connection {
     async fn close(mut self, ending: Ending) {
         match ending.close_frame() {
             Some(frame) => {
+                // A client too slow to read may still read what it has been sent, and
+                // then the close frame that says why; it gets as long as a write does.
+                let patience = match ending {
+                    Ending::Overflowed => SEND_TIMEOUT,
+                    _ => CLOSE_TIMEOUT,
+                };
                 let close = self.socket.send(Message::Close(Some(frame)));
-                if !matches!(timeout(CLOSE_TIMEOUT, close).await, Ok(Ok(()))) {
+                if !matches!(timeout(patience, close).await, Ok(Ok(()))) {
                     return;
                 }
             }

@@ -42,6 +42,7 @@
 //!   errors, and which of them close the socket with which code, are listed in the
 //!   `connection` module.
 
+mod admission;
 mod client_address;
 mod config;
 mod connection;
@@ -61,11 +62,15 @@ mod tls;
 mod turn;
 mod web_app;
 
+pub use admission::{default_max_connections, raise_open_files_limit};
 pub use client_address::{InvalidTrustedProxy, TrustedProxy};
-pub use config::{Config, DEFAULT_LIMITS};
+pub use config::{
+    Config, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_LIMITS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+};
 pub use meshdrop_relay::Limits as RelayLimits;
 pub use network_room::{NetworkSecret, SecretTooShort};
 pub use origin::{InvalidOrigin, Origin};
+pub use outbox::DEFAULT_BUDGET_BYTES as DEFAULT_QUEUED_BYTES;
 pub use relay::{Relay, RelayConfig, RelayTls, DEFAULT_RELAY_PORTS};
 pub use server::{serve, serve_with_relay, serve_with_stun};
 pub use tls::{Tls, TlsError};

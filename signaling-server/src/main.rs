@@ -19,9 +19,10 @@ use clap::builder::{BoolishValueParser, RangedU64ValueParser};
 use clap::{ArgGroup, Parser, ValueEnum};
 use meshdrop_protocol::signaling::{IceServer, Limits};
 use meshdrop_signaling_server::{
-    serve, serve_with_relay, serve_with_stun, Config, NetworkSecret, Origin, Relay, RelayConfig,
-    RelayLimits, RelayTls, Tls, TlsError, TrustedProxy, Turn, TurnSecret, DEFAULT_LIMITS,
-    DEFAULT_TURN_TTL,
+    default_max_connections, raise_open_files_limit, serve, serve_with_relay, serve_with_stun,
+    Config, NetworkSecret, Origin, Relay, RelayConfig, RelayLimits, RelayTls, Tls, TlsError,
+    TrustedProxy, Turn, TurnSecret, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_LIMITS,
+    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_QUEUED_BYTES, DEFAULT_TURN_TTL,
 };
 use tokio::net::{TcpListener, UdpSocket};
 use tokio_util::sync::CancellationToken;
@@ -133,6 +134,23 @@ struct Args {
     /// Peers per room.
     #[arg(long, env = "MESHDROP_MAX_PEERS_PER_ROOM", value_parser = at_least_one::<usize>(), default_value_t = DEFAULT_LIMITS.max_peers_per_room)]
     max_peers_per_room: usize,
+    /// Seconds a client may take to send an HTTP request head, and then its `join` on
+    /// the WebSocket.
+    #[arg(long, env = "MESHDROP_HANDSHAKE_TIMEOUT_SECS", value_parser = at_least_one::<u64>(), default_value_t = DEFAULT_HANDSHAKE_TIMEOUT.as_secs())]
+    handshake_timeout_secs: u64,
+    /// Connections served at once; past it, WebSockets get 503 while /healthz and
+    /// /metrics still answer [default: the limit on open files, raised to its hard
+    /// limit, less 512].
+    #[arg(long, env = "MESHDROP_MAX_CONNECTIONS", value_parser = at_least_one::<usize>())]
+    max_connections: Option<usize>,
+    /// Connections one client address (IPv4, or IPv6 /64) may hold at once; trusted
+    /// proxies are exempt.
+    #[arg(long, env = "MESHDROP_MAX_CONNECTIONS_PER_ADDRESS", value_parser = at_least_one::<usize>(), default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS)]
+    max_connections_per_address: usize,
+    /// Bytes queued for all clients together; past it, the client a message is for is
+    /// closed as too slow.
+    #[arg(long, env = "MESHDROP_MAX_QUEUED_BYTES", value_parser = at_least_one::<usize>(), default_value_t = DEFAULT_QUEUED_BYTES)]
+    max_queued_bytes: usize,
     /// Seconds without any message after which a connection is closed.
     #[arg(long, env = "MESHDROP_IDLE_TIMEOUT_SECS", value_parser = at_least_one::<u64>(), default_value_t = DEFAULT_LIMITS.idle_timeout_secs)]
     idle_timeout_secs: u64,
@@ -347,6 +365,10 @@ impl Args {
             static_dir,
             trusted_proxies: self.trusted_proxies,
             network_secret: self.network_secret.unwrap_or_else(NetworkSecret::random),
+            handshake_timeout: Duration::from_secs(self.handshake_timeout_secs),
+            max_connections: self.max_connections.unwrap_or_else(default_max_connections),
+            max_connections_per_address: self.max_connections_per_address,
+            max_queued_bytes: self.max_queued_bytes,
         }
     }
 }
@@ -355,6 +377,9 @@ impl Args {
 async fn main() -> ExitCode {
     let args = Args::parse();
     init_logging(args.log_format);
+    if let Err(error) = raise_open_files_limit() {
+        tracing::warn!(%error, "cannot raise the limit on open files");
+    }
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

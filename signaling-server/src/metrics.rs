@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
 use meshdrop_protocol::signaling::ErrorCode;
-use meshdrop_relay::{Refusal, Stats as RelayStats};
+use meshdrop_relay::{Refusal as RelayRefusal, Stats as RelayStats};
+
+use crate::admission::Refusal;
 
 use crate::connection::wire_name;
 
@@ -27,16 +29,22 @@ pub struct Metrics {
     stun_requests: AtomicU64,
     /// By wire name of the reason, sorted so the exposition is stable.
     rejected: Mutex<BTreeMap<String, u64>>,
+    refused_address_full: AtomicU64,
+    refused_server_full: AtomicU64,
 }
 
 /// The gauges, as read from the live state at scrape time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Gauges {
+    /// Accepted TCP connections holding a place (see `admission`), of any kind.
+    pub accepted: usize,
     /// Open signaling WebSockets, joined or not.
     pub connections: usize,
     /// Peers seated in a room.
     pub peers: usize,
     pub rooms: usize,
+    /// Bytes waiting in all connections' outboxes.
+    pub queued_bytes: usize,
 }
 
 impl Metrics {
@@ -46,6 +54,15 @@ impl Metrics {
 
     pub fn stun_request_answered(&self) {
         self.stun_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A TCP connection was closed as soon as it was accepted.
+    pub fn connection_refused(&self, refusal: Refusal) {
+        let counter = match refusal {
+            Refusal::AddressFull => &self.refused_address_full,
+            Refusal::ServerFull => &self.refused_server_full,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A client message was refused or dropped for `reason`.
@@ -67,6 +84,12 @@ impl Metrics {
         };
         let unlabelled = |value: usize| [(String::new(), value as u64)];
         series(
+            "meshdrop_tcp_connections",
+            "gauge",
+            "Accepted TCP connections (HTTP or WebSocket) counted against the connection caps.",
+            &unlabelled(gauges.accepted),
+        );
+        series(
             "meshdrop_connections",
             "gauge",
             "Open signaling WebSockets, joined to a room or not.",
@@ -85,6 +108,12 @@ impl Metrics {
             &unlabelled(gauges.rooms),
         );
         series(
+            "meshdrop_queued_bytes",
+            "gauge",
+            "Bytes of messages waiting for their clients to read them, all connections together.",
+            &unlabelled(gauges.queued_bytes),
+        );
+        series(
             "meshdrop_signals_forwarded_total",
             "counter",
             "Signals (SDP offers, answers, ICE candidates) passed from one peer to another.",
@@ -98,6 +127,19 @@ impl Metrics {
             "counter",
             "Client messages refused or dropped, by the error code that names the reason.",
             &self.rejections(),
+        );
+        let refused = |refusal: Refusal, counter: &AtomicU64| {
+            let labels = format!("{{reason=\"{}\"}}", refusal.label());
+            (labels, counter.load(Ordering::Relaxed))
+        };
+        series(
+            "meshdrop_connections_refused_total",
+            "counter",
+            "TCP connections closed as soon as they were accepted, by the cap that was full.",
+            &[
+                refused(Refusal::AddressFull, &self.refused_address_full),
+                refused(Refusal::ServerFull, &self.refused_server_full),
+            ],
         );
         series(
             "meshdrop_stun_requests_total",
@@ -131,7 +173,7 @@ impl Metrics {
                 "Datagrams to the built-in TURN relay that were neither STUN nor ChannelData.",
                 &one(relay.malformed()),
             );
-            let refused: Vec<(String, u64)> = Refusal::ALL
+            let refused: Vec<(String, u64)> = RelayRefusal::ALL
                 .iter()
                 .map(|reason| {
                     let label = format!("{{reason=\"{}\"}}", reason.name());
@@ -176,15 +218,20 @@ mod tests {
         metrics.message_rejected(ErrorCode::RateLimited);
         metrics.message_rejected(ErrorCode::UnknownPeer);
         metrics.message_rejected(ErrorCode::RateLimited);
+        metrics.connection_refused(Refusal::AddressFull);
         let text = metrics.render(
             Gauges {
+                accepted: 5,
                 connections: 3,
                 peers: 2,
                 rooms: 1,
+                queued_bytes: 700,
             },
             None,
         );
+        assert_eq!(sample(&text, "meshdrop_tcp_connections"), Some("5"));
         assert_eq!(sample(&text, "meshdrop_connections"), Some("3"));
+        assert_eq!(sample(&text, "meshdrop_queued_bytes"), Some("700"));
         assert_eq!(sample(&text, "meshdrop_peers"), Some("2"));
         assert_eq!(sample(&text, "meshdrop_rooms"), Some("1"));
         assert_eq!(sample(&text, "meshdrop_signals_forwarded_total"), Some("2"));
@@ -203,33 +250,29 @@ mod tests {
             ),
             Some("1")
         );
+        assert_eq!(
+            sample(
+                &text,
+                "meshdrop_connections_refused_total{reason=\"address_full\"}"
+            ),
+            Some("1")
+        );
     }
 
     #[test]
     fn every_series_is_typed_once() {
-        let text = Metrics::default().render(
-            Gauges {
-                connections: 0,
-                peers: 0,
-                rooms: 0,
-            },
-            None,
-        );
+        let text = Metrics::default().render(Gauges::default(), None);
         let types: Vec<&str> = text
             .lines()
             .filter_map(|line| line.strip_prefix("# TYPE "))
             .collect();
-        assert_eq!(types.len(), 6);
+        assert_eq!(types.len(), 9);
         assert!(types.contains(&"meshdrop_messages_rejected_total counter"));
     }
 
     #[test]
     fn the_relay_s_series_appear_when_it_runs() {
-        let gauges = Gauges {
-            connections: 0,
-            peers: 0,
-            rooms: 0,
-        };
+        let gauges = Gauges::default();
         let text = Metrics::default().render(gauges, Some(&RelayStats::default()));
         assert_eq!(sample(&text, "meshdrop_relay_allocations"), Some("0"));
         assert_eq!(sample(&text, "meshdrop_relay_bytes_total"), Some("0"));
@@ -244,6 +287,6 @@ mod tests {
             .lines()
             .filter(|line| line.starts_with("# TYPE "))
             .count();
-        assert_eq!(types, 11);
+        assert_eq!(types, 14);
     }
 }

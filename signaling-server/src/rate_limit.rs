@@ -9,9 +9,18 @@
 //! A client that sends more than [`FLOOD_FACTOR`] times the limit within one window is
 //! not misbehaving by accident; the connection asks to be closed.
 //!
+//! The bucket belongs to the client's address, not to one connection: when a
+//! connection closes before its bucket has refilled, [`RateLimits`] keeps the bucket
+//! and the next connection from that address carries on with it, so reconnecting does
+//! not buy a fresh burst.
+//!
 //! Time is passed in rather than read, so the arithmetic is tested without waiting.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+use crate::admission::AddressKey;
 
 /// Messages per window, as a multiple of the limit, above which a connection is closed.
 pub const FLOOD_FACTOR: u32 = 10;
@@ -30,7 +39,7 @@ pub enum Verdict {
     Flood,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RateLimiter {
     per_second: f64,
     tokens: f64,
@@ -79,10 +88,87 @@ impl RateLimiter {
         self.window_messages = self.window_messages.saturating_add(1);
     }
 
-    fn refill(&mut self, now: Instant) {
+    /// The tokens the bucket would hold at `now`.
+    fn tokens_at(&self, now: Instant) -> f64 {
         let elapsed = now.saturating_duration_since(self.refilled_at);
-        self.tokens = (self.tokens + elapsed.as_secs_f64() * self.per_second).min(self.per_second);
+        (self.tokens + elapsed.as_secs_f64() * self.per_second).min(self.per_second)
+    }
+
+    /// Whether by `now` this bucket is as good as a new one: full, and past its window.
+    fn is_rested(&self, now: Instant) -> bool {
+        self.tokens_at(now) >= self.per_second
+            && now.saturating_duration_since(self.window_started) >= WINDOW
+    }
+
+    fn refill(&mut self, now: Instant) {
+        self.tokens = self.tokens_at(now);
         self.refilled_at = now;
+    }
+}
+
+/// Buckets of closed connections that have not refilled yet, by client address.
+#[derive(Debug)]
+pub struct RateLimits {
+    max_messages_per_second: u32,
+    parked: Mutex<Parked>,
+}
+
+#[derive(Debug)]
+struct Parked {
+    buckets: HashMap<AddressKey, RateLimiter>,
+    /// Rested buckets are swept out when this many are parked, so the map stays about
+    /// as large as the number of addresses that closed a connection in the last second.
+    sweep_at: usize,
+}
+
+/// The smallest [`Parked::sweep_at`].
+const SWEEP_AT_LEAST: usize = 1024;
+
+impl RateLimits {
+    pub fn new(max_messages_per_second: u32) -> Self {
+        Self {
+            max_messages_per_second,
+            parked: Mutex::new(Parked {
+                buckets: HashMap::new(),
+                sweep_at: SWEEP_AT_LEAST,
+            }),
+        }
+    }
+
+    /// The bucket for a new connection from `address`: the one a closed connection
+    /// from there left, or a full one.
+    pub fn take(&self, address: AddressKey, now: Instant) -> RateLimiter {
+        self.parked()
+            .buckets
+            .remove(&address)
+            .unwrap_or_else(|| RateLimiter::new(self.max_messages_per_second, now))
+    }
+
+    /// Keep the bucket of a connection from `address` that closes, unless it is rested.
+    /// Of two closed connections from one address, the emptier bucket is kept.
+    pub fn park(&self, address: AddressKey, bucket: RateLimiter, now: Instant) {
+        if bucket.is_rested(now) {
+            return;
+        }
+        let mut parked = self.parked();
+        if parked.buckets.len() >= parked.sweep_at {
+            parked.buckets.retain(|_, bucket| !bucket.is_rested(now));
+            parked.sweep_at = (parked.buckets.len() * 2).max(SWEEP_AT_LEAST);
+        }
+        let kept = parked.buckets.entry(address).or_insert(bucket.clone());
+        if bucket.tokens_at(now) < kept.tokens_at(now) {
+            *kept = bucket;
+        }
+    }
+
+    /// Buckets parked now.
+    #[cfg(test)]
+    fn parked_count(&self) -> usize {
+        self.parked().buckets.len()
+    }
+
+    fn parked(&self) -> std::sync::MutexGuard<'_, Parked> {
+        self.parked.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -162,5 +248,68 @@ mod tests {
             let at = start + Duration::from_millis(250 * step);
             assert_eq!(limiter.check(at), Verdict::Accept, "message {step}");
         }
+    }
+
+    fn address(last: u8) -> AddressKey {
+        AddressKey::of(std::net::IpAddr::from([203, 0, 113, last]))
+    }
+
+    #[test]
+    fn a_reconnect_carries_on_with_the_bucket_it_left() {
+        let start = Instant::now();
+        let limits = RateLimits::new(5);
+        let mut first = limits.take(address(1), start);
+        verdicts(&mut first, start, 5);
+        limits.park(address(1), first, start);
+        let mut second = limits.take(address(1), start);
+        assert_eq!(second.check(start), Verdict::Drop { notify: true });
+        // Another address is not affected.
+        assert_eq!(limits.take(address(2), start).check(start), Verdict::Accept);
+    }
+
+    #[test]
+    fn a_rested_bucket_is_not_kept() {
+        let start = Instant::now();
+        let limits = RateLimits::new(5);
+        let mut bucket = limits.take(address(1), start);
+        verdicts(&mut bucket, start, 5);
+        limits.park(address(1), bucket.clone(), start + Duration::from_secs(2));
+        assert_eq!(limits.parked_count(), 0);
+        limits.park(address(1), bucket, start);
+        assert_eq!(limits.parked_count(), 1);
+    }
+
+    #[test]
+    fn of_two_closed_connections_the_emptier_bucket_is_kept() {
+        let start = Instant::now();
+        let limits = RateLimits::new(5);
+        let (mut emptier, mut fuller) = (
+            limits.take(address(1), start),
+            limits.take(address(1), start),
+        );
+        verdicts(&mut emptier, start, 5);
+        verdicts(&mut fuller, start, 2);
+        limits.park(address(1), emptier, start);
+        limits.park(address(1), fuller, start);
+        let mut next = limits.take(address(1), start);
+        assert_eq!(next.check(start), Verdict::Drop { notify: true });
+    }
+
+    #[test]
+    fn rested_buckets_are_swept_out() {
+        let start = Instant::now();
+        let limits = RateLimits::new(1);
+        for n in 0..SWEEP_AT_LEAST {
+            let key = AddressKey::of(std::net::IpAddr::from([10, 0, (n / 256) as u8, n as u8]));
+            let mut bucket = limits.take(key, start);
+            bucket.check(start);
+            limits.park(key, bucket, start);
+        }
+        assert_eq!(limits.parked_count(), SWEEP_AT_LEAST);
+        let later = start + Duration::from_secs(2);
+        let mut bucket = limits.take(address(1), later);
+        bucket.check(later);
+        limits.park(address(1), bucket, later);
+        assert_eq!(limits.parked_count(), 1);
     }
 }

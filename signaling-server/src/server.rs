@@ -1,23 +1,30 @@
 //! HTTP routes and the server's lifetime: what is served where, and how it stops.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::connect_info::{ConnectInfo, Connected};
+use axum::body::Body;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::State as Shared;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::IncomingStream;
-use axum::Router;
-use meshdrop_protocol::RoomId;
+use axum::serve::Listener;
+use axum::{Extension, Router};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, UdpSocket};
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt;
 use tower_http::trace::TraceLayer;
 
+use crate::admission::{AddressKey, Ticket};
 use crate::client_address::client_address;
 use crate::config::Config;
+use crate::connection::Handshake;
 use crate::ice::{Builtin, BuiltinRelay};
 use crate::network_room::Network;
 use crate::relay::{Driver, Relay};
@@ -102,27 +109,15 @@ async fn run(
     });
     let relay = relay.map(|relay| tokio::spawn(relay.run(state.shutdown.clone())));
     let stop = state.shutdown.clone();
-    let graceful = async move {
+    tokio::spawn(async move {
         shutdown.await;
-        // Upgraded WebSockets are no longer HTTP requests that graceful shutdown
-        // waits for; they watch this token instead.
         stop.cancel();
-    };
-    let app = router(Arc::clone(&state)).into_make_service_with_connect_info::<PeerAddress>();
-    let served = match &state.config.tls {
-        Some(tls) => {
-            let listener = TlsListener::new(listener, tls);
-            axum::serve(listener, app)
-                .with_graceful_shutdown(graceful)
-                .await
-        }
-        None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(graceful)
-                .await
-        }
-    };
-    state.shutdown.cancel();
+    });
+    let app = router(Arc::clone(&state));
+    match &state.config.tls {
+        Some(tls) => accept(TlsListener::new(listener, tls), app, &state).await,
+        None => accept(listener, app, &state).await,
+    }
     state.connections.close();
     state.connections.wait().await;
     // They only end on the shutdown token; a panic in one has been reported already.
@@ -132,8 +127,65 @@ async fn run(
     if let Some(relay) = relay {
         let _ = relay.await;
     }
-    served
+    Ok(())
 }
+
+/// Accept connections until the shutdown token is cancelled, serve each as HTTP/1.1
+/// (WebSockets upgrade from it), then wait for the HTTP connections to finish.
+///
+/// Each connection first gets a [`Ticket`] (see `admission`): one refused is closed at
+/// once. Hyper closes a connection whose request head takes longer than the handshake
+/// timeout, counted from its start or from the previous response, so an idle keep-alive
+/// connection does not hold its place either.
+async fn accept<L>(mut listener: L, app: Router, state: &Arc<State>)
+where
+    L: Listener<Addr = SocketAddr>,
+{
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(state.config.handshake_timeout);
+    let http_connections = TaskTracker::new();
+    loop {
+        let (io, peer) = tokio::select! {
+            () = state.shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let ticket = match state.admission.admit(peer.ip()) {
+            Ok(ticket) => Arc::new(ticket),
+            Err(refusal) => {
+                tracing::debug!(%peer, %refusal, "connection refused");
+                state.metrics.connection_refused(refusal);
+                continue;
+            }
+        };
+        let accepted = Accepted { peer, ticket };
+        let app = app.clone();
+        let service = service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(accepted.clone());
+            app.clone().oneshot(request.map(Body::new))
+        });
+        let connection = http
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        let stop = state.shutdown.clone();
+        http_connections.spawn(async move {
+            tokio::pin!(connection);
+            tokio::select! {
+                // Errors are the client's: a bad request, a timeout, a reset.
+                _ = connection.as_mut() => return,
+                () = stop.cancelled() => connection.as_mut().graceful_shutdown(),
+            }
+            let _ = connection.await;
+        });
+    }
+    http_connections.close();
+    http_connections.wait().await;
+}
+
+/// What each WebSocket reads into at once. Tungstenite's default, 128 KiB, is held by
+/// every connection for its whole life and made idle peers cost 143 KB each; a
+/// message larger than this is still read whole, in more reads.
+const READ_BUFFER_BYTES: usize = 4096;
 
 fn router(state: Arc<State>) -> Router {
     let routes = Router::new()
@@ -154,28 +206,29 @@ async fn metrics(Shared(state): Shared<Arc<State>>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text)
 }
 
-/// The TCP peer of a connection, plain or TLS.
-#[derive(Debug, Clone, Copy)]
-struct PeerAddress(SocketAddr);
-
-impl Connected<IncomingStream<'_, TcpListener>> for PeerAddress {
-    fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
-
-impl Connected<IncomingStream<'_, TlsListener>> for PeerAddress {
-    fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
+/// The connection a request came on: its TCP peer (plain or TLS) and its place.
+#[derive(Debug, Clone)]
+struct Accepted {
+    peer: SocketAddr,
+    ticket: Arc<Ticket>,
 }
 
 async fn websocket(
     Shared(state): Shared<Arc<State>>,
-    ConnectInfo(PeerAddress(peer)): ConnectInfo<PeerAddress>,
+    Extension(accepted): Extension<Accepted>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    if accepted.ticket.is_overflow() {
+        let text = "this server holds all the connections it can; try again later";
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [(header::RETRY_AFTER, "10")],
+            text,
+        )
+            .into_response();
+    }
+    let peer = accepted.peer;
     let value_of = |name| headers.get(name).and_then(|value| value.to_str().ok());
     let (origin, host) = (value_of(header::ORIGIN), value_of(header::HOST));
     if !origin::is_allowed(origin, host, &state.config) {
@@ -183,23 +236,29 @@ async fn websocket(
         let text = "this page's origin may not use this signaling server";
         return (StatusCode::FORBIDDEN, text).into_response();
     }
-    let host = host.and_then(origin::host_of);
-    let network_room = network_room(&state, peer, &headers);
+    let address = client_ip(&state, peer, &headers);
+    let handshake = Handshake {
+        host: host.and_then(origin::host_of),
+        address: AddressKey::of(address),
+        network_room: state.network_rooms.room_of(Network::of(address)),
+    };
     // Tracked from the request on, so a shutdown that starts while the upgrade is
     // still in flight waits for this connection too.
     let tracked = state.connections.token();
     let max_bytes = state.config.limits.max_message_bytes;
     upgrade
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(max_bytes)
         .max_frame_size(max_bytes)
         .on_upgrade(move |socket| async move {
-            connection::run(socket, state, host, network_room).await;
-            drop(tracked);
+            connection::run(socket, state, handshake).await;
+            drop((tracked, accepted.ticket));
         })
 }
 
-/// The room of the network the client at `peer` is on.
-fn network_room(state: &State, peer: SocketAddr, headers: &HeaderMap) -> RoomId {
+/// The address of the client at `peer`, which may be a trusted proxy (see
+/// `client_address`).
+fn client_ip(state: &State, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
     let client = client_address(peer, headers, &state.config.trusted_proxies);
     if client.ignored_headers {
         state.untrusted_forwarding_warned.call_once(|| {
@@ -211,5 +270,5 @@ fn network_room(state: &State, peer: SocketAddr, headers: &HeaderMap) -> RoomId 
             );
         });
     }
-    state.network_rooms.room_of(Network::of(client.address))
+    client.address
 }

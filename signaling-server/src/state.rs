@@ -14,11 +14,13 @@ use meshdrop_relay::Stats as RelayStats;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::admission::Admission;
 use crate::config::Config;
 use crate::ice::Builtin;
 use crate::metrics::{Gauges, Metrics};
 use crate::network_room::NetworkRooms;
-use crate::outbox::Outbox;
+use crate::outbox::{Budget, Outbox};
+use crate::rate_limit::RateLimits;
 use crate::rooms::{JoinError, Joined, Membership, Rooms};
 
 pub struct State {
@@ -38,6 +40,12 @@ pub struct State {
     pub shutdown: CancellationToken,
     /// Every live WebSocket connection, so stopping can wait until all are closed.
     pub connections: TaskTracker,
+    /// The connection caps and who holds places (see `admission`).
+    pub admission: Arc<Admission>,
+    /// Rate limits that outlive their connections, so reconnecting does not refill them.
+    pub rate_limits: RateLimits,
+    /// Bytes all connections' outboxes may hold together.
+    pub outbox_budget: Arc<Budget>,
 }
 
 /// A `signal` addressed to someone who is not in the sender's room.
@@ -53,6 +61,13 @@ impl State {
             rooms: Mutex::new(Rooms::new(config.limits.max_peers_per_room)),
             network_rooms: NetworkRooms::new(&config.network_secret),
             untrusted_forwarding_warned: Once::new(),
+            admission: Arc::new(Admission::new(
+                config.max_connections,
+                config.max_connections_per_address,
+                config.trusted_proxies.clone(),
+            )),
+            rate_limits: RateLimits::new(config.limits.max_messages_per_second),
+            outbox_budget: Arc::new(Budget::new(config.max_queued_bytes)),
             config,
             metrics: Arc::default(),
             shutdown: CancellationToken::new(),
@@ -146,10 +161,12 @@ impl State {
     pub fn gauges(&self) -> Gauges {
         let rooms = self.rooms();
         Gauges {
+            accepted: self.admission.open_connections(),
             // Counts every WebSocket from its upgrade request until it is closed.
             connections: self.connections.len(),
             peers: rooms.peer_count(),
             rooms: rooms.room_count(),
+            queued_bytes: self.outbox_budget.queued(),
         }
     }
 
