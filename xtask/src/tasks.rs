@@ -9,26 +9,28 @@ use crate::tools::{self, cargo};
 /// Where the server listens for `cargo xtask run`.
 const RUN_ADDRESS: &str = "127.0.0.1:8080";
 
-/// Builds the web app and serves it, with the signaling server, until interrupted.
+/// The self-hosting binary every task that builds the server in release leaves behind.
+const SERVER_BINARY: &str = "target/release/meshdrop-server";
+
+/// Builds the self-hosting binary and serves with it until interrupted.
 pub fn run() -> Result<()> {
-    tools::install_web_build_tools()?;
-    build_web_app()?;
+    dist()?;
     step(&format!("Serving http://{RUN_ADDRESS} (Ctrl-C stops)"));
-    process::run(
-        command(cargo())
-            .args(["run", "--release", "-p", "meshdrop-signaling-server", "--"])
-            .args(["--listen", RUN_ADDRESS, "--static-dir", "dist"]),
-    )
+    process::run(command(SERVER_BINARY).args(["--listen", RUN_ADDRESS]))
 }
 
-/// Everything CI checks: formatting, lints, unit tests, and the browser tests (which need
-/// the built web app). Formatting comes first because it needs nothing installed and fails
-/// in a second.
 /// Build the one self-hosting binary: the server with the web app embedded.
 pub fn dist() -> Result<()> {
     tools::install_web_build_tools()?;
     build_web_app()?;
-    step("Server with the web app inside (target/release/meshdrop-server)");
+    build_server_binary()
+}
+
+/// The server in release with the web app embedded, at [`SERVER_BINARY`]. Every release
+/// build of the server goes through here, so that path never holds a server without
+/// the app (which would answer 404 from any directory without `dist/`).
+fn build_server_binary() -> Result<()> {
+    step(&format!("Server with the web app inside ({SERVER_BINARY})"));
     process::run(command(cargo()).args([
         "build",
         "--release",
@@ -39,6 +41,9 @@ pub fn dist() -> Result<()> {
     ]))
 }
 
+/// Everything CI checks: formatting, lints, unit tests, and the browser tests (which need
+/// the built web app). Formatting comes first because it needs nothing installed and fails
+/// in a second.
 pub fn test() -> Result<()> {
     step("Formatting");
     process::run(command(cargo()).args(["fmt", "--all", "--check"]))?;
@@ -82,8 +87,7 @@ pub fn bench(sections: Vec<String>) -> Result<()> {
     build_web_app()?;
     step("Native peer, release build (the benchmark runs target/release/meshdrop)");
     process::run(command(cargo()).args(["build", "--release", "-p", "meshdrop-native"]))?;
-    step("Signaling server, release build (the relay section runs target/release/meshdrop-server)");
-    process::run(command(cargo()).args(["build", "--release", "-p", "meshdrop-signaling-server"]))?;
+    build_server_binary()?;
     step("Benchmark in headless Chromium: transfers between two network namespaces, same-network discovery, recovery, relays");
     process::run(
         command(cargo())

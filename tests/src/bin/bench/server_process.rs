@@ -2,9 +2,9 @@
 //! what the server costs: run in-process ([`meshdrop_e2e::SignalingServer`]), its CPU time
 //! would be mixed with the benchmark's own.
 //!
-//! `cargo xtask bench` builds the binary first (`cargo build --release -p
-//! meshdrop-signaling-server`). It starts in the calling thread's namespace, serves the web
-//! app from the workspace's `dist/`, and logs to a file of its own, which errors quote.
+//! `cargo xtask bench` builds the binary first (as `cargo xtask dist` does, with the app
+//! inside). It starts in the calling thread's namespace, serves the web app from the
+//! workspace's `dist/`, and logs to a file of its own, which errors quote.
 //! Dropping [`ServerProcess`] kills it.
 
 use std::fs::{self, File};
@@ -17,7 +17,7 @@ use meshdrop_e2e::wait::{self, Probe};
 use meshdrop_e2e::{Error, Result, ServesApp};
 use tempfile::TempDir;
 
-/// Where `cargo build --release -p meshdrop-signaling-server` puts the binary.
+/// Where `cargo xtask dist` puts the binary.
 const BINARY: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../target/release/meshdrop-server"
@@ -44,7 +44,7 @@ impl ServerProcess {
     pub async fn start(args: &[&str], env: &[(&str, &str)]) -> Result<ServerProcess> {
         let binary = Path::new(BINARY);
         fs::metadata(binary).map_err(Error::io(format!(
-            "find {} (build it with `cargo build --release -p meshdrop-signaling-server`)",
+            "find {} (build it with `cargo xtask dist`)",
             binary.display()
         )))?;
         let dir = tempfile::Builder::new()
