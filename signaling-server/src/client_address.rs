@@ -18,8 +18,9 @@ use std::str::FromStr;
 use axum::http::header::{HeaderMap, FORWARDED};
 use ipnet::IpNet;
 
-/// The de-facto standard header, which has no constant in `http`.
+/// The de-facto standard headers, which have no constants in `http`.
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
+const X_FORWARDED_PROTO: &str = "x-forwarded-proto";
 
 /// An address, or a range of addresses, of reverse proxies whose forwarding headers
 /// are believed: `203.0.113.7`, `::1` or `172.16.0.0/12`.
@@ -97,6 +98,33 @@ pub fn client_address(
         address: client,
         ignored_headers: false,
     }
+}
+
+/// Whether the client reached the trusted proxy that `peer` is over HTTPS, as that
+/// proxy says in `Forwarded: proto=` or `X-Forwarded-Proto` (the last value, which the
+/// proxy next to the server wrote); `None` if `peer` is not trusted or says nothing.
+pub fn forwarded_secure(
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    trusted: &[TrustedProxy],
+) -> Option<bool> {
+    let peer = peer.ip().to_canonical();
+    if !trusted.iter().any(|proxy| proxy.contains(peer)) {
+        return None;
+    }
+    let last_value = |name| {
+        let line = headers.get_all(name).iter().next_back()?.to_str().ok()?;
+        line.rsplit(',').next().map(str::trim)
+    };
+    let proto = match last_value(FORWARDED.as_str()) {
+        Some(element) => element.split(';').find_map(|pair| {
+            let (name, value) = pair.split_once('=')?;
+            let value = value.trim().trim_matches('"');
+            name.trim().eq_ignore_ascii_case("proto").then_some(value)
+        }),
+        None => last_value(X_FORWARDED_PROTO),
+    }?;
+    Some(proto.eq_ignore_ascii_case("https"))
 }
 
 /// The hops the forwarding headers list, left to right; `None` without such headers.
@@ -310,5 +338,32 @@ mod tests {
         for bad in ["", "proxy.example", "10.0.0.0/33", "10.0.0.2:80"] {
             assert!(bad.parse::<TrustedProxy>().is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn a_trusted_proxy_tells_whether_the_client_came_over_https() {
+        let secure = |from: &str, lines: &[(&str, &str)]| {
+            forwarded_secure(peer(from), &headers(lines), &trusted(&[PROXY]))
+        };
+        assert_eq!(secure(PROXY, &[("x-forwarded-proto", "https")]), Some(true));
+        assert_eq!(secure(PROXY, &[("x-forwarded-proto", "http")]), Some(false));
+        assert_eq!(
+            secure(PROXY, &[("forwarded", "for=192.0.2.1;proto=https")]),
+            Some(true)
+        );
+        // The last element is the proxy next to the server's.
+        assert_eq!(
+            secure(
+                PROXY,
+                &[("forwarded", "proto=http, for=192.0.2.1;proto=https")]
+            ),
+            Some(true)
+        );
+        assert_eq!(secure(PROXY, &[]), None);
+        assert_eq!(
+            secure("203.0.113.9", &[("x-forwarded-proto", "https")]),
+            None,
+            "not from a trusted proxy"
+        );
     }
 }

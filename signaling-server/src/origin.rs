@@ -10,9 +10,16 @@
 //!    made to connect by someone else's page; native clients send none.
 //! 2. If allowed origins are configured, the origin must be one of them (scheme, host
 //!    and port, compared after normalising case and default ports).
-//! 3. Otherwise the origin must be the public URL's origin, or its host must be the
-//!    host of the request's `Host` header (the port is not compared: a proxy in front
-//!    usually passes the host without it).
+//! 3. Otherwise the origin must be the public URL's origin, or the request's own
+//!    origin: the scheme it came over (HTTPS with `--tls-cert`, or as a trusted proxy
+//!    says in `X-Forwarded-Proto` / `Forwarded: proto=`), and the host and port of its
+//!    `Host` header, all three compared.
+//!
+//! Rule 3 keeps other sites' pages out, but not DNS rebinding: a page of
+//! `http://evil.example:8080` whose name is then pointed at this server makes requests
+//! whose `Host` is `evil.example:8080` too, so they match. Only a fixed list of names,
+//! `--public-url` or `--allowed-origin`, stops that; the public URL should be set on
+//! any server reachable by a name.
 
 use std::fmt;
 use std::str::FromStr;
@@ -104,8 +111,15 @@ pub fn host_of(authority: &str) -> Option<String> {
     Some(authority.host().to_ascii_lowercase())
 }
 
-/// Whether a WebSocket handshake with these headers may proceed (see the module docs).
-pub fn is_allowed(origin: Option<&str>, host: Option<&str>, config: &Config) -> bool {
+/// The origin a request was made to: `secure` if it came over HTTPS, and its `Host`.
+pub fn of_request(secure: bool, host: &str) -> Option<Origin> {
+    let scheme = if secure { "https" } else { "http" };
+    Origin::from_str(&format!("{scheme}://{host}")).ok()
+}
+
+/// Whether a WebSocket handshake with this `Origin` header, made to `request`, may
+/// proceed (see the module docs).
+pub fn is_allowed(origin: Option<&str>, request: Option<&Origin>, config: &Config) -> bool {
     let Some(origin) = origin else {
         return true;
     };
@@ -115,8 +129,7 @@ pub fn is_allowed(origin: Option<&str>, host: Option<&str>, config: &Config) -> 
     if !config.allowed_origins.is_empty() {
         return config.allowed_origins.contains(&origin);
     }
-    config.public_origin.as_ref() == Some(&origin)
-        || host.and_then(host_of).as_deref() == Some(origin.host())
+    config.public_origin.as_ref() == Some(&origin) || request == Some(&origin)
 }
 
 #[cfg(test)]
@@ -159,27 +172,49 @@ mod tests {
         );
     }
 
+    /// The origin of a plain HTTP request to `host`.
+    fn plain(host: &str) -> Option<Origin> {
+        of_request(false, host)
+    }
+
     #[test]
-    fn without_configuration_the_host_header_decides() {
+    fn without_configuration_the_whole_request_origin_decides() {
         let config = Config::default();
         assert!(is_allowed(None, None, &config), "a native client");
+        let own = plain("10.0.0.1:8080");
         assert!(is_allowed(
             Some("http://10.0.0.1:8080"),
-            Some("10.0.0.1:8080"),
+            own.as_ref(),
             &config
         ));
+        // Case and default ports are normalised.
+        let secure = of_request(true, "Meshdrop.example:443");
         assert!(is_allowed(
-            Some("https://Meshdrop.example"),
-            Some("meshdrop.example"),
+            Some("https://meshdrop.example"),
+            secure.as_ref(),
             &config
         ));
+        // Another scheme, port or host is another origin.
+        for foreign in [
+            "https://10.0.0.1:8080",
+            "http://10.0.0.1:8081",
+            "http://10.0.0.1",
+            "http://10.0.0.2:8080",
+            "null",
+        ] {
+            assert!(
+                !is_allowed(Some(foreign), own.as_ref(), &config),
+                "{foreign}"
+            );
+        }
+        // The DNS-rebinding case: an HTTPS page's name pointed at a plain server.
+        let rebound = plain("evil.example");
         assert!(!is_allowed(
             Some("https://evil.example"),
-            Some("meshdrop.example"),
+            rebound.as_ref(),
             &config
         ));
         assert!(!is_allowed(Some("https://evil.example"), None, &config));
-        assert!(!is_allowed(Some("null"), Some("null"), &config));
     }
 
     #[test]
@@ -188,11 +223,15 @@ mod tests {
             public_origin: Some(Origin::of_url("https://meshdrop.example/").unwrap()),
             ..Config::default()
         };
-        let origin = Some("https://meshdrop.example");
-        assert!(is_allowed(origin, Some("127.0.0.1:8080"), &config));
+        let proxied = plain("127.0.0.1:8080");
+        assert!(is_allowed(
+            Some("https://meshdrop.example"),
+            proxied.as_ref(),
+            &config
+        ));
         assert!(!is_allowed(
             Some("http://meshdrop.example:81"),
-            Some("127.0.0.1:8080"),
+            proxied.as_ref(),
             &config
         ));
     }
@@ -203,14 +242,15 @@ mod tests {
             allowed_origins: vec![origin("https://app.example")],
             ..Config::default()
         };
+        let request = of_request(true, "signal.example");
         assert!(is_allowed(
             Some("https://app.example"),
-            Some("signal.example"),
+            request.as_ref(),
             &config
         ));
         assert!(!is_allowed(
             Some("https://signal.example"),
-            Some("signal.example"),
+            request.as_ref(),
             &config
         ));
     }

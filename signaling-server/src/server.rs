@@ -22,7 +22,7 @@ use tower::ServiceExt;
 use tower_http::trace::TraceLayer;
 
 use crate::admission::{AddressKey, Ticket};
-use crate::client_address::client_address;
+use crate::client_address::{client_address, forwarded_secure};
 use crate::config::Config;
 use crate::connection::Handshake;
 use crate::ice::{Builtin, BuiltinRelay};
@@ -231,7 +231,10 @@ async fn websocket(
     let peer = accepted.peer;
     let value_of = |name| headers.get(name).and_then(|value| value.to_str().ok());
     let (origin, host) = (value_of(header::ORIGIN), value_of(header::HOST));
-    if !origin::is_allowed(origin, host, &state.config) {
+    let secure = state.config.tls.is_some()
+        || forwarded_secure(peer, &headers, &state.config.trusted_proxies).unwrap_or(false);
+    let request = host.and_then(|host| origin::of_request(secure, host));
+    if !origin::is_allowed(origin, request.as_ref(), &state.config) {
         tracing::debug!(?origin, ?host, "WebSocket from another origin refused");
         let text = "this page's origin may not use this signaling server";
         return (StatusCode::FORBIDDEN, text).into_response();

@@ -12,10 +12,15 @@ use tokio::net::TcpStream;
 
 /// The status of a WebSocket handshake sent with `host` and, if given, `origin`.
 async fn handshake(addr: SocketAddr, host: &str, origin: Option<&str>) -> u16 {
+    handshake_with(addr, host, origin, "").await
+}
+
+/// [`handshake`] with `extra` header lines, each ending in CRLF.
+async fn handshake_with(addr: SocketAddr, host: &str, origin: Option<&str>, extra: &str) -> u16 {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let origin = origin.map_or(String::new(), |origin| format!("Origin: {origin}\r\n"));
     let request = format!(
-        "GET /ws HTTP/1.1\r\nHost: {host}\r\n{origin}Upgrade: websocket\r\n\
+        "GET /ws HTTP/1.1\r\nHost: {host}\r\n{origin}{extra}Upgrade: websocket\r\n\
          Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
     );
@@ -35,33 +40,52 @@ async fn handshake(addr: SocketAddr, host: &str, origin: Option<&str>) -> u16 {
 }
 
 #[tokio::test]
-async fn by_default_only_pages_of_the_addressed_host_may_connect() {
+async fn by_default_only_pages_of_the_request_s_own_origin_may_connect() {
     let server = TestServer::with_defaults().await;
     let host = server.addr.to_string();
     let own = format!("http://{host}");
     assert_eq!(handshake(server.addr, &host, Some(&own)).await, 101);
-    // A proxy may pass the host without the port.
-    assert_eq!(
-        handshake(
-            server.addr,
-            "meshdrop.example",
-            Some("https://meshdrop.example")
-        )
-        .await,
-        101
-    );
     assert_eq!(
         handshake(server.addr, &host, None).await,
         101,
         "native clients"
     );
-    for foreign in ["http://evil.example", "null", "http://127.0.0.2:80"] {
+    let other_port = format!("http://{}:80", server.addr.ip());
+    let other_scheme = format!("https://{host}");
+    for foreign in ["http://evil.example", "null", &other_port, &other_scheme] {
         assert_eq!(
             handshake(server.addr, &host, Some(foreign)).await,
             403,
             "{foreign}"
         );
     }
+    // The DNS-rebinding case: an HTTPS page whose name now points at this server.
+    assert_eq!(
+        handshake(server.addr, "evil.example", Some("https://evil.example")).await,
+        403
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_scheme_counts() {
+    let server = TestServer::start(Config {
+        trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+        ..Config::default()
+    })
+    .await;
+    // A TLS-terminating proxy passes the host without the port, and says https.
+    let page = Some("https://meshdrop.example");
+    let https = "X-Forwarded-Proto: https\r\n";
+    assert_eq!(
+        handshake_with(server.addr, "meshdrop.example", page, https).await,
+        101
+    );
+    assert_eq!(
+        handshake(server.addr, "meshdrop.example", page).await,
+        403,
+        "without the proxy's word the request is plain HTTP"
+    );
     server.stop().await;
 }
 
