@@ -4,8 +4,9 @@
 //!
 //! Answers, by what arrives:
 //!
-//! * a Binding request: success with XOR-MAPPED-ADDRESS, plus the older MAPPED-ADDRESS
-//!   for RFC 3489 clients;
+//! * a Binding request: success with XOR-MAPPED-ADDRESS, plus the older MAPPED-ADDRESS;
+//! * a classic RFC 3489 Binding request (no magic cookie): success with MAPPED-ADDRESS
+//!   only and the client's 16-byte transaction id echoed, as RFC 5389 section 12.2 asks;
 //! * a Binding request with a comprehension-required attribute this server does not
 //!   know (such as RFC 5780's CHANGE-REQUEST): 420 Unknown Attribute, listing them;
 //! * a request of any other method: 400 Bad Request;
@@ -25,6 +26,8 @@ use crate::metrics::Metrics;
 const HEADER_LEN: usize = 20;
 const MAGIC_COOKIE: u32 = 0x2112_A442;
 const TRANSACTION_ID_LEN: usize = 12;
+/// The magic cookie and the transaction id: all of a classic request's 16-byte id.
+const ID_LEN: usize = 4 + TRANSACTION_ID_LEN;
 
 const BINDING: u16 = 0x001;
 
@@ -60,7 +63,7 @@ const MAX_DATAGRAM: usize = 2048;
 pub enum Ignored {
     #[error("shorter than a STUN header")]
     TooShort,
-    #[error("not STUN: wrong leading bits or magic cookie")]
+    #[error("not STUN: wrong leading bits, or no magic cookie and not a classic Binding request")]
     NotStun,
     #[error("the length field does not match the datagram")]
     BadLength,
@@ -100,7 +103,12 @@ pub async fn serve(socket: UdpSocket, metrics: Arc<Metrics>, shutdown: Cancellat
 /// The reply to `datagram` from `source`, or why there is none.
 pub fn answer(datagram: &[u8], source: SocketAddr) -> Result<Vec<u8>, Ignored> {
     let request = Request::parse(datagram)?;
-    let reply = if request.method != BINDING {
+    let reply = if request.classic && request.unknown_required.is_empty() {
+        let mut reply = Reply::new(message_type(BINDING, CLASS_SUCCESS), request.id);
+        let source = SocketAddr::new(source.ip().to_canonical(), source.port());
+        reply.attribute(MAPPED_ADDRESS, &plain_address(source));
+        reply.finish()
+    } else if request.method != BINDING {
         request.error(400, "Bad Request").finish()
     } else if !request.unknown_required.is_empty() {
         let mut reply = request.error(420, "Unknown Attribute");
@@ -112,12 +120,9 @@ pub fn answer(datagram: &[u8], source: SocketAddr) -> Result<Vec<u8>, Ignored> {
         reply.attribute(UNKNOWN_ATTRIBUTES, &unknown);
         reply.finish()
     } else {
-        let mut reply = Reply::new(message_type(BINDING, CLASS_SUCCESS), request.transaction_id);
+        let mut reply = Reply::new(message_type(BINDING, CLASS_SUCCESS), request.id);
         let source = SocketAddr::new(source.ip().to_canonical(), source.port());
-        reply.attribute(
-            XOR_MAPPED_ADDRESS,
-            &xor_address(source, &request.transaction_id),
-        );
+        reply.attribute(XOR_MAPPED_ADDRESS, &xor_address(source, &request.id));
         reply.attribute(MAPPED_ADDRESS, &plain_address(source));
         reply.finish()
     };
@@ -128,7 +133,10 @@ pub fn answer(datagram: &[u8], source: SocketAddr) -> Result<Vec<u8>, Ignored> {
 #[derive(Debug, PartialEq, Eq)]
 struct Request {
     method: u16,
-    transaction_id: [u8; TRANSACTION_ID_LEN],
+    /// The magic cookie and transaction id, or a classic request's 16-byte id.
+    id: [u8; ID_LEN],
+    /// From an RFC 3489 client: no magic cookie.
+    classic: bool,
     unknown_required: Vec<u16>,
 }
 
@@ -138,7 +146,10 @@ impl Request {
         let kind = u16::from_be_bytes([header[0], header[1]]);
         let length = usize::from(u16::from_be_bytes([header[2], header[3]]));
         let cookie = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
-        if kind & 0xC000 != 0 || cookie != MAGIC_COOKIE {
+        // RFC 3489 had no magic cookie; of its messages, only Binding requests are
+        // answered.
+        let classic = cookie != MAGIC_COOKIE;
+        if kind & 0xC000 != 0 || (classic && kind != message_type(BINDING, CLASS_REQUEST)) {
             return Err(Ignored::NotStun);
         }
         if length % 4 != 0 || HEADER_LEN + length != datagram.len() {
@@ -148,17 +159,18 @@ impl Request {
         if class != CLASS_REQUEST {
             return Err(Ignored::NotARequest);
         }
-        let mut transaction_id = [0; TRANSACTION_ID_LEN];
-        transaction_id.copy_from_slice(&header[8..]);
+        let mut id = [0; ID_LEN];
+        id.copy_from_slice(&header[4..]);
         Ok(Self {
             method,
-            transaction_id,
+            id,
+            classic,
             unknown_required: unknown_required_attributes(&datagram[HEADER_LEN..])?,
         })
     }
 
     fn error(&self, code: u16, reason: &str) -> Reply {
-        let mut reply = Reply::new(message_type(self.method, CLASS_ERROR), self.transaction_id);
+        let mut reply = Reply::new(message_type(self.method, CLASS_ERROR), self.id);
         let mut value = vec![0, 0, (code / 100) as u8, (code % 100) as u8];
         value.extend_from_slice(reason.as_bytes());
         reply.attribute(ERROR_CODE, &value);
@@ -190,12 +202,12 @@ struct Reply {
 }
 
 impl Reply {
-    fn new(kind: u16, transaction_id: [u8; TRANSACTION_ID_LEN]) -> Self {
+    /// `id` is the magic cookie and transaction id (or a classic request's id).
+    fn new(kind: u16, id: [u8; ID_LEN]) -> Self {
         let mut bytes = Vec::with_capacity(64);
         bytes.extend_from_slice(&kind.to_be_bytes());
         bytes.extend_from_slice(&[0, 0]);
-        bytes.extend_from_slice(&MAGIC_COOKIE.to_be_bytes());
-        bytes.extend_from_slice(&transaction_id);
+        bytes.extend_from_slice(&id);
         Self { bytes }
     }
 
@@ -244,14 +256,14 @@ fn plain_address(address: SocketAddr) -> Vec<u8> {
 
 /// XOR-MAPPED-ADDRESS: port and address XORed with the magic cookie (and, for IPv6,
 /// the transaction id), so NATs that rewrite addresses in payloads leave it alone.
-fn xor_address(address: SocketAddr, transaction_id: &[u8; TRANSACTION_ID_LEN]) -> Vec<u8> {
-    let cookie = MAGIC_COOKIE.to_be_bytes();
+/// `id` is the magic cookie followed by the transaction id.
+fn xor_address(address: SocketAddr, id: &[u8; ID_LEN]) -> Vec<u8> {
     let mut value = plain_address(address);
     let (port, ip) = value[2..].split_at_mut(2);
-    for (byte, mask) in port.iter_mut().zip(&cookie) {
+    for (byte, mask) in port.iter_mut().zip(id) {
         *byte ^= mask;
     }
-    for (byte, mask) in ip.iter_mut().zip(cookie.iter().chain(transaction_id)) {
+    for (byte, mask) in ip.iter_mut().zip(id) {
         *byte ^= mask;
     }
     value
@@ -273,8 +285,16 @@ mod tests {
         0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd5, 0xe8, 0x7f, 0x3e, 0x6d, 0x98,
     ];
 
+    /// The magic cookie followed by [`TRANSACTION_ID`].
+    fn id() -> [u8; ID_LEN] {
+        let mut id = [0; ID_LEN];
+        id[..4].copy_from_slice(&MAGIC_COOKIE.to_be_bytes());
+        id[4..].copy_from_slice(&TRANSACTION_ID);
+        id
+    }
+
     fn request(kind: u16, attributes: &[u8]) -> Vec<u8> {
-        let mut request = Reply::new(kind, TRANSACTION_ID);
+        let mut request = Reply::new(kind, id());
         request.bytes.extend_from_slice(attributes);
         request.finish()
     }
@@ -314,7 +334,7 @@ mod tests {
         // RFC 5769 2.2: 192.0.2.1 port 32853 with the transaction id above. (IPv6 is
         // checked against a third-party decoder over a real socket in tests/stun.rs.)
         assert_eq!(
-            xor_address(source(), &TRANSACTION_ID),
+            xor_address(source(), &id()),
             [0x00, 0x01, 0xa1, 0x47, 0xe1, 0x12, 0xa6, 0x43]
         );
     }
@@ -332,7 +352,7 @@ mod tests {
         assert_eq!(
             attributes(&reply),
             [
-                (XOR_MAPPED_ADDRESS, xor_address(source(), &TRANSACTION_ID)),
+                (XOR_MAPPED_ADDRESS, xor_address(source(), &id())),
                 (MAPPED_ADDRESS, vec![0, 1, 0x80, 0x55, 192, 0, 2, 1]),
             ]
         );
@@ -386,6 +406,29 @@ mod tests {
     }
 
     #[test]
+    fn a_classic_binding_request_gets_its_id_back_and_a_mapped_address() {
+        // RFC 3489: 16 random bytes where RFC 5389 has the cookie and transaction id.
+        let classic_id: [u8; ID_LEN] = std::array::from_fn(|n| n as u8 * 7 + 1);
+        let request = Reply::new(0x0001, classic_id).finish();
+        let reply = answer(&request, source()).unwrap();
+        assert_eq!(u16::from_be_bytes([reply[0], reply[1]]), 0x0101);
+        assert_eq!(&reply[4..HEADER_LEN], &classic_id);
+        assert_eq!(
+            attributes(&reply),
+            [(MAPPED_ADDRESS, plain_address(source()))],
+            "no XOR-MAPPED-ADDRESS, which classic clients do not know"
+        );
+        // CHANGE-REQUEST, which this server cannot honour, is refused with 420.
+        let mut changing = Reply::new(0x0001, classic_id);
+        changing.attribute(0x0003, &[0, 0, 0, 6]);
+        let reply = answer(&changing.finish(), source()).unwrap();
+        assert_eq!(
+            u16::from_be_bytes([reply[0], reply[1]]),
+            message_type(BINDING, CLASS_ERROR)
+        );
+    }
+
+    #[test]
     fn junk_is_ignored() {
         let valid = binding_request(&[]);
         assert_eq!(answer(&valid[..19], source()), Err(Ignored::TooShort));
@@ -393,9 +436,10 @@ mod tests {
             answer(b"GET / HTTP/1.1\r\n\r\nxx", source()),
             Err(Ignored::NotStun)
         );
-        let mut bad_cookie = valid.clone();
-        bad_cookie[4] ^= 1;
-        assert_eq!(answer(&bad_cookie, source()), Err(Ignored::NotStun));
+        // Without the magic cookie, only a classic Binding request is STUN.
+        let mut classic_indication = request(0x0011, &[]);
+        classic_indication[4] ^= 1;
+        assert_eq!(answer(&classic_indication, source()), Err(Ignored::NotStun));
         let mut longer = valid.clone();
         longer.extend_from_slice(&[0, 0, 0, 0]);
         assert_eq!(answer(&longer, source()), Err(Ignored::BadLength));
