@@ -18,10 +18,17 @@
 //! each within `handshake_timeout`), nothing holds a place for free for long.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::fmt;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use axum::serve::Listener;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+
 use crate::client_address::TrustedProxy;
+use crate::metrics::Metrics;
 
 /// Connections served past `max_connections`, for `/healthz`, `/metrics` and `503`s.
 pub const OVERFLOW: usize = 128;
@@ -192,6 +199,75 @@ pub fn raise_open_files_limit() -> std::io::Result<()> {
         setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
     }
     Ok(())
+}
+
+/// A connection that holds a place: its TCP peer and its ticket.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub peer: SocketAddr,
+    pub ticket: Arc<Ticket>,
+}
+
+/// A source of connections: plain TCP, admitted TCP ([`Admitting`]), or TLS once the
+/// handshake is done over either (`tls::TlsListener`). Like axum's `Listener`, without
+/// the local address, which an [`Accepted`] is not.
+pub trait Accept: Send + 'static {
+    type Io: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// Who connected.
+    type Addr: fmt::Debug + Send + 'static;
+
+    /// The next connection; errors (and refusals) are dealt with inside.
+    fn accept(&mut self) -> impl Future<Output = (Self::Io, Self::Addr)> + Send;
+}
+
+impl Accept for TcpListener {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (TcpStream, SocketAddr) {
+        // axum's `accept` logs errors and pauses after those that would repeat.
+        Listener::accept(self).await
+    }
+}
+
+/// A TCP listener that closes what [`Admission`] refuses as soon as it is accepted.
+pub struct Admitting {
+    tcp: TcpListener,
+    admission: Arc<Admission>,
+    metrics: Arc<Metrics>,
+}
+
+impl Admitting {
+    pub fn new(tcp: TcpListener, admission: Arc<Admission>, metrics: Arc<Metrics>) -> Self {
+        Self {
+            tcp,
+            admission,
+            metrics,
+        }
+    }
+}
+
+impl Accept for Admitting {
+    type Io = TcpStream;
+    type Addr = Accepted;
+
+    async fn accept(&mut self) -> (TcpStream, Accepted) {
+        loop {
+            let (stream, peer) = Accept::accept(&mut self.tcp).await;
+            match self.admission.admit(peer.ip()) {
+                Ok(ticket) => {
+                    // Signals are small and should not wait for the next ACK.
+                    let _ = stream.set_nodelay(true);
+                    let ticket = Arc::new(ticket);
+                    return (stream, Accepted { peer, ticket });
+                }
+                Err(refusal) => {
+                    tracing::debug!(%peer, %refusal, "connection refused");
+                    self.metrics.connection_refused(refusal);
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

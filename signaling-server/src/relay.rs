@@ -21,7 +21,6 @@ use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use axum::serve::Listener;
 use meshdrop_relay::{
     frame_length, AllocationId, ClientAddr, Config, Limits, Output, Server, Socket, Stats,
     Transmit, Transport, MAX_LIFETIME,
@@ -33,6 +32,7 @@ use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::admission::Accept;
 use crate::tls::{Tls, TlsListener};
 use crate::turn::{TurnSecret, DEFAULT_TTL};
 
@@ -141,7 +141,7 @@ pub struct Driver {
     core: Server,
     listen: UdpSocket,
     tcp: Option<TcpListener>,
-    tls: Option<TlsListener>,
+    tls: Option<TlsListener<TcpListener>>,
     relay_ip: IpAddr,
     ports: RangeInclusive<u16>,
     relays: HashMap<AllocationId, RelaySocket>,

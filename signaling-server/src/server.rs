@@ -10,7 +10,6 @@ use axum::extract::State as Shared;
 use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::Listener;
 use axum::{Extension, Router};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -21,7 +20,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use tower_http::trace::TraceLayer;
 
-use crate::admission::{AddressKey, Ticket};
+use crate::admission::{Accept, Accepted, AddressKey, Admitting};
 use crate::client_address::{client_address, forwarded_secure};
 use crate::config::Config;
 use crate::connection::Handshake;
@@ -114,9 +113,14 @@ async fn run(
         stop.cancel();
     });
     let app = router(Arc::clone(&state));
+    let listener = Admitting::new(
+        listener,
+        Arc::clone(&state.admission),
+        Arc::clone(&state.metrics),
+    );
     match &state.config.tls {
-        Some(tls) => accept(TlsListener::new(listener, tls), app, &state).await,
-        None => accept(listener, app, &state).await,
+        Some(tls) => serve_http(TlsListener::new(listener, tls), app, &state).await,
+        None => serve_http(listener, app, &state).await,
     }
     state.connections.close();
     state.connections.wait().await;
@@ -130,35 +134,23 @@ async fn run(
     Ok(())
 }
 
-/// Accept connections until the shutdown token is cancelled, serve each as HTTP/1.1
-/// (WebSockets upgrade from it), then wait for the HTTP connections to finish.
+/// Take admitted connections (see `admission`) until the shutdown token is cancelled,
+/// serve each as HTTP/1.1 (WebSockets upgrade from it), then wait for the HTTP
+/// connections to finish.
 ///
-/// Each connection first gets a [`Ticket`] (see `admission`): one refused is closed at
-/// once. Hyper closes a connection whose request head takes longer than the handshake
+/// Hyper closes a connection whose request head takes longer than the handshake
 /// timeout, counted from its start or from the previous response, so an idle keep-alive
 /// connection does not hold its place either.
-async fn accept<L>(mut listener: L, app: Router, state: &Arc<State>)
-where
-    L: Listener<Addr = SocketAddr>,
-{
+async fn serve_http(mut listener: impl Accept<Addr = Accepted>, app: Router, state: &Arc<State>) {
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(state.config.handshake_timeout);
     let http_connections = TaskTracker::new();
     loop {
-        let (io, peer) = tokio::select! {
+        let (io, accepted) = tokio::select! {
             () = state.shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
         };
-        let ticket = match state.admission.admit(peer.ip()) {
-            Ok(ticket) => Arc::new(ticket),
-            Err(refusal) => {
-                tracing::debug!(%peer, %refusal, "connection refused");
-                state.metrics.connection_refused(refusal);
-                continue;
-            }
-        };
-        let accepted = Accepted { peer, ticket };
         let app = app.clone();
         let service = service_fn(move |mut request: Request<Incoming>| {
             request.extensions_mut().insert(accepted.clone());
@@ -183,9 +175,10 @@ where
 }
 
 /// What each WebSocket reads into at once. Tungstenite's default, 128 KiB, is held by
-/// every connection for its whole life and made idle peers cost 143 KB each; a
-/// message larger than this is still read whole, in more reads.
-const READ_BUFFER_BYTES: usize = 4096;
+/// every connection for its whole life and made idle peers cost 143 KB each. Larger
+/// frames are still read whole: once a frame's header is in, tungstenite makes room
+/// for all of it.
+const READ_BUFFER_BYTES: usize = 1024;
 
 fn router(state: Arc<State>) -> Router {
     let routes = Router::new()
@@ -204,13 +197,6 @@ async fn metrics(Shared(state): Shared<Arc<State>>) -> impl IntoResponse {
         .metrics
         .render(state.gauges(), state.relay_stats.as_deref());
     ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text)
-}
-
-/// The connection a request came on: its TCP peer (plain or TLS) and its place.
-#[derive(Debug, Clone)]
-struct Accepted {
-    peer: SocketAddr,
-    ticket: Arc<Ticket>,
 }
 
 async fn websocket(

@@ -6,21 +6,21 @@
 //! the app's storage, so a server reached by anything but `localhost` needs HTTPS,
 //! from here or from a proxy.
 
-use std::net::SocketAddr;
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
-use std::{fmt, io};
 
-use axum::serve::Listener;
 use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 use tokio::time::timeout;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
+
+use crate::admission::Accept;
 
 /// How long a client may take to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -99,16 +99,18 @@ fn read_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, pem::Error> {
     Ok(chain)
 }
 
-/// Accepts TCP connections and yields them once their TLS handshake succeeded.
-pub struct TlsListener {
-    tcp: TcpListener,
+/// Takes TCP connections from `tcp` and yields them once their TLS handshake succeeded.
+/// Over [`crate::admission::Admitting`], connections are admitted before the handshake,
+/// so handshakes count against the caps.
+pub struct TlsListener<A: Accept<Io = TcpStream>> {
+    tcp: A,
     acceptor: TlsAcceptor,
     /// Aborted when the listener is dropped, like the connections they would become.
-    handshakes: JoinSet<Option<(TlsStream<TcpStream>, SocketAddr)>>,
+    handshakes: JoinSet<Option<(TlsStream<TcpStream>, A::Addr)>>,
 }
 
-impl TlsListener {
-    pub fn new(tcp: TcpListener, tls: &Tls) -> Self {
+impl<A: Accept<Io = TcpStream>> TlsListener<A> {
+    pub fn new(tcp: A, tls: &Tls) -> Self {
         Self {
             tcp,
             acceptor: TlsAcceptor::from(Arc::clone(&tls.config)),
@@ -116,17 +118,17 @@ impl TlsListener {
         }
     }
 
-    fn start_handshake(&mut self, stream: TcpStream, peer: SocketAddr) {
+    fn start_handshake(&mut self, stream: TcpStream, peer: A::Addr) {
         let acceptor = self.acceptor.clone();
         self.handshakes.spawn(async move {
             match timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(stream)) => Some((stream, peer)),
                 Ok(Err(error)) => {
-                    tracing::debug!(%peer, %error, "TLS handshake failed");
+                    tracing::debug!(?peer, %error, "TLS handshake failed");
                     None
                 }
                 Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
+                    tracing::debug!(?peer, "TLS handshake timed out");
                     None
                 }
             }
@@ -134,17 +136,14 @@ impl TlsListener {
     }
 }
 
-impl Listener for TlsListener {
+impl<A: Accept<Io = TcpStream>> Accept for TlsListener<A> {
     type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
+    type Addr = A::Addr;
 
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+    async fn accept(&mut self) -> (Self::Io, A::Addr) {
         loop {
             tokio::select! {
-                accepted = self.tcp.accept() => match accepted {
-                    Ok((stream, peer)) => self.start_handshake(stream, peer),
-                    Err(error) => pause_after_accept_error(error).await,
-                },
+                (stream, peer) = self.tcp.accept() => self.start_handshake(stream, peer),
                 // `None` only when no handshake is running; the branch then waits
                 // for the next accept.
                 Some(finished) = self.handshakes.join_next() => {
@@ -155,22 +154,4 @@ impl Listener for TlsListener {
             }
         }
     }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.tcp.local_addr()
-    }
-}
-
-/// Errors about one connection are that connection's problem; others (like running
-/// out of file descriptors) would repeat at once, so wait a moment, as axum does.
-async fn pause_after_accept_error(error: io::Error) {
-    use io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(
-        error.kind(),
-        ConnectionRefused | ConnectionAborted | ConnectionReset
-    ) {
-        return;
-    }
-    tracing::error!(%error, "accepting a connection failed");
-    tokio::time::sleep(Duration::from_secs(1)).await;
 }

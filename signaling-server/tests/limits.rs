@@ -92,7 +92,11 @@ async fn over_the_rate_limit_messages_are_dropped_with_one_error() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert!(pongs >= limit, "a full second's burst passes, got {pongs}");
+    // The join took one token of the bucket.
+    assert!(
+        pongs >= limit - 1,
+        "a full second's burst passes, got {pongs}"
+    );
     // Only what refilled while the burst was read (a few ms) gets through on top.
     assert!(pongs < 2 * limit, "some messages are dropped");
     assert_eq!(rate_limited, 1, "one error per second, not per message");
