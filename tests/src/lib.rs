@@ -38,6 +38,7 @@ mod raw_client;
 mod recording_proxy;
 pub mod room;
 mod server;
+pub mod server_process;
 mod session_post;
 mod stand_in;
 pub mod wait;

@@ -41,6 +41,22 @@ pub fn process_cpu_seconds(pid: u32) -> Result<f64> {
     Ok(stat.cpu_ticks as f64 / ticks_per_second())
 }
 
+/// The resident set of process `pid`, in bytes (`VmRSS` of `/proc/PID/status`).
+pub fn process_resident_bytes(pid: u32) -> Result<u64> {
+    let unreadable = || Error::Command {
+        command: format!("read /proc/{pid}/status"),
+        stderr: "no such process, or no VmRSS line in its status".into(),
+    };
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).map_err(|_| unreadable())?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().strip_suffix("kB"))
+        .and_then(|value| value.trim().parse().ok())
+        .ok_or_else(unreadable)?;
+    Ok(kib * 1024)
+}
+
 /// The kernel's clock ticks per second, the unit of `/proc/PID/stat`'s times.
 fn ticks_per_second() -> f64 {
     sysconf(SysconfVar::CLK_TCK).ok().flatten().unwrap_or(100) as f64

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use meshdrop_e2e::wait::{self, Probe};
-use meshdrop_e2e::{Error, Result, ServesApp};
+use crate::wait::{self, Probe};
+use crate::{Error, Result, ServesApp};
 use tempfile::TempDir;
 
 /// Where `cargo xtask dist` puts the binary.

@@ -9,6 +9,7 @@
 //! * `cargo xtask test`: build the web app, check formatting and lints, run every test.
 //! * `cargo xtask bench`: build the web app and the native peer, then print transfer speed,
 //!   memory and same-network discovery figures.
+//! * `cargo xtask load`: build the server, then print what a crowd of peers costs it.
 
 mod apt;
 mod error;
@@ -21,13 +22,15 @@ use std::process::ExitCode;
 
 use error::Error;
 
-const USAGE: &str = "usage: cargo xtask <run|dist|test|bench>
+const USAGE: &str = "usage: cargo xtask <run|dist|test|bench|load>
 
   run    build the web app and serve it with the signaling server on http://127.0.0.1:8080
   dist   build target/release/meshdrop-server, the server with the web app inside
   test   build the web app, check formatting and lints, run every test
   bench  build the web app and the native peer, then print transfer speed and memory figures
-         (bench SECTION... runs only those: page, transfers, discovery, recovery, relay)";
+         (bench SECTION... runs only those: page, transfers, discovery, recovery, relay)
+  load   build the server, then print joins/s, memory per idle peer and forwarded signals/s
+         for 10,000 and 19,000 peers (load --peers N,N --rate SIGNALS_PER_S --seconds S)";
 
 fn main() -> ExitCode {
     tools::put_on_path();
@@ -37,6 +40,7 @@ fn main() -> ExitCode {
         Some("dist") => tasks::dist(),
         Some("test") => tasks::test(),
         Some("bench") => tasks::bench(std::env::args().skip(2).collect()),
+        Some("load") => tasks::load(std::env::args().skip(2).collect()),
         _ => Err(Error::Usage(USAGE)),
     };
     match result {

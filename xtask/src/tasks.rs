@@ -96,6 +96,26 @@ pub fn bench(sections: Vec<String>) -> Result<()> {
     )
 }
 
+/// Crowds of WebSocket peers against the release server (see `tests/src/bin/load`).
+/// Prints figures, asserts nothing.
+pub fn load(args: Vec<String>) -> Result<()> {
+    dist()?;
+    step("Load generator against target/release/meshdrop-server");
+    process::run(
+        command(cargo())
+            .args([
+                "run",
+                "--release",
+                "-p",
+                "meshdrop-e2e",
+                "--bin",
+                "load",
+                "--",
+            ])
+            .args(args),
+    )
+}
+
 fn build_web_app() -> Result<()> {
     // `trunk build --offline` passes --offline to cargo too, so fetch the crates first.
     step("Crates (cargo fetch)");

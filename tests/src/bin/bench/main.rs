@@ -41,7 +41,6 @@ mod native_peer;
 mod profile;
 mod recovery;
 mod relay;
-mod server_process;
 mod setup;
 mod swarm;
 

@@ -21,8 +21,8 @@ use meshdrop_e2e::processes::process_cpu_seconds;
 use meshdrop_e2e::room::{everyone_connected, everyone_sees_path, open_on, Peer};
 use meshdrop_e2e::{run_in, Coturn, Home, Launch, NatKind, NatNetwork, Result, TestFile};
 
-use crate::server_process::ServerProcess;
 use crate::{median, mib, send_through_app, size, with_cpu_use, TIMED_BYTES};
+use meshdrop_e2e::server_process::ServerProcess;
 
 /// The built-in relay's cap per credential, in bytes per second (1 GiB/s): the default
 /// (16 MiB/s) would measure the cap.

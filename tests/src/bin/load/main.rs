@@ -1,0 +1,277 @@
+//! `cargo xtask load`: the signaling server under a crowd of real WebSocket peers.
+//!
+//! For each crowd size it starts the release-built `meshdrop-server` as a process of its
+//! own, then client processes ([`worker`], at most [`PEERS_PER_WORKER`] sockets each, under
+//! the 20,000 open files a process may have here) that open the peers from many loopback
+//! addresses (127.1.0.1 on, [`PEERS_PER_ADDRESS`] each, under the server's per-address
+//! cap) and join rooms of two. It prints:
+//!
+//! * joins per second and each join's latency (connect to `welcome`), p50 and p99;
+//! * the server's resident set before and with every peer joined and idle, and so the
+//!   cost of one idle peer (the goal is 8 KiB at most), and after they have all closed;
+//! * a phase where every peer signals its partner at a steady rate: signals forwarded
+//!   per second, their latency from sending to arriving (p50, p99), and the server's CPU
+//!   time meanwhile.
+//!
+//! It asserts nothing: a benchmark informs. `load --peers 10000,19000 --rate 20000
+//! --seconds 10` are the defaults.
+
+mod worker;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use meshdrop_e2e::processes::{process_cpu_seconds, process_resident_bytes};
+use meshdrop_e2e::server_process::ServerProcess;
+use meshdrop_e2e::{Error, Result, ServesApp};
+use serde::de::DeserializeOwned;
+use worker::{Joined, Share, Signalled};
+
+/// Sockets one client process opens, well under its 20,000 open files.
+const PEERS_PER_WORKER: usize = 9_500;
+
+/// Peers per client address, under the server's default cap of 256.
+const PEERS_PER_ADDRESS: usize = 200;
+
+/// How long the crowd idles before the server's memory is read.
+const SETTLE: Duration = Duration::from_secs(3);
+
+/// The settings, from the command line.
+struct Settings {
+    crowds: Vec<usize>,
+    /// Signals per second, all peers together.
+    rate: f64,
+    seconds: f64,
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [command, share] = args.as_slice() {
+        if command == "worker" {
+            return worker::run(share);
+        }
+    }
+    let settings = parse(&args).unwrap_or_else(|usage| {
+        eprintln!("{usage}");
+        std::process::exit(2)
+    });
+    meshdrop_signaling_server::raise_open_files_limit()
+        .map_err(Error::io("raise the limit on open files"))?;
+    let runtime = tokio::runtime::Runtime::new().map_err(Error::io("start a runtime"))?;
+    for &peers in &settings.crowds {
+        // A fresh server each time: one that served a crowd before reuses its memory.
+        let server = runtime.block_on(ServerProcess::start(&["--no-stun"], &[]))?;
+        measure(&server, peers, &settings)?;
+    }
+    Ok(())
+}
+
+fn parse(args: &[String]) -> std::result::Result<Settings, String> {
+    let usage = "usage: load [--peers N[,N...]] [--rate SIGNALS_PER_SECOND] [--seconds S]";
+    let mut settings = Settings {
+        crowds: vec![10_000, 19_000],
+        rate: 20_000.0,
+        seconds: 10.0,
+    };
+    let mut args = args.iter();
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(usage)?;
+        match flag.as_str() {
+            "--peers" => {
+                settings.crowds = value
+                    .split(',')
+                    .map(|peers| peers.parse().map_err(|_| usage.to_owned()))
+                    .collect::<std::result::Result<_, _>>()?;
+            }
+            "--rate" => settings.rate = value.parse().map_err(|_| usage)?,
+            "--seconds" => settings.seconds = value.parse().map_err(|_| usage)?,
+            _ => return Err(usage.into()),
+        }
+    }
+    Ok(settings)
+}
+
+/// A client process and its pipes.
+struct Worker {
+    child: Child,
+    commands: ChildStdin,
+    reports: BufReader<ChildStdout>,
+}
+
+impl Worker {
+    fn start(share: Share) -> Result<Worker> {
+        let share = serde_json::to_string(&share).expect("a share serializes");
+        let mut child = Command::new(std::env::current_exe().map_err(Error::io("find myself"))?)
+            .args(["worker", &share])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(Error::io("start a load worker"))?;
+        let (commands, reports) = (child.stdin.take(), child.stdout.take());
+        Ok(Worker {
+            child,
+            commands: commands.expect("piped"),
+            reports: BufReader::new(reports.expect("piped")),
+        })
+    }
+
+    fn tell(&mut self, command: &str) -> Result<()> {
+        writeln!(self.commands, "{command}").map_err(Error::io("command a load worker"))
+    }
+
+    fn report<T: DeserializeOwned>(&mut self) -> Result<T> {
+        let mut line = String::new();
+        self.reports
+            .read_line(&mut line)
+            .map_err(Error::io("read a load worker's report"))?;
+        serde_json::from_str(&line).map_err(|error| Error::Command {
+            command: "load worker".into(),
+            stderr: format!("reported {line:?}: {error}"),
+        })
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn measure(server: &ServerProcess, peers: usize, settings: &Settings) -> Result<()> {
+    let pid = server.process_id();
+    let address = server.address(Ipv4Addr::LOCALHOST);
+    std::thread::sleep(Duration::from_secs(1));
+    let rss_before = process_resident_bytes(pid)?;
+
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    let mut first = 0;
+    while first < peers {
+        // Even shares, so both peers of a room are in one process.
+        let count = PEERS_PER_WORKER.min(peers - first) & !1;
+        if count == 0 {
+            break;
+        }
+        workers.push(Worker::start(Share {
+            server: address,
+            first,
+            count,
+            per_address: PEERS_PER_ADDRESS,
+        })?);
+        first += count;
+    }
+    let mut join_micros = Vec::new();
+    let (mut joined, mut failed, mut first_error) = (0, 0, None);
+    for worker in &mut workers {
+        let report: Joined = worker.report()?;
+        joined += report.joined;
+        failed += report.failed;
+        first_error = first_error.or(report.first_error);
+        join_micros.extend(report.join_micros);
+    }
+    let joining = started.elapsed();
+    std::thread::sleep(SETTLE);
+    let rss_joined = process_resident_bytes(pid)?;
+    let seated = metric(address, "meshdrop_peers")?;
+
+    println!(
+        "{joined} peers joined ({failed} failed{}) in rooms of 2, from {} loopback addresses \
+         ({PEERS_PER_ADDRESS} each) in {} client processes; the server seats {seated}",
+        first_error.map_or(String::new(), |error| format!(", first: {error}")),
+        first.div_ceil(PEERS_PER_ADDRESS),
+        workers.len(),
+    );
+    println!(
+        "  joins: {:.0}/s over {:.1} s; latency connect to welcome p50 {:.1} ms, p99 {:.1} ms",
+        joined as f64 / joining.as_secs_f64(),
+        joining.as_secs_f64(),
+        percentile(&mut join_micros, 0.50) / 1000.0,
+        percentile(&mut join_micros, 0.99) / 1000.0,
+    );
+    let per_peer = rss_joined.saturating_sub(rss_before) as f64 / joined.max(1) as f64;
+    println!(
+        "  server resident set: {:.1} MiB before, {:.1} MiB with the peers idle: \
+         {:.2} KiB per idle joined peer (goal at most 8 KiB)",
+        mib(rss_before),
+        mib(rss_joined),
+        per_peer / 1024.0,
+    );
+
+    let per_peer_rate = settings.rate / joined.max(1) as f64;
+    let cpu_before = process_cpu_seconds(pid)?;
+    let signalling = Instant::now();
+    let command = format!("signal {} {per_peer_rate}", settings.seconds);
+    for worker in &mut workers {
+        worker.tell(&command)?;
+    }
+    let (mut sent, mut received, mut latency) = (0, 0, Vec::new());
+    for worker in &mut workers {
+        let report: Signalled = worker.report()?;
+        sent += report.sent;
+        received += report.received;
+        latency.extend(report.latency_micros);
+    }
+    let cpu = process_cpu_seconds(pid)? - cpu_before;
+    let phase = signalling.elapsed().as_secs_f64();
+    println!(
+        "  signals: {sent} sent, {received} forwarded in {:.0} s at {:.0}/s asked: {:.0}/s; \
+         latency send to arrival p50 {:.2} ms, p99 {:.2} ms; server CPU {cpu:.1} s in \
+         {phase:.1} s ({:.0} % of one core)",
+        settings.seconds,
+        settings.rate,
+        received as f64 / settings.seconds,
+        percentile(&mut latency, 0.50) / 1000.0,
+        percentile(&mut latency, 0.99) / 1000.0,
+        cpu / phase * 100.0,
+    );
+
+    for worker in &mut workers {
+        worker.tell("close")?;
+    }
+    for worker in &mut workers {
+        let _: serde_json::Value = worker.report()?;
+    }
+    drop(workers);
+    std::thread::sleep(SETTLE);
+    println!(
+        "  after every peer closed: server resident set {:.1} MiB, {} WebSockets open",
+        mib(process_resident_bytes(pid)?),
+        metric(address, "meshdrop_connections")?,
+    );
+    Ok(())
+}
+
+/// The `q` quantile of `values` (sorted here), in their unit; 0 for none.
+fn percentile(values: &mut [u32], q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_unstable();
+    let rank = ((values.len() - 1) as f64 * q).round() as usize;
+    f64::from(values[rank])
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// An unlabelled series of the server's `/metrics`.
+fn metric(address: SocketAddr, series: &str) -> Result<u64> {
+    let mut stream = TcpStream::connect(address).map_err(Error::io("connect for /metrics"))?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: load\r\nConnection: close\r\n\r\n")
+        .map_err(Error::io("ask for /metrics"))?;
+    let mut text = String::new();
+    stream
+        .read_to_string(&mut text)
+        .map_err(Error::io("read /metrics"))?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .ok_or_else(|| Error::Command {
+            command: "GET /metrics".into(),
+            stderr: format!("no {series} in {text}"),
+        })
+}
