@@ -38,9 +38,18 @@
 //! * With [`serve_with_relay`], a TURN relay runs too (see `relay`), and `welcome`
 //!   lists it with credentials for each client.
 //! * With [`Config::tls`], all of the above is HTTPS and WSS (see `tls`).
-//! * Limits ([`DEFAULT_LIMITS`]) are per connection and announced in `welcome`. The
-//!   errors, and which of them close the socket with which code, are listed in the
+//! * Limits ([`DEFAULT_LIMITS`]) are per connection and announced in `welcome`; the
+//!   rate limit's bucket outlives the connection, by client address (see `rate_limit`).
+//!   The errors, and which of them close the socket with which code, are listed in the
 //!   `connection` module.
+//! * Nothing holds a place for free (see `admission`): connections past a cap per client
+//!   address or past the server's cap are closed as they are accepted (past the
+//!   server's cap, a reserve still answers `/healthz` and `/metrics`, and `/ws` with
+//!   `503`); an HTTP request head must arrive within [`Config::handshake_timeout`], and
+//!   a WebSocket's `join` within the same time after its upgrade.
+//! * Messages wait for a client in a queue bounded in messages and bytes, and all queues
+//!   share one byte budget; a client that does not keep up is closed as `too_slow`
+//!   (see `outbox`).
 
 mod admission;
 mod client_address;

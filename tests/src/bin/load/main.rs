@@ -29,8 +29,12 @@ use meshdrop_e2e::{Error, Result, ServesApp};
 use serde::de::DeserializeOwned;
 use worker::{Joined, Share, Signalled};
 
-/// Sockets one client process opens, well under its 20,000 open files.
+/// Sockets one client process opens at most, well under the 20,000 open files a process
+/// may have here; fewer where the limit is lower (see [`peers_per_worker`]).
 const PEERS_PER_WORKER: usize = 9_500;
+
+/// Open files a worker keeps for other things than its peers.
+const WORKER_SPARE_FILES: usize = 100;
 
 /// Peers per client address, under the server's default cap of 256.
 const PEERS_PER_ADDRESS: usize = 200;
@@ -151,7 +155,7 @@ fn measure(server: &ServerProcess, peers: usize, settings: &Settings) -> Result<
     let mut first = 0;
     while first < peers {
         // Even shares, so both peers of a room are in one process.
-        let count = PEERS_PER_WORKER.min(peers - first) & !1;
+        let count = peers_per_worker().min(peers - first) & !1;
         if count == 0 {
             break;
         }
@@ -242,6 +246,15 @@ fn measure(server: &ServerProcess, peers: usize, settings: &Settings) -> Result<
         metric(address, "meshdrop_connections")?,
     );
     Ok(())
+}
+
+/// Peers per client process: [`PEERS_PER_WORKER`], or fewer if this machine's hard
+/// limit on open files (which workers raise their soft limit to) is lower.
+fn peers_per_worker() -> usize {
+    use nix::sys::resource::{getrlimit, Resource};
+    let hard = getrlimit(Resource::RLIMIT_NOFILE).map_or(1024, |(_soft, hard)| hard);
+    let files = usize::try_from(hard).unwrap_or(usize::MAX);
+    PEERS_PER_WORKER.min(files.saturating_sub(WORKER_SPARE_FILES))
 }
 
 /// The `q` quantile of `values` (sorted here), in their unit; 0 for none.
