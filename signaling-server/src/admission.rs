@@ -34,8 +34,9 @@ use crate::metrics::Metrics;
 pub const OVERFLOW: usize = 128;
 
 /// File descriptors kept out of `max_connections` by default: [`OVERFLOW`], the
-/// listening sockets, the STUN socket, logs and the web app's files.
-pub const RESERVED_FILES: usize = 512;
+/// listening sockets, the STUN socket, logs and the web app's files. A quarter of the
+/// limit at most, where the limit is small.
+const RESERVED_FILES: usize = 512;
 
 /// The caps, and how many connections hold places now.
 #[derive(Debug)]
@@ -184,10 +185,12 @@ impl Admission {
 pub fn default_max_connections() -> usize {
     let files = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
         .map_or(1024, |(soft, _hard)| soft);
-    usize::try_from(files)
-        .unwrap_or(usize::MAX)
-        .saturating_sub(RESERVED_FILES)
-        .max(1)
+    max_connections_for(usize::try_from(files).unwrap_or(usize::MAX))
+}
+
+fn max_connections_for(open_files: usize) -> usize {
+    let reserved = RESERVED_FILES.min(open_files / 4);
+    open_files.saturating_sub(reserved).max(1)
 }
 
 /// Raise this process's soft limit on open files to its hard limit, so
@@ -285,6 +288,14 @@ mod tests {
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
+    }
+
+    #[test]
+    fn the_default_cap_leaves_files_for_everything_else() {
+        assert_eq!(max_connections_for(20_000), 19_488);
+        assert_eq!(max_connections_for(1024), 768);
+        assert_eq!(max_connections_for(256), 192);
+        assert_eq!(max_connections_for(0), 1);
     }
 
     #[test]

@@ -151,7 +151,7 @@ struct Args {
     handshake_timeout_secs: u64,
     /// Connections served at once; past it, WebSockets get 503 while /healthz and
     /// /metrics still answer [default: the limit on open files, raised to its hard
-    /// limit, less 512].
+    /// limit, less 512 (or a quarter, if smaller)].
     #[arg(long, env = "MESHDROP_MAX_CONNECTIONS", value_parser = at_least_one::<usize>())]
     max_connections: Option<usize>,
     /// Connections one client address (IPv4, or IPv6 /64) may hold at once; trusted
