@@ -82,12 +82,14 @@ pub async fn run(socket: WebSocket, state: Arc<State>, handshake: Handshake) {
     if let Some(membership) = connection.membership.take() {
         connection.state.leave(&membership);
     }
+    // Parked before the closing handshake, which can take seconds, so a client that
+    // reconnects meanwhile already finds its bucket.
     let limiter = connection.limiter.clone();
-    let state = Arc::clone(&connection.state);
-    connection.close(ending).await;
-    state
+    connection
+        .state
         .rate_limits
         .park(handshake.address, limiter, Instant::now().into_std());
+    connection.close(ending).await;
 }
 
 /// Why the server stops serving a connection.
