@@ -15,7 +15,7 @@
 //! | `join` to a room of `max_peers_per_room`       | `room_full`           | 1008 `room_full`             |
 //! | the same peer id joined the room on another connection | `replaced`    | 1008 `replaced`              |
 //! | over 10 × `max_messages_per_second` within one second | (`rate_limited` at the window's first dropped message) | 1008 `rate_limited` |
-//! | a client that does not read: a write stuck for 5 s, or more than 256 messages or 1 MiB queued for it | none | 1008 `too_slow`, once the client reads again (within 5 s; else TCP just closes) |
+//! | a client that does not read: a write stuck for 5 s, or more than 256 messages or 16 × `max_message_bytes` (1 MiB) queued for it | none | 1008 `too_slow`, once the client reads again (within 5 s; else TCP just closes) |
 //! | no `join` within `handshake_timeout` (10 s) of the upgrade | none       | 1008 `join_timeout`          |
 //! | nothing received for `idle_timeout_secs`       | none                  | 1000 `idle_timeout`          |
 //! | the server shuts down                          | none                  | 1001 `shutting_down`         |

@@ -20,25 +20,27 @@ use tokio::sync::Notify;
 /// Messages that may wait for one connection before it counts as too slow.
 pub const MAX_QUEUED_MESSAGES: usize = 256;
 
-/// Bytes that may wait for one connection before it counts as too slow: sixteen
-/// messages of the largest size a client may send.
-pub const MAX_QUEUED_BYTES: usize = 1 << 20;
+/// Bytes that may wait for one connection before it counts as too slow, in messages of
+/// the largest size a client may send (1 MiB with the default 64 KiB).
+pub const QUEUED_LARGEST_MESSAGES: usize = 16;
 
 /// Bytes that may wait for all connections together, by default.
 pub const DEFAULT_BUDGET_BYTES: usize = 256 << 20;
 
-/// Bytes queued for all connections, and how many may be.
+/// Bytes queued for all connections, how many may be, and how many for one.
 #[derive(Debug)]
 pub struct Budget {
     queued: AtomicUsize,
     max: usize,
+    max_per_connection: usize,
 }
 
 impl Budget {
-    pub fn new(max: usize) -> Self {
+    pub fn new(max: usize, max_per_connection: usize) -> Self {
         Self {
             queued: AtomicUsize::new(0),
             max,
+            max_per_connection,
         }
     }
 
@@ -154,7 +156,7 @@ impl Outbox {
         }
         let size = queued.text.len();
         let fits = queue.messages.len() < MAX_QUEUED_MESSAGES
-            && queue.bytes + size <= MAX_QUEUED_BYTES
+            && queue.bytes + size <= shared.budget.max_per_connection
             && shared.budget.take(size);
         if fits {
             queue.messages.push_back(queued);
@@ -227,8 +229,11 @@ mod tests {
         }
     }
 
+    /// Per connection, what the default limits allow.
+    const PER_CONNECTION: usize = 1 << 20;
+
     fn budget(max: usize) -> Arc<Budget> {
-        Arc::new(Budget::new(max))
+        Arc::new(Budget::new(max, PER_CONNECTION))
     }
 
     #[tokio::test]
@@ -267,7 +272,7 @@ mod tests {
     async fn too_many_bytes_overflow_and_are_given_back() {
         let budget = budget(usize::MAX);
         let (outbox, mut receiver) = channel(Arc::clone(&budget));
-        let big = MAX_QUEUED_BYTES / 4;
+        let big = PER_CONNECTION / 4;
         for _ in 0..3 {
             outbox.deliver(signal_of(big));
         }

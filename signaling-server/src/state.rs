@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::ice::Builtin;
 use crate::metrics::{Gauges, Metrics};
 use crate::network_room::NetworkRooms;
-use crate::outbox::{Budget, Outbox};
+use crate::outbox::{Budget, Outbox, QUEUED_LARGEST_MESSAGES};
 use crate::rate_limit::RateLimits;
 use crate::rooms::{JoinError, Joined, Membership, Rooms};
 
@@ -67,7 +67,10 @@ impl State {
                 config.trusted_proxies.clone(),
             )),
             rate_limits: RateLimits::new(config.limits.max_messages_per_second),
-            outbox_budget: Arc::new(Budget::new(config.max_queued_bytes)),
+            outbox_budget: Arc::new(Budget::new(
+                config.max_queued_bytes,
+                QUEUED_LARGEST_MESSAGES * config.limits.max_message_bytes,
+            )),
             config,
             metrics: Arc::default(),
             shutdown: CancellationToken::new(),
