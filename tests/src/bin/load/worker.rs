@@ -112,14 +112,27 @@ async fn serve(share: Share) {
             let started = Instant::now();
             let opened = tokio::time::timeout(JOIN_TIMEOUT, open(&share, index)).await;
             drop(permit);
-            let (socket, partner) = match opened {
+            let (mut socket, partner) = match opened {
                 Ok(Ok(opened)) => opened,
                 Ok(Err(error)) => return joins.send(Err(error)).unwrap_or(()),
                 Err(_) => return joins.send(Err("join timed out".into())).unwrap_or(()),
             };
             let took = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
-            let _ = joins.send(Ok(took));
-            talk(socket, partner, phases, results).await;
+            let partner = match partner {
+                Some(partner) => Ok(partner),
+                None => tokio::time::timeout(JOIN_TIMEOUT, partner_joining(&mut socket))
+                    .await
+                    .unwrap_or_else(|_| Err("the partner did not join".into())),
+            };
+            match partner {
+                Ok(partner) => {
+                    let _ = joins.send(Ok(took));
+                    talk(socket, partner, phases, results).await;
+                }
+                Err(error) => {
+                    let _ = joins.send(Err(error));
+                }
+            }
         });
     }
     drop(joins);
@@ -195,8 +208,9 @@ fn say(report: &impl Serialize) {
     );
 }
 
-/// Connect peer `index` from its own address, join its room, and wait for its partner.
-async fn open(share: &Share, index: usize) -> Result<(Socket, PeerId), String> {
+/// Connect peer `index` from its own address and join its room; with the partner, if it
+/// is there already.
+async fn open(share: &Share, index: usize) -> Result<(Socket, Option<PeerId>), String> {
     let socket = TcpSocket::new_v4().map_err(|error| error.to_string())?;
     socket
         .bind(share.source(index))
@@ -221,32 +235,23 @@ async fn open(share: &Share, index: usize) -> Result<(Socket, PeerId), String> {
         .send(Message::text(join.to_string()))
         .await
         .map_err(|error| format!("send join: {error}"))?;
-    let mut partner = None;
-    let mut welcomed = false;
-    while !(welcomed && partner.is_some()) {
-        match receive(&mut socket).await? {
-            ServerMessage::Welcome { peers, .. } => {
-                welcomed = true;
-                partner = partner.or(peers.into_iter().next().map(|peer| peer.id));
-            }
-            ServerMessage::PeerJoined { peer } => partner = Some(peer.id),
-            other => return Err(format!("unexpected {other:?}")),
+    // The second of a pair finds its partner in the welcome; the first hears of it later.
+    match receive(&mut socket).await? {
+        ServerMessage::Welcome { peers, .. } => {
+            let partner = peers.into_iter().next().map(|peer| peer.id);
+            Ok((socket, partner))
         }
-        // The first of a pair has its welcome long before its partner joins; it
-        // counts as joined then, so only the welcome is waited for here.
-        if welcomed && index.is_multiple_of(2) {
-            break;
+        other => Err(format!("expected welcome, got {other:?}")),
+    }
+}
+
+/// The partner that joins the room after this peer.
+async fn partner_joining(socket: &mut Socket) -> Result<PeerId, String> {
+    loop {
+        if let ServerMessage::PeerJoined { peer } = receive(socket).await? {
+            return Ok(peer.id);
         }
     }
-    let partner = match partner {
-        Some(partner) => partner,
-        None => loop {
-            if let ServerMessage::PeerJoined { peer } = receive(&mut socket).await? {
-                break peer.id;
-            }
-        },
-    };
-    Ok((socket, partner))
 }
 
 async fn receive(socket: &mut Socket) -> Result<ServerMessage, String> {
