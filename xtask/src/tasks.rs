@@ -5,6 +5,7 @@ use crate::apt;
 use crate::error::Result;
 use crate::process::{self, command, step};
 use crate::tools::{self, cargo};
+use crate::workspace;
 
 /// Where the server listens for `cargo xtask run`.
 const RUN_ADDRESS: &str = "127.0.0.1:8080";
@@ -16,7 +17,8 @@ const SERVER_BINARY: &str = "target/release/meshdrop-server";
 pub fn run() -> Result<()> {
     dist()?;
     step(&format!("Serving http://{RUN_ADDRESS} (Ctrl-C stops)"));
-    process::run(command(SERVER_BINARY).args(["--listen", RUN_ADDRESS]))
+    let binary = workspace::root().join(SERVER_BINARY);
+    process::run(command(binary).args(["--listen", RUN_ADDRESS]))
 }
 
 /// Build the one self-hosting binary: the server with the web app embedded.
