@@ -27,7 +27,7 @@ use axum::serve::Listener;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::client_address::TrustedProxy;
+use crate::client_address::{is_trusted, TrustedProxy};
 use crate::metrics::Metrics;
 
 /// Connections served past `max_connections`, for `/healthz`, `/metrics` and `503`s.
@@ -144,11 +144,7 @@ impl Admission {
             return Err(Refusal::ServerFull);
         }
         let peer = peer.to_canonical();
-        let address = if self
-            .trusted_proxies
-            .iter()
-            .any(|proxy| proxy.contains(peer))
-        {
+        let address = if is_trusted(&self.trusted_proxies, peer) {
             None
         } else {
             let key = AddressKey::of(peer);

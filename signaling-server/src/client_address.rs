@@ -33,9 +33,14 @@ pub struct TrustedProxy(IpNet);
 pub struct InvalidTrustedProxy(String);
 
 impl TrustedProxy {
-    pub(crate) fn contains(&self, address: IpAddr) -> bool {
+    fn contains(&self, address: IpAddr) -> bool {
         self.0.contains(&address)
     }
+}
+
+/// Whether `address` is one of the `trusted` proxies.
+pub fn is_trusted(trusted: &[TrustedProxy], address: IpAddr) -> bool {
+    trusted.iter().any(|proxy| proxy.contains(address))
 }
 
 impl FromStr for TrustedProxy {
@@ -76,9 +81,8 @@ pub fn client_address(
     trusted: &[TrustedProxy],
 ) -> ClientAddress {
     let peer = peer.ip().to_canonical();
-    let is_trusted = |address: IpAddr| trusted.iter().any(|proxy| proxy.contains(address));
     let hops = forwarded_hops(headers);
-    if !is_trusted(peer) {
+    if !is_trusted(trusted, peer) {
         return ClientAddress {
             address: peer,
             ignored_headers: hops.is_some(),
@@ -90,7 +94,7 @@ pub fn client_address(
         // placed; the last address known stands.
         let Some(address) = hop else { break };
         client = address;
-        if !is_trusted(address) {
+        if !is_trusted(trusted, address) {
             break;
         }
     }
@@ -109,7 +113,7 @@ pub fn forwarded_secure(
     trusted: &[TrustedProxy],
 ) -> Option<bool> {
     let peer = peer.ip().to_canonical();
-    if !trusted.iter().any(|proxy| proxy.contains(peer)) {
+    if !is_trusted(trusted, peer) {
         return None;
     }
     let last_value = |name| {

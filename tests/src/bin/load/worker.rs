@@ -71,7 +71,7 @@ pub struct Joined {
 }
 
 /// The worker's answer after a signal phase.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Signalled {
     pub sent: u64,
     pub received: u64,
@@ -178,11 +178,7 @@ async fn serve(share: Share) {
                 while results.lock().await.len() < report.joined && Instant::now() < reported {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                let mut total = Signalled {
-                    sent: 0,
-                    received: 0,
-                    latency_micros: Vec::new(),
-                };
+                let mut total = Signalled::default();
                 for counts in results.lock().await.drain(..) {
                     total.sent += counts.sent;
                     total.received += counts.received;
@@ -292,11 +288,7 @@ async fn talk(
                 }
             }
             Phase::Signal { interval, until } => {
-                let mut counts = Signalled {
-                    sent: 0,
-                    received: 0,
-                    latency_micros: Vec::new(),
-                };
+                let mut counts = Signalled::default();
                 // Spread the peers' ticks over the interval.
                 let offset = interval.mul_f64(spread(&partner));
                 let start = Instant::now() + offset;
