@@ -62,8 +62,12 @@ pub struct Config {
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers tell the client's
     /// address. Empty: those headers are ignored and the TCP peer is the client.
     pub trusted_proxies: Vec<TrustedProxy>,
-    /// The key that network room names are hashed with (see `network_room`).
-    pub network_secret: NetworkSecret,
+    /// The key that network room names are hashed with (see `network_room`). `None`: a
+    /// random one at every start or, in a cluster, the one its nodes share in Redis.
+    pub network_secret: Option<NetworkSecret>,
+    /// Share rooms with the other servers using this Redis (see `cluster`). `None`:
+    /// rooms live in this process alone.
+    pub redis_url: Option<String>,
     /// Deadline for an HTTP request head, and for a WebSocket's `join` after its upgrade.
     pub handshake_timeout: Duration,
     /// Connections served at once; past it `/ws` gets `503` (see `admission`).
@@ -86,7 +90,8 @@ impl Default for Config {
             tls: None,
             static_dir: None,
             trusted_proxies: Vec::new(),
-            network_secret: NetworkSecret::random(),
+            network_secret: None,
+            redis_url: None,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             max_connections: default_max_connections(),
             max_connections_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,

@@ -18,6 +18,7 @@
 //! | a client that does not read: a write stuck for 5 s, or more than 256 messages or 16 × `max_message_bytes` (1 MiB) queued for it | none | 1008 `too_slow`, once the client reads again (within 5 s; else TCP just closes) |
 //! | no `join` within `handshake_timeout` (10 s) of the upgrade | none       | 1008 `join_timeout`          |
 //! | nothing received for `idle_timeout_secs`       | none                  | 1000 `idle_timeout`          |
+//! | in a cluster, Redis out of reach (see `cluster`) | none                | 1011 `unavailable`           |
 //! | the server shuts down                          | none                  | 1001 `shutting_down`         |
 //!
 //! After its close frame the server waits up to 1 s for the client's before it drops
@@ -80,7 +81,9 @@ pub async fn run(socket: WebSocket, state: Arc<State>, handshake: Handshake) {
     let ending = connection.serve().await;
     tracing::debug!(peer = ?connection.membership.as_ref().map(Membership::peer), ?ending, "connection ends");
     if let Some(membership) = connection.membership.take() {
-        connection.state.leave(&membership);
+        if let Err(error) = connection.state.leave(&membership).await {
+            tracing::warn!(%error, peer = %membership.peer(), "cannot leave the room");
+        }
     }
     // Parked before the closing handshake, which can take seconds, so a client that
     // reconnects meanwhile already finds its bucket.
@@ -107,6 +110,8 @@ enum Ending {
     NoJoin,
     Idle,
     ShuttingDown,
+    /// The cluster's Redis did not answer.
+    Unavailable,
 }
 
 impl Ending {
@@ -122,6 +127,7 @@ impl Ending {
             Self::NoJoin => (close_code::POLICY, "join_timeout".into()),
             Self::Idle => (close_code::NORMAL, "idle_timeout".into()),
             Self::ShuttingDown => (close_code::AWAY, "shutting_down".into()),
+            Self::Unavailable => (close_code::ERROR, "unavailable".into()),
         };
         Some(CloseFrame {
             code,
@@ -283,7 +289,8 @@ impl Connection {
                     .await
             }
         };
-        let (membership, peers) = match self.state.join(room, peer, self.outbox.clone()) {
+        let joined = self.state.join(room, peer, self.outbox.clone()).await;
+        let (membership, peers) = match joined.map_err(unavailable)? {
             Ok(joined) => joined,
             Err(refused) => {
                 let code = match refused {
@@ -317,10 +324,11 @@ impl Connection {
 
     async fn rename(&mut self, membership: &Membership, name: &str) -> Step {
         match identity::display_name(name) {
-            Ok(name) => {
-                self.state.rename(membership, name);
-                Ok(())
-            }
+            Ok(name) => self
+                .state
+                .rename(membership, name)
+                .await
+                .map_err(unavailable),
             Err(invalid) => {
                 self.refuse(ErrorCode::InvalidField, invalid.to_string())
                     .await
@@ -329,7 +337,12 @@ impl Connection {
     }
 
     async fn forward(&mut self, membership: &Membership, to: PeerId, signal: SignalObject) -> Step {
-        match self.state.forward(membership, to, signal) {
+        match self
+            .state
+            .forward(membership, to, signal)
+            .await
+            .map_err(unavailable)?
+        {
             Ok(()) => Ok(()),
             Err(unknown) => {
                 self.refuse(ErrorCode::UnknownPeer, unknown.to_string())
@@ -403,6 +416,12 @@ impl Connection {
         })
         .await;
     }
+}
+
+/// The cluster's Redis failed this connection; the client may try another node.
+fn unavailable(error: crate::state::Unavailable) -> Ending {
+    tracing::warn!(%error, "closing a connection: the rooms are out of reach");
+    Ending::Unavailable
 }
 
 /// Whether a read failed because a frame or message exceeded the configured maximum.

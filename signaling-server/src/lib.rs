@@ -50,9 +50,13 @@
 //! * Messages wait for a client in a queue bounded in messages and bytes, and all queues
 //!   share one byte budget; a client that does not keep up is closed as `too_slow`
 //!   (see `outbox`).
+//! * With [`Config::redis_url`], rooms span every server on that Redis (see `cluster`):
+//!   the rules above hold for the room as a whole, whichever server each peer reached,
+//!   and a server that dies gives its peers' seats up within seconds.
 
 mod admission;
 mod client_address;
+mod cluster;
 mod config;
 mod connection;
 mod ice;

@@ -133,6 +133,12 @@ struct Args {
     /// across restarts [default: random at every start].
     #[arg(long, env = "MESHDROP_NETWORK_SECRET", hide_env_values = true, value_name = "SECRET", value_parser = network_secret)]
     network_secret: Option<NetworkSecret>,
+    /// Share rooms with every other server that uses this Redis, like
+    /// `redis://127.0.0.1:6379/`, so a load balancer may send a room's peers to any of
+    /// them [default: rooms live in this process alone]. Unless `--network-secret` is
+    /// given, the servers also share a network-room secret there.
+    #[arg(long, env = "MESHDROP_REDIS_URL", hide_env_values = true, value_name = "URL", value_parser = redis_url)]
+    redis_url: Option<String>,
     /// Log lines for people, or JSON objects for a log collector.
     #[arg(long, env = "MESHDROP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
     log_format: LogFormat,
@@ -217,6 +223,11 @@ fn port_range(value: &str) -> Result<RangeInclusive<u16>, String> {
         return Err(expected());
     }
     Ok(low..=high)
+}
+
+fn redis_url(value: &str) -> Result<String, String> {
+    redis::Client::open(value).map_err(|error| error.to_string())?;
+    Ok(value.to_owned())
 }
 
 fn network_secret(value: &str) -> Result<NetworkSecret, String> {
@@ -375,7 +386,8 @@ impl Args {
             tls,
             static_dir,
             trusted_proxies: self.trusted_proxies,
-            network_secret: self.network_secret.unwrap_or_else(NetworkSecret::random),
+            network_secret: self.network_secret,
+            redis_url: self.redis_url,
             handshake_timeout: Duration::from_secs(self.handshake_timeout_secs),
             max_connections: self.max_connections.unwrap_or_else(default_max_connections),
             max_connections_per_address: self.max_connections_per_address,

@@ -46,12 +46,21 @@ pub struct Membership {
 }
 
 impl Membership {
+    /// A seat numbered elsewhere (by Redis, see `cluster`).
+    pub(crate) fn new(room: RoomId, peer: PeerId, seat: u64) -> Self {
+        Self { room, peer, seat }
+    }
+
     pub fn room(&self) -> &RoomId {
         &self.room
     }
 
     pub fn peer(&self) -> &PeerId {
         &self.peer
+    }
+
+    pub fn seat(&self) -> u64 {
+        self.seat
     }
 }
 

@@ -22,10 +22,11 @@ use tower_http::trace::TraceLayer;
 
 use crate::admission::{Accept, Accepted, AddressKey, Admitting};
 use crate::client_address::{client_address, forwarded_secure};
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::connection::Handshake;
 use crate::ice::{Builtin, BuiltinRelay};
-use crate::network_room::Network;
+use crate::network_room::{Network, NetworkSecret};
 use crate::relay::{Driver, Relay};
 use crate::state::State;
 use crate::tls::TlsListener;
@@ -101,7 +102,42 @@ async fn run(
     };
     let relay = relay.map(Driver::new);
     let relay_stats = relay.as_ref().map(Driver::stats);
-    let state = Arc::new(State::new(config, builtin, relay_stats));
+    let (cluster, events) = match &config.redis_url {
+        Some(url) => {
+            let (cluster, events) = Cluster::connect(url, config.limits.max_peers_per_room)
+                .await
+                .map_err(std::io::Error::other)?;
+            (Some(Arc::new(cluster)), Some(events))
+        }
+        None => (None, None),
+    };
+    let network_secret = match (&config.network_secret, &cluster) {
+        (Some(secret), _) => secret.clone(),
+        (None, Some(cluster)) => cluster
+            .network_secret()
+            .await
+            .map_err(std::io::Error::other)?,
+        (None, None) => NetworkSecret::random(),
+    };
+    let state = Arc::new(State::new(
+        config,
+        builtin,
+        relay_stats,
+        cluster.clone(),
+        &network_secret,
+    ));
+    // A node that loses its place in the cluster stops, so its clients go elsewhere.
+    let cluster = cluster.zip(events).map(|(cluster, events)| {
+        let stop = state.shutdown.clone();
+        tokio::spawn(async move {
+            let lost = cluster.run(events, stop.clone()).await;
+            if let Err(lost) = &lost {
+                tracing::error!(%lost, "stopping: this node lost its place in the cluster");
+                stop.cancel();
+            }
+            lost
+        })
+    });
     let stun = stun.map(|socket| {
         let (metrics, stop) = (Arc::clone(&state.metrics), state.shutdown.clone());
         tokio::spawn(stun::serve(socket, metrics, stop))
@@ -131,7 +167,13 @@ async fn run(
     if let Some(relay) = relay {
         let _ = relay.await;
     }
-    Ok(())
+    match cluster {
+        Some(cluster) => match cluster.await {
+            Ok(Err(lost)) => Err(std::io::Error::other(lost)),
+            _ => Ok(()),
+        },
+        None => Ok(()),
+    }
 }
 
 /// Take admitted connections (see `admission`) until the shutdown token is cancelled,

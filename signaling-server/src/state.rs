@@ -2,9 +2,10 @@
 //! shutdown switch.
 //!
 //! Each method here is one room-level event (a join, a rename, a forwarded signal, a
-//! departure) together with the messages it causes, done under one lock so every
-//! member of a room sees the room's events in the same order. Nothing here waits: the
-//! lock is never held across an `.await`.
+//! departure) together with the messages it causes. On one node that is done under one
+//! lock, so every member of a room sees the room's events in the same order, and the
+//! lock is never held across an `.await`; in a cluster, a Redis script does it (see
+//! `cluster`), and Redis may be out of reach: then the method says [`Unavailable`].
 
 use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError};
 
@@ -15,10 +16,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::admission::Admission;
+pub use crate::cluster::Unavailable;
+use crate::cluster::{Cluster, Seated};
 use crate::config::Config;
 use crate::ice::Builtin;
 use crate::metrics::{Gauges, Metrics};
-use crate::network_room::NetworkRooms;
+use crate::network_room::{NetworkRooms, NetworkSecret};
 use crate::outbox::{Budget, Outbox, QUEUED_LARGEST_MESSAGES};
 use crate::rate_limit::RateLimits;
 use crate::rooms::{JoinError, Joined, Membership, Rooms};
@@ -29,7 +32,7 @@ pub struct State {
     pub builtin: Builtin,
     /// The built-in relay's counters, if it runs.
     pub relay_stats: Option<Arc<RelayStats>>,
-    rooms: Mutex<Rooms<Outbox>>,
+    rooms: Directory,
     /// Names the room of each client's network.
     pub network_rooms: NetworkRooms,
     /// Forwarding headers from a peer that is not a trusted proxy are worth one warning.
@@ -48,18 +51,35 @@ pub struct State {
     pub outbox_budget: Arc<Budget>,
 }
 
+/// Who is in which room: in this process, or shared by a cluster through Redis.
+enum Directory {
+    Local(Mutex<Rooms<Outbox>>),
+    Cluster(Arc<Cluster>),
+}
+
 /// A `signal` addressed to someone who is not in the sender's room.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("no peer {0} in this room")]
 pub struct UnknownPeer(pub PeerId);
 
 impl State {
-    pub fn new(config: Config, builtin: Builtin, relay_stats: Option<Arc<RelayStats>>) -> Self {
+    /// The state of one server; with `cluster`, its rooms are the cluster's, and
+    /// `network_secret` must be the one the cluster shares.
+    pub fn new(
+        config: Config,
+        builtin: Builtin,
+        relay_stats: Option<Arc<RelayStats>>,
+        cluster: Option<Arc<Cluster>>,
+        network_secret: &NetworkSecret,
+    ) -> Self {
         Self {
             builtin,
             relay_stats,
-            rooms: Mutex::new(Rooms::new(config.limits.max_peers_per_room)),
-            network_rooms: NetworkRooms::new(&config.network_secret),
+            rooms: match cluster {
+                Some(cluster) => Directory::Cluster(cluster),
+                None => Directory::Local(Mutex::new(Rooms::new(config.limits.max_peers_per_room))),
+            },
+            network_rooms: NetworkRooms::new(network_secret),
             untrusted_forwarding_warned: Once::new(),
             admission: Arc::new(Admission::new(
                 config.max_connections,
@@ -84,13 +104,25 @@ impl State {
     /// older connection is not announced again (the others still hold their WebRTC
     /// connections to it); they hear `peer_renamed` only if it came back under another
     /// name, and the old connection gets the fatal `replaced` error.
-    pub fn join(
+    pub async fn join(
         &self,
         room: RoomId,
         peer: PeerInfo,
         outbox: Outbox,
+    ) -> Result<Seated, Unavailable> {
+        let rooms = match &self.rooms {
+            Directory::Local(rooms) => rooms,
+            Directory::Cluster(cluster) => return cluster.join(room, peer, outbox).await,
+        };
+        Ok(Self::join_here(&mut lock(rooms), room, peer, outbox))
+    }
+
+    fn join_here(
+        rooms: &mut Rooms<Outbox>,
+        room: RoomId,
+        peer: PeerInfo,
+        outbox: Outbox,
     ) -> Result<(Membership, Vec<PeerInfo>), JoinError> {
-        let mut rooms = self.rooms();
         let Joined {
             membership,
             replaced,
@@ -117,65 +149,94 @@ impl State {
 
     /// Change the seat holder's name and tell the others. Does nothing for a seat
     /// that was taken over.
-    pub fn rename(&self, membership: &Membership, name: String) {
-        let mut rooms = self.rooms();
+    pub async fn rename(&self, membership: &Membership, name: String) -> Result<(), Unavailable> {
+        let rooms = match &self.rooms {
+            Directory::Local(rooms) => rooms,
+            Directory::Cluster(cluster) => return cluster.rename(membership, &name).await,
+        };
+        let mut rooms = lock(rooms);
         let Some(peer) = rooms.rename(membership, name).cloned() else {
-            return;
+            return Ok(());
         };
         for member in rooms.others(membership) {
             member
                 .handle
                 .deliver(ServerMessage::PeerRenamed { peer: peer.clone() });
         }
+        Ok(())
     }
 
     /// Pass `signal` to `to`, stamped with the sender's id.
-    pub fn forward(
+    pub async fn forward(
         &self,
         membership: &Membership,
         to: PeerId,
         signal: SignalObject,
-    ) -> Result<(), UnknownPeer> {
-        let rooms = self.rooms();
-        let recipient = rooms.peer(membership, &to).ok_or(UnknownPeer(to))?;
-        recipient.handle.deliver(ServerMessage::Signal {
-            from: membership.peer().clone(),
-            signal,
-        });
+    ) -> Result<Result<(), UnknownPeer>, Unavailable> {
+        let delivered = match &self.rooms {
+            Directory::Local(rooms) => {
+                let rooms = lock(rooms);
+                match rooms.peer(membership, &to) {
+                    Some(recipient) => {
+                        recipient.handle.deliver(ServerMessage::Signal {
+                            from: membership.peer().clone(),
+                            signal,
+                        });
+                        true
+                    }
+                    None => false,
+                }
+            }
+            Directory::Cluster(cluster) => cluster.forward(membership, to.clone(), signal).await?,
+        };
+        if !delivered {
+            return Ok(Err(UnknownPeer(to)));
+        }
         self.metrics.signal_forwarded();
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// Give up the seat and tell the room, unless the seat was taken over by a
     /// reconnect (then, for the others, nobody left).
-    pub fn leave(&self, membership: &Membership) {
-        let mut rooms = self.rooms();
+    pub async fn leave(&self, membership: &Membership) -> Result<(), Unavailable> {
+        let rooms = match &self.rooms {
+            Directory::Local(rooms) => rooms,
+            Directory::Cluster(cluster) => return cluster.leave(membership).await,
+        };
+        let mut rooms = lock(rooms);
         if rooms.leave(membership).is_none() {
-            return;
+            return Ok(());
         }
         for member in rooms.members(membership.room()) {
             member.handle.deliver(ServerMessage::PeerLeft {
                 peer_id: membership.peer().clone(),
             });
         }
+        Ok(())
     }
 
     /// The gauges of `/metrics`, as they are right now.
     pub fn gauges(&self) -> Gauges {
-        let rooms = self.rooms();
+        let (peers, rooms) = match &self.rooms {
+            Directory::Local(rooms) => {
+                let rooms = lock(rooms);
+                (rooms.peer_count(), rooms.room_count())
+            }
+            Directory::Cluster(cluster) => cluster.counts(),
+        };
         Gauges {
             accepted: self.admission.open_connections(),
             // Counts every WebSocket from its upgrade request until it is closed.
             connections: self.connections.len(),
-            peers: rooms.peer_count(),
-            rooms: rooms.room_count(),
+            peers,
+            rooms,
             queued_bytes: self.outbox_budget.queued(),
         }
     }
+}
 
-    fn rooms(&self) -> MutexGuard<'_, Rooms<Outbox>> {
-        // Nothing panics while holding the lock, and the rooms stay consistent
-        // after every single call anyway, so a poisoned lock is still usable.
-        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
-    }
+fn lock(rooms: &Mutex<Rooms<Outbox>>) -> MutexGuard<'_, Rooms<Outbox>> {
+    // Nothing panics while holding the lock, and the rooms stay consistent after every
+    // single call anyway, so a poisoned lock is still usable.
+    rooms.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -3,41 +3,17 @@
 
 mod common;
 
-use std::net::SocketAddr;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
+use common::process::{command, Running};
 use common::{join, Client, PATIENCE};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::{TcpListener, UdpSocket};
-use tokio::process::{Child, Command};
-use tokio::sync::oneshot;
-
-const SERVER: &str = env!("CARGO_BIN_EXE_meshdrop-server");
+use tokio::process::Command;
 
 /// The longest a stop may take: the binary's own bound is 10 s, closing idle clients
 /// takes well under 1.
 const STOP_BOUND: Duration = Duration::from_secs(5);
-
-/// The server with `args`, on a free port unless `--listen` is among them, and no
-/// settings leaking in from this process's environment.
-fn command(args: &[&str]) -> Command {
-    let mut command = Command::new(SERVER);
-    if !args.contains(&"--listen") {
-        command.args(["--listen", "127.0.0.1:0"]);
-    }
-    command
-        .args(args)
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    command
-}
 
 /// Run with `args`, which must make it refuse to start.
 async fn refused(args: &[&str]) -> (i32, String) {
@@ -118,62 +94,6 @@ async fn addresses_in_use_are_refused_naming_the_flag() {
     let udp = taken_udp.local_addr().unwrap().to_string();
     let (_, stderr) = refused(&["--stun-listen", &udp]).await;
     assert_names(&stderr, &format!("--stun-listen {udp}"));
-}
-
-/// A running binary, its JSON log lines read as they come.
-struct Running {
-    child: Child,
-    /// The `fields` of the `listening` line.
-    listening: Value,
-    /// Every later log line, once the process has ended.
-    rest: oneshot::Receiver<Vec<Value>>,
-}
-
-impl Running {
-    async fn start(args: &[&str]) -> Self {
-        let mut child = command(&[&["--log-format", "json"], args].concat())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let (listening_tx, listening_rx) = oneshot::channel();
-        let (rest_tx, rest) = oneshot::channel();
-        tokio::spawn(async move {
-            let mut listening_tx = Some(listening_tx);
-            let mut rest = Vec::new();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let log: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|error| panic!("not a JSON log line ({error}): {line}"));
-                match listening_tx.take() {
-                    Some(tx) if log["fields"]["message"] == "listening" => {
-                        let _ = tx.send(log["fields"].clone());
-                    }
-                    unsent => {
-                        listening_tx = unsent;
-                        rest.push(log);
-                    }
-                }
-            }
-            let _ = rest_tx.send(rest);
-        });
-        let listening = tokio::time::timeout(PATIENCE, listening_rx)
-            .await
-            .expect("the server logs that it listens")
-            .expect("the server started");
-        Self {
-            child,
-            listening,
-            rest,
-        }
-    }
-
-    fn address(&self, field: &str) -> SocketAddr {
-        self.listening[field].as_str().unwrap().parse().unwrap()
-    }
-
-    fn terminate(&self) {
-        let pid = Pid::from_raw(self.child.id().unwrap() as i32);
-        kill(pid, Signal::SIGTERM).unwrap();
-    }
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Debian packages the end-to-end tests need: Chromium and its WebDriver, Firefox ESR (its
 //! WebDriver, geckodriver, is not packaged: see `tools`), `ip` for network namespaces,
-//! `nft` for the NAT routers between them, and coturn, the TURN relay the NAT tests run.
+//! `nft` for the NAT routers between them, coturn, the TURN relay the NAT tests run, and
+//! redis-server, which the cluster tests and `cargo xtask load` share rooms through.
 //! Installed only when missing, so a prepared machine never touches apt.
 
 use crate::error::Result;
@@ -13,11 +14,21 @@ const PACKAGES: &[&str] = &[
     "iproute2",
     "nftables",
     "coturn",
+    "redis-server",
 ];
 
 pub fn install_browser_test_packages() -> Result<()> {
-    step(&format!("Debian packages: {}", PACKAGES.join(" ")));
-    let missing: Vec<&str> = PACKAGES
+    install(PACKAGES)
+}
+
+/// What the load generator's cluster of nodes needs.
+pub fn install_load_packages() -> Result<()> {
+    install(&["redis-server"])
+}
+
+fn install(packages: &[&str]) -> Result<()> {
+    step(&format!("Debian packages: {}", packages.join(" ")));
+    let missing: Vec<&str> = packages
         .iter()
         .copied()
         .filter(|package| !is_installed(package))

@@ -30,6 +30,9 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{connect_async, MaybeTlsStream, WebSocketStream};
 
+pub mod process;
+pub mod redis;
+
 /// Longest wait for something that should happen.
 pub const PATIENCE: Duration = Duration::from_secs(5);
 
