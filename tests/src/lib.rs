@@ -17,6 +17,7 @@
 //! (and coturn's `turnserver` for its relay); `cargo xtask test` installs them.
 
 pub mod app;
+mod balancer;
 pub mod baseline;
 mod browser;
 mod chromium;
@@ -36,6 +37,9 @@ pub mod processes;
 pub mod profiler;
 mod raw_client;
 mod recording_proxy;
+/// A private `redis-server`, as the server's own cluster tests start it.
+#[path = "../../signaling-server/tests/common/redis.rs"]
+pub mod redis;
 pub mod room;
 mod server;
 pub mod server_process;
@@ -44,6 +48,7 @@ mod stand_in;
 pub mod wait;
 
 pub use app::{App, Recipient, TransferButton, TRANSFER_TIMEOUT};
+pub use balancer::Balancer;
 pub use browser::{Browser, BrowserKind, Launch, PHONE_SCREEN};
 pub use coturn::Coturn;
 pub use error::{Error, Result};

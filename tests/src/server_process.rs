@@ -1,13 +1,13 @@
-//! The release-built `meshdrop-server` as a process of its own, where the benchmark reads
-//! what the server costs: run in-process ([`meshdrop_e2e::SignalingServer`]), its CPU time
-//! would be mixed with the benchmark's own.
+//! The built `meshdrop-server` as a process of its own: where the benchmark reads what
+//! the server costs (run in-process, [`meshdrop_e2e::SignalingServer`], its CPU time would
+//! be mixed with the benchmark's own), and what a test kills, as a crash would.
 //!
-//! `cargo xtask bench` builds the binary first (as `cargo xtask dist` does, with the app
-//! inside). It starts in the calling thread's namespace, serves the web app from the
-//! workspace's `dist/`, and logs to a file of its own, which errors quote.
-//! Dropping [`ServerProcess`] kills it.
+//! The caller picks the [`Build`]. It starts in the calling thread's namespace, serves the web app
+//! from the workspace's `dist/`, and logs to a file of its own, which errors quote.
+//! Dropping [`ServerProcess`] kills it (SIGKILL).
 
 use std::fs::{self, File};
+use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,11 +17,29 @@ use crate::wait::{self, Probe};
 use crate::{Error, Result, ServesApp};
 use tempfile::TempDir;
 
-/// Where `cargo xtask dist` puts the binary.
-const BINARY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../target/release/meshdrop-server"
-);
+/// Which build of the server to run.
+#[derive(Debug, Clone, Copy)]
+pub enum Build {
+    /// `target/release`, the app inside: what `cargo xtask bench` and `load` build.
+    Release,
+    /// `target/debug`: what `cargo xtask test` builds.
+    Debug,
+}
+
+impl Build {
+    fn binary(self) -> &'static Path {
+        Path::new(match self {
+            Build::Release => concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../target/release/meshdrop-server"
+            ),
+            Build::Debug => concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../target/debug/meshdrop-server"
+            ),
+        })
+    }
+}
 /// Where `trunk build` puts the web app.
 const DIST: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../dist");
 /// How long the server may take to accept its first connection.
@@ -38,17 +56,17 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `meshdrop-server` on a free port of every address of the calling thread's
+    /// Starts the `build` of `meshdrop-server` on a free port of every address of the calling thread's
     /// namespace, with `args` and the environment variables `env` besides, and waits
     /// until it accepts connections.
-    pub async fn start(args: &[&str], env: &[(&str, &str)]) -> Result<ServerProcess> {
-        let binary = Path::new(BINARY);
+    pub async fn start(build: Build, args: &[&str], env: &[(&str, &str)]) -> Result<ServerProcess> {
+        let binary = build.binary();
         fs::metadata(binary).map_err(Error::io(format!(
-            "find {} (build it with `cargo xtask dist`)",
+            "find {} (`cargo xtask test` and `cargo xtask bench` build it)",
             binary.display()
         )))?;
         let dir = tempfile::Builder::new()
-            .prefix("meshdrop-bench-server-")
+            .prefix("meshdrop-server-")
             .tempdir()
             .map_err(Error::io("create a directory for meshdrop-server"))?;
         let log = dir.path().join("meshdrop-server.log");
@@ -79,6 +97,25 @@ impl ServerProcess {
     /// Its process id, where its CPU time can be read.
     pub fn process_id(&self) -> u32 {
         self.child.id()
+    }
+
+    /// An unlabelled series of its `/metrics`.
+    pub fn metric(&self, series: &str) -> Result<u64> {
+        let address = self.address(Ipv4Addr::LOCALHOST);
+        let mut stream = TcpStream::connect(address).map_err(Error::io("connect for /metrics"))?;
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n")
+            .map_err(Error::io("ask for /metrics"))?;
+        let mut text = String::new();
+        stream
+            .read_to_string(&mut text)
+            .map_err(Error::io("read /metrics"))?;
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .ok_or_else(|| Error::Command {
+                command: "GET /metrics".into(),
+                stderr: format!("no {series} in {text}"),
+            })
     }
 
     /// Everything it logged so far.
@@ -123,7 +160,7 @@ impl Drop for ServerProcess {
 }
 
 /// A TCP port free on every address of this namespace right now: the namespace is the
-/// benchmark's own, so nothing else takes it before the server binds it.
+/// caller's own, so nothing else takes it before the server binds it.
 fn free_port() -> Result<u16> {
     TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0))
         .and_then(|listener| listener.local_addr())

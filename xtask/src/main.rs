@@ -30,7 +30,8 @@ const USAGE: &str = "usage: cargo xtask <run|dist|test|bench|load>
   bench  build the web app and the native peer, then print transfer speed and memory figures
          (bench SECTION... runs only those: page, transfers, discovery, recovery, relay)
   load   build the server, then print joins/s, memory per idle peer and forwarded signals/s
-         for 10,000 and 19,000 peers (load --peers N,N --rate SIGNALS_PER_S --seconds S)";
+         for 10,000 and 19,000 peers, and 100,000 on 6 nodes sharing rooms through Redis
+         (load --peers N,N --nodes N --rate SIGNALS_PER_S --seconds S)";
 
 fn main() -> ExitCode {
     tools::put_on_path();

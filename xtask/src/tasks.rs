@@ -64,6 +64,9 @@ pub fn test() -> Result<()> {
     ]))?;
     step("Tests");
     process::run(command(cargo()).args(["test", "--workspace", "--exclude", "meshdrop-e2e"]))?;
+    // The end-to-end tests that kill a server run this one (see tests/src/server_process.rs).
+    step("Server binary, debug build (target/debug/meshdrop-server)");
+    process::run(command(cargo()).args(["build", "-p", "meshdrop-signaling-server"]))?;
     step("End-to-end tests in headless Chromium and Firefox");
     // One at a time: each runs several browsers, and CI has two cores. Not captured, so the
     // log shows the timings the tests print (time to the first open data channel).
@@ -101,6 +104,7 @@ pub fn bench(sections: Vec<String>) -> Result<()> {
 /// Crowds of WebSocket peers against the release server (see `tests/src/bin/load`).
 /// Prints figures, asserts nothing.
 pub fn load(args: Vec<String>) -> Result<()> {
+    apt::install_load_packages()?;
     dist()?;
     step("Load generator against target/release/meshdrop-server");
     process::run(

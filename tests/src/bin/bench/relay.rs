@@ -22,7 +22,7 @@ use meshdrop_e2e::room::{everyone_connected, everyone_sees_path, open_on, Peer};
 use meshdrop_e2e::{run_in, Coturn, Home, Launch, NatKind, NatNetwork, Result, TestFile};
 
 use crate::{median, mib, send_through_app, size, with_cpu_use, TIMED_BYTES};
-use meshdrop_e2e::server_process::ServerProcess;
+use meshdrop_e2e::server_process::{Build, ServerProcess};
 
 /// The built-in relay's cap per credential, in bytes per second (1 GiB/s): the default
 /// (16 MiB/s) would measure the cap.
@@ -62,7 +62,7 @@ pub fn run() -> Result<()> {
             size(TIMED_BYTES)
         );
 
-        let server = ServerProcess::start(&[], &[]).await?;
+        let server = ServerProcess::start(Build::Release, &[], &[]).await?;
         let watched = [("meshdrop-server", server.process_id())];
         let row = Row::measure(direct_homes, &server, "direct", &watched, &file).await?;
         row.print("direct (endpoint-independent NATs)");
@@ -70,7 +70,7 @@ pub fn run() -> Result<()> {
 
         let (turn_listen, bandwidth) = (format!("{public}:{TURN_PORT}"), RELAY_BANDWIDTH);
         #[rustfmt::skip]
-        let server = ServerProcess::start(&[
+        let server = ServerProcess::start(Build::Release, &[
             "--turn-listen", &turn_listen, "--turn-relay-ip", &public.to_string(),
             "--turn-bandwidth", &bandwidth.to_string(),
         ], &[]).await?;
@@ -83,6 +83,7 @@ pub fn run() -> Result<()> {
         let stun_listen = format!("{public}:{STUN_BESIDE_COTURN}");
         let turn_urls = coturn.turn().urls.join(",");
         let server = ServerProcess::start(
+            Build::Release,
             &["--stun-listen", &stun_listen, "--turn-url", &turn_urls],
             &[("MESHDROP_TURN_SECRET", coturn.secret())],
         )

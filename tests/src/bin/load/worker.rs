@@ -4,6 +4,8 @@
 //!
 //! Peers `2r` and `2r + 1` share room `load-r`, so every peer has one partner, and the
 //! coordinator gives each worker an even first index so partners live in one process.
+//! With several servers (nodes of one cluster), peer `i` joins through server `i mod n`,
+//! so the two of a room are on different nodes and meet through Redis.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -28,9 +30,10 @@ const CONNECTING_AT_ONCE: usize = 128;
 const JOIN_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// What one worker is asked to do, from its command line.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Share {
-    pub server: SocketAddr,
+    /// The servers, taken in turn.
+    pub servers: Vec<SocketAddr>,
     /// The index of its first peer (even), and how many it opens (even).
     pub first: usize,
     pub count: usize,
@@ -39,6 +42,11 @@ pub struct Share {
 }
 
 impl Share {
+    /// The server peer `index` joins through.
+    fn server(&self, index: usize) -> SocketAddr {
+        self.servers[index % self.servers.len()]
+    }
+
     /// The loopback address peer `index` connects from: 127.1.0.1 on, `per_address`
     /// peers each (all of 127.0.0.0/8 is this host).
     fn source(&self, index: usize) -> SocketAddr {
@@ -90,18 +98,19 @@ pub fn run(share: &str) -> meshdrop_e2e::Result<()> {
         .enable_all()
         .build()
         .map_err(meshdrop_e2e::Error::io("start a runtime"))?;
-    runtime.block_on(serve(share));
+    runtime.block_on(serve(Arc::new(share)));
     Ok(())
 }
 
-async fn serve(share: Share) {
+async fn serve(share: Arc<Share>) {
     let (phase, phases) = watch::channel(Phase::Idle);
     let connecting = Arc::new(Semaphore::new(CONNECTING_AT_ONCE));
     let results = Arc::new(Mutex::new(Vec::new()));
     let (joins, mut joined) = tokio::sync::mpsc::unbounded_channel();
     let mut peers = tokio::task::JoinSet::new();
     for index in share.first..share.first + share.count {
-        let (phases, connecting, joins, results) = (
+        let (share, phases, connecting, joins, results) = (
+            Arc::clone(&share),
             phases.clone(),
             Arc::clone(&connecting),
             joins.clone(),
@@ -211,15 +220,16 @@ async fn open(share: &Share, index: usize) -> Result<(Socket, Option<PeerId>), S
     socket
         .bind(share.source(index))
         .map_err(|error| format!("bind {}: {error}", share.source(index)))?;
+    let server = share.server(index);
     let stream = socket
-        .connect(share.server)
+        .connect(server)
         .await
         .map_err(|error| format!("connect: {error}"))?;
     // A few KiB per connection, as the server reads, so the worker fits its share.
     let config = WebSocketConfig::default()
         .read_buffer_size(4096)
         .write_buffer_size(0);
-    let url = format!("ws://{}/ws", share.server);
+    let url = format!("ws://{server}/ws");
     let (mut socket, _) = client_async_with_config(url, stream, Some(config))
         .await
         .map_err(|error| format!("upgrade: {error}"))?;
