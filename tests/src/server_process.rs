@@ -102,7 +102,11 @@ impl ServerProcess {
     /// An unlabelled series of its `/metrics`.
     pub fn metric(&self, series: &str) -> Result<u64> {
         let address = self.address(Ipv4Addr::LOCALHOST);
-        let mut stream = TcpStream::connect(address).map_err(Error::io("connect for /metrics"))?;
+        // A server that stopped answering has usually exited: its log says why.
+        let mut stream = TcpStream::connect(address).map_err(|error| Error::Command {
+            command: format!("GET http://{address}/metrics"),
+            stderr: format!("{error}; the server's log:\n{}", self.log()),
+        })?;
         stream
             .write_all(b"GET /metrics HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n")
             .map_err(Error::io("ask for /metrics"))?;
@@ -153,7 +157,19 @@ impl ServesApp for ServerProcess {
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        // It may have exited already; then there is nothing to kill.
+        // It may have exited already: then there is nothing to kill, and if it failed
+        // its log says why.
+        if let Ok(Some(status)) = self.child.try_wait() {
+            if !status.success() {
+                let log = self.log();
+                let last: Vec<&str> = log.lines().rev().take(20).collect();
+                let last: Vec<&str> = last.into_iter().rev().collect();
+                eprintln!(
+                    "meshdrop-server exited with {status}; its log ends:\n{}",
+                    last.join("\n")
+                );
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

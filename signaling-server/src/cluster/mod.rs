@@ -100,6 +100,9 @@ pub struct Cluster {
     /// A random name, new at every start, so a restarted node is a new node.
     node: String,
     redis: MultiplexedConnection,
+    /// The heartbeat's own connection, so a backlog of signals on `redis` cannot delay
+    /// it past this node's presence.
+    heartbeat_redis: MultiplexedConnection,
     seats: Mutex<Seats<Outbox>>,
     scripts: Scripts,
     max_peers_per_room: usize,
@@ -119,6 +122,9 @@ impl Cluster {
         let redis = client
             .get_multiplexed_async_connection_with_config(&config)
             .await?;
+        let heartbeat_redis = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
         let mut random = [0u8; 8];
         getrandom::fill(&mut random).expect("the operating system provides random bytes");
         let node = hex::encode(random);
@@ -127,6 +133,7 @@ impl Cluster {
         let cluster = Self {
             node,
             redis,
+            heartbeat_redis,
             seats: Mutex::default(),
             scripts: Scripts::new(),
             max_peers_per_room,
@@ -341,7 +348,7 @@ impl Cluster {
             .heartbeat
             .arg(&self.node)
             .arg(PRESENCE.as_millis() as u64)
-            .invoke_async(&mut self.redis.clone())
+            .invoke_async(&mut self.heartbeat_redis.clone())
             .await?;
         if freed > 0 {
             tracing::info!(freed, "freed the seats of nodes that stopped");
