@@ -102,18 +102,18 @@ async fn run(
     };
     let relay = relay.map(Driver::new);
     let relay_stats = relay.as_ref().map(Driver::stats);
-    let (cluster, events) = match &config.redis_url {
+    let cluster = match &config.redis_url {
         Some(url) => {
             let (cluster, events) = Cluster::connect(url, config.limits.max_peers_per_room)
                 .await
                 .map_err(std::io::Error::other)?;
-            (Some(Arc::new(cluster)), Some(events))
+            Some((Arc::new(cluster), events))
         }
-        None => (None, None),
+        None => None,
     };
     let network_secret = match (&config.network_secret, &cluster) {
         (Some(secret), _) => secret.clone(),
-        (None, Some(cluster)) => cluster
+        (None, Some((cluster, _))) => cluster
             .network_secret()
             .await
             .map_err(std::io::Error::other)?,
@@ -123,11 +123,11 @@ async fn run(
         config,
         builtin,
         relay_stats,
-        cluster.clone(),
+        cluster.as_ref().map(|(cluster, _)| Arc::clone(cluster)),
         &network_secret,
     ));
     // A node that loses its place in the cluster stops, so its clients go elsewhere.
-    let cluster = cluster.zip(events).map(|(cluster, events)| {
+    let cluster = cluster.map(|(cluster, events)| {
         let stop = state.shutdown.clone();
         tokio::spawn(async move {
             let lost = cluster.run(events, stop.clone()).await;

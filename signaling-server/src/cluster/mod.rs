@@ -25,7 +25,7 @@ use futures_util::StreamExt;
 use meshdrop_protocol::signaling::{PeerInfo, ServerMessage, SignalObject};
 use meshdrop_protocol::{PeerId, RoomId};
 use redis::aio::{MultiplexedConnection, PubSubStream};
-use redis::{AsyncConnectionConfig, Script};
+use redis::{AsyncConnectionConfig, Script, ScriptInvocation};
 use tokio_util::sync::CancellationToken;
 
 use crate::network_room::NetworkSecret;
@@ -72,6 +72,16 @@ struct Scripts {
     rename: Script,
     signal: Script,
     heartbeat: Script,
+}
+
+/// The first three arguments of every script that acts for a seat holder: the room,
+/// the peer and its seat, which the script checks the holder still has.
+fn on_seat<'a>(script: &'a Script, membership: &Membership) -> ScriptInvocation<'a> {
+    let mut invocation = script.arg(membership.room().as_str());
+    invocation
+        .arg(membership.peer().as_str())
+        .arg(membership.seat());
+    invocation
 }
 
 macro_rules! script {
@@ -234,12 +244,7 @@ impl Cluster {
         if !self.seats().holds(membership) {
             return Ok(());
         }
-        let _: i64 = self
-            .scripts
-            .rename
-            .arg(membership.room().as_str())
-            .arg(membership.peer().as_str())
-            .arg(membership.seat())
+        let _: i64 = on_seat(&self.scripts.rename, membership)
             .arg(name)
             .invoke_async(&mut self.redis.clone())
             .await?;
@@ -273,12 +278,7 @@ impl Cluster {
             signal,
         };
         let event = serde_json::to_string(&event).expect("events serialize");
-        let sent: i64 = self
-            .scripts
-            .signal
-            .arg(membership.room().as_str())
-            .arg(membership.peer().as_str())
-            .arg(membership.seat())
+        let sent: i64 = on_seat(&self.scripts.signal, membership)
             .arg(to.as_str())
             .arg(event)
             .invoke_async(&mut self.redis.clone())
@@ -291,12 +291,7 @@ impl Cluster {
         if !self.seats().leave(membership) {
             return Ok(());
         }
-        let _: i64 = self
-            .scripts
-            .leave
-            .arg(membership.room().as_str())
-            .arg(membership.peer().as_str())
-            .arg(membership.seat())
+        let _: i64 = on_seat(&self.scripts.leave, membership)
             .invoke_async(&mut self.redis.clone())
             .await?;
         Ok(())
