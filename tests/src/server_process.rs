@@ -2,8 +2,9 @@
 //! the server costs (run in-process, [`meshdrop_e2e::SignalingServer`], its CPU time would
 //! be mixed with the benchmark's own), and what a test kills, as a crash would.
 //!
-//! The caller picks the [`Build`]. It starts in the calling thread's namespace, serves the web app
-//! from the workspace's `dist/`, and logs to a file of its own, which errors quote.
+//! The caller picks the [`Build`]. It starts in the calling thread's namespace, serves
+//! the web app from the workspace's `dist/`, and logs to a file of its own, which errors
+//! quote.
 //! Dropping [`ServerProcess`] kills it (SIGKILL).
 
 use std::fs::{self, File};
@@ -162,8 +163,8 @@ impl Drop for ServerProcess {
         if let Ok(Some(status)) = self.child.try_wait() {
             if !status.success() {
                 let log = self.log();
-                let last: Vec<&str> = log.lines().rev().take(20).collect();
-                let last: Vec<&str> = last.into_iter().rev().collect();
+                let lines: Vec<&str> = log.lines().collect();
+                let last = &lines[lines.len().saturating_sub(20)..];
                 eprintln!(
                     "meshdrop-server exited with {status}; its log ends:\n{}",
                     last.join("\n")

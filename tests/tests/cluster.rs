@@ -63,8 +63,8 @@ fn a_killed_node_s_browsers_come_back_through_another_with_their_links_up() -> R
 
         let carol_url = nodes[0].websocket_url(Ipv4Addr::LOCALHOST);
         let mut carol = RawClient::join(&carol_url, ROOM, "carol", 0xc0).await;
-        let carol_id = carol.next_of("welcome").await["peer_id"].to_string();
-        let carol_id = carol_id.trim_matches('"').to_owned();
+        let welcome = carol.next_of("welcome").await;
+        let carol_id = welcome["peer_id"].as_str().expect("a peer id").to_owned();
         for (app, _) in &peers {
             app.wait_for("Carol in the room", |s| {
                 s.peers.iter().any(|peer| peer.id == carol_id).then_some(())
@@ -85,7 +85,10 @@ fn a_killed_node_s_browsers_come_back_through_another_with_their_links_up() -> R
         .await?;
         let back = killed.elapsed();
         for (app, _) in &peers {
-            wait_until_gone(app, &carol_id).await?;
+            app.wait_for("Carol gone", |s| {
+                (!s.peers.iter().any(|peer| peer.id == carol_id)).then_some(())
+            })
+            .await?;
         }
         let freed = killed.elapsed();
         println!("node 0 killed: Alice's page back through node 1 after {back:?}, Carol freed after {freed:?}");
@@ -100,14 +103,6 @@ fn a_killed_node_s_browsers_come_back_through_another_with_their_links_up() -> R
         drop(carol);
         Ok(())
     })
-}
-
-/// Waits until `app` no longer lists `peer`.
-async fn wait_until_gone(app: &App, peer: &str) -> Result<()> {
-    app.wait_for("Carol gone", |s| {
-        (!s.peers.iter().any(|entry| entry.id == peer)).then_some(())
-    })
-    .await
 }
 
 /// Both pages still show each other connected, over the links they had: no ICE

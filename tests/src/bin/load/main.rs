@@ -3,14 +3,15 @@
 //! For each crowd it starts the release-built `meshdrop-server` as a process of its own
 //! (or several, "nodes" sharing rooms through a `redis-server` of their own, each held
 //! to the 20,000 open files a process may have here; the two peers of a room then join
-//! through different nodes), then client processes ([`worker`], at most [`PEERS_PER_WORKER`] sockets each, under
-//! the 20,000 open files a process may have here) that open the peers from many loopback
-//! addresses (127.1.0.1 on, [`PEERS_PER_ADDRESS`] each, under the server's per-address
-//! cap) and join rooms of two. It prints:
+//! through different nodes), then client processes ([`worker`], at most
+//! [`PEERS_PER_WORKER`] sockets each, under the same limit) that open the peers from
+//! many loopback addresses (127.1.0.1 on, [`PEERS_PER_ADDRESS`] each, under the server's
+//! per-address cap) and join rooms of two. It prints:
 //!
 //! * joins per second and each join's latency (connect to `welcome`), p50 and p99;
-//! * the server's resident set (all nodes' together) before and with every peer joined and idle, and so the
-//!   cost of one idle peer (the goal is 8 KiB at most), and after they have all closed;
+//! * the server's resident set (all nodes' together) before and with every peer joined
+//!   and idle, and so the cost of one idle peer (the goal is 8 KiB at most), and after
+//!   they have all closed;
 //! * a phase where every peer signals its partner at a steady rate: signals forwarded
 //!   per second, their latency from sending to arriving (p50, p99), and the server's CPU
 //!   time meanwhile.
@@ -140,7 +141,7 @@ impl Servers {
         self.nodes.iter().map(|node| node.metric(series)).sum()
     }
 
-    /// "the server" or "3 nodes and Redis", for the report.
+    /// "the server" or "3 nodes (one Redis)", for the report.
     fn name(&self) -> String {
         match self.nodes.len() {
             1 => "the server".into(),
