@@ -13,6 +13,11 @@
 //! The rules (see also `docs/protocol.md`, section 2):
 //! * **The newcomer offers.** On `welcome` we offer to every listed peer we have no
 //!   working link with; on `peer_joined` we wait for that peer's offer.
+//! * **One link first.** A newcomer with no link up offers to the first of those peers
+//!   at once and holds its other offers until a link is up, or for at most
+//!   [`Config::hold_offers_for`]: set up one at a time, the first link does not share
+//!   the machine with all the others, so a room of many is usable as soon as a room of
+//!   one.
 //! * **The offerer of a link recovers it.** A link `disconnected` for
 //!   [`Config::restart_after`] is ICE-restarted by the side that offered it (an offer on
 //!   the same connection, through signaling). A link that `failed`, or that an offer has
@@ -62,6 +67,8 @@ pub struct Config {
     /// [`Output::NoPath`]: long enough for a relayed path, short enough that nobody
     /// waits in vain.
     pub no_path_after: Duration,
+    /// A newcomer's offers after its first wait at most this long for a link to come up.
+    pub hold_offers_for: Duration,
 }
 
 impl Default for Config {
@@ -72,6 +79,7 @@ impl Default for Config {
             answerer_takeover_after: Duration::from_secs(30),
             gone_after: Duration::from_secs(5 * 60),
             no_path_after: Duration::from_secs(8),
+            hold_offers_for: Duration::from_millis(500),
         }
     }
 }
@@ -170,6 +178,8 @@ struct Peer {
     unreached_since: Option<Duration>,
     /// SDP sessions of replaced links, so their late answers are not taken for ours.
     retired: VecDeque<String>,
+    /// When our held offer of a new link is due (see "One link first").
+    offer_at: Option<Duration>,
 }
 
 impl Peer {
@@ -230,7 +240,7 @@ impl Mesh {
                 let no_path = peer
                     .unreached_since
                     .map(|since| since + self.config.no_path_after);
-                [due, gone, no_path]
+                [due, gone, no_path, peer.offer_at]
             })
             .flatten()
             .min()
@@ -259,10 +269,13 @@ impl Mesh {
         for id in absent {
             self.peer_out(now, &id);
         }
+        let hold = !self.peers.values().any(|peer| peer.up);
+        let mut offered = false;
         for id in peers {
             let peer = self.peers.or_default(id);
             peer.present = true;
             peer.away_since = None;
+            peer.offer_at = None;
             peer.met(now);
             let link = peer.link.as_ref();
             if link.is_some_and(|link| link.state == LinkState::Connected) {
@@ -275,8 +288,11 @@ impl Mesh {
             });
             if restartable {
                 self.restart(now, id);
+            } else if hold && offered {
+                peer.offer_at = Some(now + self.config.hold_offers_for);
             } else {
                 self.rebuild(now, id);
+                offered = true;
             }
         }
     }
@@ -284,6 +300,10 @@ impl Mesh {
     /// The signaling socket closed; a `welcome` will say when it is back.
     pub fn handle_signaling_lost(&mut self) {
         self.signaling_up = false;
+        // Their offers could not be sent: the next `welcome` decides again.
+        for peer in self.peers.values_mut() {
+            peer.offer_at = None;
+        }
     }
 
     /// `peer` entered the room (perhaps again, with the same id): it offers to us.
@@ -375,6 +395,7 @@ impl Mesh {
                     peer.up = true;
                     self.outputs.push_back(Output::LinkUp { peer: id.clone() });
                 }
+                self.offer_held(now, |_| true);
             }
             LinkState::Disconnected => {
                 if before == LinkState::Connected {
@@ -426,6 +447,7 @@ impl Mesh {
                 }
             }
         }
+        self.offer_held(now, |at| at <= now);
         let due: Vec<(PeerId, Step)> = self
             .peers
             .iter()
@@ -504,6 +526,22 @@ impl Mesh {
         });
     }
 
+    /// Make the held offers whose time `release` says has come.
+    fn offer_held(&mut self, now: Duration, release: impl Fn(Duration) -> bool) {
+        let released: Vec<PeerId> = self
+            .peers
+            .iter_mut()
+            .filter(|(_, peer)| peer.offer_at.is_some_and(&release))
+            .map(|(id, peer)| {
+                peer.offer_at = None;
+                id.clone()
+            })
+            .collect();
+        for id in released {
+            self.rebuild(now, &id);
+        }
+    }
+
     /// Replace the link to `id` with a new one that we offer.
     fn rebuild(&mut self, now: Duration, id: &PeerId) {
         let rebuild = self.peers.get(id).is_some_and(|peer| peer.link.is_some());
@@ -525,6 +563,7 @@ impl Mesh {
             Role::Answerer => None,
         };
         let peer = self.peers.or_default(id);
+        peer.offer_at = None;
         peer.link = Some(Link {
             id: link,
             role,
@@ -570,6 +609,7 @@ impl Mesh {
         };
         peer.present = false;
         peer.unreached_since = None;
+        peer.offer_at = None;
         // A link that was up and only lost its path may yet come back, or be restarted
         // once the peer is back in the room; one still being set up never will.
         let dead = peer.link.as_ref().is_none_or(|link| {

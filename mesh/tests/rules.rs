@@ -45,6 +45,71 @@ fn the_newcomer_offers_and_the_other_answers() {
     assert_eq!(world.connections("alice"), 1);
 }
 
+/// Three peers wait in a room and dave opens it.
+fn dave_joins_three(cut_from_alice: bool) -> World {
+    let mut world = World::new();
+    for name in ["alice", "bob", "carol"] {
+        world.join(name);
+    }
+    world.run_for(secs(1));
+    world.clear_logs();
+    if cut_from_alice {
+        world.cut("alice", "dave");
+    }
+    world.join("dave");
+    world
+}
+
+#[test]
+fn a_newcomer_offers_to_one_peer_first_and_to_the_rest_once_that_link_is_up() {
+    let mut world = dave_joins_three(false);
+    world.run_for(secs(1));
+    for peer in ["alice", "bob", "carol"] {
+        assert!(world.linked("dave", peer), "dave and {peer}");
+    }
+    let log = world.outputs("dave");
+    let opens: Vec<usize> = (0..log.len()).filter(|i| is_open(&log[*i])).collect();
+    let first_up = log.iter().position(|o| matches!(o, Output::LinkUp { .. }));
+    assert_eq!(opens.len(), 3, "{log:?}");
+    assert_eq!(
+        log[opens[0]],
+        Output::OpenLink {
+            peer: id("alice"),
+            link: meshdrop_mesh::LinkId(1),
+            rebuild: false
+        }
+    );
+    assert!(first_up.unwrap() < opens[1], "{log:?}");
+}
+
+#[test]
+fn held_offers_go_out_after_the_hold_when_the_first_link_does_not_come_up() {
+    let mut world = dave_joins_three(true);
+    let hold = meshdrop_mesh::Config::default().hold_offers_for;
+    world.run_for(hold - world::TICK);
+    assert_eq!(
+        world.count("dave", is_open),
+        1,
+        "{:?}",
+        world.outputs("dave")
+    );
+    world.run_for(world::TICK);
+    assert_eq!(
+        world.count("dave", is_open),
+        3,
+        "{:?}",
+        world.outputs("dave")
+    );
+    assert!(world.linked("dave", "bob") && world.linked("dave", "carol"));
+    assert!(!world.linked("dave", "alice"));
+    world.mend("alice", "dave");
+    world.run_for(secs(11));
+    assert!(
+        world.linked("dave", "alice"),
+        "the first link is rebuilt as before"
+    );
+}
+
 #[test]
 fn a_short_cut_is_mended_by_one_ice_restart_of_the_offerer() {
     let mut world = two_linked();
