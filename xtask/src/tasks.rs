@@ -127,5 +127,27 @@ fn build_web_app() -> Result<()> {
     step("Crates (cargo fetch)");
     process::run(command(cargo()).arg("fetch"))?;
     step("Web app (trunk build)");
-    process::run(command("trunk").args(["build", "--release", "--offline"]))
+    process::run(
+        command("trunk")
+            .args(["build", "--release", "--offline"])
+            .env(WASM_RUSTFLAGS, unpacked_crates_remapped()),
+    )
+}
+
+/// Where cargo takes the web app's compiler flags from (it builds nothing else for wasm).
+const WASM_RUSTFLAGS: &str = "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS";
+
+/// Flags that shorten the paths of crates.io crates (in their panic messages) to
+/// `yew-0.23.0/src/...`: the app is then the same on every machine whatever its cargo
+/// directory, and 0.2 KB lighter gzipped.
+fn unpacked_crates_remapped() -> String {
+    let registries = tools::cargo_home()
+        .and_then(|home| std::fs::read_dir(home.join("registry/src")).ok())
+        .into_iter()
+        .flatten()
+        .flatten();
+    registries
+        .map(|registry| format!("--remap-path-prefix={}/=", registry.path().display()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -22,15 +22,19 @@ const GECKODRIVER_VERSION: &str = "0.37.1";
 /// for the version checks here and for Trunk, which looks tools up on PATH.
 pub fn put_on_path() {
     let mut dirs = vec![workspace::tools_dir().join("node_modules/.bin")];
-    if let Some(home) = env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
-    {
+    if let Some(home) = cargo_home() {
         dirs.push(home.join("bin"));
     }
     dirs.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
     let path = env::join_paths(dirs).expect("PATH entries contain no separator");
     env::set_var("PATH", path);
+}
+
+/// Cargo's own directory: where it installs binaries and unpacks crates.
+pub fn cargo_home() -> Option<PathBuf> {
+    env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
 }
 
 /// Everything `trunk build --release --offline` needs.
