@@ -1,6 +1,6 @@
 //! Chat worth keeping, end to end in real Chromium pages: history kept on the device,
-//! lines to one peer, delivery marks (late ones across a cut wire), and text that is
-//! never markup.
+//! a long log shown from its newest lines, lines to one peer, delivery marks (late ones
+//! across a cut wire), and text that is never markup.
 //!
 //! Needs the web app in `dist/` (`cargo xtask test` builds it first).
 
@@ -104,6 +104,38 @@ fn chat_lines_survive_reloads_and_clear_history_empties_them() -> Result<()> {
             ],
         )
         .await?;
+        Ok(())
+    })
+}
+
+#[test]
+fn a_long_log_shows_its_newest_lines_and_earlier_ones_on_request() -> Result<()> {
+    let ns = NetNs::create()?;
+    run_in(&ns, async {
+        let server = SignalingServer::start().await?;
+        let peers = join(&server, "long-log", &["alice", "bob"]).await?;
+        everyone_connected(&peers).await?;
+        let (alice, bob) = (&peers[0], &peers[1]);
+        let texts: Vec<String> = (1..=105).map(|n| format!("line {n}")).collect();
+        alice.0.send_chat_lines(&texts).await?;
+        let newest: Vec<&str> = texts[5..].iter().map(String::as_str).collect();
+        for peer in &peers {
+            wait_for_lines(peer, &newest).await?;
+            assert_eq!(
+                peer.0.earlier_chat_button().await?.as_deref(),
+                Some("Show earlier lines (5)")
+            );
+        }
+        bob.0.show_earlier_chat().await?;
+        let all: Vec<&str> = texts.iter().map(String::as_str).collect();
+        wait_for_lines(bob, &all).await?;
+        assert_eq!(bob.0.earlier_chat_button().await?, None);
+        // A new line still shows, and alice, who asked for nothing, still shows 100.
+        bob.0.send_chat("line 106").await?;
+        let mut all = all;
+        all.push("line 106");
+        wait_for_lines(bob, &all).await?;
+        wait_for_lines(alice, &all[6..]).await?;
         Ok(())
     })
 }

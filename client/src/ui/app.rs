@@ -245,11 +245,16 @@ pub fn app() -> Html {
         let state = state.clone();
         Callback::from(move |peer| state.dispatch(RoomAction::ChatTo(peer)))
     };
+    let on_earlier_chat = {
+        let state = state.clone();
+        Callback::from(move |_| state.dispatch(RoomAction::ShowEarlierChat))
+    };
     let chat_panel = chat_panel(
         &state,
         on_send_chat,
         on_clear_chat,
         on_write_to,
+        on_earlier_chat,
         chat_input.clone(),
     );
     let recipient_picker = use_recipient_picker(

@@ -26,7 +26,7 @@ use super::state::RoomState;
 const FOLD_BYTES: usize = 400;
 const FOLD_LINES: usize = 6;
 
-/// The chat panel; `input` is the chat input's, so the page can put pasted text into it.
+/// The chat panel, with the newest [`RoomState::chat_shown`] lines; `input` is the chat input's, so the page can put pasted text into it.
 /// A plain function of the page's state: no hooks and no component of its own, which
 /// would cost the app more wasm.
 pub fn chat_panel(
@@ -34,8 +34,10 @@ pub fn chat_panel(
     on_send: Callback<(String, Option<PeerId>)>,
     on_clear: Callback<()>,
     on_write_to: Callback<Option<PeerId>>,
+    on_earlier: Callback<MouseEvent>,
     input: NodeRef,
 ) -> Html {
+    let earlier = state.chat.len().saturating_sub(state.chat_shown);
     // Whom the next line goes to, kept in the page's state: the select shows what it
     // says, whatever peers come and go (the browser alone would keep the selection on
     // whichever option came to sit where the chosen one was).
@@ -80,7 +82,10 @@ pub fn chat_panel(
                     if state.chat.is_empty() {
                         <li class="hint">{ "Messages go to everyone in the room, or to the one device you pick. They are kept on this device only." }</li>
                     }
-                    { for state.chat.iter().map(|line| chat_line(state, line)) }
+                    if earlier > 0 {
+                        <li class="hint"><button type="button" id="chat-earlier" class="link-button" onclick={on_earlier}>{ format!("Show earlier lines ({earlier})") }</button></li>
+                    }
+                    { for state.chat[earlier..].iter().map(|line| chat_line(state, line)) }
                 </ol>
             </div>
             <form id="chat-form" onsubmit={on_submit}>

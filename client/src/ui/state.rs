@@ -30,6 +30,12 @@ pub struct PeerView {
     pub reach: Option<Reach>,
 }
 
+/// The chat lines the page shows at first, and how many more each "Show earlier lines"
+/// adds. The history holds up to 1,000; drawing and laying all of them out at each new
+/// line kept both main threads busy enough to delay chat by hundreds of milliseconds
+/// under a transfer (`cargo xtask bench chat`).
+pub const CHAT_SHOWN: usize = 100;
+
 /// The peers in the room, ordered by id, each once. A room has a few: a sorted list
 /// costs the app less wasm than a map.
 pub type Peers = Vec<(PeerId, PeerView)>;
@@ -44,6 +50,8 @@ pub struct RoomState {
     pub names: Vec<(PeerId, String)>,
     /// The room's chat, oldest first, history included.
     pub chat: Rc<Vec<Line>>,
+    /// How many of the newest chat lines the page shows; "Show earlier lines" adds more.
+    pub chat_shown: usize,
     /// How many lines peers wrote to us since the page opened, for the notifications.
     pub chat_heard: u32,
     /// The peer the next chat line goes to alone; `None` for everyone.
@@ -101,6 +109,7 @@ impl Default for RoomState {
             peers: Vec::new(),
             names: Vec::new(),
             chat: Rc::default(),
+            chat_shown: CHAT_SHOWN,
             chat_heard: 0,
             chat_to: None,
             transfers: Rc::default(),
@@ -119,6 +128,8 @@ pub enum RoomAction {
     Saved(TransferKey),
     /// The person picked whom to write to: one peer alone, or everyone.
     ChatTo(Option<PeerId>),
+    /// The person asked for earlier chat lines.
+    ShowEarlierChat,
     /// A "Save all" of a transfer's files moved on.
     SaveAll(TransferKey, save_all::Status),
     /// The user cleared the transfers that ended.
@@ -247,6 +258,7 @@ impl Reducible for RoomState {
             RoomAction::Mesh(MeshEvent::Verification(event)) => next.verification(event),
             RoomAction::Known(known) => next.known = Rc::new(known),
             RoomAction::ChatTo(peer) => next.chat_to = peer,
+            RoomAction::ShowEarlierChat => next.chat_shown += CHAT_SHOWN,
             RoomAction::SaveAll(key, status) => {
                 let all = Rc::make_mut(&mut next.save_all);
                 all.retain(|(known, _)| *known != key);

@@ -1,5 +1,5 @@
-//! Driving the chat beyond a line to everyone: a line to one peer, the line buttons,
-//! "Clear history".
+//! Driving the chat beyond a line to everyone: a line to one peer, many lines at once,
+//! the line buttons, "Show earlier lines", "Clear history".
 
 use fantoccini::Locator;
 use serde_json::json;
@@ -17,6 +17,17 @@ line.querySelector(arguments[1]).click();
 return null;
 "##;
 
+/// Sends each of `arguments[0]` through the chat form, as fast as a script can.
+const SEND_LINES: &str = r##"
+const input = document.querySelector("#chat-input");
+const form = document.querySelector("#chat-form");
+for (const text of arguments[0]) {
+  input.value = text;
+  form.requestSubmit();
+}
+return null;
+"##;
+
 impl App {
     /// Picks `peer` (a peer id) in "Write to", types `text` and presses Enter; then
     /// picks everyone again.
@@ -31,6 +42,36 @@ impl App {
         let select = self.browser.client().find(Locator::Css("#chat-to")).await?;
         select.select_by_value(value).await?;
         Ok(())
+    }
+
+    /// Sends `texts` to everyone, one line each, all at once.
+    pub async fn send_chat_lines(&self, texts: &[String]) -> Result<()> {
+        self.browser
+            .run("sending chat lines", SEND_LINES, vec![json!(texts)])
+            .await
+    }
+
+    /// The text of the "Show earlier lines" button, if the log has one.
+    pub async fn earlier_chat_button(&self) -> Result<Option<String>> {
+        self.browser
+            .run(
+                "reading the earlier lines button",
+                "return document.querySelector('#chat-earlier')?.textContent ?? null",
+                vec![],
+            )
+            .await
+    }
+
+    /// Scrolls the log to its top and clicks "Show earlier lines", as a person would.
+    pub async fn show_earlier_chat(&self) -> Result<()> {
+        self.browser
+            .run::<()>(
+                "scrolling to the earlier lines button",
+                "document.querySelector('#chat-earlier').scrollIntoView({ block: 'center' })",
+                vec![],
+            )
+            .await?;
+        self.click("#chat-earlier").await
     }
 
     /// Clicks "Clear history".
