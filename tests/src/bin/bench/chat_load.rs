@@ -84,6 +84,19 @@ pub async fn measure(sender: &Peer, receiver: &Peer, file: &TestFile) -> Result<
          read by B's script {:.1} / {:.1} ms",
         stages[0].p50, stages[0].p99, stages[1].p50, stages[1].p99,
     );
+    // When in the transfer the slowest lines were sent: a stall at its start or end, or
+    // spread through it.
+    let mut slowest: Vec<&(u64, Option<f64>, f64)> = seen.iter().collect();
+    slowest.sort_by(|a, b| b.2.total_cmp(&a.2));
+    let slowest: Vec<String> = slowest
+        .iter()
+        .take(seen.len().div_ceil(100))
+        .map(|(n, _, shown)| format!("{:.1} s: {shown:.0} ms", (n * EVERY_MS) as f64 / 1000.0))
+        .collect();
+    println!(
+        "  the slowest 1 %, by when they were sent (after the first line): {}",
+        slowest.join(", ")
+    );
     Ok(())
 }
 
