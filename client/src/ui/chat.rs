@@ -26,9 +26,9 @@ use super::state::RoomState;
 const FOLD_BYTES: usize = 400;
 const FOLD_LINES: usize = 6;
 
-/// The chat panel, with the newest [`RoomState::chat_shown`] lines; `input` is the chat input's, so the page can put pasted text into it.
-/// A plain function of the page's state: no hooks and no component of its own, which
-/// would cost the app more wasm.
+/// The chat panel, with the newest [`RoomState::chat_shown`] lines; `input` is the chat
+/// input's, so the page can put pasted text into it. A plain function of the page's
+/// state: no hooks and no component of its own, which would cost the app more wasm.
 pub fn chat_panel(
     state: &RoomState,
     on_send: Callback<(String, Option<PeerId>)>,
