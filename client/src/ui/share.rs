@@ -48,6 +48,11 @@ impl CopyState {
 #[hook]
 pub fn use_share_panel() -> Html {
     let link = page_url();
+    // Drawn again only when the link changes: the panel renders with every progress
+    // update of a transfer, and encoding the code each time showed in profiles.
+    let qr = use_memo(link.clone(), |link| {
+        qr_svg(link, "room-qr", "QR code of the room link")
+    });
     let copy_state = use_state(|| CopyState::Ready);
     let link_input = use_node_ref();
     let reset = use_mut_ref(|| None::<Timeout>);
@@ -83,7 +88,7 @@ pub fn use_share_panel() -> Html {
 
     html! {
         <section id="share" class="share-panel" aria-label="Invite a device">
-            { qr_svg(&link, "room-qr", "QR code of the room link") }
+            { (*qr).clone() }
             <div class="share-actions">
                 <input id="room-link" ref={link_input} readonly=true value={link.clone()}
                     aria-label="Room link" onfocus={select_all()} />
