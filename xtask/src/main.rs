@@ -27,8 +27,9 @@ const USAGE: &str = "usage: cargo xtask <run|dist|test|bench|load>
   run    build the web app and serve it with the signaling server on http://127.0.0.1:8080
   dist   build target/release/meshdrop-server, the server with the web app inside
   test   build the web app, check formatting and lints, run every test
-  bench  build the web app and the native peer, then print transfer speed and memory figures
-         (bench SECTION... runs only those: page, transfers, discovery, recovery, relay)
+  bench  build the web app and the native peer, then print speed, memory and latency figures
+         (bench SECTION... runs only those: page, transfers, memory, chat, discovery,
+         recovery, relay, swarm, swarm-web, setup; profile runs only when named)
   load   build the server, then print joins/s, memory per idle peer and forwarded signals/s
          for 10,000 and 19,000 peers, and 100,000 on 6 nodes sharing rooms through Redis
          (load --peers N,N --nodes N --rate SIGNALS_PER_S --seconds S)";
