@@ -7,8 +7,8 @@
 //!   http://127.0.0.1:8080.
 //! * `cargo xtask dist`: build the self-hosting binary, the server with the web app inside.
 //! * `cargo xtask test`: build the web app, check formatting and lints, run every test.
-//! * `cargo xtask bench`: build the web app and the native peer, then print transfer speed,
-//!   memory and same-network discovery figures.
+//! * `cargo xtask bench`: build the web app and the native peer, then print speed, memory
+//!   and latency figures (`cargo xtask bench SECTION...` for some of them; see `USAGE`).
 //! * `cargo xtask load`: build the server, then print what a crowd of peers costs it.
 
 mod apt;
